@@ -1,0 +1,309 @@
+"""The ``mercado`` command line (typer + rich)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from streams.config import Settings, get_settings
+
+app = typer.Typer(
+    name="mercado",
+    help="Mercado: event-sourced market stream processing on Apache Kafka.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+topics_app = typer.Typer(help="The topic catalog.", no_args_is_help=True)
+schemas_app = typer.Typer(help="Avro contracts: compatibility and release.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+app.add_typer(schemas_app, name="schemas")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+# --------------------------------------------------------------------------- infrastructure
+@app.command()
+def up() -> None:
+    """Start the local Kafka broker and PostgreSQL (or check the configured ones); print settings."""
+    from infra.local import InfraError
+    from infra.local import up as infra_up
+
+    try:
+        with console.status("starting Kafka (KRaft) and PostgreSQL…"):
+            conn = infra_up(_settings())
+    except InfraError as exc:
+        raise fail(str(exc)) from None
+    table = Table(title="Mercado services", show_header=False)
+    for k, v in conn.items():
+        table.add_row(k, str(v))
+    console.print(table)
+    console.print(
+        "export MERCADO_KAFKA_BOOTSTRAP={kafka_bootstrap} MERCADO_DATABASE_URL={database_url}".format(**conn),
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def down() -> None:
+    """Stop the local Kafka broker and PostgreSQL started by `mercado up`."""
+    from infra.local import InfraError
+    from infra.local import down as infra_down
+
+    try:
+        infra_down(_settings())
+    except InfraError as exc:
+        raise fail(str(exc)) from None
+    console.print("stopped")
+
+
+@app.command()
+def status() -> None:
+    """Show which services run."""
+    from infra.local import status as infra_status
+
+    table = Table("service", "state", "address", "pid")
+    for row in infra_status(_settings()):
+        table.add_row(row.service, str(row.state), row.address, str(row.pid or "-"))
+    console.print(table)
+
+
+# --------------------------------------------------------------------------- catalog and schemas
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create the catalog's missing topics; report differences in existing ones."""
+    from streams.topic_admin import ensure_topics
+
+    states = ensure_topics(_settings())
+    table = Table("topic", "state", "differences")
+    for st in states:
+        color = {"created": "green", "exists": "dim", "differs": "yellow"}[st.action]
+        table.add_row(st.name, f"[{color}]{st.action}[/]", st.detail)
+    console.print(table)
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """Print the topic catalog."""
+    from streams.catalog import all_topics
+
+    table = Table("topic", "key", "schemas", "partitions", "cleanup", "retention (days)", "what")
+    for t in all_topics():
+        table.add_row(
+            t.name,
+            ":".join(t.key_fields) or "-",
+            ", ".join(t.schemas) or "raw bytes",
+            str(t.partitions),
+            t.cleanup_policy,
+            f"{t.retention_ms / 86_400_000:g}",
+            t.description,
+        )
+    console.print(table)
+
+
+@schemas_app.command("check")
+def schemas_check() -> None:
+    """Fail (exit 1) when a contract changed incompatibly with its last released version."""
+    from schemas import SchemaLoadError, load_directory
+    from schemas.compat import check, load_registry
+    from schemas.loader import SCHEMA_DIR
+
+    try:
+        current = load_directory(SCHEMA_DIR)
+    except SchemaLoadError as exc:
+        raise fail(str(exc)) from None
+    findings = check(current, load_registry())
+    table = Table("schema", "status", "detail")
+    for f in findings:
+        color = {"unchanged": "dim", "new": "cyan", "compatible": "green", "incompatible": "bold red"}[f.status]
+        table.add_row(f.fullname, f"[{color}]{f.status}[/]", f.detail)
+    console.print(table)
+    bad = [f for f in findings if not f.ok]
+    if bad:
+        raise fail(f"{len(bad)} incompatible schema change(s): " + " / ".join(f"{b.fullname}: {b.detail}" for b in bad))
+    pending = [f for f in findings if f.status in ("new", "compatible")]
+    if pending:
+        console.print(f"{len(pending)} schema(s) not released yet: run `mercado schemas release` to record them.")
+
+
+@schemas_app.command("release")
+def schemas_release() -> None:
+    """Record new and compatibly changed contracts as new versions in schemas/registry.json."""
+    from schemas import load_schemas
+    from schemas.compat import register
+
+    findings = register(load_schemas())
+    bad = [f for f in findings if not f.ok]
+    if bad:
+        raise fail("nothing released; incompatible: " + " / ".join(f"{b.fullname}: {b.detail}" for b in bad))
+    released = [f.fullname for f in findings if f.status in ("new", "compatible")]
+    console.print(f"released {len(released)} schema version(s)" + (": " + ", ".join(released) if released else ""))
+
+
+# --------------------------------------------------------------------------- produce / consume
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=not err_console.is_terminal,
+    )
+
+
+@app.command()
+def produce(
+    topic: str = typer.Argument(..., help="Catalog topic, e.g. md.ticks.v1"),
+    file: Path = typer.Argument(..., help="CSV, JSON Lines or Parquet file", exists=True, dir_okay=False),
+    skip_bad: Path | None = typer.Option(
+        None, "--skip-bad", help="Write bad rows to this file and go on (exit status is still 1)."
+    ),
+    fmt: str | None = typer.Option(None, "--format", help="csv, jsonl or parquet (default: from extension)"),
+) -> None:
+    """Validate every row of FILE against TOPIC's schema, encode it and produce it (idempotent producer)."""
+    from streams.catalog import UnknownTopic
+    from streams.files import FileFormatError
+    from streams.producer import BadRowError, DeliveryError, FileProducer
+
+    try:
+        producer = FileProducer(_settings(), topic)
+    except (UnknownTopic, ValueError) as exc:
+        raise fail(str(exc)) from None
+    with _progress() as bar:
+        task = bar.add_task(f"{topic}", total=None)
+        try:
+            report = producer.produce_file(
+                file,
+                fmt=fmt,
+                rejects=skip_bad,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        except BadRowError as exc:
+            raise fail(
+                f"{exc}\n{exc.produced} row(s) before it were produced; fix the row and produce the file again "
+                "(event ids are deterministic, so repeated rows are duplicates by event_id), "
+                "or pass --skip-bad REJECTS_FILE."
+            ) from None
+        except (FileFormatError, DeliveryError) as exc:
+            raise fail(str(exc)) from None
+    console.print(
+        f"{report.produced:,} events produced to {topic} in {report.elapsed_s:.2f} s "
+        f"({report.rate:,.0f} events/s)"
+        + (f"; {report.rejected:,} rejected into {report.rejects_path}" if report.rejected else ""),
+        highlight=False,
+    )
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+@app.command()
+def consume(
+    topic: str = typer.Argument(..., help="Topic to read"),
+    from_beginning: bool = typer.Option(False, "--from-beginning", help="Start at the oldest message."),
+    max_events: int | None = typer.Option(None, "--max", help="Stop after N events."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line (for scripts)."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep waiting for new events."),
+) -> None:
+    """Print decoded events (like kcat for Avro). Without --follow, stops at the end of the topic."""
+    from streams.consumer import EventConsumer
+
+    try:
+        consumer = EventConsumer(_settings(), [topic], from_beginning=from_beginning)
+    except KeyError as exc:
+        raise fail(str(exc.args[0])) from None
+    out = sys.stdout.buffer
+    n = 0
+    with consumer:
+        for ev in consumer.iterate(max_events=max_events, follow=follow or not from_beginning):
+            n += 1
+            if as_json:
+                doc = {
+                    "topic": ev.topic,
+                    "partition": ev.partition,
+                    "offset": ev.offset,
+                    "key": ev.key,
+                    "schema": ev.schema.name,
+                    "value": ev.record,
+                }
+                out.write(orjson.dumps(doc, default=str) + b"\n")
+            else:
+                console.print(
+                    f"[dim]{ev.partition}:{ev.offset}[/] [cyan]{ev.key}[/] [bold]{ev.schema.name}[/] "
+                    + orjson.dumps(ev.record, default=str).decode(),
+                    highlight=False,
+                    soft_wrap=True,
+                )
+        for dl in consumer.rejected:
+            err_console.print(f"[yellow]undecodable[/] {dl.topic}[{dl.partition}]@{dl.offset}: {dl.reason}: {dl.error}")
+    out.flush()
+    if not as_json:
+        err_console.print(f"{n} event(s)" + (f", {len(consumer.rejected)} undecodable" if consumer.rejected else ""))
+
+
+# --------------------------------------------------------------------------- sample data and demo
+@app.command()
+def generate(
+    out_dir: Path = typer.Argument(..., help="Directory for one file per topic"),
+    seed: int = typer.Option(42, "--seed", help="Same seed, same bytes."),
+    day: str = typer.Option("2026-11-20", "--day", help="YYYY-MM-DD (UTC day)"),
+) -> None:
+    """Write a realistic, seeded sample market day for every domain."""
+    from streams.generator import generate_day
+
+    try:
+        the_day = dt.date.fromisoformat(day)
+    except ValueError:
+        raise fail(f"--day {day!r} is not a date (YYYY-MM-DD)") from None
+    with console.status(f"generating {the_day} (seed {seed})…") as st:
+        manifest = generate_day(out_dir, seed, the_day, progress=lambda what, n: st.update(f"{what}: {n:,}"))
+    table = Table("file", "events", title=f"{the_day} · seed {seed} → {out_dir}")
+    for name, info in sorted(manifest_files(manifest).items()):
+        table.add_row(name, f"{info['lines']:,}")
+    console.print(table)
+
+
+def manifest_files(manifest: object) -> dict[str, dict]:
+    files = getattr(manifest, "files", None)
+    if files is None and isinstance(manifest, dict):
+        files = manifest["files"]
+    return {k: (v if isinstance(v, dict) else vars(v)) for k, v in dict(files).items()}
+
+
+@app.command()
+def demo(
+    seed: int = typer.Option(42, "--seed"),
+    day: str = typer.Option("2026-11-20", "--day", help="YYYY-MM-DD"),
+) -> None:
+    """Start the services, create topics, generate a day, produce it, read it back, print a summary."""
+    from streams.demo import run_demo
+
+    try:
+        the_day = dt.date.fromisoformat(day)
+    except ValueError:
+        raise fail(f"--day {day!r} is not a date (YYYY-MM-DD)") from None
+    code = run_demo(_settings(), seed=seed, day=the_day, console=console)
+    raise typer.Exit(code)
+
+
+if __name__ == "__main__":
+    app()

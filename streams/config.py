@@ -1,0 +1,70 @@
+"""Typed configuration: every setting has a default and a ``MERCADO_*`` environment override."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Process-wide settings. ``MERCADO_KAFKA_BOOTSTRAP=host:9092`` overrides ``kafka_bootstrap``, etc."""
+
+    model_config = SettingsConfigDict(env_prefix="MERCADO_", extra="ignore")
+
+    # External services. When set, `mercado up` starts nothing and uses these.
+    kafka_bootstrap: str | None = None
+    database_url: str | None = None
+    schema_registry_url: str | None = Field(
+        default=None, description="Confluent schema registry; when set, producers use the Confluent framing."
+    )
+
+    # Local services started by `mercado up` (infra/).
+    state_dir: Path = PROJECT_ROOT / ".mercado"
+    kafka_host: str = "127.0.0.1"
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    kafka_heap: str = "-Xms256m -Xmx1g"
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 15432
+    pg_user: str = "mercado"
+    pg_database: str = "mercado"
+    ready_timeout_s: float = 120.0
+    java_bin: str = "java"
+    mvn_bin: str = "mvn"
+    pg_bin_dir: Path | None = Field(
+        default=None, description="PostgreSQL server binaries; default: the newest /usr/lib/postgresql/*/bin."
+    )
+    pg_os_user: str = Field(
+        default="mercado-pg", description="System user that runs PostgreSQL when mercado runs as root."
+    )
+
+    # Producer tuning (confluent-kafka / librdkafka).
+    producer_linger_ms: int = 20
+    producer_batch_bytes: int = 1_000_000
+    producer_compression: str = "lz4"
+
+    @property
+    def local_kafka_bootstrap(self) -> str:
+        return f"{self.kafka_host}:{self.kafka_port}"
+
+    @property
+    def local_database_url(self) -> str:
+        return f"postgresql://{self.pg_user}@{self.pg_host}:{self.pg_port}/{self.pg_database}"
+
+    def bootstrap(self) -> str:
+        """The Kafka bootstrap servers in use: the configured ones, else the local broker's."""
+        return self.kafka_bootstrap or self.local_kafka_bootstrap
+
+    def dsn(self) -> str:
+        """The PostgreSQL DSN in use: the configured one, else the local cluster's."""
+        return self.database_url or self.local_database_url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,45 @@
+"""Configuration of confluent-kafka clients, shared by every Mercado process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.config import Settings
+
+
+def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    """An idempotent producer: retries never duplicate or reorder within a partition.
+
+    ``murmur2_random`` is the Java client's partitioner (aiokafka/faust use it too), so one key maps
+    to one partition number whatever client produced it.
+    """
+    cfg: dict[str, Any] = {
+        "bootstrap.servers": settings.bootstrap(),
+        "enable.idempotence": True,
+        "acks": "all",
+        "partitioner": "murmur2_random",
+        "linger.ms": settings.producer_linger_ms,
+        "batch.size": settings.producer_batch_bytes,
+        "compression.type": settings.producer_compression,
+        "queue.buffering.max.messages": 1_000_000,
+        "queue.buffering.max.kbytes": 1_048_576,
+    }
+    cfg.update(overrides)
+    return cfg
+
+
+def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict[str, Any]:
+    cfg: dict[str, Any] = {
+        "bootstrap.servers": settings.bootstrap(),
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "isolation.level": "read_committed",
+        "enable.partition.eof": True,
+    }
+    cfg.update(overrides)
+    return cfg
+
+
+def admin_config(settings: Settings) -> dict[str, Any]:
+    return {"bootstrap.servers": settings.bootstrap()}

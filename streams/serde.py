@@ -1,0 +1,222 @@
+"""Avro serde with two framings, both decoded transparently.
+
+* Single-object encoding (default, no registry): ``C3 01`` + 8-byte little-endian CRC-64-AVRO
+  fingerprint of the writer schema + Avro binary body.
+* Confluent wire format (when a schema registry URL is configured): ``00`` + 4-byte big-endian
+  schema id + body. Subjects follow the TopicRecordNameStrategy (``<topic>-<record fullname>``)
+  because one topic may carry several record types (the order lifecycle does).
+
+Records use the *wire* form of the schemas: ``timestamp-micros`` values are integer microseconds
+(converting to ``datetime`` halves fastavro's decode rate; convert at the edges). Decimals are
+``decimal.Decimal``. Bytes that cannot be decoded raise :class:`DecodeError` with a reason code
+that consumers put in the dead-letter record's headers.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Any
+
+from fastavro import schemaless_reader, schemaless_writer
+from fastavro.schema import parse_schema, to_parsing_canonical_form
+
+from schemas.loader import (
+    AvroSchema,
+    SchemaSet,
+    crc64_fingerprint,
+    load_schemas,
+    strip_timestamp_logical_types,
+)
+
+SINGLE_OBJECT_MAGIC = b"\xc3\x01"
+CONFLUENT_MAGIC = 0
+_SO_HEADER = 10
+_CF_HEADER = 5
+
+
+class DecodeError(ValueError):
+    """Bytes that are not a decodable Mercado event. ``reason`` is a short machine-readable code."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
+
+
+class EncodeError(ValueError):
+    """A record that does not fit its schema; the message names the field."""
+
+
+@dataclass(frozen=True)
+class _Reader:
+    schema: AvroSchema  # the current (reader) schema the record is returned in
+    writer: Any  # parsed writer schema (wire form)
+    reader: Any | None  # parsed reader schema when it differs from the writer's (schema evolution)
+
+
+def describe_invalid(schema: AvroSchema, record: Any) -> str:
+    """A human message naming the offending field(s) of a record that failed to encode."""
+    from fastavro.validation import ValidationError, validate
+
+    if not isinstance(record, dict):
+        return f"expected a {schema.name} record (mapping), got {type(record).__name__}"
+    try:
+        validate(record, schema.wire, raise_errors=True)
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors:
+            text = str(err)
+            # fastavro says "<schema>.<field> is <value> of type <type> expected <type>"
+            parts.append(text.replace(f"{schema.fullname}.", ""))
+        return "; ".join(parts)
+    except Exception as exc:  # validate itself can trip on very odd inputs
+        return str(exc)
+    return "record does not fit the schema"
+
+
+class AvroSerde:
+    """Encodes and decodes Mercado events.
+
+    ``released`` are older versions of the contracts (from ``schemas/registry.json``); events written
+    with any of them decode into the current schema by Avro schema resolution.
+    """
+
+    def __init__(
+        self,
+        schemas: SchemaSet | None = None,
+        *,
+        registry_url: str | None = None,
+        released: Iterable[AvroSchema] = (),
+    ):
+        self.schemas = schemas or load_schemas()
+        self._readers: dict[int, _Reader] = {}
+        for s in self.schemas:
+            self._readers[s.fingerprint] = _Reader(s, s.wire, None)
+        for old in released:
+            if old.fingerprint in self._readers:
+                continue
+            try:
+                current = self.schemas[old.fullname]
+            except KeyError:
+                continue
+            self._readers[old.fingerprint] = _Reader(current, old.wire, current.wire)
+        self._registry = None
+        self._registry_ids: dict[tuple[str, str], int] = {}
+        self._registry_readers: dict[int, _Reader] = {}
+        if registry_url:
+            from confluent_kafka.schema_registry import SchemaRegistryClient
+
+            self._registry = SchemaRegistryClient.new_client({"url": registry_url})
+
+    @property
+    def uses_registry(self) -> bool:
+        return self._registry is not None
+
+    # ------------------------------------------------------------------ encoding
+    def encoder(self, schema_name: str, topic: str | None = None) -> Callable[[dict[str, Any]], bytes]:
+        """A fast encoder for one record type: ``encode(record) -> bytes``.
+
+        With a registry configured, the schema is registered once under ``<topic>-<fullname>``.
+        """
+        schema = self.schemas[schema_name]
+        if self._registry is not None:
+            if topic is None:
+                raise ValueError("the Confluent framing needs the topic to name the subject")
+            header = bytes([CONFLUENT_MAGIC]) + struct.pack(">I", self.registry_id(topic, schema))
+        else:
+            header = SINGLE_OBJECT_MAGIC + schema.fingerprint_bytes
+        wire = schema.wire
+
+        def encode(record: dict[str, Any]) -> bytes:
+            buf = BytesIO()
+            buf.write(header)
+            try:
+                schemaless_writer(buf, wire, record)
+            except Exception as exc:  # fastavro raises TypeError/ValueError/AttributeError...
+                raise EncodeError(describe_invalid(schema, record)) from exc
+            return buf.getvalue()
+
+        return encode
+
+    def encode(self, schema_name: str, record: dict[str, Any], topic: str | None = None) -> bytes:
+        return self.encoder(schema_name, topic)(record)
+
+    def registry_id(self, topic: str, schema: AvroSchema) -> int:
+        key = (topic, schema.fullname)
+        found = self._registry_ids.get(key)
+        if found is None:
+            from confluent_kafka.schema_registry import Schema
+
+            assert self._registry is not None
+            found = self._registry.register_schema(
+                f"{topic}-{schema.fullname}", Schema(json.dumps(schema.expanded), "AVRO")
+            )
+            self._registry_ids[key] = found
+            self._registry_readers[found] = _Reader(schema, schema.wire, None)
+        return found
+
+    # ------------------------------------------------------------------ decoding
+    def decode(self, data: bytes | None) -> tuple[AvroSchema, dict[str, Any]]:
+        """Returns ``(schema, record)``; raises :class:`DecodeError` for anything undecodable."""
+        if not data:
+            raise DecodeError("empty", "message has no value")
+        first = data[0]
+        if first == 0xC3:
+            if len(data) < _SO_HEADER:
+                raise DecodeError("truncated", f"{len(data)} bytes is shorter than the 10-byte header")
+            if data[1] != 0x01:
+                raise DecodeError("bad_magic", f"single-object marker C3 {data[1]:02X}, expected C3 01")
+            fp = int.from_bytes(data[2:_SO_HEADER], "little")
+            reader = self._readers.get(fp)
+            if reader is None:
+                raise DecodeError("unknown_fingerprint", f"no known schema has fingerprint {fp:016x}")
+            offset = _SO_HEADER
+        elif first == CONFLUENT_MAGIC:
+            if len(data) < _CF_HEADER:
+                raise DecodeError("truncated", f"{len(data)} bytes is shorter than the 5-byte header")
+            schema_id = struct.unpack(">I", data[1:_CF_HEADER])[0]
+            reader = self._confluent_reader(schema_id)
+            offset = _CF_HEADER
+        else:
+            raise DecodeError("bad_magic", f"first byte {first:02X} is neither C3 (Avro) nor 00 (Confluent)")
+        buf = BytesIO(data)
+        buf.seek(offset)
+        try:
+            record = schemaless_reader(buf, reader.writer, reader.reader)
+        except Exception as exc:  # EOFError, UnicodeDecodeError, IndexError, ValueError, ...
+            raise DecodeError("corrupt_body", f"{reader.schema.name} body: {type(exc).__name__}: {exc}") from exc
+        if buf.tell() != len(data):
+            raise DecodeError("corrupt_body", f"{reader.schema.name} body has {len(data) - buf.tell()} trailing bytes")
+        return reader.schema, record
+
+    def _confluent_reader(self, schema_id: int) -> _Reader:
+        found = self._registry_readers.get(schema_id)
+        if found is not None:
+            return found
+        if self._registry is None:
+            raise DecodeError(
+                "no_registry", f"Confluent-framed message (schema id {schema_id}) but no registry URL is set"
+            )
+        try:
+            registered = self._registry.get_schema(schema_id)
+        except Exception as exc:
+            raise DecodeError("unknown_schema_id", f"registry has no schema id {schema_id}: {exc}") from exc
+        writer_json = json.loads(registered.schema_str)
+        fp = crc64_fingerprint(to_parsing_canonical_form(writer_json))
+        known = self._readers.get(fp)
+        if known is not None:
+            reader = known
+        else:
+            name = writer_json.get("name", "")
+            try:
+                current = self.schemas[name]
+            except KeyError as exc:
+                raise DecodeError("unknown_schema", f"schema id {schema_id} is {name!r}, not ours") from exc
+            writer = parse_schema(strip_timestamp_logical_types(writer_json), _force=True)
+            reader = _Reader(current, writer, current.wire)
+        self._registry_readers[schema_id] = reader
+        return reader

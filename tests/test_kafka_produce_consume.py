@@ -1,0 +1,277 @@
+"""Through the real broker: produce files, read them back, dead letters, topic creation, the CLI."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+from confluent_kafka import Producer
+
+from streams.catalog import TopicSpec
+from streams.config import Settings
+from streams.consumer import DLQ_PREFIX, DeadLetterQueue, EventConsumer, end_offsets
+from streams.kafka_clients import producer_config
+from streams.producer import BadRowError, FileProducer
+from streams.serde import AvroSerde
+from streams.topic_admin import ensure_topics
+
+pytestmark = pytest.mark.kafka
+
+TICKS = "md.ticks.v1"
+
+
+def _tick(i: int, venue: str = "kraken", symbol: str = "ETH/USDT") -> dict:
+    return {
+        "event_id": f"{venue}:{symbol}:{i}",
+        "event_time": f"2026-11-20T00:00:{i % 60:02d}.{i:06d}Z",
+        "venue": venue,
+        "symbol": symbol,
+        "bid": 3000.0 + i,
+        "ask": 3000.5 + i,
+        "last": 3000.25 + i,
+        "volume": 0.5,
+        "sequence": i,
+    }
+
+
+def _read_back(settings: Settings, topics: list[str], before: dict) -> list:
+    with EventConsumer(settings, topics, start_offsets=before) as consumer:
+        return list(consumer.iterate(idle_timeout=20))
+
+
+def test_jsonl_round_trip_is_exact(kafka: Settings, tmp_path: Path) -> None:
+    rows = [_tick(i, venue=v) for i in range(1, 301) for v in ("kraken", "binance")]
+    path = tmp_path / "ticks.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    before = end_offsets(kafka, [TICKS])
+    report = FileProducer(kafka, TICKS).produce_file(path)
+    assert report.produced == 600 and report.rejected == 0
+    events = _read_back(kafka, [TICKS], before)
+    assert len(events) == 600
+    by_id = {e.record["event_id"]: e for e in events}
+    assert len(by_id) == 600
+    e = by_id["binance:ETH/USDT:7"]
+    assert e.key == "binance:ETH/USDT"
+    assert e.record["event_time"] == 1_795_132_807_000_007  # 2026-11-20T00:00:07.000007Z
+    assert e.timestamp_ms == 1_795_132_807_000  # Kafka timestamp = event time
+    assert e.record["last"] == 3007.25
+    # One key, one partition, in file order.
+    for key in ("kraken:ETH/USDT", "binance:ETH/USDT"):
+        mine = [ev for ev in events if ev.key == key]
+        assert len({ev.partition for ev in mine}) == 1
+        assert [ev.record["sequence"] for ev in mine] == list(range(1, 301))
+
+
+def test_same_file_twice_is_seen_as_duplicates_by_event_id(kafka: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "ticks.csv"
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(_tick(1)))
+        w.writeheader()
+        for i in range(1, 51):
+            w.writerow(_tick(i, venue="coinbase"))
+    before = end_offsets(kafka, [TICKS])
+    FileProducer(kafka, TICKS).produce_file(path)
+    FileProducer(kafka, TICKS).produce_file(path)
+    events = _read_back(kafka, [TICKS], before)
+    ids = [e.record["event_id"] for e in events]
+    assert len(ids) == 100 and len(set(ids)) == 50
+    first = {e.record["event_id"]: e.record for e in events[:50]}
+    assert all(first.get(e.record["event_id"], e.record) == e.record for e in events)
+
+
+def test_rows_without_event_id_get_the_same_content_id_each_time(kafka: Settings, tmp_path: Path) -> None:
+    rows = [{k: v for k, v in _tick(i, venue="bitstamp").items() if k != "event_id"} for i in range(1, 11)]
+    path = tmp_path / "noid.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    before = end_offsets(kafka, [TICKS])
+    FileProducer(kafka, TICKS).produce_file(path)
+    FileProducer(kafka, TICKS).produce_file(path)
+    ids = [e.record["event_id"] for e in _read_back(kafka, [TICKS], before)]
+    assert len(ids) == 20 and len(set(ids)) == 10
+    assert all(len(i) == 32 for i in ids)
+
+
+def test_order_lifecycle_shares_one_topic_and_keeps_order(kafka: Settings, tmp_path: Path) -> None:
+    base = {"account": "mm-1", "venue": "binance", "symbol": "BTC/USDT", "client_order_id": "c-1"}
+    rows = [
+        {
+            "type": "OrderSubmitted",
+            "event_id": "c-1:submitted:1",
+            "event_time": "2026-11-20T01:00:00Z",
+            "side": "BUY",
+            "order_type": "LIMIT",
+            "price": "91000.5",
+            "quantity": "0.002",
+            **base,
+        },
+        {
+            "type": "OrderAccepted",
+            "event_id": "c-1:accepted:1",
+            "event_time": "2026-11-20T01:00:00.040Z",
+            "venue_order_id": "v-9",
+            "ack_latency_ms": 40.0,
+            **base,
+        },
+        {
+            "type": "OrderFilled",
+            "event_id": "c-1:filled:1",
+            "event_time": "2026-11-20T01:00:03Z",
+            "venue_order_id": "v-9",
+            "trade_id": "t-1",
+            "side": "BUY",
+            "fill_price": "91000.5",
+            "fill_quantity": "0.002",
+            "fee": "-0.0182001",
+            "fee_currency": "USDT",
+            "liquidity": "MAKER",
+            **base,
+        },
+    ]
+    path = tmp_path / "orders.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    before = end_offsets(kafka, ["trading.orders.v1"])
+    report = FileProducer(kafka, "trading.orders.v1").produce_file(path)
+    assert report.by_schema == {"OrderSubmitted": 1, "OrderAccepted": 1, "OrderFilled": 1}
+    events = _read_back(kafka, ["trading.orders.v1"], before)
+    assert [e.schema.name for e in events] == ["OrderSubmitted", "OrderAccepted", "OrderFilled"]
+    from decimal import Decimal
+
+    assert events[2].record["fee"] == Decimal("-0.0182001")
+    assert events[2].record["liquidity"] == "MAKER"
+
+
+def test_bad_row_stops_with_file_line_and_field(kafka: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    rows = [orjson.dumps(_tick(i)) for i in range(1, 4)]
+    rows.insert(2, orjson.dumps({**_tick(9), "bid": "not-a-price"}))
+    path.write_bytes(b"\n".join(rows) + b"\n")
+    with pytest.raises(BadRowError) as info:
+        FileProducer(kafka, TICKS).produce_file(path)
+    assert info.value.line == 3
+    assert str(info.value) == f"{path}:3: field 'bid': expected a number, got 'not-a-price' (str)"
+    assert info.value.produced == 2
+
+
+def test_undecodable_messages_go_to_the_dead_letter_topic(kafka: Settings) -> None:
+    topics = [TICKS, "mercado.deadletter.v1"]
+    before = end_offsets(kafka, topics)
+    good = AvroSerde().encode("PriceTick", {**_tick(5, venue="dlqtest"), "event_time": 5})
+    garbage = [b"\xc3\x01" + bytes(8) + b"junk", b"hello world", b"\xc3\x01\x00"]
+    raw = Producer(producer_config(kafka))
+    for g in garbage:
+        raw.produce(TICKS, g, b"dlqtest:ETH/USDT", headers=[("origin", b"fuzzer")])
+    raw.produce(TICKS, good, b"dlqtest:ETH/USDT")
+    assert raw.flush(30) == 0
+    dlq = DeadLetterQueue(kafka)
+    with EventConsumer(kafka, [TICKS], start_offsets=before, dead_letters=dlq) as consumer:
+        events = list(consumer.iterate(idle_timeout=20))
+        rejected = consumer.rejected
+    assert [e.record["event_id"] for e in events] == ["dlqtest:ETH/USDT:5"]
+    assert [r.reason for r in rejected] == ["unknown_fingerprint", "bad_magic", "truncated"]
+    from confluent_kafka import Consumer, TopicPartition
+
+    from streams.kafka_clients import consumer_config
+
+    c = Consumer(consumer_config(kafka, "dlq-reader"))
+    c.assign([TopicPartition("mercado.deadletter.v1", p, before[("mercado.deadletter.v1", p)]) for p in range(3)])
+    got = []
+    while True:
+        msgs = c.consume(100, 5)
+        got += [m for m in msgs if m.error() is None]
+        if len(got) >= 3 or not msgs:
+            break
+    c.close()
+    assert sorted(m.value() for m in got) == sorted(garbage)
+    for m in got:
+        headers = dict(m.headers())
+        assert headers[DLQ_PREFIX + "topic"] == TICKS.encode()
+        assert headers[DLQ_PREFIX + "reason"] in (b"unknown_fingerprint", b"bad_magic", b"truncated")
+        assert int(headers[DLQ_PREFIX + "offset"]) >= before[(TICKS, int(headers[DLQ_PREFIX + "partition"]))]
+        assert headers["origin"] == b"fuzzer"
+        assert m.key() == b"dlqtest:ETH/USDT"
+
+
+def test_topics_create_is_idempotent_and_reports_differences(kafka: Settings) -> None:
+    assert {s.action for s in ensure_topics(kafka)} <= {"exists"}
+    odd = TopicSpec("test.drift.v1", ("PriceTick",), ("venue",), "drift check", partitions=2)
+    ensure_topics(kafka, (odd,))
+    [state] = ensure_topics(
+        kafka, (TopicSpec("test.drift.v1", ("PriceTick",), ("venue",), "drift", partitions=4, retention_ms=1000),)
+    )
+    assert state.action == "differs"
+    assert state.detail == "partitions 2 (catalog 4); retention.ms=2592000000 (catalog 1000)"
+
+
+# ------------------------------------------------------------------ the CLI, as a user runs it
+def _mercado(*args: str, env_settings: Settings) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+
+
+def test_cli_bad_row_error_and_exit_status(kafka: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "ticks.csv"
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(_tick(1)))
+        w.writeheader()
+        w.writerow(_tick(1, venue="cli"))
+        w.writerow({**_tick(2, venue="cli"), "sequence": "two"})
+    proc = _mercado("produce", TICKS, str(path), env_settings=kafka)
+    assert proc.returncode == 1
+    assert f"{path}:3: field 'sequence': expected an integer (long), got 'two' (str)" in " ".join(proc.stderr.split())
+
+
+def test_cli_skip_bad_writes_exactly_the_bad_rows(kafka: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "ticks.csv"
+    rejects = tmp_path / "rejects.csv"
+    good = [_tick(i, venue="cliskip") for i in range(1, 8)]
+    bad = {3: {**_tick(103, venue="cliskip"), "bid": "x"}, 6: {**_tick(106, venue="cliskip"), "sequence": ""}}
+    rows = list(good)
+    for pos, row in sorted(bad.items()):
+        rows.insert(pos, row)
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(_tick(1)))
+        w.writeheader()
+        w.writerows(rows)
+    before = end_offsets(kafka, [TICKS])
+    proc = _mercado("produce", TICKS, str(path), "--skip-bad", str(rejects), env_settings=kafka)
+    assert proc.returncode == 1, proc.stderr
+    assert "7 events produced" in proc.stdout and "2 rejected" in proc.stdout
+    lines = path.read_text().splitlines()
+    assert rejects.read_text().splitlines() == [lines[0], lines[1 + 3], lines[1 + 6]]
+    ids = sorted(e.record["event_id"] for e in _read_back(kafka, [TICKS], before))
+    assert ids == sorted(r["event_id"] for r in good)
+
+
+def test_cli_consume_prints_json(kafka: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "hb.jsonl"
+    path.write_text(json.dumps({"event_id": "hb:x:1", "event_time": 1_000_000, "source": "clihb:X"}) + "\n")
+    assert _mercado("produce", "md.heartbeats.v1", str(path), env_settings=kafka).returncode == 0
+    proc = _mercado("consume", "md.heartbeats.v1", "--from-beginning", "--json", env_settings=kafka)
+    assert proc.returncode == 0, proc.stderr
+    docs = [json.loads(line) for line in proc.stdout.splitlines()]
+    mine = [d for d in docs if d["key"] == "clihb:X"]
+    assert mine and mine[-1]["value"] == {"event_id": "hb:x:1", "event_time": 1_000_000, "source": "clihb:X"}
+    assert mine[-1]["schema"] == "Heartbeat"
+
+
+def test_cli_unknown_topic_is_a_clear_error(kafka: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_text("{}\n")
+    proc = _mercado("produce", "md.tickz.v1", str(path), env_settings=kafka)
+    assert proc.returncode == 1
+    assert "unknown topic 'md.tickz.v1'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
