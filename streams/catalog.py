@@ -26,14 +26,15 @@ class TopicSpec:
     cleanup_policy: str = "delete"
     retention_ms: int = 30 * DAY_MS
     extra_config: dict[str, str] = field(default_factory=dict)
+    key_overrides: dict[str, tuple[str, ...]] = field(default_factory=dict)  # per record type
 
     @property
     def multi_schema(self) -> bool:
         return len(self.schemas) > 1
 
-    def key_function(self) -> Callable[[dict[str, Any]], str]:
-        """``record -> key``: the key fields' values joined with ``:``."""
-        fields = self.key_fields
+    def key_function(self, schema: str | None = None) -> Callable[[dict[str, Any]], str]:
+        """``record -> key``: the key fields' values joined with ``:`` (per record type if overridden)."""
+        fields = self.key_overrides.get(schema, self.key_fields) if schema else self.key_fields
         if len(fields) == 1:
             (a,) = fields
             return lambda r: str(r[a])
@@ -51,14 +52,21 @@ class TopicSpec:
 ORDER_EVENTS = ("OrderSubmitted", "OrderAccepted", "OrderRejected", "OrderFilled", "OrderCanceled")
 
 TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec("md.ticks.v1", ("PriceTick",), ("venue", "symbol"), "Price ticks (quotes/trades) per venue:symbol."),
     TopicSpec(
-        "md.heartbeats.v1",
-        ("Heartbeat",),
-        ("source",),
-        "Heartbeats of quiet feeds; source is venue:symbol, co-partitioned with md.ticks.v1.",
-        retention_ms=7 * DAY_MS,
+        "md.ticks.v1",
+        ("PriceTick", "Heartbeat", "BackfillComplete"),
+        ("venue", "symbol"),
+        "Price ticks per venue:symbol, and Heartbeats (source = venue:symbol) of quiet feeds in the same "
+        "partition, so a bar closes at the same point of the log live and in replay; BackfillComplete "
+        "markers end a backfill.",
+        key_overrides={"Heartbeat": ("source",)},
     ),
+    TopicSpec("md.bars.v1", ("Bar",), ("venue", "symbol"), "OHLCV bars (revisions share the bar key)."),
+    TopicSpec("md.gaps.v1", ("Gap",), ("venue", "symbol"), "Bar intervals inside a session with no ticks."),
+    TopicSpec("md.indicators.v1", ("IndicatorSet",), ("venue", "symbol"), "Streaming indicators per closed bar."),
+    TopicSpec("md.quality.v1", ("DataQuality",), ("venue", "symbol"), "Data-quality figures per symbol and hour."),
+    TopicSpec("md.late-ticks.v1", ("LateTick",), ("venue", "symbol"), "Ticks later than the grace period."),
+    TopicSpec("md.alerts.v1", ("Alert",), ("alert_key",), "Price-move alerts, throttled per symbol."),
     TopicSpec("retail.listings.v1", ("RetailListing",), ("retailer", "sku"), "Observed retail listings (CLP)."),
     TopicSpec("scanner.snapshots.v1", ("ScanSnapshot",), ("scanner",), "Stock scanner snapshots per session."),
     TopicSpec(

@@ -305,5 +305,20 @@ def demo(
     raise typer.Exit(code)
 
 
+def _register_plugins() -> None:
+    """Commands of packages layered above streams (e.g. ``sinks``) register through the
+    ``mercado.commands`` entry-point group, so streams never imports them by name."""
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group="mercado.commands"), key=lambda e: e.name):
+        target = ep.load()
+        if isinstance(target, typer.Typer):
+            app.add_typer(target, name=ep.name)
+        else:
+            app.command(name=ep.name)(target)
+
+
+_register_plugins()
+
 if __name__ == "__main__":
     app()

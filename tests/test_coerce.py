@@ -40,6 +40,7 @@ def test_csv_text_becomes_typed_values() -> None:
         "last": None,
         "volume": 250000.0,
         "sequence": 1,
+        "backfill_id": None,
     }
 
 

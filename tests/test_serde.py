@@ -28,6 +28,7 @@ TICK = {
     "last": 91234.9,
     "volume": 0.0123,
     "sequence": 7,
+    "backfill_id": None,
 }
 
 

@@ -1,0 +1,37 @@
+"""Helpers shared by the benchmarks: timing with repeats, and the JSON result line."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+
+def best_rate(fn: Callable[[], int], repeats: int = 3) -> float:
+    """Items per second of the fastest of ``repeats`` runs of ``fn`` (which returns its item count).
+
+    The best run is the least disturbed by the machine's noise; baseline and candidate get the same
+    treatment, interleaved, so their ratio is what matters.
+    """
+    best = 0.0
+    for _ in range(repeats):
+        started = time.perf_counter()
+        n = fn()
+        best = max(best, n / (time.perf_counter() - started))
+    return best
+
+
+def interleaved(candidate: Callable[[], int], baseline: Callable[[], int], repeats: int = 3) -> tuple[float, float]:
+    """Best rates of candidate and baseline, run alternately so both see the same machine."""
+    c = b = 0.0
+    for _ in range(repeats):
+        b = max(b, best_rate(baseline, 1))
+        c = max(c, best_rate(candidate, 1))
+    return c, b
+
+
+def result(bench: str, value: float, baseline: float, unit: str, **extra: object) -> None:
+    ratio = value / baseline if baseline else 0.0
+    print(f"{bench}: {value:,.0f} {unit} vs baseline {baseline:,.0f} {unit} -> ratio {ratio:.3f}")
+    print(json.dumps({"bench": bench, "value": round(value, 1), "baseline": round(baseline, 1),
+                      "ratio": round(ratio, 3), "unit": unit, **extra}))
