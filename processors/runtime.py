@@ -27,9 +27,10 @@ class PartitionRuntime:
             proc = self.processors[key] = self.spec.create(key)
         return proc
 
-    def process(self, schema: str, record: Record) -> list[Emit]:
+    def process(self, schema: str, record: Record, key: str | None = None) -> list[Emit]:
         """One input event: the processor of its key handles it, then due timers fire."""
-        key = self.spec.key_of(schema, record)
+        if key is None:
+            key = self.spec.key_of(schema, record)
         proc = self.processor(key)
         out = proc.on_event(schema, record)
         self._schedule(key, proc)

@@ -228,7 +228,8 @@ def consume(
     from streams.consumer import EventConsumer
 
     try:
-        consumer = EventConsumer(_settings(), [topic], from_beginning=from_beginning)
+        settings = _settings()
+        consumer = EventConsumer(settings, [settings.topic(topic)], from_beginning=from_beginning)
     except KeyError as exc:
         raise fail(str(exc.args[0])) from None
     out = sys.stdout.buffer
@@ -258,6 +259,77 @@ def consume(
     out.flush()
     if not as_json:
         err_console.print(f"{n} event(s)" + (f", {len(consumer.rejected)} undecodable" if consumer.rejected else ""))
+
+
+# --------------------------------------------------------------------------- live worker
+@app.command()
+def worker(
+    pipeline: str = typer.Option("marketdata", "--pipeline", help="Which processors to run."),
+    loglevel: str = typer.Option("warn", "--loglevel", help="crit, error, warn, info or debug"),
+) -> None:
+    """Run a pipeline live (faust agent, exactly-once, state in a changelog-backed table) until stopped."""
+    from streams.pipelines import PIPELINES
+    from streams.worker import run_worker
+
+    if pipeline not in PIPELINES:
+        raise fail(f"unknown pipeline {pipeline!r}; known: {', '.join(sorted(PIPELINES))}")
+    run_worker(_settings(), pipeline, loglevel)
+
+
+# --------------------------------------------------------------------------- replay / backtest
+def _parse_time(text: str | None, option: str) -> int | None:
+    """ISO-8601 (naive = UTC) or integer microseconds -> milliseconds."""
+    if text is None:
+        return None
+    from streams.coerce import RowError, timestamp_micros
+
+    try:
+        return timestamp_micros(text) // 1000
+    except RowError:
+        raise fail(f"{option} {text!r} is not an ISO-8601 time (e.g. 2026-11-20T13:00:00Z)") from None
+
+
+@app.command()
+def replay(
+    inputs: list[str] = typer.Option(["md.ticks.v1"], "--input", help="Input topic(s)."),
+    start: str | None = typer.Option(None, "--from", help="Event time to start at (ISO-8601; default: oldest)."),
+    end: str | None = typer.Option(None, "--to", help="Event time to stop before (default: the end)."),
+    pipeline: str = typer.Option("marketdata", "--pipeline", help="Which processors to run."),
+    out: Path | None = typer.Option(None, "--out", help="Write outputs as Parquet files into this directory."),
+    prefix: str | None = typer.Option(None, "--to-topic-prefix", help="Produce outputs to <prefix><topic>."),
+) -> None:
+    """Backtest: run a pipeline's processors over a time range of its input topics."""
+    from streams.consumer import default_serde
+    from streams.pipelines import UnknownPipeline, build_pipeline
+    from streams.replay import KafkaRangeReader, ParquetOutput, TopicOutput, run_replay
+
+    if (out is None) == (prefix is None):
+        raise fail("give exactly one of --out DIR or --to-topic-prefix PREFIX")
+    settings = _settings()
+    try:
+        spec = build_pipeline(pipeline, settings)
+    except UnknownPipeline as exc:
+        raise fail(str(exc)) from None
+    start_ms, end_ms = _parse_time(start, "--from"), _parse_time(end, "--to")
+    serde = default_serde(settings)
+    try:
+        reader = KafkaRangeReader(settings, [settings.topic(t) for t in inputs], start_ms, end_ms)
+    except KeyError as exc:
+        raise fail(str(exc.args[0])) from None
+    sink = ParquetOutput(out, serde) if out is not None else TopicOutput(settings, prefix or "", spec.outputs)
+    with _progress() as bar:
+        task = bar.add_task(f"replay {pipeline}", total=reader.total)
+        report = run_replay(
+            iter(reader), spec, serde, sink, total=reader.total,
+            progress=lambda done, total: bar.update(task, completed=done),
+        )
+    reader.close()
+    table = Table("output", "events", title=f"replay {pipeline}: {report.inputs:,} inputs, {report.rate:,.0f}/s")
+    for name, n in sorted(report.outputs.items()):
+        table.add_row(str(out / f"{name}.parquet") if out else name, f"{n:,}")
+    console.print(table)
+    if report.rejected:
+        err_console.print(f"[yellow]{report.rejected} undecodable input message(s) were skipped[/]")
 
 
 # --------------------------------------------------------------------------- sample data and demo

@@ -8,13 +8,16 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from processors.marketdata.config import MarketDataConfig
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    """Process-wide settings. ``MERCADO_KAFKA_BOOTSTRAP=host:9092`` overrides ``kafka_bootstrap``, etc."""
+    """Process-wide settings. ``MERCADO_KAFKA_BOOTSTRAP=host:9092`` overrides ``kafka_bootstrap``;
+    nested pipeline settings use ``__``: ``MERCADO_MARKETDATA__INTERVALS_S=[60,900]``."""
 
-    model_config = SettingsConfigDict(env_prefix="MERCADO_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MERCADO_", env_nested_delimiter="__", extra="ignore")
 
     # External services. When set, `mercado up` starts nothing and uses these.
     kafka_bootstrap: str | None = None
@@ -43,6 +46,16 @@ class Settings(BaseSettings):
         default="mercado-pg", description="System user that runs PostgreSQL when mercado runs as root."
     )
 
+    # Pipelines (domain constants; nested overrides such as MERCADO_MARKETDATA__GRACE_S=5).
+    marketdata: MarketDataConfig = MarketDataConfig()
+
+    # Prepended to every topic name (and consumer group) this process uses: isolates test runs or
+    # tenants on one cluster. Catalog and processors keep the logical names.
+    topic_prefix: str = ""
+
+    # Live worker: how often the exactly-once transaction commits (outputs become visible then).
+    worker_commit_interval_s: float = 0.1
+
     # Producer tuning (confluent-kafka / librdkafka).
     producer_linger_ms: int = 20
     producer_batch_bytes: int = 1_000_000
@@ -55,6 +68,10 @@ class Settings(BaseSettings):
     @property
     def local_database_url(self) -> str:
         return f"postgresql://{self.pg_user}@{self.pg_host}:{self.pg_port}/{self.pg_database}"
+
+    def topic(self, name: str) -> str:
+        """The physical Kafka topic of a logical catalog name."""
+        return self.topic_prefix + name
 
     def bootstrap(self) -> str:
         """The Kafka bootstrap servers in use: the configured ones, else the local broker's."""

@@ -61,7 +61,7 @@ class DeadLetterQueue:
     """Writes undecodable messages to the dead-letter topic with an idempotent producer."""
 
     def __init__(self, settings: Settings, producer: Producer | None = None, topic: str = DEAD_LETTER_TOPIC):
-        self.topic = topic
+        self.topic = settings.topic(topic)
         self.producer = producer or Producer(producer_config(settings))
         self.count = 0
 

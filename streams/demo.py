@@ -65,7 +65,8 @@ def run_demo(settings: Settings, *, seed: int, day: dt.date, console: Console) -
 
     files = topic_files(data_dir)
     names = [name for name, _ in files]
-    before = end_offsets(settings, names)
+    physical = {settings.topic(n): n for n in names}
+    before = end_offsets(settings, list(physical))
     results: dict[str, TopicRoundTrip] = {}
     expected_digest: dict[str, str] = {}
     for name, path in files:
@@ -78,9 +79,9 @@ def run_demo(settings: Settings, *, seed: int, day: dt.date, console: Console) -
 
     ids: dict[str, list[str]] = {name: [] for name in names}
     with console.status("reading every event back…"):
-        with EventConsumer(settings, names, start_offsets=before) as consumer:
+        with EventConsumer(settings, list(physical), start_offsets=before) as consumer:
             for ev in consumer.iterate(idle_timeout=30):
-                ids[ev.topic].append(ev.record["event_id"])
+                ids[physical[ev.topic]].append(ev.record["event_id"])
     for name in names:
         r = results[name]
         r.read_back = len(ids[name])

@@ -106,6 +106,7 @@ class FileProducer:
         producer: Producer | None = None,
     ):
         self.spec: TopicSpec = topic_name if isinstance(topic_name, TopicSpec) else topic(topic_name)
+        self.topic_name = settings.topic(self.spec.name)
         if not self.spec.schemas:
             raise ValueError(f"{self.spec.name} carries no schema (it is the dead-letter topic); nothing to produce")
         self.serde = serde or AvroSerde(registry_url=settings.schema_registry_url)
@@ -121,7 +122,7 @@ class FileProducer:
             name: _RecordType(
                 name,
                 record_coercer(self.serde.schemas[name], ignore=ignore, derived=frozenset({"event_id"})),
-                self.serde.encoder(name, self.spec.name),
+                self.serde.encoder(name, settings.topic(self.spec.name)),
                 self.spec.key_function(name),
             )
             for name in self.spec.schemas
@@ -200,7 +201,7 @@ class FileProducer:
                 report.rejects_path = rejects
             produce = self.producer.produce
             poll = self.producer.poll
-            topic_name = self.spec.name
+            topic_name = self.topic_name
             encode_row = self.encode_row
             counts = report.by_schema
             parquet = fmt == "parquet"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
@@ -24,7 +24,9 @@ def ensure_topics(
     settings: Settings, specs: tuple[TopicSpec, ...] | None = None, *, timeout: float = 30.0
 ) -> list[TopicState]:
     """Idempotent: creates what is missing, never alters what exists (differences are reported)."""
-    specs = specs or all_topics()
+    specs = tuple(
+        replace(s, name=settings.topic(s.name)) for s in (specs or all_topics())
+    )  # physical names (with the settings' topic prefix)
     admin = AdminClient(admin_config(settings))
     existing = admin.list_topics(timeout=timeout).topics
     states: list[TopicState] = []

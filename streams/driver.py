@@ -1,0 +1,120 @@
+"""Decode → keyed processors → encode: the one path both runtimes (live worker, replay) use.
+
+A :class:`PipelineDriver` owns one :class:`~processors.runtime.PartitionRuntime` per input partition
+number (inputs of one pipeline are co-partitioned: same key, same partition number in every topic).
+Messages of a partition must be fed in log order; the driver decodes them (undecodable ones are
+returned as dead letters, never raised), adds the producer's wall-clock stamp from the
+``mercado-produced-us`` header as ``record["_produced_us"]`` (ingest latency), runs the processors
+and encodes their outputs for their topics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from processors.core import Emit, PipelineSpec
+from processors.runtime import PartitionRuntime
+from streams.producer import PRODUCED_AT_HEADER
+from streams.serde import AvroSerde, DecodeError
+
+_PRODUCED_AT = PRODUCED_AT_HEADER
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    topic: str
+    key: str
+    value: bytes
+    timestamp_ms: int
+    emit: Emit
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    topic: str
+    partition: int
+    offset: int
+    error: DecodeError
+
+
+def produced_at(headers: Sequence[tuple[str, bytes]] | dict[str, bytes] | None) -> int | None:
+    if headers:
+        for name, value in headers.items() if isinstance(headers, dict) else headers:
+            if name == _PRODUCED_AT and value:
+                try:
+                    return int(value)
+                except ValueError:
+                    return None
+    return None
+
+
+class PipelineDriver:
+    def __init__(
+        self,
+        spec: PipelineSpec,
+        serde: AvroSerde,
+        load_state: Callable[[str], dict[str, Any] | None] | None = None,
+    ):
+        """``load_state(key)`` returns a key's saved state (from :meth:`saved_state`) the first time
+        the key shows up in a partition; the live worker reads it from its changelog-backed table."""
+        self.spec = spec
+        self.serde = serde
+        self.load_state = load_state
+        self.touched: dict[str, int] = {}  # keys processed since the last take_touched(), -> partition
+        self.runtimes: dict[int, PartitionRuntime] = {}
+        self._encoders: dict[tuple[str, str], Callable[[dict[str, Any]], bytes]] = {}
+        self.inputs_seen = 0
+
+    def runtime(self, partition: int) -> PartitionRuntime:
+        rt = self.runtimes.get(partition)
+        if rt is None:
+            rt = self.runtimes[partition] = PartitionRuntime(self.spec)
+        return rt
+
+    def process(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+    ) -> list[Output] | Rejected:
+        """One input message; returns its encoded outputs, or a :class:`Rejected` for bad bytes."""
+        try:
+            schema, record = self.serde.decode(value)
+        except DecodeError as exc:
+            return Rejected(topic, partition, offset, exc)
+        stamp = produced_at(headers)
+        if stamp is not None:
+            record["_produced_us"] = stamp
+        self.inputs_seen += 1
+        key = self.spec.key_of(schema.name, record)
+        rt = self.runtime(partition)
+        if self.load_state is not None and key not in rt.processors:
+            saved = self.load_state(key)
+            if saved is not None:
+                rt.restore_key(key, saved["state"])
+                if saved["clock"] is not None and (rt.clock is None or saved["clock"] > rt.clock):
+                    rt.clock = saved["clock"]
+        self.touched[key] = partition
+        return self.encode(rt.process(schema.name, record, key))
+
+    def saved_state(self, key: str, partition: int) -> dict[str, Any]:
+        """What the live worker stores per key: the processor's snapshot and the partition clock."""
+        rt = self.runtimes[partition]
+        return {"state": rt.snapshot_key(key), "clock": rt.clock}
+
+    def take_touched(self) -> dict[str, int]:
+        touched, self.touched = self.touched, {}
+        return touched
+
+    def encode(self, emits: list[Emit]) -> list[Output]:
+        out = []
+        for e in emits:
+            enc = self._encoders.get((e.schema, e.topic))
+            if enc is None:
+                enc = self._encoders[(e.schema, e.topic)] = self.serde.encoder(e.schema, e.topic)
+            out.append(Output(e.topic, e.key, enc(e.record), e.record["event_time"] // 1000, e))
+        return out
