@@ -11,7 +11,6 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from streams.catalog import topic
 from streams.config import Settings
 
 
@@ -106,7 +105,6 @@ def run_demo(settings: Settings, *, seed: int, day: dt.date, console: Console) -
         ok &= good
         table.add_row(
             name,
-            ", ".join(topic(name).schemas),
             f"{r.file_rows:,}",
             f"{r.produced:,}",
             f"{r.read_back:,}",
