@@ -12,6 +12,17 @@ from typing import Any
 
 from processors.core import Emit, KeyedProcessor, PipelineSpec, Record
 
+_TIMERLESS: dict[type, bool] = {}
+
+
+def _uses_timers(proc: KeyedProcessor) -> bool:
+    """Whether the processor's class overrides ``next_timer`` (cached per class)."""
+    cls = type(proc)
+    uses = _TIMERLESS.get(cls)
+    if uses is None:
+        uses = _TIMERLESS[cls] = cls.next_timer is not KeyedProcessor.next_timer
+    return uses
+
 
 class PartitionRuntime:
     def __init__(self, spec: PipelineSpec):
@@ -31,9 +42,12 @@ class PartitionRuntime:
         """One input event: the processor of its key handles it, then due timers fire."""
         if key is None:
             key = self.spec.key_of(schema, record)
-        proc = self.processor(key)
+        proc = self.processors.get(key)
+        if proc is None:
+            proc = self.processor(key)
         out = proc.on_event(schema, record)
-        self._schedule(key, proc)
+        if _uses_timers(proc):
+            self._schedule(key, proc)
         t = record["event_time"]
         if self.clock is None or t > self.clock:
             self.clock = t

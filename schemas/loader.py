@@ -43,10 +43,10 @@ class AvroSchema:
     fingerprint: int
     parsed: Any = field(repr=False, compare=False)
     wire: Any = field(repr=False, compare=False)
+    name: str = field(default="", compare=False)  # the short name, e.g. PriceTick (set on build)
 
-    @property
-    def name(self) -> str:
-        return self.fullname.rsplit(".", 1)[-1]
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", self.fullname.rsplit(".", 1)[-1])
 
     @property
     def fingerprint_bytes(self) -> bytes:

@@ -66,7 +66,12 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("md.indicators.v1", ("IndicatorSet",), ("venue", "symbol"), "Streaming indicators per closed bar."),
     TopicSpec("md.quality.v1", ("DataQuality",), ("venue", "symbol"), "Data-quality figures per symbol and hour."),
     TopicSpec("md.late-ticks.v1", ("LateTick",), ("venue", "symbol"), "Ticks later than the grace period."),
-    TopicSpec("md.alerts.v1", ("Alert",), ("alert_key",), "Price-move alerts, throttled per symbol."),
+    TopicSpec(
+        "md.alerts.v1",
+        ("Alert",),
+        ("alert_key",),
+        "Price-move alerts, throttled per symbol; the processor keys them venue:symbol like their input.",
+    ),
     TopicSpec("retail.listings.v1", ("RetailListing",), ("retailer", "sku"), "Observed retail listings (CLP)."),
     TopicSpec("scanner.snapshots.v1", ("ScanSnapshot",), ("scanner",), "Stock scanner snapshots per session."),
     TopicSpec(

@@ -111,6 +111,8 @@ class PipelineDriver:
         return touched
 
     def encode(self, emits: list[Emit]) -> list[Output]:
+        if not emits:
+            return []
         out = []
         for e in emits:
             enc = self._encoders.get((e.schema, e.topic))

@@ -48,15 +48,16 @@ def create_app(settings: Settings, pipeline: str, *, batch_max: int = 2000, batc
         broker_commit_interval=settings.worker_commit_interval_s,
         stream_wait_empty=False,
         datadir=str(settings.state_dir / "faust"),
+        key_serializer="raw",
+        value_serializer="raw",
     )
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
     source = app.topic(*(settings.topic(t) for t in spec.inputs), **raw)
     outputs = {name: app.topic(settings.topic(name), **raw) for name in spec.outputs}
     dead_letters = app.topic(settings.topic(DEAD_LETTER_TOPIC), **raw)
-    state = app.Table(
-        f"{pipeline}-state", partitions=3, key_type=bytes, value_type=bytes, key_serializer="raw",
-        value_serializer="raw", use_partitioner=True,
-    )
+    state = app.Table(f"{pipeline}-state", partitions=3, key_type=bytes, value_type=bytes, use_partitioner=True)
+
+    changelog = state.changelog_topic
 
     def load_state(key: str) -> dict[str, Any] | None:
         saved = state.get(key.encode())
@@ -82,8 +83,13 @@ def create_app(settings: Settings, pipeline: str, *, batch_max: int = 2000, batc
                     await outputs[out.topic].send(
                         key=out.key.encode(), value=out.value, timestamp=out.timestamp_ms / 1000
                     )
+            # The batch's state goes into the same transaction as its outputs, before its offsets are
+            # acknowledged. (``table[key] = v`` would queue the changelog write with send_soon, which
+            # faust may publish after the commit that covers the batch: a kill in between loses state.)
             for key, partition in driver.take_touched().items():
-                state[key.encode()] = orjson.dumps(driver.saved_state(key, partition))
+                raw_key, value = key.encode(), orjson.dumps(driver.saved_state(key, partition))
+                state.data[raw_key] = value
+                await changelog.send(key=raw_key, value=value, partition=partition)
 
     return app
 

@@ -1,0 +1,183 @@
+"""OHLCV bars on event time: one :class:`OpenBar` per bar interval in progress.
+
+Bar intervals are aligned to the UTC epoch ([k·I, (k+1)·I)) and clipped to the session that holds
+them, so a bar never straddles a session boundary: an aligned interval that crosses one becomes one
+bar per session piece, each with its own (clipped) ``start`` and ``end``. With 1- and 5-minute bars
+and sessions opening and closing on whole minutes (08:00–12:55 Bogota, 09:30 New York) no clipping
+ever happens; it matters for longer intervals (an hourly bar 09:00–10:00 New York is a ``pre`` bar
+09:00–09:30 and a ``regular`` bar 09:30–10:00).
+
+Sums are exact: a bar keeps the volume and the notional (price × volume) of each of its ticks and
+adds them with ``math.fsum`` (correctly rounded) when it closes, so the same ticks give the same bar
+whatever their arrival order. Open and close are the prices of the first and last tick by
+(event_time, sequence), also independent of arrival order. A snapshot does not carry the per-tick
+lists: it carries their exact sums (every double is an integer multiple of 2^-1074, so the sum is an
+exact integer, written in hex), and a restored bar ends with the same correctly rounded totals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from processors.core import Record
+from processors.marketdata.calendars import Session
+from processors.marketdata.records import bar_event_id
+
+TickRef = Mapping[str, Any]  # the tick record itself, or {"event_id", "sequence"} after a restore
+_EXACT_SHIFT = 1074  # every finite double is an integer multiple of 2**-1074
+
+
+def exact_scaled_sum(values: list[float]) -> int:
+    """The exact sum of ``values`` times 2**1074, as an integer."""
+    total = 0
+    for value in values:
+        numerator, denominator = value.as_integer_ratio()
+        total += numerator << (_EXACT_SHIFT + 1 - denominator.bit_length())
+    return total
+
+
+def rounded_scaled(total: int) -> float:
+    """A sum from :func:`exact_scaled_sum`, correctly rounded to a double (as ``math.fsum`` rounds)."""
+    return total / (1 << _EXACT_SHIFT)
+
+
+class OpenBar:
+    """A bar still receiving ticks (or base bars, for the longer intervals)."""
+
+    __slots__ = (
+        "start", "end", "session", "open", "high", "low", "close",
+        "first_t", "first_tick", "last_t", "last_tick", "count", "volumes", "notionals",
+        "carried_volume", "carried_notional",
+    )
+
+    def __init__(self, start: int, end: int, session: Session, t: int, price: float, volume: float, tick: TickRef):
+        self.start = start
+        self.end = end
+        self.session = session
+        self.open = self.high = self.low = self.close = price
+        self.first_t = self.last_t = t
+        self.first_tick = self.last_tick = tick
+        self.count = 1
+        if volume:
+            self.volumes = [volume]
+            self.notionals = [price * volume]
+        else:
+            self.volumes = []
+            self.notionals = []
+        self.carried_volume = 0  # exact sums (× 2**1074) of what a snapshot folded out of the lists
+        self.carried_notional = 0
+
+    def add(self, t: int, price: float, volume: float, tick: TickRef) -> None:
+        self.count += 1
+        if price > self.high:
+            self.high = price
+        elif price < self.low:
+            self.low = price
+        if volume:
+            self.volumes.append(volume)
+            self.notionals.append(price * volume)
+        if t > self.last_t or (t == self.last_t and tick["sequence"] > self.last_tick["sequence"]):
+            self.close = price
+            self.last_t = t
+            self.last_tick = tick
+        elif t < self.first_t or (t == self.first_t and tick["sequence"] < self.first_tick["sequence"]):
+            self.open = price
+            self.first_t = t
+            self.first_tick = tick
+
+    def merge_later(self, later: OpenBar, volume: float, notional: float) -> None:
+        """Folds in a closed base bar that starts after every bar folded so far."""
+        self.count += later.count
+        if later.high > self.high:
+            self.high = later.high
+        if later.low < self.low:
+            self.low = later.low
+        self.close = later.close
+        self.last_t = later.last_t
+        self.last_tick = later.last_tick
+        self.volumes.append(volume)
+        self.notionals.append(notional)
+
+    def totals(self) -> tuple[float, float]:
+        """(volume, notional), correctly rounded sums."""
+        volume = math.fsum(self.volumes) if self.carried_volume == 0 else rounded_scaled(
+            self.carried_volume + exact_scaled_sum(self.volumes))
+        notional = math.fsum(self.notionals) if self.carried_notional == 0 else rounded_scaled(
+            self.carried_notional + exact_scaled_sum(self.notionals))
+        return volume, notional
+
+    def record(self, venue: str, symbol: str, interval_s: int, price_source: str, revision: int,
+               volume: float, notional: float) -> Record:
+        """The Bar record; ``volume`` and ``notional`` are :meth:`totals`."""
+        return {
+            "event_id": bar_event_id(venue, symbol, interval_s, self.start, revision),
+            "event_time": self.end,
+            "venue": venue,
+            "symbol": symbol,
+            "interval_s": interval_s,
+            "start": self.start,
+            "end": self.end,
+            "open": self.open,
+            "high": self.high,
+            "low": self.low,
+            "close": self.close,
+            "volume": volume,
+            "vwap": notional / volume if volume else None,
+            "tick_count": self.count,
+            "price_source": price_source,
+            "session": self.session.name,
+            "revision": revision,
+            "first_tick_id": self.first_tick["event_id"],
+            "last_tick_id": self.last_tick["event_id"],
+        }
+
+    # ------------------------------------------------------------------ state
+    def snapshot(self) -> list[Any]:
+        return [
+            self.start, self.end, list(self.session), self.open, self.high, self.low, self.close,
+            self.first_t, self.first_tick["event_id"], self.first_tick["sequence"],
+            self.last_t, self.last_tick["event_id"], self.last_tick["sequence"],
+            self.count,
+            hex(self.carried_volume + exact_scaled_sum(self.volumes)),
+            hex(self.carried_notional + exact_scaled_sum(self.notionals)),
+        ]
+
+    @classmethod
+    def restore(cls, state: list[Any]) -> OpenBar:
+        (start, end, session, open_, high, low, close, first_t, first_id, first_seq,
+         last_t, last_id, last_seq, count, volume_sum, notional_sum) = state
+        bar = cls.__new__(cls)
+        bar.start, bar.end, bar.session = start, end, Session(*session)
+        bar.open, bar.high, bar.low, bar.close = open_, high, low, close
+        bar.first_t, bar.first_tick = first_t, {"event_id": first_id, "sequence": first_seq}
+        bar.last_t, bar.last_tick = last_t, {"event_id": last_id, "sequence": last_seq}
+        bar.count, bar.volumes, bar.notionals = count, [], []
+        bar.carried_volume, bar.carried_notional = int(volume_sum, 16), int(notional_sum, 16)
+        return bar
+
+
+def bar_piece(t: int, interval_us: int, session: Session) -> tuple[int, int]:
+    """[start, end) of the bar of ``interval_us`` holding ``t``, clipped to ``session``."""
+    aligned = t - t % interval_us
+    end = aligned + interval_us
+    return (aligned if aligned > session.start else session.start), (end if end < session.end else session.end)
+
+
+def fold_base_bar(bars: dict[int, OpenBar], interval_us: int, base: OpenBar, volume: float, notional: float) -> int:
+    """Adds a closed base bar to the longer bar of ``interval_us`` holding it; returns that bar's start.
+
+    Base bars must be folded in start order (they close in that order)."""
+    start, end = bar_piece(base.start, interval_us, base.session)
+    bar = bars.get(start)
+    if bar is None:
+        bar = OpenBar(start, end, base.session, base.first_t, base.open, 0.0, base.first_tick)
+        bar.high, bar.low, bar.close = base.high, base.low, base.close
+        bar.last_t, bar.last_tick, bar.count = base.last_t, base.last_tick, base.count
+        bar.volumes.append(volume)
+        bar.notionals.append(notional)
+        bars[start] = bar
+    else:
+        bar.merge_later(base, volume, notional)
+    return start

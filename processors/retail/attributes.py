@@ -1,0 +1,443 @@
+"""What a listing's title says about the product: brand, line, model, code, storage, RAM, colour...
+
+:func:`parse_title` is pure and memoized (same title, brand field and category path → same
+:class:`ProductAttributes`); it never raises, whatever the text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from processors.retail.lexicon import (
+    BRAND_ALIASES,
+    BRANDS,
+    CATEGORY_PATH_WORDS,
+    CATEGORY_WORDS,
+    COLORS,
+    EDITION_WORDS,
+    FAMILIES,
+    FAMILY_CATEGORY_WORDS,
+    NOISE_WORDS,
+    SOFT_QUALIFIERS,
+    STRONG_QUALIFIERS,
+)
+from processors.retail.text import fold
+
+_TOKEN = re.compile(r"[a-z0-9]+\+?")
+
+
+def tokens_of(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductAttributes:
+    """The product a title describes. ``None`` means the title does not say."""
+
+    normalized_title: str
+    category: str
+    brand: str | None
+    product_line: str | None  # the line words left once brand, specs, colour and code are taken out
+    model: str | None  # the model key: "a54", "iphone15", "cu7000"
+    model_code: str | None  # manufacturer code, upper case as written: "SM-A546E", "MQ8N3LZ/A"
+    storage_gb: int | None
+    ram_gb: int | None
+    screen_inches: float | None
+    color: str | None  # canonical Spanish colour name
+    capacity: str | None  # litres, kilos or millimetres: "312l", "17kg", "44mm"
+    cpu: str | None  # processor family: "i5", "ryzen 5"
+    qualifiers: tuple[str, ...]  # variant words present: "pro", "plus", "5g"...
+    distinctive: tuple[str, ...]  # line tokens that name a model: with a digit, one letter, or a qualifier
+    code_key: str | None  # the model code compared between listings: letters and digits only
+
+
+_NOT_CODE_CHARS = re.compile(r"[^A-Z0-9]")
+
+
+def code_key_of(model_code: str | None) -> str | None:
+    if model_code is None:
+        return None
+    return _NOT_CODE_CHARS.sub("", model_code.upper()) or None
+
+
+# --------------------------------------------------------------------------- lexicon compiled
+def _phrase_index(phrases: dict[tuple[str, ...], str]) -> dict[str, list[tuple[tuple[str, ...], str]]]:
+    """first token -> [(phrase tokens, value)], longest phrase first."""
+    index: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for toks, value in phrases.items():
+        index.setdefault(toks[0], []).append((toks, value))
+    for entries in index.values():
+        entries.sort(key=lambda e: -len(e[0]))
+    return index
+
+
+def _brand_phrases() -> dict[tuple[str, ...], str]:
+    out: dict[tuple[str, ...], str] = {}
+    for name in (*BRANDS, *BRAND_ALIASES):
+        toks = tuple(tokens_of(name))
+        if toks:
+            out[toks] = BRAND_ALIASES.get(name, name)
+    return out
+
+
+_BRAND_INDEX = _phrase_index(_brand_phrases())
+_COLOR_INDEX = _phrase_index({tuple(tokens_of(v)): canon for canon, vs in COLORS.items() for v in vs})
+_PHRASE_STARTS = frozenset(_BRAND_INDEX) | frozenset(_COLOR_INDEX)
+_QUALIFIERS = STRONG_QUALIFIERS | SOFT_QUALIFIERS
+_CATEGORY_WORDS = dict(CATEGORY_WORDS)
+_FAMILY_CATEGORY = dict(FAMILY_CATEGORY_WORDS)
+_CATEGORY_RANK = {word: rank for rank, (word, _) in enumerate(CATEGORY_WORDS)}
+
+
+def _match_phrase(toks: list[str], i: int, index: dict[str, list[tuple[tuple[str, ...], str]]]) -> tuple[int, str]:
+    """(length, value) of the longest phrase of ``index`` starting at ``toks[i]``; (0, "") if none."""
+    entries = index.get(toks[i])
+    if entries:
+        n = len(toks)
+        for phrase, value in entries:
+            k = len(phrase)
+            if i + k <= n and (k == 1 or tuple(toks[i : i + k]) == phrase):
+                return k, value
+    return 0, ""
+
+
+# --------------------------------------------------------------------------- units
+# A number (not inside a word or another number) and the unit after it, in one scan of the title.
+_UNIT = re.compile(
+    r"""(?<![a-z0-9.,+/])(?P<n>\d{1,4}(?:[.,]\d{1,2})?)\s*
+    (?:
+        (?:gb\s*)?[+/]\s*(?P<n2>\d{1,4})\s*(?P<u2>gb|tb)\b
+      | [+/]\s*\d{1,3}(?:[.,]\d)?\s*(?P<kg2>kg|kgs|kilos)\b
+      | (?P<u>gb|tb)\b(?:\s*(?:de\s+)?(?:(?P<ram>(?:memoria\s+)?ram)|(?P<ssd>ssd|hdd|emmc|nvme))\b)?
+      | (?P<scr>"|''|pulgadas\b|pulgada\b|pulg\b\.?|pul\b|inch(?:es)?\b)
+      | (?P<mm>mm\b)
+      | (?P<lt>(?:l|lt|lts|litros|litro|liters|litres)\b)
+      | (?P<kg>(?:kg|kgs|kilos|kilo)\b)
+      | (?P<ft>(?:pies|cu\.?\s*ft)\b)
+    )""",
+    re.VERBOSE,
+)
+_CPU_HINT = re.compile(r"i[3579]|ryzen|celeron|pentium|atom|ultra")
+_CPU = re.compile(
+    r"""\b(?:intel\s+)?core\s+ultra\s+(?P<cpu_u>[579])(?:\s+\d{3}[a-z]{0,2})?\b
+      | \b(?:intel\s+)?(?:core\s+)?(?P<cpu_i>i[3579])(?:\s*-\s*n?\d{3,5}[a-z]{0,2})?\b
+      | \b(?:amd\s+)?ryzen\s+(?P<cpu_r>[3579])(?:\s+\d{4}[a-z]{0,2})?\b
+      | \b(?:intel\s+)?(?P<cpu_c>celeron|pentium|atom)(?:\s+[a-z]?\d{3,4}[a-z]?)?\b""",
+    re.VERBOSE,
+)
+
+
+def _gb(n: str, unit: str) -> int:
+    return int(n) * 1024 if unit == "tb" else int(n)
+
+
+class _Units:
+    __slots__ = ("ram", "storage", "ssd", "screen", "capacity", "cpu", "plain_gb")
+
+    def __init__(self) -> None:
+        self.ram: int | None = None
+        self.storage: int | None = None
+        self.ssd: int | None = None
+        self.screen: float | None = None
+        self.capacity: str | None = None
+        self.cpu: str | None = None
+        self.plain_gb: list[int] = []
+
+    def take_cpu(self, m: re.Match[str]) -> None:
+        r, u = m.group("cpu_r"), m.group("cpu_u")
+        self.cpu = m.group("cpu_i") or (f"ryzen {r}" if r else f"ultra {u}" if u else m.group("cpu_c"))
+
+    def take(self, m: re.Match[str]) -> bool:
+        """Records one number with its unit; ``False`` when the pair means nothing here."""
+        n = m.group("n")
+        whole = n.isdigit()
+        if m.group("u2") is not None:  # "8+128gb": RAM + storage
+            if not whole or len(n) > 2:
+                return False
+            if self.ram is None:
+                self.ram = int(n)
+            self.plain_gb.append(_gb(m.group("n2"), m.group("u2")))
+        elif m.group("u") is not None:
+            if not whole:
+                return False
+            if m.group("ram") is not None:
+                if len(n) > 3:
+                    return False
+                if self.ram is None:
+                    self.ram = int(n)
+            elif m.group("ssd") is not None:
+                if self.ssd is None:
+                    self.ssd = _gb(n, m.group("u"))
+            else:
+                self.plain_gb.append(_gb(n, m.group("u")))
+        elif m.group("scr") is not None:
+            if len(n.split(".")[0].split(",")[0]) > 3:
+                return False
+            if self.screen is None:
+                self.screen = float(n.replace(",", "."))
+        elif m.group("kg") is not None or m.group("kg2") is not None:  # "9 kg", "12/8 kg" (wash / dry)
+            if self.capacity is None:
+                self.capacity = f"{float(n.replace(',', '.')):g}kg"
+        elif m.group("lt") is not None:
+            if self.capacity is None:
+                self.capacity = f"{float(n.replace(',', '.')):g}l"
+        elif m.group("mm") is not None:
+            if not whole or len(n) != 2:
+                return False
+            if self.capacity is None:
+                self.capacity = f"{int(n)}mm"
+        # cubic feet ("0.7 pies"): taken out, a second way of saying the litres
+        return True
+
+    def extract(self, text: str) -> str:
+        """Takes every unit and processor out of ``text``; returns what is left."""
+        spans: list[tuple[int, int]] = []
+        cpu_at = (-1, -1)
+        if _CPU_HINT.search(text) is not None:
+            m = _CPU.search(text)
+            if m is not None:
+                self.take_cpu(m)
+                cpu_at = m.span()
+                spans.append(cpu_at)
+        for m in _UNIT.finditer(text):
+            a = m.start()
+            if cpu_at[0] <= a < cpu_at[1]:
+                continue
+            if self.take(m):
+                spans.append((a, m.end()))
+        self.settle()
+        if not spans:
+            return text
+        if cpu_at[0] >= 0:
+            spans.sort()
+        parts = []
+        at = 0
+        for a, b in spans:
+            if a >= at:
+                parts.append(text[at:a])
+                at = b
+        parts.append(text[at:])
+        return " ".join(parts)
+
+    def settle(self) -> None:
+        """Storage is the SSD, else the largest plain size; a smaller plain size is the RAM."""
+        sizes = self.plain_gb
+        if self.ssd is not None:
+            self.storage = self.ssd
+            if self.ram is None and sizes:
+                self.ram = min(sizes) if min(sizes) <= 64 else None
+            return
+        if not sizes:
+            return
+        self.storage = max(sizes)
+        if self.ram is None and len(sizes) > 1:
+            small = min(sizes)
+            if small < self.storage and small <= 32:
+                self.ram = small
+
+
+# --------------------------------------------------------------------------- model codes
+_CODE_SHAPE = re.compile(r"^(?=[a-z0-9()\-/.]*\d)(?=[a-z0-9()\-/.]*[a-z])[a-z0-9][a-z0-9()\-/.]{4,}$")
+_NOT_A_CODE = re.compile(
+    r"""^(?:
+        \d+(?:[.,]\d+)?(?:gb|tb|mb|l|lt|lts|kg|mm|cm|w|hz|mah|mp|k|g|"|'')
+      | \d{1,2}(?:gb)?[+/]\d{1,4}(?:gb|tb)
+      | [a-z]?\d{1,2}(?:st|nd|rd|th|da|ra|ta|ma|va|na)
+      | (?:i[3579]|r[3579]|ryzen\d?)-?\d*[a-z]*
+      | \d+g
+    )$""",
+    re.VERBOSE,
+)
+# Codes recognised anywhere in a title: Samsung (SM-A546E), Apple (MQ8N3LZ/A), TVs led by their size
+# (43UR7800PSA, 50PUD7908) and Sony's (KD-55X77L).
+_STRONG_CODE = re.compile(
+    r"^(?:sm-[a-z]\d{3,4}[a-z0-9]*|m[a-z0-9]{4}(?:lz|ll|am|ci|e|bz|cl)/a|\d{2}[a-z]{1,5}\d{3,5}[a-z0-9]*"
+    r"|[a-z]{2,3}-\d{2}[a-z]\d{2,3}[a-z]?)$"
+)
+
+
+def _looks_like_code(tok: str) -> bool:
+    return bool(_CODE_SHAPE.match(tok)) and not _NOT_A_CODE.match(tok)
+
+
+def _model_code(raw_words: list[str]) -> tuple[str | None, int]:
+    """The manufacturer code and its word index: the last word if code-shaped, else a well-known shape."""
+    if raw_words:
+        last = raw_words[-1].strip(".,;:")
+        if _looks_like_code(last):
+            return last, len(raw_words) - 1
+    for i, w in enumerate(raw_words):
+        w = w.strip(".,;:()")
+        if _STRONG_CODE.match(w):
+            return w, i
+    return None, -1
+
+
+# --------------------------------------------------------------------------- the parse
+def _category_stem(t: str) -> str | None:
+    if t in _CATEGORY_RANK:
+        return t
+    stem = t.rstrip("+0123456789")  # "watch6", "buds2"
+    return stem if stem != t and stem in _CATEGORY_RANK else None
+
+
+def _category(toks: list[str], category_path: str | None) -> str:
+    """Title words first ("Smartwatch", "Watch6"), then the retailer's category path, then family words."""
+    best: str | None = None
+    for t in toks:
+        stem = _category_stem(t)
+        if stem is not None and (best is None or _CATEGORY_RANK[stem] < _CATEGORY_RANK[best]):
+            best = stem
+    if best is not None:
+        return _CATEGORY_WORDS[best]
+    if category_path:
+        path = fold(category_path)
+        for word, cat in CATEGORY_PATH_WORDS:
+            if word in path:
+                return cat
+    for t in toks:
+        cat = _FAMILY_CATEGORY.get(t)
+        if cat is not None:
+            return cat
+    return "other"
+
+
+def _brand_of(field: str | None) -> str | None:
+    if not field:
+        return None
+    toks = tokens_of(fold(field))
+    if not toks:
+        return None
+    k, value = _match_phrase(toks, 0, _BRAND_INDEX)
+    if k == len(toks):
+        return value
+    return " ".join(toks)
+
+
+def _model_key(line: list[str]) -> str | None:
+    """The word that names the model: the first one with a digit ("a54", "cu7000", "x8b"). A bare number
+    takes the word before it ("iphone 15" → "iphone15", "slim 3" → "slim3"); a long number-led code
+    gives way to the word before it ("loq 15irh8" → "loq"); a line without digits gives its first word of
+    three letters or more ("no frost" → "frost")."""
+    prev: str | None = None
+    first: str | None = None
+    for t in line:
+        if t in SOFT_QUALIFIERS:
+            continue
+        if not t.isalpha():
+            if t.isdigit():
+                return prev + t if prev is not None else t
+            if t[0].isdigit() and len(t) >= 5 and prev is not None:
+                return prev
+            return t
+        if t not in EDITION_WORDS:
+            prev = t
+            if first is None and len(t) > 2 and t not in STRONG_QUALIFIERS:
+                first = t
+    return first
+
+
+def _without_repeated_tail(line: list[str]) -> list[str]:
+    """ "altus 1350 no frost altus 1350" → "altus 1350 no frost" (a code of two words or more said twice)."""
+    n = len(line)
+    for k in range(n // 2, 1, -1):
+        tail = line[n - k :]
+        for i in range(n - 2 * k + 1):
+            if line[i : i + k] == tail:
+                return line[: n - k]
+    return line
+
+
+def _distinctive(line: list[str]) -> tuple[str, ...]:
+    out = []
+    for t in line:
+        if (not t.isalpha() or len(t) == 1 or t in STRONG_QUALIFIERS or t in SOFT_QUALIFIERS) and t not in out:
+            out.append(t)
+    return tuple(sorted(out))
+
+
+@lru_cache(maxsize=1 << 16)
+def parse_title(title: str, brand_field: str | None = None, category_path: str | None = None) -> ProductAttributes:
+    """Attributes of a listing from its title, the retailer's brand field and category path."""
+    text = fold(title)
+    raw_words = text.split()
+    code, code_at = _model_code(raw_words)
+    if code is not None:
+        rest = raw_words[:code_at] + raw_words[code_at + 1 :]
+        if code in rest:  # also part of the line ("WH-1000XM5 ... WH-1000XM5"): keep it there
+            code_at = -1
+        else:
+            raw_words = rest
+    units = _Units()
+    body = units.extract(" ".join(raw_words))
+    toks = tokens_of(body)
+    category = _category(toks, category_path)
+
+    brand = _brand_of(brand_field)
+    brand_toks: tuple[str, ...] = tuple(tokens_of(brand)) if brand else ()
+    brand_first = brand_toks[0] if brand_toks else None
+    color: str | None = None
+    line: list[str] = []
+    qualifiers: list[str] = []
+    i, n = 0, len(toks)
+    while i < n:
+        t = toks[i]
+        if t in _PHRASE_STARTS or t == brand_first:
+            if t == brand_first and tuple(toks[i : i + len(brand_toks)]) == brand_toks:
+                i += len(brand_toks)
+                continue
+            k, value = _match_phrase(toks, i, _BRAND_INDEX)
+            if k and (brand is None or value == brand):
+                brand = value
+                i += k
+                continue
+            k, value = _match_phrase(toks, i, _COLOR_INDEX)
+            if k:
+                if color is None:
+                    color = value
+                i += k
+                continue
+        i += 1
+        if t in NOISE_WORDS:
+            continue
+        if t[-1] == "+" and len(t) > 1:  # "s24+", "a9+"
+            t = t[:-1]
+            if "plus" not in qualifiers:
+                qualifiers.append("plus")
+        elif t in _QUALIFIERS and t not in qualifiers:
+            qualifiers.append(t)
+        line.append(t)
+    line = _without_repeated_tail(line)
+    if brand is None:
+        for t in line:
+            fam = FAMILIES.get(t)
+            if fam is not None:
+                brand = fam
+                break
+    if brand is not None and line and line[0] == brand:
+        line = line[1:]
+    if "plus" in qualifiers and "plus" not in line:
+        line.append("plus")
+    storage = units.storage
+    screen = units.screen
+    if category == "other" and units.ram is not None and storage is not None and screen is None:
+        category = "phone"  # "Honor Magic6 Lite 8GB 256GB": RAM and storage, no screen size
+    return ProductAttributes(
+        normalized_title=" ".join(tokens_of(text)),
+        category=category,
+        brand=brand,
+        product_line=" ".join(line) or None,
+        model=_model_key(line),
+        model_code=code.upper() if code is not None else None,
+        code_key=code_key_of(code),
+        storage_gb=storage,
+        ram_gb=units.ram,
+        screen_inches=screen,
+        color=color,
+        capacity=units.capacity,
+        cpu=units.cpu,
+        qualifiers=tuple(sorted(qualifiers)),
+        distinctive=_distinctive(line),
+    )

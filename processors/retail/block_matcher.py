@@ -1,0 +1,307 @@
+"""Stage 2, keyed by block key: the listings of one match block, and which of them are the same product.
+
+A BlockedListing UPSERT compares the listing with the block's listings of other retailers whose colour
+could be its own (the same colour, or none stated) only (the work grows with the true candidates, not
+with the catalogue), for the pairs this block owns (the smallest block
+key both listings share). Scored pairs at or above the threshold are candidate edges; with
+``one_to_one`` a pair is a match when each listing is the other's best candidate among that
+retailer's listings in the block (ties: the smaller listing key). The diff against the matches the
+block had gives, per pair (sorted by match id): ProductMatch for a new match (or a changed title),
+MatchRepriced when a listing of a live match was observed again, ProductMatchRetracted when a match no
+longer holds. All keyed by match id for the opportunity stage.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from processors.core import Emit, KeyedProcessor, Record
+from processors.retail.attributes import ProductAttributes, code_key_of
+from processors.retail.blocking import owner_block
+from processors.retail.config import RetailConfig
+from processors.retail.records import MATCHES_TOPIC, attributes_of, match_id, quote_of
+from processors.retail.similarity import Verdict, evidence, score
+
+
+class Member:
+    """One listing of the block: what is compared, where else it is blocked, and its current prices."""
+
+    __slots__ = ("key", "retailer", "attrs", "blocks", "quote")
+
+    def __init__(self, key: str, retailer: str, attrs: ProductAttributes, blocks: tuple[str, ...], quote: Record):
+        self.key = key
+        self.retailer = retailer
+        self.attrs = attrs
+        self.blocks = blocks
+        self.quote = quote
+
+    def snapshot(self) -> list[Any]:
+        a = self.attrs
+        attrs = [
+            a.normalized_title,
+            a.category,
+            a.brand,
+            a.product_line,
+            a.model,
+            a.model_code,
+            a.storage_gb,
+            a.ram_gb,
+            a.screen_inches,
+            a.color,
+            a.capacity,
+            a.cpu,
+            list(a.qualifiers),
+            list(a.distinctive),
+        ]
+        return [self.retailer, attrs, list(self.blocks), self.quote]
+
+    @classmethod
+    def restore(cls, key: str, state: list[Any]) -> Member:
+        retailer, attrs, blocks, quote = state
+        a = list(attrs)
+        a[12], a[13] = tuple(a[12]), tuple(a[13])
+        return cls(key, retailer, ProductAttributes(*a, code_key=code_key_of(a[5])), tuple(blocks), quote)
+
+
+class BlockMatcher(KeyedProcessor):
+    def __init__(self, key: str, config: RetailConfig | None = None):
+        super().__init__(key)
+        self.config = config or RetailConfig()
+        self.members: dict[str, Member] = {}
+        # the members by colour (None: the title states none), so a listing is only compared with the
+        # listings whose colour could be its own (derived from members)
+        self.by_color: dict[str | None, dict[str, Member]] = {}
+        self.edges: dict[str, dict[str, float]] = {}  # listing -> candidate -> score (owned pairs over threshold)
+        self.matched: dict[str, tuple[str, str, float]] = {}  # match id -> (a, b, score)
+        self.matched_of: dict[str, set[str]] = {}  # listing -> its match ids (derived from matched)
+        self.comparisons = 0  # pairs scored since this instance was built (a metric, not state)
+
+    # ------------------------------------------------------------------ events
+    def on_event(self, schema: str, record: Record) -> list[Emit]:
+        if schema != "BlockedListing":
+            return []
+        key = record["listing_key"]
+        old = self.members.get(key)
+        if old is not None:
+            self._unindex(old)
+        verdicts: dict[str, Verdict] = {}
+        if record["action"] == "UPSERT":
+            normalized = record["listing"]
+            member = Member(
+                key, normalized["retailer"], attributes_of(normalized), tuple(record["blocks"]), quote_of(normalized)
+            )
+            self.members[key] = member
+            self.by_color.setdefault(member.attrs.color, {})[key] = member
+            touched = self._rescore(member, verdicts)
+            gone = None
+        else:
+            self.members.pop(key, None)
+            touched = self._drop_edges(key)
+            gone = record.get("reason") or "listing_withdrawn"
+        touched.add(key)
+        title_changed = old is not None and key in self.members and old.attrs != self.members[key].attrs
+        return self._diff(record, key, touched, verdicts, gone, title_changed)
+
+    def _unindex(self, member: Member) -> None:
+        pool = self.by_color[member.attrs.color]
+        del pool[member.key]
+        if not pool:
+            del self.by_color[member.attrs.color]
+
+    def _drop_edges(self, key: str) -> set[str]:
+        old = self.edges.pop(key, {})
+        for other in old:
+            self.edges[other].pop(key, None)
+        return set(old)
+
+    def _rescore(self, x: Member, verdicts: dict[str, Verdict]) -> set[str]:
+        touched = self._drop_edges(x.key)
+        cfg = self.config.match
+        threshold = cfg.threshold
+        mine = self.key
+        single = len(x.blocks) == 1
+        partners = {self._other(mid, x.key) for mid in self.matched_of.get(x.key, ())}
+        edges: dict[str, float] = {}
+        color = x.attrs.color
+        if color is None:
+            pools: list[dict[str, Member]] = [self.members]
+        else:
+            pools = [p for p in (self.by_color.get(color), self.by_color.get(None)) if p]
+        for y in (y for pool in pools for y in pool.values()):
+            if y.retailer == x.retailer or y.key == x.key:
+                continue
+            if not single and len(y.blocks) > 1 and owner_block(x.blocks, y.blocks) != mine:
+                continue
+            self.comparisons += 1
+            v = score(x.attrs, y.attrs, cfg)
+            if v.veto is None and v.score >= threshold:
+                edges[y.key] = v.score
+                self.edges.setdefault(y.key, {})[x.key] = v.score
+            if y.key in partners:
+                verdicts[y.key] = v
+        for key in partners - verdicts.keys():  # a matched partner outside the colour pools now
+            y = self.members.get(key)
+            if y is not None and owner_block(x.blocks, y.blocks) == mine:
+                verdicts[key] = score(x.attrs, y.attrs, cfg)
+        if edges:
+            self.edges[x.key] = edges
+        touched.update(edges)
+        return touched
+
+    # ------------------------------------------------------------------ matches
+    @staticmethod
+    def _other(mid: str, key: str) -> str:
+        a, _, b = mid.partition("|")
+        return b if a == key else a
+
+    def _best(self, key: str) -> dict[str, tuple[float, str]]:
+        """retailer -> (score, key) of this listing's best candidate of that retailer (highest score, then
+        smaller key)."""
+        best: dict[str, tuple[float, str]] = {}
+        members = self.members
+        for other, s in self.edges.get(key, {}).items():
+            r = members[other].retailer
+            cur = best.get(r)
+            if cur is None or s > cur[0] or (s == cur[0] and other < cur[1]):
+                best[r] = (s, other)
+        return best
+
+    def _is_match(self, a: str, b: str, best: dict[str, dict[str, tuple[float, str]]]) -> bool:
+        if b not in self.edges.get(a, ()):
+            return False
+        if not self.config.match.one_to_one:
+            return True
+        for u, v in ((a, b), (b, a)):
+            mine = best.get(u)
+            if mine is None:
+                mine = best[u] = self._best(u)
+            if mine[self.members[v].retailer][1] != v:
+                return False
+        return True
+
+    def _diff(
+        self,
+        record: Record,
+        key: str,
+        touched: set[str],
+        verdicts: dict[str, Verdict],
+        gone: str | None,
+        title_changed: bool,
+    ) -> list[Emit]:
+        candidates: set[str] = set()
+        for u in touched:
+            for v in self.edges.get(u, ()):
+                candidates.add(match_id(u, v))
+        for u in touched:
+            candidates.update(self.matched_of.get(u, ()))
+        best: dict[str, dict[str, tuple[float, str]]] = {}
+        out: list[Emit] = []
+        for mid in sorted(candidates):
+            a, _, b = mid.partition("|")
+            now = a in self.members and b in self.members and self._is_match(a, b, best)
+            before = self.matched.get(mid)
+            if now:
+                s = self.edges[a][b]
+                self.matched[mid] = (a, b, s)
+                if before is None:
+                    self.matched_of.setdefault(a, set()).add(mid)
+                    self.matched_of.setdefault(b, set()).add(mid)
+                if before is None or (title_changed and key in (a, b)):
+                    out.append(self._match(mid, a, b, s, record))
+                elif key in (a, b):
+                    out.append(self._repriced(mid, a, b, s, record, key))
+            elif before is not None:
+                del self.matched[mid]
+                for u in (a, b):
+                    mids = self.matched_of[u]
+                    mids.discard(mid)
+                    if not mids:
+                        del self.matched_of[u]
+                out.append(self._retracted(mid, a, b, record, key, verdicts, gone))
+        return out
+
+    def _match(self, mid: str, a: str, b: str, s: float, record: Record) -> Emit:
+        ma, mb = self.members[a], self.members[b]
+        rec = {
+            "event_id": f"pm:{mid}:{record['event_id']}",
+            "event_time": record["event_time"],
+            "match_id": mid,
+            "cause_event_id": record["event_id"],
+            "block_key": self.key,
+            "listing_a": ma.quote,
+            "listing_b": mb.quote,
+            "score": s,
+            "threshold": self.config.match.threshold,
+            "evidence": evidence(ma.attrs, mb.attrs, self.config.match),
+        }
+        return Emit(MATCHES_TOPIC, mid, "ProductMatch", rec)
+
+    def _repriced(self, mid: str, a: str, b: str, s: float, record: Record, changed: str) -> Emit:
+        rec = {
+            "event_id": f"mr:{mid}:{record['event_id']}",
+            "event_time": record["event_time"],
+            "match_id": mid,
+            "cause_event_id": record["event_id"],
+            "block_key": self.key,
+            "changed_listing_key": changed,
+            "listing_a": self.members[a].quote,
+            "listing_b": self.members[b].quote,
+            "score": s,
+        }
+        return Emit(MATCHES_TOPIC, mid, "MatchRepriced", rec)
+
+    def _retracted(
+        self, mid: str, a: str, b: str, record: Record, key: str, verdicts: dict[str, Verdict], gone: str | None
+    ) -> Emit:
+        vetoed_by: str | None = None
+        s: float | None = None
+        if key in (a, b):
+            other = b if key == a else a
+            v = verdicts.get(other)
+            if gone is not None:
+                reason = "listing_withdrawn" if gone == "rejected" else gone
+            elif v is None:
+                reason = "reblocked"  # the pair is now owned by another block (or not shared at all)
+            elif v.veto is not None:
+                reason, vetoed_by = "vetoed", v.veto
+            elif v.score < self.config.match.threshold:
+                reason, s = "below_threshold", v.score
+            else:
+                reason, s = "outcompeted", v.score
+        else:
+            reason = "outcompeted"
+            s = self.edges.get(a, {}).get(b)
+        rec = {
+            "event_id": f"px:{mid}:{record['event_id']}",
+            "event_time": record["event_time"],
+            "match_id": mid,
+            "cause_event_id": record["event_id"],
+            "block_key": self.key,
+            "listing_a_key": a,
+            "listing_b_key": b,
+            "reason": reason,
+            "vetoed_by": vetoed_by,
+            "score": s,
+        }
+        return Emit(MATCHES_TOPIC, mid, "ProductMatchRetracted", rec)
+
+    # ------------------------------------------------------------------ state
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "members": {k: m.snapshot() for k, m in sorted(self.members.items())},
+            "edges": {k: dict(sorted(v.items())) for k, v in sorted(self.edges.items())},
+            "matched": {k: list(v) for k, v in sorted(self.matched.items())},
+        }
+
+    @classmethod
+    def restore(cls, key: str, state: dict[str, Any], **config: Any) -> Self:
+        proc = cls(key, config.get("config"))
+        proc.members = {k: Member.restore(k, v) for k, v in state["members"].items()}
+        for k, m in proc.members.items():
+            proc.by_color.setdefault(m.attrs.color, {})[k] = m
+        proc.edges = {k: dict(v) for k, v in state["edges"].items()}
+        proc.matched = {k: (v[0], v[1], v[2]) for k, v in state["matched"].items()}
+        for mid, (a, b, _) in proc.matched.items():
+            proc.matched_of.setdefault(a, set()).add(mid)
+            proc.matched_of.setdefault(b, set()).add(mid)
+        return proc

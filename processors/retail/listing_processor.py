@@ -1,0 +1,97 @@
+"""Stage 1, keyed by ``retailer:sku``: normalize a listing, judge its prices, route it to its match blocks.
+
+For each RetailListing it emits, in this order: the PriceGlitches of the observation; then either a
+ListingRejected (no usable current price: the listing also leaves its blocks) or a NormalizedListing;
+then BlockedListing records for the repartition topic (WITHDRAW from blocks it left, UPSERT into each
+of its blocks). State: the listing's recent current prices (for the rolling median) and its blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from processors.core import Emit, KeyedProcessor, Record
+from processors.retail.attributes import parse_title
+from processors.retail.blocking import block_keys
+from processors.retail.config import RetailConfig
+from processors.retail.glitches import current_price, detect
+from processors.retail.records import (
+    BY_BLOCK_TOPIC,
+    GLITCHES_TOPIC,
+    NORMALIZED_TOPIC,
+    REJECTED_TOPIC,
+    blocked_record,
+    glitch_record,
+    normalized_record,
+    rejected_record,
+)
+
+
+class ListingProcessor(KeyedProcessor):
+    def __init__(self, key: str, config: RetailConfig | None = None):
+        super().__init__(key)
+        self.config = config or RetailConfig()
+        self.history: list[int] = []  # recent usable current prices, oldest first
+        self.blocks: tuple[str, ...] = ()
+        self.last_event_id: str | None = None
+
+    def on_event(self, schema: str, record: Record) -> list[Emit]:
+        if schema != "RetailListing" or record["event_id"] == self.last_event_id:
+            return []  # another record type, or the same observation delivered again
+        self.last_event_id = record["event_id"]
+        key = self.key
+        cfg = self.config.glitch
+        offer, normal, card = record.get("price_offer"), record.get("price_normal"), record.get("price_card")
+        attrs = parse_title(record["name"], record.get("brand"), record.get("category"))
+        out: list[Emit] = []
+        glitches = detect(offer, normal, card, attrs.category, self.history, cfg)
+        history_size = min(len(self.history), cfg.history_size)
+        for g in glitches:
+            out.append(
+                Emit(GLITCHES_TOPIC, key, "PriceGlitch", glitch_record(record, key, attrs.category, g, history_size))
+            )
+        current = current_price(offer, normal, card)
+        if current is None or current[0] <= 0:
+            if current is None:
+                reason, detail = "no_price", "no offer, normal or card price"
+            else:
+                reason = "non_positive_price"
+                detail = f"current price ({current[1].lower()}) is {current[0]} CLP"
+            out.append(Emit(REJECTED_TOPIC, key, "ListingRejected", rejected_record(record, key, reason, detail)))
+            out.extend(self._route((), None, record, "rejected"))
+            return out
+        price, source = current
+        kinds = sorted({g.kind for g in glitches if g.affects_current})
+        blocks = block_keys(attrs)
+        normalized = normalized_record(record, key, attrs, price, source, kinds, blocks)
+        out.append(Emit(NORMALIZED_TOPIC, key, "NormalizedListing", normalized))
+        out.extend(self._route(blocks, normalized, record, "reblocked"))
+        self.history.append(price)
+        if len(self.history) > cfg.history_size:
+            del self.history[: len(self.history) - cfg.history_size]
+        return out
+
+    def _route(self, blocks: tuple[str, ...], normalized: Record | None, record: Record, why: str) -> list[Emit]:
+        key, t, eid = self.key, record["event_time"], record["event_id"]
+        out = [
+            Emit(BY_BLOCK_TOPIC, b, "BlockedListing", blocked_record(b, key, eid, t, "WITHDRAW", blocks, None, why))
+            for b in self.blocks
+            if b not in blocks
+        ]
+        out.extend(
+            Emit(BY_BLOCK_TOPIC, b, "BlockedListing", blocked_record(b, key, eid, t, "UPSERT", blocks, normalized))
+            for b in blocks
+        )
+        self.blocks = blocks
+        return out
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"history": list(self.history), "blocks": list(self.blocks), "last_event_id": self.last_event_id}
+
+    @classmethod
+    def restore(cls, key: str, state: dict[str, Any], **config: Any) -> Self:
+        proc = cls(key, config.get("config"))
+        proc.history = list(state["history"])
+        proc.blocks = tuple(state["blocks"])
+        proc.last_event_id = state["last_event_id"]
+        return proc

@@ -1,0 +1,263 @@
+"""Stage 3, keyed by match id: the arbitrage between the two listings of one match, over event time.
+
+Inputs (all on ``retail.matches.v1``, so one partition orders them): ProductMatch (the pair is live, with
+both quotes), MatchRepriced (new quotes), ProductMatchRetracted (the pair is no longer live).
+
+After each input the deal is re-evaluated: buy at the cheaper current price, sell at the dearer.
+* It qualifies and nothing is open → ArbitrageOpportunity revision 0; ``opportunity_id`` (also its
+  ``event_id``) is derived from the match id and the two observations that opened it, so a replay gives
+  the same ids.
+* It qualifies, is open in the same direction and a price or glitch flag changed → revision n
+  (``event_id`` = ``<opportunity_id>:r<n>``); the re-validation clock restarts from this event.
+* It qualifies the other way round → the open one closes (``direction_reversed``) and a new one opens.
+* It no longer qualifies → ArbitrageOpportunityClosed with ``margin_below_min`` / ``roi_below_min``;
+  a retraction closes it with ``match_retracted``.
+
+Re-validation: each tier asks for a timer ``revalidate_every_s`` after the last (re)validation, on the
+partition's event-time clock; re-validations due before an input's event time run before that input,
+so the outputs do not depend on when the partition clock happened to move. When it fires: if either
+quote is older than ``max_quote_age_s`` the opportunity closes (``stale_quotes``), else
+ArbitrageOpportunityRevalidated (``<id>:v<n>``) and the next timer. Timer-driven events carry the due
+time as event time (independent of partitioning).
+
+Ordering across blocks: a retraction caused by an observation older than the last assertion of the
+pair, or a ``reblocked`` retraction as old as it, is ignored (the pair moved to another block, which
+asserted it; see processors/retail/README.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Self
+
+from processors.core import Emit, KeyedProcessor, Record
+from processors.retail import economics as econ
+from processors.retail.config import RetailConfig
+from processors.retail.economics import Deal
+from processors.retail.records import OPPORTUNITIES_TOPIC
+
+SIDES = ("a", "b")
+
+
+def opportunity_id(mid: str, buy_quote_id: str, sell_quote_id: str) -> str:
+    digest = hashlib.blake2b(f"{mid}\n{buy_quote_id}\n{sell_quote_id}".encode(), digest_size=10).hexdigest()
+    return f"opp:{digest}"
+
+
+class OpportunityTracker(KeyedProcessor):
+    def __init__(self, key: str, config: RetailConfig | None = None):
+        super().__init__(key)
+        self.config = config or RetailConfig()
+        self.live = False
+        self.asserted_at: int | None = None
+        self.match_score = 0.0
+        self.quotes: dict[str, Record] = {}
+        self.history: dict[str, list[list[Any]]] = {"a": [], "b": []}  # [quote event id, price], oldest first
+        self._volatility: float | None = None  # cache of the history's volatility (not state)
+        self.open: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ inputs
+    def on_event(self, schema: str, record: Record) -> list[Emit]:
+        t = record["event_time"]
+        due = self._revalidations_before(t)
+        return due + self._handle(schema, record, t) if due else self._handle(schema, record, t)
+
+    def _revalidations_before(self, t: int) -> list[Emit]:
+        """Re-validations due before an event's time happen before it, whether or not the partition clock
+        passed them yet (the runtime fires timers after the event that moves the clock)."""
+        out: list[Emit] = []
+        while self.open is not None and self.open["due"] < t:
+            out.extend(self.on_timer(self.open["due"]))
+        return out
+
+    def _handle(self, schema: str, record: Record, t: int) -> list[Emit]:
+        if schema == "ProductMatch":
+            self.live = True
+            self.asserted_at = t if self.asserted_at is None else max(self.asserted_at, t)
+            self.match_score = record["score"]
+            self._take_quotes(record)
+            return self._evaluate(record["event_id"], t)
+        if schema == "MatchRepriced":
+            if not self.live:
+                return []
+            self.match_score = record["score"]
+            self._take_quotes(record)
+            return self._evaluate(record["event_id"], t)
+        if schema == "ProductMatchRetracted":
+            if self.asserted_at is not None and (
+                t < self.asserted_at or (t == self.asserted_at and record["reason"] == "reblocked")
+            ):
+                return []  # an older block's word on a pair another block has asserted since
+            self.live = False
+            if self.open is None:
+                return []
+            return [self._close("match_retracted", record["event_id"], t, None)]
+        return []
+
+    def _take_quotes(self, record: Record) -> None:
+        window = self.config.opportunity.volatility_window
+        for side in SIDES:
+            q = record[f"listing_{side}"]
+            self.quotes[side] = q
+            hist = self.history[side]
+            if not hist or hist[-1][0] != q["event_id"]:
+                hist.append([q["event_id"], q["current_price"]])
+                if len(hist) > window:
+                    del hist[: len(hist) - window]
+                self._volatility = None
+
+    # ------------------------------------------------------------------ decisions
+    def _deal(self) -> tuple[str, Deal]:
+        pa, pb = self.quotes["a"]["current_price"], self.quotes["b"]["current_price"]
+        return ("a", Deal(pa, pb)) if pa <= pb else ("b", Deal(pb, pa))
+
+    def _evaluate(self, cause: str, t: int) -> list[Emit]:
+        cfg = self.config.opportunity
+        buy, deal = self._deal()
+        why_not = econ.shortfall(deal, cfg)
+        out: list[Emit] = []
+        if why_not is not None:
+            if self.open is not None:
+                out.append(self._close(why_not, cause, t, deal))
+            return out
+        if self.open is not None and self.open["buy"] != buy:
+            out.append(self._close("direction_reversed", cause, t, deal))
+        sell = "b" if buy == "a" else "a"
+        glitch_kinds = sorted(set(self.quotes[buy]["glitch_kinds"]) | set(self.quotes[sell]["glitch_kinds"]))
+        if self.open is None:
+            oid = opportunity_id(self.key, self.quotes[buy]["event_id"], self.quotes[sell]["event_id"])
+            self.open = {"id": oid, "revision": 0, "buy": buy, "opened_at": t, "validations": 0}
+        else:
+            o = self.open
+            if (o["buy_price"], o["sell_price"], o["glitch_kinds"], o["match_score"]) == (
+                deal.buy_price,
+                deal.sell_price,
+                glitch_kinds,
+                self.match_score,
+            ):
+                return out  # observed again, nothing changed
+            o["revision"] += 1
+        out.append(self._opportunity(cause, t, buy, sell, deal, glitch_kinds))
+        return out
+
+    def _opportunity(self, cause: str, t: int, buy: str, sell: str, deal: Deal, glitch_kinds: list[str]) -> Emit:
+        cfg = self.config.opportunity
+        vol = self._volatility
+        if vol is None:
+            vol = self._volatility = max(econ.volatility([p for _, p in self.history[s]]) for s in SIDES)
+        glitch = bool(glitch_kinds)
+        conf = econ.confidence(self.match_score, glitch, vol, cfg)
+        tier = econ.tier(deal, conf, cfg)
+        every = econ.revalidation_every_s(tier, cfg)
+        o = self.open
+        assert o is not None
+        o.update(
+            buy_price=deal.buy_price,
+            sell_price=deal.sell_price,
+            margin_clp=deal.margin,
+            roi_pct=deal.roi_pct,
+            glitch_kinds=glitch_kinds,
+            tier=tier,
+            every_s=every,
+            due=t + every * 1_000_000,
+            match_score=self.match_score,
+        )
+        oid, rev = o["id"], o["revision"]
+        rec = {
+            "event_id": oid if rev == 0 else f"{oid}:r{rev}",
+            "event_time": t,
+            "opportunity_id": oid,
+            "revision": rev,
+            "match_id": self.key,
+            "cause_event_id": cause,
+            "buy": self.quotes[buy],
+            "sell": self.quotes[sell],
+            "buy_price": deal.buy_price,
+            "sell_price": deal.sell_price,
+            "margin_clp": deal.margin,
+            "roi_pct": deal.roi_pct,
+            "opportunity_score": econ.opportunity_score(deal, conf, cfg),
+            "confidence": conf,
+            "match_score": self.match_score,
+            "volatility": vol,
+            "risk_level": econ.risk(glitch, conf, vol),
+            "tier": tier,
+            "glitch_suspected": glitch,
+            "glitch_kinds": glitch_kinds,
+            "revalidate_every_s": every,
+            "next_revalidation": o["due"],
+        }
+        return Emit(OPPORTUNITIES_TOPIC, self.key, "ArbitrageOpportunity", rec)
+
+    def _close(self, reason: str, cause: str, t: int, deal: Deal | None) -> Emit:
+        o = self.open
+        assert o is not None
+        self.open = None
+        rec = {
+            "event_id": f"{o['id']}:closed",
+            "event_time": t,
+            "opportunity_id": o["id"],
+            "match_id": self.key,
+            "cause_event_id": cause,
+            "reason": reason,
+            "buy_price": deal.buy_price if deal else None,
+            "sell_price": deal.sell_price if deal else None,
+            "margin_clp": deal.margin if deal else None,
+            "roi_pct": deal.roi_pct if deal else None,
+            "opened_at": o["opened_at"],
+            "open_for_s": max(0, t - o["opened_at"]) // 1_000_000,
+        }
+        return Emit(OPPORTUNITIES_TOPIC, self.key, "ArbitrageOpportunityClosed", rec)
+
+    # ------------------------------------------------------------------ timers
+    def next_timer(self) -> int | None:
+        return self.open["due"] if self.open is not None else None
+
+    def on_timer(self, now_us: int) -> list[Emit]:
+        o = self.open
+        if o is None or now_us < o["due"]:
+            return []
+        due = o["due"]
+        qa, qb = self.quotes["a"]["event_time"], self.quotes["b"]["event_time"]
+        age_s = max(0, due - (qa if qa < qb else qb)) // 1_000_000
+        if age_s > self.config.opportunity.max_quote_age_s:
+            return [self._close("stale_quotes", o["id"], due, self._deal()[1])]
+        o["validations"] += 1
+        o["due"] = due + o["every_s"] * 1_000_000
+        rec = {
+            "event_id": f"{o['id']}:v{o['validations']}",
+            "event_time": due,
+            "opportunity_id": o["id"],
+            "match_id": self.key,
+            "validation": o["validations"],
+            "tier": o["tier"],
+            "buy_price": o["buy_price"],
+            "sell_price": o["sell_price"],
+            "margin_clp": o["margin_clp"],
+            "roi_pct": o["roi_pct"],
+            "oldest_quote_age_s": age_s,
+            "next_revalidation": o["due"],
+        }
+        return [Emit(OPPORTUNITIES_TOPIC, self.key, "ArbitrageOpportunityRevalidated", rec)]
+
+    # ------------------------------------------------------------------ state
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "live": self.live,
+            "asserted_at": self.asserted_at,
+            "match_score": self.match_score,
+            "quotes": dict(self.quotes),
+            "history": {s: [list(x) for x in h] for s, h in self.history.items()},
+            "open": None if self.open is None else dict(self.open),
+        }
+
+    @classmethod
+    def restore(cls, key: str, state: dict[str, Any], **config: Any) -> Self:
+        proc = cls(key, config.get("config"))
+        proc.live = state["live"]
+        proc.asserted_at = state["asserted_at"]
+        proc.match_score = state["match_score"]
+        proc.quotes = dict(state["quotes"])
+        proc.history = {s: [list(x) for x in state["history"][s]] for s in SIDES}
+        proc.open = None if state["open"] is None else dict(state["open"])
+        return proc
