@@ -18,10 +18,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
 
+from streams import metrics
 from streams.catalog import DEAD_LETTER_TOPIC
 from streams.config import Settings
 from streams.consumer import dead_letter_headers
@@ -66,13 +68,23 @@ def create_app(settings: Settings, pipeline: str, *, batch_max: int = 2000, batc
     driver = PipelineDriver(spec, default_serde(settings), load_state=load_state)
     app.mercado_driver = driver  # for tests and metrics
 
+    group = f"{settings.topic_prefix}mercado-{pipeline}"
+    events_in = {t: metrics.EVENTS_IN.labels(settings.topic(t), pipeline) for t in spec.inputs}
+    events_out = {t: metrics.EVENTS_OUT.labels(settings.topic(t), pipeline) for t in spec.outputs}
+    lag = metrics.PROCESSING_LAG.labels(pipeline)
+
     @app.agent(source, name=f"mercado-{pipeline}")
     async def run(stream: Any) -> None:
         async for events in stream.take_events(batch_max, within=batch_within_s):
+            newest = 0
+            last_offsets: dict[Any, int] = {}
             for event in events:
                 msg = event.message
+                last_offsets[msg.tp] = msg.offset
+                newest = max(newest, msg.timestamp)
                 result = driver.process(msg.topic, msg.partition, msg.offset, msg.value, msg.headers)
                 if isinstance(result, Rejected):
+                    metrics.DEAD_LETTERS.labels(msg.topic, result.error.reason).inc()
                     await dead_letters.send(
                         key=msg.key, value=msg.value or b"",
                         headers=dead_letter_headers(msg.topic, msg.partition, msg.offset, result.error,
@@ -83,6 +95,9 @@ def create_app(settings: Settings, pipeline: str, *, batch_max: int = 2000, batc
                     await outputs[out.topic].send(
                         key=out.key.encode(), value=out.value, timestamp=out.timestamp_ms / 1000
                     )
+                    events_out[out.topic].inc()
+                    if out.emit.schema == "LateTick":
+                        metrics.LATE_TICKS.labels(out.emit.record["venue"], out.emit.record["symbol"]).inc()
             # The batch's state goes into the same transaction as its outputs, before its offsets are
             # acknowledged. (``table[key] = v`` would queue the changelog write with send_soon, which
             # faust may publish after the commit that covers the batch: a kill in between loses state.)
@@ -90,13 +105,34 @@ def create_app(settings: Settings, pipeline: str, *, batch_max: int = 2000, batc
                 raw_key, value = key.encode(), orjson.dumps(driver.saved_state(key, partition))
                 state.data[raw_key] = value
                 await changelog.send(key=raw_key, value=value, partition=partition)
+            _observe_batch(app, events, events_in, lag, newest, last_offsets, group)
 
     return app
 
 
+def _observe_batch(
+    app: Any, events: list, events_in: dict, lag: Any, newest_s: float, last_offsets: dict, group: str
+) -> None:
+    """Metrics of one batch: events in per topic, lag of its newest event, consumer lag per partition."""
+    counts: dict[str, int] = {}
+    for event in events:
+        counts[event.message.topic] = counts.get(event.message.topic, 0) + 1
+    for physical, n in counts.items():
+        for logical, counter in events_in.items():
+            if physical.endswith(logical):
+                counter.inc(n)
+    if newest_s:
+        lag.observe(max(0.0, time.time() - newest_s))
+    for tp, offset in last_offsets.items():
+        highwater = app.consumer.highwater(tp)
+        if highwater is not None:
+            metrics.CONSUMER_LAG.labels(group, tp.topic, str(tp.partition)).set(max(0, highwater - offset - 1))
+
+
 def run_worker(settings: Settings, pipeline: str, loglevel: str = "warn") -> None:
-    """Runs until SIGTERM / Ctrl-C (faust's worker handles both gracefully)."""
+    """Runs until SIGTERM / Ctrl-C (faust's worker handles both gracefully); serves metrics."""
     import faust
 
+    metrics.serve_metrics("worker", settings)
     app = create_app(settings, pipeline)
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

@@ -103,7 +103,7 @@ def _first_difference(topic: str, got: dict, want: dict) -> str:
 
 
 def _start_worker(settings: Settings) -> subprocess.Popen:
-    env = {**os.environ, "MERCADO_TOPIC_PREFIX": settings.topic_prefix}
+    env = {**os.environ, "MERCADO_TOPIC_PREFIX": settings.topic_prefix, "MERCADO_METRICS_PORT_WORKER": "0"}
     return subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "worker", "--pipeline", "marketdata"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(ROOT / ".mercado" / "worker-test.log", "ab"),
