@@ -261,6 +261,37 @@ def consume(
         err_console.print(f"{n} event(s)" + (f", {len(consumer.rejected)} undecodable" if consumer.rejected else ""))
 
 
+@app.command()
+def backfill(
+    topic: str = typer.Argument(..., help="md.ticks.v1"),
+    file: Path = typer.Argument(..., help="Replacement ticks (CSV, JSON Lines, Parquet)", exists=True, dir_okay=False),
+    backfill_id: str | None = typer.Option(None, "--id", help="Default: a hash of the file (re-runs: same ids)."),
+    start: str | None = typer.Option(None, "--from", help="Range start (default: each symbol's first tick)."),
+    end: str | None = typer.Option(None, "--to", help="Range end, exclusive (default: after each symbol's last tick)."),
+) -> None:
+    """Produce replacement ticks for a past range; bars of the range are re-emitted as revisions."""
+    from streams.backfill import run_backfill
+    from streams.files import FileFormatError
+    from streams.producer import BadRowError, DeliveryError
+
+    start_ms, end_ms = _parse_time(start, "--from"), _parse_time(end, "--to")
+    try:
+        report = run_backfill(
+            _settings(), topic, file, backfill_id=backfill_id,
+            start_us=None if start_ms is None else start_ms * 1000, end_us=None if end_ms is None else end_ms * 1000,
+        )
+    except (BadRowError, FileFormatError, DeliveryError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    table = Table("symbol", "ticks", "from", "to", title=f"backfill {report.backfill_id}")
+    for key, span in sorted(report.spans.items()):
+        table.add_row(key, f"{span.ticks:,}", _iso(span.start), _iso(span.end))
+    console.print(table)
+
+
+def _iso(micros: int) -> str:
+    return dt.datetime.fromtimestamp(micros / 1e6, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
 # --------------------------------------------------------------------------- live worker
 @app.command()
 def worker(
