@@ -27,6 +27,8 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 
 console = Console()
+if not console.is_terminal:  # piped or in CI: tables wide enough to read in a log
+    console = Console(width=160)
 err_console = Console(stderr=True)
 
 

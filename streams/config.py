@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,6 +56,35 @@ class Settings(BaseSettings):
 
     # Live worker: how often the exactly-once transaction commits (outputs become visible then).
     worker_commit_interval_s: float = 0.1
+
+    # Prometheus metrics (streams/metrics.py): one default port per process kind.
+    metrics_host: str = "127.0.0.1"
+    metrics_port_worker: int = 9461
+    metrics_port_sink: int = 9462
+    metrics_port_produce: int = 9463
+    metrics_port_replay: int = 9464
+
+    # PostgreSQL/TimescaleDB sink (sinks/). Tables live in the PostgreSQL schema ``db_schema``.
+    db_schema: str = Field(default="mercado", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    db_timescaledb: Literal["auto", "require", "off"] = Field(
+        default="auto", description="auto: TimescaleDB when the extension is available; require; off: plain tables."
+    )
+    timescale_chunk_interval: str = "7 days"
+    timescale_compress_after: str = "7 days"
+    timescale_retention: str | None = Field(default=None, description="e.g. '365 days'; None keeps everything.")
+    sink_group: str = "mercado-sink"
+    sink_instance_id: str | None = Field(
+        default=None, description="Kafka static group membership: a restarted sink takes its partitions back at once."
+    )
+    sink_batch_rows: int = Field(default=5000, ge=1)
+    sink_batch_ms: int = Field(default=200, ge=1)
+    sink_retry_initial_s: float = 0.1
+    sink_retry_max_s: float = 10.0
+    sink_pause_after_s: float = Field(
+        default=1.0, description="Pause the consumer's partitions when a batch write has waited this long."
+    )
+    sink_shutdown_timeout_s: float = 30.0
+    sink_session_timeout_ms: int = 45_000
 
     # Producer tuning (confluent-kafka / librdkafka).
     producer_linger_ms: int = 20

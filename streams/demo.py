@@ -53,8 +53,16 @@ def run_demo(settings: Settings, *, seed: int, day: dt.date, console: Console) -
         console.print(f"[bold red]error:[/] {exc}")
         return 1
     console.print(f"Kafka {conn['kafka_bootstrap']} · PostgreSQL {conn['database_url']}", highlight=False)
+    # Each run gets its own topics (demo.<run>.*), so a re-run never mixes with an earlier day's data.
+    base_prefix = settings.topic_prefix
+    settings = settings.model_copy(update={"topic_prefix": f"{base_prefix}demo.{int(time.time())}."})
+    removed = remove_earlier_demo_topics(settings, base_prefix)
     created = [s.name for s in ensure_topics(settings) if s.action == "created"]
-    console.print(f"topics ready ({len(created)} created)")
+    console.print(
+        f"topics {settings.topic_prefix}* ready ({len(created)} created"
+        + (f", {removed} of earlier demo runs removed)" if removed else ")"),
+        highlight=False,
+    )
 
     data_dir = settings.state_dir / "demo" / f"{day.isoformat()}-seed{seed}"
     started = time.perf_counter()
@@ -89,7 +97,6 @@ def run_demo(settings: Settings, *, seed: int, day: dt.date, console: Console) -
 
     table = Table(
         "topic",
-        "schemas",
         "file rows",
         "produced",
         "read back",
@@ -114,7 +121,11 @@ def run_demo(settings: Settings, *, seed: int, day: dt.date, console: Console) -
         )
     console.print(table)
     console.print("every event read back exactly once" if ok else "[bold red]round trip mismatch[/]", highlight=False)
-    return 0 if ok else 1
+    if not ok:
+        return 1
+    from streams.demo_pipelines import run_marketdata
+
+    return run_marketdata(settings, console)
 
 
 def _ids_in_file(path: Path) -> list[str]:
@@ -130,3 +141,18 @@ def _digest_of_ids(ids: list[str]) -> str:
         h.update(i.encode())
         h.update(b"\n")
     return h.hexdigest()
+
+
+def remove_earlier_demo_topics(settings: Settings, base_prefix: str) -> int:
+    """Deletes the topics of earlier demo runs (``<prefix>demo.<run>.*``) other than this run's."""
+    from confluent_kafka.admin import AdminClient
+
+    from streams.kafka_clients import admin_config
+
+    admin = AdminClient(admin_config(settings))
+    old = [t for t in admin.list_topics(timeout=30).topics
+           if t.startswith(f"{base_prefix}demo.") and not t.startswith(settings.topic_prefix)]
+    if old:
+        for fut in admin.delete_topics(old, operation_timeout=60).values():
+            fut.result()
+    return len(old)
