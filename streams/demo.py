@@ -123,9 +123,17 @@ def run_demo(settings: Settings, *, seed: int, day: dt.date, console: Console) -
     console.print("every event read back exactly once" if ok else "[bold red]round trip mismatch[/]", highlight=False)
     if not ok:
         return 1
+    from importlib.metadata import entry_points
+
     from streams.demo_pipelines import run_marketdata
 
-    return run_marketdata(settings, console)
+    code = run_marketdata(settings, console)
+    # Steps of packages layered above streams (the sink) register as ``mercado.demo`` entry points.
+    for step in sorted(entry_points(group="mercado.demo"), key=lambda e: e.name):
+        if code:
+            break
+        code = step.load()(settings, console)
+    return code
 
 
 def _ids_in_file(path: Path) -> list[str]:
