@@ -324,7 +324,7 @@ def _parse_time(text: str | None, option: str) -> int | None:
 
 @app.command()
 def replay(
-    inputs: list[str] = typer.Option(["md.ticks.v1"], "--input", help="Input topic(s)."),
+    inputs: list[str] | None = typer.Option(None, "--input", help="Input topic(s); default: the pipeline's."),
     start: str | None = typer.Option(None, "--from", help="Event time to start at (ISO-8601; default: oldest)."),
     end: str | None = typer.Option(None, "--to", help="Event time to stop before (default: the end)."),
     pipeline: str = typer.Option("marketdata", "--pipeline", help="Which processors to run."),
@@ -333,27 +333,29 @@ def replay(
 ) -> None:
     """Backtest: run a pipeline's processors over a time range of its input topics."""
     from streams.consumer import default_serde
-    from streams.pipelines import UnknownPipeline, build_pipeline
+    from streams.pipelines import UnknownPipeline, build_stages
     from streams.replay import KafkaRangeReader, ParquetOutput, TopicOutput, run_replay
 
     if (out is None) == (prefix is None):
         raise fail("give exactly one of --out DIR or --to-topic-prefix PREFIX")
     settings = _settings()
     try:
-        spec = build_pipeline(pipeline, settings)
-    except UnknownPipeline as exc:
+        stages = build_stages(pipeline, settings, inputs)
+    except (UnknownPipeline, ValueError) as exc:
         raise fail(str(exc)) from None
+    outputs = tuple(dict.fromkeys(t for stage in stages for t in stage.outputs))
     start_ms, end_ms = _parse_time(start, "--from"), _parse_time(end, "--to")
     serde = default_serde(settings)
+    inputs = inputs or list(stages[0].inputs)
     try:
         reader = KafkaRangeReader(settings, [settings.topic(t) for t in inputs], start_ms, end_ms)
     except KeyError as exc:
         raise fail(str(exc.args[0])) from None
-    sink = ParquetOutput(out, serde) if out is not None else TopicOutput(settings, prefix or "", spec.outputs)
+    sink = ParquetOutput(out, serde) if out is not None else TopicOutput(settings, prefix or "", outputs)
     with _progress() as bar:
         task = bar.add_task(f"replay {pipeline}", total=reader.total)
         report = run_replay(
-            iter(reader), spec, serde, sink, total=reader.total,
+            iter(reader), stages, serde, sink, total=reader.total,
             progress=lambda done, total: bar.update(task, completed=done),
         )
     reader.close()

@@ -10,6 +10,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from processors.marketdata.config import MarketDataConfig
+from processors.retail.config import RetailConfig
+from processors.risk.config import RiskConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,6 +51,8 @@ class Settings(BaseSettings):
 
     # Pipelines (domain constants; nested overrides such as MERCADO_MARKETDATA__GRACE_S=5).
     marketdata: MarketDataConfig = MarketDataConfig()
+    retail: RetailConfig = RetailConfig()
+    risk: RiskConfig = RiskConfig()
 
     # Prepended to every topic name (and consumer group) this process uses: isolates test runs or
     # tenants on one cluster. Catalog and processors keep the logical names.

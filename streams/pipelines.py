@@ -1,4 +1,8 @@
-"""The pipelines a worker or a replay can run, by name, built from the process settings."""
+"""The pipelines a worker or a replay can run, by name, built from the process settings.
+
+A pipeline is one or more stages (each a :class:`~processors.core.PipelineSpec` with its own key);
+stages connect through Kafka topics, in data-flow order.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,28 @@ from processors.core import PipelineSpec
 from streams.config import Settings
 
 
-def _marketdata(settings: Settings) -> PipelineSpec:
+def _marketdata(settings: Settings) -> list[PipelineSpec]:
     from processors.marketdata import marketdata_pipeline
 
-    return marketdata_pipeline(settings.marketdata)
+    return [marketdata_pipeline(settings.marketdata)]
 
 
-PIPELINES: dict[str, Callable[[Settings], PipelineSpec]] = {
+def _retail(settings: Settings) -> list[PipelineSpec]:
+    from processors.retail import retail_pipelines
+
+    return list(retail_pipelines(settings.retail))
+
+
+def _risk(settings: Settings) -> list[PipelineSpec]:
+    from processors.risk import risk_pipelines
+
+    return list(risk_pipelines(settings.risk))
+
+
+PIPELINES: dict[str, Callable[[Settings], list[PipelineSpec]]] = {
     "marketdata": _marketdata,
+    "retail": _retail,
+    "risk": _risk,
 }
 
 
@@ -24,9 +42,24 @@ class UnknownPipeline(KeyError):
         return f"unknown pipeline {self.args[0]!r}; known: {', '.join(sorted(PIPELINES))}"
 
 
-def build_pipeline(name: str, settings: Settings) -> PipelineSpec:
+def build_stages(name: str, settings: Settings, inputs: list[str] | None = None) -> list[PipelineSpec]:
+    """The stages of a pipeline; with ``inputs``, from the first stage that reads one of them on
+    (e.g. replaying ``risk.inputs.v1`` runs only the stage after the repartition)."""
     try:
-        factory = PIPELINES[name]
+        stages = PIPELINES[name](settings)
     except KeyError:
         raise UnknownPipeline(name) from None
-    return factory(settings)
+    if inputs:
+        for i, stage in enumerate(stages):
+            if set(inputs) & set(stage.inputs):
+                return stages[i:]
+        raise ValueError(f"no stage of {name} reads {', '.join(inputs)}")
+    return stages
+
+
+def build_pipeline(name: str, settings: Settings) -> PipelineSpec:
+    """A single-stage pipeline's spec (``marketdata``)."""
+    stages = build_stages(name, settings)
+    if len(stages) != 1:
+        raise ValueError(f"{name} has {len(stages)} stages; use build_stages")
+    return stages[0]

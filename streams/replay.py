@@ -220,29 +220,66 @@ class ReplayReport:
         return self.inputs / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
+def kafka_partition(key: str, partitions: int) -> int:
+    """The partition Kafka's default (murmur2) partitioner picks for a key, as every Mercado producer does."""
+    from aiokafka.partitioner import murmur2
+
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
 def run_replay(
     messages: Iterator[InputMessage] | list[InputMessage],
-    spec: PipelineSpec,
+    stages: PipelineSpec | list[PipelineSpec],
     serde: AvroSerde,
     sink: OutputSink,
     *,
     total: int = 0,
     progress: Progress | None = None,
 ) -> ReplayReport:
-    """Feeds messages (already merged in event-time order) through the pipeline into ``sink``."""
-    driver = PipelineDriver(spec, serde)
+    """Feeds messages (already merged in event-time order) through the pipeline's stages into ``sink``.
+
+    A stage's outputs that are a later stage's inputs go to that stage at once, on the partition Kafka
+    would put them in, so each later stage sees its input partitions in the order they are appended
+    live. Every output (intermediate topics too) is written to ``sink``.
+    """
+    from streams.catalog import topic as catalog_topic
+
+    specs = stages if isinstance(stages, list) else [stages]
+    drivers = [PipelineDriver(spec, serde) for spec in specs]
+    readers: dict[str, list[int]] = {}
+    for i, spec in enumerate(specs[1:], 1):
+        for t in spec.inputs:
+            readers.setdefault(t, []).append(i)
+    partitions = {t: catalog_topic(t).partitions for t in readers}
     report = ReplayReport()
     started = time.perf_counter()
-    n = 0
-    process = driver.process
     write = sink.write
-    for m in messages:
-        n += 1
-        result = process(m.topic, m.partition, m.offset, m.value, m.headers)
+
+    def feed(i: int, topic_name: str, partition: int, offset: int, value: bytes | None, headers: Any) -> None:
+        result = drivers[i].process(topic_name, partition, offset, value, headers)
         if isinstance(result, Rejected):
             report.rejected += 1
-        elif result:
-            write(result)
+            return
+        if not result:
+            return
+        write(result)
+        for out in result:
+            for j in readers.get(out.topic, ()):
+                if j > i:
+                    feed(j, out.topic, kafka_partition(out.key, partitions[out.topic]), -1, out.value, None)
+
+    n = 0
+    first = drivers[0].process
+    for m in messages:
+        n += 1
+        if len(drivers) == 1:  # the common case, without the recursion
+            result = first(m.topic, m.partition, m.offset, m.value, m.headers)
+            if isinstance(result, Rejected):
+                report.rejected += 1
+            elif result:
+                write(result)
+        else:
+            feed(0, m.topic, m.partition, m.offset, m.value, m.headers)
         if progress is not None and n % 8192 == 0:
             progress(n, total)
     report.inputs = n - report.rejected

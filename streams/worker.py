@@ -31,12 +31,13 @@ from streams.driver import PipelineDriver, Rejected
 
 
 def create_app(settings: Settings, pipeline: str, *, batch_max: int = 2000, batch_within_s: float = 0.05) -> Any:
+    """A faust app with one agent (and one state table) per stage of the pipeline."""
     import faust
 
     from streams.consumer import default_serde
-    from streams.pipelines import build_pipeline
+    from streams.pipelines import build_stages
 
-    spec = build_pipeline(pipeline, settings)
+    stages = build_stages(pipeline, settings)
     app = faust.App(
         f"{settings.topic_prefix}mercado-{pipeline}",
         broker=f"kafka://{settings.bootstrap()}",
@@ -53,27 +54,39 @@ def create_app(settings: Settings, pipeline: str, *, batch_max: int = 2000, batc
         key_serializer="raw",
         value_serializer="raw",
     )
+    serde = default_serde(settings)
+    app.mercado_drivers = {}  # stage name -> driver, for tests
+    for spec in stages:
+        app.mercado_drivers[spec.name] = _add_stage(app, settings, pipeline, spec, serde, batch_max, batch_within_s)
+    return app
+
+
+def _add_stage(
+    app: Any, settings: Settings, pipeline: str, spec: Any, serde: Any, batch_max: int, batch_within_s: float
+) -> PipelineDriver:
+    from streams.catalog import topic
+
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
     source = app.topic(*(settings.topic(t) for t in spec.inputs), **raw)
     outputs = {name: app.topic(settings.topic(name), **raw) for name in spec.outputs}
     dead_letters = app.topic(settings.topic(DEAD_LETTER_TOPIC), **raw)
-    state = app.Table(f"{pipeline}-state", partitions=3, key_type=bytes, value_type=bytes, use_partitioner=True)
-
+    partitions = topic(spec.inputs[0]).partitions  # the table is co-partitioned with the stage's input
+    state = app.Table(
+        f"{spec.name}-state", partitions=partitions, key_type=bytes, value_type=bytes, use_partitioner=True
+    )
     changelog = state.changelog_topic
 
     def load_state(key: str) -> dict[str, Any] | None:
         saved = state.get(key.encode())
         return orjson.loads(saved) if saved else None
 
-    driver = PipelineDriver(spec, default_serde(settings), load_state=load_state)
-    app.mercado_driver = driver  # for tests and metrics
-
+    driver = PipelineDriver(spec, serde, load_state=load_state)
     group = f"{settings.topic_prefix}mercado-{pipeline}"
-    events_in = {t: metrics.EVENTS_IN.labels(settings.topic(t), pipeline) for t in spec.inputs}
-    events_out = {t: metrics.EVENTS_OUT.labels(settings.topic(t), pipeline) for t in spec.outputs}
-    lag = metrics.PROCESSING_LAG.labels(pipeline)
+    events_in = {t: metrics.EVENTS_IN.labels(settings.topic(t), spec.name) for t in spec.inputs}
+    events_out = {t: metrics.EVENTS_OUT.labels(settings.topic(t), spec.name) for t in spec.outputs}
+    lag = metrics.PROCESSING_LAG.labels(spec.name)
 
-    @app.agent(source, name=f"mercado-{pipeline}")
+    @app.agent(source, name=f"mercado-{spec.name}")
     async def run(stream: Any) -> None:
         async for events in stream.take_events(batch_max, within=batch_within_s):
             newest = 0
@@ -107,7 +120,7 @@ def create_app(settings: Settings, pipeline: str, *, batch_max: int = 2000, batc
                 await changelog.send(key=raw_key, value=value, partition=partition)
             _observe_batch(app, events, events_in, lag, newest, last_offsets, group)
 
-    return app
+    return driver
 
 
 def _observe_batch(

@@ -1,0 +1,459 @@
+"""The risk processor of one venue: positions and PnL, five circuit breakers, trading states, the order
+gate and alerts, fed by the venue's events in the repartition topic's order.
+
+Time: the processor's clock is the highest event time it has seen (its own events, and the cooldown
+ends it fired); every decision and every output is stamped with it, so an event that arrives a little
+late (inputs interleave across topics) is handled "now" and windows only move forward. Cooldowns end
+on event time: at the first event at or after the end, or by the partition's timer (:meth:`on_timer`),
+and the OPEN -> HALF_OPEN transition is stamped with the cooldown end itself.
+
+Per event, in order: cooldowns due by the clock end; then the event is handled —
+
+* PriceTick: the symbol's mark; spread (two-sided ticks) and volatility observations; a drawdown
+  observation for every account holding the symbol; MARK PositionUpdates (at most one per position
+  per ``mark_update_s``);
+* VenueHealth: a latency observation (successful probes), an error-rate sample, venue up/down;
+* OrderAccepted: a latency observation (``ack_latency_ms``), an error-rate success sample;
+* OrderRejected (VENUE): an error-rate failure sample (unless its reason is excluded); the order's
+  reservation is released; OrderCanceled releases it too;
+* OrderFilled: position, balances and the order's reservation; a FILL PositionUpdate; a drawdown
+  observation; position opened/closed and large-loss alerts;
+* OrderSubmitted: the gate's decision (OrderApproved or OrderRejected with rejected_by RISK); a repeat
+  of an order that was approved and is still open is ignored (it was decided once);
+* Heartbeat: nothing but time.
+
+Every breaker transition is a BreakerTransition; trading states (per account on the venue) follow:
+HALTED while any latency, error-rate, spread or volatility breaker of the venue is not CLOSED,
+else REDUCING while the account's drawdown breaker is not CLOSED, else ACTIVE. Accounts are those
+configured for the venue and those seen in its order events (a new account starts ACTIVE and gets a
+TradingStateChanged at once if the venue is HALTED).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Self
+
+from processors.alerts.throttle import AlertThrottle
+from processors.core import Emit, KeyedProcessor, Record
+from processors.risk import alert_rules
+from processors.risk.breaker import CLOSED, OPEN, Change, CircuitBreaker, Timing
+from processors.risk.config import BreakerConfig, GateConfig, RiskConfig
+from processors.risk.equity import AccountBook, DrawdownBreaker
+from processors.risk.exact import MAX_PRICE, WIRE_LIMIT, ZERO, show, wire
+from processors.risk.funds import AccountFunds
+from processors.risk.gate import ACTIVE, HALTED, LIMIT_REASONS, REDUCING, check_order
+from processors.risk.market import Market
+from processors.risk.market_breakers import SpreadBreaker, VolatilityBreaker
+from processors.risk.positions import Position
+from processors.risk.records import (
+    ALERTS_TOPIC,
+    BREAKERS_TOPIC,
+    DECISIONS_TOPIC,
+    POSITIONS_TOPIC,
+    TRADING_STATE_TOPIC,
+    approved_record,
+    rejected_record,
+    trading_state_record,
+    transition_record,
+)
+from processors.risk.venue_breakers import ErrorRateBreaker, LatencyBreaker
+
+SNAPSHOT_VERSION = 1
+
+
+class VenueRiskProcessor(KeyedProcessor):
+    def __init__(self, key: str, config: RiskConfig | None = None):
+        super().__init__(key)
+        config = config or RiskConfig()
+        self.venue = venue = key
+        self.config = config
+        self.breaker_config: BreakerConfig = config.breakers_for(venue)
+        self.gate_config: GateConfig = config.gate_for(venue)
+        b = self.breaker_config
+        self.timing = Timing(b.consecutive_violations, b.cooldown_us, b.max_cooldown_us)
+        self.clock: int | None = None
+        self.latency = LatencyBreaker(venue, b.latency_ms, self.timing)
+        self.errors = ErrorRateBreaker(venue, b.error_rate_pct, b.error_window_us, b.error_min_samples, self.timing)
+        self.excluded_reasons = frozenset(b.error_excluded_reasons)
+        self.markets: dict[str, Market] = {}
+        self.books: dict[str, AccountBook] = {}
+        self.funds: dict[str, AccountFunds] = {}
+        self.states: dict[str, str] = {}
+        self.tripped: set[str] = set()  # names of venue-wide breakers that are not CLOSED
+        self.cooling: dict[str, CircuitBreaker] = {}  # OPEN breakers by name (their cooldowns are timers)
+        self.next_due: int | None = None
+        self.throttle = AlertThrottle(config.alerts.throttle_us)
+        self.failed_probes = 0
+        self.venue_down = False
+        self.mark_update_us = config.mark_update_us
+        for account in config.accounts_on(venue):
+            self._book(account)
+            self.states[account] = ACTIVE
+
+    # ------------------------------------------------------------------ contract
+    def on_event(self, schema: str, record: Record) -> list[Emit]:
+        t = record["event_time"]
+        now = self.clock
+        if now is None or t > now:
+            now = self.clock = t
+        out: list[Emit] = []
+        due = self.next_due
+        if due is not None and due <= now:
+            self._end_cooldowns(now, out)
+        if schema == "PriceTick":
+            self._tick(now, t, record, out)
+        elif schema == "VenueHealth":
+            self._health(now, record, out)
+        elif schema == "OrderSubmitted":
+            self._submitted(now, record, out)
+        elif schema == "OrderFilled":
+            self._filled(now, record, out)
+        elif schema == "OrderAccepted":
+            latency = record["ack_latency_ms"]
+            if latency is not None:
+                self._latency(now, latency, record["event_id"], out)
+            self._error_sample(now, False, record["event_id"], out)
+        elif schema == "OrderRejected":
+            if record["rejected_by"] == "VENUE":
+                failed = record["reason"] not in self.excluded_reasons
+                self._error_sample(now, failed, record["event_id"], out)
+            funds = self.funds.get(record["account"])
+            if funds is not None:
+                funds.close(record["client_order_id"])
+        elif schema == "OrderCanceled":
+            funds = self.funds.get(record["account"])
+            if funds is not None:
+                funds.close(record["client_order_id"])
+        return out
+
+    def next_timer(self) -> int | None:
+        return self.next_due
+
+    def on_timer(self, now_us: int) -> list[Emit]:
+        out: list[Emit] = []
+        self._end_cooldowns(now_us, out)
+        return out
+
+    # ------------------------------------------------------------------ ticks
+    def _tick(self, now: int, t: int, r: Record, out: list[Emit]) -> None:
+        bid = r["bid"]
+        ask = r["ask"]
+        # chained comparisons are False for NaN; the bound keeps prices bookable
+        two_sided = bid is not None and ask is not None and 0.0 < bid <= ask < MAX_PRICE
+        if not two_sided:
+            last = r["last"]
+            if last is None or not 0.0 < last < MAX_PRICE:
+                return
+            bid = ask = last
+        symbol = r["symbol"]
+        event_id = r["event_id"]
+        market = self.markets.get(symbol)
+        if market is None:
+            market = self._market(symbol)
+        market.update(t, bid, ask, event_id)
+        mid = market.mid
+        if two_sided:
+            spread = market.spread
+            state = spread.state
+            if state is not OPEN:
+                threshold = spread.threshold_f
+                gap = (ask - bid) * 20_000.0 - threshold * (ask + bid)
+                tolerance = 1e-9 * (ask + bid) * (20_000.0 + threshold)  # see SpreadBreaker.violates
+                violated = gap > tolerance or (gap >= -tolerance and spread.violates_exactly(bid, ask))
+                if violated or spread.violations or state is not CLOSED:
+                    change = spread.judge(now, violated)
+                    if change is not None:
+                        self._transition(spread, change, now, spread.value(bid, ask), event_id, out)
+        vol = market.volatility
+        state = vol.state
+        judge = state is not OPEN
+        violated = vol.add(now, mid, bid, ask, judge)
+        if judge and (violated or vol.violations or state is not CLOSED):
+            change = vol.judge(now, violated)
+            if change is not None:
+                self._transition(vol, change, now, vol.value(bid, ask), event_id, out)
+        if market.holders:
+            markets = self.markets
+            for book, pos in market.holders:
+                violated = book.evaluate(markets)
+                if violated is not None:
+                    breaker = book.breaker
+                    state = breaker.state
+                    if state is not OPEN and (violated or breaker.violations or state is not CLOSED):
+                        change = breaker.judge(now, violated)
+                        if change is not None:
+                            value = book.drawdown_bps(book.equity(markets))
+                            self._transition(breaker, change, now, value, event_id, out)
+                if now >= pos.next_mark_update:
+                    pos.next_mark_update = now + self.mark_update_us
+                    out.append(self._position_update(now, book, symbol, "MARK", event_id))
+
+    def _market(self, symbol: str) -> Market:
+        b = self.breaker_config
+        market = self.markets[symbol] = Market(
+            symbol,
+            SpreadBreaker(self.venue, symbol, b.spread_bps, self.timing),
+            VolatilityBreaker(self.venue, symbol, b.volatility_pct, b.volatility_window_us, self.timing),
+        )
+        market.holders = self._holders(symbol)
+        for book, _ in market.holders:
+            book.attach(self.markets)
+        return market
+
+    # ------------------------------------------------------------------ venue health
+    def _health(self, now: int, r: Record, out: list[Emit]) -> None:
+        event_id = r["event_id"]
+        ok = r["ok"]
+        if ok:
+            self._latency(now, r["latency_ms"], event_id, out)
+        self._error_sample(now, not ok, event_id, out)
+        if ok:
+            self.failed_probes = 0
+            if self.venue_down:
+                self.venue_down = False
+                self._alert(alert_rules.venue_alert(True, self.venue, now, 0, event_id, None), out)
+        else:
+            self.failed_probes += 1
+            if not self.venue_down and self.failed_probes >= self.config.alerts.venue_down_after:
+                self.venue_down = True
+                self._alert(alert_rules.venue_alert(False, self.venue, now, self.failed_probes, event_id, r["error"]),
+                            out)
+
+    def _latency(self, now: int, latency_ms: float, event_id: str, out: list[Emit]) -> None:
+        breaker = self.latency
+        if breaker.state is OPEN or not latency_ms >= 0.0:  # (NaN is no measurement)
+            return
+        change = breaker.judge(now, breaker.violates(latency_ms))
+        if change is not None:
+            self._transition(breaker, change, now, breaker.value(latency_ms), event_id, out)
+
+    def _error_sample(self, now: int, failed: bool, event_id: str, out: list[Emit]) -> None:
+        breaker = self.errors
+        violated = breaker.add(now, failed)
+        if violated is None or breaker.state is OPEN:
+            return
+        change = breaker.judge(now, violated)
+        if change is not None:
+            self._transition(breaker, change, now, breaker.value(), event_id, out)
+
+    # ------------------------------------------------------------------ accounts and fills
+    def _book(self, account: str) -> AccountBook:
+        book = self.books.get(account)
+        if book is None:
+            cfg = self.config.account(account, self.venue)
+            breaker = DrawdownBreaker(self.venue, account, self.breaker_config.drawdown_bps, self.timing)
+            book = self.books[account] = AccountBook(account, self.venue, cfg.starting_equity, breaker)
+            self.funds[account] = AccountFunds(cfg.balances)
+        return book
+
+    def _account(self, now: int, account: str, caused_by: str, out: list[Emit]) -> AccountBook:
+        """The account's book; a new account gets its trading state (announced when not ACTIVE)."""
+        book = self._book(account)
+        if account not in self.states:
+            self.states[account] = ACTIVE
+            self._refresh_state(now, account, caused_by, out)
+        return book
+
+    def _filled(self, now: int, r: Record, out: list[Emit]) -> None:
+        event_id = r["event_id"]
+        price: Decimal = r["fill_price"]
+        quantity: Decimal = r["fill_quantity"]
+        fee: Decimal = r["fee"]
+        if not (0 < price < WIRE_LIMIT and 0 < quantity < WIRE_LIMIT and -WIRE_LIMIT < fee < WIRE_LIMIT):
+            what = f"fill {event_id} with price {show(price)}, quantity {show(quantity)}, fee {show(fee)}"
+            self._alert(alert_rules.invalid_event_alert(self.venue, now, what, event_id), out)
+            return
+        account = r["account"]
+        symbol = r["symbol"]
+        buy = r["side"] == "BUY"
+        book = self._account(now, account, event_id, out)
+        before = book.positions[symbol].quantity if symbol in book.positions else ZERO
+        pos, realized = book.fill(symbol, buy, price, quantity, fee, self.markets)
+        self.funds[account].fill(r["client_order_id"], symbol, buy, price, quantity, fee)
+        after = pos.quantity
+        if bool(before) != bool(after) and symbol in self.markets:
+            self.markets[symbol].holders = self._holders(symbol)
+        self._drawdown(now, book, event_id, out)
+        pos.next_mark_update = now + self.mark_update_us
+        out.append(self._position_update(now, book, symbol, "FILL", event_id))
+        flipped = bool(before) and bool(after) and (before > 0) != (after > 0)
+        if before and (not after or flipped):
+            self._alert(alert_rules.position_alert(False, account, self.venue, symbol, now, before, price,
+                                                   pos.closed_pnl, event_id), out)
+        if after and (not before or flipped):
+            self._alert(alert_rules.position_alert(True, account, self.venue, symbol, now, after, price,
+                                                   None, event_id), out)
+        limit = self.config.alerts.large_loss
+        if realized < 0 and -realized >= limit:
+            self._alert(alert_rules.large_loss_alert(account, self.venue, symbol, now, -realized, limit, event_id),
+                        out)
+
+    def _holders(self, symbol: str) -> list[tuple[AccountBook, Position]]:
+        """The books holding a position in ``symbol`` (by account), with that position."""
+        return [(b, b.positions[symbol]) for _, b in sorted(self.books.items())
+                if symbol in b.positions and b.positions[symbol].quantity]
+
+    def _drawdown(self, now: int, book: AccountBook, event_id: str, out: list[Emit]) -> None:
+        violated = book.evaluate(self.markets)
+        breaker = book.breaker
+        if violated is None or breaker.state is OPEN:
+            return
+        change = breaker.judge(now, violated)
+        if change is not None:
+            value = book.drawdown_bps(book.equity(self.markets))
+            self._transition(breaker, change, now, value, event_id, out)
+
+    def _position_update(self, now: int, book: AccountBook, symbol: str, reason: str, caused_by: str) -> Emit:
+        pos = book.positions[symbol]
+        equity, unrealized, mark = book.valuation(self.markets, symbol)
+        average = pos.average_price()
+        account = book.account
+        record = {
+            "event_id": f"position:{account}:{self.venue}:{symbol}:{caused_by}",
+            "event_time": now,
+            "account": account,
+            "venue": self.venue,
+            "symbol": symbol,
+            "reason": reason,
+            "quantity": wire(pos.quantity),
+            "average_price": None if average is None else wire(average),
+            "mark_price": None if mark is None else wire(mark),
+            "realized_pnl": wire(pos.realized),
+            "fees": wire(pos.fees),
+            "unrealized_pnl": wire(unrealized),
+            "equity": wire(equity),
+            "peak_equity": wire(book.peak),
+            "drawdown_bps": book.drawdown_bps(equity),
+            "caused_by": caused_by,
+        }
+        return Emit(POSITIONS_TOPIC, f"{account}:{self.venue}:{symbol}", "PositionUpdate", record)
+
+    # ------------------------------------------------------------------ the gate
+    def _submitted(self, now: int, r: Record, out: list[Emit]) -> None:
+        account = r["account"]
+        symbol = r["symbol"]
+        event_id = r["event_id"]
+        book = self._account(now, account, event_id, out)
+        funds = self.funds[account]
+        if r["client_order_id"] in funds.orders:
+            return  # a repeat of an order already approved and still open: decided once, not again
+        state = self.states[account]
+        pos = book.positions.get(symbol)
+        position = pos.quantity if pos is not None else ZERO
+        decision = check_order(r, state, position, funds, self.markets.get(symbol), now, self.gate_config)
+        key = f"{self.venue}:{symbol}"
+        if decision.reason is None:
+            assert decision.reference is not None and decision.notional is not None
+            buy = r["side"] == "BUY"
+            reserve_price = r["price"] if r["order_type"] == "LIMIT" else decision.reference
+            funds.open(r["client_order_id"], symbol, buy, r["quantity"], reserve_price)
+            record = approved_record(r, now, decision.reference, decision.notional, state)
+            out.append(Emit(DECISIONS_TOPIC, key, "OrderApproved", record))
+            return
+        record = rejected_record(r, now, decision.reason, decision.message)
+        out.append(Emit(DECISIONS_TOPIC, key, "OrderRejected", record))
+        if decision.reason in LIMIT_REASONS:
+            self._alert(alert_rules.risk_limit_alert(r, now, decision.reason, decision.message, decision.value,
+                                                     decision.limit, record["event_id"]), out)
+
+    # ------------------------------------------------------------------ breakers and states
+    def _transition(self, breaker: CircuitBreaker, change: Change, t: int, value: Decimal | None,
+                    caused_by: str | None, out: list[Emit]) -> None:
+        record = transition_record(breaker, change, t, value, caused_by)
+        out.append(Emit(BREAKERS_TOPIC, self.venue, "BreakerTransition", record))
+        name: str = breaker.name  # type: ignore[attr-defined]
+        if change.to_state == OPEN:
+            self.cooling[name] = breaker
+        else:
+            self.cooling.pop(name, None)
+        self.next_due = min((b.open_until for b in self.cooling.values()), default=None)  # type: ignore[type-var]
+        alert = alert_rules.breaker_alert(record)
+        if alert is not None:
+            self._alert(alert, out)
+        if isinstance(breaker, DrawdownBreaker):
+            self._refresh_state(t, breaker.account, record["event_id"], out)
+            return
+        if breaker.tripped:
+            self.tripped.add(name)
+        else:
+            self.tripped.discard(name)
+        for account in sorted(self.states):
+            self._refresh_state(t, account, record["event_id"], out)
+
+    def _refresh_state(self, t: int, account: str, caused_by: str, out: list[Emit]) -> None:
+        book = self.books[account]
+        if self.tripped:
+            state = HALTED
+        elif book.breaker.tripped:
+            state = REDUCING
+        else:
+            state = ACTIVE
+        old = self.states[account]
+        if state == old:
+            return
+        self.states[account] = state
+        tripped = sorted(self.tripped)
+        if book.breaker.tripped:
+            tripped = sorted([*tripped, book.breaker.name])
+        record = trading_state_record(self.venue, account, old, state, t, tripped, caused_by)
+        out.append(Emit(TRADING_STATE_TOPIC, self.venue, "TradingStateChanged", record))
+        self._alert(alert_rules.trading_state_alert(record), out)
+
+    def _end_cooldowns(self, now: int, out: list[Emit]) -> None:
+        due = sorted((b.open_until, name, b) for name, b in self.cooling.items() if b.open_until <= now)  # type: ignore[operator]
+        for end, _name, breaker in due:
+            change = breaker.expire()
+            if self.clock is None or end > self.clock:
+                self.clock = end
+            self._transition(breaker, change, end, None, None, out)
+
+    def _alert(self, alert: Record, out: list[Emit]) -> None:
+        if self.throttle.offer(alert) is not None:
+            out.append(Emit(ALERTS_TOPIC, alert["alert_key"], "Alert", alert))
+
+    # ------------------------------------------------------------------ state
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "version": SNAPSHOT_VERSION,
+            "clock": self.clock,
+            "latency": self.latency.snapshot(),
+            "errors": self.errors.snapshot(),
+            "markets": {s: m.snapshot() for s, m in sorted(self.markets.items())},
+            "books": {a: b.snapshot() for a, b in sorted(self.books.items())},
+            "funds": {a: f.snapshot() for a, f in sorted(self.funds.items())},
+            "states": dict(sorted(self.states.items())),
+            "throttle": self.throttle.snapshot(),
+            "failed_probes": self.failed_probes,
+            "venue_down": self.venue_down,
+        }
+
+    @classmethod
+    def restore(cls, key: str, state: dict[str, Any], **config: Any) -> Self:
+        risk_config: RiskConfig = config.get("config") or RiskConfig()
+        if state.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(f"risk snapshot version {state.get('version')!r}, expected {SNAPSHOT_VERSION}")
+        proc = cls(key, risk_config)
+        proc.clock = state["clock"]
+        proc.latency.restore(state["latency"])
+        proc.errors.restore(state["errors"])
+        for account, snap in state["books"].items():
+            proc._book(account).restore(snap)
+            proc.funds[account] = AccountFunds.restore(state["funds"][account])
+        for symbol, snap in state["markets"].items():
+            proc._market(symbol).restore(snap)
+        proc.states = dict(state["states"])
+        proc.throttle = AlertThrottle.restore(state["throttle"], risk_config.alerts.throttle_us)
+        proc.failed_probes = state["failed_probes"]
+        proc.venue_down = state["venue_down"]
+        breakers: list[CircuitBreaker] = [proc.latency, proc.errors]
+        for market in proc.markets.values():
+            breakers += [market.spread, market.volatility]
+        for b in breakers:
+            if b.tripped:
+                proc.tripped.add(b.name)  # type: ignore[attr-defined]
+        for b in [*breakers, *(book.breaker for book in proc.books.values())]:
+            if b.state == OPEN:
+                proc.cooling[b.name] = b  # type: ignore[attr-defined]
+        proc.next_due = min((b.open_until for b in proc.cooling.values()), default=None)  # type: ignore[type-var]
+        return proc
