@@ -185,8 +185,10 @@ def produce(
     """Validate every row of FILE against TOPIC's schema, encode it and produce it (idempotent producer)."""
     from streams.catalog import UnknownTopic
     from streams.files import FileFormatError
+    from streams.metrics import try_serve_metrics
     from streams.producer import BadRowError, DeliveryError, FileProducer
 
+    try_serve_metrics("produce", _settings())
     try:
         producer = FileProducer(_settings(), topic)
     except (UnknownTopic, ValueError) as exc:
@@ -345,6 +347,9 @@ def replay(
         raise fail(str(exc)) from None
     outputs = tuple(dict.fromkeys(t for stage in stages for t in stage.outputs))
     start_ms, end_ms = _parse_time(start, "--from"), _parse_time(end, "--to")
+    from streams.metrics import try_serve_metrics
+
+    try_serve_metrics("replay", settings)
     serde = default_serde(settings)
     inputs = inputs or list(stages[0].inputs)
     try:

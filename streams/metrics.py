@@ -101,3 +101,12 @@ def serve_metrics(kind: ProcessKind, settings: Settings | None = None, port: int
     INFO.info({"kind": kind})
     server, _thread = start_http_server(metrics_port(kind, settings) if port is None else port, settings.metrics_host)
     return int(server.server_port)
+
+
+def try_serve_metrics(kind: ProcessKind, settings: Settings | None = None) -> int | None:
+    """Like :func:`serve_metrics` for short command-line runs (produce, replay): a busy port is not a
+    reason to fail the run; the metrics are then simply not served (returns ``None``)."""
+    try:
+        return serve_metrics(kind, settings)
+    except OSError:
+        return None

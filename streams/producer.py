@@ -24,6 +24,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Producer
 
+from streams import metrics
 from streams.catalog import TopicSpec, topic
 from streams.coerce import RecordCoercer, RowError, record_coercer
 from streams.config import Settings
@@ -208,6 +209,8 @@ class FileProducer:
             done_units = 0
             n = 0
             headers = [(PRODUCED_AT_HEADER, str(time.time_ns() // 1000).encode())]
+            events_out = metrics.EVENTS_OUT.labels(topic_name, "produce")
+            reported = 0
             try:
                 for line, raw, row in rows:
                     n += 1
@@ -237,10 +240,14 @@ class FileProducer:
                     if not parquet:
                         done_units += len(raw) if raw else 0
                     if n & 4095 == 0:
+                        produced_now = sum(counts.values())
+                        events_out.inc(produced_now - reported)
+                        reported = produced_now
                         poll(0)
                         if progress is not None:
                             progress(line if parquet else done_units, total)
                 report.produced = sum(counts.values())
+                events_out.inc(report.produced - reported)
             finally:
                 if rejects_writer is not None:
                     rejects_writer.close()

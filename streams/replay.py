@@ -284,6 +284,11 @@ def run_replay(
             progress(n, total)
     report.inputs = n - report.rejected
     report.outputs = sink.close()
+    from streams import metrics
+
+    metrics.EVENTS_IN.labels(",".join(specs[0].inputs), "replay").inc(report.inputs)
+    for name, count in report.outputs.items():
+        metrics.EVENTS_OUT.labels(name, "replay").inc(count)
     report.elapsed_s = time.perf_counter() - started
     if progress is not None:
         progress(n, total)

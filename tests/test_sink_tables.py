@@ -34,6 +34,7 @@ def test_every_derived_market_data_record_type_has_a_table() -> None:
 def test_the_sink_reads_the_catalog_topics_of_mapped_record_types_by_default() -> None:
     assert default_topics(load_mappings()) == [
         "md.bars.v1", "md.gaps.v1", "md.indicators.v1", "md.quality.v1", "md.late-ticks.v1", "md.alerts.v1",
+        "risk.alerts.v1",  # the risk pipeline's alerts land in the same alerts table
     ]  # fmt: skip
 
 
