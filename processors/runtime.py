@@ -31,11 +31,14 @@ class PartitionRuntime:
         self.clock: int | None = None  # highest event time seen in this partition (µs)
         self._timers: list[tuple[int, str]] = []
         self._due: dict[str, int] = {}  # the live timer of each key (heap entries may be stale)
+        self._timed: set[str] = set()  # keys whose processor class uses timers
 
     def processor(self, key: str) -> KeyedProcessor:
         proc = self.processors.get(key)
         if proc is None:
             proc = self.processors[key] = self.spec.create(key)
+            if _uses_timers(proc):
+                self._timed.add(key)
         return proc
 
     def process(self, schema: str, record: Record, key: str | None = None) -> list[Emit]:
@@ -46,7 +49,7 @@ class PartitionRuntime:
         if proc is None:
             proc = self.processor(key)
         out = proc.on_event(schema, record)
-        if _uses_timers(proc):
+        if key in self._timed:
             self._schedule(key, proc)
         t = record["event_time"]
         if self.clock is None or t > self.clock:
@@ -90,7 +93,9 @@ class PartitionRuntime:
     def restore_key(self, key: str, state: dict[str, Any]) -> None:
         proc = self.spec.restore(key, state)
         self.processors[key] = proc
-        self._schedule(key, proc)
+        if _uses_timers(proc):
+            self._timed.add(key)
+            self._schedule(key, proc)
 
     def snapshot(self) -> dict[str, Any]:
         return {"clock": self.clock, "keys": {k: p.snapshot() for k, p in sorted(self.processors.items())}}

@@ -86,20 +86,24 @@ class PipelineDriver:
             schema, record = self.serde.decode(value)
         except DecodeError as exc:
             return Rejected(topic, partition, offset, exc)
-        stamp = produced_at(headers)
-        if stamp is not None:
-            record["_produced_us"] = stamp
+        if headers:
+            stamp = produced_at(headers)
+            if stamp is not None:
+                record["_produced_us"] = stamp
         self.inputs_seen += 1
-        key = self.spec.key_of(schema.name, record)
-        rt = self.runtime(partition)
-        if self.load_state is not None and key not in rt.processors:
-            saved = self.load_state(key)
-            if saved is not None:
-                rt.restore_key(key, saved["state"])
-                if saved["clock"] is not None and (rt.clock is None or saved["clock"] > rt.clock):
-                    rt.clock = saved["clock"]
-        self.touched[key] = partition
-        return self.encode(rt.process(schema.name, record, key))
+        name = schema.name
+        key = self.spec.key_of(name, record)
+        rt = self.runtimes.get(partition) or self.runtime(partition)
+        if self.load_state is not None:
+            if key not in rt.processors:
+                saved = self.load_state(key)
+                if saved is not None:
+                    rt.restore_key(key, saved["state"])
+                    if saved["clock"] is not None and (rt.clock is None or saved["clock"] > rt.clock):
+                        rt.clock = saved["clock"]
+            self.touched[key] = partition
+        emits = rt.process(name, record, key)
+        return self.encode(emits) if emits else []
 
     def saved_state(self, key: str, partition: int) -> dict[str, Any]:
         """What the live worker stores per key: the processor's snapshot and the partition clock."""

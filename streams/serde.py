@@ -104,6 +104,10 @@ class AvroSerde:
             except KeyError:
                 continue
             self._readers[old.fingerprint] = _Reader(current, old.wire, current.wire)
+        self._by_header = {
+            SINGLE_OBJECT_MAGIC + fp.to_bytes(8, "little"): (r.schema, r.writer, r.reader)
+            for fp, r in self._readers.items()
+        }
         self._registry = None
         self._registry_ids: dict[tuple[str, str], int] = {}
         self._registry_readers: dict[int, _Reader] = {}
@@ -164,6 +168,19 @@ class AvroSerde:
         """Returns ``(schema, record)``; raises :class:`DecodeError` for anything undecodable."""
         if not data:
             raise DecodeError("empty", "message has no value")
+        # Hot path: a known single-object header (C3 01 + fingerprint), looked up by its 10 bytes.
+        fast = self._by_header.get(data[:_SO_HEADER])
+        if fast is not None:
+            schema, writer, resolved = fast
+            buf = BytesIO(data)
+            buf.seek(_SO_HEADER)
+            try:
+                record = schemaless_reader(buf, writer, resolved)
+            except Exception as exc:  # EOFError, UnicodeDecodeError, IndexError, ValueError, ...
+                raise DecodeError("corrupt_body", f"{schema.name} body: {type(exc).__name__}: {exc}") from exc
+            if buf.tell() != len(data):
+                raise DecodeError("corrupt_body", f"{schema.name} body has {len(data) - buf.tell()} trailing bytes")
+            return schema, record
         first = data[0]
         if first == 0xC3:
             if len(data) < _SO_HEADER:
