@@ -40,15 +40,12 @@ from rapidfuzz import fuzz, process
 from bench.common import result
 from processors.retail import RetailReplay
 from processors.retail.text import fold
-from streams.generator.config import RETAILERS
-from streams.generator.retail import clp
+from streams.generator.retail import clp, retailers_for
 from streams.generator.retail_catalog import Product, build_catalog
 from streams.generator.retail_names import SkuBook, listing_brand, listing_category, listing_name
 
 T0 = 1_756_900_800_000_000  # 2025-09-03 12:00 UTC (08:00 in Santiago)
 HOUR_US = 3_600_000_000
-_RETAILER_WEIGHT = {"falabella": 0.27, "ripley": 0.24, "paris": 0.22, "hites": 0.14, "abcdin": 0.13}
-_RETAILER_COUNT = ((2, 0.22), (3, 0.30), (4, 0.30), (5, 0.18))
 _NUMBER = re.compile(r"\d+")
 _KEEP = frozenset({"5G", "4G", "4K"})
 
@@ -88,17 +85,6 @@ def bench_catalog(generations: int) -> list[Product]:
     return out
 
 
-def _retailers(rng: random.Random) -> list[str]:
-    k = rng.choices([n for n, _ in _RETAILER_COUNT], weights=[w for _, w in _RETAILER_COUNT])[0]
-    pool = list(RETAILERS)
-    chosen: list[str] = []
-    while len(chosen) < k:
-        pick = rng.choices(pool, weights=[_RETAILER_WEIGHT[r] for r in pool])[0]
-        pool.remove(pick)
-        chosen.append(pick)
-    return [r for r in RETAILERS if r in chosen]
-
-
 def _prices(rng: random.Random, market: float) -> tuple[int, int | None, int | None]:
     normal = clp(market * rng.uniform(0.97, 1.14))
     offer = clp(normal * rng.uniform(0.72, 0.95)) if rng.random() < 0.5 else None
@@ -125,7 +111,7 @@ def bench_listings(
         if len(listings) >= n_listings:
             break
         market[product.product_id] = product.price * rng.uniform(0.88, 1.04)
-        for retailer in _retailers(rng):
+        for retailer in retailers_for(rng):
             if len(listings) >= n_listings:
                 break
             name = listing_name(product, retailer, rng)

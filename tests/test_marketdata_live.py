@@ -26,6 +26,7 @@ from streams.pipelines import build_pipeline
 from streams.producer import FileProducer
 from streams.replay import KafkaRangeReader, run_replay
 from streams.topic_admin import ensure_topics
+from tests.files_support import split_lines
 
 pytestmark = pytest.mark.kafka
 
@@ -180,17 +181,6 @@ def test_live_worker_matches_replay_and_expected_bars(services: Settings, day_di
         assert _per_key(live[topic]) == _per_key(expected[topic]), topic
 
 
-def _chunks(path: Path, out_dir: Path, n: int) -> list[Path]:
-    lines = path.read_bytes().splitlines(keepends=True)
-    size = -(-len(lines) // n)
-    paths = []
-    for i in range(n):
-        chunk = out_dir / f"chunk{i:02d}.jsonl"
-        chunk.write_bytes(b"".join(lines[i * size:(i + 1) * size]))
-        paths.append(chunk)
-    return paths
-
-
 @pytest.mark.xfail(
     strict=False,
     reason="known defect: with faust-streaming 0.15.3 exactly_once, a SIGKILL can land so that the committed "
@@ -202,7 +192,7 @@ def test_kill_9_mid_day_resumes_exactly(services: Settings, day_dir: Path, tmp_p
     (while it is busy), parts five and six arrive while it is down, then it restarts."""
     settings = _isolated(services, "kill9")
     spec = build_pipeline("marketdata", settings)
-    chunks = _chunks(day_dir / "md.ticks.v1.jsonl", tmp_path, 10)
+    chunks = split_lines(day_dir / "md.ticks.v1.jsonl", tmp_path, 10)
     producer = FileProducer(settings, "md.ticks.v1")
     worker = _start_worker(settings)
     try:

@@ -42,6 +42,7 @@ from streams.kafka_clients import producer_config
 from streams.producer import FileProducer
 from streams.serde import DecodeError
 from streams.topic_admin import ensure_topics
+from tests.files_support import split_lines
 from tests.test_observability_support import (
     PROMETHEUS_CONFIG,
     ROOT,
@@ -210,17 +211,6 @@ def _prometheus_config(path: Path, ports: dict[str, int]) -> None:
     path.write_text(yaml.safe_dump(config))
 
 
-def _split(path: Path, out_dir: Path, n: int) -> list[Path]:
-    lines = path.read_bytes().splitlines(keepends=True)
-    size = -(-len(lines) // n)
-    parts = []
-    for i in range(n):
-        part = out_dir / f"part{i}.jsonl"
-        part.write_bytes(b"".join(lines[i * size : (i + 1) * size]))
-        parts.append(part)
-    return parts
-
-
 def _read_outputs(settings: Settings) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {t: [] for t in OUTPUTS}
     physical = {settings.topic(t): t for t in OUTPUTS}
@@ -295,7 +285,7 @@ def live(services: Settings, day_file: Path, tmp_path_factory: pytest.TempPathFa
         producer = FileProducer(settings, INPUT)
         raw = Producer(producer_config(settings))
         ticks = 0
-        for i, part in enumerate(_split(day_file, work, PARTS)):
+        for i, part in enumerate(split_lines(day_file, work, PARTS)):
             ticks += producer.produce_file(part).produced
             if i < len(GARBAGE):
                 raw.produce(settings.topic(INPUT), GARBAGE[i], b"garbage")

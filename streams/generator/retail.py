@@ -80,7 +80,8 @@ class RetailDay:
         return {"products": self.products, "listings": listings, "glitches": self.glitches}
 
 
-def _retailers_for(rng: random.Random) -> list[str]:
+def retailers_for(rng: random.Random) -> list[str]:
+    """Which retailers list a product (2–5 of them, the big ones more often), in catalog order."""
     k = rng.choices([n for n, _ in _RETAILER_COUNT], weights=[w for _, w in _RETAILER_COUNT])[0]
     pool = list(RETAILERS)
     chosen: list[str] = []
@@ -163,7 +164,7 @@ def generate_retail(rng: random.Random, day: date) -> RetailDay:
     market_price: dict[str, float] = {}
     for product in catalog:
         market_price[product.product_id] = product.price * rng.uniform(0.88, 1.04)
-        for retailer in _retailers_for(rng):
+        for retailer in retailers_for(rng):
             name = listing_name(product, retailer, rng)
             sku = skus.sku(retailer)
             normal, offer, card = _prices(rng, market_price[product.product_id])
