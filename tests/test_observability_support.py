@@ -10,17 +10,16 @@ import re
 import shutil
 import socket
 import subprocess
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import yaml
 
 from streams.config import Settings
+from tests.test_sink_support import create_database, drop_database  # noqa: F401 - re-exported
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS_DIR = ROOT / "infra" / "prometheus"
@@ -154,28 +153,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _with_database(dsn: str, name: str) -> str:
-    return urlunsplit(urlsplit(dsn)._replace(path="/" + name))
-
-
-async def _maintenance(settings: Settings, statement: str) -> None:
-    conn = await asyncpg.connect(_with_database(settings.dsn(), "postgres"))
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-def create_database(settings: Settings, label: str) -> Settings:
-    """A new empty database on the same server (the sink's default schema ``mercado`` inside it)."""
-    name = f"mercado_test_{label}_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_maintenance(settings, f'CREATE DATABASE "{name}"'))
-    return settings.model_copy(update={"database_url": _with_database(settings.dsn(), name)})
-
-
-def drop_database(settings: Settings) -> None:
-    name = urlsplit(settings.dsn()).path.lstrip("/")
-    asyncio.run(_maintenance(settings, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+# create_database / drop_database: the sink tests' own (one place for per-test databases).
 
 
 def fetch_all(settings: Settings, statements: list[str]) -> list[list[asyncpg.Record]]:
