@@ -23,6 +23,8 @@ import orjson
 from schemas.loader import SchemaSet, load_schemas
 
 MAPPING_FILE = Path(__file__).resolve().parent / "tables.toml"
+# One file per pipeline: tables.toml (market data) first, then tables.<pipeline>.toml in name order.
+MAPPING_FILES = (MAPPING_FILE, *sorted(MAPPING_FILE.parent.glob("tables.*.toml")))
 INGESTED_AT = "ingested_at"  # every mapped table has it: when the sink last wrote the row
 STAGING_PREFIX = "mercado_stage_"
 
@@ -261,6 +263,10 @@ def parse_mappings(document: dict[str, Any], schemas: SchemaSet | None = None) -
     return tuple(mappings)
 
 
-def load_mappings(path: Path = MAPPING_FILE) -> tuple[TableMapping, ...]:
-    with path.open("rb") as handle:
-        return parse_mappings(tomllib.load(handle))
+def load_mappings(*paths: Path) -> tuple[TableMapping, ...]:
+    """The mappings of ``paths`` (default: every ``sinks/tables*.toml``), validated together."""
+    entries: list[dict[str, Any]] = []
+    for path in paths or MAPPING_FILES:
+        with path.open("rb") as handle:
+            entries.extend(tomllib.load(handle).get("table", []))
+    return parse_mappings({"table": entries})
