@@ -9,13 +9,14 @@ import pytest
 
 from sinks.migrate import MigrationError, StorageMode, discover_migrations
 from sinks.runner import Backoff, default_topics
-from sinks.tables import ConflictPolicy, MappingError, load_mappings, parse_mappings
+from sinks.tables import MAPPING_FILE, ConflictPolicy, MappingError, load_mappings, parse_mappings
 from sinks.writer import sql_literal, store_offsets_sql
 from tests.test_sink_support import T0_US, alert, bar, late_tick
 
 
 def test_every_derived_market_data_record_type_has_a_table() -> None:
-    mappings = {m.record: (m.table, m.key, m.on_conflict, m.revision) for m in load_mappings()}
+    # tables.toml only: the other pipelines' tables.<pipeline>.toml are checked by their own tests
+    mappings = {m.record: (m.table, m.key, m.on_conflict, m.revision) for m in load_mappings(MAPPING_FILE)}
     assert mappings == {
         "mercado.marketdata.Bar": (
             "md_bars",
@@ -32,14 +33,14 @@ def test_every_derived_market_data_record_type_has_a_table() -> None:
 
 
 def test_the_sink_reads_the_catalog_topics_of_mapped_record_types_by_default() -> None:
-    assert default_topics(load_mappings()) == [
+    assert default_topics(load_mappings(MAPPING_FILE)) == [
         "md.bars.v1", "md.gaps.v1", "md.indicators.v1", "md.quality.v1", "md.late-ticks.v1", "md.alerts.v1",
         "risk.alerts.v1",  # the risk pipeline's alerts land in the same alerts table
     ]  # fmt: skip
 
 
 def test_rows_are_extracted_in_column_order_with_timestamps_in_microseconds() -> None:
-    bars, *_rest, alerts = load_mappings()
+    bars, *_rest, alerts = load_mappings(MAPPING_FILE)
     record = bar(2)
     assert bars.extract(record) == (
         "sim", "USDCOP", 60, T0_US + 120_000_000, T0_US + 180_000_000, 4000.5, 4003.0, 3999.0, 4001.25, 12.0,
@@ -143,7 +144,7 @@ def test_the_same_record_type_cannot_go_to_two_tables() -> None:
 
 def test_migrations_on_disk_have_one_file_or_one_per_storage_mode(tmp_path: Path) -> None:
     found = discover_migrations()
-    assert [(m.version, m.name) for m in found] == [(1, "tables"), (2, "timeseries"), (3, "views")]
+    assert [(m.version, m.name) for m in found[:3]] == [(1, "tables"), (2, "timeseries"), (3, "views")]
     assert found[1].path(StorageMode.PLAIN).name == "0002_timeseries.plain.sql"
     assert found[1].path(StorageMode.TIMESCALEDB).name == "0002_timeseries.timescaledb.sql"
     assert found[0].path(StorageMode.PLAIN) == found[0].path(StorageMode.TIMESCALEDB)

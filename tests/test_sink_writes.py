@@ -216,7 +216,7 @@ def test_dropping_the_tables_and_replaying_the_topics_gives_identical_checksums(
 
     drain(sink, ["marketdata", "alerts"])
     first = checksums(sink)
-    assert {table: rows for table, (rows, _md5) in first.items()} == {
+    assert {table: rows for table, (rows, _md5) in first.items() if rows} == {  # other pipelines' tables: empty
         "md_bars": 600,
         "md_gaps": 5,
         "md_indicators": 50,
