@@ -4,7 +4,8 @@ At-least-once delivery + idempotent writes + offsets stored in the rows' transac
 
 * Messages are decoded and routed by record type (``sinks/tables.toml``) into a batch that is handed
   to the writer when it holds ``sink_batch_rows`` messages or is ``sink_batch_ms`` old. One batch is
-  written while the next one is consumed (the database works while Python decodes).
+  written while the next one is consumed (the database works while Python decodes). Record types
+  listed under ``[[ignore]]`` only move the offsets (no row, no dead letter).
 * Each batch commits its rows, its dead letters and every partition's next offset in one transaction.
   On start and after every rebalance the consumer seeks to the offsets stored in the database
   (``on_assign``); Kafka's committed offsets are only updated afterwards, for lag tools.
@@ -37,7 +38,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from sinks.database import connect, describe, is_transient
 from sinks.dead_letters import UNMAPPED_RECORD, DeadLetter, DeadLetterDeliveryError, DeadLetterTopic
-from sinks.tables import Row, TableMapping, load_mappings
+from sinks.tables import Ignored, Row, TableMapping, load_ignored, load_mappings
 from sinks.writer import Batch, BatchWriter, TableRows
 from streams import metrics
 from streams.catalog import all_topics
@@ -77,10 +78,23 @@ def tune_garbage_collection() -> None:
     gc.set_threshold(GC_GENERATION0_THRESHOLD, 20, 20)
 
 
-def default_topics(mappings: Iterable[TableMapping]) -> list[str]:
-    """The catalog topics carrying a mapped record type (logical names)."""
+def default_topics(mappings: Iterable[TableMapping], ignored: Ignored | None = None) -> list[str]:
+    """The catalog topics carrying a mapped record type (logical names), but for the ignored topics
+    (default: those of the ``[[ignore]]`` entries of every ``sinks/tables*.toml``)."""
+    skipped = (load_ignored() if ignored is None else ignored).topics
     mapped = {m.record.rsplit(".", 1)[-1] for m in mappings}
-    return [t.name for t in all_topics() if mapped & set(t.schemas)]
+    return [t.name for t in all_topics() if mapped & set(t.schemas) and t.name not in skipped]
+
+
+def _discard(_item: object) -> None:
+    return None
+
+
+def _no_row(_record: dict[str, Any]) -> Row:
+    return ()
+
+
+IGNORE_ROUTE: Route = (_discard, _discard, _no_row)  # an ignored record type: nothing enters the batch
 
 
 @dataclass
@@ -90,6 +104,7 @@ class SinkStats:
     batches: int = 0
     rows: int = 0
     dead_letters: int = 0
+    ignored: int = 0  # messages of ignored record types (``[[ignore]]``): offsets only
     retries: int = 0
 
 
@@ -112,11 +127,13 @@ class SinkRunner:
         topics: Sequence[str] | None = None,
         *,
         mappings: Sequence[TableMapping] | None = None,
+        ignored: Ignored | None = None,
     ):
         self.settings = settings
         self.mappings = tuple(mappings or load_mappings())
+        self.ignored = load_ignored() if ignored is None else ignored
         self._by_record = {m.record: m for m in self.mappings}
-        self.topics = [settings.topic(t) for t in (topics or default_topics(self.mappings))]
+        self.topics = [settings.topic(t) for t in (topics or default_topics(self.mappings, self.ignored))]
         self.group = settings.topic_prefix + settings.sink_group
         self.serde = default_serde(settings)
         self.dead_letter_topic = DeadLetterTopic(settings)
@@ -159,7 +176,13 @@ class SinkRunner:
         self._loop = asyncio.get_running_loop()
         self._kafka_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mercado-sink-kafka")
         self._consumer = Consumer(self._consumer_config())
-        log.info("sink starting", topics=self.topics, group=self.group, schema=self.settings.db_schema)
+        log.info(
+            "sink starting",
+            topics=self.topics,
+            group=self.group,
+            schema=self.settings.db_schema,
+            ignored_records=sorted(self.ignored.records),
+        )
         try:
             await self._with_retry("connect", self._connection)
             self._consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
@@ -286,9 +309,13 @@ class SinkRunner:
         self._unwritten += taken
 
     def _route(self, record_type: str) -> Route | None:
-        """Where rows of a record type go in the current buffer; None when no table is mapped for it."""
+        """Where rows of a record type go in the current buffer; None when no table is mapped for it
+        (and it is not ignored: an ignored type's route drops the record)."""
         mapping = self._by_record.get(record_type)
         if mapping is None:
+            if record_type in self.ignored.records:
+                route = self._routes[record_type] = IGNORE_ROUTE
+                return route
             return None
         table = self._buffer.tables[record_type] = TableRows(mapping)
         route = self._routes[record_type] = (table.rows.append, table.messages.append, mapping.extract)
@@ -445,6 +472,7 @@ class SinkRunner:
         for letter in batch.dead_letters + rejected:
             metrics.DEAD_LETTERS.labels(letter.topic, letter.reason).inc()
         self.stats.dead_letters += len(batch.dead_letters) + len(rejected)
+        self.stats.ignored += batch.message_count - batch.row_count - len(batch.dead_letters)
         for (topic, _partition), count in batch.messages_by_partition.items():
             metrics.EVENTS_IN.labels(topic, "sink").inc(count)
         self._kafka_offsets.update(batch.next_offsets)

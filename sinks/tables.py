@@ -5,6 +5,10 @@ each column is taken from the record. From it come the row extractor (record -> 
 order), the temporary staging table the rows are COPYed into, and the ``INSERT … ON CONFLICT`` that
 moves them into the target. Timestamps stay integer microseconds up to the staging table and become
 ``timestamptz`` in that INSERT, so the Python hot path never builds ``datetime`` objects.
+
+``[[ignore]]`` entries (:class:`Ignored`) say what the sink deliberately leaves out: a record type that
+shares a topic with mapped ones (skipped without a dead letter), or a catalog topic that carries mapped
+record types but is not read by default (a repartition topic repeating another topic's events).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 import orjson
 
 from schemas.loader import SchemaSet, load_schemas
+from streams.catalog import UnknownTopic, topic
 
 MAPPING_FILE = Path(__file__).resolve().parent / "tables.toml"
 # One file per pipeline: tables.toml (market data) first, then tables.<pipeline>.toml in name order.
@@ -221,8 +226,56 @@ def _check_path(schemas: SchemaSet, mapping: TableMapping, column: ColumnMapping
         node = fields[part]
 
 
+@dataclass(frozen=True)
+class Ignored:
+    """What the sink deliberately leaves out (``[[ignore]]`` entries, each with a ``reason``)."""
+
+    records: frozenset[str] = frozenset()  # record types skipped without a row or a dead letter
+    topics: frozenset[str] = frozenset()  # catalog topics not read by default (``mercado sink -t`` still can)
+
+
+IGNORE_KEYS = frozenset({"record", "topic", "reason"})
+
+
+def parse_ignored(
+    document: dict[str, Any], mappings: Sequence[TableMapping], schemas: SchemaSet | None = None
+) -> Ignored:
+    """The ``[[ignore]]`` entries of a parsed mapping document: each names a record type (that no table
+    maps) or a catalog topic, and says why."""
+    schemas = schemas or load_schemas()
+    mapped = {m.record for m in mappings}
+    records: set[str] = set()
+    topics: set[str] = set()
+    for entry in document.get("ignore", []):
+        unknown = set(entry) - IGNORE_KEYS
+        if unknown:
+            raise MappingError(f"ignore entry {entry!r}: unknown keys {sorted(unknown)}")
+        if ("record" in entry) == ("topic" in entry):
+            raise MappingError(f"ignore entry {entry!r}: names either a record or a topic")
+        reason = entry.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise MappingError(f"ignore entry {entry!r}: needs a reason")
+        if "record" in entry:
+            record = entry["record"]
+            try:
+                schemas[record]
+            except KeyError:
+                raise MappingError(f"ignore entry: unknown record type {record!r}") from None
+            if record in mapped:
+                raise MappingError(f"ignore entry: {record} is mapped to a table, it cannot be ignored too")
+            records.add(record)
+        else:
+            try:
+                topic(entry["topic"])
+            except UnknownTopic:
+                raise MappingError(f"ignore entry: {entry['topic']!r} is not a catalog topic") from None
+            topics.add(entry["topic"])
+    return Ignored(frozenset(records), frozenset(topics))
+
+
 def parse_mappings(document: dict[str, Any], schemas: SchemaSet | None = None) -> tuple[TableMapping, ...]:
-    """Validates a parsed ``tables.toml`` against itself and the Avro contracts."""
+    """Validates a parsed ``tables.toml`` (its ``[[table]]`` and ``[[ignore]]`` entries) against itself,
+    the Avro contracts and the topic catalog."""
     schemas = schemas or load_schemas()
     mappings: list[TableMapping] = []
     for entry in document.get("table", []):
@@ -260,13 +313,26 @@ def parse_mappings(document: dict[str, Any], schemas: SchemaSet | None = None) -
     duplicates = {r for r in records if records.count(r) > 1}
     if duplicates:
         raise MappingError(f"record types mapped twice: {sorted(duplicates)}")
+    parse_ignored(document, mappings, schemas)
     return tuple(mappings)
+
+
+def _read_documents(paths: Sequence[Path]) -> dict[str, list[dict[str, Any]]]:
+    document: dict[str, list[dict[str, Any]]] = {"table": [], "ignore": []}
+    for path in paths or MAPPING_FILES:
+        with path.open("rb") as handle:
+            loaded = tomllib.load(handle)
+        document["table"].extend(loaded.get("table", []))
+        document["ignore"].extend(loaded.get("ignore", []))
+    return document
 
 
 def load_mappings(*paths: Path) -> tuple[TableMapping, ...]:
     """The mappings of ``paths`` (default: every ``sinks/tables*.toml``), validated together."""
-    entries: list[dict[str, Any]] = []
-    for path in paths or MAPPING_FILES:
-        with path.open("rb") as handle:
-            entries.extend(tomllib.load(handle).get("table", []))
-    return parse_mappings({"table": entries})
+    return parse_mappings(_read_documents(paths))
+
+
+def load_ignored(*paths: Path) -> Ignored:
+    """The ``[[ignore]]`` entries of ``paths`` (default: every ``sinks/tables*.toml``)."""
+    document = _read_documents(paths)
+    return parse_ignored(document, parse_mappings(document))
