@@ -32,6 +32,9 @@ class PartitionRuntime:
         self._timers: list[tuple[int, str]] = []
         self._due: dict[str, int] = {}  # the live timer of each key (heap entries may be stale)
         self._timed: set[str] = set()  # keys whose processor class uses timers
+        # Keys whose state changed (an event or a timer), when the caller persists state per key
+        # (the live worker saves them after each batch); None: not tracked (replay).
+        self.changed: set[str] | None = None
 
     def processor(self, key: str) -> KeyedProcessor:
         proc = self.processors.get(key)
@@ -49,6 +52,8 @@ class PartitionRuntime:
         if proc is None:
             proc = self.processor(key)
         out = proc.on_event(schema, record)
+        if self.changed is not None:
+            self.changed.add(key)
         if key in self._timed:
             self._schedule(key, proc)
         t = record["event_time"]
@@ -83,6 +88,8 @@ class PartitionRuntime:
             del self._due[key]
             proc = self.processors[key]
             out.extend(proc.on_timer(now))
+            if self.changed is not None:
+                self.changed.add(key)
             self._schedule(key, proc)
         return out
 

@@ -10,7 +10,7 @@ and encodes their outputs for their topics.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,14 +55,16 @@ class PipelineDriver:
         self,
         spec: PipelineSpec,
         serde: AvroSerde,
-        load_state: Callable[[str], dict[str, Any] | None] | None = None,
+        load_partition: Callable[[int], Iterable[tuple[str, dict[str, Any]]]] | None = None,
     ):
-        """``load_state(key)`` returns a key's saved state (from :meth:`saved_state`) the first time
-        the key shows up in a partition; the live worker reads it from its changelog-backed table."""
+        """``load_partition(p)`` yields the saved state (from :meth:`saved_state`) of every key of input
+        partition ``p``; the live worker reads it from its changelog-backed table. It is called once,
+        when the partition's first event arrives, and every key is restored then — not lazily when the
+        key shows up again — so the partition clock and every key's pending timers are exactly what
+        they were at the last committed batch (a bar of a quiet key still closes on time)."""
         self.spec = spec
         self.serde = serde
-        self.load_state = load_state
-        self.touched: dict[str, int] = {}  # keys processed since the last take_touched(), -> partition
+        self.load_partition = load_partition
         self.runtimes: dict[int, PartitionRuntime] = {}
         self._encoders: dict[tuple[str, str], Callable[[dict[str, Any]], bytes]] = {}
         self.inputs_seen = 0
@@ -71,7 +73,17 @@ class PipelineDriver:
         rt = self.runtimes.get(partition)
         if rt is None:
             rt = self.runtimes[partition] = PartitionRuntime(self.spec)
+            if self.load_partition is not None:
+                rt.changed = set()  # the worker saves every key an event or a timer changed
+                for key, saved in self.load_partition(partition):
+                    rt.restore_key(key, saved["state"])
+                    if saved["clock"] is not None and (rt.clock is None or saved["clock"] > rt.clock):
+                        rt.clock = saved["clock"]
         return rt
+
+    def forget_partition(self, partition: int) -> None:
+        """Drops a partition's in-memory state (it was revoked: another worker may advance it)."""
+        self.runtimes.pop(partition, None)
 
     def process(
         self,
@@ -94,24 +106,23 @@ class PipelineDriver:
         name = schema.name
         key = self.spec.key_of(name, record)
         rt = self.runtimes.get(partition) or self.runtime(partition)
-        if self.load_state is not None:
-            if key not in rt.processors:
-                saved = self.load_state(key)
-                if saved is not None:
-                    rt.restore_key(key, saved["state"])
-                    if saved["clock"] is not None and (rt.clock is None or saved["clock"] > rt.clock):
-                        rt.clock = saved["clock"]
-            self.touched[key] = partition
         emits = rt.process(name, record, key)
         return self.encode(emits) if emits else []
 
     def saved_state(self, key: str, partition: int) -> dict[str, Any]:
-        """What the live worker stores per key: the processor's snapshot and the partition clock."""
+        """What the live worker stores per key: the processor's snapshot, the partition clock and the
+        partition (so a restart restores a partition's keys together)."""
         rt = self.runtimes[partition]
-        return {"state": rt.snapshot_key(key), "clock": rt.clock}
+        return {"state": rt.snapshot_key(key), "clock": rt.clock, "partition": partition}
 
     def take_touched(self) -> dict[str, int]:
-        touched, self.touched = self.touched, {}
+        """Keys whose state changed since the last call (events and fired timers), -> partition."""
+        touched: dict[str, int] = {}
+        for partition, rt in self.runtimes.items():
+            if rt.changed:
+                for key in rt.changed:
+                    touched[key] = partition
+                rt.changed = set()
         return touched
 
     def encode(self, emits: list[Emit]) -> list[Output]:
