@@ -27,16 +27,16 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from bench.common import result
-from processors.risk import AccountVenueConfig, GateConfig, InProcessRisk, RiskConfig
+from processors.risk import InProcessRisk
 from schemas.loader import load_schemas
 from streams.coerce import record_coercer
+from streams.generator.risk_setup import VENUES, day_config  # noqa: F401  (re-exported for the tests)
 from streams.serde import AvroSerde
 
 SEED = 42
@@ -46,23 +46,6 @@ DAY_FILES: tuple[tuple[str, str | None], ...] = (
     ("trading.venue-health.v1", "VenueHealth"),
     ("md.ticks.v1", "PriceTick"),
 )
-VENUES = ("binance", "kraken", "coinbase")
-
-
-def day_config(**overrides: Any) -> RiskConfig:
-    """The market maker of the generated day: account mm-1 on three venues, 40,000 USDT of starting
-    equity each, balances large enough that only the breakers and limits decide, the generator's lots."""
-    account = AccountVenueConfig(
-        balances={"USDT": Decimal(10_000_000), "BTC": Decimal(100), "ETH": Decimal(1_000)},
-        starting_equity=Decimal(40_000),
-    )
-    fields: dict[str, Any] = {
-        "accounts": {"mm-1": dict.fromkeys(VENUES, account)},
-        "markets": dict.fromkeys(VENUES, ("BTC/USDT", "ETH/USDT")),
-        "gate": GateConfig(quantity_steps={"BTC/USDT": Decimal("0.0001"), "ETH/USDT": Decimal("0.001")}),
-    }
-    fields.update(overrides)
-    return RiskConfig(**fields)
 
 
 def day_records(out_dir: Path) -> list[tuple[str, dict[str, Any]]]:
