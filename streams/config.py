@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     # tenants on one cluster. Catalog and processors keep the logical names.
     topic_prefix: str = ""
 
+    # Overrides every catalog topic's retention.ms when topics are created (-1: keep forever). Kafka
+    # measures retention on message timestamps, which Mercado sets to event time: a day generated for
+    # an older date would be deleted as soon as it is written. The demo and the tests use -1.
+    topic_retention_ms: int | None = None
+
     # Live worker: how often the exactly-once transaction commits (outputs become visible then).
     worker_commit_interval_s: float = 0.1
 

@@ -55,7 +55,11 @@ def run_demo(settings: Settings, *, seed: int, day: dt.date, console: Console) -
     console.print(f"Kafka {conn['kafka_bootstrap']} · PostgreSQL {conn['database_url']}", highlight=False)
     # Each run gets its own topics (demo.<run>.*), so a re-run never mixes with an earlier day's data.
     base_prefix = settings.topic_prefix
-    settings = settings.model_copy(update={"topic_prefix": f"{base_prefix}demo.{int(time.time())}."})
+    settings = settings.model_copy(update={
+        "topic_prefix": f"{base_prefix}demo.{int(time.time())}.",
+        # the sample day has a fixed date: keep its events whatever today's date is
+        "topic_retention_ms": -1 if settings.topic_retention_ms is None else settings.topic_retention_ms,
+    })
     removed = remove_earlier_demo_topics(settings, base_prefix)
     created = [s.name for s in ensure_topics(settings) if s.action == "created"]
     console.print(

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+
+# The tests produce generated days with fixed dates; Kafka's retention runs on message timestamps
+# (= event time), so their topics keep data forever (inherited by the workers the tests start).
+os.environ.setdefault("MERCADO_TOPIC_RETENTION_MS", "-1")
 
 from streams.config import Settings, get_settings
 

@@ -1,0 +1,32 @@
+"""``MERCADO_TOPIC_RETENTION_MS`` overrides the catalog's retention when topics are created."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from confluent_kafka.admin import AdminClient, ConfigResource
+
+from streams.catalog import TopicSpec
+from streams.config import Settings
+from streams.kafka_clients import admin_config
+from streams.topic_admin import ensure_topics
+
+pytestmark = pytest.mark.kafka
+
+
+def _retention(settings: Settings, name: str) -> str:
+    admin = AdminClient(admin_config(settings))
+    [future] = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, name)]).values()
+    return future.result()["retention.ms"].value
+
+
+def test_the_override_replaces_the_catalog_retention(kafka: Settings) -> None:
+    prefix = f"t{time.time_ns() % 10**12}.retention."
+    spec = (TopicSpec("kept.v1", ("PriceTick",), ("venue",), "kept", retention_ms=1000),)
+    forever = kafka.model_copy(update={"topic_prefix": prefix + "a.", "topic_retention_ms": -1})
+    catalog = kafka.model_copy(update={"topic_prefix": prefix + "b.", "topic_retention_ms": None})
+    ensure_topics(forever, spec)
+    ensure_topics(catalog, spec)
+    assert _retention(forever, forever.topic("kept.v1")) == "-1"
+    assert _retention(catalog, catalog.topic("kept.v1")) == "1000"
