@@ -93,6 +93,15 @@ def run_sink_step(settings: Settings, console: Console) -> int:
         settings, "SELECT venue, symbol, hour_start, coverage_pct, missing_bars, gap_count, tick_count, late_ticks "
         "FROM data_quality_monitor ORDER BY coverage_pct NULLS LAST LIMIT 5"))))
     console.print(_table("pipeline_status", asyncio.run(_query(settings, "SELECT * FROM pipeline_status"))))
+    from sinks.retail_cli import OpportunitiesUnavailable, print_top_opportunities
+    from sinks.risk_cli import RiskStatusError, print_risk_summary
+
+    try:
+        print_top_opportunities(settings, console, limit=10)
+        print_risk_summary(settings, console)
+    except (OpportunitiesUnavailable, RiskStatusError) as exc:
+        console.print(f"[bold red]{exc}[/]")
+        return 1
     console.print(
         f"Metrics: worker http://{settings.metrics_host}:{settings.metrics_port_worker}/metrics, sink "
         f"http://{settings.metrics_host}:{settings.metrics_port_sink}/metrics (while they run); Prometheus "

@@ -21,9 +21,10 @@ from streams.kafka_clients import consumer_config
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_worker(settings: Settings, pipeline: str, log: Path) -> subprocess.Popen:
+def start_worker(settings: Settings, pipeline: str, log: Path, extra_env: dict[str, str] | None = None
+                 ) -> subprocess.Popen:
     log.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "MERCADO_TOPIC_PREFIX": settings.topic_prefix}
+    env = {**os.environ, "MERCADO_TOPIC_PREFIX": settings.topic_prefix, **(extra_env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "worker", "--pipeline", pipeline],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log.open("ab"), start_new_session=True,
@@ -63,10 +64,45 @@ def wait_until_consumed(
         c.close()
 
 
+# The retail and risk workers serve their metrics next to the market-data worker's port.
+EXTRA_WORKERS: dict[str, int] = {"retail": 4, "risk": 5}  # pipeline -> offset from metrics_port_worker
+
+
+def _extra_env(settings: Settings, pipeline: str) -> dict[str, str]:
+    env = {"MERCADO_METRICS_PORT_WORKER": str(settings.metrics_port_worker + EXTRA_WORKERS[pipeline])}
+    if pipeline == "risk":  # the account, venues and lots of the generated order flow
+        from streams.generator.risk_setup import day_config
+
+        env["MERCADO_RISK"] = day_config().model_dump_json()
+    return env
+
+
+def wait_for_pipeline(settings: Settings, pipeline: str, proc: subprocess.Popen, timeout_s: float) -> bool:
+    """True once the worker's group has consumed every input of every stage, intermediate topics
+    included (their ends move while earlier stages run, so the check must hold twice in a row)."""
+    from streams.pipelines import build_stages
+
+    topics = sorted({settings.topic(t) for stage in build_stages(pipeline, settings) for t in stage.inputs})
+    group = f"{settings.topic_prefix}mercado-{pipeline}"
+    deadline = time.monotonic() + timeout_s
+    settled = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        remaining = max(1.0, deadline - time.monotonic())
+        if not wait_until_consumed(settings, group, topics, proc, remaining):
+            return False
+        settled += 1
+        if settled == 2:
+            return True
+        time.sleep(2)
+    return False
+
+
 def run_marketdata(settings: Settings, console: Console) -> int:
     log = settings.state_dir / "logs" / "demo-worker.log"
     group = f"{settings.topic_prefix}mercado-marketdata"
     worker = start_worker(settings, "marketdata", log)
+    others = {name: start_worker(settings, name, settings.state_dir / "logs" / f"demo-worker-{name}.log",
+                                 _extra_env(settings, name)) for name in EXTRA_WORKERS}
     try:
         with console.status("mercado worker: bars, gaps, indicators, alerts, data quality…") as st:
             done = wait_until_consumed(
@@ -83,9 +119,20 @@ def run_marketdata(settings: Settings, console: Console) -> int:
         with EventConsumer(settings, list(physical)) as consumer:
             for ev in consumer.iterate(idle_timeout=10):
                 per_key[ev.key or "?"][physical[ev.topic]].append(ev.record)
-    finally:
         stop_process(worker)
-    console.print(_market_table(per_key))
+        console.print(_market_table(per_key))
+        for name, proc in others.items():
+            port = settings.metrics_port_worker + EXTRA_WORKERS[name]
+            with console.status(f"mercado worker --pipeline {name} (metrics on http://{settings.metrics_host}:"
+                                f"{port}/metrics)…"):
+                if not wait_for_pipeline(settings, name, proc, 900):
+                    console.print(f"[bold red]the {name} worker did not finish the day[/] "
+                                  f"(log: {settings.state_dir / 'logs' / f'demo-worker-{name}.log'})")
+                    return 1
+            console.print(f"mercado worker --pipeline {name}: the day is processed", highlight=False)
+    finally:
+        for proc in (worker, *others.values()):
+            stop_process(proc)
     return 0
 
 
