@@ -297,4 +297,4 @@ def test_market_dashboard_sql_runs_against_the_migrated_schema(migrated_database
         for q in queries
     ]  # fmt: skip
     results = fetch_all(settings, statements)
-    assert [len(rows) for rows in results] == [7 if "pipeline_status" in s else 0 for s in statements], report.mode
+    assert [len(rows) for rows in results] == [21 if "pipeline_status" in s else 0 for s in statements], report.mode
