@@ -1,8 +1,10 @@
 """Event-time alignment of a live stage's input partitions (the live counterpart of the replay's merge).
 
-A stage that reads several topics (the risk pipeline's rekey stage: orders, health probes, ticks)
-gets their messages in arrival order: a consumer catching up fetches whole chunks of one partition
-before the next, so an hour of orders can arrive before the ticks they were priced against. The
+A stage that reads several topics (the risk pipeline's rekey stage: orders, health probes, ticks), or
+several partitions whose outputs are repartitioned for a later stage (the retail listings and matching
+stages), gets its messages in arrival order: a consumer catching up fetches whole chunks of one
+partition before the next, so an hour of orders can arrive before the ticks they were priced against,
+and a repartition topic would get another interleaving on every run. The
 replay merges its inputs by (Kafka timestamp = event time, partition, topic); :class:`EventTimeAligner`
 gives the live worker the same order. It holds each partition's messages and releases the oldest
 head only when no assigned partition can still deliver something older: every other partition
