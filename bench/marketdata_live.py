@@ -42,6 +42,9 @@ times are the wall clock at produce time, that is wall-clock ``end + grace``. So
 
 * ``latency beyond grace`` = receive time − (bar end + grace): how long after the earliest moment the
   bar could be closed it was visible to a downstream read_committed consumer. ``p50_ms``/``p99_ms``.
+* ``uncommitted`` (diagnostic): the same for a second consumer with ``read_uncommitted``, which sees a
+  bar as soon as the worker wrote it, before its transaction commits; the difference to the above is
+  what waiting for and running the commit costs.
 * ``from closing event`` = receive time − produce time of the key's first event with ``event_time >= end
   + grace`` (the one that actually closed it); differs from the above by at most the per-key tick
   spacing (1.2 ms at 10,000 ticks/s over 12 keys).
@@ -55,10 +58,10 @@ commit, every ``worker_commit_interval_s``), and the consumer's fetch. It runs w
 that cannot keep up with ``--rate`` (backlog above one second of input when the feed stops, or bars
 still missing ``--drain-s`` after it) makes latency grow with the backlog: the figures at ``--rate`` are
 still reported (a bar that never arrived counts as infinitely late; p99 is then null), ``kept_up`` is
-false, and both settings are measured again at ``--sustainable-rate`` (default: a quarter of the
-measured throughput, rounded down to 500 ticks/s). ``p50_ms``/``p99_ms`` are the defaults' figures at
-``--rate``; ``p50_ms_low_latency``/``p99_ms_low_latency`` the low-latency settings' (at the rate named
-by ``low_latency_rate``); ``latency`` holds every round; ``commit_interval_dominates_p99`` is true when
+false, and both settings are measured again at ``--sustainable-rate`` (default 1,000 ticks/s).
+``p50_ms``/``p99_ms`` are the defaults' figures at ``--rate``;
+``p50_ms_low_latency``/``p99_ms_low_latency`` the low-latency settings' (at the rate named by
+``low_latency_rate``); ``latency`` holds every round; ``commit_interval_dominates_p99`` is true when
 cutting the commit interval tenfold at least halves p99.
 
 The last line is the JSON result (``bench``, ``value``, ``baseline``, ``ratio``, ...); progress goes to
@@ -402,15 +405,20 @@ def worker_throughput(run: Run, s: Settings, total: int, timeout_s: float) -> di
 
 # --------------------------------------------------------------------------- latency
 class BarReader(threading.Thread):
-    """Reads md.bars.v1 (read_committed) and keeps (receive wall time, bar record) of every bar."""
+    """Reads md.bars.v1 and keeps (receive wall time, bar record) of every bar. ``read_uncommitted`` sees a
+    bar as soon as the worker's producer wrote it, before its transaction commits (a diagnostic)."""
 
-    def __init__(self, s: Settings):
+    def __init__(self, s: Settings, isolation: str = "read_committed"):
         super().__init__(daemon=True)
         from streams.consumer import default_serde
 
         self.serde = default_serde(s)
         self.consumer = Consumer(
-            consumer_config(s, f"{s.topic_prefix}bench-bars", **{"fetch.wait.max.ms": 5, "enable.partition.eof": False})
+            consumer_config(
+                s,
+                f"{s.topic_prefix}bench-bars-{isolation}",
+                **{"fetch.wait.max.ms": 5, "enable.partition.eof": False, "isolation.level": isolation},
+            )
         )
         name = s.topic(BARS)
         parts = self.consumer.list_topics(name, timeout=10).topics[name].partitions
@@ -467,7 +475,9 @@ def latency_run(
             sent[key].append(now_us)
 
     reader = BarReader(s)
+    early = BarReader(s, "read_uncommitted")
     reader.start()
+    early.start()
     proc = run.start_worker(s, env)
     tps, _ = end_total(s, TICKS)
     poller = Consumer(consumer_config(s, f"{s.topic_prefix}mercado-marketdata"))  # reads the worker's group
@@ -492,6 +502,7 @@ def latency_run(
         key_cycle = itertools.cycle(keys)
         n = 0
         started = time.time()
+        cpu_started = proc_cpu_s(proc.pid)
         next_hb = started + HEARTBEAT_EVERY_S
         last_report = started
         produce, poll = producer.produce, producer.poll
@@ -535,6 +546,7 @@ def latency_run(
                 progress(f"[{name}] {n:,} ticks in {elapsed:.0f}/{seconds:.0f} s, {len(reader.bars):,} bars read")
             time.sleep(0.0005)
         stream_end = time.time()
+        cpu_share = (proc_cpu_s(proc.pid) - cpu_started) / (stream_end - started)
         producer.flush(10)
         achieved = n / (stream_end - started)
         # every bar whose end + grace the key's last event passed must arrive; give it the commit interval + 3 s
@@ -562,7 +574,9 @@ def latency_run(
         end_progress()
     finally:
         reader.stop.set()
+        early.stop.set()
         reader.join(5)
+        early.join(5)
         poller.close()
         run.stop_worker(proc)
         os.sched_setaffinity(0, set(run.all_cores))
@@ -577,6 +591,11 @@ def latency_run(
             times = sent[k[0]]
             closing = times[bisect_left(times, close_at)]
             from_event.append((received * 1e6 - closing) / 1000)
+    written: dict[tuple[str, int, int], float] = {}
+    for received, bar in early.bars:
+        k = (f"{bar['venue']}:{bar['symbol']}", bar["interval_s"], bar["start"])
+        if k in counted and k not in written:
+            written[k] = (received * 1e6 - bar["end"] - grace_us) / 1000
     if not beyond:
         raise RuntimeError(f"[{name}] no bars were read back (reader error: {reader.error})")
     missing = len(expected) - len(counted)
@@ -599,10 +618,14 @@ def latency_run(
         "max_ms": round(max(beyond), 1),
         "p50_from_closing_event_ms": ms(50, from_event + [float("inf")] * missing),
         "p99_from_closing_event_ms": ms(99, from_event + [float("inf")] * missing),
+        # the same bars read with read_uncommitted: visible before the commit (fetch + batch + processing)
+        "p50_uncommitted_ms": ms(50, list(written.values())) if written else None,
+        "p99_uncommitted_ms": ms(99, list(written.values())) if written else None,
         "bars": len(expected),
         "missing_bars": missing,
         "kept_up": missing == 0 and lag <= rate,  # backlog at the end under one second of input
         "worker_backlog_at_end": lag,
+        "worker_cpu_share": round(cpu_share, 2),  # CPU-s of the worker per second while the feed ran
         "keys": len(keys),
         "seconds": seconds,
         "worker_ready_s": round(ready_s, 1),
@@ -612,8 +635,10 @@ def latency_run(
         f"[{name}] {achieved:,.0f} ticks/s for {seconds:.0f} s, commit interval {commit_ms:.0f} ms, feed linger "
         f"{s.producer_linger_ms} ms: {len(expected)} bars ({missing} missing after {drain_s:.0f} s), beyond grace "
         f"p50 {out['p50_ms']} ms, p99 {out['p99_ms']} ms, max received {out['max_ms']} ms (from the closing event: "
-        f"p50 {out['p50_from_closing_event_ms']} / p99 {out['p99_from_closing_event_ms']} ms); worker backlog when "
-        f"the feed stopped: {lag:,} events" + ("" if out["kept_up"] else "; the worker did NOT keep up with this rate")
+        f"p50 {out['p50_from_closing_event_ms']} / p99 {out['p99_from_closing_event_ms']} ms; written, before the "
+        f"commit: p50 {out['p50_uncommitted_ms']} / p99 {out['p99_uncommitted_ms']} ms); worker backlog when "
+        f"the feed stopped: {lag:,} events, worker CPU {cpu_share:.0%} of its core"
+        + ("" if out["kept_up"] else "; the worker did NOT keep up with this rate")
     )
     return out
 
@@ -638,9 +663,8 @@ def main() -> None:
     parser.add_argument(
         "--sustainable-rate",
         type=int,
-        default=None,
-        help="ticks/s of the second latency round when the worker cannot keep up with --rate "
-        "(default: a quarter of its measured throughput, rounded down to 500)",
+        default=1000,
+        help="ticks/s of the second latency round when the worker cannot keep up with --rate",
     )
     parser.add_argument("--timeout", type=float, default=600.0, help="max seconds for the worker's throughput run")
     parser.add_argument("--skip-throughput", action="store_true")
@@ -694,8 +718,8 @@ def main() -> None:
                 lat.append(low)
             else:
                 # the figures at --rate measure the backlog, not the pipeline: measure both settings again
-                # at a rate the worker sustains (a quarter of its measured throughput unless given)
-                slow = args.sustainable_rate or max(500, int(0.25 * value) // 500 * 500 if value else 1000)
+                # at a rate the worker sustains
+                slow = args.sustainable_rate
                 log(f"the worker did not keep up with {args.rate:,} ticks/s; latency again at {slow:,} ticks/s")
                 lat.append(latency_run(run, f"default-{slow}", common, slow, *lat_args))
                 low = latency_run(run, f"lowlat-{slow}", low_env, slow, *lat_args)
