@@ -140,20 +140,37 @@ def restore_held(items: Iterable[tuple[str, bytes]]) -> list[Held]:
 
 
 def pending_check(
-    positions: dict[tuple[str, int], int], highwater: Callable[[str, int], int | None], idle_s: float = 2.0,
+    positions: dict[tuple[str, int], int],
+    highwater: Callable[[str, int], int | None],
+    idle_s: float = 2.0,
     stall_s: float = 60.0,
+    unseen: Callable[[str, int], tuple[int, int] | None] | None = None,
 ) -> Callable[[str, int, float], bool]:
     """``pending(topic, partition, idle)``: may the partition still deliver something now?
 
-    ``positions`` holds the next offset of every partition a message was seen from. Known lag > 1:
-    yes (its messages are on the way), for at most ``stall_s`` without a message; lag of one offset
-    (a transaction marker) or unknown: for at most ``idle_s``; caught up: no."""
+    ``positions`` holds the next offset of every partition a message was seen from; ``unseen(t, p)``
+    gives (first offset to read, end offset) of a partition nothing was seen from yet (the group's
+    committed offset and the high watermark, looked up once). Known lag > 1: yes (its messages are on
+    the way), for at most ``stall_s`` without a message; lag of one offset (a transaction marker) or
+    unknown: for at most ``idle_s``; caught up: no."""
+    looked_up: dict[tuple[str, int], tuple[int, int] | None] = {}
 
     def pending(topic: str, partition: int, idle: float) -> bool:
-        hw = highwater(topic, partition)
         position = positions.get((topic, partition))
-        if position is None and hw == 0:
-            return False  # an empty log
+        if position is None:
+            # Before its first fetch a consumer's high watermark of a partition is not known (aiokafka
+            # reports None or 0): only the looked-up offsets say whether something is coming.
+            found = None
+            if unseen is not None:
+                tp = (topic, partition)
+                if tp not in looked_up:
+                    looked_up[tp] = unseen(topic, partition)
+                found = looked_up[tp]
+            if found is None:
+                return idle < idle_s
+            position, hw = found
+        else:
+            hw = highwater(topic, partition)
         if hw is None or position is None:
             return idle < idle_s
         lag = hw - position

@@ -30,6 +30,7 @@ from streams.catalog import DEAD_LETTER_TOPIC
 from streams.config import Settings
 from streams.consumer import dead_letter_headers
 from streams.driver import PipelineDriver, Rejected
+from streams.kafka_clients import consumer_config
 from streams.replay import kafka_partition
 
 
@@ -56,6 +57,7 @@ class CommitGate:
         self.waiting = 0  # commits waiting for them
         self.broken = False
         self.installed = False
+        self.senders: list[TransactionalSend] = []
         self._idle = asyncio.Event()
         self._idle.set()
         self._open = asyncio.Event()
@@ -65,6 +67,7 @@ class CommitGate:
         if self.installed:
             return
         self.installed = True
+        commit_in_one_transaction(consumer.app)
         commit = consumer.commit
 
         async def gated_commit(*args: Any, **kwargs: Any) -> bool:
@@ -74,7 +77,10 @@ class CommitGate:
                 await self._idle.wait()
                 if self.broken:
                     return False
-                return await commit(*args, **kwargs)
+                committed = await commit(*args, **kwargs)
+                for sender in self.senders:
+                    await sender.commit_leftovers()
+                return committed
             finally:
                 self.waiting -= 1
                 if not self.waiting:
@@ -95,40 +101,85 @@ class CommitGate:
 
 
 class TransactionalSend:
-    """Sends a stage's outputs, dead letters and state in the transaction of the input partition they
-    come from — the transaction faust commits that partition's offsets in.
+    """One Kafka transaction per worker for everything a batch writes: outputs, dead letters, state
+    and the input offsets of every partition.
 
-    faust 0.15's own ``Topic.send`` picks the transaction from the *destination* partition, and only
-    for topics its consumer has metadata for: a derived topic nobody in the app consumes gets no
-    transaction at all (at-least-once: a kill between the send and the commit duplicates it), and a
-    repartition topic with another partition count lands in a transaction that is committed only with
-    offsets of *its* partitions (it can sit uncommitted until the transaction times out). Routing every
-    record by its source partition is what makes "outputs, state and offsets of a partition in one
-    transaction" true. Destination partitions use Kafka's murmur2 partitioner on the key, as every
-    Mercado producer does.
+    faust 0.15 keeps one transactional producer per input partition and routes a record by its
+    *destination* partition — and only for topics its consumer has metadata for: a derived topic no
+    stage consumes got no transaction at all (at-least-once), and a repartition topic with another
+    partition count landed in a transaction committed only with *its* partitions' offsets (it sat
+    uncommitted until the broker aborted it). Routing by source partition instead would fix atomicity
+    but not order: several producers appending to one partition of a repartition topic interleave at
+    random, so the next stage's log order would differ from run to run. As Kafka Streams does since
+    ``exactly_once_v2``, the worker sends everything through one of faust's transactional producers (the
+    lowest transactional id it owns) and commits all offsets in that producer's transaction
+    (:meth:`install` replaces faust's per-partition commit). Destination partitions use Kafka's murmur2
+    partitioner on the key, as every Mercado producer does. (Zombie fencing is by transactional id;
+    with one worker per pipeline — what is tested — that is all there is.)
     """
 
     def __init__(self, app: Any, partitions: dict[str, int]) -> None:
         self.app = app
         self.partitions = partitions  # physical topic -> partition count
-        self._tids: dict[tuple[str, int], str] = {}
+        self.used: set[str] = set()  # transactional ids sent to since the last commit
 
-    def transactional_id(self, source_topic: str, source_partition: int) -> str:
-        tid = self._tids.get((source_topic, source_partition))
-        if tid is None:
-            group = self.app.assignor.group_for_topic(source_topic)
-            tid = self._tids[(source_topic, source_partition)] = f"{self.app.conf.id}-{group}-{source_partition}"
-        return tid
+    def transactional_id(self, source_topic: str = "", source_partition: int = 0) -> str:
+        return worker_transactional_id(self.app)
 
     async def send(self, source_topic: str, source_partition: int, topic: str, key: bytes | None,
                    value: bytes | None, *, partition: int | None = None, timestamp_s: float | None = None,
                    headers: Any = None) -> None:
         if partition is None:
             partition = kafka_partition(key.decode(), self.partitions[topic]) if key else 0
+        tid = self.transactional_id(source_topic, source_partition)
+        self.used.add(tid)
         await self.app.consumer.transactions.producer.send(
-            topic, key, value, partition, timestamp_s, headers,
-            transactional_id=self.transactional_id(source_topic, source_partition),
+            topic, key, value, partition, timestamp_s, headers, transactional_id=tid
         )
+
+    async def commit_leftovers(self) -> None:
+        """Commits the transactions that hold records but no new offsets.
+
+        faust commits only the transactions of partitions with newly acknowledged offsets. A held
+        message released later (streams/align.py) goes out in its own partition's transaction, and
+        that partition may have nothing new to acknowledge — without this, the release (outputs and
+        the deletion of the held copy, together) would stay uncommitted until the broker aborts it.
+        (faust keeps one aiokafka producer per transactional id; there is no public way to reach it.)
+        """
+        producer = self.app.consumer.transactions.producer
+        used, self.used = self.used, set()
+        for tid in sorted(used):
+            txn_producer = producer._transaction_producers.get(tid)
+            if txn_producer is None:
+                continue
+            async with producer._trn_locks[tid]:
+                txn = txn_producer._txn_manager
+                if txn is not None and (txn._txn_partitions or txn._pending_txn_partitions):
+                    await txn_producer.commit_transaction()
+                    await txn_producer.begin_transaction()
+
+
+def worker_transactional_id(app: Any) -> str:
+    """The transactional id of the worker's one transaction: the lowest of the producers faust opened
+    for its assignment (they change only with a rebalance, which commits first)."""
+    producers = app.consumer.transactions.producer._transaction_producers
+    return min(producers)
+
+
+def commit_in_one_transaction(app: Any) -> None:
+    """Replaces faust's per-partition transaction commit with one commit of all offsets in the worker's
+    transaction (see :class:`TransactionalSend`)."""
+    transactions = app.consumer.transactions
+
+    async def commit(offsets: Any, start_new_transaction: bool = True) -> bool:
+        if not offsets:
+            return False
+        await transactions.producer.commit_transactions(
+            {worker_transactional_id(app): dict(offsets)}, app.conf.id, start_new_transaction=start_new_transaction
+        )
+        return True
+
+    transactions.commit = commit
 
 
 class StageAligner:
@@ -137,22 +188,69 @@ class StageAligner:
     state table (written and deleted in the batch's transaction), so a restarted worker holds exactly
     what the killed one held — their offsets are committed, the messages live in the changelog."""
 
-    def __init__(self, app: Any, state: Any, sender: TransactionalSend, changelog: str, inputs: set[str]) -> None:
-        from faust.types import TP
+    def __init__(self, app: Any, settings: Settings, state: Any, sender: TransactionalSend, changelog: str,
+                 inputs: set[str]) -> None:
 
-        self.app, self.state, self.sender, self.changelog, self.inputs = app, state, sender, changelog, inputs
+        self.app, self.settings, self.state, self.sender = app, settings, state, sender
+        self.changelog, self.inputs = changelog, inputs
         self.aligner = EventTimeAligner()
         self.positions: dict[tuple[str, int], int] = {}
-        self.saved: set[Held] = set()  # held messages written to the state table
+        self.saved: set[str] = set()  # state keys of the held messages written to the state table
+        self.added: list[Held] = []  # arrived since the last save
+        self.released: list[Held] = []
         self.restored = False
-        self.pending = pending_check(self.positions, lambda t, p: app.consumer.highwater(TP(t, p)))
+        self.pending = pending_check(self.positions, self._highwater, unseen=self._start_and_end)
+        self._ends: dict[tuple[str, int], tuple[int, float]] = {}  # tp -> (end offset, when looked up)
+        self._lookup: Any = None
+
+    def _watermarks(self) -> Any:
+        """A confluent-kafka consumer (never subscribed) for offset lookups. faust's own high watermarks
+        are not usable here: before a partition's first fetch aiokafka reports 0 for it."""
+        if self._lookup is None:
+            from confluent_kafka import Consumer
+
+            self._lookup = Consumer(consumer_config(self.settings, self.app.conf.id))
+        return self._lookup
+
+    def _highwater(self, topic: str, partition: int) -> int | None:
+        """The partition's end offset, looked up again (at most every 0.2 s) once the worker reached the
+        end it knew: so a partition with lag is waited for, and a caught-up one is not."""
+        from confluent_kafka import TopicPartition
+
+        tp = (topic, partition)
+        end, when = self._ends.get(tp, (None, 0.0))
+        position = self.positions.get(tp)
+        now = time.monotonic()
+        if end is None or (position is not None and position >= end and now - when > 0.2):
+            try:
+                end = self._watermarks().get_watermark_offsets(TopicPartition(topic, partition), timeout=5)[1]
+            except Exception:  # noqa: BLE001 - unknown: the idle rule decides
+                return None
+            self._ends[tp] = (end, now)
+        return end
+
+    def _start_and_end(self, topic: str, partition: int) -> tuple[int, int] | None:
+        """Where the group resumes in a partition (its committed offset, else the log start: the worker
+        reads from the earliest) and the partition's end — for a partition nothing arrived from yet,
+        so that at start-up a partition that is still being fetched holds the others back."""
+        from confluent_kafka import TopicPartition
+
+        try:
+            consumer = self._watermarks()
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5)
+            [committed] = consumer.committed([TopicPartition(topic, partition)], timeout=5)
+        except Exception:  # noqa: BLE001 - unknown: the idle rule decides
+            return None
+        self._ends[(topic, partition)] = (high, time.monotonic())
+        start = committed.offset if committed.offset >= 0 else low
+        return start, high
 
     def arrived(self, messages: list) -> list[Held]:
         if not self.restored:
             self.restored = True
             for held in restore_held((k.decode(), v) for k, v in list(self.state.data.items())):
                 self.aligner.add(held)
-                self.saved.add(held)
+                self.saved.add(held.state_key)
         self.aligner.assign((tp.topic, tp.partition) for tp in self.app.consumer.assignment()
                             if tp.topic in self.inputs)
         for msg in messages:
@@ -161,26 +259,35 @@ class StageAligner:
             if isinstance(headers, dict):
                 headers = headers.items()
             # faust gives the Kafka timestamp in seconds (a float); the replay merges on the integer ms.
-            self.aligner.add(Held(msg.topic, msg.partition, msg.offset, round(msg.timestamp * 1000), msg.key,
-                                  msg.value, tuple(headers)))
+            held = Held(msg.topic, msg.partition, msg.offset, round(msg.timestamp * 1000), msg.key, msg.value,
+                        tuple(headers))
+            self.aligner.add(held)
+            self.added.append(held)
         released = self.aligner.release(self.pending)
-        self.released = released
+        self.released.extend(released)
         return released
 
     async def save(self) -> None:
-        """Writes newly held messages and deletes released ones (in the current transaction)."""
+        """Writes what arrived and is still held, deletes what was saved and is now released (in the
+        current transaction). Messages that arrive and leave in the same batch are never written."""
+        gone: set[tuple[str, int, int]] = set()
         for held in self.released:
-            if held in self.saved:
-                self.saved.discard(held)
-                key = held.state_key.encode()
-                self.state.data.pop(key, None)
-                await self.sender.send(held.topic, held.partition, self.changelog, key, None, partition=held.partition)
-        for held in self.aligner.held():
-            if held not in self.saved:
-                self.saved.add(held)
-                key, value = held.state_key.encode(), held.dumps()
-                self.state.data[key] = value
-                await self.sender.send(held.topic, held.partition, self.changelog, key, value, partition=held.partition)
+            gone.add((held.topic, held.partition, held.offset))
+            key = held.state_key
+            if key in self.saved:
+                self.saved.discard(key)
+                self.state.data.pop(key.encode(), None)
+                await self.sender.send(held.topic, held.partition, self.changelog, key.encode(), None,
+                                       partition=held.partition)
+        for held in self.added:
+            if (held.topic, held.partition, held.offset) not in gone:
+                key = held.state_key
+                self.saved.add(key)
+                value = held.dumps()
+                self.state.data[key.encode()] = value
+                await self.sender.send(held.topic, held.partition, self.changelog, key.encode(), value,
+                                       partition=held.partition)
+        self.added = []
         self.released = []
 
 
@@ -211,13 +318,20 @@ def create_app(settings: Settings, pipeline: str, *, batch_max: int = 2000, batc
     serde = default_serde(settings)
     app.mercado_gate = CommitGate()
     app.mercado_drivers = {}  # stage name -> driver, for tests
-    for spec in stages:
-        app.mercado_drivers[spec.name] = _add_stage(app, settings, pipeline, spec, serde, batch_max, batch_within_s)
+    for i, spec in enumerate(stages):
+        # A stage whose outputs feed a later stage (a repartition) or that reads several topics sees its
+        # input partitions merged in event-time order, as the replay does: the order it writes is the
+        # log order the next stage reads. A last stage with one input needs no more than partition order.
+        align = len(spec.inputs) > 1 or i < len(stages) - 1
+        app.mercado_drivers[spec.name] = _add_stage(
+            app, settings, pipeline, spec, serde, batch_max, batch_within_s, align=align
+        )
     return app
 
 
 def _add_stage(
-    app: Any, settings: Settings, pipeline: str, spec: Any, serde: Any, batch_max: int, batch_within_s: float
+    app: Any, settings: Settings, pipeline: str, spec: Any, serde: Any, batch_max: int, batch_within_s: float,
+    *, align: bool = False,
 ) -> PipelineDriver:
     from streams.catalog import topic
 
@@ -236,6 +350,7 @@ def _add_stage(
         **{settings.topic(name): topic(name).partitions for name in spec.outputs},
         settings.topic(DEAD_LETTER_TOPIC): topic(DEAD_LETTER_TOPIC).partitions,
     })
+    app.mercado_gate.senders.append(sender)
 
     def load_partition(partition: int) -> list[tuple[str, dict[str, Any]]]:
         saved = ((k.decode(), v) for k, v in list(state.data.items()))
@@ -258,7 +373,7 @@ def _add_stage(
 
     gate: CommitGate = app.mercado_gate
 
-    aligner = StageAligner(app, state, sender, changelog_name, physical_inputs) if len(spec.inputs) > 1 else None
+    aligner = StageAligner(app, settings, state, sender, changelog_name, physical_inputs) if align else None
 
     @app.agent(source, name=f"mercado-{spec.name}")
     async def run(stream: Any) -> None:

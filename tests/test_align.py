@@ -66,8 +66,8 @@ def test_pending_waits_on_known_lag_and_for_a_while_on_unknown_lag_or_a_marker()
     assert not pending("t", 0, 0.0)  # caught up
     assert pending("t", 1, 1.9) and not pending("t", 1, 2.0)  # one offset left: a transaction marker
     assert pending("t", 2, 59.9) and not pending("t", 2, 60.0)  # known lag
-    assert pending("t", 3, 1.0) and not pending("t", 3, 2.5)  # nothing seen, watermark unknown
-    assert not pending("t", 4, 0.0)  # an empty log
+    assert pending("t", 3, 1.0) and not pending("t", 3, 2.5)  # nothing seen, nothing looked up
+    assert pending("t", 4, 1.0)  # nothing seen: a watermark of 0 before the first fetch means nothing
 
 
 def test_the_idle_wait_uses_the_time_since_the_partition_last_delivered() -> None:
@@ -127,3 +127,18 @@ def test_any_arrival_order_releases_the_replays_merge_order(case: tuple, batch: 
     released += a.release(pending)
     want = sorted((m for log in logs for m in log), key=lambda m: m.order)
     assert released == want
+
+
+def test_a_partition_nothing_arrived_from_is_judged_by_its_committed_offset_and_end() -> None:
+    looked_up: list[tuple[str, int]] = []
+
+    def unseen(topic: str, partition: int) -> tuple[int, int] | None:
+        looked_up.append((topic, partition))
+        return {0: (5, 5), 1: (0, 900), 2: None}[partition]
+
+    pending = pending_check({}, lambda t, p: 0, idle_s=2.0, stall_s=60.0, unseen=unseen)  # 0: not fetched yet
+    assert not pending("t", 0, 0.0)  # resumes at its end: nothing to wait for
+    assert pending("t", 1, 30.0) and not pending("t", 1, 60.0)  # 900 to read: wait (bounded)
+    assert pending("t", 2, 1.0) and not pending("t", 2, 2.0)  # unknown: the idle rule
+    pending("t", 1, 0.0)
+    assert looked_up == [("t", 0), ("t", 1), ("t", 2)]  # once per partition
