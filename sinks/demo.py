@@ -22,7 +22,7 @@ from sinks.database import connect
 from sinks.runner import default_topics
 from sinks.tables import load_mappings
 from streams.config import Settings
-from streams.consumer import end_offsets
+from streams.consumer import data_end_offsets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,7 +58,7 @@ def _table(title: str, rows: list[Any], limit: int = 10) -> Table:
 def run_sink_step(settings: Settings, console: Console) -> int:
     group = settings.topic_prefix + settings.sink_group  # the sink prefixes its group like its topics
     topics = [settings.topic(t) for t in default_topics(load_mappings())]
-    ends = {tp: n for tp, n in end_offsets(settings, topics).items() if n > 0}
+    ends = {tp: n for tp, n in data_end_offsets(settings, topics).items() if n > 0}  # worker topics end in a marker
     log = settings.state_dir / "logs" / "demo-sink.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "MERCADO_TOPIC_PREFIX": settings.topic_prefix}

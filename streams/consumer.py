@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from schemas.compat import released_schemas
 from schemas.loader import AvroSchema
@@ -211,3 +211,41 @@ def end_offsets(settings: Settings, topics: list[str]) -> dict[tuple[str, int], 
         return out
     finally:
         consumer.close()
+
+
+def data_end_offsets(settings: Settings, topics: list[str], tail: int = 64) -> dict[tuple[str, int], int]:
+    """The offset after the last committed *message* of every partition of ``topics``.
+
+    A transactional topic (every ``mercado worker`` output) ends with a commit marker: its high
+    watermark is one past the marker, which no consumer ever delivers or commits. "Caught up" is
+    reaching this offset. Only the last ``tail`` offsets of each partition are read (a partition ends
+    with at most one marker per transaction that wrote to it)."""
+    ends = end_offsets(settings, topics)
+    found = dict.fromkeys(ends, 0)
+    consumer = Consumer(consumer_config(settings, f"mercado-offsets-{time.time_ns()}"))
+    try:
+        for (name, p), end in ends.items():
+            if end == 0:
+                continue
+            low, _high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=30)
+            start = max(low, end - tail)
+            while True:
+                consumer.assign([TopicPartition(name, p, start)])
+                last = None
+                while True:
+                    msg = consumer.poll(10)
+                    if msg is None:
+                        raise TimeoutError(f"could not read {name}[{p}] to its end")
+                    if msg.error() is None:
+                        last = msg.offset()
+                    elif msg.error().code() == KafkaError._PARTITION_EOF:
+                        break
+                    else:
+                        raise KafkaException(msg.error())
+                if last is not None or start == low:
+                    found[(name, p)] = 0 if last is None else last + 1
+                    break
+                start = max(low, start - 16 * tail)  # only markers in the tail: look further back
+    finally:
+        consumer.close()
+    return found

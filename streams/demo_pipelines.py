@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from streams.config import Settings
-from streams.consumer import EventConsumer, end_offsets
+from streams.consumer import EventConsumer, data_end_offsets
 from streams.kafka_clients import consumer_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,9 +44,9 @@ def stop_process(proc: subprocess.Popen, timeout_s: float = 30) -> None:
 def wait_until_consumed(
     settings: Settings, group: str, topics: list[str], proc: subprocess.Popen, timeout_s: float, on_progress=None
 ) -> bool:
-    """True once the group's committed offsets reach every partition's end (the worker commits its
-    outputs in the same transaction, so they are all visible then)."""
-    ends = end_offsets(settings, topics)
+    """True once the group's committed offsets reach every partition's last message (the worker commits
+    its outputs in the same transaction, so they are all visible then)."""
+    ends = data_end_offsets(settings, topics)
     total = sum(ends.values())
     c = Consumer(consumer_config(settings, group))
     try:

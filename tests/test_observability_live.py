@@ -496,7 +496,8 @@ def test_market_dashboard_sql_on_the_rows_the_sink_wrote(live: LiveRun) -> None:
     assert len(rows["Coverage per hour"]) == len(rows["Feed latency p95 per hour"]) == len(out["md.quality.v1"])
     assert len(rows["Late ticks"]) == len(out["md.late-ticks.v1"]) == 0
     assert len(rows["Daily summary"]) == len(live.instruments) * 1
-    status = {r["table_name"]: r["row_count"] for r in rows["Sink tables"]}
+    status = {r["table_name"]: r["row_count"] for r in rows["Sink tables"]
+              if not r["table_name"].startswith(("risk_", "trading_", "retail_"))}  # other pipelines: empty here
     assert status == {
         "md_bars": len({(b["venue"], b["symbol"], b["interval_s"], b["start"]) for b in out["md.bars.v1"]}),
         "md_gaps": len(out["md.gaps.v1"]),
