@@ -16,14 +16,15 @@ import pytest
 
 from bench.risk import VENUES, day_config, day_records
 from streams.config import Settings
-from streams.consumer import default_serde
+from streams.consumer import data_end_offsets, default_serde
 from streams.pipelines import build_stages
 from streams.producer import FileProducer
 from streams.replay import KafkaRangeReader, run_replay
 from tests.test_marketdata_live import _Collector, _first_difference, _isolated, _per_key, _stop, _wait_for
 from tests.test_risk_day import expected_drawdown_openings
+from tests.test_sink_support import create_database, drain, drop_database, isolated, migrated, query
 
-pytestmark = pytest.mark.kafka
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 DAY = dt.date(2026, 11, 20)
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,3 +89,25 @@ def test_live_risk_worker_on_a_day_already_in_the_log_matches_replay(services: S
                          if schema == "OrderRejected" and r["reason"] == "TRADING_REDUCING"]
     assert len(rejected_reducing) > 100
     assert all(r["event_time"] >= opened[r["venue"]]["event_time"] for r in rejected_reducing)
+
+    # The sink materializes the live outputs once each: the transitions table holds exactly the
+    # worker's BreakerTransition events, and a second sink run over the same topics adds nothing.
+    database = create_database(services, "risk_kafka")
+    try:
+        db = migrated(isolated(database, topic_prefix=settings.topic_prefix, db_timescaledb="off"))
+        topics = ["risk.breakers.v1", "risk.trading-state.v1", "risk.order-decisions.v1"]
+        # the worker writes transactionally: a partition ends with a commit marker no consumer stores
+        ends = data_end_offsets(db, [db.topic(t) for t in topics])
+        drain(db, topics, timeout_s=300, ends=ends)
+        drain(db.model_copy(update={"sink_group": "sink-again"}), topics, timeout_s=300, ends=ends)
+        rows = query(db, "SELECT event_id, breaker, to_state, caused_by FROM risk_breaker_transitions")
+        want = {(r["event_id"], r["breaker"], r["to_state"], r["caused_by"])
+                for _, schema, r in live["risk.breakers.v1"] if schema == "BreakerTransition"}
+        assert len(rows) == len(want)
+        assert {tuple(r) for r in rows} == want
+        drawdown_open = query(db, "SELECT venue, caused_by FROM risk_breaker_transitions WHERE breaker = 'DRAWDOWN'"
+                                  " AND to_state = 'OPEN' ORDER BY event_time, venue")
+        assert {r["venue"]: r["caused_by"] for r in reversed(drawdown_open)} == {
+            v: e for v, (e, _, _) in openings.items()}
+    finally:
+        drop_database(database)
