@@ -129,9 +129,6 @@ class EventTimeAligner:
         self.held_count -= len(out)
         return out
 
-    def held(self) -> list[Held]:
-        return [m for q in self._queues.values() for m in q]
-
 
 def restore_held(items: Iterable[tuple[str, bytes]]) -> list[Held]:
     """Held messages saved in a state table (``(key, value)`` pairs), in log order per partition."""

@@ -3,23 +3,26 @@
 * One agent per pipeline consumes its input topic(s) as raw bytes in batches
   (``stream.take_events(max, within=...)``) and feeds each event, in partition order, to the same
   :class:`~streams.driver.PipelineDriver` the replay uses (so live == replay by construction).
-* Per-key processor state lives in a changelog-backed faust table (``<pipeline>-state``): after each
-  batch, the snapshot of every key the batch touched is written to the table. Keys are restored from
-  it lazily, the first time a key shows up after a (re)start or rebalance. The table uses the
-  producer's partitioner on the key, the same murmur2 every Mercado producer uses, so a key's state
-  lives in the changelog partition numbered like its input partition.
-* ``processing_guarantee="exactly_once"``: outputs, changelog writes and input offsets of a partition
-  are committed in one Kafka transaction, so a worker killed at any instant resumes from a state and
-  an offset that match, and consumers reading ``read_committed`` never see an output twice.
-  Every output is keyed like its input (``venue:symbol``), so it belongs to its input partition's
-  transaction.
+* Per-key processor state lives in a changelog-backed faust table (``<stage>-state``): after each
+  batch, the snapshot of every key whose state changed (an event or a timer) is written to the table.
+  When a partition's first event arrives after a (re)start or rebalance, all of that partition's keys
+  are restored from it, with the partition clock and their pending timers.
+* ``processing_guarantee="exactly_once"``, with one Kafka transaction per worker
+  (:class:`TransactionalSend`): a batch's outputs, dead letters and state writes and the input offsets
+  of every partition commit together, so a worker killed at any instant resumes from a state and an
+  offset that match, and consumers reading ``read_committed`` never see an output twice.
+  :class:`CommitGate` keeps faust's commits between batches.
+* A stage that reads several topics, or whose outputs feed a later stage, merges its input partitions
+  in the replay's event-time order (:class:`StageAligner`, ``streams/align.py``).
 * Undecodable input goes to the dead-letter topic, never stops the agent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -57,7 +60,7 @@ class CommitGate:
         self.waiting = 0  # commits waiting for them
         self.broken = False
         self.installed = False
-        self.senders: list[TransactionalSend] = []
+        self.sender: TransactionalSend | None = None
         self._idle = asyncio.Event()
         self._idle.set()
         self._open = asyncio.Event()
@@ -78,8 +81,8 @@ class CommitGate:
                 if self.broken:
                     return False
                 committed = await commit(*args, **kwargs)
-                for sender in self.senders:
-                    await sender.commit_leftovers()
+                if self.sender is not None:
+                    await self.sender.commit_leftovers()
                 return committed
             finally:
                 self.waiting -= 1
@@ -88,16 +91,24 @@ class CommitGate:
 
         consumer.commit = gated_commit
 
-    async def enter(self) -> None:
+    @contextlib.asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        """Around one batch's processing and sends. Leaving does not suspend, so ``take_events`` acks
+        the batch before a waiting commit can run. A batch that fails half-sent marks the gate broken:
+        this process must never commit again."""
         while self.waiting:
             await self._open.wait()
         self.active += 1
         self._idle.clear()
-
-    def leave(self) -> None:
-        self.active -= 1
-        if not self.active:
-            self._idle.set()
+        try:
+            yield
+        except BaseException:
+            self.broken = True
+            raise
+        finally:
+            self.active -= 1
+            if not self.active:
+                self._idle.set()
 
 
 class TransactionalSend:
@@ -113,50 +124,43 @@ class TransactionalSend:
     random, so the next stage's log order would differ from run to run. As Kafka Streams does since
     ``exactly_once_v2``, the worker sends everything through one of faust's transactional producers (the
     lowest transactional id it owns) and commits all offsets in that producer's transaction
-    (:meth:`install` replaces faust's per-partition commit). Destination partitions use Kafka's murmur2
-    partitioner on the key, as every Mercado producer does. (Zombie fencing is by transactional id;
+    (:func:`commit_in_one_transaction` replaces faust's per-partition commit). Destination partitions
+    use Kafka's murmur2 partitioner on the key, as every Mercado producer does. (Zombie fencing is by transactional id;
     with one worker per pipeline — what is tested — that is all there is.)
     """
 
-    def __init__(self, app: Any, partitions: dict[str, int]) -> None:
+    def __init__(self, app: Any) -> None:
         self.app = app
-        self.partitions = partitions  # physical topic -> partition count
-        self.used: set[str] = set()  # transactional ids sent to since the last commit
+        self.partitions: dict[str, int] = {}  # physical topic -> partition count (each stage adds its own)
+        self.sent = False  # records sent since the last commit
 
-    def transactional_id(self, source_topic: str = "", source_partition: int = 0) -> str:
-        return worker_transactional_id(self.app)
-
-    async def send(self, source_topic: str, source_partition: int, topic: str, key: bytes | None,
-                   value: bytes | None, *, partition: int | None = None, timestamp_s: float | None = None,
-                   headers: Any = None) -> None:
+    async def send(self, topic: str, key: bytes | None, value: bytes | None, *, partition: int | None = None,
+                   timestamp_s: float | None = None, headers: Any = None) -> None:
         if partition is None:
             partition = kafka_partition(key.decode(), self.partitions[topic]) if key else 0
-        tid = self.transactional_id(source_topic, source_partition)
-        self.used.add(tid)
+        self.sent = True
         await self.app.consumer.transactions.producer.send(
-            topic, key, value, partition, timestamp_s, headers, transactional_id=tid
+            topic, key, value, partition, timestamp_s, headers, transactional_id=worker_transactional_id(self.app)
         )
 
     async def commit_leftovers(self) -> None:
-        """Commits the transactions that hold records but no new offsets.
-
-        faust commits only the transactions of partitions with newly acknowledged offsets. A held
-        message released later (streams/align.py) goes out in its own partition's transaction, and
-        that partition may have nothing new to acknowledge — without this, the release (outputs and
-        the deletion of the held copy, together) would stay uncommitted until the broker aborts it.
-        (faust keeps one aiokafka producer per transactional id; there is no public way to reach it.)
-        """
+        """Commits the worker's transaction when it holds records but faust had no new offsets to commit:
+        held messages released by the timer (streams/align.py) when no input arrived — their outputs and
+        the deletion of their held copies — would otherwise stay uncommitted until the broker aborts them.
+        (faust keeps one aiokafka producer per transactional id; there is no public way to reach it.)"""
+        if not self.sent:
+            return
+        self.sent = False
         producer = self.app.consumer.transactions.producer
-        used, self.used = self.used, set()
-        for tid in sorted(used):
-            txn_producer = producer._transaction_producers.get(tid)
-            if txn_producer is None:
-                continue
-            async with producer._trn_locks[tid]:
-                txn = txn_producer._txn_manager
-                if txn is not None and (txn._txn_partitions or txn._pending_txn_partitions):
-                    await txn_producer.commit_transaction()
-                    await txn_producer.begin_transaction()
+        tid = worker_transactional_id(self.app)
+        txn_producer = producer._transaction_producers.get(tid)
+        if txn_producer is None:
+            return
+        async with producer._trn_locks[tid]:
+            txn = txn_producer._txn_manager
+            if txn is not None and (txn._txn_partitions or txn._pending_txn_partitions):
+                await txn_producer.commit_transaction()
+                await txn_producer.begin_transaction()
 
 
 def worker_transactional_id(app: Any) -> str:
@@ -183,14 +187,14 @@ def commit_in_one_transaction(app: Any) -> None:
 
 
 class StageAligner:
-    """The worker side of :class:`~streams.align.EventTimeAligner` for a stage with several input
-    topics: feeds it each batch, releases what may go, and keeps the held messages in the stage's
-    state table (written and deleted in the batch's transaction), so a restarted worker holds exactly
-    what the killed one held — their offsets are committed, the messages live in the changelog."""
+    """The worker side of :class:`~streams.align.EventTimeAligner` for a stage that reads several
+    topics or feeds a later stage: feeds it each batch, releases what may go, and keeps the held
+    messages in the stage's state table (written and deleted in the batch's transaction), so a
+    restarted worker holds exactly what the killed one held — their offsets are committed, the
+    messages live in the changelog."""
 
     def __init__(self, app: Any, settings: Settings, state: Any, sender: TransactionalSend, changelog: str,
                  inputs: set[str]) -> None:
-
         self.app, self.settings, self.state, self.sender = app, settings, state, sender
         self.changelog, self.inputs = changelog, inputs
         self.aligner = EventTimeAligner()
@@ -277,16 +281,14 @@ class StageAligner:
             if key in self.saved:
                 self.saved.discard(key)
                 self.state.data.pop(key.encode(), None)
-                await self.sender.send(held.topic, held.partition, self.changelog, key.encode(), None,
-                                       partition=held.partition)
+                await self.sender.send(self.changelog, key.encode(), None, partition=held.partition)
         for held in self.added:
             if (held.topic, held.partition, held.offset) not in gone:
                 key = held.state_key
                 self.saved.add(key)
                 value = held.dumps()
                 self.state.data[key.encode()] = value
-                await self.sender.send(held.topic, held.partition, self.changelog, key.encode(), value,
-                                       partition=held.partition)
+                await self.sender.send(self.changelog, key.encode(), value, partition=held.partition)
         self.added = []
         self.released = []
 
@@ -317,6 +319,7 @@ def create_app(settings: Settings, pipeline: str, *, batch_max: int = 2000, batc
     )
     serde = default_serde(settings)
     app.mercado_gate = CommitGate()
+    app.mercado_gate.sender = TransactionalSend(app)
     app.mercado_drivers = {}  # stage name -> driver, for tests
     for i, spec in enumerate(stages):
         # A stage whose outputs feed a later stage (a repartition) or that reads several topics sees its
@@ -339,18 +342,17 @@ def _add_stage(
     source = app.topic(*(settings.topic(t) for t in spec.inputs), **raw)
     output_topics = {name: settings.topic(name) for name in spec.outputs}
     dead_letter_topic = settings.topic(DEAD_LETTER_TOPIC)
-    source_name = settings.topic(spec.inputs[0])  # state partition p rides in the transaction of (input 0, p)
     partitions = topic(spec.inputs[0]).partitions  # the table is co-partitioned with the stage's input
     state = app.Table(
         f"{spec.name}-state", partitions=partitions, key_type=bytes, value_type=bytes, use_partitioner=True
     )
     changelog = state.changelog_topic
     changelog_name = changelog.get_topic_name()
-    sender = TransactionalSend(app, {
-        **{settings.topic(name): topic(name).partitions for name in spec.outputs},
-        settings.topic(DEAD_LETTER_TOPIC): topic(DEAD_LETTER_TOPIC).partitions,
-    })
-    app.mercado_gate.senders.append(sender)
+    gate: CommitGate = app.mercado_gate
+    sender = gate.sender
+    assert sender is not None
+    sender.partitions.update({output_topics[name]: topic(name).partitions for name in spec.outputs})
+    sender.partitions[dead_letter_topic] = topic(DEAD_LETTER_TOPIC).partitions
 
     def load_partition(partition: int) -> list[tuple[str, dict[str, Any]]]:
         saved = ((k.decode(), v) for k, v in list(state.data.items()))
@@ -370,28 +372,20 @@ def _add_stage(
     events_in = {t: metrics.EVENTS_IN.labels(settings.topic(t), spec.name) for t in spec.inputs}
     events_out = {t: metrics.EVENTS_OUT.labels(settings.topic(t), spec.name) for t in spec.outputs}
     lag = metrics.PROCESSING_LAG.labels(spec.name)
-
-    gate: CommitGate = app.mercado_gate
-
     aligner = StageAligner(app, settings, state, sender, changelog_name, physical_inputs) if align else None
 
     @app.agent(source, name=f"mercado-{spec.name}")
     async def run(stream: Any) -> None:
         gate.install(app.consumer)
         async for events in stream.take_events(batch_max, within=batch_within_s):
-            await gate.enter()
-            try:
+            async with gate.batch():
+                messages = [event.message for event in events]
                 if aligner is None:
-                    await handle([event.message for event in events])
+                    await handle(messages)
                 else:
-                    await handle(aligner.arrived([event.message for event in events]))
+                    await handle(aligner.arrived(messages))
                     await aligner.save()
                 _observe_batch(app, events, events_in, lag, group)
-            except BaseException:
-                gate.broken = True  # half a batch was sent: this process must never commit again
-                raise
-            finally:
-                gate.leave()
 
     if aligner is not None:
 
@@ -400,15 +394,9 @@ def _add_stage(
             """Held messages also go when no new message arrives (a partition caught up or went idle)."""
             if not aligner.aligner.held_count:
                 return
-            await gate.enter()
-            try:
+            async with gate.batch():
                 await handle(aligner.arrived([]))
                 await aligner.save()
-            except BaseException:
-                gate.broken = True
-                raise
-            finally:
-                gate.leave()
 
     async def handle(messages: list) -> None:
         for msg in messages:
@@ -416,13 +404,13 @@ def _add_stage(
             if isinstance(result, Rejected):
                 metrics.DEAD_LETTERS.labels(msg.topic, result.error.reason).inc()
                 await sender.send(
-                    msg.topic, msg.partition, dead_letter_topic, msg.key, msg.value or b"",
+                    dead_letter_topic, msg.key, msg.value or b"",
                     headers=dead_letter_headers(msg.topic, msg.partition, msg.offset, result.error,
                                                 list(msg.headers or [])),
                 )
                 continue
             for out in result:
-                await sender.send(msg.topic, msg.partition, output_topics[out.topic], out.key.encode(), out.value,
+                await sender.send(output_topics[out.topic], out.key.encode(), out.value,
                                   timestamp_s=out.timestamp_ms / 1000)
                 events_out[out.topic].inc()
                 if out.emit.schema == "LateTick":
@@ -433,7 +421,7 @@ def _add_stage(
         for key, partition in driver.take_touched().items():
             raw_key, value = key.encode(), orjson.dumps(driver.saved_state(key, partition))
             state.data[raw_key] = value
-            await sender.send(source_name, partition, changelog_name, raw_key, value, partition=partition)
+            await sender.send(changelog_name, raw_key, value, partition=partition)
 
     return driver
 
