@@ -115,36 +115,51 @@ class BlockMatcher(KeyedProcessor):
         return set(old)
 
     def _rescore(self, x: Member, verdicts: dict[str, Verdict]) -> set[str]:
-        touched = self._drop_edges(x.key)
+        xkey = x.key
+        touched = self._drop_edges(xkey)
         cfg = self.config.match
         threshold = cfg.threshold
         mine = self.key
         single = len(x.blocks) == 1
-        partners = {self._other(mid, x.key) for mid in self.matched_of.get(x.key, ())}
+        mids = self.matched_of.get(xkey)
+        partners = {self._other(mid, xkey) for mid in mids} if mids else set()
         edges: dict[str, float] = {}
-        color = x.attrs.color
+        all_edges = self.edges
+        xattrs, xretailer, xblocks = x.attrs, x.retailer, x.blocks
+        color = xattrs.color
         if color is None:
             pools: list[dict[str, Member]] = [self.members]
         else:
             pools = [p for p in (self.by_color.get(color), self.by_color.get(None)) if p]
-        for y in (y for pool in pools for y in pool.values()):
-            if y.retailer == x.retailer or y.key == x.key:
-                continue
-            if not single and len(y.blocks) > 1 and owner_block(x.blocks, y.blocks) != mine:
-                continue
-            self.comparisons += 1
-            v = score(x.attrs, y.attrs, cfg)
-            if v.veto is None and v.score >= threshold:
-                edges[y.key] = v.score
-                self.edges.setdefault(y.key, {})[x.key] = v.score
-            if y.key in partners:
-                verdicts[y.key] = v
-        for key in partners - verdicts.keys():  # a matched partner outside the colour pools now
-            y = self.members.get(key)
-            if y is not None and owner_block(x.blocks, y.blocks) == mine:
-                verdicts[key] = score(x.attrs, y.attrs, cfg)
+        compared = 0
+        for pool in pools:
+            for y in pool.values():
+                if y.retailer == xretailer:
+                    continue
+                ykey = y.key
+                if ykey == xkey:
+                    continue
+                if not single and len(y.blocks) > 1 and owner_block(xblocks, y.blocks) != mine:
+                    continue
+                compared += 1
+                v = score(xattrs, y.attrs, cfg)
+                if v.veto is None and v.score >= threshold:
+                    edges[ykey] = v.score
+                    theirs = all_edges.get(ykey)
+                    if theirs is None:
+                        all_edges[ykey] = {xkey: v.score}
+                    else:
+                        theirs[xkey] = v.score
+                if partners and ykey in partners:
+                    verdicts[ykey] = v
+        self.comparisons += compared
+        if partners:
+            for key in partners - verdicts.keys():  # a matched partner outside the colour pools now
+                y = self.members.get(key)
+                if y is not None and owner_block(xblocks, y.blocks) == mine:
+                    verdicts[key] = score(xattrs, y.attrs, cfg)
         if edges:
-            self.edges[x.key] = edges
+            all_edges[xkey] = edges
         touched.update(edges)
         return touched
 
