@@ -56,9 +56,10 @@ def roi_at_least(margin: int, buy_price: int, min_roi_pct: float) -> bool:
 
 def shortfall(deal: Deal, cfg: OpportunityConfig) -> str | None:
     """Why the deal is not an opportunity (``margin_below_min`` / ``roi_below_min``), or ``None``."""
-    if deal.buy_price <= 0 or deal.margin < cfg.min_margin_clp:
+    margin = deal.sell_price - deal.buy_price
+    if deal.buy_price <= 0 or margin < cfg.min_margin_clp:
         return "margin_below_min"
-    if not roi_at_least(deal.margin, deal.buy_price, cfg.min_roi_pct):
+    if not roi_at_least(margin, deal.buy_price, cfg.min_roi_pct):
         return "roi_below_min"
     return None
 
@@ -80,16 +81,18 @@ def confidence(match_score: float, glitch: bool, vol: float, cfg: OpportunityCon
     return round(min(1.0, max(0.0, c)), 6)
 
 
-def opportunity_score(deal: Deal, conf: float, cfg: OpportunityConfig) -> float:
-    roi_part = min(1.0, deal.roi_pct / cfg.roi_cap_pct)
-    margin_part = min(1.0, deal.margin / cfg.margin_cap_clp)
+def opportunity_score(deal: Deal, conf: float, cfg: OpportunityConfig, roi_pct: float | None = None) -> float:
+    """``roi_pct``: ``deal.roi_pct`` when the caller has it already (the same value)."""
+    roi_part = min(1.0, (deal.roi_pct if roi_pct is None else roi_pct) / cfg.roi_cap_pct)
+    margin_part = min(1.0, (deal.sell_price - deal.buy_price) / cfg.margin_cap_clp)
     return round(100.0 * conf * (0.6 * roi_part + 0.4 * margin_part), 4)
 
 
 def _clears(deal: Deal, conf: float, rule: TierRule) -> bool:
+    margin = deal.sell_price - deal.buy_price
     return (
-        deal.margin >= rule.min_margin_clp
-        and roi_at_least(deal.margin, deal.buy_price, rule.min_roi_pct)
+        margin >= rule.min_margin_clp
+        and roi_at_least(margin, deal.buy_price, rule.min_roi_pct)
         and conf >= rule.min_confidence
     )
 
@@ -103,11 +106,13 @@ def tier(deal: Deal, conf: float, cfg: OpportunityConfig) -> str:
 
 
 def revalidation_every_s(tier_name: str, cfg: OpportunityConfig) -> int:
-    return {
-        "CRITICAL": cfg.critical_every_s,
-        "IMPORTANT": cfg.important_every_s,
-        "TRACKING": cfg.tracking_every_s,
-    }[tier_name]
+    if tier_name == "TRACKING":
+        return cfg.tracking_every_s
+    if tier_name == "IMPORTANT":
+        return cfg.important_every_s
+    if tier_name == "CRITICAL":
+        return cfg.critical_every_s
+    raise KeyError(tier_name)
 
 
 def risk(glitch: bool, conf: float, vol: float) -> str:

@@ -37,6 +37,7 @@ from processors.retail.economics import Deal
 from processors.retail.records import OPPORTUNITIES_TOPIC
 
 SIDES = ("a", "b")
+_QUOTE_FIELDS = (("a", "listing_a"), ("b", "listing_b"))
 
 
 def opportunity_id(mid: str, buy_quote_id: str, sell_quote_id: str) -> str:
@@ -96,8 +97,8 @@ class OpportunityTracker(KeyedProcessor):
 
     def _take_quotes(self, record: Record) -> None:
         window = self.config.opportunity.volatility_window
-        for side in SIDES:
-            q = record[f"listing_{side}"]
+        for side, field in _QUOTE_FIELDS:
+            q = record[field]
             self.quotes[side] = q
             hist = self.history[side]
             if not hist or hist[-1][0] != q["event_id"]:
@@ -123,7 +124,8 @@ class OpportunityTracker(KeyedProcessor):
         if self.open is not None and self.open["buy"] != buy:
             out.append(self._close("direction_reversed", cause, t, deal))
         sell = "b" if buy == "a" else "a"
-        glitch_kinds = sorted(set(self.quotes[buy]["glitch_kinds"]) | set(self.quotes[sell]["glitch_kinds"]))
+        gk_buy, gk_sell = self.quotes[buy]["glitch_kinds"], self.quotes[sell]["glitch_kinds"]
+        glitch_kinds = sorted(set(gk_buy) | set(gk_sell)) if gk_buy or gk_sell else []
         if self.open is None:
             oid = opportunity_id(self.key, self.quotes[buy]["event_id"], self.quotes[sell]["event_id"])
             self.open = {"id": oid, "revision": 0, "buy": buy, "opened_at": t, "validations": 0}
@@ -144,25 +146,31 @@ class OpportunityTracker(KeyedProcessor):
         cfg = self.config.opportunity
         vol = self._volatility
         if vol is None:
-            vol = self._volatility = max(econ.volatility([p for _, p in self.history[s]]) for s in SIDES)
+            history = self.history
+            vol = self._volatility = max(
+                econ.volatility([p for _, p in history["a"]]), econ.volatility([p for _, p in history["b"]])
+            )
         glitch = bool(glitch_kinds)
-        conf = econ.confidence(self.match_score, glitch, vol, cfg)
+        score = self.match_score
+        conf = econ.confidence(score, glitch, vol, cfg)
         tier = econ.tier(deal, conf, cfg)
         every = econ.revalidation_every_s(tier, cfg)
+        buy_price, sell_price = deal.buy_price, deal.sell_price
+        margin, roi = sell_price - buy_price, deal.roi_pct
+        due = t + every * 1_000_000
         o = self.open
         assert o is not None
-        o.update(
-            buy_price=deal.buy_price,
-            sell_price=deal.sell_price,
-            margin_clp=deal.margin,
-            roi_pct=deal.roi_pct,
-            glitch_kinds=glitch_kinds,
-            tier=tier,
-            every_s=every,
-            due=t + every * 1_000_000,
-            match_score=self.match_score,
-        )
+        o["buy_price"] = buy_price
+        o["sell_price"] = sell_price
+        o["margin_clp"] = margin
+        o["roi_pct"] = roi
+        o["glitch_kinds"] = glitch_kinds
+        o["tier"] = tier
+        o["every_s"] = every
+        o["due"] = due
+        o["match_score"] = score
         oid, rev = o["id"], o["revision"]
+        quotes = self.quotes
         rec = {
             "event_id": oid if rev == 0 else f"{oid}:r{rev}",
             "event_time": t,
@@ -170,22 +178,22 @@ class OpportunityTracker(KeyedProcessor):
             "revision": rev,
             "match_id": self.key,
             "cause_event_id": cause,
-            "buy": self.quotes[buy],
-            "sell": self.quotes[sell],
-            "buy_price": deal.buy_price,
-            "sell_price": deal.sell_price,
-            "margin_clp": deal.margin,
-            "roi_pct": deal.roi_pct,
-            "opportunity_score": econ.opportunity_score(deal, conf, cfg),
+            "buy": quotes[buy],
+            "sell": quotes[sell],
+            "buy_price": buy_price,
+            "sell_price": sell_price,
+            "margin_clp": margin,
+            "roi_pct": roi,
+            "opportunity_score": econ.opportunity_score(deal, conf, cfg, roi),
             "confidence": conf,
-            "match_score": self.match_score,
+            "match_score": score,
             "volatility": vol,
             "risk_level": econ.risk(glitch, conf, vol),
             "tier": tier,
             "glitch_suspected": glitch,
             "glitch_kinds": glitch_kinds,
             "revalidate_every_s": every,
-            "next_revalidation": o["due"],
+            "next_revalidation": due,
         }
         return Emit(OPPORTUNITIES_TOPIC, self.key, "ArbitrageOpportunity", rec)
 
