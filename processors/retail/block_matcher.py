@@ -19,7 +19,7 @@ from processors.core import Emit, KeyedProcessor, Record
 from processors.retail.attributes import ProductAttributes, code_key_of
 from processors.retail.blocking import owner_block
 from processors.retail.config import RetailConfig
-from processors.retail.records import MATCHES_TOPIC, attributes_of, match_id, quote_of
+from processors.retail.records import MATCHES_TOPIC, attributes_of, quote_of
 from processors.retail.similarity import Verdict, evidence, score
 
 
@@ -173,8 +173,11 @@ class BlockMatcher(KeyedProcessor):
         """retailer -> (score, key) of this listing's best candidate of that retailer (highest score, then
         smaller key)."""
         best: dict[str, tuple[float, str]] = {}
+        theirs = self.edges.get(key)
+        if not theirs:
+            return best
         members = self.members
-        for other, s in self.edges.get(key, {}).items():
+        for other, s in theirs.items():
             r = members[other].retailer
             cur = best.get(r)
             if cur is None or s > cur[0] or (s == cur[0] and other < cur[1]):
@@ -182,17 +185,21 @@ class BlockMatcher(KeyedProcessor):
         return best
 
     def _is_match(self, a: str, b: str, best: dict[str, dict[str, tuple[float, str]]]) -> bool:
-        if b not in self.edges.get(a, ()):
+        theirs = self.edges.get(a)
+        if not theirs or b not in theirs:
             return False
         if not self.config.match.one_to_one:
             return True
-        for u, v in ((a, b), (b, a)):
-            mine = best.get(u)
-            if mine is None:
-                mine = best[u] = self._best(u)
-            if mine[self.members[v].retailer][1] != v:
-                return False
-        return True
+        members = self.members
+        mine = best.get(a)
+        if mine is None:
+            mine = best[a] = self._best(a)
+        if mine[members[b].retailer][1] != b:
+            return False
+        mine = best.get(b)
+        if mine is None:
+            mine = best[b] = self._best(b)
+        return mine[members[a].retailer][1] == a
 
     def _diff(
         self,
@@ -204,23 +211,27 @@ class BlockMatcher(KeyedProcessor):
         title_changed: bool,
     ) -> list[Emit]:
         candidates: set[str] = set()
+        edges, members, matched, matched_of = self.edges, self.members, self.matched, self.matched_of
         for u in touched:
-            for v in self.edges.get(u, ()):
-                candidates.add(match_id(u, v))
-        for u in touched:
-            candidates.update(self.matched_of.get(u, ()))
+            theirs = edges.get(u)
+            if theirs:
+                for v in theirs:
+                    candidates.add(f"{u}|{v}" if u <= v else f"{v}|{u}")  # match_id(u, v)
+            mids = matched_of.get(u)
+            if mids:
+                candidates.update(mids)
         best: dict[str, dict[str, tuple[float, str]]] = {}
         out: list[Emit] = []
         for mid in sorted(candidates):
             a, _, b = mid.partition("|")
-            now = a in self.members and b in self.members and self._is_match(a, b, best)
-            before = self.matched.get(mid)
+            now = a in members and b in members and self._is_match(a, b, best)
+            before = matched.get(mid)
             if now:
-                s = self.edges[a][b]
-                self.matched[mid] = (a, b, s)
+                s = edges[a][b]
+                matched[mid] = (a, b, s)
                 if before is None:
-                    self.matched_of.setdefault(a, set()).add(mid)
-                    self.matched_of.setdefault(b, set()).add(mid)
+                    matched_of.setdefault(a, set()).add(mid)
+                    matched_of.setdefault(b, set()).add(mid)
                 if before is None or (title_changed and key in (a, b)):
                     out.append(self._match(mid, a, b, s, record))
                 elif key in (a, b):

@@ -189,7 +189,15 @@ def evidence(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> li
             outcome, weight = "one_side", 0.0 if same_code else w_one
         else:
             outcome, weight = "agree", w_both
-        out.append({"attribute": name, "value_a": _show(x), "value_b": _show(y), "outcome": outcome, "weight": weight})
+        out.append(
+            {
+                "attribute": name,
+                "value_a": x if x is None or type(x) is str else _show(x),
+                "value_b": y if y is None or type(y) is str else _show(y),
+                "outcome": outcome,
+                "weight": weight,
+            }
+        )
     text = line_similarity(a.product_line, b.product_line)
     out.append(
         {
