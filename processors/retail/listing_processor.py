@@ -34,6 +34,9 @@ class ListingProcessor(KeyedProcessor):
         self.history: list[int] = []  # recent usable current prices, oldest first
         self.blocks: tuple[str, ...] = ()
         self.last_event_id: str | None = None
+        # (title, brand field, category path, attributes, block keys) of the last parse: a listing
+        # re-observed with the same text is not parsed again (derived from the input, not state)
+        self._parsed: tuple[Any, ...] | None = None
 
     def on_event(self, schema: str, record: Record) -> list[Emit]:
         if schema != "RetailListing" or record["event_id"] == self.last_event_id:
@@ -42,7 +45,13 @@ class ListingProcessor(KeyedProcessor):
         key = self.key
         cfg = self.config.glitch
         offer, normal, card = record.get("price_offer"), record.get("price_normal"), record.get("price_card")
-        attrs = parse_title(record["name"], record.get("brand"), record.get("category"))
+        title, brand, category = record["name"], record.get("brand"), record.get("category")
+        parsed = self._parsed
+        if parsed is None or parsed[0] != title or parsed[1] != brand or parsed[2] != category:
+            attrs = parse_title(title, brand, category)
+            parsed = self._parsed = (title, brand, category, attrs, block_keys(attrs))
+        else:
+            attrs = parsed[3]
         out: list[Emit] = []
         glitches = detect(offer, normal, card, attrs.category, self.history, cfg)
         history_size = min(len(self.history), cfg.history_size)
@@ -61,8 +70,8 @@ class ListingProcessor(KeyedProcessor):
             out.extend(self._route((), None, record, "rejected"))
             return out
         price, source = current
-        kinds = sorted({g.kind for g in glitches if g.affects_current})
-        blocks = block_keys(attrs)
+        kinds = sorted({g.kind for g in glitches if g.affects_current}) if glitches else []
+        blocks = parsed[4]
         normalized = normalized_record(record, key, attrs, price, source, kinds, blocks)
         out.append(Emit(NORMALIZED_TOPIC, key, "NormalizedListing", normalized))
         out.extend(self._route(blocks, normalized, record, "reblocked"))
