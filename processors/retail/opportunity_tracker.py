@@ -40,6 +40,11 @@ SIDES = ("a", "b")
 _QUOTE_FIELDS = (("a", "listing_a"), ("b", "listing_b"))
 
 
+def _side_volatility(hist: list[list[Any]]) -> float:
+    """``econ.volatility`` of one side's recent prices (0 with fewer than two, without building the list)."""
+    return econ.volatility([p for _, p in hist]) if len(hist) > 1 else 0.0
+
+
 def opportunity_id(mid: str, buy_quote_id: str, sell_quote_id: str) -> str:
     digest = hashlib.blake2b(f"{mid}\n{buy_quote_id}\n{sell_quote_id}".encode(), digest_size=10).hexdigest()
     return f"opp:{digest}"
@@ -55,6 +60,7 @@ class OpportunityTracker(KeyedProcessor):
         self.quotes: dict[str, Record] = {}
         self.history: dict[str, list[list[Any]]] = {"a": [], "b": []}  # [quote event id, price], oldest first
         self._volatility: float | None = None  # cache of the history's volatility (not state)
+        self._quoted_at: int | None = None  # the older quote's event time (derived from quotes, not state)
         self.open: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ inputs
@@ -106,6 +112,8 @@ class OpportunityTracker(KeyedProcessor):
                 if len(hist) > window:
                     del hist[: len(hist) - window]
                 self._volatility = None
+        qa, qb = self.quotes["a"]["event_time"], self.quotes["b"]["event_time"]
+        self._quoted_at = qa if qa < qb else qb
 
     # ------------------------------------------------------------------ decisions
     def _deal(self) -> tuple[str, Deal]:
@@ -147,9 +155,7 @@ class OpportunityTracker(KeyedProcessor):
         vol = self._volatility
         if vol is None:
             history = self.history
-            vol = self._volatility = max(
-                econ.volatility([p for _, p in history["a"]]), econ.volatility([p for _, p in history["b"]])
-            )
+            vol = self._volatility = max(_side_volatility(history["a"]), _side_volatility(history["b"]))
         glitch = bool(glitch_kinds)
         score = self.match_score
         conf = econ.confidence(score, glitch, vol, cfg)
@@ -226,8 +232,11 @@ class OpportunityTracker(KeyedProcessor):
         if o is None or now_us < o["due"]:
             return []
         due = o["due"]
-        qa, qb = self.quotes["a"]["event_time"], self.quotes["b"]["event_time"]
-        age_s = max(0, due - (qa if qa < qb else qb)) // 1_000_000
+        quoted_at = self._quoted_at
+        if quoted_at is None:  # restored: derive it from the quotes
+            qa, qb = self.quotes["a"]["event_time"], self.quotes["b"]["event_time"]
+            quoted_at = self._quoted_at = qa if qa < qb else qb
+        age_s = max(0, due - quoted_at) // 1_000_000
         if age_s > self.config.opportunity.max_quote_age_s:
             return [self._close("stale_quotes", o["id"], due, self._deal()[1])]
         o["validations"] += 1
