@@ -20,14 +20,17 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 Record = dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Emit:
-    """One output event: which derived topic, its key, its record type and the record."""
+class Emit(NamedTuple):
+    """One output event: which derived topic, its key, its record type and the record.
+
+    A NamedTuple rather than a frozen dataclass: just as immutable, and built ~5x faster (a frozen
+    dataclass's ``__init__`` goes through ``object.__setattr__`` per field), which counts on hot paths.
+    """
 
     topic: str
     key: str

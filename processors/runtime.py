@@ -52,14 +52,18 @@ class PartitionRuntime:
         if proc is None:
             proc = self.processor(key)
         out = proc.on_event(schema, record)
-        if self.changed is not None:
-            self.changed.add(key)
-        if key in self._timed:
+        changed = self.changed
+        if changed is not None:
+            changed.add(key)
+        # (_schedule inlined for the common case of an unchanged due time: this runs per event)
+        if key in self._timed and proc.next_timer() != self._due.get(key):
             self._schedule(key, proc)
         t = record["event_time"]
-        if self.clock is None or t > self.clock:
+        clock = self.clock
+        if clock is None or t > clock:
             self.clock = t
-            if self._timers and self._timers[0][0] <= t:
+            timers = self._timers
+            if timers and timers[0][0] <= t:
                 out.extend(self._fire(t))
         return out
 

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from processors.risk.breaker import CircuitBreaker, Timing
-from processors.risk.exact import EXACT, TEN_THOUSAND, ZERO, ratio
+from processors.risk.exact import EXACT, TEN_THOUSAND, ZERO, ratio, wire
 from processors.risk.market import Market
 from processors.risk.positions import Position
 
@@ -42,7 +42,8 @@ class DrawdownBreaker(CircuitBreaker):
 
 class AccountBook:
     __slots__ = ("account", "venue", "start", "realized_net", "peak", "positions", "open", "breaker",
-                 "_base_f", "_base_abs", "_peak_f", "_threshold_f", "_terms")
+                 "_base_f", "_base_abs", "_peak_f", "_threshold_f", "_tolerance_f", "_terms",
+                 "_wired_peak")
 
     def __init__(self, account: str, venue: str, starting_equity: Decimal, breaker: DrawdownBreaker):
         self.account = account
@@ -50,6 +51,7 @@ class AccountBook:
         self.start = starting_equity
         self.realized_net = ZERO  # realized PnL - fees, all symbols
         self.peak = starting_equity
+        self._wired_peak: tuple[Decimal, Decimal] | None = None  # (peak, wire(peak)), see wired_peak()
         self.positions: dict[str, Position] = {}
         self.open: list[Position] = []  # positions with a quantity, by symbol
         self.breaker = breaker
@@ -57,6 +59,7 @@ class AccountBook:
         self._base_abs = abs(self._base_f)
         self._peak_f = float(starting_equity)
         self._threshold_f = float(breaker.threshold)
+        self._tolerance_f = _TOLERANCE * (10_000.0 + self._threshold_f)  # x (size + |peak|): see evaluate()
         # per open position: its market (None before its first tick), symbol, quantity, cost, |quantity|,
         # |cost| (floats) and the last fill price
         self._terms: list[tuple[Market | None, str, float, float, float, float, float]] = []
@@ -112,6 +115,14 @@ class AccountBook:
             mark = market.exact() if market is not None else (pos.last_price if pos is not None else None)
         return total, unrealized, mark
 
+    def wired_peak(self) -> Decimal:
+        """The peak equity as a record field (scale 12), computed once per new peak."""
+        peak = self.peak
+        cached = self._wired_peak
+        if cached is None or cached[0] is not peak:
+            cached = self._wired_peak = (peak, wire(peak))
+        return cached[1]
+
     def drawdown_bps(self, equity: Decimal) -> Decimal:
         if self.peak <= 0:
             return ZERO
@@ -134,11 +145,11 @@ class AccountBook:
         if peak_f <= 0.0 and self.peak <= 0:
             return None
         gap = (peak_f - total) * 10_000.0 - self._threshold_f * peak_f
-        tolerance = _TOLERANCE * (size + abs(peak_f)) * (10_000.0 + self._threshold_f)
-        if gap > tolerance:
-            return True
+        tolerance = self._tolerance_f * (size + abs(peak_f))
         if gap < -tolerance:
             return False
+        if gap > tolerance:
+            return True
         return self.evaluate_exact(self.equity(markets))
 
     def evaluate_exact(self, equity: Decimal) -> bool | None:

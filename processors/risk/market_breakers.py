@@ -30,7 +30,7 @@ TWENTY_THOUSAND = Decimal(20_000)
 
 
 class SpreadBreaker(CircuitBreaker):
-    __slots__ = ("venue", "symbol", "scope", "name", "threshold", "threshold_f")
+    __slots__ = ("venue", "symbol", "scope", "name", "threshold", "threshold_f", "tolerance_f")
     kind = "SPREAD"
     unit = "bps"
 
@@ -42,12 +42,13 @@ class SpreadBreaker(CircuitBreaker):
         self.name = f"SPREAD:{self.scope}"
         self.threshold = threshold_bps
         self.threshold_f = float(threshold_bps)
+        self.tolerance_f = _TOLERANCE * (20_000.0 + self.threshold_f)  # x (ask + bid): the float decision's margin
 
     def violates(self, bid: float, ask: float) -> bool:
         """Both sides present and usable, ``bid <= ask``."""
-        threshold = self.threshold_f
-        gap = (ask - bid) * 20_000.0 - threshold * (ask + bid)
-        tolerance = _TOLERANCE * (ask + bid) * (20_000.0 + threshold)
+        total = ask + bid
+        gap = (ask - bid) * 20_000.0 - self.threshold_f * total
+        tolerance = self.tolerance_f * total
         if gap > tolerance:
             return True
         if gap < -tolerance:
@@ -76,7 +77,8 @@ Entry = tuple[int, float, float, float]
 
 
 class VolatilityBreaker(CircuitBreaker):
-    __slots__ = ("venue", "symbol", "scope", "name", "threshold", "_threshold_f", "window_us", "highs", "lows")
+    __slots__ = ("venue", "symbol", "scope", "name", "threshold", "_threshold_f", "_tolerance_f", "window_us", "highs",
+                 "lows")
     kind = "VOLATILITY"
     unit = "pct"
 
@@ -88,6 +90,7 @@ class VolatilityBreaker(CircuitBreaker):
         self.name = f"VOLATILITY:{self.scope}"
         self.threshold = threshold_pct
         self._threshold_f = float(threshold_pct)
+        self._tolerance_f = _TOLERANCE * (100.0 + self._threshold_f)  # x (high + low + mid): see add()
         self.window_us = window_us
         self.highs: deque[Entry] = deque()  # mids decreasing (up to noise): the front is the window's high
         self.lows: deque[Entry] = deque()  # mids increasing (up to noise): the front is the window's low
@@ -115,13 +118,12 @@ class VolatilityBreaker(CircuitBreaker):
             return False
         high = highs[0][1]
         low = lows[0][1]
-        threshold = self._threshold_f
-        gap = (high - low) * 100.0 - threshold * mid
-        tolerance = _TOLERANCE * (high + low + mid) * (100.0 + threshold)
-        if gap > tolerance:
-            return True
+        gap = (high - low) * 100.0 - self._threshold_f * mid
+        tolerance = self._tolerance_f * (high + low + mid)
         if gap < -tolerance:
             return False
+        if gap > tolerance:
+            return True
         high_d, low_d = self.exact_extremes()
         return EXACT.multiply(EXACT.subtract(high_d, low_d), HUNDRED) > EXACT.multiply(
             self.threshold, mid_decimal(bid, ask)

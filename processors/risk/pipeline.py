@@ -16,7 +16,7 @@ running the stage. Used for replay-parity tests and the benchmark.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from processors.core import Emit, PipelineSpec, Record
@@ -71,16 +71,17 @@ class InProcessRisk:
         self.spec = risk_stage_pipeline(self.config)
         self.partitions = partitions
         self.runtimes = [PartitionRuntime(self.spec) for _ in range(partitions)]
-        self._runtime_of: dict[str, PartitionRuntime] = {}  # venue -> the runtime of its partition
+        self._process_of: dict[str, Callable[..., list[Emit]]] = {}  # venue -> its partition runtime's process
+        self._destination = self.router.destination
 
     def feed(self, schema: str, record: Record) -> list[Emit]:
-        key = self.router.destination(schema, record)
+        key = self._destination(schema, record)
         if key is None:
             return []
-        rt = self._runtime_of.get(key)
-        if rt is None:
-            rt = self._runtime_of[key] = self.runtimes[partition_of(key, self.partitions)]
-        return rt.process(schema, record, key)
+        process = self._process_of.get(key)
+        if process is None:
+            process = self._process_of[key] = self.runtimes[partition_of(key, self.partitions)].process
+        return process(schema, record, key)
 
     def run(self, records: Iterable[tuple[str, Record]]) -> list[Emit]:
         out: list[Emit] = []

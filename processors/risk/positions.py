@@ -23,12 +23,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from processors.risk.exact import COST_QUANTUM, EXACT, ZERO
+from processors.risk.exact import COST_QUANTUM, EXACT, ZERO, wire
 
 
 class Position:
     __slots__ = ("symbol", "quantity", "cost", "realized", "fees", "last_price", "quantity_f", "cost_f",
-                 "next_mark_update", "opened_realized", "closed_pnl")
+                 "next_mark_update", "opened_realized", "closed_pnl", "_wired")
 
     def __init__(self, symbol: str):
         self.symbol = symbol
@@ -42,6 +42,7 @@ class Position:
         self.next_mark_update = 0  # event time from which a MARK PositionUpdate may be emitted
         self.opened_realized = ZERO  # realized PnL when the current position opened
         self.closed_pnl = ZERO  # realized PnL (before fees) of the last position that was closed
+        self._wired: tuple[Decimal, Decimal | None, Decimal, Decimal] | None = None  # see wired()
 
     def apply(self, buy: bool, price: Decimal, quantity: Decimal, fee: Decimal) -> Decimal:
         """Folds one fill; returns the realized PnL (before fees) it produced."""
@@ -74,6 +75,7 @@ class Position:
         self.last_price = price
         self.quantity_f = float(self.quantity)
         self.cost_f = float(self.cost)
+        self._wired = None
         return realized
 
     def unrealized(self, mark: Decimal) -> Decimal:
@@ -83,6 +85,16 @@ class Position:
         if not self.quantity:
             return None
         return EXACT.divide(self.cost, self.quantity)
+
+    def wired(self) -> tuple[Decimal, Decimal | None, Decimal, Decimal]:
+        """Quantity, average entry price (None when flat), realized PnL and fees as record fields
+        (scale 12): they change only with a fill, so they are computed once per fill, not per mark."""
+        found = self._wired
+        if found is None:
+            average = self.average_price()
+            found = self._wired = (wire(self.quantity), None if average is None else wire(average),
+                                   wire(self.realized), wire(self.fees))
+        return found
 
     # ------------------------------------------------------------------ state
     def snapshot(self) -> list[Any]:

@@ -151,15 +151,20 @@ class VenueRiskProcessor(KeyedProcessor):
         market = self.markets.get(symbol)
         if market is None:
             market = self._market(symbol)
-        market.update(t, bid, ask, event_id)
-        mid = market.mid
+        # Market.update, inlined (per tick)
+        market.t = t
+        market.bid = bid
+        market.ask = ask
+        market.mid = mid = (bid + ask) * 0.5
+        market.event_id = event_id
+        market._exact = None
         if two_sided:
             spread = market.spread
             state = spread.state
             if state is not OPEN:
-                threshold = spread.threshold_f
-                gap = (ask - bid) * 20_000.0 - threshold * (ask + bid)
-                tolerance = 1e-9 * (ask + bid) * (20_000.0 + threshold)  # see SpreadBreaker.violates
+                total = ask + bid
+                gap = (ask - bid) * 20_000.0 - spread.threshold_f * total
+                tolerance = spread.tolerance_f * total  # see SpreadBreaker.violates
                 violated = gap > tolerance or (gap >= -tolerance and spread.violates_exactly(bid, ask))
                 if violated or spread.violations or state is not CLOSED:
                     change = spread.judge(now, violated)
@@ -307,7 +312,7 @@ class VenueRiskProcessor(KeyedProcessor):
     def _position_update(self, now: int, book: AccountBook, symbol: str, reason: str, caused_by: str) -> Emit:
         pos = book.positions[symbol]
         equity, unrealized, mark = book.valuation(self.markets, symbol)
-        average = pos.average_price()
+        quantity, average, realized, fees = pos.wired()
         account = book.account
         record = {
             "event_id": f"position:{account}:{self.venue}:{symbol}:{caused_by}",
@@ -316,14 +321,14 @@ class VenueRiskProcessor(KeyedProcessor):
             "venue": self.venue,
             "symbol": symbol,
             "reason": reason,
-            "quantity": wire(pos.quantity),
-            "average_price": None if average is None else wire(average),
+            "quantity": quantity,
+            "average_price": average,
             "mark_price": None if mark is None else wire(mark),
-            "realized_pnl": wire(pos.realized),
-            "fees": wire(pos.fees),
+            "realized_pnl": realized,
+            "fees": fees,
             "unrealized_pnl": wire(unrealized),
             "equity": wire(equity),
-            "peak_equity": wire(book.peak),
+            "peak_equity": book.wired_peak(),
             "drawdown_bps": book.drawdown_bps(equity),
             "caused_by": caused_by,
         }
