@@ -8,7 +8,7 @@ rejects file holds exactly the bad rows as they were written, and ``row`` a dict
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -108,7 +108,11 @@ def read_csv(fh: TextIO) -> tuple[list[str], Iterator[Row]]:
     return header, rows()
 
 
-def read_parquet(path: Path, batch_size: int = 65_536) -> tuple[list[str], int, Iterator[Row]]:
+def read_parquet(path: Path, batch_size: int = 65_536,
+                 encode_batch: Callable[[Any], Any] | None = None) -> tuple[list[str], int, Iterator[Row]]:
+    """Rows ``(row number, None, dict)``. With ``encode_batch``, each Arrow record batch is offered to
+    it first: when it returns something other than None, that is yielded as the batch's one item,
+    ``(number of its last row, None, result)``, instead of the batch's rows."""
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(path)
@@ -118,6 +122,11 @@ def read_parquet(path: Path, batch_size: int = 65_536) -> tuple[list[str], int, 
     def rows() -> Iterator[Row]:
         n = 0
         for batch in pf.iter_batches(batch_size=batch_size):
+            encoded = encode_batch(batch) if encode_batch is not None else None
+            if encoded is not None:
+                n += batch.num_rows
+                yield n, None, encoded
+                continue
             for row in batch.to_pylist():
                 n += 1
                 yield n, None, row

@@ -127,12 +127,7 @@ class AvroSerde:
         With a registry configured, the schema is registered once under ``<topic>-<fullname>``.
         """
         schema = self.schemas[schema_name]
-        if self._registry is not None:
-            if topic is None:
-                raise ValueError("the Confluent framing needs the topic to name the subject")
-            header = bytes([CONFLUENT_MAGIC]) + struct.pack(">I", self.registry_id(topic, schema))
-        else:
-            header = SINGLE_OBJECT_MAGIC + schema.fingerprint_bytes
+        header = self.frame_header(schema_name, topic)
         wire = schema.wire
 
         def encode(record: dict[str, Any]) -> bytes:
@@ -145,6 +140,16 @@ class AvroSerde:
             return buf.getvalue()
 
         return encode
+
+    def frame_header(self, schema_name: str, topic: str | None = None) -> bytes:
+        """The bytes every encoded value of this record type starts with: the single-object header
+        (C3 01 + fingerprint), or with a registry the Confluent one (00 + schema id)."""
+        schema = self.schemas[schema_name]
+        if self._registry is not None:
+            if topic is None:
+                raise ValueError("the Confluent framing needs the topic to name the subject")
+            return bytes([CONFLUENT_MAGIC]) + struct.pack(">I", self.registry_id(topic, schema))
+        return SINGLE_OBJECT_MAGIC + schema.fingerprint_bytes
 
     def encode(self, schema_name: str, record: dict[str, Any], topic: str | None = None) -> bytes:
         return self.encoder(schema_name, topic)(record)
