@@ -40,7 +40,7 @@ SIDES = ("a", "b")
 _QUOTE_FIELDS = (("a", "listing_a"), ("b", "listing_b"))
 
 
-def _side_volatility(hist: list[list[Any]]) -> float:
+def _side_volatility(hist: list[tuple[str, int]]) -> float:
     """``econ.volatility`` of one side's recent prices (0 with fewer than two, without building the list)."""
     return econ.volatility([p for _, p in hist]) if len(hist) > 1 else 0.0
 
@@ -58,7 +58,9 @@ class OpportunityTracker(KeyedProcessor):
         self.asserted_at: int | None = None
         self.match_score = 0.0
         self.quotes: dict[str, Record] = {}
-        self.history: dict[str, list[list[Any]]] = {"a": [], "b": []}  # [quote event id, price], oldest first
+        # (quote event id, price), oldest first; tuples of atomic values, which the garbage collector
+        # stops tracking (the snapshot writes them as lists)
+        self.history: dict[str, list[tuple[str, int]]] = {"a": [], "b": []}
         self._volatility: float | None = None  # cache of the history's volatility (not state)
         self._quoted_at: int | None = None  # the older quote's event time (derived from quotes, not state)
         self.open: dict[str, Any] | None = None
@@ -108,7 +110,7 @@ class OpportunityTracker(KeyedProcessor):
             self.quotes[side] = q
             hist = self.history[side]
             if not hist or hist[-1][0] != q["event_id"]:
-                hist.append([q["event_id"], q["current_price"]])
+                hist.append((q["event_id"], q["current_price"]))
                 if len(hist) > window:
                     del hist[: len(hist) - window]
                 self._volatility = None
@@ -275,6 +277,6 @@ class OpportunityTracker(KeyedProcessor):
         proc.asserted_at = state["asserted_at"]
         proc.match_score = state["match_score"]
         proc.quotes = dict(state["quotes"])
-        proc.history = {s: [list(x) for x in state["history"][s]] for s in SIDES}
+        proc.history = {s: [(x[0], x[1]) for x in state["history"][s]] for s in SIDES}
         proc.open = None if state["open"] is None else dict(state["open"])
         return proc
