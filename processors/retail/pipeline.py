@@ -98,6 +98,8 @@ class RetailReplay:
         self.partitions = partitions
         self.runtimes = [[PartitionRuntime(spec) for _ in range(partitions)] for spec in self.specs]
         self._stage_of = {spec.inputs[0]: i for i, spec in enumerate(self.specs)}
+        # key -> partition, per stage (as many entries as the stage has processors)
+        self._partition_of: list[dict[str, int]] = [{} for _ in self.specs]
 
     def feed(self, record: Record, schema: str = "RetailListing", topic: str = LISTINGS_TOPIC) -> list[Emit]:
         """One input record; returns every output of every stage it caused, in production order."""
@@ -124,12 +126,18 @@ class RetailReplay:
 
     def _drain(self, queue: deque[tuple[int, str, str, Record]]) -> list[Emit]:
         out: list[Emit] = []
+        stage_of, cached, runtimes = self._stage_of, self._partition_of, self.runtimes
         while queue:
             stage, key, schema, record = queue.popleft()
-            rt = self.runtimes[stage][partition_of(key, self.partitions)]
-            for e in rt.process(schema, record, key):
+            partitions = cached[stage]
+            p = partitions.get(key)
+            if p is None:
+                p = partitions[key] = partition_of(key, self.partitions)
+            for e in runtimes[stage][p].process(schema, record, key):
                 out.append(e)
-                self._forward(e, queue)
+                nxt = stage_of.get(e.topic)  # _forward, inlined
+                if nxt is not None:
+                    queue.append((nxt, e.key, e.schema, e.record))
         return out
 
     def run(self, records: list[Record], until_us: int | None = None) -> list[Emit]:
