@@ -92,7 +92,14 @@ class BlockMatcher(KeyedProcessor):
             )
             self.members[key] = member
             self.by_color.setdefault(member.attrs.color, {})[key] = member
-            touched = self._rescore(member, verdicts)
+            if old is not None and old.blocks == member.blocks and old.attrs == member.attrs:
+                # Re-observed with the same attributes and blocks (a price update): every score of this
+                # listing is what it was, and its edges are current (each other member's rescore keeps
+                # its edge with this one), so it is not scored again; the diff still runs (re-pricings).
+                theirs = self.edges.get(key)
+                touched = set(theirs) if theirs else set()
+            else:
+                touched = self._rescore(member, verdicts)
             gone = None
         else:
             self.members.pop(key, None)
