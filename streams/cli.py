@@ -353,7 +353,7 @@ def replay(
     serde = default_serde(settings)
     inputs = inputs or list(stages[0].inputs)
     try:
-        reader = KafkaRangeReader(settings, [settings.topic(t) for t in inputs], start_ms, end_ms)
+        reader = KafkaRangeReader(settings, [settings.topic(t) for t in inputs], start_ms, end_ms, serde)
     except KeyError as exc:
         raise fail(str(exc.args[0])) from None
     sink = ParquetOutput(out, serde) if out is not None else TopicOutput(settings, prefix or "", outputs)

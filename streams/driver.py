@@ -17,6 +17,7 @@ from typing import Any
 from processors.core import Emit, PipelineSpec
 from processors.runtime import PartitionRuntime
 from streams.producer import PRODUCED_AT_HEADER
+from schemas.loader import AvroSchema
 from streams.serde import AvroSerde, DecodeError
 
 _PRODUCED_AT = PRODUCED_AT_HEADER
@@ -98,6 +99,24 @@ class PipelineDriver:
             schema, record = self.serde.decode(value)
         except DecodeError as exc:
             return Rejected(topic, partition, offset, exc)
+        return self._run(partition, schema, record, headers)
+
+    def process_decoded(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        decoded: tuple[AvroSchema, dict[str, Any]] | DecodeError,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+    ) -> list[Output] | Rejected:
+        """:meth:`process` for a message already decoded (an item of :meth:`AvroSerde.decode_many`,
+        which decodes a fetched batch column-wise)."""
+        if isinstance(decoded, DecodeError):
+            return Rejected(topic, partition, offset, decoded)
+        return self._run(partition, decoded[0], decoded[1], headers)
+
+    def _run(self, partition: int, schema: AvroSchema, record: dict[str, Any],
+             headers: Sequence[tuple[str, bytes]] | None) -> list[Output]:
         if headers:
             stamp = produced_at(headers)
             if stamp is not None:

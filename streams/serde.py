@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from io import BytesIO
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.schema import parse_schema, to_parsing_canonical_form
@@ -32,10 +32,14 @@ from schemas.loader import (
     strip_timestamp_logical_types,
 )
 
+if TYPE_CHECKING:
+    from streams.columnar import ColumnarDecoder
+
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = 0
 _SO_HEADER = 10
 _CF_HEADER = 5
+_COLUMNAR_MIN = 16  # fewer values of a schema than this: value by value is as fast
 
 
 class DecodeError(ValueError):
@@ -108,6 +112,7 @@ class AvroSerde:
             SINGLE_OBJECT_MAGIC + fp.to_bytes(8, "little"): (r.schema, r.writer, r.reader)
             for fp, r in self._readers.items()
         }
+        self._columnar: dict[bytes, ColumnarDecoder | None] = {}
         self._registry = None
         self._registry_ids: dict[tuple[str, str], int] = {}
         self._registry_readers: dict[int, _Reader] = {}
@@ -169,6 +174,50 @@ class AvroSerde:
         return found
 
     # ------------------------------------------------------------------ decoding
+    def decode_many(self, values: Sequence[bytes | None]) -> list[tuple[AvroSchema, dict[str, Any]] | DecodeError]:
+        """What :meth:`decode` gives for each value (a :class:`DecodeError` in place of raising it),
+        in order. Values of the same current schema (single-object framing) are decoded together,
+        column-wise (:class:`streams.columnar.ColumnarDecoder`, ~4x faster than value by value), when
+        there are at least a few of them; any group with a value that is not plain goes value by value."""
+        n = len(values)
+        out: list[Any] = [None] * n
+        groups: dict[bytes, list[int]] = {}
+        for i, value in enumerate(values):
+            header = value[:_SO_HEADER] if value else b""
+            group = groups.get(header)
+            if group is None:
+                groups[header] = [i]
+            else:
+                group.append(i)
+        for header, indexes in groups.items():
+            if len(indexes) >= _COLUMNAR_MIN:
+                decoder = self._columnar_decoder(header)
+                if decoder is not None:
+                    records = decoder.decode([values[i] for i in indexes])  # type: ignore[misc]
+                    if records is not None:
+                        schema = self._by_header[header][0]
+                        for i, record in zip(indexes, records, strict=True):
+                            out[i] = (schema, record)
+                        continue
+            for i in indexes:
+                try:
+                    out[i] = self.decode(values[i])
+                except DecodeError as exc:
+                    out[i] = exc
+        return out
+
+    def _columnar_decoder(self, header: bytes) -> ColumnarDecoder | None:
+        if header in self._columnar:
+            return self._columnar[header]
+        fast = self._by_header.get(header)
+        decoder = None
+        if fast is not None and fast[2] is None:  # current schemas only (no schema resolution)
+            from streams.columnar import ColumnarDecoder  # numpy + pyarrow: imported when first needed
+
+            decoder = ColumnarDecoder.maybe(fast[1], _SO_HEADER)
+        self._columnar[header] = decoder
+        return decoder
+
     def decode(self, data: bytes | None) -> tuple[AvroSchema, dict[str, Any]]:
         """Returns ``(schema, record)``; raises :class:`DecodeError` for anything undecodable."""
         if not data:

@@ -40,9 +40,10 @@ class _Bars:
 
 def _replay_bars(settings: Settings) -> list[dict]:
     spec = build_pipeline("marketdata", settings)
-    reader = KafkaRangeReader(settings, [settings.topic("md.ticks.v1")], None, None)
+    serde = default_serde(settings)
+    reader = KafkaRangeReader(settings, [settings.topic("md.ticks.v1")], None, None, serde)
     sink = _Bars()
-    run_replay(iter(reader), spec, default_serde(settings), sink)
+    run_replay(iter(reader), spec, serde, sink)
     reader.close()
     return sink.bars
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pyarrow as pa
@@ -170,3 +171,88 @@ class _NoProducer:
 
     def produce(self, *args: Any, **kwargs: Any) -> None:  # pragma: no cover - never called here
         raise AssertionError("no produce expected")
+
+
+# ------------------------------------------------------------------ decoding many values at once
+
+
+def outcomes(values: list[bytes | None]) -> list[Any]:
+    """What decode() gives per value: (schema name, record) or (reason, message) of its DecodeError."""
+    from streams.serde import DecodeError
+
+    out: list[Any] = []
+    for v in values:
+        try:
+            schema, record = SERDE.decode(v)
+            out.append((schema.name, record))
+        except DecodeError as exc:
+            out.append(("error", exc.reason, str(exc)))
+    return out
+
+
+def many(values: list[bytes | None]) -> list[Any]:
+    from streams.serde import DecodeError
+
+    return [("error", r.reason, str(r)) if isinstance(r, DecodeError) else (r[0].name, r[1])
+            for r in SERDE.decode_many(values)]
+
+
+def same(a: list[Any], b: list[Any]) -> bool:
+    """Equality that treats NaN as equal to NaN (records compare by value)."""
+    import orjson
+
+    return orjson.dumps(a, option=orjson.OPT_NON_STR_KEYS) == orjson.dumps(b, option=orjson.OPT_NON_STR_KEYS)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_decode_many_equals_decode_value_by_value(data: st.DataObject) -> None:
+    """Interleaved record types, enough of each for the column-wise path."""
+    values: list[bytes | None] = []
+    for name in data.draw(st.lists(st.sampled_from(["PriceTick", "RetailListing", "VenueHealth", "Heartbeat"]),
+                                   min_size=1, max_size=4)):
+        values.extend(row_path(name, data.draw(rows_strategy(name).map(lambda r: r * 10))))
+    order = data.draw(st.permutations(range(len(values))))
+    values = [values[i] for i in order]
+    assert same(many(values), outcomes(values))
+
+
+def _corruptions(value: bytes) -> list[bytes]:
+    return [
+        value[:-1],  # truncated
+        value + b"\x00",  # trailing byte
+        value[:10] + b"\xff" * 11 + value[21:],  # an over-long varint
+        value[:10] + b"\x06" + value[11:],  # event_id length changed: fields shift
+        value[:11] + b"\xff\xfe" + value[13:],  # invalid UTF-8 in the id
+        b"",
+        None,
+        b"\xc3\x01" + bytes(8) + value[10:],  # unknown fingerprint
+    ]
+
+
+@pytest.mark.parametrize("bad", range(8))
+def test_one_bad_value_in_a_batch_is_reported_exactly_as_decode_reports_it(bad: int) -> None:
+    ticks = row_path("PriceTick", [{**TICK, "event_id": f"k:{i}", "sequence": i} for i in range(40)])
+    values: list[bytes | None] = list(ticks)
+    values[17] = _corruptions(ticks[17])[bad]
+    got, expected = many(values), outcomes(values)
+    assert same(got, expected)
+    assert sum(1 for g in got if g[0] == "error") >= (0 if bad == 3 else 1)
+
+
+def test_union_branch_and_boolean_bytes_outside_the_schema_go_value_by_value() -> None:
+    health = row_path("VenueHealth", [{"event_id": f"h{i}", "event_time": i, "venue": "v", "probe": "p",
+                                        "latency_ms": 1.0, "ok": bool(i % 2), "error": None} for i in range(30)])
+    ok_at = len(health[0]) - 2  # ok (1 byte), then error's union branch (1 byte, null)
+    bad_bool = health[:5] + [health[5][:ok_at] + b"\x07" + health[5][ok_at + 1:]] + health[6:]
+    bad_branch = health[:5] + [health[5][:-1] + b"\x08"] + health[6:]
+    for values in (bad_bool, bad_branch):
+        assert same(many(values), outcomes(values))
+
+
+def test_decode_many_of_large_varints_and_extreme_values() -> None:
+    rows = [{**TICK, "event_id": f"x{i}", "event_time": v, "sequence": -v if v > -(2**63) else v, "bid": f}
+            for i, (v, f) in enumerate([(2**63 - 1, math.inf), (-(2**63), -0.0), (0, math.nan), (1, 5e-324)] * 5)]
+    values = row_path("PriceTick", rows)
+    assert same(many(values), outcomes(values))
+    assert many(values)[0][1]["event_time"] == 2**63 - 1

@@ -71,9 +71,10 @@ def _plain(record: dict) -> dict:
 
 def _replay(settings: Settings, outputs: tuple[str, ...]) -> dict[str, list[tuple[str, str, dict]]]:
     spec = build_pipeline("marketdata", settings)
-    reader = KafkaRangeReader(settings, [settings.topic(t) for t in spec.inputs], None, None)
+    serde = default_serde(settings)
+    reader = KafkaRangeReader(settings, [settings.topic(t) for t in spec.inputs], None, None, serde)
     sink = _Collector()
-    run_replay(iter(reader), spec, default_serde(settings), sink)
+    run_replay(iter(reader), spec, serde, sink)
     reader.close()
     return {t: sink.events.get(t, []) for t in outputs}
 

@@ -74,9 +74,10 @@ class _Collector:
 def _replay(settings: Settings, topics: list[str]) -> dict[str, list[Event]]:
     """The replay driver over the produced listings: every output of the three stages, per topic."""
     stages = build_stages("retail", settings)
-    reader = KafkaRangeReader(settings, [settings.topic(LISTINGS)], None, None)
+    serde = default_serde(settings)
+    reader = KafkaRangeReader(settings, [settings.topic(LISTINGS)], None, None, serde)
     sink = _Collector()
-    run_replay(iter(reader), stages, default_serde(settings), sink)
+    run_replay(iter(reader), stages, serde, sink)
     reader.close()
     return {t: sink.events.get(t, []) for t in topics}
 

@@ -57,9 +57,10 @@ def test_live_risk_worker_on_a_day_already_in_the_log_matches_replay(services: S
     stages = build_stages("risk", settings)
     outputs = ("risk.inputs.v1", *stages[1].outputs)
 
-    reader = KafkaRangeReader(settings, [settings.topic(t) for t in INPUTS], None, None)
+    serde = default_serde(settings)
+    reader = KafkaRangeReader(settings, [settings.topic(t) for t in INPUTS], None, None, serde)
     sink = _Collector()
-    run_replay(iter(reader), stages, default_serde(settings), sink)
+    run_replay(iter(reader), stages, serde, sink)
     reader.close()
     expected = {t: sink.events.get(t, []) for t in outputs}
     assert len(expected["risk.breakers.v1"]) > 10
