@@ -283,6 +283,16 @@ def _category_stem(t: str) -> str | None:
     return stem if stem != t and stem in _CATEGORY_RANK else None
 
 
+@lru_cache(maxsize=4096)
+def _path_category(category_path: str) -> str | None:
+    """The category a retailer's category path names, if any (retailers have few paths: memoized)."""
+    path = fold(category_path)
+    for word, cat in CATEGORY_PATH_WORDS:
+        if word in path:
+            return cat
+    return None
+
+
 def _category(toks: list[str], category_path: str | None) -> str:
     """Title words first ("Smartwatch", "Watch6"), then the retailer's category path, then family words."""
     best: str | None = None
@@ -293,10 +303,9 @@ def _category(toks: list[str], category_path: str | None) -> str:
     if best is not None:
         return _CATEGORY_WORDS[best]
     if category_path:
-        path = fold(category_path)
-        for word, cat in CATEGORY_PATH_WORDS:
-            if word in path:
-                return cat
+        cat = _path_category(category_path)
+        if cat is not None:
+            return cat
     for t in toks:
         cat = _FAMILY_CATEGORY.get(t)
         if cat is not None:
@@ -307,6 +316,12 @@ def _category(toks: list[str], category_path: str | None) -> str:
 def _brand_of(field: str | None) -> str | None:
     if not field:
         return None
+    return _brand_of_field(field)
+
+
+@lru_cache(maxsize=4096)
+def _brand_of_field(field: str) -> str | None:
+    """The brand a retailer's brand field names (few distinct values: memoized)."""
     toks = tokens_of(fold(field))
     if not toks:
         return None
