@@ -103,26 +103,71 @@ _W_SCREEN, _W_CAPACITY, _W_CPU = _W["screen_inches"], _W["capacity"], _W["cpu"]
 
 def _coverage(a: ProductAttributes, b: ProductAttributes) -> tuple[float, float]:
     """(weight stated by both, weight stated by one only)."""
+    # Unrolled over the attributes, in WEIGHTS order (the same sums as a loop; this runs per scored pair).
     agree = missing = 0.0
-    # unrolled over the attributes (same order and sums as a loop over WEIGHTS; the hot path of a match)
-    for x, y, (w_both, w_one) in (
-        (a.code_key, b.code_key, _W_CODE),
-        (a.brand, b.brand, _W_BRAND),
-        (a.model, b.model, _W_MODEL),
-        (a.storage_gb, b.storage_gb, _W_STORAGE),
-        (a.ram_gb, b.ram_gb, _W_RAM),
-        (a.color, b.color, _W_COLOR),
-        (a.screen_inches, b.screen_inches, _W_SCREEN),
-        (a.capacity, b.capacity, _W_CAPACITY),
-        (a.cpu, b.cpu, _W_CPU),
-    ):
-        if x is not None:
-            if y is not None:
-                agree += w_both
-            else:
-                missing += w_one
-        elif y is not None:
-            missing += w_one
+    if a.code_key is not None:
+        if b.code_key is not None:
+            agree += _W_CODE[0]
+        else:
+            missing += _W_CODE[1]
+    elif b.code_key is not None:
+        missing += _W_CODE[1]
+    if a.brand is not None:
+        if b.brand is not None:
+            agree += _W_BRAND[0]
+        else:
+            missing += _W_BRAND[1]
+    elif b.brand is not None:
+        missing += _W_BRAND[1]
+    if a.model is not None:
+        if b.model is not None:
+            agree += _W_MODEL[0]
+        else:
+            missing += _W_MODEL[1]
+    elif b.model is not None:
+        missing += _W_MODEL[1]
+    if a.storage_gb is not None:
+        if b.storage_gb is not None:
+            agree += _W_STORAGE[0]
+        else:
+            missing += _W_STORAGE[1]
+    elif b.storage_gb is not None:
+        missing += _W_STORAGE[1]
+    if a.ram_gb is not None:
+        if b.ram_gb is not None:
+            agree += _W_RAM[0]
+        else:
+            missing += _W_RAM[1]
+    elif b.ram_gb is not None:
+        missing += _W_RAM[1]
+    if a.color is not None:
+        if b.color is not None:
+            agree += _W_COLOR[0]
+        else:
+            missing += _W_COLOR[1]
+    elif b.color is not None:
+        missing += _W_COLOR[1]
+    if a.screen_inches is not None:
+        if b.screen_inches is not None:
+            agree += _W_SCREEN[0]
+        else:
+            missing += _W_SCREEN[1]
+    elif b.screen_inches is not None:
+        missing += _W_SCREEN[1]
+    if a.capacity is not None:
+        if b.capacity is not None:
+            agree += _W_CAPACITY[0]
+        else:
+            missing += _W_CAPACITY[1]
+    elif b.capacity is not None:
+        missing += _W_CAPACITY[1]
+    if a.cpu is not None:
+        if b.cpu is not None:
+            agree += _W_CPU[0]
+        else:
+            missing += _W_CPU[1]
+    elif b.cpu is not None:
+        missing += _W_CPU[1]
     return agree, missing
 
 
