@@ -69,6 +69,14 @@ class PipelineDriver:
         self.runtimes: dict[int, PartitionRuntime] = {}
         self._encoders: dict[tuple[str, str], Callable[[dict[str, Any]], bytes]] = {}
         self.inputs_seen = 0
+        # Per partition, per input topic: the offset after the last message processed. Saved with every
+        # key's state, so a restored key knows which inputs it already reflects.
+        self._next_offsets: dict[int, dict[str, int]] = {}
+        # Restored keys -> input topic -> next offset at their save: a message below it is already in
+        # the key's state (and its outputs were committed with that state), so it is skipped when it is
+        # delivered again — which happens when the consumer's committed offsets lag the saved state.
+        self._applied: dict[int, dict[str, dict[str, int]]] = {}
+        self.skipped_inputs = 0
 
     def runtime(self, partition: int) -> PartitionRuntime:
         rt = self.runtimes.get(partition)
@@ -76,15 +84,37 @@ class PipelineDriver:
             rt = self.runtimes[partition] = PartitionRuntime(self.spec)
             if self.load_partition is not None:
                 rt.changed = set()  # the worker saves every key an event or a timer changed
+                applied = {}
                 for key, saved in self.load_partition(partition):
                     rt.restore_key(key, saved["state"])
                     if saved["clock"] is not None and (rt.clock is None or saved["clock"] > rt.clock):
                         rt.clock = saved["clock"]
+                    if saved.get("offsets"):
+                        applied[key] = dict(saved["offsets"])
+                if applied:
+                    self._applied[partition] = applied
         return rt
 
     def forget_partition(self, partition: int) -> None:
         """Drops a partition's in-memory state (it was revoked: another worker may advance it)."""
         self.runtimes.pop(partition, None)
+        self._applied.pop(partition, None)
+        self._next_offsets.pop(partition, None)
+
+    def _already_applied(self, applied: dict[str, dict[str, int]], key: str, topic: str, offset: int) -> bool:
+        offsets = applied.get(key)
+        if offsets is None:
+            return False
+        upto = offsets.get(topic)
+        if upto is None:
+            return False
+        if offset < upto:
+            self.skipped_inputs += 1
+            return True
+        del offsets[topic]  # past the saved point on this topic: nothing more to skip there
+        if not offsets:
+            del applied[key]
+        return False
 
     def process(
         self,
@@ -99,7 +129,7 @@ class PipelineDriver:
             schema, record = self.serde.decode(value)
         except DecodeError as exc:
             return Rejected(topic, partition, offset, exc)
-        return self._run(partition, schema, record, headers)
+        return self._run(topic, partition, offset, schema, record, headers)
 
     def process_decoded(
         self,
@@ -113,18 +143,29 @@ class PipelineDriver:
         which decodes a fetched batch column-wise)."""
         if isinstance(decoded, DecodeError):
             return Rejected(topic, partition, offset, decoded)
-        return self._run(partition, decoded[0], decoded[1], headers)
+        return self._run(topic, partition, offset, decoded[0], decoded[1], headers)
 
-    def _run(self, partition: int, schema: AvroSchema, record: dict[str, Any],
+    def _run(self, topic: str, partition: int, offset: int, schema: AvroSchema, record: dict[str, Any],
              headers: Sequence[tuple[str, bytes]] | None) -> list[Output]:
+        name = schema.name
+        key = self.spec.key_of(name, record)
+        rt = self.runtimes.get(partition) or self.runtime(partition)
+        if offset >= 0 and self.load_partition is not None:  # the live worker: at-least-once delivery
+            applied = self._applied.get(partition)
+            if applied and self._already_applied(applied, key, topic, offset):
+                return []
+            positions = self._next_offsets.get(partition)
+            if positions is None:
+                positions = self._next_offsets[partition] = {}
+            elif offset < positions.get(topic, 0):  # delivered again in this session (e.g. a message
+                self.skipped_inputs += 1  # the worker held, restored from state, also re-fetched)
+                return []
+            positions[topic] = offset + 1
         if headers:
             stamp = produced_at(headers)
             if stamp is not None:
                 record["_produced_us"] = stamp
         self.inputs_seen += 1
-        name = schema.name
-        key = self.spec.key_of(name, record)
-        rt = self.runtimes.get(partition) or self.runtime(partition)
         emits = rt.process(name, record, key)
         return self.encode(emits) if emits else []
 
@@ -132,7 +173,8 @@ class PipelineDriver:
         """What the live worker stores per key: the processor's snapshot, the partition clock and the
         partition (so a restart restores a partition's keys together)."""
         rt = self.runtimes[partition]
-        return {"state": rt.snapshot_key(key), "clock": rt.clock, "partition": partition}
+        return {"state": rt.snapshot_key(key), "clock": rt.clock, "partition": partition,
+                "offsets": dict(self._next_offsets.get(partition) or {})}
 
     def take_touched(self) -> dict[str, int]:
         """Keys whose state changed since the last call (events and fired timers), -> partition."""
