@@ -30,9 +30,9 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from io import BytesIO
 from collections.abc import Callable
 from datetime import date
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 

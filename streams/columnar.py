@@ -96,10 +96,13 @@ def _string(array: pa.Array) -> Piece | None:
         return None
     _, offsets_buf, data_buf = array.buffers()
     n = len(array)
-    offsets = np.frombuffer(offsets_buf, dtype=offsets_type)[array.offset:array.offset + n + 1].astype(np.int64)
+    offsets = np.frombuffer(offsets_buf, dtype=offsets_type)[array.offset : array.offset + n + 1].astype(np.int64)
     sizes = np.diff(offsets)
-    data = (np.frombuffer(data_buf, dtype=np.uint8)[offsets[0]:offsets[-1]] if data_buf is not None and n
-            else np.empty(0, dtype=np.uint8))
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
+        if data_buf is not None and n
+        else np.empty(0, dtype=np.uint8)
+    )
     prefix = _zigzag_varints(sizes)
     return _concat_pieces([prefix, (sizes, data)])
 
@@ -209,7 +212,8 @@ class ColumnarEncoder:
                 if found is None:
                     raise Unsupported(f"field {field['name']}: {ftype}")
                 encode = found[0]
-            self.fields.append((field["name"], encode, isinstance(ftype, list), "default" in field, field.get("default")))
+            nullable = isinstance(ftype, list)
+            self.fields.append((field["name"], encode, nullable, "default" in field, field.get("default")))
         self.names = frozenset(f[0] for f in self.fields)
 
     @classmethod
@@ -230,9 +234,12 @@ class ColumnarEncoder:
             return None  # a column of another record type: the row path decides
         columns = [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in batch.columns]
         event_id = columns[names.index("event_id")] if "event_id" in names else None
-        if (event_id is None or event_id.null_count
-                or not (pa.types.is_string(event_id.type) or pa.types.is_large_string(event_id.type))
-                or not pc.all(pc.greater(pc.utf8_length(event_id), 0)).as_py()):
+        if (
+            event_id is None
+            or event_id.null_count
+            or not (pa.types.is_string(event_id.type) or pa.types.is_large_string(event_id.type))
+            or not pc.all(pc.greater(pc.utf8_length(event_id), 0)).as_py()
+        ):
             return None  # rows without an id get a content hash: the row path computes it
         pieces: list[Piece] = []
         for name, encode, nullable, has_default, default in self.fields:
@@ -284,7 +291,7 @@ def string_keys(batch: pa.RecordBatch, fields: tuple[str, ...]) -> list[str] | N
 # ---------------------------------------------------------------------------------------------------
 
 _WINDOW = np.arange(_MAX_VARINT)
-_SHIFTS = (np.arange(_MAX_VARINT, dtype=np.uint64) * np.uint64(7))
+_SHIFTS = np.arange(_MAX_VARINT, dtype=np.uint64) * np.uint64(7)
 _EIGHT = np.arange(8)
 
 
@@ -361,7 +368,11 @@ def _read_enum(symbols: list[str]) -> Callable[[np.ndarray, np.ndarray], tuple[l
 
 _Read = Callable[[np.ndarray, np.ndarray], tuple[list[Any], np.ndarray]]
 _READERS: dict[str, _Read] = {
-    "long": _read_long, "int": _read_long, "double": _read_double, "boolean": _read_boolean, "string": _read_string,
+    "long": _read_long,
+    "int": _read_long,
+    "double": _read_double,
+    "boolean": _read_boolean,
+    "string": _read_string,
 }
 
 
@@ -421,7 +432,8 @@ class ColumnarDecoder:
         # records are built by a generated function with a dict display ({"a": a, ...}): ~2x faster per
         # row than dict(zip(names, row)); the names are the schema's field names, quoted with repr()
         args = [f"v{i}" for i in range(len(self.names))]
-        source = f"lambda {', '.join(args)}: {{{', '.join(f'{n!r}: {a}' for n, a in zip(self.names, args, strict=True))}}}"
+        items = ", ".join(f"{n!r}: {a}" for n, a in zip(self.names, args, strict=True))
+        source = f"lambda {', '.join(args)}: {{{items}}}"
         self._record = eval(source, {})  # noqa: S307 - built from field names validated by the schema loader
 
     @classmethod

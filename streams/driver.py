@@ -16,8 +16,8 @@ from typing import Any
 
 from processors.core import Emit, PipelineSpec
 from processors.runtime import PartitionRuntime
-from streams.producer import PRODUCED_AT_HEADER
 from schemas.loader import AvroSchema
+from streams.producer import PRODUCED_AT_HEADER
 from streams.serde import AvroSerde, DecodeError
 
 _PRODUCED_AT = PRODUCED_AT_HEADER
@@ -145,8 +145,15 @@ class PipelineDriver:
             return Rejected(topic, partition, offset, decoded)
         return self._run(topic, partition, offset, decoded[0], decoded[1], headers)
 
-    def _run(self, topic: str, partition: int, offset: int, schema: AvroSchema, record: dict[str, Any],
-             headers: Sequence[tuple[str, bytes]] | None) -> list[Output]:
+    def _run(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        schema: AvroSchema,
+        record: dict[str, Any],
+        headers: Sequence[tuple[str, bytes]] | None,
+    ) -> list[Output]:
         name = schema.name
         key = self.spec.key_of(name, record)
         rt = self.runtimes.get(partition) or self.runtime(partition)
@@ -173,8 +180,12 @@ class PipelineDriver:
         """What the live worker stores per key: the processor's snapshot, the partition clock and the
         partition (so a restart restores a partition's keys together)."""
         rt = self.runtimes[partition]
-        return {"state": rt.snapshot_key(key), "clock": rt.clock, "partition": partition,
-                "offsets": dict(self._next_offsets.get(partition) or {})}
+        return {
+            "state": rt.snapshot_key(key),
+            "clock": rt.clock,
+            "partition": partition,
+            "offsets": dict(self._next_offsets.get(partition) or {}),
+        }
 
     def take_touched(self) -> dict[str, int]:
         """Keys whose state changed since the last call (events and fired timers), -> partition."""

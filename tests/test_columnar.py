@@ -72,8 +72,7 @@ def test_columnar_bytes_equal_the_row_path(name: str, data: st.DataObject) -> No
 
 
 def test_sliced_batches_and_large_strings_encode_from_their_own_offsets() -> None:
-    rows = [{"event_id": f"id-{i}-ñ" * (i % 3 + 1), "event_time": i * 1_000_003, "source": "é" * i}
-            for i in range(50)]
+    rows = [{"event_id": f"id-{i}-ñ" * (i % 3 + 1), "event_time": i * 1_000_003, "source": "é" * i} for i in range(50)]
     batch = pa.RecordBatch.from_pylist(rows, schema=arrow_schema("Heartbeat"))
     assert encoder("Heartbeat").encode(batch.slice(7, 20)) == row_path("Heartbeat", rows[7:27])
     large = pa.RecordBatch.from_arrays(
@@ -84,15 +83,24 @@ def test_sliced_batches_and_large_strings_encode_from_their_own_offsets() -> Non
 
 
 def test_missing_columns_take_the_schema_defaults_like_the_row_path() -> None:
-    rows = [{"event_id": "k:1", "event_time": 5, "venue": "kraken", "symbol": "ETH/USDT", "bid": 1.5,
-             "ask": 2.0, "last": None, "sequence": 9}]  # no volume (default 0.0), no backfill_id (null)
+    rows = [
+        {
+            "event_id": "k:1",
+            "event_time": 5,
+            "venue": "kraken",
+            "symbol": "ETH/USDT",
+            "bid": 1.5,
+            "ask": 2.0,
+            "last": None,
+            "sequence": 9,
+        }
+    ]  # no volume (default 0.0), no backfill_id (null)
     batch = pa.RecordBatch.from_pylist(rows)
     assert encoder("PriceTick").encode(batch) == row_path("PriceTick", rows)
 
 
 def test_integer_columns_for_doubles_and_dictionary_strings() -> None:
-    rows = [{"event_id": "a", "event_time": 1, "venue": "v", "probe": "p", "latency_ms": 12, "ok": True,
-             "error": None}]
+    rows = [{"event_id": "a", "event_time": 1, "venue": "v", "probe": "p", "latency_ms": 12, "ok": True, "error": None}]
     batch = pa.RecordBatch.from_pylist(rows)
     assert batch.schema.field("latency_ms").type == pa.int64()
     expected = row_path("VenueHealth", [{**rows[0], "latency_ms": 12.0}])
@@ -103,8 +111,18 @@ def test_integer_columns_for_doubles_and_dictionary_strings() -> None:
     assert encoder("VenueHealth").encode(encoded) == expected
 
 
-TICK = {"event_id": "k:1", "event_time": 5, "venue": "kraken", "symbol": "ETH/USDT", "bid": 1.0, "ask": 2.0,
-        "last": 1.5, "volume": 0.1, "sequence": 1, "backfill_id": None}
+TICK = {
+    "event_id": "k:1",
+    "event_time": 5,
+    "venue": "kraken",
+    "symbol": "ETH/USDT",
+    "bid": 1.0,
+    "ask": 2.0,
+    "last": 1.5,
+    "volume": 0.1,
+    "sequence": 1,
+    "backfill_id": None,
+}
 
 
 @pytest.mark.parametrize(
@@ -128,9 +146,22 @@ def test_timestamp_columns_and_out_of_range_ints_are_declined() -> None:
 
     rows = [{**TICK, "event_time": datetime(2026, 11, 20, tzinfo=UTC)}]
     assert encoder("PriceTick").encode(pa.RecordBatch.from_pylist(rows)) is None
-    listing = {"event_id": "x", "event_time": 1, "retailer": "r", "sku": "s", "name": "n", "brand": None,
-               "category": None, "url": None, "price_normal": 1000, "price_offer": None, "price_card": None,
-               "rating": None, "reviews_count": 2**31, "observed_at": 1}
+    listing = {
+        "event_id": "x",
+        "event_time": 1,
+        "retailer": "r",
+        "sku": "s",
+        "name": "n",
+        "brand": None,
+        "category": None,
+        "url": None,
+        "price_normal": 1000,
+        "price_offer": None,
+        "price_card": None,
+        "rating": None,
+        "reviews_count": 2**31,
+        "observed_at": 1,
+    }
     assert encoder("RetailListing").encode(pa.RecordBatch.from_pylist([listing])) is None
 
 
@@ -155,8 +186,9 @@ def test_file_producer_encodes_parquet_batches_or_falls_back() -> None:
     encoded = producer.encode_batch(ticks)
     assert encoded is not None
     assert encoded.name == "PriceTick"
-    assert encoded.values == row_path("PriceTick", [TICK, {**TICK, "event_id": "k:2", "sequence": 2,
-                                                           "event_time": 2_999}])
+    assert encoded.values == row_path(
+        "PriceTick", [TICK, {**TICK, "event_id": "k:2", "sequence": 2, "event_time": 2_999}]
+    )
     assert encoded.keys == ["kraken:ETH/USDT", "kraken:ETH/USDT"]
     assert encoded.timestamps_ms == [0, 2]
     beats = pa.RecordBatch.from_pylist([{"type": "Heartbeat", "event_id": "h", "event_time": 7, "source": "a:b"}])
@@ -193,8 +225,10 @@ def outcomes(values: list[bytes | None]) -> list[Any]:
 def many(values: list[bytes | None]) -> list[Any]:
     from streams.serde import DecodeError
 
-    return [("error", r.reason, str(r)) if isinstance(r, DecodeError) else (r[0].name, r[1])
-            for r in SERDE.decode_many(values)]
+    return [
+        ("error", r.reason, str(r)) if isinstance(r, DecodeError) else (r[0].name, r[1])
+        for r in SERDE.decode_many(values)
+    ]
 
 
 def same(a: list[Any], b: list[Any]) -> bool:
@@ -209,8 +243,9 @@ def same(a: list[Any], b: list[Any]) -> bool:
 def test_decode_many_equals_decode_value_by_value(data: st.DataObject) -> None:
     """Interleaved record types, enough of each for the column-wise path."""
     values: list[bytes | None] = []
-    for name in data.draw(st.lists(st.sampled_from(["PriceTick", "RetailListing", "VenueHealth", "Heartbeat"]),
-                                   min_size=1, max_size=4)):
+    for name in data.draw(
+        st.lists(st.sampled_from(["PriceTick", "RetailListing", "VenueHealth", "Heartbeat"]), min_size=1, max_size=4)
+    ):
         values.extend(row_path(name, data.draw(rows_strategy(name).map(lambda r: r * 10))))
     order = data.draw(st.permutations(range(len(values))))
     values = [values[i] for i in order]
@@ -241,18 +276,33 @@ def test_one_bad_value_in_a_batch_is_reported_exactly_as_decode_reports_it(bad: 
 
 
 def test_union_branch_and_boolean_bytes_outside_the_schema_go_value_by_value() -> None:
-    health = row_path("VenueHealth", [{"event_id": f"h{i}", "event_time": i, "venue": "v", "probe": "p",
-                                        "latency_ms": 1.0, "ok": bool(i % 2), "error": None} for i in range(30)])
+    health = row_path(
+        "VenueHealth",
+        [
+            {
+                "event_id": f"h{i}",
+                "event_time": i,
+                "venue": "v",
+                "probe": "p",
+                "latency_ms": 1.0,
+                "ok": bool(i % 2),
+                "error": None,
+            }
+            for i in range(30)
+        ],
+    )
     ok_at = len(health[0]) - 2  # ok (1 byte), then error's union branch (1 byte, null)
-    bad_bool = health[:5] + [health[5][:ok_at] + b"\x07" + health[5][ok_at + 1:]] + health[6:]
+    bad_bool = health[:5] + [health[5][:ok_at] + b"\x07" + health[5][ok_at + 1 :]] + health[6:]
     bad_branch = health[:5] + [health[5][:-1] + b"\x08"] + health[6:]
     for values in (bad_bool, bad_branch):
         assert same(many(values), outcomes(values))
 
 
 def test_decode_many_of_large_varints_and_extreme_values() -> None:
-    rows = [{**TICK, "event_id": f"x{i}", "event_time": v, "sequence": -v if v > -(2**63) else v, "bid": f}
-            for i, (v, f) in enumerate([(2**63 - 1, math.inf), (-(2**63), -0.0), (0, math.nan), (1, 5e-324)] * 5)]
+    rows = [
+        {**TICK, "event_id": f"x{i}", "event_time": v, "sequence": -v if v > -(2**63) else v, "bid": f}
+        for i, (v, f) in enumerate([(2**63 - 1, math.inf), (-(2**63), -0.0), (0, math.nan), (1, 5e-324)] * 5)
+    ]
     values = row_path("PriceTick", rows)
     assert same(many(values), outcomes(values))
     assert many(values)[0][1]["event_time"] == 2**63 - 1

@@ -25,9 +25,21 @@ def ticks(n: int) -> list[bytes]:
     for i in range(n):
         venue, symbol = ("binance", "BTC/USDT") if i % 3 else ("kraken", "ETH/USDT")
         price = 64_000.0 + (i % 17) * 3.5 - (i % 5)
-        out.append(encode({"event_id": f"{venue}:{symbol}:{i}", "event_time": T0 + i * 700_000, "venue": venue,
-                           "symbol": symbol, "bid": price - 0.5, "ask": price + 0.5, "last": price,
-                           "volume": 0.01, "sequence": i}))
+        out.append(
+            encode(
+                {
+                    "event_id": f"{venue}:{symbol}:{i}",
+                    "event_time": T0 + i * 700_000,
+                    "venue": venue,
+                    "symbol": symbol,
+                    "bid": price - 0.5,
+                    "ask": price + 0.5,
+                    "last": price,
+                    "volume": 0.01,
+                    "sequence": i,
+                }
+            )
+        )
     return out
 
 
