@@ -130,16 +130,46 @@ _PRIMITIVES: dict[str, tuple[_Encode, Any]] = {
 }
 
 
-def _branch(avro_type: Any) -> tuple[_Encode, Any] | None:
-    if isinstance(avro_type, dict):
-        if avro_type.get("type") == "enum":
-            return _enum(list(avro_type["symbols"])), avro_type["symbols"][0]
-        if avro_type.get("logicalType"):
+_KINDS = frozenset(_PRIMITIVES)
+
+
+def _plain_fields(wire: Any) -> list[tuple[dict[str, Any], int | None, str | list[str]]]:
+    """Each field of a record schema as the columnar paths see it: ``(field, position of "null" in its
+    union or None, kind)``, kind being a primitive type name or an enum's symbols. Raises
+    :class:`Unsupported` for anything else (arrays, maps, records, logical types, wider unions)."""
+    if not isinstance(wire, dict) or wire.get("type") != "record":
+        raise Unsupported("not a record")
+    plan: list[tuple[dict[str, Any], int | None, str | list[str]]] = []
+    for field in wire["fields"]:
+        avro_type = field["type"]
+        null_index = None
+        if isinstance(avro_type, list):
+            branches = [t for t in avro_type if t != "null"]
+            if len(avro_type) != 2 or len(branches) != 1:
+                raise Unsupported(f"field {field['name']}: union {avro_type}")
+            null_index = avro_type.index("null")
+            avro_type = branches[0]
+        if isinstance(avro_type, dict):
+            if avro_type.get("type") == "enum":
+                plan.append((field, null_index, list(avro_type["symbols"])))
+                continue
+            if avro_type.get("logicalType"):
+                raise Unsupported(f"field {field['name']}: {avro_type}")
+            avro_type = avro_type.get("type")
+        if not isinstance(avro_type, str) or avro_type not in _KINDS:
+            raise Unsupported(f"field {field['name']}: {avro_type}")
+        plan.append((field, null_index, avro_type))
+    return plan
+
+
+class _Columnar:
+    @classmethod
+    def maybe(cls, *args: Any) -> Any:
+        """An instance, or None when the schema has a field only the row path handles."""
+        try:
+            return cls(*args)
+        except Unsupported:
             return None
-        avro_type = avro_type.get("type")
-    if isinstance(avro_type, str):
-        return _PRIMITIVES.get(avro_type)
-    return None
 
 
 def _nullable(null_index: int, encode: _Encode, filler: Any) -> _Encode:
@@ -188,40 +218,21 @@ def _concat_pieces(pieces: list[Piece], header: bytes = b"") -> tuple[np.ndarray
     return row_lengths, out
 
 
-class ColumnarEncoder:
+class ColumnarEncoder(_Columnar):
     """Encodes Arrow record batches of one record type into framed Avro values, or declines."""
 
     def __init__(self, wire: dict[str, Any], header: bytes):
         self.header = header
-        if not isinstance(wire, dict) or wire.get("type") != "record":
-            raise Unsupported("not a record")
         # name, encoder, nullable, has a default, the default
         self.fields: list[tuple[str, _Encode, bool, bool, Any]] = []
-        for field in wire["fields"]:
-            ftype = field["type"]
-            if isinstance(ftype, list):
-                branches = [t for t in ftype if t != "null"]
-                if len(ftype) != 2 or len(branches) != 1:
-                    raise Unsupported(f"field {field['name']}: union {ftype}")
-                inner = _branch(branches[0])
-                if inner is None:
-                    raise Unsupported(f"field {field['name']}: {branches[0]}")
-                encode = _nullable(ftype.index("null"), *inner)
-            else:
-                found = _branch(ftype)
-                if found is None:
-                    raise Unsupported(f"field {field['name']}: {ftype}")
-                encode = found[0]
-            nullable = isinstance(ftype, list)
-            self.fields.append((field["name"], encode, nullable, "default" in field, field.get("default")))
+        for field, null_index, kind in _plain_fields(wire):
+            encode, filler = (_enum(kind), kind[0]) if isinstance(kind, list) else _PRIMITIVES[kind]
+            if null_index is not None:
+                encode = _nullable(null_index, encode, filler)
+            self.fields.append(
+                (field["name"], encode, null_index is not None, "default" in field, field.get("default"))
+            )
         self.names = frozenset(f[0] for f in self.fields)
-
-    @classmethod
-    def maybe(cls, wire: dict[str, Any], header: bytes) -> ColumnarEncoder | None:
-        try:
-            return cls(wire, header)
-        except Unsupported:
-            return None
 
     def encode(self, batch: pa.RecordBatch, ignore: frozenset[str] = frozenset()) -> list[bytes] | None:
         """The framed value of every row, or None when this batch must go row by row. Columns named in
@@ -376,16 +387,6 @@ _READERS: dict[str, _Read] = {
 }
 
 
-def _reader_of(avro_type: Any) -> _Read | None:
-    if isinstance(avro_type, dict):
-        if avro_type.get("type") == "enum":
-            return _read_enum(list(avro_type["symbols"]))
-        if avro_type.get("logicalType"):
-            return None
-        avro_type = avro_type.get("type")
-    return _READERS.get(avro_type) if isinstance(avro_type, str) else None
-
-
 def _read_nullable(null_index: int, inner: _Read) -> _Read:
     def read(buf: np.ndarray, pos: np.ndarray) -> tuple[list[Any], np.ndarray]:
         branch, pos = _read_varints(buf, pos)
@@ -405,43 +406,23 @@ def _read_nullable(null_index: int, inner: _Read) -> _Read:
     return read
 
 
-class ColumnarDecoder:
+class ColumnarDecoder(_Columnar):
     """Decodes many framed values of one writer schema (same header length) into records."""
 
     def __init__(self, wire: dict[str, Any], header_length: int):
-        if not isinstance(wire, dict) or wire.get("type") != "record":
-            raise Unsupported("not a record")
         self.header_length = header_length
         self.names: list[str] = []
         self.readers: list[_Read] = []
-        for field in wire["fields"]:
-            ftype = field["type"]
-            if isinstance(ftype, list):
-                branches = [t for t in ftype if t != "null"]
-                inner = _reader_of(branches[0]) if len(ftype) == 2 and len(branches) == 1 else None
-                if inner is None:
-                    raise Unsupported(f"field {field['name']}: {ftype}")
-                read = _read_nullable(ftype.index("null"), inner)
-            else:
-                found = _reader_of(ftype)
-                if found is None:
-                    raise Unsupported(f"field {field['name']}: {ftype}")
-                read = found
+        for field, null_index, kind in _plain_fields(wire):
+            read = _read_enum(kind) if isinstance(kind, list) else _READERS[kind]
             self.names.append(field["name"])
-            self.readers.append(read)
+            self.readers.append(read if null_index is None else _read_nullable(null_index, read))
         # records are built by a generated function with a dict display ({"a": a, ...}): ~2x faster per
         # row than dict(zip(names, row)); the names are the schema's field names, quoted with repr()
         args = [f"v{i}" for i in range(len(self.names))]
         items = ", ".join(f"{n!r}: {a}" for n, a in zip(self.names, args, strict=True))
         source = f"lambda {', '.join(args)}: {{{items}}}"
         self._record = eval(source, {})  # noqa: S307 - built from field names validated by the schema loader
-
-    @classmethod
-    def maybe(cls, wire: dict[str, Any], header_length: int) -> ColumnarDecoder | None:
-        try:
-            return cls(wire, header_length)
-        except Unsupported:
-            return None
 
     def decode(self, values: list[bytes]) -> list[dict[str, Any]] | None:
         """The records of ``values`` (all framed with this schema's header), or None when any value is

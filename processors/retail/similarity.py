@@ -96,78 +96,23 @@ def veto(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> str | 
     return None
 
 
-_W_CODE, _W_BRAND, _W_MODEL = _W["model_code"], _W["brand"], _W["model"]
-_W_STORAGE, _W_RAM, _W_COLOR = _W["storage_gb"], _W["ram_gb"], _W["color"]
-_W_SCREEN, _W_CAPACITY, _W_CPU = _W["screen_inches"], _W["capacity"], _W["cpu"]
+# the attributes in WEIGHTS order ("model_code" is compared on its normalised code key): one C call
+# reads them all, so the per-pair loop builds no tuples of its own
+_COVERED = attrgetter(*("code_key" if name == "model_code" else name for name in WEIGHTS))
+_COVERAGE_WEIGHTS = tuple(WEIGHTS.values())
 
 
 def _coverage(a: ProductAttributes, b: ProductAttributes) -> tuple[float, float]:
     """(weight stated by both, weight stated by one only)."""
-    # Unrolled over the attributes, in WEIGHTS order (the same sums as a loop; this runs per scored pair).
     agree = missing = 0.0
-    if a.code_key is not None:
-        if b.code_key is not None:
-            agree += _W_CODE[0]
-        else:
-            missing += _W_CODE[1]
-    elif b.code_key is not None:
-        missing += _W_CODE[1]
-    if a.brand is not None:
-        if b.brand is not None:
-            agree += _W_BRAND[0]
-        else:
-            missing += _W_BRAND[1]
-    elif b.brand is not None:
-        missing += _W_BRAND[1]
-    if a.model is not None:
-        if b.model is not None:
-            agree += _W_MODEL[0]
-        else:
-            missing += _W_MODEL[1]
-    elif b.model is not None:
-        missing += _W_MODEL[1]
-    if a.storage_gb is not None:
-        if b.storage_gb is not None:
-            agree += _W_STORAGE[0]
-        else:
-            missing += _W_STORAGE[1]
-    elif b.storage_gb is not None:
-        missing += _W_STORAGE[1]
-    if a.ram_gb is not None:
-        if b.ram_gb is not None:
-            agree += _W_RAM[0]
-        else:
-            missing += _W_RAM[1]
-    elif b.ram_gb is not None:
-        missing += _W_RAM[1]
-    if a.color is not None:
-        if b.color is not None:
-            agree += _W_COLOR[0]
-        else:
-            missing += _W_COLOR[1]
-    elif b.color is not None:
-        missing += _W_COLOR[1]
-    if a.screen_inches is not None:
-        if b.screen_inches is not None:
-            agree += _W_SCREEN[0]
-        else:
-            missing += _W_SCREEN[1]
-    elif b.screen_inches is not None:
-        missing += _W_SCREEN[1]
-    if a.capacity is not None:
-        if b.capacity is not None:
-            agree += _W_CAPACITY[0]
-        else:
-            missing += _W_CAPACITY[1]
-    elif b.capacity is not None:
-        missing += _W_CAPACITY[1]
-    if a.cpu is not None:
-        if b.cpu is not None:
-            agree += _W_CPU[0]
-        else:
-            missing += _W_CPU[1]
-    elif b.cpu is not None:
-        missing += _W_CPU[1]
+    for x, y, (w_both, w_one) in zip(_COVERED(a), _COVERED(b), _COVERAGE_WEIGHTS, strict=True):
+        if x is not None:
+            if y is not None:
+                agree += w_both
+            else:
+                missing += w_one
+        elif y is not None:
+            missing += w_one
     return agree, missing
 
 

@@ -151,13 +151,8 @@ class VenueRiskProcessor(KeyedProcessor):
         market = self.markets.get(symbol)
         if market is None:
             market = self._market(symbol)
-        # Market.update, inlined (per tick)
-        market.t = t
-        market.bid = bid
-        market.ask = ask
-        market.mid = mid = (bid + ask) * 0.5
-        market.event_id = event_id
-        market._exact = None
+        market.update(t, bid, ask, event_id)
+        mid = market.mid
         if two_sided:
             spread = market.spread
             state = spread.state
