@@ -1,7 +1,12 @@
 """Writes one batch in one transaction: rows, dead letters and the partitions' next offsets.
 
 Rows of each table are COPYed (binary, ``copy_records_to_table``) into a session-local staging table
-and moved into the target with ``INSERT … ON CONFLICT`` (see :mod:`sinks.tables`). When the database
+and moved into the target with ``INSERT … ON CONFLICT`` (see :mod:`sinks.tables`). While a table's
+rows meet no existing key (the common case: new bars, new events), its batches are COPYed straight
+into the target instead, which costs the database about half as much; the first batch that meets an
+existing or repeated key fails with a unique violation, the transaction is rolled back and written
+again through staging + ``ON CONFLICT``, and that table stays on that path for the next
+``DIRECT_RETRY_BATCHES`` batches. Both paths leave the same rows. When the database
 rejects a row (class 22 or 23: a CHECK constraint, a bad value), the transaction is rolled back and
 the batch written again with each table's rows split recursively inside savepoints until the
 offending rows stand alone; those become dead letters, everything else commits. Connection errors are
@@ -29,6 +34,25 @@ STORED_OFFSETS = "SELECT topic, partition, next_offset FROM mercado_sink_offsets
 
 
 CARDINALITY_VIOLATION = "21"  # "ON CONFLICT DO UPDATE command cannot affect row a second time"
+DIRECT_RETRY_BATCHES = 50  # after a key conflict, a table's batches go through staging this many times
+PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in Unix microseconds: PostgreSQL's timestamp origin
+
+
+def _timestamptz_from_us(value: int) -> tuple[int]:
+    """Binary ``timestamptz`` from Unix microseconds (what the rows carry), for the direct COPY."""
+    return (value - PG_EPOCH_US,)
+
+
+def _timestamptz_to_us(value: tuple[int]) -> int:
+    return value[0] + PG_EPOCH_US
+
+
+class KeyConflict(Exception):
+    """A direct COPY met a key that exists already or repeats in the batch: write through staging."""
+
+    def __init__(self, table: str):
+        super().__init__(table)
+        self.table = table
 
 
 class RowEncodingError(ValueError):
@@ -75,9 +99,23 @@ class BatchWriter:
         self._upserts = {m.table: m.upsert_sql() for m in mappings}
         self._splitting: set[str] = set()  # tables whose rows are checked for repeated keys before writing
         self._staging = [m.create_staging_sql() for m in mappings]
+        self._via_staging: dict[str, int] = {}  # table -> batches left before a direct COPY is tried again
+        self.direct_copies = 0  # batches of a table COPYed straight into it (tests, logs)
+        self.key_conflicts = 0  # direct COPYs that met an existing key and were written again via staging
 
     async def prepare(self, conn: asyncpg.Connection) -> None:
-        """Creates the session's staging tables; call once per new connection."""
+        """Creates the session's staging tables and the timestamp codec; call once per new connection.
+
+        Rows carry timestamps as Unix microseconds (int); the direct COPY sends them as binary
+        ``timestamptz`` through this codec (the staging tables hold them as bigint). The connection is
+        the sink's own: nothing else reads timestamps through it."""
+        await conn.set_type_codec(
+            "timestamptz",
+            schema="pg_catalog",
+            encoder=_timestamptz_from_us,
+            decoder=_timestamptz_to_us,
+            format="tuple",
+        )
         for statement in self._staging:
             await conn.execute(statement)
 
@@ -86,15 +124,22 @@ class BatchWriter:
 
     async def write(self, conn: asyncpg.Connection, batch: Batch) -> list[DeadLetter]:
         """Commits the batch; returns the rows the database rejected (now dead letters)."""
-        for split_repeated_keys in (False, True):
+        split_repeated_keys = False
+        while True:
             try:
                 await self._write_fast(conn, batch, split_repeated_keys)
                 return []
+            except KeyConflict as conflict:  # ends: each conflict moves one more table to staging
+                await _rollback(conn)
+                self.key_conflicts += 1
+                self._via_staging[conflict.table] = DIRECT_RETRY_BATCHES
+                log.info("a key exists already or repeats: writing the table through staging", table=conflict.table)
             except Exception as exc:
                 await _rollback(conn)
                 if not split_repeated_keys and sqlstate_class(exc) == CARDINALITY_VIOLATION:
                     log.info("a key repeats within the batch (revisions of one row): writing it in parts")
                     self._splitting.update(t.mapping.table for t in batch.tables.values())
+                    split_repeated_keys = True
                     continue
                 if not _is_bad_row(exc):
                     raise
@@ -120,6 +165,8 @@ class BatchWriter:
         closing: list[str] = []
         for table in batch.tables.values():
             name = table.mapping.table
+            if not split_repeated_keys and await self._copy_direct(conn, table):
+                continue
             if split_repeated_keys or name in self._splitting:
                 parts: list[list[int]] | list[range] = table.mapping.generations(table.rows)
                 if len(parts) == 1:
@@ -140,9 +187,28 @@ class BatchWriter:
         closing.append("COMMIT")
         await conn.execute(";\n".join(closing))
 
-    async def _copy(self, conn: asyncpg.Connection, mapping: TableMapping, rows: list[Row]) -> None:
+    async def _copy_direct(self, conn: asyncpg.Connection, table: TableRows) -> bool:
+        """COPYs the table's rows straight into it unless it is on the staging path; True when done."""
+        name = table.mapping.table
+        left = self._via_staging.get(name)
+        if left is not None:
+            if left > 1:
+                self._via_staging[name] = left - 1
+            else:
+                del self._via_staging[name]  # the next batch tries a direct COPY again
+            return False
         try:
-            await conn.copy_records_to_table(mapping.staging_table, records=rows, columns=mapping.column_names)
+            await self._copy(conn, table.mapping, table.rows, name)
+        except asyncpg.UniqueViolationError as exc:  # whatever the constraint: staging sorts it out
+            raise KeyConflict(name) from exc
+        self.direct_copies += 1
+        return True
+
+    async def _copy(
+        self, conn: asyncpg.Connection, mapping: TableMapping, rows: list[Row], into: str | None = None
+    ) -> None:
+        try:
+            await conn.copy_records_to_table(into or mapping.staging_table, records=rows, columns=mapping.column_names)
         except (TypeError, ValueError, OverflowError) as exc:  # the client could not encode a value
             raise RowEncodingError(f"{mapping.table}: {type(exc).__name__}: {exc}") from exc
 

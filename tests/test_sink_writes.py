@@ -18,6 +18,7 @@ from tests.test_sink_support import (
     SinkProcess,
     alert,
     bar,
+    bar_row,
     checksums,
     compare_bars,
     create_database,
@@ -155,11 +156,13 @@ def test_a_higher_revision_replaces_a_bar_and_a_lower_or_equal_one_never_does(si
     create_topics(sink, "bars")
     producer = EventProducer(sink)
 
-    def send(*records: dict) -> None:
+    def send(*records: dict) -> tuple[int, int]:
+        """Writes the records with a new sink; its writer's (direct COPYs, key conflicts)."""
         for record in records:
             producer.send("bars", "Bar", record)
         producer.flush()
-        drain(sink, ["bars"])
+        writer = drain(sink, ["bars"]).writer
+        return writer.direct_copies, writer.key_conflicts
 
     def stored(i: int) -> tuple[int, float, str]:
         row = query(
@@ -169,17 +172,18 @@ def test_a_higher_revision_replaces_a_bar_and_a_lower_or_equal_one_never_does(si
         assert len(row) == 1
         return row[0]["revision"], row[0]["close"], row[0]["event_id"]
 
-    send(bar(1), bar(2), bar(3))
+    assert send(bar(1), bar(2), bar(3)) == (1, 0)  # new keys: COPYed straight into md_bars
     assert stored(1) == (0, bar(1)["close"], bar(1)["event_id"])
 
-    send(bar(1, revision=1))  # backfill: replaces
+    # an existing key: the direct COPY fails, the batch is written again through ON CONFLICT
+    assert send(bar(1, revision=1)) == (0, 1)  # backfill: replaces
     assert stored(1) == (1, bar(1, revision=1)["close"], bar(1, revision=1)["event_id"])
 
-    send(bar(1, revision=0))  # replayed original: ignored
+    assert send(bar(1, revision=0)) == (0, 1)  # replayed original: ignored
     assert stored(1) == (1, bar(1, revision=1)["close"], bar(1, revision=1)["event_id"])
 
     # several revisions of one bar in one batch: applied in order, the highest wins
-    send(bar(2, revision=2), bar(2, revision=1), bar(2, revision=2, volume=999.0))
+    assert send(bar(2, revision=2), bar(2, revision=1), bar(2, revision=2, volume=999.0)) == (0, 1)
     assert stored(2) == (2, bar(2, revision=2)["close"], bar(2, revision=2)["event_id"])
     assert (
         query(sink, "SELECT volume FROM md_bars WHERE event_id = $1", bar(2, revision=2)["event_id"])[0][0]
@@ -190,6 +194,55 @@ def test_a_higher_revision_replaces_a_bar_and_a_lower_or_equal_one_never_does(si
     assert stored(3) == (0, bar(3)["close"], bar(3)["event_id"])
 
     assert query(sink, "SELECT count(*) FROM md_bars")[0][0] == 3
+
+
+def test_direct_copy_and_staging_write_the_same_rows_and_a_conflict_sends_a_table_to_staging_for_a_while(
+    sink: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer alone: new keys are COPYed into md_bars, an existing key sends md_bars through
+    staging + ON CONFLICT for DIRECT_RETRY_BATCHES batches, then a direct COPY is tried again. Both
+    paths store the same values (timestamps included) as an independent conversion of the records."""
+    from sinks import writer as writer_module
+    from sinks.database import connect
+    from sinks.dead_letters import DeadLetterTopic
+    from sinks.tables import load_mappings
+    from sinks.writer import Batch, BatchWriter, TableRows
+    from streams.serde import AvroSerde
+
+    monkeypatch.setattr(writer_module, "DIRECT_RETRY_BATCHES", 2)
+    bars = next(m for m in load_mappings() if m.table == "md_bars")
+
+    def batch_of(*records: dict) -> Batch:
+        batch = Batch()
+        batch.tables[bars.record] = TableRows(bars, [bars.extract(r) for r in records], [None] * len(records))
+        batch.message_count = len(records)
+        return batch
+
+    async def run() -> list[tuple[int, int]]:
+        writer = BatchWriter("writer-test", [bars], AvroSerde(), DeadLetterTopic(sink))
+        conn = await connect(sink, "mercado-test")
+        await writer.prepare(conn)
+        counters = []
+        try:
+            for records in (
+                [bar(i) for i in range(10)],  # new: direct
+                [bar(i) for i in range(10, 20)] + [bar(3, revision=1)],  # a key exists: staging (1 of 2)
+                [bar(i) for i in range(20, 30)],  # staging (2 of 2)
+                [bar(i) for i in range(30, 40)],  # direct again
+                [bar(i, symbol="EURUSD") for i in range(5)] * 2,  # a key repeats in the batch: staging
+            ):
+                assert await writer.write(conn, batch_of(*records)) == []
+                counters.append((writer.direct_copies, writer.key_conflicts))
+        finally:
+            await conn.close()
+        return counters
+
+    assert asyncio.run(run()) == [(1, 0), (1, 1), (1, 1), (2, 1), (2, 2)]
+    expected = [bar_row(r) for r in [bar(i) for i in range(40) if i != 3] + [bar(3, revision=1)]]
+    expected += [bar_row(bar(i, symbol="EURUSD")) for i in range(5)]
+    columns = ", ".join(bars.column_names)
+    stored = [tuple(r) for r in query(sink, f"SELECT {columns} FROM md_bars ORDER BY symbol, start_time")]
+    assert stored == sorted(expected, key=lambda row: (row[1], row[3]))
 
 
 def test_dropping_the_tables_and_replaying_the_topics_gives_identical_checksums(sink: Settings) -> None:
