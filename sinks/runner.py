@@ -53,8 +53,9 @@ T = TypeVar("T")
 Route = tuple[Callable[[Row], None], Callable[[Message], None], Callable[[dict[str, Any]], Row]]
 IDLE_POLL_S = 0.2  # longest wait in consume(): how soon a stop is noticed
 # Messages decoded between two turns of the event loop: between turns the batch in flight cannot advance
-# (its COPY, its INSERT, its COMMIT each need a turn), so small chunks keep the database busy while
-# Python decodes.
+# (its COPY, its INSERT, its COMMIT each need a turn), so chunks of a few milliseconds keep the database
+# busy while Python decodes; column-wise decoding has a fixed cost per call, so not much smaller either
+# (bench.sink: 256 -> 76k rows/s, 1,000 -> 118k in the same conditions).
 INGEST_SLICE = 1000
 PAUSED_POLL_S = 0.1
 STATISTICS_INTERVAL_MS = 5000

@@ -100,6 +100,7 @@ class BatchWriter:
         self._splitting: set[str] = set()  # tables whose rows are checked for repeated keys before writing
         self._staging = [m.create_staging_sql() for m in mappings]
         self._via_staging: dict[str, int] = {}  # table -> batches left before a direct COPY is tried again
+        self.direct_copy = True  # False: every batch through staging + ON CONFLICT (the bench compares)
         self.direct_copies = 0  # batches of a table COPYed straight into it (tests, logs)
         self.key_conflicts = 0  # direct COPYs that met an existing key and were written again via staging
 
@@ -165,7 +166,7 @@ class BatchWriter:
         closing: list[str] = []
         for table in batch.tables.values():
             name = table.mapping.table
-            if not split_repeated_keys and await self._copy_direct(conn, table):
+            if self.direct_copy and not split_repeated_keys and await self._copy_direct(conn, table):
                 continue
             if split_repeated_keys or name in self._splitting:
                 parts: list[list[int]] | list[range] = table.mapping.generations(table.rows)
