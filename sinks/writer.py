@@ -26,6 +26,7 @@ from confluent_kafka import Message
 from sinks.database import describe, is_row_error, sqlstate_class
 from sinks.dead_letters import REJECTED_BY_DATABASE, DeadLetter, DeadLetterTopic, insert_dead_letters
 from sinks.tables import Row, TableMapping
+from streams import metrics
 from streams.serde import AvroSerde, DecodeError
 
 log = structlog.get_logger("mercado.sink.writer")
@@ -133,6 +134,7 @@ class BatchWriter:
             except KeyConflict as conflict:  # ends: each conflict moves one more table to staging
                 await _rollback(conn)
                 self.key_conflicts += 1
+                metrics.SINK_KEY_CONFLICTS.labels(conflict.table).inc()
                 self._via_staging[conflict.table] = DIRECT_RETRY_BATCHES
                 log.info("a key exists already or repeats: writing the table through staging", table=conflict.table)
             except Exception as exc:

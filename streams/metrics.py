@@ -81,6 +81,11 @@ SINK_BATCH_ROWS = Histogram("mercado_sink_batch_rows", "Rows per committed batch
 SINK_BATCH_SECONDS = Histogram(
     "mercado_sink_batch_seconds", "Time to write and commit one batch, retries included.", buckets=BATCH_SECONDS_BUCKETS
 )
+SINK_KEY_CONFLICTS = Counter(
+    "mercado_sink_key_conflicts",
+    "Batches whose direct COPY met an existing or repeated key and were written again through staging + ON CONFLICT.",
+    ["table"],
+)
 SINK_RETRIES = Counter("mercado_sink_retries", "Database operations retried after a failure.", ["reason"])
 SINK_PAUSED = Gauge("mercado_sink_paused", "1 while the sink has paused consumption, else 0.")
 SINK_UNWRITTEN = Gauge("mercado_sink_unwritten_messages", "Messages the sink consumed but has not committed yet.")

@@ -237,7 +237,14 @@ def test_direct_copy_and_staging_write_the_same_rows_and_a_conflict_sends_a_tabl
             await conn.close()
         return counters
 
+    from prometheus_client import REGISTRY
+
+    def conflicts_counted() -> float:
+        return REGISTRY.get_sample_value("mercado_sink_key_conflicts_total", {"table": "md_bars"}) or 0.0
+
+    counted_before = conflicts_counted()
     assert asyncio.run(run()) == [(1, 0), (1, 1), (1, 1), (2, 1), (2, 2)]
+    assert conflicts_counted() - counted_before == 2
     expected = [bar_row(r) for r in [bar(i) for i in range(40) if i != 3] + [bar(3, revision=1)]]
     expected += [bar_row(bar(i, symbol="EURUSD")) for i in range(5)]
     columns = ", ".join(bars.column_names)
