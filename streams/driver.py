@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from processors.core import Emit, PipelineSpec
 from processors.runtime import PartitionRuntime
@@ -23,8 +23,10 @@ from streams.serde import AvroSerde, DecodeError
 _PRODUCED_AT = PRODUCED_AT_HEADER
 
 
-@dataclass(frozen=True, slots=True)
-class Output:
+class Output(NamedTuple):
+    """One encoded output. A NamedTuple like :class:`~processors.core.Emit` (immutable, and built ~2.5x
+    faster than a frozen dataclass: one per output record on the replay's hot path)."""
+
     topic: str
     key: str
     value: bytes
@@ -66,6 +68,7 @@ class PipelineDriver:
         self.spec = spec
         self.serde = serde
         self.load_partition = load_partition
+        self._key_of = spec.key_of
         self.runtimes: dict[int, PartitionRuntime] = {}
         self._encoders: dict[tuple[str, str], Callable[[dict[str, Any]], bytes]] = {}
         self.inputs_seen = 0
@@ -126,10 +129,10 @@ class PipelineDriver:
     ) -> list[Output] | Rejected:
         """One input message; returns its encoded outputs, or a :class:`Rejected` for bad bytes."""
         try:
-            schema, record = self.serde.decode(value)
+            decoded = self.serde.decode(value)
         except DecodeError as exc:
             return Rejected(topic, partition, offset, exc)
-        return self._run(topic, partition, offset, schema, record, headers)
+        return self.process_decoded(topic, partition, offset, decoded, headers)
 
     def process_decoded(
         self,
@@ -140,22 +143,12 @@ class PipelineDriver:
         headers: Sequence[tuple[str, bytes]] | None = None,
     ) -> list[Output] | Rejected:
         """:meth:`process` for a message already decoded (an item of :meth:`AvroSerde.decode_many`,
-        which decodes a fetched batch column-wise)."""
+        which decodes a fetched batch column-wise). This runs once per input event: keep it flat."""
         if isinstance(decoded, DecodeError):
             return Rejected(topic, partition, offset, decoded)
-        return self._run(topic, partition, offset, decoded[0], decoded[1], headers)
-
-    def _run(
-        self,
-        topic: str,
-        partition: int,
-        offset: int,
-        schema: AvroSchema,
-        record: dict[str, Any],
-        headers: Sequence[tuple[str, bytes]] | None,
-    ) -> list[Output]:
+        schema, record = decoded
         name = schema.name
-        key = self.spec.key_of(name, record)
+        key = self._key_of(name, record)
         rt = self.runtimes.get(partition) or self.runtime(partition)
         if offset >= 0 and self.load_partition is not None:  # the live worker: at-least-once delivery
             applied = self._applied.get(partition)

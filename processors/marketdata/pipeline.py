@@ -13,6 +13,8 @@ from processors.marketdata.records import OUTPUT_TOPICS, TICKS_TOPIC
 
 def marketdata_key(schema: str, record: Record) -> str:
     """``venue:symbol`` of ticks and backfill markers; a heartbeat's ``source`` (also venue:symbol)."""
+    if schema == "PriceTick":  # the per-tick case first
+        return f"{record['venue']}:{record['symbol']}"
     if schema == "Heartbeat" or schema.endswith(".Heartbeat"):
         return record["source"]
     return f"{record['venue']}:{record['symbol']}"
