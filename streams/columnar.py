@@ -425,12 +425,15 @@ class ColumnarDecoder(_Columnar):
             read = _read_enum(kind) if isinstance(kind, list) else _READERS[kind]
             self.names.append(field["name"])
             self.readers.append(read if null_index is None else _read_nullable(null_index, read))
-        # records are built by a generated function with a dict display ({"a": a, ...}): ~2x faster per
-        # row than dict(zip(names, row)); the names are the schema's field names, quoted with repr()
+        # records are built by a generated list comprehension with a dict display ({"a": a, ...}) over the
+        # zipped columns: ~2x faster per row than dict(zip(names, row)), and no function call per row;
+        # the names are the schema's field names, quoted with repr()
+        if not self.names:
+            raise Unsupported("a record without fields")
         args = [f"v{i}" for i in range(len(self.names))]
         items = ", ".join(f"{n!r}: {a}" for n, a in zip(self.names, args, strict=True))
-        source = f"lambda {', '.join(args)}: {{{items}}}"
-        self._record = eval(source, {})  # noqa: S307 - built from field names validated by the schema loader
+        source = f"lambda columns: [{{{items}}} for {', '.join(args)}, in zip(*columns)]"
+        self._records = eval(source, {})  # noqa: S307 - built from field names validated by the schema loader
 
     def decode(self, values: list[bytes]) -> list[dict[str, Any]] | None:
         """The records of ``values`` (all framed with this schema's header), or None when any value is
@@ -454,4 +457,4 @@ class ColumnarDecoder(_Columnar):
             return None
         if (pos != ends).any():
             return None  # trailing bytes
-        return list(map(self._record, *columns))
+        return self._records(columns)

@@ -61,12 +61,21 @@ class MoveAlerts:
         self.last_t = t
         entry = (t, price)
         lows = self.lows
-        while lows and lows[-1][1] >= price:
-            lows.pop()
-        lows.append(entry)
         highs = self.highs
-        while highs and highs[-1][1] <= price:
-            highs.pop()
+        if lows:
+            # Both deques end with the previous tick (each observe appends it to both): it leaves the
+            # lows when the price is at or below it, the highs when at or above it, and only then can
+            # older entries go too. One comparison instead of a failing check on the other deque.
+            previous = lows[-1][1]
+            if price <= previous:
+                lows.pop()
+                while lows and lows[-1][1] >= price:
+                    lows.pop()
+            if price >= previous:
+                highs.pop()
+                while highs and highs[-1][1] <= price:
+                    highs.pop()
+        lows.append(entry)
         highs.append(entry)
         cutoff = t - self.window_us
         while lows[0][0] < cutoff:
