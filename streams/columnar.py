@@ -304,7 +304,6 @@ def string_keys(batch: pa.RecordBatch, fields: tuple[str, ...]) -> list[str] | N
 _WINDOW = np.arange(_MAX_VARINT)
 _SHIFTS = np.arange(_MAX_VARINT, dtype=np.uint64) * np.uint64(7)
 _POWERS = np.uint64(1) << _SHIFTS  # 2**(7k): the weight of a varint's k-th 7-bit group
-_EIGHT = np.arange(8)
 
 
 class _Malformed(Exception):
@@ -344,8 +343,8 @@ def _read_long(buf: np.ndarray, pos: np.ndarray) -> tuple[list[Any], np.ndarray]
 
 
 def _read_double(buf: np.ndarray, pos: np.ndarray) -> tuple[list[Any], np.ndarray]:
-    raw = np.ascontiguousarray(buf[pos[:, None] + _EIGHT])
-    return raw.view("<f8").ravel().tolist(), pos + 8
+    windows = np.ndarray((len(buf) - 7, 8), np.uint8, buf, 0, (1, 1))  # row i: buf[i:i + 8], no copy
+    return windows[pos].view("<f8").ravel().tolist(), pos + 8
 
 
 def _read_boolean(buf: np.ndarray, pos: np.ndarray) -> tuple[list[Any], np.ndarray]:
