@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import date
 from io import BytesIO
 from pathlib import Path
@@ -39,7 +38,7 @@ from typing import Any
 import orjson
 from fastavro import schemaless_reader
 
-from bench.common import result
+from bench.common import cpu_interleaved, result
 from processors.risk import InProcessRisk
 from schemas.loader import load_schemas
 from streams.coerce import record_coercer
@@ -161,20 +160,6 @@ def main() -> None:
            breaker_openings=len(opening_cpu), wall_value=round(wall_value, 1), wall_baseline=round(wall_base, 1),
            decode_many_only=round(own_decode, 1), per_message_path=round(per_message_rate, 1),
            target_events_s=100_000, target_ratio=0.5, target_p99_ms=1.0)
-
-
-def cpu_interleaved(candidate: Callable[[], int], baseline: Callable[[], int],
-                    repeats: int) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Best (CPU-time, wall-clock) rates of candidate and baseline, run alternately."""
-    best: dict[str, list[float]] = {"candidate": [0.0, 0.0], "baseline": [0.0, 0.0]}
-    for _ in range(repeats):
-        for name, fn in (("baseline", baseline), ("candidate", candidate)):
-            cpu, wall = time.process_time(), time.perf_counter()
-            n = fn()
-            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-            best[name] = [max(best[name][0], n / cpu), max(best[name][1], n / wall)]
-    c, b = best["candidate"], best["baseline"]
-    return (c[0], c[1]), (b[0], b[1])
 
 
 def percentile(values: list[int], q: float) -> float:
