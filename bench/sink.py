@@ -37,6 +37,7 @@ from sinks.database import connect
 from sinks.migrate import migrate
 from sinks.runner import SinkRunner, tune_garbage_collection
 from sinks.tables import load_mappings
+from sinks.writer import PG_EPOCH_US
 from streams.catalog import DEAD_LETTER_TOPIC, TopicSpec, topic
 from streams.config import Settings, get_settings
 from streams.kafka_clients import consumer_config, producer_config
@@ -45,7 +46,6 @@ from streams.topic_admin import ensure_topics
 
 T0_US = 1_700_000_000_000_000
 MINUTE_US = 60_000_000
-PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in Unix microseconds: PostgreSQL's timestamp origin
 BATCH = 5000
 TOPIC = "bench.bars"
 FAST_FETCH = {"enable.partition.eof": False, "max.partition.fetch.bytes": 8 * 1024 * 1024}

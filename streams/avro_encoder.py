@@ -300,29 +300,32 @@ class _Generator:
         self.functions.append(f"def {name}(v):\n{none}{guard}    return _join(({body},))\n")
         return name
 
+    def element_function(self, schema: Any, prefix: str) -> str:
+        """A function encoding one array item or map value under ``schema``."""
+        name = self.name(prefix)
+        self.functions.append(f"def {name}(v):\n    return _join(({', '.join(self.parts(schema, 'v'))},))\n")
+        return name
+
+    @staticmethod
+    def typed_header(name: str, python_type: str) -> str:
+        """The start of a generated function that only takes values of exactly ``python_type``."""
+        return f"def {name}(v):\n    if type(v) is not {python_type}:\n        raise _Mismatch\n"
+
     def array_function(self, schema: dict[str, Any]) -> str:
-        item = self.name("_item")
-        self.functions.append(f"def {item}(v):\n    return _join(({', '.join(self.parts(schema['items'], 'v'))},))\n")
+        item = self.element_function(schema["items"], "_item")
         name = self.name("_array")
         self.functions.append(
-            f"def {name}(v):\n"
-            f"    if type(v) is not list:\n"
-            f"        raise _Mismatch\n"
-            f"    if not v:\n"
+            self.typed_header(name, "list") + f"    if not v:\n"
             f"        return b'\\x00'\n"
             f"    return _join((_SIZES[len(v)], *[{item}(x) for x in v], b'\\x00'))\n"
         )
         return name
 
     def map_function(self, schema: dict[str, Any]) -> str:
-        value = self.name("_value")
-        self.functions.append(f"def {value}(v):\n    return _join(({', '.join(self.parts(schema['values'], 'v'))},))\n")
+        value = self.element_function(schema["values"], "_value")
         name = self.name("_map")
         self.functions.append(
-            f"def {name}(v):\n"
-            f"    if type(v) is not dict:\n"
-            f"        raise _Mismatch\n"
-            f"    if not v:\n"
+            self.typed_header(name, "dict") + f"    if not v:\n"
             f"        return b'\\x00'\n"
             f"    parts = [_SIZES[len(v)]]\n"
             f"    for k, x in v.items():\n"
@@ -369,12 +372,7 @@ class _Generator:
             return found
         name = self.records[fullname] = self.name("_record")
         parts = self.record_parts(schema, "v")
-        self.functions.append(
-            f"def {name}(v):\n"
-            f"    if type(v) is not dict:\n"
-            f"        raise _Mismatch\n"
-            f"    return _join(({', '.join(parts)},))\n"
-        )
+        self.functions.append(self.typed_header(name, "dict") + f"    return _join(({', '.join(parts)},))\n")
         return name
 
 
