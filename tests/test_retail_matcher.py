@@ -341,6 +341,7 @@ def test_matching_is_symmetric(a: str, b: str) -> None:
     pa, pb = parse_title(a), parse_title(b)
     assert score(pa, pb, CFG) == score(pb, pa, CFG)
     assert veto(pa, pb, CFG) == veto(pb, pa, CFG)
+    assert score(pa, pb, CFG).veto == veto(pa, pb, CFG)  # score reads the vetoes in its own pass
     ka, kb = block_keys(pa), block_keys(pb)
     assert owner_block(ka, kb) == owner_block(kb, ka)
     s = score(pa, pb, CFG).score

@@ -14,8 +14,8 @@ out is a weaker match than one that agrees on it, not a different product.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from operator import attrgetter
+from typing import NamedTuple
 
 from rapidfuzz.fuzz import token_set_ratio
 
@@ -40,8 +40,7 @@ _STRONG = STRONG_QUALIFIERS
 _SOFT = SOFT_QUALIFIERS
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):  # immutable; a NamedTuple is built faster than a frozen dataclass
     score: float  # 0 when vetoed
     veto: str | None  # the attribute that vetoed, None when scored
 
@@ -96,45 +95,134 @@ def veto(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> str | 
     return None
 
 
-# the attributes in WEIGHTS order ("model_code" is compared on its normalised code key): one C call
-# reads them all, so the per-pair loop builds no tuples of its own
-_COVERED = attrgetter(*("code_key" if name == "model_code" else name for name in WEIGHTS))
-_COVERAGE_WEIGHTS = tuple(WEIGHTS.values())
-
-
-def _coverage(a: ProductAttributes, b: ProductAttributes) -> tuple[float, float]:
-    """(weight stated by both, weight stated by one only)."""
-    agree = missing = 0.0
-    for x, y, (w_both, w_one) in zip(_COVERED(a), _COVERED(b), _COVERAGE_WEIGHTS, strict=True):
-        if x is not None:
-            if y is not None:
-                agree += w_both
-            else:
-                missing += w_one
-        elif y is not None:
-            missing += w_one
-    return agree, missing
-
-
 #: one Verdict per veto (immutable, so shared): a vetoed pair allocates nothing
-_VETOED: dict[str, Verdict] = {}
+_VETOED: dict[str, Verdict] = {name: Verdict(0.0, name) for name in ("category", "variant", *WEIGHTS)}
+_CODE_BOTH, _CODE_ONE = WEIGHTS["model_code"]
+_BRAND_BOTH, _BRAND_ONE = WEIGHTS["brand"]
+_MODEL_BOTH, _MODEL_ONE = WEIGHTS["model"]
+_STORAGE_BOTH, _STORAGE_ONE = WEIGHTS["storage_gb"]
+_RAM_BOTH, _RAM_ONE = WEIGHTS["ram_gb"]
+_COLOR_BOTH, _COLOR_ONE = WEIGHTS["color"]
+_SCREEN_BOTH, _SCREEN_ONE = WEIGHTS["screen_inches"]
+_CAPACITY_BOTH, _CAPACITY_ONE = WEIGHTS["capacity"]
+_CPU_BOTH, _CPU_ONE = WEIGHTS["cpu"]
 
 
 def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdict:
-    v = veto(a, b, cfg)
-    if v is not None:
-        verdict = _VETOED.get(v)
-        if verdict is None:
-            verdict = _VETOED[v] = Verdict(0.0, v)
-        return verdict
-    agree, missing = _coverage(a, b)
+    """:func:`veto`, then the score. The matcher's per-pair hot path: the vetoes (the same checks in the
+    same order as :func:`veto`) and the weights of the attributes stated by both / by one listing only are
+    read in one pass over the attributes."""
+    x: object
+    y: object
+    if a.category != b.category and a.category != "other" and b.category != "other":
+        return _VETOED["category"]
+    agree = missing = 0.0  # sums of halves and units: exact in any order
+    x, y = a.code_key, b.code_key
+    if x is not None:
+        if y is not None:
+            if x != y:
+                return _VETOED["model_code"]
+            agree += _CODE_BOTH
+        else:
+            missing += _CODE_ONE
+    elif y is not None:
+        missing += _CODE_ONE
+    x, y = a.brand, b.brand
+    if x is not None:
+        if y is not None:
+            if x != y:
+                return _VETOED["brand"]
+            agree += _BRAND_BOTH
+        else:
+            missing += _BRAND_ONE
+    elif y is not None:
+        missing += _BRAND_ONE
+    x, y = a.model, b.model
+    if x is not None:
+        if y is not None:
+            if x != y:
+                return _VETOED["model"]
+            agree += _MODEL_BOTH
+        else:
+            missing += _MODEL_ONE
+    elif y is not None:
+        missing += _MODEL_ONE
+    x, y = a.storage_gb, b.storage_gb
+    if x is not None:
+        if y is not None:
+            if x != y:
+                return _VETOED["storage_gb"]
+            agree += _STORAGE_BOTH
+        else:
+            missing += _STORAGE_ONE
+    elif y is not None:
+        missing += _STORAGE_ONE
+    x, y = a.ram_gb, b.ram_gb
+    if x is not None:
+        if y is not None:
+            if x != y:
+                return _VETOED["ram_gb"]
+            agree += _RAM_BOTH
+        else:
+            missing += _RAM_ONE
+    elif y is not None:
+        missing += _RAM_ONE
+    x, y = a.color, b.color
+    if x is not None:
+        if y is not None:
+            if x != y:
+                return _VETOED["color"]
+            agree += _COLOR_BOTH
+        else:
+            missing += _COLOR_ONE
+    elif y is not None:
+        missing += _COLOR_ONE
+    x, y = a.capacity, b.capacity
+    if x is not None:
+        if y is not None:
+            if x != y:
+                return _VETOED["capacity"]
+            agree += _CAPACITY_BOTH
+        else:
+            missing += _CAPACITY_ONE
+    elif y is not None:
+        missing += _CAPACITY_ONE
+    x, y = a.cpu, b.cpu
+    if x is not None:
+        if y is not None:
+            if x != y:
+                return _VETOED["cpu"]
+            agree += _CPU_BOTH
+        else:
+            missing += _CPU_ONE
+    elif y is not None:
+        missing += _CPU_ONE
+    f, g = a.screen_inches, b.screen_inches
+    if f is not None:
+        if g is not None:
+            if abs(f - g) > cfg.screen_tolerance:
+                return _VETOED["screen_inches"]
+            agree += _SCREEN_BOTH
+        else:
+            missing += _SCREEN_ONE
+    elif g is not None:
+        missing += _SCREEN_ONE
+    da, db = a.distinctive, b.distinctive
+    differ = da != db
+    if differ:
+        sa, sb = set(da), set(db)
+        only_a, only_b = sa - sb, sb - sa
+        if only_a and only_b:
+            return _VETOED["model"]
+        if not (only_a | only_b).isdisjoint(_STRONG):
+            return _VETOED["variant"]
     same_code = a.code_key is not None and b.code_key is not None  # different codes were vetoed
     if same_code:  # the manufacturer says it is the same model: what one title leaves out is not doubt
         missing = 0.0
     attrs = agree / (agree + missing) if agree else 0.0
     s = cfg.text_weight * line_similarity(a.product_line, b.product_line) + (1.0 - cfg.text_weight) * attrs
-    if a.distinctive != b.distinctive and not same_code:
-        soft = len(set(a.distinctive).symmetric_difference(b.distinctive) & _SOFT)
+    if differ and not same_code:
+        soft = len(set(da).symmetric_difference(db) & _SOFT)
         s -= soft * cfg.soft_token_penalty
     return Verdict(round(min(1.0, max(0.0, s)), 6), None)
 
