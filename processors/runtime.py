@@ -85,16 +85,21 @@ class PartitionRuntime:
 
     def _fire(self, now: int) -> list[Emit]:
         out: list[Emit] = []
-        while self._timers and self._timers[0][0] <= now:
-            due, key = heapq.heappop(self._timers)
-            if self._due.get(key) != due:
+        timers, live, processors, changed = self._timers, self._due, self.processors, self.changed
+        pop, push = heapq.heappop, heapq.heappush
+        while timers and timers[0][0] <= now:
+            due, key = pop(timers)
+            if live.get(key) != due:
                 continue  # superseded
-            del self._due[key]
-            proc = self.processors[key]
+            del live[key]
+            proc = processors[key]
             out.extend(proc.on_timer(now))
-            if self.changed is not None:
-                self.changed.add(key)
-            self._schedule(key, proc)
+            if changed is not None:
+                changed.add(key)
+            nxt = proc.next_timer()  # (_schedule inlined: the key has no live timer here)
+            if nxt is not None:
+                live[key] = nxt
+                push(timers, (nxt, key))
         return out
 
     # ------------------------------------------------------------------ state

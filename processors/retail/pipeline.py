@@ -110,13 +110,20 @@ class RetailReplay:
     def advance(self, now_us: int) -> list[Emit]:
         """Moves every partition clock of every stage to ``now_us`` (due timers fire), stage by stage."""
         out: list[Emit] = []
+        stage_of = self._stage_of
         for runtimes in self.runtimes:
             for rt in runtimes:
+                fired = rt.advance(now_us)
+                if not fired:
+                    continue
                 queue: deque[tuple[int, str, str, Record]] = deque()
-                for e in rt.advance(now_us):
+                for e in fired:
                     out.append(e)
-                    self._forward(e, queue)
-                out.extend(self._drain(queue))
+                    nxt = stage_of.get(e.topic)  # _forward, inlined
+                    if nxt is not None:
+                        queue.append((nxt, e.key, e.schema, e.record))
+                if queue:
+                    out.extend(self._drain(queue))
         return out
 
     def _forward(self, e: Emit, queue: deque[tuple[int, str, str, Record]]) -> None:
