@@ -31,7 +31,9 @@ class ListingProcessor(KeyedProcessor):
     def __init__(self, key: str, config: RetailConfig | None = None):
         super().__init__(key)
         self.config = config or RetailConfig()
-        self.history: list[int] = []  # recent usable current prices, oldest first
+        # recent usable current prices, oldest first: a tuple of ints, which the garbage collector stops
+        # tracking (one per listing: a list would be scanned at every collection)
+        self.history: tuple[int, ...] = ()
         self.blocks: tuple[str, ...] = ()
         self.last_event_id: str | None = None
         # (title, brand field, category path, attributes, block keys) of the last parse: a listing
@@ -75,9 +77,8 @@ class ListingProcessor(KeyedProcessor):
         normalized = normalized_record(record, key, attrs, price, source, kinds, blocks)
         out.append(Emit(NORMALIZED_TOPIC, key, "NormalizedListing", normalized))
         out.extend(self._route(blocks, normalized, record, "reblocked"))
-        self.history.append(price)
-        if len(self.history) > cfg.history_size:
-            del self.history[: len(self.history) - cfg.history_size]
+        history = (*self.history, price)
+        self.history = history[-cfg.history_size :] if len(history) > cfg.history_size else history
         return out
 
     def _route(self, blocks: tuple[str, ...], normalized: Record | None, record: Record, why: str) -> list[Emit]:
@@ -100,7 +101,7 @@ class ListingProcessor(KeyedProcessor):
     @classmethod
     def restore(cls, key: str, state: dict[str, Any], **config: Any) -> Self:
         proc = cls(key, config.get("config"))
-        proc.history = list(state["history"])
+        proc.history = tuple(state["history"])
         proc.blocks = tuple(state["blocks"])
         proc.last_event_id = state["last_event_id"]
         return proc

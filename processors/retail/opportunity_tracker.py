@@ -37,12 +37,17 @@ from processors.retail.economics import Deal
 from processors.retail.records import OPPORTUNITIES_TOPIC
 
 SIDES = ("a", "b")
-_QUOTE_FIELDS = (("a", "listing_a"), ("b", "listing_b"))
 
 
-def _side_volatility(hist: list[tuple[str, int]]) -> float:
+def _side_volatility(hist: tuple[tuple[str, int], ...]) -> float:
     """``econ.volatility`` of one side's recent prices (0 with fewer than two, without building the list)."""
     return econ.volatility([p for _, p in hist]) if len(hist) > 1 else 0.0
+
+
+def _appended(hist: tuple[tuple[str, int], ...], item: tuple[str, int], window: int) -> tuple[tuple[str, int], ...]:
+    """``hist`` with ``item`` at the end, keeping the last ``window`` items."""
+    out = (*hist, item)
+    return out[-window:] if len(out) > window else out
 
 
 def opportunity_id(mid: str, buy_quote_id: str, sell_quote_id: str) -> str:
@@ -57,10 +62,14 @@ class OpportunityTracker(KeyedProcessor):
         self.live = False
         self.asserted_at: int | None = None
         self.match_score = 0.0
-        self.quotes: dict[str, Record] = {}
-        # (quote event id, price), oldest first; tuples of atomic values, which the garbage collector
-        # stops tracking (the snapshot writes them as lists)
-        self.history: dict[str, list[tuple[str, int]]] = {"a": [], "b": []}
+        # the latest quote of each side (attributes, not a dict: one container less per matched pair)
+        self.quote_a: Record | None = None
+        self.quote_b: Record | None = None
+        # per side, (quote event id, price), oldest first: tuples of atomic values, which the garbage
+        # collector stops tracking (a tracker per matched pair: mutable lists would be scanned at every
+        # collection); the snapshot writes them as lists
+        self.history_a: tuple[tuple[str, int], ...] = ()
+        self.history_b: tuple[tuple[str, int], ...] = ()
         self._volatility: float | None = None  # cache of the history's volatility (not state)
         self._quoted_at: int | None = None  # the older quote's event time (derived from quotes, not state)
         self.open: dict[str, Any] | None = None
@@ -105,21 +114,25 @@ class OpportunityTracker(KeyedProcessor):
 
     def _take_quotes(self, record: Record) -> None:
         window = self.config.opportunity.volatility_window
-        for side, field in _QUOTE_FIELDS:
-            q = record[field]
-            self.quotes[side] = q
-            hist = self.history[side]
-            if not hist or hist[-1][0] != q["event_id"]:
-                hist.append((q["event_id"], q["current_price"]))
-                if len(hist) > window:
-                    del hist[: len(hist) - window]
-                self._volatility = None
-        qa, qb = self.quotes["a"]["event_time"], self.quotes["b"]["event_time"]
-        self._quoted_at = qa if qa < qb else qb
+        qa = self.quote_a = record["listing_a"]
+        qb = self.quote_b = record["listing_b"]
+        hist = self.history_a
+        eid = qa["event_id"]
+        if not hist or hist[-1][0] != eid:
+            self.history_a = _appended(hist, (eid, qa["current_price"]), window)
+            self._volatility = None
+        hist = self.history_b
+        eid = qb["event_id"]
+        if not hist or hist[-1][0] != eid:
+            self.history_b = _appended(hist, (eid, qb["current_price"]), window)
+            self._volatility = None
+        ta, tb = qa["event_time"], qb["event_time"]
+        self._quoted_at = ta if ta < tb else tb
 
     # ------------------------------------------------------------------ decisions
     def _deal(self) -> tuple[str, Deal]:
-        pa, pb = self.quotes["a"]["current_price"], self.quotes["b"]["current_price"]
+        assert self.quote_a is not None and self.quote_b is not None
+        pa, pb = self.quote_a["current_price"], self.quote_b["current_price"]
         return ("a", Deal(pa, pb)) if pa <= pb else ("b", Deal(pb, pa))
 
     def _evaluate(self, cause: str, t: int) -> list[Emit]:
@@ -134,10 +147,12 @@ class OpportunityTracker(KeyedProcessor):
         if self.open is not None and self.open["buy"] != buy:
             out.append(self._close("direction_reversed", cause, t, deal))
         sell = "b" if buy == "a" else "a"
-        gk_buy, gk_sell = self.quotes[buy]["glitch_kinds"], self.quotes[sell]["glitch_kinds"]
+        q_buy, q_sell = (self.quote_a, self.quote_b) if buy == "a" else (self.quote_b, self.quote_a)
+        assert q_buy is not None and q_sell is not None
+        gk_buy, gk_sell = q_buy["glitch_kinds"], q_sell["glitch_kinds"]
         glitch_kinds = sorted(set(gk_buy) | set(gk_sell)) if gk_buy or gk_sell else []
         if self.open is None:
-            oid = opportunity_id(self.key, self.quotes[buy]["event_id"], self.quotes[sell]["event_id"])
+            oid = opportunity_id(self.key, q_buy["event_id"], q_sell["event_id"])
             self.open = {"id": oid, "revision": 0, "buy": buy, "opened_at": t, "validations": 0}
         else:
             o = self.open
@@ -156,8 +171,7 @@ class OpportunityTracker(KeyedProcessor):
         cfg = self.config.opportunity
         vol = self._volatility
         if vol is None:
-            history = self.history
-            vol = self._volatility = max(_side_volatility(history["a"]), _side_volatility(history["b"]))
+            vol = self._volatility = max(_side_volatility(self.history_a), _side_volatility(self.history_b))
         glitch = bool(glitch_kinds)
         score = self.match_score
         conf = econ.confidence(score, glitch, vol, cfg)
@@ -178,7 +192,7 @@ class OpportunityTracker(KeyedProcessor):
         o["due"] = due
         o["match_score"] = score
         oid, rev = o["id"], o["revision"]
-        quotes = self.quotes
+        q_buy, q_sell = (self.quote_a, self.quote_b) if buy == "a" else (self.quote_b, self.quote_a)
         rec = {
             "event_id": oid if rev == 0 else f"{oid}:r{rev}",
             "event_time": t,
@@ -186,8 +200,8 @@ class OpportunityTracker(KeyedProcessor):
             "revision": rev,
             "match_id": self.key,
             "cause_event_id": cause,
-            "buy": quotes[buy],
-            "sell": quotes[sell],
+            "buy": q_buy,
+            "sell": q_sell,
             "buy_price": buy_price,
             "sell_price": sell_price,
             "margin_clp": margin,
@@ -236,7 +250,8 @@ class OpportunityTracker(KeyedProcessor):
         due = o["due"]
         quoted_at = self._quoted_at
         if quoted_at is None:  # restored: derive it from the quotes
-            qa, qb = self.quotes["a"]["event_time"], self.quotes["b"]["event_time"]
+            assert self.quote_a is not None and self.quote_b is not None
+            qa, qb = self.quote_a["event_time"], self.quote_b["event_time"]
             quoted_at = self._quoted_at = qa if qa < qb else qb
         age_s = max(0, due - quoted_at) // 1_000_000
         if age_s > self.config.opportunity.max_quote_age_s:
@@ -265,8 +280,8 @@ class OpportunityTracker(KeyedProcessor):
             "live": self.live,
             "asserted_at": self.asserted_at,
             "match_score": self.match_score,
-            "quotes": dict(self.quotes),
-            "history": {s: [list(x) for x in h] for s, h in self.history.items()},
+            "quotes": {side: q for side, q in (("a", self.quote_a), ("b", self.quote_b)) if q is not None},
+            "history": {"a": [list(x) for x in self.history_a], "b": [list(x) for x in self.history_b]},
             "open": None if self.open is None else dict(self.open),
         }
 
@@ -276,7 +291,9 @@ class OpportunityTracker(KeyedProcessor):
         proc.live = state["live"]
         proc.asserted_at = state["asserted_at"]
         proc.match_score = state["match_score"]
-        proc.quotes = dict(state["quotes"])
-        proc.history = {s: [(x[0], x[1]) for x in state["history"][s]] for s in SIDES}
+        proc.quote_a = state["quotes"].get("a")
+        proc.quote_b = state["quotes"].get("b")
+        proc.history_a = tuple((x[0], x[1]) for x in state["history"]["a"])
+        proc.history_b = tuple((x[0], x[1]) for x in state["history"]["b"])
         proc.open = None if state["open"] is None else dict(state["open"])
         return proc
