@@ -377,9 +377,7 @@ def _distinctive(line: list[str]) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
-# A small memo: the listing stage keeps each listing's last parse itself, and titles rarely repeat
-# across listings; a large cache would only hold many objects for the garbage collector to scan.
-@lru_cache(maxsize=1 << 12)
+@lru_cache(maxsize=1 << 16)
 def parse_title(title: str, brand_field: str | None = None, category_path: str | None = None) -> ProductAttributes:
     """Attributes of a listing from its title, the retailer's brand field and category path."""
     text = fold(title)
