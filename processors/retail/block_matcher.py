@@ -141,11 +141,9 @@ class BlockMatcher(KeyedProcessor):
         compared = 0
         for pool in pools:
             for y in pool.values():
-                if y.retailer == xretailer:
+                if y.retailer == xretailer:  # (x itself included)
                     continue
                 ykey = y.key
-                if ykey == xkey:
-                    continue
                 if not single and len(y.blocks) > 1 and owner_block(xblocks, y.blocks) != mine:
                     continue
                 compared += 1
@@ -231,7 +229,8 @@ class BlockMatcher(KeyedProcessor):
         out: list[Emit] = []
         for mid in sorted(candidates):
             a, _, b = mid.partition("|")
-            now = a in members and b in members and self._is_match(a, b, best)
+            theirs = edges.get(a)  # (_is_match's first test, inlined: most candidates fail it or pass all)
+            now = theirs is not None and b in theirs and a in members and b in members and self._is_match(a, b, best)
             before = matched.get(mid)
             if now:
                 s = edges[a][b]

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from processors.core import Record
 from processors.retail.attributes import ProductAttributes, code_key_of
 from processors.retail.glitches import Glitch
@@ -79,24 +81,22 @@ def normalized_record(
     }
 
 
+# the NormalizedListing fields of ProductAttributes' first twelve fields, in its field order (one C call
+# reads them all); then qualifiers, model words (as tuples) and the code key
+_PLAIN_FIELDS = itemgetter(*ProductAttributes._fields[:12])
+_new_tuple = tuple.__new__
+
+
 def attributes_of(normalized: Record) -> ProductAttributes:
     """The attributes a NormalizedListing carries (what the matcher compares)."""
-    return ProductAttributes(
-        normalized_title=normalized["normalized_title"],
-        category=normalized["category"],
-        brand=normalized["brand"],
-        product_line=normalized["product_line"],
-        model=normalized["model"],
-        model_code=normalized["model_code"],
-        storage_gb=normalized["storage_gb"],
-        ram_gb=normalized["ram_gb"],
-        screen_inches=normalized["screen_inches"],
-        color=normalized["color"],
-        capacity=normalized["capacity"],
-        cpu=normalized["cpu"],
-        qualifiers=tuple(normalized["qualifiers"]),
-        distinctive=tuple(normalized["model_words"]),
-        code_key=code_key_of(normalized["model_code"]),
+    return _new_tuple(
+        ProductAttributes,
+        (
+            *_PLAIN_FIELDS(normalized),
+            tuple(normalized["qualifiers"]),
+            tuple(normalized["model_words"]),
+            code_key_of(normalized["model_code"]),
+        ),
     )
 
 
