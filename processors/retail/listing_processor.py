@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Self
 
 from processors.core import Emit, KeyedProcessor, Record
-from processors.retail.attributes import parse_title
+from processors.retail.attributes import ProductAttributes, parse_title
 from processors.retail.blocking import block_keys
 from processors.retail.config import RetailConfig
 from processors.retail.glitches import current_price, detect
@@ -36,9 +36,14 @@ class ListingProcessor(KeyedProcessor):
         self.history: tuple[int, ...] = ()
         self.blocks: tuple[str, ...] = ()
         self.last_event_id: str | None = None
-        # (title, brand field, category path, attributes, block keys) of the last parse: a listing
-        # re-observed with the same text is not parsed again (derived from the input, not state)
-        self._parsed: tuple[Any, ...] | None = None
+        # title, brand field and category path of the last parse, its attributes and block keys: a listing
+        # re-observed with the same text is not parsed again (derived from the input, not state; separate
+        # attributes rather than one tuple, which would be one more object per listing for the collector)
+        self._title: str | None = None
+        self._brand: str | None = None
+        self._category: str | None = None
+        self._attrs: ProductAttributes | None = None
+        self._blocks: tuple[str, ...] = ()
 
     def on_event(self, schema: str, record: Record) -> list[Emit]:
         if schema != "RetailListing" or record["event_id"] == self.last_event_id:
@@ -48,12 +53,11 @@ class ListingProcessor(KeyedProcessor):
         cfg = self.config.glitch
         offer, normal, card = record.get("price_offer"), record.get("price_normal"), record.get("price_card")
         title, brand, category = record["name"], record.get("brand"), record.get("category")
-        parsed = self._parsed
-        if parsed is None or parsed[0] != title or parsed[1] != brand or parsed[2] != category:
-            attrs = parse_title(title, brand, category)
-            parsed = self._parsed = (title, brand, category, attrs, block_keys(attrs))
-        else:
-            attrs = parsed[3]
+        attrs = self._attrs
+        if attrs is None or self._title != title or self._brand != brand or self._category != category:
+            attrs = self._attrs = parse_title(title, brand, category)
+            self._title, self._brand, self._category = title, brand, category
+            self._blocks = block_keys(attrs)
         out: list[Emit] = []
         glitches = detect(offer, normal, card, attrs.category, self.history, cfg)
         history_size = min(len(self.history), cfg.history_size)
@@ -73,7 +77,7 @@ class ListingProcessor(KeyedProcessor):
             return out
         price, source = current
         kinds = sorted({g.kind for g in glitches if g.affects_current}) if glitches else []
-        blocks = parsed[4]
+        blocks = self._blocks
         normalized = normalized_record(record, key, attrs, price, source, kinds, blocks)
         out.append(Emit(NORMALIZED_TOPIC, key, "NormalizedListing", normalized))
         out.extend(self._route(blocks, normalized, record, "reblocked"))
