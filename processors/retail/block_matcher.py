@@ -73,7 +73,9 @@ class BlockMatcher(KeyedProcessor):
         self.by_color: dict[str | None, dict[str, Member]] = {}
         self.edges: dict[str, dict[str, float]] = {}  # listing -> candidate -> score (owned pairs over threshold)
         self.matched: dict[str, tuple[str, str, float]] = {}  # match id -> (a, b, score)
-        self.matched_of: dict[str, set[str]] = {}  # listing -> its match ids (derived from matched)
+        # listing -> its match ids (derived from matched); tuples of strings, which the garbage collector
+        # does not track (sets would be scanned at every collection: one per matched listing)
+        self.matched_of: dict[str, tuple[str, ...]] = {}
         self.comparisons = 0  # pairs scored since this instance was built (a metric, not state)
 
     # ------------------------------------------------------------------ events
@@ -235,9 +237,9 @@ class BlockMatcher(KeyedProcessor):
             if now:
                 s = edges[a][b]
                 matched[mid] = (a, b, s)
-                if before is None:
-                    matched_of.setdefault(a, set()).add(mid)
-                    matched_of.setdefault(b, set()).add(mid)
+                if before is None:  # (so mid is in neither listing's match ids yet)
+                    matched_of[a] = (*matched_of.get(a, ()), mid)
+                    matched_of[b] = (*matched_of.get(b, ()), mid)
                 if before is None or (title_changed and key in (a, b)):
                     out.append(self._match(mid, a, b, s, record))
                 elif key in (a, b):
@@ -245,10 +247,11 @@ class BlockMatcher(KeyedProcessor):
             elif before is not None:
                 del self.matched[mid]
                 for u in (a, b):
-                    mids = self.matched_of[u]
-                    mids.discard(mid)
-                    if not mids:
-                        del self.matched_of[u]
+                    rest = tuple(m for m in matched_of[u] if m != mid)
+                    if rest:
+                        matched_of[u] = rest
+                    else:
+                        del matched_of[u]
                 out.append(self._retracted(mid, a, b, record, key, verdicts, gone))
         return out
 
@@ -334,6 +337,6 @@ class BlockMatcher(KeyedProcessor):
         proc.edges = {k: dict(v) for k, v in state["edges"].items()}
         proc.matched = {k: (v[0], v[1], v[2]) for k, v in state["matched"].items()}
         for mid, (a, b, _) in proc.matched.items():
-            proc.matched_of.setdefault(a, set()).add(mid)
-            proc.matched_of.setdefault(b, set()).add(mid)
+            proc.matched_of[a] = (*proc.matched_of.get(a, ()), mid)
+            proc.matched_of[b] = (*proc.matched_of.get(b, ()), mid)
         return proc
