@@ -280,11 +280,8 @@ def _model_code(raw_words: list[str]) -> tuple[str | None, int]:
 
 
 # --------------------------------------------------------------------------- the parse
-def _category_stem(t: str) -> str | None:
-    if t in _CATEGORY_RANK:
-        return t
-    stem = t.rstrip("+0123456789")  # "watch6", "buds2"
-    return stem if stem != t and stem in _CATEGORY_RANK else None
+_STEM_TAIL_CHARS = "+0123456789"  # "watch6", "buds2"
+_STEM_TAIL = frozenset(_STEM_TAIL_CHARS)
 
 
 @lru_cache(maxsize=4096)
@@ -300,10 +297,19 @@ def _path_category(category_path: str) -> str | None:
 def _category(toks: list[str], category_path: str | None) -> str:
     """Title words first ("Smartwatch", "Watch6"), then the retailer's category path, then family words."""
     best: str | None = None
-    for t in toks:
-        stem = _category_stem(t)
-        if stem is not None and (best is None or _CATEGORY_RANK[stem] < _CATEGORY_RANK[best]):
-            best = stem
+    best_rank = 0
+    rank_of = _CATEGORY_RANK
+    for t in toks:  # a category word, or one with digits or "+" after it; most words are neither
+        rank = rank_of.get(t)
+        if rank is None:
+            if t[-1] not in _STEM_TAIL:
+                continue
+            t = t.rstrip(_STEM_TAIL_CHARS)
+            rank = rank_of.get(t)
+            if rank is None:
+                continue
+        if best is None or rank < best_rank:
+            best, best_rank = t, rank
     if best is not None:
         return _CATEGORY_WORDS[best]
     if category_path:
