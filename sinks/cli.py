@@ -12,6 +12,7 @@ import sys
 import typer
 
 from streams.config import Settings, get_settings
+from streams.logs import configure_logging
 
 db_app = typer.Typer(
     help="The sink's PostgreSQL/TimescaleDB schema: migrations, checksums, reset.", no_args_is_help=True
@@ -23,20 +24,6 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
     Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
-
-
-def _configure_logging() -> None:
-    import structlog
-
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()),
-        ],
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
-    )
 
 
 def _database_error(exc: BaseException) -> str:
@@ -55,7 +42,7 @@ def db_migrate() -> None:
 
     from sinks.migrate import MigrationError, migrate
 
-    _configure_logging()
+    configure_logging()
     settings = get_settings()
     try:
         report = asyncio.run(migrate(settings))
@@ -137,7 +124,7 @@ def db_reset(yes: bool = typer.Option(False, "--yes", help="Really drop everythi
     settings = get_settings()
     if not yes:
         raise _fail(f"this drops the schema {settings.db_schema!r} and all its data: add --yes")
-    _configure_logging()
+    configure_logging()
     asyncio.run(reset(settings))
     typer.echo(f"dropped schema {settings.db_schema}")
 
@@ -163,7 +150,7 @@ def sink(
     from sinks.runner import ShutdownIncomplete, SinkRunner, tune_garbage_collection
     from streams.metrics import serve_metrics
 
-    _configure_logging()
+    configure_logging()
     updates: dict[str, object] = {}
     if group:
         updates["sink_group"] = group

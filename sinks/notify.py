@@ -30,15 +30,14 @@ def notify(
 ) -> None:
     """Deliver alerts from Kafka to a webhook and/or Telegram (at-least-once, never resending what was delivered)."""
     import signal
-    import sys
 
-    import structlog
     from rich.console import Console
 
     from sinks.notify_channels import redact
     from sinks.notify_consumer import Notifier, log
     from sinks.notify_settings import NotifySettings
     from streams.config import get_settings
+    from streams.logs import configure_logging
 
     overrides: dict[str, Any] = {
         "topics": tuple(topics) if topics else None,
@@ -56,14 +55,7 @@ def notify(
     except ValueError as exc:
         Console(stderr=True).print(f"[bold red]error:[/] {redact(str(exc), [telegram_token or ''])}", highlight=False)
         raise typer.Exit(1) from None
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()),
-        ],
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-    )
+    configure_logging()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: notifier.stop.set())
     log.info(
