@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import orjson
+
 from processors.marketdata import CalendarBook, MarketDataConfig, Session
 from processors.marketdata.calendars import AlwaysOpenCalendar, SessionCalendar, Span
-from processors.marketdata.quality import expected_bars, nearest_rank
+from processors.marketdata.quality import HourStats, expected_bars, nearest_rank
 from tests.test_marketdata_support import MINUTE, SECOND, Harness, at, bogota, new_york
 
 
@@ -123,3 +125,18 @@ def test_latency_resolution_rounds_samples_and_one_microsecond_keeps_them_exact(
         h.heartbeat(b("09:00:02"))
         (quality,) = h.records("DataQuality")
         assert (quality["latency_p50_ms"], quality["latency_p95_ms"], quality["latency_p99_ms"]) == expected
+
+
+def test_hour_stats_snapshot_round_trips_and_reads_the_older_pair_form():
+    stats = HourStats(at("2026-03-02 14:00:00"))
+    t = stats.start
+    for i, latency_us in enumerate((5_200, 1_000, 5_300, 90_000, 1_400)):  # buckets 5, 1, 5, 90, 1 ms
+        stats.observe(t + i * SECOND, t + i * SECOND + latency_us)
+    snap = stats.snapshot()
+    assert snap[5] == {"buckets": [5, 1, 90], "counts": [2, 2, 1]}  # first-seen order, deterministic
+    again = HourStats.restore(orjson.loads(orjson.dumps(snap)), 1000)
+    assert again.snapshot() == snap
+    assert again.latency_percentiles_ms() == stats.latency_percentiles_ms() == (5.0, 90.0, 90.0)
+    older = [*snap[:5], [[1, 2], [5, 2], [90, 1]], snap[6]]  # how snapshots were written before
+    assert HourStats.restore(older, 1000).latency_percentiles_ms() == (5.0, 90.0, 90.0)
+    assert HourStats.restore(older, 1000).latencies == stats.latencies
