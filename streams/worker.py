@@ -21,19 +21,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
-
 from streams import metrics
-from streams.align import EventTimeAligner, Held, is_held_key, pending_check, restore_held
+from streams.align import Held
 from streams.catalog import DEAD_LETTER_TOPIC
 from streams.config import Settings
 from streams.consumer import dead_letter_headers
 from streams.driver import PipelineDriver, Rejected
-from streams.kafka_clients import consumer_config
+from streams.live import (
+    LiveAligner,
+    StateWrite,
+    group_id,
+    late_tick,
+    observe_batch,
+    saved_keys,
+    state_table_name,
+    state_writes,
+)
 from streams.replay import kafka_partition
 
 
@@ -186,113 +192,6 @@ def commit_in_one_transaction(app: Any) -> None:
     transactions.commit = commit
 
 
-class StageAligner:
-    """The worker side of :class:`~streams.align.EventTimeAligner` for a stage that reads several
-    topics or feeds a later stage: feeds it each batch, releases what may go, and keeps the held
-    messages in the stage's state table (written and deleted in the batch's transaction), so a
-    restarted worker holds exactly what the killed one held — their offsets are committed, the
-    messages live in the changelog."""
-
-    def __init__(self, app: Any, settings: Settings, state: Any, sender: TransactionalSend, changelog: str,
-                 inputs: set[str]) -> None:
-        self.app, self.settings, self.state, self.sender = app, settings, state, sender
-        self.changelog, self.inputs = changelog, inputs
-        self.aligner = EventTimeAligner()
-        self.positions: dict[tuple[str, int], int] = {}
-        self.saved: set[str] = set()  # state keys of the held messages written to the state table
-        self.added: list[Held] = []  # arrived since the last save
-        self.released: list[Held] = []
-        self.restored = False
-        self.pending = pending_check(self.positions, self._highwater, unseen=self._start_and_end)
-        self._ends: dict[tuple[str, int], tuple[int, float]] = {}  # tp -> (end offset, when looked up)
-        self._lookup: Any = None
-
-    def _watermarks(self) -> Any:
-        """A confluent-kafka consumer (never subscribed) for offset lookups. faust's own high watermarks
-        are not usable here: before a partition's first fetch aiokafka reports 0 for it."""
-        if self._lookup is None:
-            from confluent_kafka import Consumer
-
-            self._lookup = Consumer(consumer_config(self.settings, self.app.conf.id))
-        return self._lookup
-
-    def _highwater(self, topic: str, partition: int) -> int | None:
-        """The partition's end offset, looked up again (at most every 0.2 s) once the worker reached the
-        end it knew: so a partition with lag is waited for, and a caught-up one is not."""
-        from confluent_kafka import TopicPartition
-
-        tp = (topic, partition)
-        end, when = self._ends.get(tp, (None, 0.0))
-        position = self.positions.get(tp)
-        now = time.monotonic()
-        if end is None or (position is not None and position >= end and now - when > 0.2):
-            try:
-                end = self._watermarks().get_watermark_offsets(TopicPartition(topic, partition), timeout=5)[1]
-            except Exception:  # noqa: BLE001 - unknown: the idle rule decides
-                return None
-            self._ends[tp] = (end, now)
-        return end
-
-    def _start_and_end(self, topic: str, partition: int) -> tuple[int, int] | None:
-        """Where the group resumes in a partition (its committed offset, else the log start: the worker
-        reads from the earliest) and the partition's end — for a partition nothing arrived from yet,
-        so that at start-up a partition that is still being fetched holds the others back."""
-        from confluent_kafka import TopicPartition
-
-        try:
-            consumer = self._watermarks()
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5)
-            [committed] = consumer.committed([TopicPartition(topic, partition)], timeout=5)
-        except Exception:  # noqa: BLE001 - unknown: the idle rule decides
-            return None
-        self._ends[(topic, partition)] = (high, time.monotonic())
-        start = committed.offset if committed.offset >= 0 else low
-        return start, high
-
-    def arrived(self, messages: list) -> list[Held]:
-        if not self.restored:
-            self.restored = True
-            for held in restore_held((k.decode(), v) for k, v in list(self.state.data.items())):
-                self.aligner.add(held)
-                self.saved.add(held.state_key)
-        self.aligner.assign((tp.topic, tp.partition) for tp in self.app.consumer.assignment()
-                            if tp.topic in self.inputs)
-        for msg in messages:
-            self.positions[(msg.topic, msg.partition)] = msg.offset + 1
-            headers = msg.headers or ()
-            if isinstance(headers, dict):
-                headers = headers.items()
-            # faust gives the Kafka timestamp in seconds (a float); the replay merges on the integer ms.
-            held = Held(msg.topic, msg.partition, msg.offset, round(msg.timestamp * 1000), msg.key, msg.value,
-                        tuple(headers))
-            self.aligner.add(held)
-            self.added.append(held)
-        released = self.aligner.release(self.pending)
-        self.released.extend(released)
-        return released
-
-    async def save(self) -> None:
-        """Writes what arrived and is still held, deletes what was saved and is now released (in the
-        current transaction). Messages that arrive and leave in the same batch are never written."""
-        gone: set[tuple[str, int, int]] = set()
-        for held in self.released:
-            gone.add((held.topic, held.partition, held.offset))
-            key = held.state_key
-            if key in self.saved:
-                self.saved.discard(key)
-                self.state.data.pop(key.encode(), None)
-                await self.sender.send(self.changelog, key.encode(), None, partition=held.partition)
-        for held in self.added:
-            if (held.topic, held.partition, held.offset) not in gone:
-                key = held.state_key
-                self.saved.add(key)
-                value = held.dumps()
-                self.state.data[key.encode()] = value
-                await self.sender.send(self.changelog, key.encode(), value, partition=held.partition)
-        self.added = []
-        self.released = []
-
-
 def create_app(settings: Settings, pipeline: str, *, batch_max: int = 2000, batch_within_s: float = 0.05) -> Any:
     """A faust app with one agent (and one state table) per stage of the pipeline."""
     import faust
@@ -302,7 +201,7 @@ def create_app(settings: Settings, pipeline: str, *, batch_max: int = 2000, batc
 
     stages = build_stages(pipeline, settings)
     app = faust.App(
-        f"{settings.topic_prefix}mercado-{pipeline}",
+        group_id(settings, pipeline),
         broker=f"kafka://{settings.bootstrap()}",
         store="memory://",
         processing_guarantee="exactly_once",
@@ -336,6 +235,8 @@ def _add_stage(
     app: Any, settings: Settings, pipeline: str, spec: Any, serde: Any, batch_max: int, batch_within_s: float,
     *, align: bool = False,
 ) -> PipelineDriver:
+    from faust.types import TP
+
     from streams.catalog import topic
 
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
@@ -344,7 +245,7 @@ def _add_stage(
     dead_letter_topic = settings.topic(DEAD_LETTER_TOPIC)
     partitions = topic(spec.inputs[0]).partitions  # the table is co-partitioned with the stage's input
     state = app.Table(
-        f"{spec.name}-state", partitions=partitions, key_type=bytes, value_type=bytes, use_partitioner=True
+        state_table_name(spec.name), partitions=partitions, key_type=bytes, value_type=bytes, use_partitioner=True
     )
     changelog = state.changelog_topic
     changelog_name = changelog.get_topic_name()
@@ -354,12 +255,7 @@ def _add_stage(
     sender.partitions.update({output_topics[name]: topic(name).partitions for name in spec.outputs})
     sender.partitions[dead_letter_topic] = topic(DEAD_LETTER_TOPIC).partitions
 
-    def load_partition(partition: int) -> list[tuple[str, dict[str, Any]]]:
-        saved = ((k.decode(), v) for k, v in list(state.data.items()))
-        return [(key, value) for key, value in ((k, orjson.loads(v)) for k, v in saved if not is_held_key(k))
-                if value.get("partition") == partition]
-
-    driver = PipelineDriver(spec, serde, load_partition=load_partition)
+    driver = PipelineDriver(spec, serde, load_partition=lambda partition: saved_keys(state.data, partition))
     physical_inputs = {settings.topic(t) for t in spec.inputs}
 
     @app.on_partitions_revoked.connect
@@ -368,11 +264,20 @@ def _add_stage(
             if tp.topic in physical_inputs:
                 driver.forget_partition(tp.partition)
 
-    group = f"{settings.topic_prefix}mercado-{pipeline}"
+    group = group_id(settings, pipeline)
     events_in = {t: metrics.EVENTS_IN.labels(settings.topic(t), spec.name) for t in spec.inputs}
     events_out = {t: metrics.EVENTS_OUT.labels(settings.topic(t), spec.name) for t in spec.outputs}
     lag = metrics.PROCESSING_LAG.labels(spec.name)
-    aligner = StageAligner(app, settings, state, sender, changelog_name, physical_inputs) if align else None
+    aligner = None
+    if align:
+        aligner = LiveAligner(
+            settings, group, state.data,
+            lambda: ((tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in physical_inputs),
+        )
+
+    async def write_state(writes: list[StateWrite]) -> None:
+        for key, value, partition in writes:
+            await sender.send(changelog_name, key, value, partition=partition)
 
     @app.agent(source, name=f"mercado-{spec.name}")
     async def run(stream: Any) -> None:
@@ -383,9 +288,10 @@ def _add_stage(
                 if aligner is None:
                     await handle(messages)
                 else:
-                    await handle(aligner.arrived(messages))
-                    await aligner.save()
-                _observe_batch(app, events, events_in, lag, group)
+                    await handle(aligner.arrived(_held(msg) for msg in messages))
+                    await write_state(aligner.save())
+                observe_batch(((m.topic, m.partition, m.offset, m.timestamp) for m in messages), events_in, lag,
+                              group, lambda t, p: app.consumer.highwater(TP(t, p)))
 
     if aligner is not None:
 
@@ -396,7 +302,7 @@ def _add_stage(
                 return
             async with gate.batch():
                 await handle(aligner.arrived([]))
-                await aligner.save()
+                await write_state(aligner.save())
 
     async def handle(messages: list) -> None:
         for msg in messages:
@@ -413,39 +319,23 @@ def _add_stage(
                 await sender.send(output_topics[out.topic], out.key.encode(), out.value,
                                   timestamp_s=out.timestamp_ms / 1000)
                 events_out[out.topic].inc()
-                if out.emit.schema == "LateTick":
-                    metrics.LATE_TICKS.labels(out.emit.record["venue"], out.emit.record["symbol"]).inc()
+                late_tick(out)
         # The batch's state goes into the same transaction as its outputs, before its offsets are
         # acknowledged. (``table[key] = v`` would queue the changelog write with send_soon, which
         # faust may publish after the commit that covers the batch: a kill in between loses state.)
-        for key, partition in driver.take_touched().items():
-            raw_key, value = key.encode(), orjson.dumps(driver.saved_state(key, partition))
-            state.data[raw_key] = value
-            await sender.send(changelog_name, raw_key, value, partition=partition)
+        await write_state(state_writes(driver, state.data))
 
     return driver
 
 
-def _observe_batch(app: Any, events: list, events_in: dict, lag: Any, group: str) -> None:
-    """Metrics of one batch: events in per topic, lag of its newest event, consumer lag per partition."""
-    counts: dict[str, int] = {}
-    newest_s = 0.0
-    last_offsets: dict[Any, int] = {}
-    for event in events:
-        msg = event.message
-        counts[msg.topic] = counts.get(msg.topic, 0) + 1
-        last_offsets[msg.tp] = msg.offset
-        newest_s = max(newest_s, msg.timestamp)
-    for physical, n in counts.items():
-        for logical, counter in events_in.items():
-            if physical.endswith(logical):
-                counter.inc(n)
-    if newest_s:
-        lag.observe(max(0.0, time.time() - newest_s))
-    for tp, offset in last_offsets.items():
-        highwater = app.consumer.highwater(tp)
-        if highwater is not None:
-            metrics.CONSUMER_LAG.labels(group, tp.topic, str(tp.partition)).set(max(0, highwater - offset - 1))
+def _held(msg: Any) -> Held:
+    """A faust message as the aligner holds it (faust gives the Kafka timestamp in seconds, a float;
+    the replay merges on the integer ms)."""
+    headers = msg.headers or ()
+    if isinstance(headers, dict):
+        headers = headers.items()
+    return Held(msg.topic, msg.partition, msg.offset, round(msg.timestamp * 1000), msg.key, msg.value,
+                tuple(headers))
 
 
 def run_worker(settings: Settings, pipeline: str, loglevel: str = "warn") -> None:
