@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 
@@ -300,15 +301,39 @@ def _iso(micros: int) -> str:
 @app.command()
 def worker(
     pipeline: str = typer.Option("marketdata", "--pipeline", help="Which processors to run."),
-    loglevel: str = typer.Option("warn", "--loglevel", help="crit, error, warn, info or debug"),
+    engine: str | None = typer.Option(
+        None, "--engine",
+        help="native (one confluent-kafka loop) or faust (a faust-streaming app); default: MERCADO_WORKER_ENGINE, "
+        "else native. Both keep the same state and produce the same events.",
+    ),
+    loglevel: str = typer.Option("warn", "--loglevel", help="faust engine only: crit, error, warn, info or debug"),
 ) -> None:
-    """Run a pipeline live (faust agent, exactly-once, state in a changelog-backed table) until stopped."""
+    """Run a pipeline live (exactly-once; state in a changelog topic) until stopped."""
     from streams.pipelines import PIPELINES
-    from streams.worker import run_worker
 
     if pipeline not in PIPELINES:
         raise fail(f"unknown pipeline {pipeline!r}; known: {', '.join(sorted(PIPELINES))}")
-    run_worker(_settings(), pipeline, loglevel)
+    settings = _settings()
+    engine = engine or settings.worker_engine
+    if engine == "faust":
+        from streams.worker import run_worker
+
+        run_worker(settings, pipeline, loglevel)
+    elif engine == "native":
+        from streams.logs import configure_logging
+        from streams.native_worker import WorkerFailed, run_native_worker
+
+        configure_logging()
+        try:
+            run_native_worker(settings, pipeline)
+        except WorkerFailed as exc:
+            fail(str(exc))
+            # Straight out: a client may still be blocked inside librdkafka, and destroying it at interpreter
+            # exit could block too. Nothing is lost: the next worker of this id aborts the open transaction.
+            sys.stderr.flush()
+            os._exit(1)
+    else:
+        raise fail(f"unknown engine {engine!r}; known: native, faust")
 
 
 # --------------------------------------------------------------------------- replay / backtest

@@ -65,6 +65,17 @@ class Settings(BaseSettings):
 
     # Live worker: how often the exactly-once transaction commits (outputs become visible then).
     worker_commit_interval_s: float = 0.1
+    # Native engine: at the live edge (the last fetch took all the broker had) the transaction commits
+    # this often instead, so downstream read_committed consumers see outputs within milliseconds; a worker
+    # working through a backlog commits every worker_commit_interval_s (fewer, larger transactions).
+    worker_live_commit_interval_s: float = 0.01
+    # Live worker engine: "native" (one confluent-kafka loop, streams/native_worker.py) or "faust"
+    # (a faust-streaming app, streams/worker.py). Same topics, group, state and outputs.
+    worker_engine: Literal["native", "faust"] = "native"
+    # Names this worker's transactional id and static group membership (<group>.<worker_id>): a restarted
+    # worker with the same id fences the old one's open transaction and takes its partitions back at
+    # once. Workers of one pipeline that run together need different ids.
+    worker_id: str = Field(default="0", pattern=r"^[A-Za-z0-9._-]{1,64}$")
 
     # Prometheus metrics (streams/metrics.py): one default port per process kind.
     metrics_host: str = "127.0.0.1"

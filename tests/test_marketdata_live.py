@@ -32,6 +32,7 @@ pytestmark = pytest.mark.kafka
 
 DAY = dt.date(2026, 11, 20)  # a Friday: USD/COP session open, crypto 24/7
 ROOT = Path(__file__).resolve().parent.parent
+ENGINES = ("native", "faust")  # mercado worker --engine: both keep the contracts, both are tested
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +106,9 @@ def _first_difference(topic: str, got: dict, want: dict) -> str:
     return topic
 
 
-def _start_worker(settings: Settings, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+def _start_worker(settings: Settings, engine: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
     env = {**os.environ, "MERCADO_TOPIC_PREFIX": settings.topic_prefix, "MERCADO_METRICS_PORT_WORKER": "0",
-           **(extra_env or {})}
+           "MERCADO_WORKER_ENGINE": engine, **(extra_env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "worker", "--pipeline", "marketdata"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(ROOT / ".mercado" / "worker-test.log", "ab"),
@@ -159,8 +160,9 @@ def _expected_bar_starts(path: Path, interval_s: int, grace_us: int) -> dict[str
     return {k: {s for s in v if s + step + grace_us <= last[k]} for k, v in starts.items()}
 
 
-def test_live_worker_matches_replay_and_expected_bars(services: Settings, day_dir: Path) -> None:
-    settings = _isolated(services, "parity")
+@pytest.mark.parametrize("engine", ENGINES)
+def test_live_worker_matches_replay_and_expected_bars(services: Settings, day_dir: Path, engine: str) -> None:
+    settings = _isolated(services, f"parity-{engine}")
     FileProducer(settings, "md.ticks.v1").produce_file(day_dir / "md.ticks.v1.jsonl")
     spec = build_pipeline("marketdata", settings)
     expected = _replay(settings, spec.outputs)
@@ -175,7 +177,7 @@ def test_live_worker_matches_replay_and_expected_bars(services: Settings, day_di
         for key, starts in want.items():
             assert bars[(key, interval)] == starts, (key, interval)
 
-    worker = _start_worker(settings)
+    worker = _start_worker(settings, engine)
     try:
         live = _wait_for(settings, expected, timeout_s=300, worker=worker)
     finally:
@@ -184,18 +186,19 @@ def test_live_worker_matches_replay_and_expected_bars(services: Settings, day_di
         assert _per_key(live[topic]) == _per_key(expected[topic]), topic
 
 
-def test_kill_9_mid_day_resumes_exactly(services: Settings, day_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_kill_9_mid_day_resumes_exactly(services: Settings, day_dir: Path, tmp_path: Path, engine: str) -> None:
     """The day arrives in ten parts, as a live feed would. The worker commits every 50 ms (many
     commits, so kills land around them) and is SIGKILLed three times while it is busy — after parts
     two, four and seven, each time once it has produced more bars — with parts arriving while it is
     down. The final derived events must equal a replay of the whole input: nothing missing, nothing
     twice, the same ids and payloads in the same order per key."""
-    settings = _isolated(services, "kill9")
+    settings = _isolated(services, f"kill9-{engine}")
     spec = build_pipeline("marketdata", settings)
     chunks = split_lines(day_dir / "md.ticks.v1.jsonl", tmp_path, 10)
     producer = FileProducer(settings, "md.ticks.v1")
     env = {"MERCADO_WORKER_COMMIT_INTERVAL_S": "0.05"}
-    worker = _start_worker(settings, env)
+    worker = _start_worker(settings, engine, env)
     try:
         sent = 0
         for kill_after in (2, 4, 7):
@@ -211,7 +214,7 @@ def test_kill_9_mid_day_resumes_exactly(services: Settings, day_dir: Path, tmp_p
             worker.wait(10)
             producer.produce_file(chunks[sent])  # arrives while the worker is down
             sent += 1
-            worker = _start_worker(settings, env)
+            worker = _start_worker(settings, engine, env)
         for chunk in chunks[sent:]:
             producer.produce_file(chunk)
         expected = _replay(settings, spec.outputs)
@@ -224,6 +227,60 @@ def test_kill_9_mid_day_resumes_exactly(services: Settings, day_dir: Path, tmp_p
     differences = [_first_difference(topic, _per_key(live[topic]), _per_key(expected[topic]))
                    for topic in spec.outputs if _per_key(live[topic]) != _per_key(expected[topic])]
     assert not differences, "\n".join(differences)
+    for topic in spec.outputs:
+        ids = [rec["event_id"] for _, _, rec in live[topic]]
+        assert len(ids) == len(set(ids)), f"duplicates in {topic}"
+
+
+def test_native_worker_across_a_broker_restart(services: Settings, day_dir: Path, tmp_path: Path) -> None:
+    """The broker stops (SIGTERM) while the native worker is busy and comes back; the rest of the day
+    arrives afterwards. The worker either rides it out (librdkafka reconnects) or ends with exit code 1
+    and a message (crash-only: its transaction could not commit); then it is started again, as a
+    supervisor would. Either way its outputs equal the replay's: nothing lost, nothing twice."""
+    from infra.kafka_local import LocalKafka
+
+    broker = LocalKafka(services)
+    if broker.pid() is None or broker.bootstrap != services.bootstrap():
+        pytest.skip("the broker is not the local one `mercado up` started")
+    settings = _isolated(services, "broker-restart")
+    spec = build_pipeline("marketdata", settings)
+    chunks = split_lines(day_dir / "md.ticks.v1.jsonl", tmp_path, 4)
+    producer = FileProducer(settings, "md.ticks.v1")
+    for chunk in chunks[:2]:
+        producer.produce_file(chunk)
+    env = {"MERCADO_WORKER_COMMIT_INTERVAL_S": "0.05"}
+    worker = _start_worker(settings, "native", env)
+    restarts = 0
+    try:
+        deadline = time.monotonic() + 120
+        while not _read_outputs(settings, ("md.bars.v1",))["md.bars.v1"]:  # it is busy
+            assert time.monotonic() < deadline, "the worker produced nothing"
+            time.sleep(0.2)
+        broker.stop()
+        time.sleep(3)
+        broker.ensure_started()
+        broker.wait_ready(180)
+        producer = FileProducer(settings, "md.ticks.v1")
+        for chunk in chunks[2:]:
+            producer.produce_file(chunk)
+        expected = _replay(settings, spec.outputs)
+        deadline = time.monotonic() + 300
+        while True:
+            if worker.poll() is not None:  # the supervisor's part
+                assert worker.returncode == 1, f"the worker exited with {worker.returncode}"
+                restarts += 1
+                assert restarts <= 2, "the worker keeps failing after the broker came back"
+                worker = _start_worker(settings, "native", env)
+            live = _read_outputs(settings, tuple(expected))
+            if all(len(live[t]) >= len(expected[t]) for t in expected) or time.monotonic() > deadline:
+                break
+            time.sleep(3)
+    finally:
+        _stop(worker)
+        broker.ensure_started()
+    differences = [_first_difference(topic, _per_key(live[topic]), _per_key(expected[topic]))
+                   for topic in spec.outputs if _per_key(live[topic]) != _per_key(expected[topic])]
+    assert not differences, f"restarts: {restarts}\n" + "\n".join(differences)
     for topic in spec.outputs:
         ids = [rec["event_id"] for _, _, rec in live[topic]]
         assert len(ids) == len(set(ids)), f"duplicates in {topic}"

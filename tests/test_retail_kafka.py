@@ -31,6 +31,7 @@ from streams.pipelines import build_stages
 from streams.producer import FileProducer
 from streams.replay import KafkaRangeReader, run_replay
 from streams.topic_admin import ensure_topics
+from tests.test_marketdata_live import ENGINES
 from tests.test_sink_support import (
     ROOT,
     SinkProcess,
@@ -167,8 +168,9 @@ def _wait_for_worker(
         live, after_last = _read_outputs(settings, topics)
 
 
-def _start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "MERCADO_TOPIC_PREFIX": settings.topic_prefix, "MERCADO_METRICS_PORT_WORKER": "0"}
+def _start_worker(settings: Settings, log: Path, engine: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "MERCADO_TOPIC_PREFIX": settings.topic_prefix, "MERCADO_METRICS_PORT_WORKER": "0",
+           "MERCADO_WORKER_ENGINE": engine}
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker", "--pipeline", "retail"],
@@ -193,7 +195,10 @@ def database(services: Settings) -> Iterator[Settings]:
     drop_database(settings)
 
 
-def test_a_generated_day_through_the_worker_and_the_sink_equals_the_replay(database: Settings, tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_generated_day_through_the_worker_and_the_sink_equals_the_replay(
+    database: Settings, tmp_path: Path, engine: str
+) -> None:
     from streams.generator import generate_day
 
     settings = migrated(isolated(database))
@@ -207,7 +212,7 @@ def test_a_generated_day_through_the_worker_and_the_sink_equals_the_replay(datab
     assert len(want_ids) > 2000, produced
 
     worker_log, sink_log = tmp_path / "worker.log", tmp_path / "sink.log"
-    worker = _start_worker(settings, worker_log)
+    worker = _start_worker(settings, worker_log, engine)
     sink = SinkProcess(settings, SINK_TOPICS, sink_log).start()
     try:
         live, after_last = _wait_for_worker(settings, outputs, worker, worker_log, sink, timeout_s=240)

@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
 from bench.risk import VENUES, day_config, day_records
 from streams.config import Settings
-from streams.consumer import data_end_offsets, default_serde
+from streams.consumer import data_end_offsets, default_serde, end_offsets
+from streams.kafka_clients import consumer_config
 from streams.pipelines import build_stages
 from streams.producer import FileProducer
 from streams.replay import KafkaRangeReader, run_replay
-from tests.test_marketdata_live import _Collector, _first_difference, _isolated, _per_key, _stop, _wait_for
+from tests.test_marketdata_live import ENGINES, _Collector, _first_difference, _isolated, _per_key, _stop, _wait_for
 from tests.test_risk_day import expected_drawdown_openings
 from tests.test_sink_support import create_database, drain, drop_database, isolated, migrated, query
 
@@ -40,9 +44,9 @@ def day_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _start_risk_worker(settings: Settings) -> subprocess.Popen:
+def _start_risk_worker(settings: Settings, engine: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
     env = {**os.environ, "MERCADO_TOPIC_PREFIX": settings.topic_prefix, "MERCADO_METRICS_PORT_WORKER": "0",
-           "MERCADO_RISK": settings.risk.model_dump_json()}
+           "MERCADO_RISK": settings.risk.model_dump_json(), "MERCADO_WORKER_ENGINE": engine, **(extra_env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "worker", "--pipeline", "risk"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(ROOT / ".mercado" / "worker-test.log", "ab"),
@@ -50,8 +54,11 @@ def _start_risk_worker(settings: Settings) -> subprocess.Popen:
     )
 
 
-def test_live_risk_worker_on_a_day_already_in_the_log_matches_replay(services: Settings, day_dir: Path) -> None:
-    settings = _isolated(services, "risk").model_copy(update={"risk": day_config()})
+@pytest.mark.parametrize("engine", ENGINES)
+def test_live_risk_worker_on_a_day_already_in_the_log_matches_replay(
+    services: Settings, day_dir: Path, engine: str
+) -> None:
+    settings = _isolated(services, f"risk-{engine}").model_copy(update={"risk": day_config()})
     for name in INPUTS:
         FileProducer(settings, name).produce_file(day_dir / f"{name}.jsonl")
     stages = build_stages("risk", settings)
@@ -65,7 +72,7 @@ def test_live_risk_worker_on_a_day_already_in_the_log_matches_replay(services: S
     expected = {t: sink.events.get(t, []) for t in outputs}
     assert len(expected["risk.breakers.v1"]) > 10
 
-    worker = _start_risk_worker(settings)
+    worker = _start_risk_worker(settings, engine)
     try:
         live = _wait_for(settings, expected, timeout_s=600, worker=worker)
     finally:
@@ -112,3 +119,61 @@ def test_live_risk_worker_on_a_day_already_in_the_log_matches_replay(services: S
             v: e for v, (e, _, _) in openings.items()}
     finally:
         drop_database(database)
+
+
+def _committed_fraction(settings: Settings, consumer: Consumer, ends: dict[tuple[str, int], int]) -> float:
+    """How much of the inputs the worker's group has committed."""
+    tps = [TopicPartition(t, p) for t, p in ends]
+    done = sum(max(tp.offset, 0) for tp in consumer.committed(tps, timeout=10))
+    return done / sum(ends.values())
+
+
+def test_kill_9_of_the_risk_worker_resumes_exactly(services: Settings, day_dir: Path) -> None:
+    """Two stages in one worker: the first merges three input topics in event time and holds messages
+    (kept in its state changelog) until every input has caught up; the second reads its repartitioned
+    output. The worker (committing every 50 ms) is SIGKILLed once each time it has committed a quarter,
+    half and three quarters of the inputs, and restarted. Its final outputs — the repartition topic
+    included — must equal the replay's: nothing missing, nothing twice, same ids and order per key.
+
+    The native engine only: the faust engine fails this test (the repartition topic's order per venue
+    differs from the replay's after the kills; known defect, see README) and needs ~15 minutes for it,
+    each restart waiting for faust's group session to time out."""
+    engine = "native"
+    settings = _isolated(services, f"risk-kill9-{engine}").model_copy(update={"risk": day_config()})
+    for name in INPUTS:
+        FileProducer(settings, name).produce_file(day_dir / f"{name}.jsonl")
+    stages = build_stages("risk", settings)
+    outputs = ("risk.inputs.v1", *stages[1].outputs)
+    serde = default_serde(settings)
+    reader = KafkaRangeReader(settings, [settings.topic(t) for t in INPUTS], None, None, serde)
+    sink = _Collector()
+    run_replay(iter(reader), stages, serde, sink)
+    reader.close()
+    expected = {t: sink.events.get(t, []) for t in outputs}
+
+    ends = end_offsets(settings, [settings.topic(t) for t in INPUTS])
+    group = Consumer(consumer_config(settings, f"{settings.topic_prefix}mercado-risk"))  # reads its offsets only
+    env = {"MERCADO_WORKER_COMMIT_INTERVAL_S": "0.05"}
+    worker = _start_risk_worker(settings, engine, env)
+    kills = []
+    try:
+        for threshold in (0.25, 0.5, 0.75):
+            deadline = time.monotonic() + 300
+            while (done := _committed_fraction(settings, group, ends)) < threshold:
+                assert worker.poll() is None, f"the worker exited with {worker.returncode}"
+                assert time.monotonic() < deadline, f"the worker committed only {done:.0%} of the inputs"
+                time.sleep(0.02)
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(10)
+            kills.append(done)
+            worker = _start_risk_worker(settings, engine, env)
+        live = _wait_for(settings, expected, timeout_s=600, worker=worker)
+    finally:
+        _stop(worker)
+        group.close()
+    assert all(done < 1 for done in kills), f"a kill came after the worker had finished: {kills}"
+    for topic in outputs:
+        got, want = _per_key(live[topic]), _per_key(expected[topic])
+        assert got == want, _first_difference(topic, got, want)
+        ids = [rec["event_id"] for _, _, rec in live[topic]]
+        assert len(ids) == len(set(ids)), f"duplicates in {topic}"
