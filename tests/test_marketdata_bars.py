@@ -6,6 +6,9 @@ import json
 import math
 import random
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from processors.marketdata import MarketDataConfig
 from tests.test_marketdata_support import MINUTE, SECOND, Harness, at, bogota, new_york, ohlc, span_of
 
@@ -301,3 +304,33 @@ def test_bars_equal_a_brute_force_grouping_of_the_on_time_ticks():
     assert got == expected
     late = len(h.records("LateTick"))
     assert late > 0 and late == h.processor.counters["late_ticks"]
+
+
+@given(
+    st.lists(st.tuples(st.floats(0.01, 1e6), st.floats(0.0, 1e4), st.booleans()), min_size=1, max_size=60),
+)
+@settings(max_examples=200, deadline=None)
+def test_open_bar_snapshots_fold_sums_without_changing_totals(ticks: list[tuple[float, float, bool]]) -> None:
+    """A snapshot folds the bar's volume and notional lists into exact sums (so the next one sums only
+    what came since); the totals, a restore and a later snapshot are the same as without it."""
+    from processors.marketdata.bars import OpenBar
+    from processors.marketdata.calendars import Session as BarSession
+
+    session = BarSession("24x7", 0, 10**12)
+
+    def bar(snapshot_at: bool) -> tuple[OpenBar, list]:
+        (p0, v0, _), *rest = ticks
+        b = OpenBar(0, 60_000_000, session, 1, p0, v0, {"event_id": "t0", "sequence": 0})
+        snaps = []
+        for i, (price, volume, snap) in enumerate(rest, 1):
+            b.add(1 + i, price, volume, {"event_id": f"t{i}", "sequence": i})
+            if snapshot_at and snap:
+                snaps.append(b.snapshot())
+        return b, snaps
+
+    plain, _ = bar(False)
+    folded, snaps = bar(True)
+    assert folded.totals() == plain.totals() == (math.fsum(v for _, v, _ in ticks),
+                                                 math.fsum(p * v for p, v, _ in ticks if v))
+    assert folded.snapshot() == plain.snapshot()
+    assert OpenBar.restore(plain.snapshot()).totals() == plain.totals()
