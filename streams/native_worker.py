@@ -47,6 +47,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
@@ -105,8 +106,6 @@ class _Stage:
 
     def forget(self, partitions: set[int]) -> None:
         """Revoked partitions: their state is the next owner's."""
-        import orjson
-
         for p in partitions:
             self.driver.forget_partition(p)
         for key, value in list(self.table.items()):

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 
 import orjson
@@ -104,6 +105,20 @@ def _first_difference(topic: str, got: dict, want: dict) -> str:
             return (f"{topic} {key}: live has {len(a)}, replay {len(b)}; first difference at #{i}: "
                     f"live {a[i] if i < len(a) else None} / replay {b[i] if i < len(b) else None}")
     return topic
+
+
+def _assert_same_as_replay(live: dict[str, list], expected: dict[str, list], topics: Iterable[str],
+                           context: str = "") -> None:
+    """Per key, the live events equal the replay's (same ids, payloads, order), and no event id twice.
+    Every topic's first difference in one message (a tick missing from bars shows up in the quality or
+    late-tick topics too, which tells a lost input from a mis-timed one)."""
+    topics = list(topics)
+    differences = [_first_difference(topic, _per_key(live[topic]), _per_key(expected[topic]))
+                   for topic in topics if _per_key(live[topic]) != _per_key(expected[topic])]
+    assert not differences, context + "\n".join(differences)
+    for topic in topics:
+        ids = [rec["event_id"] for _, _, rec in live[topic]]
+        assert len(ids) == len(set(ids)), f"duplicates in {topic}"
 
 
 def _start_worker(settings: Settings, engine: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -222,14 +237,7 @@ def test_kill_9_mid_day_resumes_exactly(services: Settings, day_dir: Path, tmp_p
         live = _wait_for(settings, expected, timeout_s=300, worker=worker)
     finally:
         _stop(worker)
-    # every topic's first difference in one message (a tick missing from bars shows up in the quality
-    # or late-tick topics too, which tells a lost input from a mis-timed one)
-    differences = [_first_difference(topic, _per_key(live[topic]), _per_key(expected[topic]))
-                   for topic in spec.outputs if _per_key(live[topic]) != _per_key(expected[topic])]
-    assert not differences, "\n".join(differences)
-    for topic in spec.outputs:
-        ids = [rec["event_id"] for _, _, rec in live[topic]]
-        assert len(ids) == len(set(ids)), f"duplicates in {topic}"
+    _assert_same_as_replay(live, expected, spec.outputs)
 
 
 def test_native_worker_across_a_broker_restart(services: Settings, day_dir: Path, tmp_path: Path) -> None:
@@ -278,9 +286,4 @@ def test_native_worker_across_a_broker_restart(services: Settings, day_dir: Path
     finally:
         _stop(worker)
         broker.ensure_started()
-    differences = [_first_difference(topic, _per_key(live[topic]), _per_key(expected[topic]))
-                   for topic in spec.outputs if _per_key(live[topic]) != _per_key(expected[topic])]
-    assert not differences, f"restarts: {restarts}\n" + "\n".join(differences)
-    for topic in spec.outputs:
-        ids = [rec["event_id"] for _, _, rec in live[topic]]
-        assert len(ids) == len(set(ids)), f"duplicates in {topic}"
+    _assert_same_as_replay(live, expected, spec.outputs, f"restarts: {restarts}\n")

@@ -24,7 +24,7 @@ from streams.kafka_clients import consumer_config
 from streams.pipelines import build_stages
 from streams.producer import FileProducer
 from streams.replay import KafkaRangeReader, run_replay
-from tests.test_marketdata_live import ENGINES, _Collector, _first_difference, _isolated, _per_key, _stop, _wait_for
+from tests.test_marketdata_live import ENGINES, _assert_same_as_replay, _Collector, _isolated, _stop, _wait_for
 from tests.test_risk_day import expected_drawdown_openings
 from tests.test_sink_support import create_database, drain, drop_database, isolated, migrated, query
 
@@ -54,22 +54,27 @@ def _start_risk_worker(settings: Settings, engine: str, extra_env: dict[str, str
     )
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_live_risk_worker_on_a_day_already_in_the_log_matches_replay(
-    services: Settings, day_dir: Path, engine: str
-) -> None:
-    settings = _isolated(services, f"risk-{engine}").model_copy(update={"risk": day_config()})
-    for name in INPUTS:
-        FileProducer(settings, name).produce_file(day_dir / f"{name}.jsonl")
+def _day_and_its_replay(services: Settings, day_dir: Path, name: str) -> tuple[Settings, tuple[str, ...], dict]:
+    """The generated risk day produced to its three input topics under a prefix of its own, and what the
+    replay of those topics gives on the repartition topic and the second stage's outputs."""
+    settings = _isolated(services, name).model_copy(update={"risk": day_config()})
+    for topic_name in INPUTS:
+        FileProducer(settings, topic_name).produce_file(day_dir / f"{topic_name}.jsonl")
     stages = build_stages("risk", settings)
     outputs = ("risk.inputs.v1", *stages[1].outputs)
-
     serde = default_serde(settings)
     reader = KafkaRangeReader(settings, [settings.topic(t) for t in INPUTS], None, None, serde)
     sink = _Collector()
     run_replay(iter(reader), stages, serde, sink)
     reader.close()
-    expected = {t: sink.events.get(t, []) for t in outputs}
+    return settings, outputs, {t: sink.events.get(t, []) for t in outputs}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_live_risk_worker_on_a_day_already_in_the_log_matches_replay(
+    services: Settings, day_dir: Path, engine: str
+) -> None:
+    settings, outputs, expected = _day_and_its_replay(services, day_dir, f"risk-{engine}")
     assert len(expected["risk.breakers.v1"]) > 10
 
     worker = _start_risk_worker(settings, engine)
@@ -77,11 +82,7 @@ def test_live_risk_worker_on_a_day_already_in_the_log_matches_replay(
         live = _wait_for(settings, expected, timeout_s=600, worker=worker)
     finally:
         _stop(worker)
-    for topic in outputs:
-        got, want = _per_key(live[topic]), _per_key(expected[topic])
-        assert got == want, _first_difference(topic, got, want)
-        ids = [rec["event_id"] for _, _, rec in live[topic]]
-        assert len(ids) == len(set(ids)), f"duplicates in {topic}"
+    _assert_same_as_replay(live, expected, outputs)
 
     # The drawdown episode, computed independently of the processors from the generated files.
     openings = expected_drawdown_openings(day_records(day_dir))
@@ -139,17 +140,7 @@ def test_kill_9_of_the_risk_worker_resumes_exactly(services: Settings, day_dir: 
     differs from the replay's after the kills; known defect, see README) and needs ~15 minutes for it,
     each restart waiting for faust's group session to time out."""
     engine = "native"
-    settings = _isolated(services, f"risk-kill9-{engine}").model_copy(update={"risk": day_config()})
-    for name in INPUTS:
-        FileProducer(settings, name).produce_file(day_dir / f"{name}.jsonl")
-    stages = build_stages("risk", settings)
-    outputs = ("risk.inputs.v1", *stages[1].outputs)
-    serde = default_serde(settings)
-    reader = KafkaRangeReader(settings, [settings.topic(t) for t in INPUTS], None, None, serde)
-    sink = _Collector()
-    run_replay(iter(reader), stages, serde, sink)
-    reader.close()
-    expected = {t: sink.events.get(t, []) for t in outputs}
+    settings, outputs, expected = _day_and_its_replay(services, day_dir, f"risk-kill9-{engine}")
 
     ends = end_offsets(settings, [settings.topic(t) for t in INPUTS])
     group = Consumer(consumer_config(settings, f"{settings.topic_prefix}mercado-risk"))  # reads its offsets only
@@ -172,8 +163,4 @@ def test_kill_9_of_the_risk_worker_resumes_exactly(services: Settings, day_dir: 
         _stop(worker)
         group.close()
     assert all(done < 1 for done in kills), f"a kill came after the worker had finished: {kills}"
-    for topic in outputs:
-        got, want = _per_key(live[topic]), _per_key(expected[topic])
-        assert got == want, _first_difference(topic, got, want)
-        ids = [rec["event_id"] for _, _, rec in live[topic]]
-        assert len(ids) == len(set(ids)), f"duplicates in {topic}"
+    _assert_same_as_replay(live, expected, outputs)
