@@ -24,7 +24,40 @@ def services() -> Iterator[Settings]:
     from streams.topic_admin import ensure_topics
 
     ensure_topics(settings)
+    before = _topic_names(settings)
     yield settings
+    if os.environ.get("MERCADO_TEST_KEEP_TOPICS") != "1":
+        _delete_topics(settings, _topic_names(settings) - before)
+
+
+def _topic_names(settings: Settings) -> set[str]:
+    from confluent_kafka.admin import AdminClient
+
+    from streams.kafka_clients import admin_config
+
+    return set(AdminClient(admin_config(settings)).list_topics(timeout=30).topics)
+
+
+def _delete_topics(settings: Settings, names: set[str]) -> None:
+    """Deletes the topics this session created (each test uses its own prefix): left behind, thousands
+    of them accumulate over runs and a broker restart then takes minutes. MERCADO_TEST_KEEP_TOPICS=1
+    keeps them for debugging."""
+    from confluent_kafka.admin import AdminClient
+
+    from streams.kafka_clients import admin_config
+
+    names = {n for n in names if not n.startswith("__")}
+    if not names:
+        return
+    admin = AdminClient(admin_config(settings))
+    failed = []
+    for name, future in admin.delete_topics(sorted(names), operation_timeout=60).items():
+        try:
+            future.result(timeout=90)
+        except Exception as exc:  # noqa: BLE001 - best effort; reported, never fails the session
+            failed.append(f"{name}: {exc}")
+    if failed:
+        print(f"\nconftest: could not delete {len(failed)} of {len(names)} test topics, e.g. {failed[0]}")
 
 
 @pytest.fixture(scope="session")
