@@ -65,10 +65,11 @@ class Settings(BaseSettings):
 
     # Live worker: how often the exactly-once transaction commits (outputs become visible then).
     worker_commit_interval_s: float = 0.1
-    # Native engine: at the live edge (the last fetch took all the broker had) the transaction commits
-    # this often instead, so downstream read_committed consumers see outputs within milliseconds; a worker
-    # working through a backlog commits every worker_commit_interval_s (fewer, larger transactions).
-    worker_live_commit_interval_s: float = 0.01
+    # Native engine: at the live edge (the last fetch took all the broker had) a transaction that holds
+    # outputs commits this long after the previous commit (0: at once), so downstream read_committed
+    # consumers see them within milliseconds; offsets and state alone, and a worker working through a
+    # backlog, commit every worker_commit_interval_s (each commit pauses processing for a few ms).
+    worker_live_commit_interval_s: float = 0.0
     # Live worker engine: "native" (one confluent-kafka loop, streams/native_worker.py) or "faust"
     # (a faust-streaming app, streams/worker.py). Same topics, group, state and outputs.
     worker_engine: Literal["native", "faust"] = "native"

@@ -287,3 +287,68 @@ def test_native_worker_across_a_broker_restart(services: Settings, day_dir: Path
         _stop(worker)
         broker.ensure_started()
     _assert_same_as_replay(live, expected, spec.outputs, f"restarts: {restarts}\n")
+
+
+def test_native_worker_commits_outputs_at_once_and_offsets_at_the_interval(services: Settings) -> None:
+    """At the live edge a transaction that holds outputs commits at once; ticks that produce nothing
+    wait for the commit interval (here one hour, so never within the test). The bar and the offsets of
+    every tick before it become visible together, in one transaction."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from streams.kafka_clients import consumer_config
+    from tests.test_sink_support import EventProducer
+
+    settings = _isolated(services, "commit-policy")
+    ticks = settings.topic("md.ticks.v1")
+    t0 = int(dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC).timestamp() * 1_000_000)
+    producer = EventProducer(settings)
+    seq = 0
+
+    def tick(at_s: float) -> None:
+        nonlocal seq
+        seq += 1
+        price = 100.0  # flat: no move alert, the bars are the only outputs
+        producer.send("md.ticks.v1", "PriceTick", {
+            "event_id": f"commit-policy:{seq}", "event_time": t0 + int(at_s * 1_000_000), "venue": "binance",
+            "symbol": "BTC/USDT", "bid": price - 0.5, "ask": price + 0.5, "last": price, "volume": 1.0,
+            "sequence": seq, "backfill_id": None,
+        })
+
+    group = Consumer(consumer_config(settings, f"{settings.topic_prefix}mercado-marketdata"))
+    parts = [TopicPartition(ticks, p) for p in group.list_topics(ticks, timeout=30).topics[ticks].partitions]
+
+    def committed() -> int:
+        return sum(max(tp.offset, 0) for tp in group.committed(parts, timeout=10))
+
+    def bars_starting(start_s: int, timeout_s: float) -> list[dict]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            bars = [rec for _, _, rec in _read_outputs(settings, ("md.bars.v1",))["md.bars.v1"]
+                    if rec["interval_s"] == 60 and rec["start"] == t0 + start_s * 1_000_000]
+            if bars:
+                return bars
+            assert worker.poll() is None, f"the worker exited with {worker.returncode}"
+        return []
+
+    worker = _start_worker(settings, "native", {"MERCADO_WORKER_COMMIT_INTERVAL_S": "3600"})
+    try:
+        for s in (1, 20, 40):
+            tick(s)
+        tick(63)  # watermark 63 s: past the first minute's end + 2 s grace, its bar closes
+        producer.flush()
+        assert bars_starting(0, 120), "the first bar was not committed (its output did not trigger a commit)"
+        assert committed() == 4  # the bar's transaction carried every tick's offset before it
+        for s in (70, 80, 90):  # inside the second minute: no output
+            tick(s)
+        producer.flush()
+        time.sleep(5)  # the worker reads them at once; at the old 10 ms live-edge cadence they were committed
+        assert committed() == 4, "offsets alone were committed before the commit interval"
+        assert not bars_starting(60, 0.5)
+        tick(125)  # closes the second minute
+        producer.flush()
+        second = bars_starting(60, 120)
+        assert [b["tick_count"] for b in second] == [4]  # 63, 70, 80, 90 s
+        assert committed() == 8
+    finally:
+        _stop(worker)
+        group.close()
