@@ -23,6 +23,7 @@ def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "compression.type": settings.producer_compression,
         "queue.buffering.max.messages": 1_000_000,
         "queue.buffering.max.kbytes": 1_048_576,
+        "socket.nagle.disable": True,  # TCP_NODELAY, as the Java clients and the broker set it
     }
     cfg.update(overrides)
     return cfg
@@ -36,6 +37,7 @@ def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict
         "auto.offset.reset": "earliest",
         "isolation.level": "read_committed",
         "enable.partition.eof": True,
+        "socket.nagle.disable": True,  # TCP_NODELAY: no Nagle delay on small fetch/commit requests
     }
     cfg.update(overrides)
     return cfg
