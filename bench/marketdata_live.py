@@ -33,13 +33,14 @@ runs on the other core(s).
 5-second bars (``MERCADO_MARKETDATA__INTERVALS_S=[1,5]``; the default 60/300 s bars would close only
 once or twice in a run of this length) and the default grace (``grace_ms``). Once it has consumed and
 committed a warm-up Heartbeat per key, the benchmark produces PriceTicks at a steady ``--rate`` (10,000
-ticks/s) for ``--latency-s`` seconds (25), round-robin over ``--keys`` crypto keys (12 venue:symbol keys
-on the 24/7 calendar; the worker saves a snapshot of every key a batch touched, so its cost grows with
-the keys per batch), each with ``event_time`` = wall-clock now in µs, plus one Heartbeat per key every
-0.5 s. A consumer thread reads ``md.bars.v1`` with ``isolation.level=read_committed``
-(``fetch.wait.max.ms=5``) and stamps the wall-clock time each Bar is received. A bar of [start, end) can
-close, at the earliest, when an event of its key with ``event_time >= end + grace`` exists; since event
-times are the wall clock at produce time, that is wall-clock ``end + grace``. So:
+ticks/s) for ``--latency-s`` seconds (60: ~800 bars, so p99 is not one bad second's), round-robin over
+``--keys`` crypto keys (12 venue:symbol keys on the 24/7 calendar; the worker saves a snapshot of every
+key a batch touched, so its cost grows with the keys per batch), each with ``event_time`` = wall-clock
+now in µs, plus one Heartbeat per key every 0.5 s. A consumer thread reads ``md.bars.v1`` with
+``isolation.level=read_committed`` (``fetch.wait.max.ms=5``) and stamps the wall-clock time each Bar is
+received. A bar of [start, end) can close, at the earliest, when an event of its key with ``event_time
+>= end + grace`` exists; since event times are the wall clock at produce time, that is wall-clock ``end
++ grace``. So:
 
 * ``latency beyond grace`` = receive time − (bar end + grace): how long after the earliest moment the
   bar could be closed it was visible to a downstream read_committed consumer. ``p50_ms``/``p99_ms``.
@@ -53,10 +54,11 @@ times are the wall clock at produce time, that is wall-clock ``end + grace``. So
 Only bars whose ``end + grace`` falls between 1 s after the stream started and the last event of their
 key are counted; missing ones are reported. Latency includes the feed producer's linger, the worker's
 fetch, processing and transaction commit (outputs are invisible to read_committed consumers until the
-commit: the native engine commits every ``worker_live_commit_interval_s`` at the live edge, faust every
-``worker_commit_interval_s``), and the consumer's fetch. It runs with the project defaults
-(commit interval 0.1 s, producer linger 20 ms) and with the settings a user would choose for low latency
-(``MERCADO_WORKER_COMMIT_INTERVAL_S=0.01``, ``MERCADO_PRODUCER_LINGER_MS=1`` for the feed). A worker
+commit: the native engine commits as soon as a transaction holds outputs at the live edge, faust every
+``worker_commit_interval_s``), the broker's own pauses (its GC) and the consumer's fetch. It runs with
+the project defaults (commit interval 0.1 s, producer linger 5 ms) and with what a user would try for
+lower latency (``MERCADO_WORKER_COMMIT_INTERVAL_S=0.01``, ``MERCADO_PRODUCER_LINGER_MS=1`` for the
+feed; on this 2-core machine the extra requests usually make it worse). A worker
 that cannot keep up with ``--rate`` (backlog above one second of input when the feed stops, or bars
 still missing ``--drain-s`` after it) makes latency grow with the backlog: the figures at ``--rate`` are
 still reported (a bar that never arrived counts as infinitely late; p99 is then null), ``kept_up`` is
@@ -656,7 +658,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--day", default="2026-11-20")
     parser.add_argument("--rate", type=int, default=10_000, help="ticks/s of the latency run")
-    parser.add_argument("--latency-s", type=float, default=25.0, help="seconds of steady ticks per latency config")
+    parser.add_argument("--latency-s", type=float, default=60.0, help="seconds of steady ticks per latency config")
     parser.add_argument("--keys", type=int, default=12, help="venue:symbol keys of the latency run (max 30)")
     parser.add_argument(
         "--drain-s",
