@@ -382,10 +382,10 @@ class NativeWorker:
 
     def _send(self, st: _Stage, outputs: list[Any]) -> None:
         produce = self._produce
+        self.outputs_pending = True
         for out in outputs:
             physical = st.outputs[out.topic]
             produce(physical, out.value, out.key.encode(), timestamp=out.timestamp_ms)
-            self.outputs_pending = True
             st.events_out[physical].inc()
             if out.emit.schema == "LateTick":
                 late_tick(out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -30,26 +31,26 @@ def services() -> Iterator[Settings]:
         _delete_topics(settings, _topic_names(settings) - before)
 
 
-def _topic_names(settings: Settings) -> set[str]:
+def _admin(settings: Settings) -> Any:
     from confluent_kafka.admin import AdminClient
 
     from streams.kafka_clients import admin_config
 
-    return set(AdminClient(admin_config(settings)).list_topics(timeout=30).topics)
+    return AdminClient(admin_config(settings))
+
+
+def _topic_names(settings: Settings) -> set[str]:
+    return set(_admin(settings).list_topics(timeout=30).topics)
 
 
 def _delete_topics(settings: Settings, names: set[str]) -> None:
     """Deletes the topics this session created (each test uses its own prefix): left behind, thousands
     of them accumulate over runs and a broker restart then takes minutes. MERCADO_TEST_KEEP_TOPICS=1
     keeps them for debugging."""
-    from confluent_kafka.admin import AdminClient
-
-    from streams.kafka_clients import admin_config
-
     names = {n for n in names if not n.startswith("__")}
     if not names:
         return
-    admin = AdminClient(admin_config(settings))
+    admin = _admin(settings)  # kept referenced until every future is done (else the handle is destroyed)
     failed = []
     for name, future in admin.delete_topics(sorted(names), operation_timeout=60).items():
         try:
