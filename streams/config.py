@@ -66,10 +66,13 @@ class Settings(BaseSettings):
     # Live worker: how often the exactly-once transaction commits (outputs become visible then).
     worker_commit_interval_s: float = 0.1
     # Native engine: at the live edge (the last fetch took all the broker had) a transaction that holds
-    # outputs commits this long after the previous commit (0: at once), so downstream read_committed
+    # outputs commits this long after its first output (0: at once), so downstream read_committed
     # consumers see them within milliseconds; offsets and state alone, and a worker working through a
-    # backlog, commit every worker_commit_interval_s (each commit pauses processing for a few ms).
-    worker_live_commit_interval_s: float = 0.0
+    # backlog, commit every worker_commit_interval_s (each commit pauses processing for a few ms). 5 ms
+    # is one feed producer linger: the bars of every symbol close at the same boundary and their closing
+    # ticks arrive within about one linger, so they share one commit instead of the later ones waiting
+    # for the first one's commit and then for their own (measured: BENCHMARKS.md, session 7).
+    worker_live_commit_interval_s: float = Field(default=0.005, ge=0)
     # Live worker engine: "native" (one confluent-kafka loop, streams/native_worker.py) or "faust"
     # (a faust-streaming app, streams/worker.py). Same topics, group, state and outputs.
     worker_engine: Literal["native", "faust"] = "native"

@@ -11,9 +11,10 @@ replay by construction):
 * Exactly-once, as Kafka Streams' ``exactly_once_v2``: one transactional producer per worker
   (``transactional.id`` = ``<group>.<worker_id>``) writes a batch's outputs, dead letters and state,
   and commits the input offsets in the same transaction (``send_offsets_to_transaction``), every
-  ``worker_commit_interval_s`` — or, at the live edge (the last fetch took all the broker had) and as
-  soon as the transaction holds outputs, after ``worker_live_commit_interval_s`` (default: at once), so
-  outputs are visible to read_committed consumers within milliseconds while a backlog still goes in
+  ``worker_commit_interval_s`` — or, at the live edge (the last fetch took all the broker had) once the
+  transaction holds outputs, ``worker_live_commit_interval_s`` (5 ms) after its first output, so
+  outputs are visible to read_committed consumers within milliseconds (a burst of them, the bars of
+  every symbol at a boundary, in one commit) while a backlog still goes in
   few, large transactions and ticks that produce nothing are not committed more often than needed. A
   key's state is written once per transaction, however many batches touched it. A worker killed at any
   instant resumes from a state and offsets that match: the restarted worker's ``init_transactions``
@@ -139,7 +140,8 @@ class NativeWorker:
         self.assigned: set[tuple[str, int]] = set()
         self.offsets: dict[tuple[str, int], int] = {}  # next offset per input partition, since the last commit
         self.dirty = False  # records produced since the last commit
-        self.outputs_pending = False  # outputs or dead letters (not only state) produced since the last commit
+        # when the open transaction got its first output or dead letter (None: only state and offsets so far)
+        self.outputs_since: float | None = None
         self.stopping = False
         self.lost = False
         self.last_commit = time.monotonic()
@@ -223,16 +225,22 @@ class NativeWorker:
             self.process(messages)
         else:
             self.release_held()
-        if (self.dirty or self.offsets) and time.monotonic() - self.last_commit >= self.commit_due_s():
+        if (self.dirty or self.offsets) and time.monotonic() >= self.commit_due_at():
             self.commit()
 
-    def commit_due_s(self) -> float:
-        """At the live edge a transaction that holds outputs commits after ``live_commit_interval_s``, so
-        read_committed consumers see them at once; otherwise (a backlog, or only offsets and state to
-        commit) every ``commit_interval_s``: each commit stops processing for a few milliseconds (the
-        produce acks, the offsets' and the transaction's round trips), so committing more often than
-        needed delays the next ticks."""
-        return self.live_commit_interval_s if self.caught_up and self.outputs_pending else self.commit_interval_s
+    def commit_due_at(self) -> float:
+        """When the open transaction is due (``time.monotonic()``). At the live edge, one that holds outputs
+        commits ``live_commit_interval_s`` after its first output, so read_committed consumers see them
+        within milliseconds; the short wait lets the outputs that come in a burst (the bars of every
+        symbol close at the same boundary, their closing ticks arrive over a few milliseconds) share one
+        commit instead of the later ones waiting for the first one's commit and then their own. Otherwise
+        (a backlog, or only offsets and state) every ``commit_interval_s``: each commit stops processing
+        for a few milliseconds (the produce acks, the offsets' and the transaction's round trips), so
+        committing more often than needed delays the next ticks."""
+        due = self.last_commit + self.commit_interval_s
+        if self.caught_up and self.outputs_since is not None:
+            return min(due, self.outputs_since + self.live_commit_interval_s)
+        return due
 
     # ------------------------------------------------------------------ rebalances
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
@@ -304,7 +312,7 @@ class NativeWorker:
             return messages
         wait = self.idle_poll_s
         if self.dirty or self.offsets:
-            wait = max(0.0, min(wait, self.last_commit + self.commit_due_s() - time.monotonic()))
+            wait = max(0.0, min(wait, self.commit_due_at() - time.monotonic()))
         first = self.consumer.poll(wait)
         if first is None:
             return []
@@ -382,7 +390,8 @@ class NativeWorker:
 
     def _send(self, st: _Stage, outputs: list[Any]) -> None:
         produce = self._produce
-        self.outputs_pending = True
+        if self.outputs_since is None:
+            self.outputs_since = time.monotonic()
         for out in outputs:
             physical = st.outputs[out.topic]
             produce(physical, out.value, out.key.encode(), timestamp=out.timestamp_ms)
@@ -393,7 +402,8 @@ class NativeWorker:
     def _dead_letter(self, topic_name: str, partition: int, offset: int, key: bytes | None, value: bytes | None,
                      headers: Any, rejected: Rejected) -> None:
         metrics.DEAD_LETTERS.labels(topic_name, rejected.error.reason).inc()
-        self.outputs_pending = True
+        if self.outputs_since is None:
+            self.outputs_since = time.monotonic()
         self._produce(self.dead_letter_topic, value or b"", key,
                       headers=dead_letter_headers(topic_name, partition, offset, rejected.error, list(headers or [])))
 
@@ -441,7 +451,7 @@ class NativeWorker:
         self.producer.begin_transaction()
         self.offsets = {}
         self.dirty = False
-        self.outputs_pending = False
+        self.outputs_since = None
         self.commits += 1
         self.last_commit = time.monotonic()
 
