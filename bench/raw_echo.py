@@ -48,6 +48,17 @@ class RawCodec:
         return ob.getvalue()
 
 
+def fetch(consumer: Consumer, n: int = 1000, wait_s: float = 0.05) -> list[Any]:
+    """What librdkafka has prefetched (up to ``n``), else the first message within ``wait_s`` —
+    ``consume(n, timeout)`` would wait for ``n`` messages or the whole timeout, adding its wait to every
+    message's latency."""
+    batch = consumer.consume(n, 0)
+    if batch:
+        return batch
+    first = consumer.poll(wait_s)
+    return [] if first is None else [first]
+
+
 def echo(source: str, out: str, group: str) -> None:
     s = get_settings()
     stop = False
@@ -63,15 +74,8 @@ def echo(source: str, out: str, group: str) -> None:
     parts = consumer.list_topics(source, timeout=10).topics[source].partitions
     consumer.assign([TopicPartition(source, p, OFFSET_BEGINNING) for p in parts])
     produce, reencode = producer.produce, codec.reencode
-    consume, poll = consumer.consume, consumer.poll
     while not stop:
-        # what librdkafka has prefetched, else wait for the first message (consume(n, timeout) would wait
-        # for n messages or the whole timeout)
-        batch = consume(1000, 0)
-        if not batch:
-            first = poll(0.05)
-            batch = [] if first is None else [first]
-        for msg in batch:
+        for msg in fetch(consumer):
             if msg.error() is not None:
                 if msg.error().code() == KafkaError._PARTITION_EOF:
                     continue

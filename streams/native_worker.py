@@ -14,12 +14,12 @@ replay by construction):
   ``worker_commit_interval_s`` — or, at the live edge (the last fetch took all the broker had) once the
   transaction holds outputs, ``worker_live_commit_interval_s`` (5 ms) after its first output, so
   outputs are visible to read_committed consumers within milliseconds (a burst of them, the bars of
-  every symbol at a boundary, in one commit) while a backlog still goes in
-  few, large transactions and ticks that produce nothing are not committed more often than needed. A
-  key's state is written once per transaction, however many batches touched it. A worker killed at any
-  instant resumes from a state and offsets that match: the restarted worker's ``init_transactions``
-  aborts what the dead one left open, and its static group membership (``group.instance.id``) takes
-  its partitions back without waiting for the session to time out.
+  every symbol at a boundary, in one commit) while a backlog still goes in few, large transactions and
+  ticks that produce nothing are not committed more often than needed. A key's state is written once
+  per transaction, however many batches touched it. A worker killed at any instant resumes from a state
+  and offsets that match: the restarted worker's ``init_transactions`` aborts what the dead one left
+  open, and its static group membership (``group.instance.id``) takes its partitions back without
+  waiting for the session to time out.
 * State: the stage's changelog topic (``streams/live.py``). When partitions are assigned, their
   changelog partitions are read to the end (read_committed) before any of their messages is
   processed; the driver restores a partition's keys when its first message arrives.

@@ -292,8 +292,8 @@ def test_native_worker_across_a_broker_restart(services: Settings, day_dir: Path
 def test_native_worker_commits_outputs_at_once_and_offsets_at_the_interval(services: Settings) -> None:
     """At the live edge a transaction that holds outputs commits at once (one live linger, 5 ms, after its
     first output); ticks that produce nothing wait for the commit interval (here one hour, so never
-    within the test). The bar and the offsets of
-    every tick before it become visible together, in one transaction."""
+    within the test). The bar and the offsets of every tick before it become visible together, in one
+    transaction."""
     from confluent_kafka import Consumer, TopicPartition
 
     from streams.kafka_clients import consumer_config
