@@ -198,6 +198,24 @@ class EventConsumer:
         self.close()
 
 
+# A partition of a topic created a moment ago can answer "not leader" or "unknown" to an offset lookup
+# although the metadata already names its leader; these go away within a second or two.
+_NOT_READY = (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+              KafkaError.UNKNOWN_TOPIC_OR_PART)
+
+
+def watermarks(consumer: Consumer, tp: TopicPartition, timeout: float = 30.0) -> tuple[int, int]:
+    """``get_watermark_offsets`` that waits out a partition whose leader is not ready yet (a new topic)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return consumer.get_watermark_offsets(tp, timeout=timeout)
+        except KafkaException as exc:
+            if exc.args[0].code() not in _NOT_READY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def end_offsets(settings: Settings, topics: list[str]) -> dict[tuple[str, int], int]:
     """The current high watermark of every partition of ``topics``."""
     consumer = Consumer(consumer_config(settings, f"mercado-offsets-{time.time_ns()}"))
@@ -206,7 +224,7 @@ def end_offsets(settings: Settings, topics: list[str]) -> dict[tuple[str, int], 
         out = {}
         for name in topics:
             for p in md.topics[name].partitions:
-                _low, high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=30)
+                _low, high = watermarks(consumer, TopicPartition(name, p))
                 out[(name, p)] = high
         return out
     finally:
@@ -227,7 +245,7 @@ def data_end_offsets(settings: Settings, topics: list[str], tail: int = 64) -> d
         for (name, p), end in ends.items():
             if end == 0:
                 continue
-            low, _high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=30)
+            low, _high = watermarks(consumer, TopicPartition(name, p))
             start = max(low, end - tail)
             while True:
                 consumer.assign([TopicPartition(name, p, start)])
