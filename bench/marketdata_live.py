@@ -762,6 +762,22 @@ def latency_run(
         return round(v, 1) if v != float("inf") else None
 
     closing = from_event + [float("inf")] * missing
+    # p99 over a minute of 1 s and 5 s bars is set by its one or two slowest boundaries (12 or 24 bars
+    # each): show them, with how much of their time was before the bars were written (read_uncommitted)
+    by_boundary: dict[int, list[tuple[float, float | None]]] = {}
+    for k, received in counted.items():
+        lat = (received * 1e6 - closing_at[k]) / 1000
+        by_boundary.setdefault(k[2] + k[1] * 1_000_000, []).append((lat, written.get(k)))
+    worst = sorted(by_boundary.items(), key=lambda kv: -max(lat for lat, _ in kv[1]))[:5]
+    worst_boundaries = [
+        {
+            "at_s": round((end - started_us) / 1e6, 1),
+            "bars": len(bars),
+            "max_ms": round(max(lat for lat, _ in bars), 1),
+            "max_written_ms": round(max((w for _, w in bars if w is not None), default=float("nan")), 1),
+        }
+        for end, bars in worst
+    ]
     out = {
         "config": name,
         "rate_target": rate,
@@ -791,6 +807,7 @@ def latency_run(
         "keys": len(feed.keys),
         "seconds": seconds,
         "worker_ready_s": round(ready_s, 1),
+        "worst_boundaries": worst_boundaries,
     }
     commit_ms = s.worker_commit_interval_s * 1000
     log(
@@ -803,6 +820,8 @@ def latency_run(
         f"times > {FEED_STALL_S * 1000:.0f} ms (longest {out['feed_max_stall_ms']} ms); machine steal {steal:.2f} s"
         + ("" if out["kept_up"] else "; the worker did NOT keep up with this rate")
     )
+    log(f"[{name}] slowest boundaries (s into the run: bars, max ms, of which before the commit): " + ", ".join(
+        f"{w['at_s']} s: {w['bars']}, {w['max_ms']}, {w['max_written_ms']}" for w in worst_boundaries))
     return out
 
 

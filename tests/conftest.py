@@ -43,11 +43,16 @@ def _topic_names(settings: Settings) -> set[str]:
     return set(_admin(settings).list_topics(timeout=30).topics)
 
 
+# topic prefixes of `python -m bench.*` (bench.mdlive.*, bench-*) and `mercado demo` (demo.*)
+_NOT_TESTS = ("bench", "demo.")
+
+
 def _delete_topics(settings: Settings, names: set[str]) -> None:
     """Deletes the topics this session created (each test uses its own prefix): left behind, thousands
     of them accumulate over runs and a broker restart then takes minutes. MERCADO_TEST_KEEP_TOPICS=1
     keeps them for debugging."""
-    names = {n for n in names if not n.startswith("__")}
+    # a benchmark or a demo running beside the tests creates topics too; they are not this session's
+    names = {n for n in names if not n.startswith(("__", *_NOT_TESTS))}
     if not names:
         return
     admin = _admin(settings)  # kept referenced until every future is done (else the handle is destroyed)
