@@ -87,11 +87,13 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from bisect import bisect_left
 from collections.abc import Callable
 from pathlib import Path
@@ -660,6 +662,36 @@ def echo_run(run: Run, rate: int, seconds: float, n_keys: int, drain_s: float) -
     return out
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def commit_stats(port: int) -> dict[str, float]:
+    """The worker's commits so far (native engine: ``mercado_worker_commit_seconds``): count, seconds in
+    commits, and how many took longer than 10 ms. Empty if the worker serves none (faust engine)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return {}
+    stats: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "mercado_worker_commit_seconds":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_count"):
+                stats["count"] = sample.value
+            elif sample.name.endswith("_sum"):
+                stats["seconds"] = sample.value
+            elif sample.name.endswith("_bucket") and sample.labels.get("le") == "0.01":
+                stats["within_10ms"] = sample.value
+    return stats
+
+
 def latency_run(
     run: Run, name: str, env: dict[str, str], rate: int, seconds: float, n_keys: int, drain_s: float
 ) -> dict[str, Any]:
@@ -673,8 +705,11 @@ def latency_run(
     early = BarReader(s, "read_uncommitted")
     reader.start()
     early.start()
-    proc = run.start_worker(s, env)
+    port = free_port()
+    proc = run.start_worker(s, {**env, "MERCADO_METRICS_PORT_WORKER": str(port)})
     tps, _ = end_total(s, TICKS)
+    commits_at_start: dict[str, float] = {}
+    commits: dict[str, float] = {}
     poller = Consumer(consumer_config(s, f"{s.topic_prefix}mercado-marketdata"))  # reads the worker's group
     try:
         # ready = the worker has consumed and committed a warm-up heartbeat of every key
@@ -696,7 +731,9 @@ def latency_run(
         def status(n: int, elapsed: float) -> None:
             progress(f"[{name}] {n:,} ticks in {elapsed:.0f}/{seconds:.0f} s, {len(reader.bars):,} bars read")
 
+        commits_at_start = commit_stats(port)
         feed.run(rate, seconds, status)
+        commits = commit_stats(port)
         started, stream_end, n, steal = feed.started, feed.ended, feed.n, feed.steal_s
         cpu_share = (proc_cpu_s(proc.pid) - cpu_started) / (stream_end - started)
         achieved = n / (stream_end - started)
@@ -809,6 +846,11 @@ def latency_run(
         "worker_ready_s": round(ready_s, 1),
         "worst_boundaries": worst_boundaries,
     }
+    if commits and commits_at_start:  # the worker's commits while the feed ran (native engine)
+        count = commits["count"] - commits_at_start["count"]
+        out["commits_per_s"] = round(count / (stream_end - started), 1)
+        out["commit_mean_ms"] = round((commits["seconds"] - commits_at_start["seconds"]) / max(count, 1) * 1000, 2)
+        out["commits_over_10ms"] = int(count - (commits["within_10ms"] - commits_at_start["within_10ms"]))
     commit_ms = s.worker_commit_interval_s * 1000
     log(
         f"[{name}] {achieved:,.0f} ticks/s for {seconds:.0f} s, commit interval {commit_ms:.0f} ms, feed linger "
@@ -820,6 +862,9 @@ def latency_run(
         f"times > {FEED_STALL_S * 1000:.0f} ms (longest {out['feed_max_stall_ms']} ms); machine steal {steal:.2f} s"
         + ("" if out["kept_up"] else "; the worker did NOT keep up with this rate")
     )
+    if "commits_per_s" in out:
+        log(f"[{name}] worker commits while the feed ran: {out['commits_per_s']}/s, mean {out['commit_mean_ms']} ms, "
+            f"{out['commits_over_10ms']} over 10 ms")
     log(f"[{name}] slowest boundaries (s into the run: bars, max ms, of which before the commit): " + ", ".join(
         f"{w['at_s']} s: {w['bars']}, {w['max_ms']}, {w['max_written_ms']}" for w in worst_boundaries))
     return out

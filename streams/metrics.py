@@ -21,6 +21,9 @@ Metrics (all names start with ``mercado_``):
 * ``mercado_consumer_lag_messages{group, topic, partition}`` — high watermark − consumer position.
 * ``mercado_dead_letters_total{topic, reason}`` — messages sent to the dead-letter topic/table, by reason.
 * ``mercado_late_ticks_total{venue, symbol}`` — ticks later than the grace period.
+* ``mercado_worker_commits_total`` — transactions the native worker committed.
+* ``mercado_worker_commit_seconds`` — histogram of the native worker's commit: the state snapshot, the
+  input offsets, the produce acks and the transaction's end (the worker does not process meanwhile).
 * ``mercado_sink_rows_total{table}`` — rows a sink sent to a table (inserted, revised or already there).
 * ``mercado_sink_batches_total`` — batches a sink committed.
 * ``mercado_sink_batch_rows`` — histogram of rows per committed batch.
@@ -73,6 +76,13 @@ DEAD_LETTERS = Counter(
     "mercado_dead_letters", "Messages sent to the dead-letter topic, by reason.", ["topic", "reason"]
 )
 LATE_TICKS = Counter("mercado_late_ticks", "Ticks later than the grace period.", ["venue", "symbol"])
+COMMIT_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+WORKER_COMMITS = Counter("mercado_worker_commits", "Transactions the native worker committed.")
+WORKER_COMMIT_SECONDS = Histogram(
+    "mercado_worker_commit_seconds",
+    "The native worker's commit: state snapshot, input offsets, produce acks and the transaction's end.",
+    buckets=COMMIT_SECONDS_BUCKETS,
+)
 SINK_ROWS = Counter(
     "mercado_sink_rows", "Rows a sink sent to a table (inserted, revised or already present).", ["table"]
 )

@@ -429,17 +429,25 @@ class NativeWorker:
     def commit(self) -> None:
         """Commits the transaction: the outputs since the last commit, the state of every key they changed
         (one snapshot per key and commit, however many batches touched it; the held messages' changes
-        netted the same way) and the input offsets become visible together."""
-        for st in self.stages:
-            if st.aligner is not None:
-                self._write_state(st, st.aligner.save())
-            self._write_state(st, state_writes(st.driver, st.table))
-        if not (self.dirty or self.offsets):
-            self.last_commit = time.monotonic()
-            return
+        netted the same way) and the input offsets become visible together.
+
+        The input offsets go first, in a thread (two round trips: AddOffsetsToTxn, TxnOffsetCommit), while
+        this thread snapshots and produces the state: the offsets are final here (nothing is processed
+        until the commit returns), and librdkafka takes records while a transactional call is in flight.
+        """
+        started = time.monotonic()
+        offsets = self._send_offsets([TopicPartition(t, p, o) for (t, p), o in self.offsets.items()]) \
+            if self.offsets else None
         try:
-            if self.offsets:
-                self._send_offsets([TopicPartition(t, p, o) for (t, p), o in self.offsets.items()])
+            for st in self.stages:
+                if st.aligner is not None:
+                    self._write_state(st, st.aligner.save())
+                self._write_state(st, state_writes(st.driver, st.table))
+            if not (self.dirty or self.offsets):
+                self.last_commit = time.monotonic()
+                return
+            if offsets is not None:
+                offsets.result()
             self.producer.commit_transaction(COMMIT_TIMEOUT_S)
         except KafkaException as exc:
             err = exc.args[0]
@@ -454,32 +462,44 @@ class NativeWorker:
         self.outputs_since = None
         self.commits += 1
         self.last_commit = time.monotonic()
+        metrics.WORKER_COMMITS.inc()
+        metrics.WORKER_COMMIT_SECONDS.observe(self.last_commit - started)
 
-
-    def _send_offsets(self, offsets: list[Any]) -> None:
-        """``send_offsets_to_transaction`` with a timeout that holds: librdkafka's own is not checked for
-        coordinator requests and the call can block forever after a broker restart (confluentinc/librdkafka
-        #5456, #5511; seen here). It runs in a thread; if it does not return in time the worker fails
-        (and a restart resumes from the last commit)."""
-        done = threading.Event()
-        failure: list[BaseException] = []
+    def _send_offsets(self, offsets: list[Any]) -> _OffsetsSent:
+        """Starts ``send_offsets_to_transaction`` in a thread; :meth:`_OffsetsSent.result` waits for it with a
+        timeout that holds: librdkafka's own is not checked for coordinator requests and the call can
+        block forever after a broker restart (confluentinc/librdkafka #5456, #5511; seen here). If it does
+        not return in time the worker fails (and a restart resumes from the last commit)."""
+        sent = _OffsetsSent(self)
 
         def call() -> None:
             try:
                 self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(),
                                                           COMMIT_TIMEOUT_S)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                failure.append(exc)
+                sent.failure.append(exc)
             finally:
-                done.set()
+                sent.done.set()
 
         threading.Thread(target=call, name="send-offsets", daemon=True).start()
-        if not done.wait(COMMIT_TIMEOUT_S + 5):
-            self.stuck = True
+        return sent
+
+
+class _OffsetsSent:
+    """The input offsets' ``send_offsets_to_transaction`` running in its thread."""
+
+    def __init__(self, worker: NativeWorker) -> None:
+        self.worker = worker
+        self.done = threading.Event()
+        self.failure: list[BaseException] = []
+
+    def result(self) -> None:
+        if not self.done.wait(COMMIT_TIMEOUT_S + 5):
+            self.worker.stuck = True
             raise WorkerFailed(f"committing the input offsets did not return within {COMMIT_TIMEOUT_S + 5:.0f} s "
                                "(librdkafka #5456); restart the worker: it resumes from the last commit")
-        if failure:
-            raise failure[0]
+        if self.failure:
+            raise self.failure[0]
 
 
 def run_native_worker(settings: Settings, pipeline: str) -> None:

@@ -241,14 +241,14 @@ def _exported_samples() -> dict[str, tuple[str, ...]]:
 def test_pipeline_dashboard_shows_every_mercado_metric() -> None:
     exprs = re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", " ".join(q.text for q in prometheus_queries("pipeline")))
     families = _exported_samples()
-    assert len(families) == 16
+    assert len(families) == 18
     assert sorted(name for name, samples in families.items() if not set(samples) & set(exprs)) == []
 
 
 def test_every_dashboard_promql_expression_parses(tmp_path: Path) -> None:
     """promtool parses each expression (as a recording rule): a typo fails here, not in Grafana."""
     queries = prometheus_queries("pipeline")
-    assert len(queries) == 26
+    assert len(queries) == 29
     group = {
         "name": "dashboard-expressions",
         "rules": [{"record": f"dashboard:query_{i}", "expr": runnable_promql(q.text)} for i, q in enumerate(queries)],

@@ -374,7 +374,7 @@ def test_throughput_panels_show_what_the_pipeline_did(live: LiveRun) -> None:
 def test_every_pipeline_expression_evaluates(live: LiveRun) -> None:
     queries = prometheus_queries("pipeline")
     results = {str(q): live.prometheus.query(runnable_promql(q.text)) for q in queries}
-    assert len(results) == 26
+    assert len(results) == 29
     # no late ticks, no sink retries and no key conflicts (every row is new) in this run: the only empty results
     assert sorted(name for name, result in results.items() if not result) == [
         "pipeline / Late ticks / A",
