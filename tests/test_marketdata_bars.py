@@ -334,3 +334,39 @@ def test_open_bar_snapshots_fold_sums_without_changing_totals(ticks: list[tuple[
                                                  math.fsum(p * v for p, v, _ in ticks if v))
     assert folded.snapshot() == plain.snapshot()
     assert OpenBar.restore(plain.snapshot()).totals() == plain.totals()
+
+
+# ------------------------------------------------------------------ exact sums
+def _scaled_sum_by_fractions(values: list[float]) -> int:
+    from fractions import Fraction
+
+    return int(sum((Fraction(v) for v in values), Fraction(0)) * 2**1074)
+
+
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=0, max_size=200))
+@settings(max_examples=300)
+def test_exact_scaled_sum_is_exact_for_any_doubles(values: list[float]) -> None:
+    # every double is a multiple of 2**-1074, so the scaled sum is an integer; both the per-value loop and
+    # the numpy path (from 32 values) must give exactly the sum of the values as fractions
+    from processors.marketdata.bars import _exact_scaled_sum_loop, exact_scaled_sum
+
+    assert exact_scaled_sum(values) == _exact_scaled_sum_loop(values) == _scaled_sum_by_fractions(values)
+    assert exact_scaled_sum(values * 40) == 40 * _scaled_sum_by_fractions(values)  # numpy path for any list
+
+
+def test_exact_scaled_sum_edges() -> None:
+    from processors.marketdata.bars import exact_scaled_sum, rounded_scaled
+
+    subnormals = [5e-324, -5e-324, 2.5e-320, 1e-310] * 10
+    assert exact_scaled_sum(subnormals) == _scaled_sum_by_fractions(subnormals) > 0
+    assert exact_scaled_sum([5e-324] * 40) == 40  # the smallest subnormal is 2**-1074
+    huge = [1.7976931348623157e308] * 64  # 64 of the largest double: the int64 halves must not overflow
+    assert exact_scaled_sum(huge) == 64 * int(1.7976931348623157e308) * 2**1074
+    values = [0.1] * 1000
+    assert rounded_scaled(exact_scaled_sum(values)) == math.fsum(values)
+    for bad, error in (([math.inf] * 40, OverflowError), ([math.nan] * 40, ValueError)):
+        try:
+            exact_scaled_sum(bad)
+        except error:
+            continue
+        raise AssertionError(f"{bad[0]} must raise {error.__name__}")
