@@ -41,3 +41,95 @@ def test_the_default_live_linger_covers_one_feed_linger() -> None:
     default = {name: field.default for name, field in Settings.model_fields.items()}
     assert default["producer_linger_ms"] / 1000 <= default["worker_live_commit_interval_s"]
     assert default["worker_live_commit_interval_s"] < default["worker_commit_interval_s"]
+
+
+# ------------------------------------------------------------------ the commit's sequence, on fake clients
+class _Calls:
+    def __init__(self) -> None:
+        self.log: list[str] = []
+
+
+class _FakeProducer:
+    def __init__(self, calls: _Calls, offsets_take_s: float = 0.05, offsets_error: Exception | None = None) -> None:
+        self.calls, self.offsets_take_s, self.offsets_error = calls, offsets_take_s, offsets_error
+
+    def send_offsets_to_transaction(self, offsets: list, metadata: object, timeout: float) -> None:
+        import time
+
+        self.calls.log.append("offsets sent")
+        time.sleep(self.offsets_take_s)
+        if self.offsets_error is not None:
+            raise self.offsets_error
+        self.calls.log.append(f"offsets done {[(tp.topic, tp.partition, tp.offset) for tp in offsets]}")
+
+    def produce(self, topic: str, value: bytes | None, key: bytes | None, **kwargs: object) -> None:
+        self.calls.log.append(f"produce {topic}")
+
+    def commit_transaction(self, timeout: float) -> None:
+        self.calls.log.append("commit")
+
+    def abort_transaction(self, timeout: float) -> None:
+        self.calls.log.append("abort")
+
+    def begin_transaction(self) -> None:
+        self.calls.log.append("begin")
+
+
+class _FakeConsumer:
+    def consumer_group_metadata(self) -> object:
+        return object()
+
+
+def _committing_worker(monkeypatch: pytest.MonkeyPatch, producer_calls: _Calls, **kwargs: object) -> NativeWorker:
+    import streams.native_worker as nw
+
+    w = _worker()
+    w.producer = _FakeProducer(producer_calls, **kwargs)  # type: ignore[arg-type]
+    w.consumer = _FakeConsumer()
+    w.offsets = {("md.ticks.v1", 2): 41}
+    w.outputs_since = 1.0
+
+    def one_state_write(driver: object, table: dict) -> list:
+        producer_calls.log.append("state snapshot")
+        return [(b"binance:BTC-USDT", b"{}", 2)]
+
+    monkeypatch.setattr(nw, "state_writes", one_state_write)
+    return w
+
+
+def test_the_state_is_written_while_the_offsets_go_and_the_commit_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _Calls()
+    w = _committing_worker(monkeypatch, calls)
+    w.commit()
+    # the offsets' call starts first, the state is snapshotted and produced while it runs, and the
+    # transaction commits only once it returned
+    assert calls.log[0] == "offsets sent"
+    assert calls.log.index("state snapshot") < calls.log.index("offsets done [('md.ticks.v1', 2, 41)]")
+    assert calls.log[-3:] == ["offsets done [('md.ticks.v1', 2, 41)]", "commit", "begin"]
+    assert any(entry.endswith("-state-changelog") for entry in calls.log if entry.startswith("produce "))
+    assert (w.offsets, w.dirty, w.outputs_since, w.commits) == ({}, False, None, 1)
+
+
+def test_offsets_that_fail_abort_the_transaction_and_end_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    from confluent_kafka import KafkaError, KafkaException
+
+    from streams.native_worker import WorkerFailed
+
+    calls = _Calls()
+    fenced = KafkaException(KafkaError(KafkaError._FENCED, "fenced", txn_requires_abort=True))
+    w = _committing_worker(monkeypatch, calls, offsets_error=fenced)
+    with pytest.raises(WorkerFailed, match="could not commit"):
+        w.commit()
+    assert "commit" not in calls.log and calls.log[-1] == "abort"
+    assert w.offsets == {("md.ticks.v1", 2): 41} and w.commits == 0  # nothing counted as committed
+
+
+def test_offsets_that_never_return_end_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    import streams.native_worker as nw
+
+    monkeypatch.setattr(nw, "COMMIT_TIMEOUT_S", -4.8)  # the wait is COMMIT_TIMEOUT_S + 5 = 0.2 s
+    calls = _Calls()
+    w = _committing_worker(monkeypatch, calls, offsets_take_s=2.0)
+    with pytest.raises(nw.WorkerFailed, match="did not return"):
+        w.commit()
+    assert w.stuck and "commit" not in calls.log  # stuck: it leaves without committing or closing
