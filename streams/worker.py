@@ -6,7 +6,9 @@
 * Per-key processor state lives in a changelog-backed faust table (``<stage>-state``): after each
   batch, the snapshot of every key whose state changed (an event or a timer) is written to the table.
   When a partition's first event arrives after a (re)start or rebalance, all of that partition's keys
-  are restored from it, with the partition clock and their pending timers.
+  are restored from it, with the partition clock and their pending timers. faust's recovery of the
+  table is patched to read each changelog partition to the end the broker reports
+  (:func:`read_changelog_ends_from_the_broker`).
 * ``processing_guarantee="exactly_once"``, with one Kafka transaction per worker
   (:class:`TransactionalSend`): a batch's outputs, dead letters and state writes and the input offsets
   of every partition commit together, so a worker killed at any instant resumes from a state and an
@@ -192,6 +194,43 @@ def commit_in_one_transaction(app: Any) -> None:
     transactions.commit = commit
 
 
+def read_changelog_ends_from_the_broker() -> None:
+    """Makes faust's table recovery read every changelog partition to the end the broker reports.
+
+    faust 0.15.3 recovers a table by reading its changelog partitions up to their "highwaters"
+    (``Recovery._build_highwaters`` -> ``AIOKafkaConsumerThread._highwaters``). With
+    ``processing_guarantee="exactly_once"`` these are not looked up but taken from aiokafka's
+    ``last_stable_offset(tp)``: the last stable offset carried by the *last fetch response* for the
+    partition, ``None`` until the first one after the assignment arrives. Recovery asks ~40 ms after the
+    assignment (once the transactional producers have started) while the consumer's thread resets the
+    new partitions' positions and fetches on its own (measured here: the fetch response recovery found was
+    18-39 ms old). When recovery wins that race, the highwater is ``None`` -> -1: recovery takes the
+    partition for empty, marks it recovered without reading a record, and the worker restores that
+    partition's keys from nothing while the group's committed offsets are past every event their lost
+    state held: a bar open across the restart misses the ticks before it (the rare failure of the
+    ``kill -9`` test; delaying the consumer's fetches by 0.5 s at start-up makes it fail at every
+    restart). A cached value can also be stale, which ends recovery early the same way. Upstream:
+    robinhood/faust#658 (the same cached LSO; with a persistent store it crashes recovery) and the
+    symptom of robinhood/faust#340.
+
+    The replacement asks the broker (``ListOffsets`` with the consumer's isolation level — here
+    ``read_committed``, so the last stable offset), as faust does without transactions. The rest of
+    recovery is unchanged: a partition whose last record is a transaction marker is still finished by
+    faust's check of the consumer's position."""
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    current = AIOKafkaConsumerThread._highwaters
+    if getattr(current, "mercado", False):
+        return
+
+    async def _highwaters(self: Any, partitions: list) -> Any:
+        return await self._ensure_consumer().end_offsets(partitions)
+
+    _highwaters.mercado = True  # type: ignore[attr-defined]
+    _highwaters.faust_original = current  # type: ignore[attr-defined]
+    AIOKafkaConsumerThread._highwaters = _highwaters
+
+
 def create_app(settings: Settings, pipeline: str, *, batch_max: int = 2000, batch_within_s: float = 0.05) -> Any:
     """A faust app with one agent (and one state table) per stage of the pipeline."""
     import faust
@@ -200,6 +239,7 @@ def create_app(settings: Settings, pipeline: str, *, batch_max: int = 2000, batc
     from streams.pipelines import build_stages
 
     stages = build_stages(pipeline, settings)
+    read_changelog_ends_from_the_broker()
     app = faust.App(
         group_id(settings, pipeline),
         broker=f"kafka://{settings.bootstrap()}",
