@@ -670,7 +670,7 @@ def free_port() -> int:
 
 def commit_stats(port: int) -> dict[str, float]:
     """The worker's commits so far (native engine: ``mercado_worker_commit_seconds``): count, seconds in
-    commits, and how many took longer than 10 ms. Empty if the worker serves none (faust engine)."""
+    commits, and how many took at most 10, 25 and 50 ms. Empty if the worker serves none (faust engine)."""
     from prometheus_client.parser import text_string_to_metric_families
 
     try:
@@ -687,8 +687,8 @@ def commit_stats(port: int) -> dict[str, float]:
                 stats["count"] = sample.value
             elif sample.name.endswith("_sum"):
                 stats["seconds"] = sample.value
-            elif sample.name.endswith("_bucket") and sample.labels.get("le") == "0.01":
-                stats["within_10ms"] = sample.value
+            elif sample.name.endswith("_bucket") and sample.labels.get("le") in ("0.01", "0.025", "0.05"):
+                stats[f"within_{float(sample.labels['le']) * 1000:g}ms"] = sample.value
     return stats
 
 
@@ -850,7 +850,9 @@ def latency_run(
         count = commits["count"] - commits_at_start["count"]
         out["commits_per_s"] = round(count / (stream_end - started), 1)
         out["commit_mean_ms"] = round((commits["seconds"] - commits_at_start["seconds"]) / max(count, 1) * 1000, 2)
-        out["commits_over_10ms"] = int(count - (commits["within_10ms"] - commits_at_start["within_10ms"]))
+        for limit in (10, 25, 50):
+            within = commits[f"within_{limit}ms"] - commits_at_start[f"within_{limit}ms"]
+            out[f"commits_over_{limit}ms"] = int(count - within)
     commit_ms = s.worker_commit_interval_s * 1000
     log(
         f"[{name}] {achieved:,.0f} ticks/s for {seconds:.0f} s, commit interval {commit_ms:.0f} ms, feed linger "
@@ -864,7 +866,8 @@ def latency_run(
     )
     if "commits_per_s" in out:
         log(f"[{name}] worker commits while the feed ran: {out['commits_per_s']}/s, mean {out['commit_mean_ms']} ms, "
-            f"{out['commits_over_10ms']} over 10 ms")
+            f"{out['commits_over_10ms']} over 10 ms, {out['commits_over_25ms']} over 25 ms, "
+            f"{out['commits_over_50ms']} over 50 ms")
     log(f"[{name}] slowest boundaries (s into the run: bars, max ms, of which before the commit): " + ", ".join(
         f"{w['at_s']} s: {w['bars']}, {w['max_ms']}, {w['max_written_ms']}" for w in worst_boundaries))
     return out
