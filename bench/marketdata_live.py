@@ -304,8 +304,22 @@ def check_services(settings: Settings) -> None:
         ) from None
 
 
+_COORDINATOR_NOT_READY = (
+    KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE
+)
+
+
 def committed_total(c: Consumer, tps: list[TopicPartition]) -> int:
-    return sum(max(tp.offset, 0) for tp in c.committed(tps, timeout=10))
+    """The group's committed offsets summed; a coordinator still loading (a broker just started) is asked again."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return sum(max(tp.offset, 0) for tp in c.committed(tps, timeout=10))
+        except KafkaException as exc:
+            loading = exc.args[0].retriable() or exc.args[0].code() in _COORDINATOR_NOT_READY
+            if not loading or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def end_total(s: Settings, name: str) -> tuple[list[TopicPartition], int]:
