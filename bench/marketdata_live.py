@@ -304,22 +304,11 @@ def check_services(settings: Settings) -> None:
         ) from None
 
 
-_COORDINATOR_NOT_READY = (
-    KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE
-)
-
-
 def committed_total(c: Consumer, tps: list[TopicPartition]) -> int:
-    """The group's committed offsets summed; a coordinator still loading (a broker just started) is asked again."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            return sum(max(tp.offset, 0) for tp in c.committed(tps, timeout=10))
-        except KafkaException as exc:
-            loading = exc.args[0].retriable() or exc.args[0].code() in _COORDINATOR_NOT_READY
-            if not loading or time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+    """The group's committed offsets summed (a broker just started is waited for)."""
+    from streams.consumer import when_ready
+
+    return sum(max(tp.offset, 0) for tp in when_ready(lambda: c.committed(tps, timeout=10), 60))
 
 
 def end_total(s: Settings, name: str) -> tuple[list[TopicPartition], int]:
@@ -825,7 +814,7 @@ def latency_run(
             "at_s": round((end - started_us) / 1e6, 1),
             "bars": len(bars),
             "max_ms": round(max(lat for lat, _ in bars), 1),
-            "max_written_ms": round(max((w for _, w in bars if w is not None), default=float("nan")), 1),
+            "max_written_ms": max((round(w, 1) for _, w in bars if w is not None), default=None),
         }
         for end, bars in worst
     ]

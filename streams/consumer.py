@@ -7,9 +7,9 @@ why it was rejected (``mercado.dlq.*``), and the original headers follow them.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
@@ -21,6 +21,7 @@ from streams.kafka_clients import consumer_config, producer_config
 from streams.serde import AvroSerde, DecodeError
 
 DLQ_PREFIX = "mercado.dlq."
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -199,21 +200,28 @@ class EventConsumer:
 
 
 # A partition of a topic created a moment ago can answer "not leader" or "unknown" to an offset lookup
-# although the metadata already names its leader; these go away within a second or two.
+# although the metadata already names its leader, and a broker just started answers "not coordinator" or
+# "loading" for a group's offsets; both go away within seconds.
 _NOT_READY = (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
-              KafkaError.UNKNOWN_TOPIC_OR_PART)
+              KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.NOT_COORDINATOR,
+              KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE)
 
 
-def watermarks(consumer: Consumer, tp: TopicPartition, timeout: float = 30.0) -> tuple[int, int]:
-    """``get_watermark_offsets`` that waits out a partition whose leader is not ready yet (a new topic)."""
+def when_ready(call: Callable[[], T], timeout: float = 30.0) -> T:
+    """``call()``, asked again while the broker answers that the partition or group is not ready yet."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return consumer.get_watermark_offsets(tp, timeout=timeout)
+            return call()
         except KafkaException as exc:
             if exc.args[0].code() not in _NOT_READY or time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def watermarks(consumer: Consumer, tp: TopicPartition, timeout: float = 30.0) -> tuple[int, int]:
+    """``get_watermark_offsets`` that waits out a partition whose leader is not ready yet (a new topic)."""
+    return when_ready(lambda: consumer.get_watermark_offsets(tp, timeout=timeout), timeout)
 
 
 def end_offsets(settings: Settings, topics: list[str]) -> dict[tuple[str, int], int]:

@@ -40,3 +40,16 @@ def test_it_gives_up_after_the_timeout() -> None:
     with pytest.raises(KafkaException):
         watermarks(lookup, TopicPartition("t", 0), timeout=0.25)  # type: ignore[arg-type]
     assert 2 <= lookup.calls < 10
+
+
+def test_a_group_coordinator_still_loading_is_asked_again() -> None:
+    from streams.consumer import when_ready
+
+    errors = [KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.NOT_COORDINATOR]
+
+    def committed() -> int:
+        if errors:
+            raise KafkaException(KafkaError(errors.pop(0)))
+        return 7
+
+    assert when_ready(committed) == 7 and errors == []
