@@ -17,6 +17,8 @@ from streams.producer import FileProducer
 from streams.serde import AvroSerde
 
 SERDE = AvroSerde()
+COLUMNAR = AvroSerde()
+COLUMNAR.columnar_min = 2  # the column-wise path for the small batches of these tests
 TEXT = st.text(max_size=12)  # any unicode, including multi-byte and empty
 LONG = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 INT = st.integers(min_value=-(2**31), max_value=2**31 - 1)
@@ -227,7 +229,7 @@ def many(values: list[bytes | None]) -> list[Any]:
 
     return [
         ("error", r.reason, str(r)) if isinstance(r, DecodeError) else (r[0].name, r[1])
-        for r in SERDE.decode_many(values)
+        for r in COLUMNAR.decode_many(values)
     ]
 
 
@@ -306,3 +308,14 @@ def test_decode_many_of_large_varints_and_extreme_values() -> None:
     values = row_path("PriceTick", rows)
     assert same(many(values), outcomes(values))
     assert many(values)[0][1]["event_time"] == 2**63 - 1
+
+
+def test_decode_many_goes_column_wise_only_from_columnar_min_values() -> None:
+    """Below the threshold value by value is cheaper (a columnar decode has a fixed cost of ~50 values)."""
+    serde = AvroSerde()
+    ticks = row_path("PriceTick", [{**TICK, "event_id": f"k:{i}", "sequence": i} for i in range(serde.columnar_min)])
+    header = ticks[0][:10]
+    serde.decode_many(ticks[:-1])
+    assert header not in serde._columnar  # never built: value by value
+    assert same([(s.name, r) for s, r in serde.decode_many(ticks)], outcomes(ticks))
+    assert serde._columnar[header] is not None
