@@ -84,6 +84,8 @@ class LocalKafka:
             str(java),
             *shlex.split(self.settings.kafka_heap),
             *self._jvm_logging_options(),
+            # as kafka-run-class.sh: the broker's GC pauses are part of every latency through it
+            f"-Xlog:gc*:file={self.logs / 'kafkaServer-gc.log'}:time,uptime,tags:filecount=10,filesize=20M",
             "-cp",
             self._classpath(),
             BROKER_MAIN_CLASS,
