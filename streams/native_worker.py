@@ -16,10 +16,11 @@ replay by construction):
   outputs are visible to read_committed consumers within milliseconds (a burst of them, the bars of
   every symbol at a boundary, in one commit) while a backlog still goes in few, large transactions and
   ticks that produce nothing are not committed more often than needed. A key's state is written once
-  per transaction, however many batches touched it. A worker killed at any instant resumes from a state
-  and offsets that match: the restarted worker's ``init_transactions`` aborts what the dead one left
-  open, and its static group membership (``group.instance.id``) takes its partitions back without
-  waiting for the session to time out.
+  per transaction, however many batches touched it. A commit runs in a thread while the worker goes on
+  processing; what it produces meanwhile is held and goes into the next transaction. A worker killed at
+  any instant resumes from a state and offsets that match: the restarted worker's ``init_transactions``
+  aborts what the dead one left open, and its static group membership (``group.instance.id``) takes its
+  partitions back without waiting for the session to time out.
 * State: the stage's changelog topic (``streams/live.py``). When partitions are assigned, their
   changelog partitions are read to the end (read_committed) before any of their messages is
   processed; the driver restores a partition's keys when its first message arrives.
@@ -45,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -78,6 +80,7 @@ log = structlog.get_logger("mercado.worker")
 _EOF = KafkaError._PARTITION_EOF
 RESTORE_TIMEOUT_S = 300.0
 COMMIT_TIMEOUT_S = 30.0  # per transactional call
+HELD_MAX = 100_000  # records produced during a commit, held for the next transaction
 
 
 class WorkerFailed(RuntimeError):
@@ -149,6 +152,8 @@ class NativeWorker:
         self.consumer: Any = None
         self._error_logged: dict[int, float] = {}
         self.stuck = False  # failed: leave without committing or closing the clients
+        self.inflight: _Commit | None = None  # the commit running in its thread
+        self.held: list[tuple[str, bytes | None, bytes | None, dict[str, Any]]] = []  # for the next transaction
         self.producer: Any = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -185,7 +190,17 @@ class NativeWorker:
         member = f"{self.group}.{self.settings.worker_id}"
         # linger 1 ms: a commit's records (outputs, then state) are on the wire while the offsets' round
         # trips run, so the commit's flush has little left to wait for
-        self.producer = Producer(producer_config(self.settings, **{"transactional.id": member, "linger.ms": 1}))
+        # delivery reports only for failures: a delivery report is served in Python (it takes the GIL), and
+        # the commit's flush, in its thread, would otherwise wait for this thread to hand over the GIL for
+        # every report of the transaction; a failed record fails the commit anyway.
+        # retry.backoff.ms 5: a transaction that begins right after the last one committed (the next one
+        # often does) finds the coordinator still writing the last one's markers and its AddOffsetsToTxn /
+        # AddPartitionsToTxn get CONCURRENT_TRANSACTIONS; with librdkafka's default backoff that retry waits
+        # 100 ms (measured here: send_offsets_to_transaction 105-130 ms). The Java client retries these after
+        # 20 ms for the same reason (KAFKA-5477).
+        self.producer = Producer(producer_config(self.settings, **{
+            "transactional.id": member, "linger.ms": 1, "delivery.report.only.error": True, "retry.backoff.ms": 5,
+        }))
         self.producer.init_transactions(60)
         self.producer.begin_transaction()
 
@@ -225,8 +240,10 @@ class NativeWorker:
             self.process(messages)
         else:
             self.release_held()
-        if (self.dirty or self.offsets) and time.monotonic() >= self.commit_due_at():
-            self.commit()
+        if self.inflight is not None:
+            self._finish_commit(wait=False)
+        if self.inflight is None and (self.dirty or self.offsets) and time.monotonic() >= self.commit_due_at():
+            self.start_commit()
 
     def commit_due_at(self) -> float:
         """When the open transaction is due (``time.monotonic()``). At the live edge, one that holds outputs
@@ -311,7 +328,9 @@ class NativeWorker:
         if messages:
             return messages
         wait = self.idle_poll_s
-        if self.dirty or self.offsets:
+        if self.inflight is not None:
+            wait = min(wait, 0.001)  # a commit in flight: look again soon whether it is done
+        elif self.dirty or self.offsets:
             wait = max(0.0, min(wait, self.commit_due_at() - time.monotonic()))
         first = self.consumer.poll(wait)
         if first is None:
@@ -413,6 +432,11 @@ class NativeWorker:
 
     def _produce(self, topic_name: str, value: bytes | None, key: bytes | None, **kwargs: Any) -> None:
         self.dirty = True
+        if self.inflight is not None:  # the transaction is committing: this goes into the next one
+            self.held.append((topic_name, value, key, kwargs))
+            if len(self.held) >= HELD_MAX:  # bounded memory: wait for the commit, then produce them
+                self._finish_commit(wait=True)
+            return
         try:
             self.producer.produce(topic_name, value, key, **kwargs)
         except BufferError:  # the local queue is full: let librdkafka send, then try once more
@@ -427,29 +451,70 @@ class NativeWorker:
 
     # ------------------------------------------------------------------ transactions
     def commit(self) -> None:
-        """Commits the transaction: the outputs since the last commit, the state of every key they changed
-        (one snapshot per key and commit, however many batches touched it; the held messages' changes
-        netted the same way) and the input offsets become visible together.
+        """Commits everything processed so far and returns once it is committed (a rebalance, closing)."""
+        self._finish_commit(wait=True)
+        self.start_commit()
+        self._finish_commit(wait=True)
 
-        The input offsets go first, in a thread (two round trips: AddOffsetsToTxn, TxnOffsetCommit), while
-        this thread snapshots and produces the state: the offsets are final here (nothing is processed
-        until the commit returns), and librdkafka takes records while a transactional call is in flight.
+    def start_commit(self) -> None:
+        """Starts committing the open transaction: the outputs since the last commit, the state of every key
+        they changed (one snapshot per key and commit, however many batches touched it; the held messages'
+        changes netted the same way) and the input offsets, visible together.
+
+        The snapshot is taken and produced here, in this thread, at the same point as the offsets: the state
+        and the offsets of a transaction match. The rest runs in a thread (:class:`_Commit`): the offsets
+        (AddOffsetsToTxn, TxnOffsetCommit) start at once, before the snapshot, and the commit itself (the
+        records' acks, EndTxn) once the state is produced. Meanwhile this thread goes on fetching and
+        processing: what that produces is held (:meth:`_produce`) and goes into the next transaction, which
+        begins when this one is committed (:meth:`_finish_commit`). A tick that arrives during a commit is
+        processed at once instead of waiting for the broker's round trips.
         """
         started = time.monotonic()
-        offsets = self._send_offsets([TopicPartition(t, p, o) for (t, p), o in self.offsets.items()]) \
-            if self.offsets else None
+        offsets, self.offsets = self.offsets, {}
+        commit = _Commit(self.producer, offsets, self.consumer.consumer_group_metadata(), started) if offsets else None
         try:
             for st in self.stages:
                 if st.aligner is not None:
                     self._write_state(st, st.aligner.save())
                 self._write_state(st, state_writes(st.driver, st.table))
-            if not (self.dirty or self.offsets):
+        except BaseException:
+            if commit is not None:
+                commit.cancel()
+            self.offsets = {**offsets, **self.offsets}
+            raise
+        if commit is None:
+            if not self.dirty:
                 self.last_commit = time.monotonic()
                 return
-            if offsets is not None:
-                offsets.result()
-            self.producer.commit_transaction(COMMIT_TIMEOUT_S)
-        except KafkaException as exc:
+            commit = _Commit(self.producer, {}, None, started)
+        commit.state_written.set()
+        self.inflight = commit
+        self.dirty = False
+        self.outputs_since = None
+
+    def _finish_commit(self, *, wait: bool) -> None:
+        """Ends the commit in flight, if any, once it is done (or, with ``wait``, waits for it): begins the
+        next transaction and produces into it what was held meanwhile. A commit that failed or never returns
+        ends the worker (a restart resumes from the last commit)."""
+        commit = self.inflight
+        if commit is None:
+            return
+        if not commit.done.is_set():
+            # librdkafka's own timeouts do not hold for coordinator requests: a call can block forever after
+            # a broker restart (confluentinc/librdkafka #5456, #5511; seen here)
+            remaining = commit.started + 2 * COMMIT_TIMEOUT_S + 5 - time.monotonic()
+            if not wait and remaining > 0:
+                return
+            if remaining <= 0 or not commit.done.wait(remaining):
+                self.stuck = True
+                raise WorkerFailed(f"the commit did not return within {2 * COMMIT_TIMEOUT_S + 5:.0f} s (librdkafka "
+                                   "#5456); restart the worker: it resumes from the last commit")
+        self.inflight = None
+        if commit.failure:
+            self.offsets = {**commit.offsets, **self.offsets}  # nothing of it counts as committed
+            exc = commit.failure[0]
+            if not isinstance(exc, KafkaException):
+                raise exc
             err = exc.args[0]
             if err.txn_requires_abort():
                 with contextlib.suppress(KafkaException):
@@ -457,54 +522,55 @@ class NativeWorker:
             raise WorkerFailed(f"the transaction could not commit ({err.str()}); restart the worker: it resumes "
                                "from the last commit") from exc
         self.producer.begin_transaction()
-        self.offsets = {}
-        self.dirty = False
-        self.outputs_since = None
         self.commits += 1
         self.last_commit = time.monotonic()
         metrics.WORKER_COMMITS.inc()
-        metrics.WORKER_COMMIT_SECONDS.observe(self.last_commit - started)
-
-    def _send_offsets(self, offsets: list[Any]) -> _OffsetsSent:
-        """Starts ``send_offsets_to_transaction`` in a thread; :meth:`_OffsetsSent.result` waits for it with a
-        timeout that holds: librdkafka's own is not checked for coordinator requests and the call can
-        block forever after a broker restart (confluentinc/librdkafka #5456, #5511; seen here). If it does
-        not return in time the worker fails (and a restart resumes from the last commit)."""
-        sent = _OffsetsSent(self)
-
-        def call() -> None:
-            try:
-                self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(),
-                                                          COMMIT_TIMEOUT_S)
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                sent.failure.append(exc)
-            finally:
-                sent.done.set()
-
-        threading.Thread(target=call, name="send-offsets", daemon=True).start()
-        return sent
+        metrics.WORKER_COMMIT_SECONDS.observe(self.last_commit - commit.started)
+        held, self.held = self.held, []
+        for topic_name, value, key, kwargs in held:
+            self._produce(topic_name, value, key, **kwargs)
 
 
-class _OffsetsSent:
-    """The input offsets' ``send_offsets_to_transaction`` running in its thread."""
+class _Commit:
+    """A transaction's commit in its thread: the input offsets (``send_offsets_to_transaction``, two round
+    trips) at once, then, when the worker has produced the state (``state_written``), ``commit_transaction``
+    (the records' acks and EndTxn)."""
 
-    def __init__(self, worker: NativeWorker) -> None:
-        self.worker = worker
+    def __init__(self, producer: Any, offsets: dict[tuple[str, int], int], group_metadata: Any, started: float):
+        self.offsets = offsets
+        self.started = started
+        self.state_written = threading.Event()
         self.done = threading.Event()
         self.failure: list[BaseException] = []
+        self.cancelled = False
+        threading.Thread(target=self._run, args=(producer, group_metadata), name="commit", daemon=True).start()
 
-    def result(self) -> None:
-        if not self.done.wait(COMMIT_TIMEOUT_S + 5):
-            self.worker.stuck = True
-            raise WorkerFailed(f"committing the input offsets did not return within {COMMIT_TIMEOUT_S + 5:.0f} s "
-                               "(librdkafka #5456); restart the worker: it resumes from the last commit")
-        if self.failure:
-            raise self.failure[0]
+    def _run(self, producer: Any, group_metadata: Any) -> None:
+        try:
+            if self.offsets:
+                producer.send_offsets_to_transaction(
+                    [TopicPartition(t, p, o) for (t, p), o in self.offsets.items()], group_metadata, COMMIT_TIMEOUT_S
+                )
+            self.state_written.wait()
+            if not self.cancelled:
+                producer.commit_transaction(COMMIT_TIMEOUT_S)
+        except BaseException as exc:  # noqa: BLE001 - handed to the worker's thread
+            self.failure.append(exc)
+        finally:
+            self.done.set()
+
+    def cancel(self) -> None:
+        """The state could not be written: the transaction is not committed (the worker fails)."""
+        self.cancelled = True
+        self.state_written.set()
 
 
 def run_native_worker(settings: Settings, pipeline: str) -> None:
     """Runs until SIGTERM / Ctrl-C; serves metrics."""
     metrics.serve_metrics("worker", settings)
+    # The commit's thread takes the GIL back (to report that the commit is done) while this thread processes:
+    # 1 ms instead of Python's default 5 ms bounds how long it waits for it.
+    sys.setswitchinterval(0.001)
     worker = NativeWorker(settings, pipeline)
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)

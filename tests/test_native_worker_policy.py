@@ -50,8 +50,19 @@ class _Calls:
 
 
 class _FakeProducer:
-    def __init__(self, calls: _Calls, offsets_take_s: float = 0.05, offsets_error: Exception | None = None) -> None:
+    def __init__(
+        self,
+        calls: _Calls,
+        offsets_take_s: float = 0.05,
+        offsets_error: Exception | None = None,
+        commit_error: Exception | None = None,
+    ) -> None:
+        import threading
+
         self.calls, self.offsets_take_s, self.offsets_error = calls, offsets_take_s, offsets_error
+        self.commit_error = commit_error
+        self.broker_acks = threading.Event()  # commit_transaction returns once this is set
+        self.broker_acks.set()
 
     def send_offsets_to_transaction(self, offsets: list, metadata: object, timeout: float) -> None:
         import time
@@ -67,6 +78,10 @@ class _FakeProducer:
 
     def commit_transaction(self, timeout: float) -> None:
         self.calls.log.append("commit")
+        assert self.broker_acks.wait(5)
+        if self.commit_error is not None:
+            raise self.commit_error
+        self.calls.log.append("committed")
 
     def abort_transaction(self, timeout: float) -> None:
         self.calls.log.append("abort")
@@ -105,7 +120,7 @@ def test_the_state_is_written_while_the_offsets_go_and_the_commit_waits(monkeypa
     # transaction commits only once it returned
     assert calls.log[0] == "offsets sent"
     assert calls.log.index("state snapshot") < calls.log.index("offsets done [('md.ticks.v1', 2, 41)]")
-    assert calls.log[-3:] == ["offsets done [('md.ticks.v1', 2, 41)]", "commit", "begin"]
+    assert calls.log[-4:] == ["offsets done [('md.ticks.v1', 2, 41)]", "commit", "committed", "begin"]
     assert any(entry.endswith("-state-changelog") for entry in calls.log if entry.startswith("produce "))
     assert (w.offsets, w.dirty, w.outputs_since, w.commits) == ({}, False, None, 1)
 
@@ -127,9 +142,66 @@ def test_offsets_that_fail_abort_the_transaction_and_end_the_worker(monkeypatch:
 def test_offsets_that_never_return_end_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     import streams.native_worker as nw
 
-    monkeypatch.setattr(nw, "COMMIT_TIMEOUT_S", -4.8)  # the wait is COMMIT_TIMEOUT_S + 5 = 0.2 s
+    monkeypatch.setattr(nw, "COMMIT_TIMEOUT_S", -2.4)  # the wait is 2 * COMMIT_TIMEOUT_S + 5 = 0.2 s
     calls = _Calls()
     w = _committing_worker(monkeypatch, calls, offsets_take_s=2.0)
     with pytest.raises(nw.WorkerFailed, match="did not return"):
         w.commit()
     assert w.stuck and "commit" not in calls.log  # stuck: it leaves without committing or closing
+
+
+def test_what_is_processed_during_a_commit_goes_into_the_next_transaction(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _Calls()
+    w = _committing_worker(monkeypatch, calls)
+    producer = w.producer
+    producer.broker_acks.clear()  # the broker is slow to acknowledge
+    w.start_commit()
+    assert w.inflight is not None and not w.dirty and w.outputs_since is None
+    # the worker goes on: a bar closes and its tick's offset moves on while the commit waits
+    w._produce("md.bars.v1", b"bar", b"binance:BTC/USDT")
+    w.offsets[("md.ticks.v1", 2)] = 57
+    w._finish_commit(wait=False)  # not done yet: returns at once
+    assert w.inflight is not None and "begin" not in calls.log
+    assert "produce md.bars.v1" not in calls.log  # held: not part of the committing transaction
+    producer.broker_acks.set()
+    w._finish_commit(wait=True)
+    assert calls.log[-3:] == ["committed", "begin", "produce md.bars.v1"]  # into the next transaction
+    assert (w.commits, w.offsets, w.dirty, w.held) == (1, {("md.ticks.v1", 2): 57}, True, [])
+    w.commit()
+    assert "offsets done [('md.ticks.v1', 2, 57)]" in calls.log and calls.log[-2:] == ["committed", "begin"]
+    assert (w.commits, w.offsets, w.dirty) == (2, {}, False)
+
+
+def test_a_commit_that_fails_in_its_thread_aborts_and_ends_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    from confluent_kafka import KafkaError, KafkaException
+
+    from streams.native_worker import WorkerFailed
+
+    calls = _Calls()
+    aborted = KafkaException(KafkaError(KafkaError._TIMED_OUT, "timed out", txn_requires_abort=True))
+    w = _committing_worker(monkeypatch, calls, commit_error=aborted)
+    w.start_commit()
+    w.offsets[("md.ticks.v1", 3)] = 9  # processed meanwhile
+    with pytest.raises(WorkerFailed, match="could not commit"):
+        w._finish_commit(wait=True)
+    assert calls.log[-1] == "abort" and "begin" not in calls.log and w.commits == 0
+    assert w.offsets == {("md.ticks.v1", 2): 41, ("md.ticks.v1", 3): 9}  # nothing counted as committed
+
+
+def test_held_records_are_bounded_by_waiting_for_the_commit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import streams.native_worker as nw
+
+    monkeypatch.setattr(nw, "HELD_MAX", 3)
+    calls = _Calls()
+    w = _committing_worker(monkeypatch, calls)
+    w.producer.broker_acks.clear()
+    w.start_commit()
+    for i in range(2):
+        w._produce("mercado.deadletter.v1", b"x", str(i).encode())
+    assert w.inflight is not None and len(w.held) == 2
+    threading.Timer(0.1, w.producer.broker_acks.set).start()
+    w._produce("mercado.deadletter.v1", b"x", b"2")  # the third waits for the commit, then all three go
+    assert w.inflight is None and w.held == []
+    assert calls.log[-4:] == ["begin", *["produce mercado.deadletter.v1"] * 3]
