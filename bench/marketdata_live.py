@@ -106,7 +106,7 @@ from bench.common import result
 from bench.raw_echo import RawCodec, fetch
 from streams.catalog import TopicSpec, topic
 from streams.config import Settings, get_settings
-from streams.kafka_clients import admin_config, consumer_config, producer_config
+from streams.kafka_clients import admin_config, committed_reader_config, consumer_config, producer_config
 from streams.serde import AvroSerde
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -390,7 +390,7 @@ def worker_throughput(run: Run, s: Settings, total: int, timeout_s: float) -> di
     os.sched_setaffinity(0, run.other_cores)  # keep the poller off the worker's core
     tps, end = end_total(s, TICKS)
     assert end == total, (end, total)
-    poller = Consumer(consumer_config(s, f"{s.topic_prefix}mercado-marketdata"))  # reads the worker's group
+    poller = Consumer(committed_reader_config(s, f"{s.topic_prefix}mercado-marketdata"))  # the worker's group
     spawned = time.perf_counter()
     proc = run.start_worker(s, {})
     first_t = first_done = first_cpu = None
@@ -713,7 +713,7 @@ def latency_run(
     tps, _ = end_total(s, TICKS)
     commits_at_start: dict[str, float] = {}
     commits: dict[str, float] = {}
-    poller = Consumer(consumer_config(s, f"{s.topic_prefix}mercado-marketdata"))  # reads the worker's group
+    poller = Consumer(committed_reader_config(s, f"{s.topic_prefix}mercado-marketdata"))  # the worker's group
     try:
         # ready = the worker has consumed and committed a warm-up heartbeat of every key
         spawned = time.monotonic()

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from streams.config import Settings
 from streams.consumer import EventConsumer, data_end_offsets
-from streams.kafka_clients import consumer_config
+from streams.kafka_clients import committed_reader_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,7 +48,7 @@ def wait_until_consumed(
     its outputs in the same transaction, so they are all visible then)."""
     ends = data_end_offsets(settings, topics)
     total = sum(ends.values())
-    c = Consumer(consumer_config(settings, group))
+    c = Consumer(committed_reader_config(settings, group))
     try:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and proc.poll() is None:

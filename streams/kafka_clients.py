@@ -43,5 +43,15 @@ def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict
     return cfg
 
 
+def committed_reader_config(settings: Settings, group_id: str, **overrides: Any) -> dict[str, Any]:
+    """A consumer that only reads a group's committed offsets (progress, lag), never subscribes.
+
+    read_uncommitted, because a read_committed consumer asks for stable offsets (KIP-447's require_stable)
+    and its ``committed()`` waits, retrying, while the group has offsets pending in an open transaction. A
+    transactional worker that commits every 0.1 s almost always has some, so such a call timed out (10 s,
+    seen in the risk ``kill -9`` test). Both return the offsets of the last committed transaction."""
+    return consumer_config(settings, group_id, **{"isolation.level": "read_uncommitted", **overrides})
+
+
 def admin_config(settings: Settings) -> dict[str, Any]:
     return {"bootstrap.servers": settings.bootstrap()}

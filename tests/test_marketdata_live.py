@@ -296,7 +296,7 @@ def test_native_worker_commits_outputs_at_once_and_offsets_at_the_interval(servi
     transaction."""
     from confluent_kafka import Consumer, TopicPartition
 
-    from streams.kafka_clients import consumer_config
+    from streams.kafka_clients import committed_reader_config
     from tests.test_sink_support import EventProducer
 
     settings = _isolated(services, "commit-policy")
@@ -315,7 +315,7 @@ def test_native_worker_commits_outputs_at_once_and_offsets_at_the_interval(servi
             "sequence": seq, "backfill_id": None,
         })
 
-    group = Consumer(consumer_config(settings, f"{settings.topic_prefix}mercado-marketdata"))
+    group = Consumer(committed_reader_config(settings, f"{settings.topic_prefix}mercado-marketdata"))
     parts = [TopicPartition(ticks, p) for p in group.list_topics(ticks, timeout=30).topics[ticks].partitions]
 
     def committed() -> int:

@@ -26,7 +26,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from streams.config import Settings
 from streams.consumer import EventConsumer, default_serde, end_offsets
-from streams.kafka_clients import consumer_config
+from streams.kafka_clients import committed_reader_config
 from streams.pipelines import build_stages
 from streams.producer import FileProducer
 from streams.replay import KafkaRangeReader, run_replay
@@ -119,7 +119,7 @@ def _differences(topic: str, live: list[Event], replay: list[Event], written: in
 
 def _committed(settings: Settings, group: str, topic_name: str) -> dict[int, int]:
     ends = end_offsets(settings, [settings.topic(topic_name)])
-    consumer = Consumer(consumer_config(settings, group))
+    consumer = Consumer(committed_reader_config(settings, group))
     try:
         parts = consumer.committed([TopicPartition(t, p) for (t, p) in ends], timeout=10)
     finally:

@@ -20,7 +20,7 @@ from confluent_kafka import Consumer, TopicPartition
 from bench.risk import VENUES, day_config, day_records
 from streams.config import Settings
 from streams.consumer import data_end_offsets, default_serde, end_offsets
-from streams.kafka_clients import consumer_config
+from streams.kafka_clients import committed_reader_config
 from streams.pipelines import build_stages
 from streams.producer import FileProducer
 from streams.replay import KafkaRangeReader, run_replay
@@ -143,7 +143,7 @@ def test_kill_9_of_the_risk_worker_resumes_exactly(services: Settings, day_dir: 
     settings, outputs, expected = _day_and_its_replay(services, day_dir, f"risk-kill9-{engine}")
 
     ends = end_offsets(settings, [settings.topic(t) for t in INPUTS])
-    group = Consumer(consumer_config(settings, f"{settings.topic_prefix}mercado-risk"))  # reads its offsets only
+    group = Consumer(committed_reader_config(settings, f"{settings.topic_prefix}mercado-risk"))  # its offsets only
     env = {"MERCADO_WORKER_COMMIT_INTERVAL_S": "0.05"}
     worker = _start_risk_worker(settings, engine, env)
     kills = []
