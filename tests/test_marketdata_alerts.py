@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from processors.marketdata.alerts import MoveAlerts, level_of
 from tests.test_marketdata_support import SECOND, Harness, at
@@ -104,3 +110,80 @@ def test_processor_emits_alerts_keyed_like_their_input_for_in_session_ticks_only
     fx.tick(at("2026-03-02 12:00:00"), 4000.0)  # 07:00 Bogota: off session
     fx.tick(at("2026-03-02 12:00:01"), 4100.0)
     assert fx.records("Alert") == []
+
+
+def _random_walk(seed: int, n: int, spacing_us: int) -> list[tuple[int, float]]:
+    rng = random.Random(seed)
+    price, rows = 100.0, []
+    for i in range(n):
+        price *= 1 + rng.uniform(-3e-4, 3e-4)
+        rows.append((T0 + i * spacing_us, price))
+    return rows
+
+
+@given(st.integers(0, 10**6), st.integers(2, 400), st.sampled_from([1_000, 250_000, 3_000_000, 30_000_000]),
+       st.sampled_from([5, 300, 5_000]))
+@settings(max_examples=150, deadline=None)
+def test_packed_window_snapshot_restores_the_same_deques_and_alerts(
+    seed: int, split: int, spacing_us: int, window_s: int
+) -> None:
+    """The window's deques are snapshotted packed (ages and IEEE doubles, base64); through JSON and back,
+    the restored deques are the same entries, exactly, and the alerts after the restore are those of an
+    uninterrupted run. A window over 4,294 s needs 64-bit ages."""
+    rows = _random_walk(seed, 400, spacing_us)
+
+    def fresh() -> MoveAlerts:
+        return MoveAlerts("binance", "BTC/USDT", threshold_pct=0.01, window_s=window_s, throttle_s=2)
+
+    def feed(move_alerts: MoveAlerts, part: list[tuple[int, float]], first: int) -> list[dict]:
+        alerts_out = (move_alerts.observe(t, p, f"tick-{i}") for i, (t, p) in enumerate(part, start=first))
+        return [a for a in alerts_out if a is not None]
+
+    straight = feed(fresh(), rows, 0)
+    first = fresh()
+    head = feed(first, rows[:split], 0)
+    state = json.loads(json.dumps(first.snapshot()))
+    oldest_age = first.last_t - min(first.lows[0][0], first.highs[0][0])
+    assert {state["lows"]["age"], state["highs"]["age"]} <= ({"u4", "u8"} if oldest_age > 0xFFFF_FFFF else {"u4"})
+    second = fresh()
+    second.restore(state)
+    assert list(second.lows) == list(first.lows) and list(second.highs) == list(first.highs)
+    assert all(type(t) is int and type(p) is float for t, p in second.lows)
+    assert head + feed(second, rows[split:], split) == straight
+    assert straight or spacing_us > window_s * SECOND  # it alerts unless one tick is all a window holds
+
+
+def test_window_snapshot_is_compact_and_earlier_list_snapshots_still_restore():
+    move_alerts = alerts()
+    for i, (t, p) in enumerate(_random_walk(7, 5_000, 1_000)):
+        move_alerts.observe(t, p, f"tick-{i}")
+    entries = len(move_alerts.lows) + len(move_alerts.highs)
+    assert entries > 20
+    as_lists = json.dumps({"lows": [list(e) for e in move_alerts.lows], "highs": [list(e) for e in move_alerts.highs]})
+    packed = json.dumps({"lows": move_alerts.snapshot()["lows"], "highs": move_alerts.snapshot()["highs"]})
+    assert len(packed) < len(as_lists) / 2
+    earlier = {**move_alerts.snapshot(), "lows": [list(e) for e in move_alerts.lows],
+               "highs": [list(e) for e in move_alerts.highs]}  # what snapshots held before the packing
+    restored = alerts()
+    restored.restore(json.loads(json.dumps(earlier)))
+    assert list(restored.lows) == list(move_alerts.lows) and list(restored.highs) == list(move_alerts.highs)
+
+
+def test_a_corrupt_window_snapshot_is_refused():
+    move_alerts = alerts()
+    run(move_alerts, [(0, 100.0), (1, 100.2), (2, 100.1)])
+    state = move_alerts.snapshot()
+    prices = base64.b64decode(state["lows"]["prices"])
+    state["lows"] = {**state["lows"], "prices": base64.b64encode(prices[:-8]).decode()}  # one price short
+    with pytest.raises(ValueError, match="ages but"):
+        alerts().restore(state)
+
+
+def test_a_window_of_over_71_minutes_snapshots_64_bit_ages():
+    move_alerts = MoveAlerts("binance", "BTC/USDT", threshold_pct=50.0, window_s=7_200, throttle_s=300)
+    run(move_alerts, [(minute * 60, 100.0 + minute) for minute in range(0, 121, 10)])  # rising: all stay lows
+    state = json.loads(json.dumps(move_alerts.snapshot()))
+    assert state["lows"]["age"] == "u8" and state["highs"]["age"] == "u4"  # 7,200 s of age > 2**32 µs
+    restored = MoveAlerts("binance", "BTC/USDT", threshold_pct=50.0, window_s=7_200, throttle_s=300)
+    restored.restore(state)
+    assert list(restored.lows) == [(T0 + minute * 60 * SECOND, 100.0 + minute) for minute in range(0, 121, 10)]

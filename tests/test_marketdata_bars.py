@@ -370,3 +370,26 @@ def test_exact_scaled_sum_edges() -> None:
         except error:
             continue
         raise AssertionError(f"{bad[0]} must raise {error.__name__}")
+
+
+@given(st.integers(min_value=-(2**1200), max_value=2**1200), st.integers(min_value=0, max_value=1100))
+@settings(max_examples=300)
+def test_exact_sum_text_round_trips_and_reads_plain_hex(mantissa: int, shift: int) -> None:
+    """A snapshot writes an exact sum as mantissa and binary exponent (the ~1,000 trailing zero bits of a
+    sum of ordinary doubles dropped); it reads back the same integer, as does the plain hex of earlier
+    snapshots."""
+    from processors.marketdata.bars import scaled_from_text, scaled_text
+
+    total = mantissa << shift
+    text = scaled_text(total)
+    assert scaled_from_text(text) == total
+    assert scaled_from_text(hex(total)) == total
+    if total:
+        assert (int(text.partition("p")[0], 16) & 1) == 1  # no trailing zero bit is written
+    assert len(scaled_text(exact_scaled_sum_of([1.5, 2.25]))) < 20 < len(hex(exact_scaled_sum_of([1.5, 2.25])))
+
+
+def exact_scaled_sum_of(values: list[float]) -> int:
+    from processors.marketdata.bars import exact_scaled_sum
+
+    return exact_scaled_sum(values)

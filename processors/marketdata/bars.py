@@ -12,7 +12,8 @@ adds them with ``math.fsum`` (correctly rounded) when it closes, so the same tic
 whatever their arrival order. Open and close are the prices of the first and last tick by
 (event_time, sequence), also independent of arrival order. A snapshot does not carry the per-tick
 lists: it carries their exact sums (every double is an integer multiple of 2^-1074, so the sum is an
-exact integer, written in hex), and a restored bar ends with the same correctly rounded totals.
+exact integer, written as hex mantissa and binary exponent), and a restored bar ends with the same
+correctly rounded totals.
 """
 
 from __future__ import annotations
@@ -68,6 +69,22 @@ def _exact_scaled_sum_loop(values: list[float]) -> int:
         numerator, denominator = value.as_integer_ratio()
         total += numerator << (_EXACT_SHIFT + 1 - denominator.bit_length())
     return total
+
+
+def scaled_text(total: int) -> str:
+    """An exact sum as ``<hex mantissa>p<shift>`` (``0x34p1003`` is 0x34 << 1003), the trailing zero bits
+    dropped: a sum of doubles near 1 has ~1,000 of them, which plain ``hex()`` wrote out as ~270 zeros,
+    twice per open bar and snapshot (the live worker snapshots every busy key at every commit)."""
+    if total == 0:
+        return "0x0"
+    shift = (total & -total).bit_length() - 1
+    return f"{hex(total >> shift)}p{shift}" if shift else hex(total)
+
+
+def scaled_from_text(text: str) -> int:
+    """The inverse of :func:`scaled_text`; also reads the plain ``hex()`` of earlier snapshots."""
+    mantissa, _, shift = text.partition("p")
+    return int(mantissa, 16) << int(shift) if shift else int(mantissa, 16)
 
 
 def rounded_scaled(total: int) -> float:
@@ -182,8 +199,8 @@ class OpenBar:
             self.first_t, self.first_tick["event_id"], self.first_tick["sequence"],
             self.last_t, self.last_tick["event_id"], self.last_tick["sequence"],
             self.count,
-            hex(self.carried_volume),
-            hex(self.carried_notional),
+            scaled_text(self.carried_volume),
+            scaled_text(self.carried_notional),
         ]
 
     @classmethod
@@ -196,7 +213,8 @@ class OpenBar:
         bar.first_t, bar.first_tick = first_t, {"event_id": first_id, "sequence": first_seq}
         bar.last_t, bar.last_tick = last_t, {"event_id": last_id, "sequence": last_seq}
         bar.count, bar.volumes, bar.notionals = count, [], []
-        bar.carried_volume, bar.carried_notional = int(volume_sum, 16), int(notional_sum, 16)
+        bar.carried_volume = scaled_from_text(volume_sum)
+        bar.carried_notional = scaled_from_text(notional_sum)
         return bar
 
 
