@@ -177,6 +177,10 @@ def test_a_corrupt_window_snapshot_is_refused():
     state["lows"] = {**state["lows"], "prices": base64.b64encode(prices[:-8]).decode()}  # one price short
     with pytest.raises(ValueError, match="ages but"):
         alerts().restore(state)
+    state = move_alerts.snapshot()
+    state["highs"] = {**state["highs"], "age": "i2"}
+    with pytest.raises(ValueError, match="unknown age type 'i2'"):
+        alerts().restore(state)
 
 
 def test_a_window_of_over_71_minutes_snapshots_64_bit_ages():

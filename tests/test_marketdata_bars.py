@@ -386,10 +386,10 @@ def test_exact_sum_text_round_trips_and_reads_plain_hex(mantissa: int, shift: in
     assert scaled_from_text(hex(total)) == total
     if total:
         assert (int(text.partition("p")[0], 16) & 1) == 1  # no trailing zero bit is written
-    assert len(scaled_text(exact_scaled_sum_of([1.5, 2.25]))) < 20 < len(hex(exact_scaled_sum_of([1.5, 2.25])))
 
 
-def exact_scaled_sum_of(values: list[float]) -> int:
-    from processors.marketdata.bars import exact_scaled_sum
+def test_exact_sum_text_of_ordinary_doubles_is_short() -> None:
+    from processors.marketdata.bars import exact_scaled_sum, scaled_text
 
-    return exact_scaled_sum(values)
+    total = exact_scaled_sum([1.5, 2.25])
+    assert scaled_text(total) == "0xfp1072" and len(hex(total)) > 250  # 3.75 = 15 × 2**-2

@@ -179,6 +179,7 @@ class MoveAlerts:
 # Exact both ways: ages are integers and the doubles are their own bytes.
 _AGE_32 = np.dtype("<u4")
 _AGE_64 = np.dtype("<u8")
+_AGE_TYPES = {"u4": _AGE_32, "u8": _AGE_64}
 _PRICE = np.dtype("<f8")
 
 
@@ -198,7 +199,9 @@ def _pack_window(entries: deque[tuple[int, float]], last_t: int) -> dict[str, An
 def _unpack_window(packed: Any, last_t: int) -> deque[tuple[int, float]]:
     if isinstance(packed, list):  # the [[time, price], ...] arrays of earlier snapshots
         return deque((t, p) for t, p in packed)
-    age_type = _AGE_64 if packed["age"] == "u8" else _AGE_32
+    age_type = _AGE_TYPES.get(packed["age"])
+    if age_type is None:
+        raise ValueError(f"alert window snapshot: unknown age type {packed['age']!r} (u4 or u8)")
     ages_raw = base64.b64decode(packed["ages"], validate=True)
     prices_raw = base64.b64decode(packed["prices"], validate=True)
     if len(ages_raw) % age_type.itemsize or len(prices_raw) % _PRICE.itemsize \
