@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from processors.admission import AdmissionConfig
 from processors.marketdata.config import MarketDataConfig
 from processors.retail.config import RetailConfig
 from processors.risk.config import RiskConfig
@@ -50,6 +51,8 @@ class Settings(BaseSettings):
     )
 
     # Pipelines (domain constants; nested overrides such as MERCADO_MARKETDATA__GRACE_S=5).
+    # What every door and the runtime refuse (processors/admission.py): MERCADO_ADMISSION__MAX_AHEAD_S=600
+    admission: AdmissionConfig = AdmissionConfig()
     marketdata: MarketDataConfig = MarketDataConfig()
     retail: RetailConfig = RetailConfig()
     risk: RiskConfig = RiskConfig()
