@@ -63,6 +63,16 @@ class AdmissionConfig(BaseModel):
         return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+class Refused(ValueError):
+    """An event that is not admitted. ``reason`` is a short machine-readable code (the dead-letter
+    header ``mercado.dlq.reason`` and the metric's label), ``message`` says what is wrong."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
+
+
 class Violation(NamedTuple):
     """A rule an event breaks: the field (dotted path, ``rows[3].price``) and what is wrong."""
 

@@ -20,7 +20,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Self
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
+
+if TYPE_CHECKING:
+    from processors.admission import AdmissionConfig
 
 Record = dict[str, Any]
 
@@ -76,3 +79,6 @@ class PipelineSpec:
     create: Callable[[str], KeyedProcessor]
     restore: Callable[[str, dict[str, Any]], KeyedProcessor]
     key_of: Callable[[str, Record], str]  # (schema, record) -> processor key
+    # Event-time bounds the runtime enforces before a processor sees an event (None: none, e.g. a
+    # stage that reads what an earlier stage of its pipeline wrote, which admitted it already)
+    admission: AdmissionConfig | None = None

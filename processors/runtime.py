@@ -3,6 +3,12 @@
 Both the live worker and the replay driver feed each input partition's events, in log order, to one
 :class:`PartitionRuntime`; that is why a backtest gives the same outputs as production. Timers fire
 in (due time, key) order once the partition clock reaches them, after the event that moved the clock.
+
+Before a processor sees an event, :meth:`PartitionRuntime.admit` applies the pipeline's event-time
+bounds (:mod:`processors.admission`): an event before the floor, ahead of the time it was produced, or
+(unstamped) implausibly far ahead of the partition clock is refused — the caller dead-letters it — and
+moves no clock. How many outputs one admitted event may cause is each processor's contract (a timer
+that is due again at once fires again: a processor bounds its own catch-up, see the pipelines' docs).
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
+from processors.admission import Refused, jump_violation, time_violation
 from processors.core import Emit, KeyedProcessor, PipelineSpec, Record
 
 _TIMERLESS: dict[type, bool] = {}
@@ -43,6 +50,26 @@ class PartitionRuntime:
             if _uses_timers(proc):
                 self._timed.add(key)
         return proc
+
+    def admit(self, record: Record) -> Refused | None:
+        """Whether an input event passes the pipeline's event-time bounds (None: admitted).
+
+        A stamped event (``record["_produced_us"]``, from the producer's header) is judged against its
+        stamp, an unstamped one against this partition's clock. Deterministic: the stamp is in the log."""
+        config = self.spec.admission
+        if config is None:
+            return None
+        t = record["event_time"]
+        produced = record.get("_produced_us")
+        bad = time_violation(t, produced, config)
+        if bad is not None:
+            reason = "event-time-floor" if t < config.floor_us else "event-time-ahead"
+            return Refused(reason, f"{bad.field} {bad.message}")
+        if produced is None:
+            bad = jump_violation(t, self.clock, config)
+            if bad is not None:
+                return Refused("event-time-jump", f"{bad.field} {bad.message}")
+        return None
 
     def process(self, schema: str, record: Record, key: str | None = None) -> list[Emit]:
         """One input event: the processor of its key handles it, then due timers fire."""

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from processors.admission import Refused
 from schemas.compat import released_schemas
 from schemas.loader import AvroSchema
 from streams.catalog import DEAD_LETTER_TOPIC
@@ -45,7 +46,7 @@ class DeadLetter:
 
 
 def dead_letter_headers(
-    topic: str, partition: int, offset: int, error: DecodeError, original: list[tuple[str, bytes]] | None
+    topic: str, partition: int, offset: int, error: Refused, original: list[tuple[str, bytes]] | None
 ) -> list[tuple[str, bytes]]:
     headers = [
         (DLQ_PREFIX + "reason", error.reason.encode()),

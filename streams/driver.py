@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from processors.admission import Refused
 from processors.core import Emit, PipelineSpec
 from processors.runtime import PartitionRuntime
 from schemas.loader import AvroSchema
@@ -39,7 +40,7 @@ class Rejected:
     topic: str
     partition: int
     offset: int
-    error: DecodeError
+    error: Refused  # a DecodeError (bad bytes) or an event the admission bounds refuse
 
 
 def produced_at(headers: Sequence[tuple[str, bytes]] | dict[str, bytes] | None) -> int | None:
@@ -80,6 +81,7 @@ class PipelineDriver:
         # delivered again — which happens when the consumer's committed offsets lag the saved state.
         self._applied: dict[int, dict[str, dict[str, int]]] = {}
         self.skipped_inputs = 0
+        self.refused = 0  # inputs refused by the event-time bounds (processors/admission.py)
 
     def runtime(self, partition: int) -> PartitionRuntime:
         rt = self.runtimes.get(partition)
@@ -127,7 +129,8 @@ class PipelineDriver:
         value: bytes | None,
         headers: Sequence[tuple[str, bytes]] | None = None,
     ) -> list[Output] | Rejected:
-        """One input message; returns its encoded outputs, or a :class:`Rejected` for bad bytes."""
+        """One input message; returns its encoded outputs, or a :class:`Rejected` for bad bytes or an
+        event refused by the pipeline's event-time bounds."""
         try:
             decoded = self.serde.decode(value)
         except DecodeError as exc:
@@ -165,6 +168,11 @@ class PipelineDriver:
             stamp = produced_at(headers)
             if stamp is not None:
                 record["_produced_us"] = stamp
+        if rt.spec.admission is not None:
+            refused = rt.admit(record)
+            if refused is not None:  # dead-lettered by the caller; it moves no clock
+                self.refused += 1
+                return Rejected(topic, partition, offset, refused)
         self.inputs_seen += 1
         emits = rt.process(name, record, key)
         return self.encode(emits) if emits else []

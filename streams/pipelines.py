@@ -6,6 +6,7 @@ stages connect through Kafka topics, in data-flow order.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from processors.core import PipelineSpec
@@ -42,11 +43,19 @@ class UnknownPipeline(KeyError):
         return f"unknown pipeline {self.args[0]!r}; known: {', '.join(sorted(PIPELINES))}"
 
 
+def with_admission(stages: list[PipelineSpec], settings: Settings) -> list[PipelineSpec]:
+    """The stages with the event-time bounds of ``settings.admission`` on each stage that reads only
+    topics from outside the pipeline (a repartition topic's events were admitted by the stage before)."""
+    internal = {t for stage in stages for t in stage.outputs}
+    return [stage if internal & set(stage.inputs) else dataclasses.replace(stage, admission=settings.admission)
+            for stage in stages]
+
+
 def build_stages(name: str, settings: Settings, inputs: list[str] | None = None) -> list[PipelineSpec]:
     """The stages of a pipeline; with ``inputs``, from the first stage that reads one of them on
     (e.g. replaying ``risk.inputs.v1`` runs only the stage after the repartition)."""
     try:
-        stages = PIPELINES[name](settings)
+        stages = with_admission(PIPELINES[name](settings), settings)
     except KeyError:
         raise UnknownPipeline(name) from None
     if inputs:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.schema import parse_schema, to_parsing_canonical_form
 
+from processors.admission import Refused
 from schemas.loader import (
     AvroSchema,
     SchemaSet,
@@ -47,13 +48,8 @@ _CF_HEADER = 5
 _COLUMNAR_MIN = 64
 
 
-class DecodeError(ValueError):
+class DecodeError(Refused):
     """Bytes that are not a decodable Mercado event. ``reason`` is a short machine-readable code."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(f"{reason}: {message}")
-        self.reason = reason
-        self.message = message
 
 
 class EncodeError(ValueError):
