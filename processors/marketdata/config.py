@@ -68,6 +68,10 @@ class MarketDataConfig(BaseModel):
     price_source: Literal["LAST", "MID"] = "LAST"
     # gaps: a run of empty intervals is reported once it ends, or once it spans this long
     gap_report_max_s: int = 300
+    # bounded output: one watermark move reports at most this many Gaps per interval (the rest of the
+    # silence as one Gap spanning it) and this many silent data-quality hours (the rest are left out:
+    # their Gap reports them); see processors/marketdata/series.py
+    max_reports_per_advance: int = 64
     # data quality: ingest latencies are kept per hour as a histogram at this resolution (1 = exact µs)
     latency_resolution_us: int = 1000
     # move alerts
@@ -105,6 +109,8 @@ class MarketDataConfig(BaseModel):
             raise ValueError("grace_s must be >= 0")
         if self.gap_report_max_s <= 0 or self.move_window_s <= 0 or self.alert_throttle_s < 0:
             raise ValueError("gap_report_max_s and move_window_s must be > 0, alert_throttle_s >= 0")
+        if self.max_reports_per_advance < 1:
+            raise ValueError("max_reports_per_advance must be >= 1")
         if self.latency_resolution_us < 1:
             raise ValueError("latency_resolution_us must be >= 1")
         if self.move_threshold_pct <= 0:

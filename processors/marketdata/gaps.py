@@ -4,6 +4,11 @@ A run is reported as one ``Gap`` when it ends: when the next interval of the ses
 the session ends, or once the run holds ``max_bars`` intervals (``gap_report_max_s`` worth) — the
 last rule is what reports a silent feed while it is still silent (heartbeats move the watermark);
 the run then goes on as a new Gap starting where the reported one ended.
+
+Bounded output: when one watermark move would report more than ``max_reports_per_advance`` Gaps of an
+interval, the rest of that move's empty intervals are coalesced (:meth:`GapDetector.extend`) into one Gap
+that may span sessions and closed time (``session`` is the session of its first interval,
+``missing_bars`` counts session intervals only), reported at the end of the move.
 """
 
 from __future__ import annotations
@@ -36,6 +41,14 @@ class GapDetector:
         if self.count >= self.max_bars:
             return self.flush(watermark)
         return None
+
+    def extend(self, start: int, end: int, session: str, count: int) -> None:
+        """``count`` more empty intervals from ``start`` to ``end`` into the pending run, whatever its length
+        and across sessions (a coalesced run: flushed by the caller)."""
+        if self.count == 0:
+            self.start, self.session = start, session
+        self.end = end
+        self.count += count
 
     def flush(self, watermark: int) -> Record | None:
         """Ends the pending run, if any, and returns its Gap."""

@@ -92,14 +92,15 @@ class MarketDataProcessor(KeyedProcessor):
         self.use_last = config.price_source == "LAST"
         self.series = [
             BarSeries(interval, self.calendar, GapDetector(venue, symbol, interval,
-                                                           max(1, config.gap_report_max_s // interval)))
+                                                           max(1, config.gap_report_max_s // interval)),
+                      config.max_reports_per_advance)
             for interval in config.intervals_s
         ]
         self.indicators = [Indicators(config) for _ in config.intervals_s]
         self.alerts = MoveAlerts(venue, symbol, config.move_threshold_pct, config.move_window_s,
                                  config.alert_throttle_s)
         self.quality = QualityTracker(venue, symbol, self.calendar, config.base_interval_s,
-                                      config.latency_resolution_us)
+                                      config.latency_resolution_us, config.max_reports_per_advance)
         self.backfills = BackfillBuffers()
         self.revisions: dict[tuple[int, int], int] = {}  # (interval_s, bar start) -> last revision emitted
         self.counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)

@@ -1,6 +1,9 @@
 """Data-quality figures per key and UTC hour, emitted once the watermark passes the hour's end + grace.
 
 An hour is reported when it overlaps a session or received ticks (from the key's first event on).
+Bounded output: one watermark move reports at most ``max_silent`` hours without ticks or bars; the
+silent hours after them in the same move are not reported (the move's Gaps cover that silence), so a
+jump of any length emits a bounded number of records. Hours with ticks or bars are always reported.
 
 * ``expected_bars``: base-interval bar intervals (clipped to sessions) that start in the hour;
   ``present_bars``: live bars of the base interval that start in the hour; ``coverage_pct`` =
@@ -119,15 +122,18 @@ def expected_bars(calendar: SessionCalendar, interval_us: int, lo: int, hi: int)
 class QualityTracker:
     """Open hours of one key and the cursor of the first hour not yet reported."""
 
-    __slots__ = ("venue", "symbol", "calendar", "interval_s", "interval_us", "resolution_us", "hours", "cursor")
+    __slots__ = ("venue", "symbol", "calendar", "interval_s", "interval_us", "resolution_us", "max_silent", "hours",
+                 "cursor")
 
-    def __init__(self, venue: str, symbol: str, calendar: SessionCalendar, interval_s: int, resolution_us: int):
+    def __init__(self, venue: str, symbol: str, calendar: SessionCalendar, interval_s: int, resolution_us: int,
+                 max_silent: int = 64):
         self.venue = venue
         self.symbol = symbol
         self.calendar = calendar
         self.interval_s = interval_s
         self.interval_us = interval_s * 1_000_000
         self.resolution_us = resolution_us
+        self.max_silent = max_silent
         self.hours: dict[int, HourStats] = {}
         self.cursor: int | None = None
 
@@ -156,10 +162,19 @@ class QualityTracker:
         cursor = self.cursor
         if cursor is None:
             return out
+        silent = self.max_silent  # silent hours this move may still report
         while cursor + HOUR_US <= limit:
             stats = self.hours.pop(cursor, None)
+            if stats is None and not silent:  # skip to the next hour with ticks or bars, or the limit
+                ahead = limit - limit % HOUR_US
+                cursor = min(ahead, min(self.hours)) if self.hours else ahead
+                if cursor + HOUR_US > limit:
+                    break
+                continue
             expected = expected_bars(self.calendar, self.interval_us, cursor, cursor + HOUR_US)
             if stats is not None or expected > 0:
+                if stats is None:
+                    silent -= 1
                 out.append(self._record(cursor, stats or HourStats(cursor, self.resolution_us), expected))
                 cursor += HOUR_US
                 continue

@@ -4,6 +4,11 @@
 interval's end + grace, the interval is finalized in order: its bar is closed, or — when no tick
 fell in it — it extends the pending gap run. Closed time between sessions is skipped in one step.
 Every session interval from the key's first event on is therefore either a bar or part of a gap.
+
+One call of :meth:`BarSeries.finalize` (one watermark move) reports at most ``max_reports`` Gaps before
+it coalesces the rest of the move's empty intervals into one (see processors/marketdata/gaps.py), and
+then skips each empty stretch of a session in one step: however far the watermark jumps, the output
+is bounded by ``max_reports`` + 1 Gaps and the bars that were open.
 """
 
 from __future__ import annotations
@@ -17,15 +22,16 @@ from processors.marketdata.gaps import GapDetector
 
 
 class BarSeries:
-    __slots__ = ("interval_s", "interval_us", "calendar", "open_bars", "cursor", "gaps", "_span")
+    __slots__ = ("interval_s", "interval_us", "calendar", "open_bars", "cursor", "gaps", "max_reports", "_span")
 
-    def __init__(self, interval_s: int, calendar: SessionCalendar, gaps: GapDetector):
+    def __init__(self, interval_s: int, calendar: SessionCalendar, gaps: GapDetector, max_reports: int = 24):
         self.interval_s = interval_s
         self.interval_us = interval_s * 1_000_000
         self.calendar = calendar
         self.open_bars: dict[int, OpenBar] = {}
         self.cursor: int | None = None
         self.gaps = gaps
+        self.max_reports = max_reports
         self._span = Span(None, 0, 0)
 
     def start_at(self, t: int) -> None:
@@ -55,6 +61,7 @@ class BarSeries:
         gaps = self.gaps
         calendar = self.calendar
         span = self._span
+        budget = self.max_reports  # Gaps this move may still report one by one; 0: coalescing
         while True:
             if not span.lo <= cursor < span.hi:
                 span = calendar.span_at(cursor)
@@ -64,6 +71,15 @@ class BarSeries:
                 if cursor > limit:
                     break
                 continue
+            if not budget:
+                # coalescing: an empty stretch of the session up to the limit, or to the next open bar, at once
+                stop = session.end if session.end <= limit else limit - limit % interval
+                if open_bars:
+                    stop = min(stop, min(open_bars))
+                if stop > cursor:
+                    gaps.extend(cursor, stop, session.name, 1 + (stop - 1) // interval - cursor // interval)
+                    cursor = stop
+                    continue
             end = cursor - cursor % interval + interval
             if end > session.end:
                 end = session.end
@@ -74,16 +90,25 @@ class BarSeries:
                 gap = gaps.flush(watermark)
                 if gap is not None:
                     out.append(gap)
+                    budget -= budget > 0
                 out.append(bar)
-            else:
+            elif budget:
                 gap = gaps.empty_interval(cursor, end, session.name, watermark)
                 if gap is not None:
                     out.append(gap)
+                    budget -= 1
+            else:
+                gaps.extend(cursor, end, session.name, 1)
             cursor = end
-            if cursor == session.end:
+            if cursor == session.end and budget:
                 gap = gaps.flush(watermark)
                 if gap is not None:
                     out.append(gap)
+                    budget -= 1
+        if not budget:  # the coalesced run ends with the move
+            gap = gaps.flush(watermark)
+            if gap is not None:
+                out.append(gap)
         self.cursor = cursor
         self._span = span
         return out
