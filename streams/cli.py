@@ -394,7 +394,9 @@ def replay(
         table.add_row(str(out / f"{name}.parquet") if out else name, f"{n:,}")
     console.print(table)
     if report.rejected:
-        err_console.print(f"[yellow]{report.rejected} undecodable input message(s) were skipped[/]")
+        reasons = ", ".join(f"{reason}: {n:,}" for reason, n in sorted(report.reasons.items()))
+        err_console.print(f"[yellow]{report.rejected:,} input message(s) were refused and skipped ({reasons}); "
+                          "the live worker writes them to the dead-letter topic[/]")
 
 
 # --------------------------------------------------------------------------- sample data and demo

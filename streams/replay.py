@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,6 +220,7 @@ class TopicOutput:
 class ReplayReport:
     inputs: int = 0
     rejected: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)  # rejected inputs by reason (undecodable, event-time-…)
     outputs: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
 
@@ -271,6 +272,7 @@ def run_replay(
             result = drivers[i].process(topic_name, partition, offset, value, headers)
         if isinstance(result, Rejected):
             report.rejected += 1
+            report.reasons[result.error.reason] += 1
             return
         if not result:
             return
@@ -292,6 +294,7 @@ def run_replay(
                 result = first(m.topic, m.partition, m.offset, m.value, m.headers)
             if isinstance(result, Rejected):
                 report.rejected += 1
+                report.reasons[result.error.reason] += 1
             elif result:
                 write(result)
         else:
