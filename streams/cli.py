@@ -266,6 +266,51 @@ def consume(
         err_console.print(f"{n} event(s)" + (f", {len(consumer.rejected)} undecodable" if consumer.rejected else ""))
 
 
+@app.command("dead-letters")
+def dead_letters(
+    max_events: int = typer.Option(100, "--max", help="Show at most this many (the oldest first)."),
+    reason: str | None = typer.Option(None, "--reason", help="Only this reason, e.g. event-time-ahead."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+) -> None:
+    """What the pipelines refused: each dead letter's reason, origin and record (mercado.deadletter.v1)."""
+    from streams.catalog import DEAD_LETTER_TOPIC
+    from streams.consumer import DLQ_PREFIX, default_serde
+    from streams.replay import KafkaRangeReader
+    from streams.serde import DecodeError
+
+    settings = _settings()
+    serde = default_serde(settings)
+    try:
+        reader = KafkaRangeReader(settings, [settings.topic(DEAD_LETTER_TOPIC)], None, None)
+    except KeyError as exc:
+        raise fail(str(exc.args[0])) from None
+    shown = 0
+    out = sys.stdout.buffer
+    for m in reader:
+        meta = {name[len(DLQ_PREFIX):]: value.decode(errors="replace")
+                for name, value in m.headers or () if name.startswith(DLQ_PREFIX)}
+        if reason is not None and meta.get("reason") != reason:
+            continue
+        try:
+            schema, record = serde.decode(m.value)
+            value: object = {"schema": schema.name, "record": record}
+        except DecodeError as exc:
+            value = {"undecodable": exc.reason, "bytes": len(m.value or b"")}
+        if as_json:
+            out.write(orjson.dumps({**meta, "value": value}, default=str) + b"\n")
+        else:
+            console.print(f"[bold]{meta.get('reason', '?')}[/] {meta.get('topic')}[{meta.get('partition')}]"
+                          f"@{meta.get('offset')}: {meta.get('error', '')}\n  "
+                          + orjson.dumps(value, default=str).decode(), highlight=False, soft_wrap=True)
+        shown += 1
+        if shown >= max_events:
+            break
+    reader.close()
+    out.flush()
+    if not as_json:
+        err_console.print(f"{shown} dead letter(s) shown")
+
+
 @app.command()
 def backfill(
     topic: str = typer.Argument(..., help="md.ticks.v1"),
