@@ -137,7 +137,12 @@ def test_a_refused_create_extension_is_mapped_and_auto_mode_goes_on(
 def test_the_cli_prints_one_clear_line_and_no_traceback(
     not_preloaded: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import sinks.cli
     from streams.cli import app
+
+    # the command configures structlog to print to the runner's stream, which is closed afterwards: loggers
+    # cached then would fail every later test of the session that logs
+    monkeypatch.setattr(sinks.cli, "configure_logging", lambda: None)
 
     def run(settings: Settings) -> Any:
         monkeypatch.setenv("MERCADO_DATABASE_URL", settings.dsn())
