@@ -8,6 +8,7 @@ import pwd
 import shlex
 import signal
 import subprocess
+from pathlib import Path
 
 import asyncpg
 
@@ -19,6 +20,55 @@ from streams.config import Settings
 STOP_GRACE_S = 30.0
 TOOL_TIMEOUT_S = 300.0
 MAINTENANCE_DATABASE = "postgres"
+# When TimescaleDB is installed for the server binaries: it works only when preloaded, and each of its jobs
+# (per database with the mercado schema: 12 compression and up to 12 retention policies, 2 aggregate
+# refreshes, its own telemetry job) runs in a background worker, plus one scheduler per database.
+# PostgreSQL's default max_worker_processes = 8 left 2 of 12 compression jobs without a worker
+# ("failed to start a background worker"); 32 workers ran them all. max_worker_processes holds the
+# TimescaleDB workers, max_parallel_workers (8) and the launcher.
+TIMESCALEDB_SERVER_SETTINGS = (
+    ("shared_preload_libraries", "timescaledb"),
+    ("timescaledb.max_background_workers", "32"),
+    ("max_worker_processes", "48"),
+)
+
+
+def postgres_install_dirs(bin_dir: Path) -> tuple[Path, Path]:
+    """The server's share folder (extension control files) and library folder, from its pg_config when
+    it has one, else from the layout (Debian: /usr/share/postgresql/<major>, /usr/lib/postgresql/<major>/lib;
+    a source build: <prefix>/share, <prefix>/lib)."""
+    pg_config = bin_dir / "pg_config"
+    if pg_config.is_file():
+        try:
+            done = subprocess.run(
+                [str(pg_config), "--sharedir", "--pkglibdir"], capture_output=True, text=True, timeout=30, check=True
+            )
+            share, lib = done.stdout.split()[:2]
+            return Path(share), Path(lib)
+        except (OSError, ValueError, subprocess.SubprocessError):
+            pass
+    prefix = bin_dir.parent
+    debian_share = Path("/usr/share/postgresql") / prefix.name
+    share = debian_share if (debian_share / "extension").is_dir() else prefix / "share"
+    return share, prefix / "lib"
+
+
+def timescaledb_installed(bin_dir: Path) -> bool:
+    """The timescaledb extension is installed for these server binaries (control file and library)."""
+    share, lib = postgres_install_dirs(bin_dir)
+    return (share / "extension" / "timescaledb.control").is_file() and (lib / "timescaledb.so").is_file()
+
+
+def server_options(settings: Settings, socket_dir: Path, bin_dir: Path) -> list[str]:
+    """``postgres -c`` options of the local cluster: its address, and TimescaleDB's when it is installed."""
+    values = [
+        ("listen_addresses", settings.pg_host),
+        ("port", str(settings.pg_port)),
+        ("unix_socket_directories", str(socket_dir)),
+    ]
+    if timescaledb_installed(bin_dir):
+        values.extend(TIMESCALEDB_SERVER_SETTINGS)
+    return [part for name, value in values for part in ("-c", f"{name}={value}")]
 
 
 class LocalPostgres:
@@ -88,18 +138,12 @@ class LocalPostgres:
                 ],
                 "initdb failed",
             )  # fmt: skip
-        server_options = shlex.join(
-            [
-                "-c", f"listen_addresses={self.settings.pg_host}",
-                "-c", f"port={self.settings.pg_port}",
-                "-c", f"unix_socket_directories={self.socket_dir}",
-            ]
-        )  # fmt: skip
+        options = shlex.join(server_options(self.settings, self.socket_dir, bin_dir))
         timeout_s = int(self.settings.ready_timeout_s)
         self._run_as_server_user(
             [
                 str(bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log_file),
-                "-o", server_options, "-w", "-t", str(timeout_s), "start",
+                "-o", options, "-w", "-t", str(timeout_s), "start",
             ],
             f"PostgreSQL did not start; see {self.log_file}",
         )  # fmt: skip

@@ -38,6 +38,7 @@ def _database_error(exc: BaseException) -> str:
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Apply pending migrations (idempotent); the first run decides TimescaleDB or plain PostgreSQL."""
+    import asyncpg
     from rich.console import Console
 
     from sinks.migrate import MigrationError, migrate
@@ -50,7 +51,11 @@ def db_migrate() -> None:
         raise _fail(str(exc)) from None
     except OSError as exc:
         raise _fail(f"cannot reach PostgreSQL at {settings.dsn()}: {exc}") from None
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise _fail(_database_error(exc)) from None
     console = Console()
+    for warning in report.warnings:
+        Console(stderr=True).print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     console.print(f"schema [bold]{settings.db_schema}[/]: mode [bold]{report.mode}[/] ({report.mode_reason})")
     console.print(f"applied now: {', '.join(report.applied) or 'nothing'}")
     console.print(f"applied before: {', '.join(report.present) or 'nothing'}")

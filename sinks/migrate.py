@@ -19,7 +19,7 @@ from pathlib import Path
 import asyncpg
 import structlog
 
-from sinks.database import connect
+from sinks.database import connect, describe
 from sinks.tables import quote_ident
 from streams.config import Settings
 
@@ -63,6 +63,7 @@ class MigrationReport:
     applied: list[str] = field(default_factory=list)  # applied by this run
     present: list[str] = field(default_factory=list)  # applied earlier
     changed: list[str] = field(default_factory=list)  # applied earlier, file edited since (checksum differs)
+    warnings: list[str] = field(default_factory=list)  # things the user should fix (printed by the CLI)
 
 
 def discover_migrations(folder: Path = MIGRATIONS_DIR) -> list[Migration]:
@@ -111,6 +112,65 @@ async def timescaledb_version(conn: asyncpg.Connection) -> str | None:
     return await conn.fetchval("SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'")
 
 
+PRELOAD_FIX = (
+    "add it to shared_preload_libraries in postgresql.conf (shared_preload_libraries = 'timescaledb') and "
+    "restart PostgreSQL"
+)
+FALLBACK = "using plain PostgreSQL tables"
+# Run on a connection of its own: TimescaleDB refuses with a FATAL error, which closes the connection.
+CREATE_EXTENSION_SQL = "CREATE EXTENSION IF NOT EXISTS timescaledb WITH SCHEMA public"
+
+
+async def timescaledb_preloaded(conn: asyncpg.Connection) -> bool | None:
+    """Whether the server preloads the timescaledb library (TimescaleDB refuses to work otherwise): None
+    when this role may not read ``shared_preload_libraries`` or preloading is waived
+    (``timescaledb.allow_install_without_preload``)."""
+    try:
+        libraries = await conn.fetchval("SELECT current_setting('shared_preload_libraries')")
+    except asyncpg.InsufficientPrivilegeError:
+        return None
+    waived = await conn.fetchval("SELECT current_setting('timescaledb.allow_install_without_preload', true)")
+    if (waived or "").lower() in ("on", "true", "1"):
+        return None
+    return "timescaledb" in preload_entries(libraries or "")
+
+
+def preload_entries(libraries: str) -> set[str]:
+    """The library names of a ``shared_preload_libraries`` value ('$libdir/timescaledb.so' -> 'timescaledb')."""
+    names = set()
+    for entry in libraries.split(","):
+        name = entry.strip().strip('"').rsplit("/", 1)[-1].removesuffix(".so")
+        if name:
+            names.add(name)
+    return names
+
+
+def extension_failure(exc: BaseException) -> str:
+    """What the failed CREATE EXTENSION means and what to do about it, in one sentence."""
+    text = str(getattr(exc, "message", None) or exc)
+    if "must be preloaded" in text:
+        return f"the timescaledb extension is installed but not preloaded: {PRELOAD_FIX}"
+    if isinstance(exc, asyncpg.InterfaceError | asyncpg.ConnectionDoesNotExistError | OSError | EOFError):
+        return (
+            f"PostgreSQL closed the connection while creating the timescaledb extension ({text}); TimescaleDB "
+            f"does that when it is not preloaded: {PRELOAD_FIX}"
+        )
+    return f"the timescaledb extension cannot be created: {describe(exc)}"
+
+
+async def _create_extension(settings: Settings) -> str | None:
+    """Creates the extension on a connection of its own; None when done, else why not (one sentence)."""
+    conn = await connect(settings, "mercado-migrate", with_extensions=True)
+    try:
+        await conn.execute(CREATE_EXTENSION_SQL)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, EOFError) as exc:
+        return extension_failure(exc)
+    finally:
+        if not conn.is_closed():
+            await conn.close()
+    return None
+
+
 async def _detect_mode(conn: asyncpg.Connection, settings: Settings) -> tuple[StorageMode, str]:
     if settings.db_timescaledb == "off":
         return StorageMode.PLAIN, "TimescaleDB turned off (MERCADO_DB_TIMESCALEDB=off)"
@@ -119,13 +179,15 @@ async def _detect_mode(conn: asyncpg.Connection, settings: Settings) -> tuple[St
         if settings.db_timescaledb == "require":
             raise MigrationError("timescaledb extension not available, and MERCADO_DB_TIMESCALEDB=require")
         return StorageMode.PLAIN, "timescaledb extension not available"
-    try:
-        async with conn.transaction():
-            await conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb WITH SCHEMA public")
-    except asyncpg.PostgresError as exc:
+    if await timescaledb_preloaded(conn) is False:
+        problem = f"timescaledb {version} is installed but not preloaded: {PRELOAD_FIX}"
+    else:
+        problem = await _create_extension(settings)
+    if problem is not None:
         if settings.db_timescaledb == "require":
-            raise MigrationError(f"timescaledb extension cannot be created: {exc}") from exc
-        return StorageMode.PLAIN, f"timescaledb extension available but not loadable: {exc}"
+            raise MigrationError(f"{problem} (or set MERCADO_DB_TIMESCALEDB=off for plain tables)")
+        log.warning("TimescaleDB unusable; falling back to plain PostgreSQL tables", reason=problem)
+        return StorageMode.PLAIN, f"{problem}; MERCADO_DB_TIMESCALEDB=auto: {FALLBACK}"
     return StorageMode.TIMESCALEDB, f"timescaledb {version}"
 
 
@@ -137,18 +199,21 @@ async def recorded_mode(conn: asyncpg.Connection) -> StorageMode | None:
     return StorageMode(value) if value else None
 
 
-async def _decide_mode(conn: asyncpg.Connection, settings: Settings) -> tuple[StorageMode, str]:
+async def _decide_mode(conn: asyncpg.Connection, settings: Settings) -> tuple[StorageMode, str, bool]:
+    """The schema's storage mode, why, and whether this run decided it (else it was recorded earlier)."""
     mode = await recorded_mode(conn)
     if mode is not None:
+        if mode is StorageMode.TIMESCALEDB and await timescaledb_preloaded(conn) is False:
+            raise MigrationError(f"schema {settings.db_schema} uses TimescaleDB, which is not preloaded: {PRELOAD_FIX}")
         reason = await conn.fetchval("SELECT value FROM mercado_schema_info WHERE key = $1", MODE_REASON_KEY)
-        return mode, reason or ""
+        return mode, reason or "", False
     mode, reason = await _detect_mode(conn, settings)
     await conn.executemany(
         "INSERT INTO mercado_schema_info (key, value) VALUES ($1, $2)",
         [(MODE_KEY, mode.value), (MODE_REASON_KEY, reason)],
     )
     log.info("storage mode decided", mode=mode.value, reason=reason, schema=settings.db_schema)
-    return mode, reason
+    return mode, reason, True
 
 
 async def apply_timescaledb_policies(conn: asyncpg.Connection, settings: Settings) -> list[str]:
@@ -179,6 +244,54 @@ async def apply_timescaledb_policies(conn: asyncpg.Connection, settings: Setting
     return names
 
 
+@dataclass(frozen=True)
+class WorkerSettings:
+    """The server's background-worker limits (postgresql.conf; changing them needs a restart)."""
+
+    max_worker_processes: int
+    max_parallel_workers: int
+    timescaledb_max_background_workers: int | None  # None: the timescaledb library is not loaded
+
+
+async def worker_settings(conn: asyncpg.Connection) -> WorkerSettings:
+    row = await conn.fetchrow(
+        "SELECT current_setting('max_worker_processes')::int AS processes, "
+        "current_setting('max_parallel_workers')::int AS parallel, "
+        "current_setting('timescaledb.max_background_workers', true) AS timescaledb"
+    )
+    timescaledb = row["timescaledb"]
+    return WorkerSettings(row["processes"], row["parallel"], int(timescaledb) if timescaledb else None)
+
+
+async def timescaledb_job_count(conn: asyncpg.Connection) -> int:
+    """The scheduled TimescaleDB jobs of this database, every schema's (they share its scheduler)."""
+    return await conn.fetchval("SELECT count(*) FROM timescaledb_information.jobs WHERE scheduled")
+
+
+def worker_shortfall(jobs: int, current: WorkerSettings) -> list[str]:
+    """What to raise so that every job of the database can run at once (a job that finds no free worker
+    fails with "failed to start a background worker"): TimescaleDB needs one worker for the database's
+    scheduler plus one per running job, and PostgreSQL's max_worker_processes must hold those, the
+    parallel query workers and TimescaleDB's launcher. Empty when the settings suffice."""
+    background = jobs + 1
+    configured = current.timescaledb_max_background_workers
+    advice = []
+    if configured is not None and configured < background:
+        advice.append(
+            f"timescaledb.max_background_workers = {background} (now {configured}; "
+            "add one per other database that uses TimescaleDB)"
+        )
+    processes = max(background, configured or 0) + current.max_parallel_workers + 1
+    if current.max_worker_processes < processes:
+        advice.append(f"max_worker_processes = {processes} (now {current.max_worker_processes})")
+    if not advice:
+        return []
+    return [
+        f"this database has {jobs} TimescaleDB jobs (compression, retention, aggregate refreshes); to let them "
+        f"all run at once, raise in postgresql.conf and restart PostgreSQL: {'; '.join(advice)}"
+    ]
+
+
 async def migrate(settings: Settings, folder: Path = MIGRATIONS_DIR) -> MigrationReport:
     """Applies the pending migrations; idempotent. Concurrent runs wait for each other (advisory lock)."""
     migrations = discover_migrations(folder)
@@ -186,8 +299,13 @@ async def migrate(settings: Settings, folder: Path = MIGRATIONS_DIR) -> Migratio
     try:
         await conn.execute("SELECT pg_advisory_lock(hashtext('mercado.migrate:' || $1))", settings.db_schema)
         await _bootstrap(conn, settings)
-        mode, reason = await _decide_mode(conn, settings)
+        mode, reason, decided_now = await _decide_mode(conn, settings)
         report = MigrationReport(mode, reason)
+        if decided_now and mode is StorageMode.PLAIN and reason.endswith(FALLBACK):
+            report.warnings.append(
+                f"TimescaleDB is not used: {reason}. The schema keeps plain tables; after fixing that, `mercado db "
+                "reset --yes` and `mercado db migrate` switch it (the sink then rebuilds it from the topics)"
+            )
         applied = {r["version"]: r["checksum"] for r in await conn.fetch("SELECT * FROM mercado_schema_migrations")}
         for migration in migrations:
             label = f"{migration.version:04d}_{migration.name}"
@@ -209,6 +327,10 @@ async def migrate(settings: Settings, folder: Path = MIGRATIONS_DIR) -> Migratio
             log.info("migration applied", migration=label, mode=mode.value, schema=settings.db_schema)
         if mode is StorageMode.TIMESCALEDB:
             await apply_timescaledb_policies(conn, settings)
+            shortfall = worker_shortfall(await timescaledb_job_count(conn), await worker_settings(conn))
+            for warning in shortfall:
+                log.warning("too few background workers", advice=warning)
+            report.warnings.extend(shortfall)
         return report
     finally:
         await conn.close()

@@ -23,6 +23,7 @@ import orjson
 import structlog
 from confluent_kafka import Message
 
+from sinks.aggregates import AggregateRefresher
 from sinks.database import describe, is_row_error, sqlstate_class
 from sinks.dead_letters import REJECTED_BY_DATABASE, DeadLetter, DeadLetterTopic, insert_dead_letters
 from sinks.tables import Row, TableMapping
@@ -104,9 +105,11 @@ class BatchWriter:
         self.direct_copy = True  # False: every batch through staging + ON CONFLICT (the bench compares)
         self.direct_copies = 0  # batches of a table COPYed straight into it (tests, logs)
         self.key_conflicts = 0  # direct COPYs that met an existing key and were written again via staging
+        self.aggregates: AggregateRefresher | None = None  # TimescaleDB aggregates to refresh after old rows
 
-    async def prepare(self, conn: asyncpg.Connection) -> None:
-        """Creates the session's staging tables and the timestamp codec; call once per new connection.
+    async def prepare(self, conn: asyncpg.Connection, schema: str | None = None) -> None:
+        """Creates the session's staging tables and the timestamp codec, and reads the refresh policies of
+        ``schema``'s continuous aggregates (TimescaleDB); call once per new connection.
 
         Rows carry timestamps as Unix microseconds (int); the direct COPY sends them as binary
         ``timestamptz`` through this codec (the staging tables hold them as bigint). The connection is
@@ -120,6 +123,20 @@ class BatchWriter:
         )
         for statement in self._staging:
             await conn.execute(statement)
+        if schema is not None:
+            self.aggregates = await AggregateRefresher.load(conn, schema)
+
+    async def refresh_aggregates(
+        self, conn: asyncpg.Connection, batch: Batch, now_us: int
+    ) -> dict[str, tuple[int, int]]:
+        """After the batch committed: refreshes the continuous aggregates over the days of rows older than
+        their refresh policies' windows (:mod:`sinks.aggregates`); returns what was refreshed."""
+        if self.aggregates is None:
+            return {}
+        windows = self.aggregates.windows(((t.mapping, t.rows) for t in batch.tables.values()), now_us)
+        if windows:
+            await self.aggregates.refresh(conn, windows)
+        return windows
 
     async def stored_offsets(self, conn: asyncpg.Connection) -> dict[tuple[str, int], int]:
         return {(r["topic"], r["partition"]): r["next_offset"] for r in await conn.fetch(STORED_OFFSETS, self.group)}

@@ -1,8 +1,17 @@
-"""Shared fixtures. Tests that need Kafka or PostgreSQL use the real services started by infra/."""
+"""Shared fixtures. Tests that need Kafka or PostgreSQL use the real services started by infra/.
+
+Every topic a test session creates is named under one prefix of that session's own
+(``<MERCADO_TOPIC_PREFIX>mercadotest-<random>.``, :data:`SESSION_TOPIC_PREFIX`): the ``services`` /
+``kafka`` fixtures hand out settings with that prefix, and tests that want topics of their own extend
+it (``services.topic_prefix + "name."``). At the end of the session only topics under that prefix are
+deleted, so a session run against a shared broker (``MERCADO_KAFKA_BOOTSTRAP``) never touches topics
+that other people, benchmarks, demos or other test sessions created meanwhile.
+"""
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,21 +23,28 @@ os.environ.setdefault("MERCADO_TOPIC_RETENTION_MS", "-1")
 
 from streams.config import Settings, get_settings
 
+SESSION_TOPIC_PREFIX = f"mercadotest-{uuid.uuid4().hex[:10]}."  # under the configured prefix, if any
+
+
+def session_settings(settings: Settings) -> Settings:
+    """The settings of this test session: its own topic prefix (and so its own consumer groups)."""
+    return settings.model_copy(update={"topic_prefix": settings.topic_prefix + SESSION_TOPIC_PREFIX})
+
 
 @pytest.fixture(scope="session")
 def services() -> Iterator[Settings]:
-    """The shared local broker and database (started once, left running for later runs)."""
+    """The shared local broker and database (started once, left running for later runs), with this
+    session's topic prefix."""
     from infra.local import up
 
-    settings = get_settings()
+    settings = session_settings(get_settings())
     up(settings)
     from streams.topic_admin import ensure_topics
 
-    ensure_topics(settings)
-    before = _topic_names(settings)
+    ensure_topics(settings)  # the catalog's topics, under the session's prefix
     yield settings
     if os.environ.get("MERCADO_TEST_KEEP_TOPICS") != "1":
-        _delete_topics(settings, _topic_names(settings) - before)
+        delete_topics_under(settings, settings.topic_prefix)
 
 
 def _admin(settings: Settings) -> Any:
@@ -39,31 +55,29 @@ def _admin(settings: Settings) -> Any:
     return AdminClient(admin_config(settings))
 
 
-def _topic_names(settings: Settings) -> set[str]:
+def topic_names(settings: Settings) -> set[str]:
     return set(_admin(settings).list_topics(timeout=30).topics)
 
 
-# topic prefixes of `python -m bench.*` (bench.mdlive.*, bench-*) and `mercado demo` (demo.*)
-_NOT_TESTS = ("bench", "demo.")
-
-
-def _delete_topics(settings: Settings, names: set[str]) -> None:
-    """Deletes the topics this session created (each test uses its own prefix): left behind, thousands
-    of them accumulate over runs and a broker restart then takes minutes. MERCADO_TEST_KEEP_TOPICS=1
-    keeps them for debugging."""
-    # a benchmark or a demo running beside the tests creates topics too; they are not this session's
-    names = {n for n in names if not n.startswith(("__", *_NOT_TESTS))}
+def delete_topics_under(settings: Settings, prefix: str) -> list[str]:
+    """Deletes the topics whose names start with ``prefix`` (the session's: left behind, thousands of
+    them accumulate over runs and a broker restart then takes minutes); returns their names. Any other
+    topic stays, whoever created it and whenever. MERCADO_TEST_KEEP_TOPICS=1 keeps them for debugging."""
+    if not prefix:
+        raise ValueError("refusing to delete topics without a prefix: that would be every topic of the broker")
+    names = sorted(n for n in topic_names(settings) if n.startswith(prefix))
     if not names:
-        return
+        return []
     admin = _admin(settings)  # kept referenced until every future is done (else the handle is destroyed)
     failed = []
-    for name, future in admin.delete_topics(sorted(names), operation_timeout=60).items():
+    for name, future in admin.delete_topics(names, operation_timeout=60).items():
         try:
             future.result(timeout=90)
         except Exception as exc:  # noqa: BLE001 - best effort; reported, never fails the session
             failed.append(f"{name}: {exc}")
     if failed:
         print(f"\nconftest: could not delete {len(failed)} of {len(names)} test topics, e.g. {failed[0]}")
+    return names
 
 
 @pytest.fixture(scope="session")

@@ -144,6 +144,28 @@ def test_up_twice_returns_the_same_connection_and_reuses_the_processes(settings:
     assert asyncio.run(_current_database(second["database_url"])) == "mercado"
 
 
+def test_the_cluster_has_timescaledb_settings_exactly_when_the_extension_is_installed(settings: Settings) -> None:
+    from infra.postgres_local import TIMESCALEDB_SERVER_SETTINGS, timescaledb_installed
+    from infra.toolchain import find_postgres_bin_dir
+
+    dsn = up(settings)["database_url"]
+    names = [name for name, _value in TIMESCALEDB_SERVER_SETTINGS]
+    current = asyncio.run(_settings_of(dsn, names))
+    if timescaledb_installed(find_postgres_bin_dir(settings.pg_bin_dir)):
+        assert current == dict(TIMESCALEDB_SERVER_SETTINGS)
+    else:  # PostgreSQL's defaults, and no timescaledb setting at all
+        assert current == {"shared_preload_libraries": "", "timescaledb.max_background_workers": None,
+                           "max_worker_processes": "8"}  # fmt: skip
+
+
+async def _settings_of(dsn: str, names: list[str]) -> dict[str, str | None]:
+    connection = await asyncpg.connect(dsn)
+    try:
+        return {name: await connection.fetchval("select current_setting($1, true)", name) for name in names}
+    finally:
+        await connection.close()
+
+
 def test_concurrent_up_calls_start_one_broker(settings: Settings) -> None:
     down(settings)
     results: list[dict[str, str]] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -42,7 +43,7 @@ def _tick(i: int, venue: str = "kraken", symbol: str = "ETH/USDT") -> dict:
 
 
 def _read_back(settings: Settings, topics: list[str], before: dict) -> list:
-    with EventConsumer(settings, topics, start_offsets=before) as consumer:
+    with EventConsumer(settings, [settings.topic(t) for t in topics], start_offsets=before) as consumer:
         return list(consumer.iterate(idle_timeout=20))
 
 
@@ -50,7 +51,7 @@ def test_jsonl_round_trip_is_exact(kafka: Settings, tmp_path: Path) -> None:
     rows = [_tick(i, venue=v) for i in range(1, 301) for v in ("kraken", "binance")]
     path = tmp_path / "ticks.jsonl"
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
-    before = end_offsets(kafka, [TICKS])
+    before = end_offsets(kafka, [kafka.topic(TICKS)])
     report = FileProducer(kafka, TICKS).produce_file(path)
     assert report.produced == 600 and report.rejected == 0
     events = _read_back(kafka, [TICKS], before)
@@ -87,12 +88,12 @@ def test_parquet_column_wise_and_row_by_row_give_the_same_messages(kafka: Settin
     assert isinstance(producer.types["PriceTick"].columnar, ColumnarEncoder)
     assert producer.encode_batch(pq.ParquetFile(fast).read_row_group(0).to_batches()[0]) is not None
     assert producer.encode_batch(pq.ParquetFile(slow).read_row_group(0).to_batches()[0]) is None
-    before = end_offsets(kafka, [TICKS])
+    before = end_offsets(kafka, [kafka.topic(TICKS)])
     seen: list[tuple[int, int]] = []
     report = producer.produce_file(fast, progress=lambda done, total: seen.append((done, total)))
     assert report.produced == 2000 and report.rejected == 0
     assert seen[-1] == (2000, 2000)
-    middle = end_offsets(kafka, [TICKS])
+    middle = end_offsets(kafka, [kafka.topic(TICKS)])
     assert FileProducer(kafka, TICKS).produce_file(slow).produced == 2000
     both = _read_back(kafka, [TICKS], before)
     first = [e for e in both if e.offset < middle[(e.topic, e.partition)]]
@@ -115,7 +116,7 @@ def test_same_file_twice_is_seen_as_duplicates_by_event_id(kafka: Settings, tmp_
         w.writeheader()
         for i in range(1, 51):
             w.writerow(_tick(i, venue="coinbase"))
-    before = end_offsets(kafka, [TICKS])
+    before = end_offsets(kafka, [kafka.topic(TICKS)])
     FileProducer(kafka, TICKS).produce_file(path)
     FileProducer(kafka, TICKS).produce_file(path)
     events = _read_back(kafka, [TICKS], before)
@@ -129,7 +130,7 @@ def test_rows_without_event_id_get_the_same_content_id_each_time(kafka: Settings
     rows = [{k: v for k, v in _tick(i, venue="bitstamp").items() if k != "event_id"} for i in range(1, 11)]
     path = tmp_path / "noid.jsonl"
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
-    before = end_offsets(kafka, [TICKS])
+    before = end_offsets(kafka, [kafka.topic(TICKS)])
     FileProducer(kafka, TICKS).produce_file(path)
     FileProducer(kafka, TICKS).produce_file(path)
     ids = [e.record["event_id"] for e in _read_back(kafka, [TICKS], before)]
@@ -175,7 +176,7 @@ def test_order_lifecycle_shares_one_topic_and_keeps_order(kafka: Settings, tmp_p
     ]
     path = tmp_path / "orders.jsonl"
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
-    before = end_offsets(kafka, ["trading.orders.v1"])
+    before = end_offsets(kafka, [kafka.topic("trading.orders.v1")])
     report = FileProducer(kafka, "trading.orders.v1").produce_file(path)
     assert report.by_schema == {"OrderSubmitted": 1, "OrderAccepted": 1, "OrderFilled": 1}
     events = _read_back(kafka, ["trading.orders.v1"], before)
@@ -200,16 +201,16 @@ def test_bad_row_stops_with_file_line_and_field(kafka: Settings, tmp_path: Path)
 
 def test_undecodable_messages_go_to_the_dead_letter_topic(kafka: Settings) -> None:
     topics = [TICKS, "mercado.deadletter.v1"]
-    before = end_offsets(kafka, topics)
+    before = end_offsets(kafka, [kafka.topic(t) for t in topics])
     good = AvroSerde().encode("PriceTick", {**_tick(5, venue="dlqtest"), "event_time": 5})
     garbage = [b"\xc3\x01" + bytes(8) + b"junk", b"hello world", b"\xc3\x01\x00"]
     raw = Producer(producer_config(kafka))
     for g in garbage:
-        raw.produce(TICKS, g, b"dlqtest:ETH/USDT", headers=[("origin", b"fuzzer")])
-    raw.produce(TICKS, good, b"dlqtest:ETH/USDT")
+        raw.produce(kafka.topic(TICKS), g, b"dlqtest:ETH/USDT", headers=[("origin", b"fuzzer")])
+    raw.produce(kafka.topic(TICKS), good, b"dlqtest:ETH/USDT")
     assert raw.flush(30) == 0
     dlq = DeadLetterQueue(kafka)
-    with EventConsumer(kafka, [TICKS], start_offsets=before, dead_letters=dlq) as consumer:
+    with EventConsumer(kafka, [kafka.topic(TICKS)], start_offsets=before, dead_letters=dlq) as consumer:
         events = list(consumer.iterate(idle_timeout=20))
         rejected = consumer.rejected
     assert [e.record["event_id"] for e in events] == ["dlqtest:ETH/USDT:5"]
@@ -218,8 +219,9 @@ def test_undecodable_messages_go_to_the_dead_letter_topic(kafka: Settings) -> No
 
     from streams.kafka_clients import consumer_config
 
-    c = Consumer(consumer_config(kafka, "dlq-reader"))
-    c.assign([TopicPartition("mercado.deadletter.v1", p, before[("mercado.deadletter.v1", p)]) for p in range(3)])
+    c = Consumer(consumer_config(kafka, kafka.topic_prefix + "dlq-reader"))
+    dead_letters = kafka.topic("mercado.deadletter.v1")
+    c.assign([TopicPartition(dead_letters, p, before[(dead_letters, p)]) for p in range(3)])
     got = []
     while True:
         msgs = c.consume(100, 5)
@@ -230,15 +232,17 @@ def test_undecodable_messages_go_to_the_dead_letter_topic(kafka: Settings) -> No
     assert sorted(m.value() for m in got) == sorted(garbage)
     for m in got:
         headers = dict(m.headers())
-        assert headers[DLQ_PREFIX + "topic"] == TICKS.encode()
+        assert headers[DLQ_PREFIX + "topic"] == kafka.topic(TICKS).encode()
         assert headers[DLQ_PREFIX + "reason"] in (b"unknown_fingerprint", b"bad_magic", b"truncated")
-        assert int(headers[DLQ_PREFIX + "offset"]) >= before[(TICKS, int(headers[DLQ_PREFIX + "partition"]))]
+        assert (
+            int(headers[DLQ_PREFIX + "offset"]) >= before[(kafka.topic(TICKS), int(headers[DLQ_PREFIX + "partition"]))]
+        )
         assert headers["origin"] == b"fuzzer"
         assert m.key() == b"dlqtest:ETH/USDT"
 
 
 def test_topics_create_is_idempotent_and_reports_differences(kafka: Settings) -> None:
-    fresh = kafka.model_copy(update={"topic_prefix": f"t{time.time_ns() % 10**12}.idem."})
+    fresh = kafka.model_copy(update={"topic_prefix": f"{kafka.topic_prefix}t{time.time_ns() % 10**12}.idem."})
     assert {s.action for s in ensure_topics(fresh)} == {"created"}
     assert {s.action for s in ensure_topics(fresh)} == {"exists"}
     kafka = kafka.model_copy(update={"topic_retention_ms": None})  # the catalog's own retention
@@ -259,6 +263,11 @@ def _mercado(*args: str, env_settings: Settings) -> subprocess.CompletedProcess:
         text=True,
         timeout=120,
         cwd=Path(__file__).resolve().parent.parent,
+        env={  # the session's broker and topic prefix: never the shared catalog topics
+            **os.environ,
+            "MERCADO_KAFKA_BOOTSTRAP": env_settings.bootstrap(),
+            "MERCADO_TOPIC_PREFIX": env_settings.topic_prefix,
+        },
     )
 
 
@@ -286,7 +295,7 @@ def test_cli_skip_bad_writes_exactly_the_bad_rows(kafka: Settings, tmp_path: Pat
         w = csv.DictWriter(fh, fieldnames=list(_tick(1)))
         w.writeheader()
         w.writerows(rows)
-    before = end_offsets(kafka, [TICKS])
+    before = end_offsets(kafka, [kafka.topic(TICKS)])
     proc = _mercado("produce", TICKS, str(path), "--skip-bad", str(rejects), env_settings=kafka)
     assert proc.returncode == 1, proc.stderr
     assert "7 events produced" in proc.stdout and "2 rejected" in proc.stdout

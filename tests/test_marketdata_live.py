@@ -46,7 +46,7 @@ def day_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _isolated(services: Settings, name: str) -> Settings:
-    prefix = f"t{time.time_ns() % 10**12}.{name}."
+    prefix = f"{services.topic_prefix}t{time.time_ns() % 10**12}.{name}."  # under the session's prefix
     settings = services.model_copy(update={"topic_prefix": prefix})
     ensure_topics(settings)
     return settings

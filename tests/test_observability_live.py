@@ -232,7 +232,8 @@ def day_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def live(services: Settings, day_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRun]:
     work = tmp_path_factory.mktemp("obs-live")
-    settings = create_database(services.model_copy(update={"topic_prefix": f"obs{time.time_ns() % 10**12}."}), "obs")
+    prefix = f"{services.topic_prefix}obs{time.time_ns() % 10**12}."  # under the session's prefix
+    settings = create_database(services.model_copy(update={"topic_prefix": prefix}), "obs")
     processes = Processes(work)
     try:
         ensure_topics(settings)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from sinks.aggregates import AggregateRefresher
 from sinks.database import connect
 from sinks.migrate import MIGRATIONS_DIR, discover_migrations, migrate, timescaledb_version
 from sinks.tables import MAPPING_FILE, load_mappings
@@ -268,22 +269,65 @@ def test_timescaledb_mode_hypertables_compression_retention_and_continuous_aggre
         schema,
     )
     assert {r["view_name"]: r["materialized_only"] for r in caggs} == {"md_bars_1h": False, "md_bars_1d": False}
+    # A refresh job names the aggregate's materialization hypertable up to TimescaleDB 2.19, the
+    # aggregate itself from 2.20 on: both shapes count (sinks/aggregates.py matches them the same way).
     refresh_jobs = query(
         settings,
-        "SELECT count(*) FROM timescaledb_information.jobs WHERE proc_name = 'policy_refresh_continuous_aggregate' "
-        "AND hypertable_name IN (SELECT materialization_hypertable_name "
-        "FROM timescaledb_information.continuous_aggregates WHERE view_schema = $1)",
+        "SELECT c.view_name, (j.config ->> 'start_offset')::interval AS start_offset "
+        "FROM timescaledb_information.continuous_aggregates c JOIN timescaledb_information.jobs j "
+        "ON j.proc_name = 'policy_refresh_continuous_aggregate' "
+        "AND ((j.hypertable_schema = c.view_schema AND j.hypertable_name = c.view_name) "
+        "OR (j.hypertable_schema = c.materialization_hypertable_schema "
+        "AND j.hypertable_name = c.materialization_hypertable_name)) "
+        "WHERE c.view_schema = $1 ORDER BY c.view_name",
         schema,
     )
-    assert refresh_jobs[0][0] == 2
+    assert [(r["view_name"], r["start_offset"]) for r in refresh_jobs] == [
+        ("md_bars_1d", dt.timedelta(days=30)), ("md_bars_1h", dt.timedelta(days=3)),
+    ]  # fmt: skip
+    refresher = asyncio.run(load_refresher(settings))
+    assert refresher is not None
+    assert {(p.view, p.table, p.time_column, p.start_offset_us) for p in refresher.policies} == {
+        ("md_bars_1h", "md_bars", "start_time", 3 * 86_400_000_000),
+        ("md_bars_1d", "md_bars", "start_time", 30 * 86_400_000_000),
+    }
 
     usdcop = seed_view_data(settings)  # the same write path as plain PostgreSQL
     check_hourly_and_daily_bars(settings, usdcop)  # real-time aggregation
+    # The day (2025-11-20) is older than the 1 h aggregate's refresh window (3 days): no policy run will
+    # materialize it, so the sink refreshed it after its batches committed. Read the materialization alone:
+    materialized_only(settings, "md_bars_1h", True)
+    hourly = query(settings, "SELECT bucket, close FROM md_bars_1h WHERE symbol = 'USDCOP' ORDER BY bucket")
+    assert [(r["bucket"], r["close"]) for r in hourly] == [
+        (ts(T0_US), usdcop[59]["close"]), (ts(T0_US + 60 * MINUTE_US), usdcop[119]["close"]),
+    ]  # fmt: skip
+    # a revision of an old bar (a backfill): the sink refreshes that day again
+    producer = EventProducer(settings)
+    revised = bar(119, revision=1, close=usdcop[119]["close"] + 7.0)
+    producer.send("marketdata", "Bar", revised)
+    producer.flush()
+    drain(settings, ["marketdata"])
+    hourly = query(settings, "SELECT bucket, close FROM md_bars_1h WHERE symbol = 'USDCOP' ORDER BY bucket")
+    assert hourly[-1]["close"] == revised["close"]
+    materialized_only(settings, "md_bars_1h", False)
+    usdcop[119] = revised
     for view in ("md_bars_1h", "md_bars_1d"):
         execute(settings, f"CALL refresh_continuous_aggregate('{schema}.{view}', NULL, NULL)")
     check_hourly_and_daily_bars(settings, usdcop)  # materialized
     latest = query(settings, "SELECT symbol, price FROM latest_market_data ORDER BY symbol")
     assert [tuple(r) for r in latest] == [("EURUSD", 1.15), ("USDCOP", usdcop[119]["close"])]
+
+
+def materialized_only(settings: Settings, view: str, on: bool) -> None:
+    execute(settings, f"ALTER MATERIALIZED VIEW {settings.db_schema}.{view} SET (timescaledb.materialized_only = {on})")
+
+
+async def load_refresher(settings: Settings) -> AggregateRefresher | None:
+    conn = await connect(settings, "mercado-test")
+    try:
+        return await AggregateRefresher.load(conn, settings.db_schema)
+    finally:
+        await conn.close()
 
 
 # --------------------------------------------------------------------------- a new pipeline = migration + mapping

@@ -72,7 +72,7 @@ def isolated(settings: Settings, **updates: Any) -> Settings:
     tag = uuid.uuid4().hex[:8]
     values: dict[str, Any] = {
         "db_schema": f"t_{tag}",
-        "topic_prefix": f"sinktest-{tag}.",
+        "topic_prefix": f"{settings.topic_prefix}sinktest-{tag}.",  # under the session's prefix (conftest)
         "sink_group": "sink",
         "sink_retry_initial_s": 0.05,
         "sink_retry_max_s": 1.0,

@@ -22,7 +22,7 @@ def _retention(settings: Settings, name: str) -> str:
 
 
 def test_the_override_replaces_the_catalog_retention(kafka: Settings) -> None:
-    prefix = f"t{time.time_ns() % 10**12}.retention."
+    prefix = f"{kafka.topic_prefix}t{time.time_ns() % 10**12}.retention."
     spec = (TopicSpec("kept.v1", ("PriceTick",), ("venue",), "kept", retention_ms=1000),)
     forever = kafka.model_copy(update={"topic_prefix": prefix + "a.", "topic_retention_ms": -1})
     catalog = kafka.model_copy(update={"topic_prefix": prefix + "b.", "topic_retention_ms": None})
