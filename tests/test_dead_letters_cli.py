@@ -23,7 +23,7 @@ Y2999 = 32_472_144_000_000_000
 
 
 def test_dead_letters_lists_each_refused_event_with_its_reason_and_record(services: Settings, monkeypatch) -> None:
-    prefix = f"t{time.time_ns() % 10**12}.dlq."
+    prefix = f"{services.topic_prefix}t{time.time_ns() % 10**12}.dlq."
     settings = services.model_copy(update={"topic_prefix": prefix})
     ensure_topics(settings)
     tick = {"event_id": "binance:BTC/USDT:7", "event_time": Y2999, "venue": "binance", "symbol": "BTC/USDT",
