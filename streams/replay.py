@@ -61,7 +61,10 @@ def partition_ranges(
         for p in sorted(md.topics[name].partitions):
             low, high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=timeout)
             start = _offset_for(consumer, name, p, start_ms, high, timeout) if start_ms is not None else low
-            end = _offset_for(consumer, name, p, end_ms, high, timeout) if end_ms is not None else high
+            # Not the first offset at or after end_ms: timestamps need not grow along a partition (an
+            # out-of-order tick, or a far-future one that the runtime refuses), and the first one past the
+            # end would cut off every later message inside the range. The reader filters by timestamp.
+            end = high
             out.append(PartitionRange(name, p, max(start, low), max(end, max(start, low))))
     return out
 
@@ -83,6 +86,7 @@ class KafkaRangeReader:
             consumer_config(settings, f"mercado-replay-{time.time_ns()}", **{"enable.partition.eof": False})
         )
         ranges = partition_ranges(self._consumer, topics, start_ms, end_ms)
+        self.start_ms, self.end_ms = start_ms, end_ms  # messages outside [start_ms, end_ms) are skipped
         self.ranges = [r for r in ranges if r.end > r.start]
         self.total = sum(r.end - r.start for r in self.ranges)
 
@@ -113,14 +117,17 @@ class KafkaRangeReader:
                         continue
                     buf = buffers[tp]
                     ts = msg.timestamp()[1]
+                    if msg.offset() + 1 >= by_tp[tp].end:
+                        done.add(tp)
+                        starving.discard(tp)
+                    if (self.start_ms is not None and ts < self.start_ms) or (
+                            self.end_ms is not None and ts >= self.end_ms):
+                        continue
                     if not buf:
                         heapq.heappush(heap, (ts, tp[1], tp[0]))
                         starving.discard(tp)
                     buf.append(InputMessage(tp[0], tp[1], msg.offset(), ts, msg.value(), msg.headers(),
                                             None if decoded is None else decoded[n]))
-                    if msg.offset() + 1 >= by_tp[tp].end:
-                        done.add(tp)
-                        starving.discard(tp)
                     if len(buf) >= _BUFFER_HIGH and tp not in paused:
                         c.pause([TopicPartition(*tp)])
                         paused.add(tp)
