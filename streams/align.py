@@ -14,6 +14,12 @@ its high watermark and how long it has been idle (like Kafka Streams: wait while
 to be positive; wait at most ``idle_s`` of wall-clock time when it is unknown or when what is left
 is one offset — the control record that ends a transaction).
 
+A message the runtime will refuse for its event time (:func:`merge_key`: before the floor, or ahead of
+its producer's stamp) is ordered first, not by its timestamp: a tick dated 2999 at a partition's head
+would otherwise hold back every later message of that partition until the others ran dry, and its
+partition's inputs would reach the stage in another order than without it. The key is judged from the
+message alone, so the replay's merge (streams/replay.py) and the live one order alike.
+
 Caught-up and idle partitions are the only wall-clock inputs, and they matter only at the live edge:
 when the inputs are already in the log (catch-up, a restart, a backtest on the live worker) the
 release order is exactly the replay's. Faust and Kafka stay outside: the worker tells the aligner
@@ -30,6 +36,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import orjson
+
+from processors.admission import AdmissionConfig, time_violation
+from streams.driver import produced_at
 
 HELD_PREFIX = "\x00held:"  # state-table keys of held messages (kept in the changelog until released)
 
@@ -74,13 +83,25 @@ class Held:
                    tuple((name, unb64(v) or b"") for name, v in headers))
 
 
+def merge_key(timestamp_ms: int, headers: Iterable[tuple[str, bytes]] | None,
+              admission: AdmissionConfig | None) -> int:
+    """The timestamp a merge orders a message by: its own, or -1 (first) when the runtime will refuse it
+    by the floor or by its producer's stamp (``mercado-produced-us``). An unstamped message is judged
+    by its partition's clock, which the merge does not keep: it keeps its timestamp."""
+    if admission is None:
+        return timestamp_ms
+    produced = produced_at(headers) if headers else None
+    return -1 if time_violation(timestamp_ms * 1000, produced, admission) is not None else timestamp_ms
+
+
 def is_held_key(key: str) -> bool:
     return key.startswith(HELD_PREFIX)
 
 
 class EventTimeAligner:
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, clock: Callable[[], float] = time.monotonic, admission: AdmissionConfig | None = None):
         self.clock = clock
+        self.admission = admission
         self._queues: dict[tuple[str, int], deque[Held]] = {}
         self._last_arrival: dict[tuple[str, int], float] = {}
         self.held_count = 0
@@ -106,10 +127,16 @@ class EventTimeAligner:
         self._last_arrival[tp] = self.clock()
         self.held_count += 1
 
+    def _order(self, m: Held) -> tuple[int, int, str, int]:
+        """:attr:`Held.order`, with a message the runtime will refuse first (:func:`merge_key`)."""
+        if self.admission is None:
+            return m.order
+        return (merge_key(m.timestamp_ms, m.headers, self.admission), m.partition, m.topic, m.offset)
+
     def release(self, pending: Callable[[str, int, float], bool]) -> list[Held]:
         """The held messages that can go now, in the replay's order. ``pending(topic, partition,
         idle_s)`` says whether a partition with nothing held may still deliver an older message."""
-        heads = [(q[0].order, tp) for tp, q in self._queues.items() if q]
+        heads = [(self._order(q[0]), tp) for tp, q in self._queues.items() if q]
         if not heads:
             return []
         heapq.heapify(heads)
@@ -123,7 +150,7 @@ class EventTimeAligner:
             queue = self._queues[tp]
             out.append(queue.popleft())
             if queue:
-                heapq.heappush(heads, (queue[0].order, tp))
+                heapq.heappush(heads, (self._order(queue[0]), tp))
             else:  # this partition's next message could be older than the other heads
                 blocked = pending(*tp, now - self._last_arrival[tp])
         self.held_count -= len(out)

@@ -74,7 +74,7 @@ class LiveAligner:
     def __init__(self, settings: Settings, group: str, table: MutableMapping[bytes, bytes],
                  assignment: Callable[[], Iterable[tuple[str, int]]], *, restore_lazily: bool = True) -> None:
         self.settings, self.group, self.table, self.assignment = settings, group, table, assignment
-        self.aligner = EventTimeAligner()
+        self.aligner = EventTimeAligner(admission=settings.admission)
         self.positions: dict[tuple[str, int], int] = {}
         self.saved: set[str] = set()  # state keys of the held messages written to the state table
         self.added: list[Held] = []  # arrived since the last save

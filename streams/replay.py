@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from processors.core import PipelineSpec
+from streams.align import merge_key
 from streams.catalog import TopicSpec, topic
 from streams.config import Settings
 from streams.driver import Output, PipelineDriver, Rejected
@@ -40,6 +41,7 @@ class InputMessage:
     value: bytes | None
     headers: list[tuple[str, bytes]] | None
     decoded: Any = None  # the value decoded with its fetched batch (AvroSerde.decode_many), when done
+    order_ms: int = 0  # what the merge orders it by (streams/align.py merge_key)
 
 
 @dataclass
@@ -87,6 +89,7 @@ class KafkaRangeReader:
         )
         ranges = partition_ranges(self._consumer, topics, start_ms, end_ms)
         self.start_ms, self.end_ms = start_ms, end_ms  # messages outside [start_ms, end_ms) are skipped
+        self.admission = settings.admission  # what the runtime will refuse is merged first (streams/align.py)
         self.ranges = [r for r in ranges if r.end > r.start]
         self.total = sum(r.end - r.start for r in self.ranges)
 
@@ -94,6 +97,7 @@ class KafkaRangeReader:
         if not self.ranges:
             return
         c = self._consumer
+        admission = self.admission
         by_tp = {(r.topic, r.partition): r for r in self.ranges}
         buffers: dict[tuple[str, int], deque[InputMessage]] = {tp: deque() for tp in by_tp}
         starving = set(by_tp)  # unfinished partitions with nothing buffered: must fetch before merging
@@ -123,11 +127,13 @@ class KafkaRangeReader:
                     if (self.start_ms is not None and ts < self.start_ms) or (
                             self.end_ms is not None and ts >= self.end_ms):
                         continue
+                    headers = msg.headers()
+                    key = merge_key(ts, headers, admission)
                     if not buf:
-                        heapq.heappush(heap, (ts, tp[1], tp[0]))
+                        heapq.heappush(heap, (key, tp[1], tp[0]))
                         starving.discard(tp)
-                    buf.append(InputMessage(tp[0], tp[1], msg.offset(), ts, msg.value(), msg.headers(),
-                                            None if decoded is None else decoded[n]))
+                    buf.append(InputMessage(tp[0], tp[1], msg.offset(), ts, msg.value(), headers,
+                                            None if decoded is None else decoded[n], key))
                     if len(buf) >= _BUFFER_HIGH and tp not in paused:
                         c.pause([TopicPartition(*tp)])
                         paused.add(tp)
@@ -138,7 +144,7 @@ class KafkaRangeReader:
             buf = buffers[tp]
             yield buf.popleft()
             if buf:
-                heapq.heappush(heap, (buf[0].timestamp_ms, partition, topic_name))
+                heapq.heappush(heap, (buf[0].order_ms, partition, topic_name))
             elif tp not in done:
                 starving.add(tp)
             if tp in paused and len(buf) < _BUFFER_HIGH // 4:

@@ -235,3 +235,42 @@ def test_any_event_time_jump_gives_bounded_risk_outputs_and_state(steps: list) -
             out += risk.feed(*filled(t, f"o{i}", "BUY", f"{price:.2f}", "0.01"))
         assert len(out) <= 30
         assert len(orjson.dumps(risk.snapshot(), default=str)) < 64_000
+
+
+# ---------------------------------------------------------------------------------------------- merges
+def test_the_live_merge_releases_a_message_it_will_refuse_first_instead_of_holding_its_partition_back() -> None:
+    from streams.align import EventTimeAligner, Held
+
+    def held(partition: int, offset: int, ts_ms: int, produced_us: int | None) -> Held:
+        headers = () if produced_us is None else (("mercado-produced-us", str(produced_us).encode()),)
+        return Held("risk-in", partition, offset, ts_ms, b"k", b"v", headers)
+
+    t0 = T0 // 1000
+    stamped = EventTimeAligner(admission=AdmissionConfig())
+    plain = EventTimeAligner()
+    for aligner in (stamped, plain):
+        aligner.assign([("risk-in", 0), ("risk-in", 1)])
+        aligner.add(held(0, 0, Y2999 // 1000, T0))  # refused by its stamp
+        aligner.add(held(0, 1, t0 + 5, T0 + 5000))
+        aligner.add(held(1, 0, t0 + 1, T0 + 1000))
+        aligner.add(held(1, 1, t0 + 9, T0 + 9000))
+
+    def order(aligner: EventTimeAligner) -> list[tuple[int, int]]:
+        return [(m.partition, m.offset) for m in aligner.release(lambda *_: False)]
+
+    # the 2999 tick goes first; the others in event-time order, as if it were not there
+    assert order(stamped) == [(0, 0), (1, 0), (0, 1), (1, 1)]
+    # without the bounds it held partition 0 back behind everything of partition 1
+    assert order(plain) == [(1, 0), (1, 1), (0, 0), (0, 1)]
+
+
+def test_merge_key_orders_refused_messages_first_and_keeps_the_others() -> None:
+    from streams.align import merge_key
+
+    bounds = AdmissionConfig()
+    stamp = [("mercado-produced-us", str(T0).encode())]
+    assert merge_key(T0 // 1000, stamp, bounds) == T0 // 1000
+    assert merge_key(Y2999 // 1000, stamp, bounds) == -1
+    assert merge_key(1_700, None, bounds) == -1  # before the floor
+    assert merge_key(Y2999 // 1000, None, bounds) == Y2999 // 1000  # unstamped: the merge keeps no clock
+    assert merge_key(Y2999 // 1000, stamp, None) == Y2999 // 1000

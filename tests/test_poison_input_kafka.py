@@ -495,15 +495,11 @@ def test_retail_worker_dead_letters_a_2999_listing_and_equals_the_replay(retail_
     _assert_same_as_replay(run["live"], run["with_bad"], run["outputs"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug, issue #18 left open: both merges (streams/align.py EventTimeAligner, streams/replay.py "
-    "KafkaRangeReader) order by the Kafka timestamp, so a refused far-future message at a partition's head "
-    "holds back that partition's later messages before it is dead-lettered; the repartition topic's order "
-    "differs from a run without it (live still equals replay)"))
 def test_retail_outputs_are_those_without_the_bad_listing(retail_run: dict[str, Any]) -> None:
     """The refused listing's Kafka timestamp (2999) must not reorder the others: the replay merges its
-    input partitions by timestamp and the live worker aligns them the same way, so the listings behind
-    it in its partition would go last."""
+    input partitions by timestamp and the live worker aligns them the same way, so by its timestamp the
+    listings behind it in its partition would go last; both merges order it first (streams/align.py
+    merge_key)."""
     run = retail_run
     _assert_same_per_key(run["with_bad"], run["without_bad"], run["outputs"], "replay with vs without the listing")
     _assert_same_per_key(run["live"], run["without_bad"], run["outputs"], "live with vs replay without")
@@ -547,11 +543,6 @@ def test_risk_worker_dead_letters_a_2999_health_probe_and_equals_the_replay(risk
     _assert_same_as_replay(run["live"], run["with_bad"], run["outputs"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug, issue #18 left open: both merges (streams/align.py EventTimeAligner, streams/replay.py "
-    "KafkaRangeReader) order by the Kafka timestamp, so a refused far-future message at a partition's head "
-    "holds back that partition's later messages before it is dead-lettered; the repartition topic's order "
-    "differs from a run without it (live still equals replay)"))
 def test_risk_outputs_are_those_without_the_bad_probe(risk_run: dict[str, Any]) -> None:
     """As for retail: the refused probe's Kafka timestamp must not move the probes behind it to the end."""
     run = risk_run
