@@ -15,7 +15,8 @@ Event time:
 * without a producer's stamp, more than ``max_jump_s`` (default 7 days) ahead of its partition's clock
   (the highest event time admitted there): refused in the runtime, and it moves no clock.
 
-Domain rules (:func:`domain_violations`): no NaN or infinity anywhere, prices > 0, a quote's bid ≤ ask,
+Domain rules (:func:`domain_violations`): no NaN or infinity anywhere, prices > 0 (a retail listing's ≥ 0: a
+0 on a retailer's page is a glitch the retail pipeline reports), a quote's bid ≤ ask,
 volumes and quantities ≥ 0 (order quantities > 0), latencies ≥ 0, a range's start ≤ end. They are data
 (``_RULES``), read by the check of one record and by :func:`batch_admitted`, the same check over the
 columns of a whole batch (the producer's Parquet fast path).
@@ -158,9 +159,9 @@ _RULES: dict[str, _Rules] = {
         not_negative=("tick_count",),
         ordered=(_Order("start", "end", lambda start, end: f"{iso(start)} is after end {iso(end)}"),),
     ),
-    "RetailListing": _Rules(
-        positive=("price_normal", "price_offer", "price_card"), not_negative=("rating", "reviews_count")
-    ),
+    # A listing's price of 0 is what a retailer's page showed (a glitch the retail pipeline exists to
+    # report, processors/retail/glitches.py non_positive_price), not a corrupt record: >= 0, not > 0.
+    "RetailListing": _Rules(not_negative=("price_normal", "price_offer", "price_card", "rating", "reviews_count")),
     "ScanSnapshot": _Rules(
         rows=_Rules(
             positive=("price", "prev_close", "high", "low"),

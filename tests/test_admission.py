@@ -263,3 +263,13 @@ def test_the_batch_screen_per_rule() -> None:
     assert batch_admitted("Heartbeat", columns([{"event_time": DAY}], ["event_time"]), NOW, CONFIG)
     assert not batch_admitted("ScanSnapshot", columns([{"event_time": DAY}], ["event_time"]), NOW, CONFIG)
     assert not batch_admitted("PriceTick", {}, NOW, CONFIG)  # no event times: go row by row
+
+
+def test_a_retail_listing_at_zero_is_admitted_for_the_glitch_detector() -> None:
+    """A 0 CLP price is what the retailer's page showed; processors/retail/glitches.py reports it
+    (non_positive_price). Negative prices are refused."""
+    listing = {"event_time": DAY, "price_normal": 152_990, "price_offer": 0, "price_card": None, "rating": 4.3}
+    assert violations("RetailListing", listing, NOW, CONFIG) == []
+    assert violations("RetailListing", {**listing, "price_offer": -1}, NOW, CONFIG) == [
+        Violation("price_offer", "-1 must be >= 0")
+    ]
