@@ -15,17 +15,23 @@ Event time:
 * without a producer's stamp, more than ``max_jump_s`` (default 7 days) ahead of its partition's clock
   (the highest event time admitted there): refused in the runtime, and it moves no clock.
 
-Domain rules (:func:`domain_violations`): no NaN or infinity anywhere, prices > 0, a quote's bid ≤ ask,
-volumes and quantities ≥ 0 (order quantities > 0), latencies ≥ 0, a range's start ≤ end.
+Domain rules (:func:`domain_violations`): no NaN or infinity anywhere, prices > 0 (a retail listing's ≥ 0: a
+0 on a retailer's page is a glitch the retail pipeline reports), a quote's bid ≤ ask,
+volumes and quantities ≥ 0 (order quantities > 0), latencies ≥ 0, a range's start ≤ end. They are data
+(``_RULES``), read by the check of one record and by :func:`batch_admitted`, the same check over the
+columns of a whole batch (the producer's Parquet fast path).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, NamedTuple
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -80,11 +86,17 @@ class Violation(NamedTuple):
     message: str
 
 
+@lru_cache(maxsize=64)
+def _bounds_us(floor: datetime, max_ahead_s: float) -> tuple[int, int]:
+    return AdmissionConfig(floor=floor, max_ahead_s=max_ahead_s).floor_us, round(max_ahead_s * 1_000_000)
+
+
 def time_violation(t_us: int, produced_us: int | None, config: AdmissionConfig) -> Violation | None:
     """The event-time check of a door (``produced_us`` = now) or of a stamped event in the runtime."""
-    if t_us < config.floor_us:
-        return Violation("event_time", f"{iso(t_us)} is before the floor {iso(config.floor_us)}")
-    if produced_us is not None and t_us > produced_us + config.max_ahead_us:
+    floor_us, max_ahead_us = _bounds_us(config.floor, config.max_ahead_s)  # cached: this runs per row
+    if t_us < floor_us:
+        return Violation("event_time", f"{iso(t_us)} is before the floor {iso(floor_us)}")
+    if produced_us is not None and t_us > produced_us + max_ahead_us:
         return Violation("event_time", f"{iso(t_us)} is {(t_us - produced_us) / 1e6:,.0f} s ahead of the time it "
                                        f"was produced ({iso(produced_us)}; bound {config.max_ahead_s:g} s)")
     return None
@@ -107,9 +119,19 @@ def _finite(value: Any) -> bool:
     return True
 
 
+_PLAIN = frozenset({str, int, bool, bytes, type(None)})  # never a non-finite number, nothing inside
+_ORDINARY = frozenset({float, int})  # compared directly (a Decimal NaN raises when compared)
+
+
 def _non_finite(record: Any, path: str, out: list[Violation]) -> None:
     if isinstance(record, dict):
         for name, value in record.items():
+            kind = type(value)  # the common cases first, without building the field's path (per row at a door)
+            if kind is float:
+                if value - value == 0.0:  # finite (NaN and ±inf give NaN)
+                    continue
+            elif kind in _PLAIN:
+                continue
             if not name.startswith("_"):
                 _non_finite(value, f"{path}.{name}" if path else name, out)
     elif isinstance(record, list):
@@ -119,82 +141,82 @@ def _non_finite(record: Any, path: str, out: list[Violation]) -> None:
         out.append(Violation(path, f"{record} is not a finite number"))
 
 
-def _positive(record: dict[str, Any], names: tuple[str, ...], out: list[Violation], prefix: str = "") -> None:
-    for name in names:
-        value = record.get(name)
-        if value is not None and _finite(value) and not value > 0:
-            out.append(Violation(prefix + name, f"{value} must be > 0"))
+class _Order(NamedTuple):
+    """``low <= high`` (both present and finite), else the message ``says(low, high)`` on ``low``."""
+
+    low: str
+    high: str
+    says: Callable[[Any, Any], str]
 
 
-def _not_negative(record: dict[str, Any], names: tuple[str, ...], out: list[Violation], prefix: str = "") -> None:
-    for name in names:
-        value = record.get(name)
-        if value is not None and _finite(value) and value < 0:
-            out.append(Violation(prefix + name, f"{value} must be >= 0"))
+class _Rules(NamedTuple):
+    """The domain rules of one record type, as data: :func:`domain_violations` checks one record with
+    them and :func:`batch_admitted` a columnar batch, so the two cannot disagree."""
+
+    positive: tuple[str, ...] = ()  # > 0 when present (null: no value, nothing to check)
+    not_negative: tuple[str, ...] = ()  # >= 0 when present
+    ordered: tuple[_Order, ...] = ()
+    rows: _Rules | None = None  # the rules of each item of the ``rows`` array
 
 
-def _price_tick(r: dict[str, Any], out: list[Violation]) -> None:
-    _positive(r, ("bid", "ask", "last"), out)
-    _not_negative(r, ("volume", "sequence"), out)
-    bid, ask = r.get("bid"), r.get("ask")
-    if bid is not None and ask is not None and _finite(bid) and _finite(ask) and bid > ask:
-        out.append(Violation("bid", f"crossed quote: bid {bid} > ask {ask}"))
-
-
-def _range(r: dict[str, Any], out: list[Violation]) -> None:
-    if r["start"] > r["end"]:
-        out.append(Violation("start", f"{iso(r['start'])} is after end {iso(r['end'])}"))
-    _not_negative(r, ("tick_count",), out)
-
-
-def _listing(r: dict[str, Any], out: list[Violation]) -> None:
-    _positive(r, ("price_normal", "price_offer", "price_card"), out)
-    _not_negative(r, ("rating", "reviews_count"), out)
-
-
-def _scan(r: dict[str, Any], out: list[Violation]) -> None:
-    for i, row in enumerate(r.get("rows") or ()):
-        if isinstance(row, dict):
-            _positive(row, ("price", "prev_close", "high", "low"), out, f"rows[{i}].")
-            _not_negative(row, ("volume", "avg_volume", "relative_volume", "market_cap", "float_shares"), out,
-                          f"rows[{i}].")
-
-
-def _submitted(r: dict[str, Any], out: list[Violation]) -> None:
-    _positive(r, ("quantity", "price"), out)
-
-
-def _filled(r: dict[str, Any], out: list[Violation]) -> None:
-    _positive(r, ("fill_price", "fill_quantity"), out)
-
-
-def _health(r: dict[str, Any], out: list[Violation]) -> None:
-    _not_negative(r, ("latency_ms",), out)
-
-
-def _accepted(r: dict[str, Any], out: list[Violation]) -> None:
-    _not_negative(r, ("ack_latency_ms",), out)
-
-
-_RULES = {
-    "PriceTick": _price_tick,
-    "BackfillComplete": _range,
-    "RetailListing": _listing,
-    "ScanSnapshot": _scan,
-    "OrderSubmitted": _submitted,
-    "OrderFilled": _filled,
-    "OrderAccepted": _accepted,
-    "VenueHealth": _health,
+_RULES: dict[str, _Rules] = {
+    "PriceTick": _Rules(
+        positive=("bid", "ask", "last"),
+        not_negative=("volume", "sequence"),
+        ordered=(_Order("bid", "ask", lambda bid, ask: f"crossed quote: bid {bid} > ask {ask}"),),
+    ),
+    "BackfillComplete": _Rules(
+        not_negative=("tick_count",),
+        ordered=(_Order("start", "end", lambda start, end: f"{iso(start)} is after end {iso(end)}"),),
+    ),
+    # A listing's price of 0 is what a retailer's page showed (a glitch the retail pipeline exists to
+    # report, processors/retail/glitches.py non_positive_price), not a corrupt record: >= 0, not > 0.
+    "RetailListing": _Rules(not_negative=("price_normal", "price_offer", "price_card", "rating", "reviews_count")),
+    "ScanSnapshot": _Rules(
+        rows=_Rules(
+            positive=("price", "prev_close", "high", "low"),
+            not_negative=("volume", "avg_volume", "relative_volume", "market_cap", "float_shares"),
+        )
+    ),
+    "OrderSubmitted": _Rules(positive=("quantity", "price")),
+    "OrderFilled": _Rules(positive=("fill_price", "fill_quantity")),
+    "OrderAccepted": _Rules(not_negative=("ack_latency_ms",)),
+    "VenueHealth": _Rules(not_negative=("latency_ms",)),
 }
+
+
+def _apply(rules: _Rules, r: dict[str, Any], out: list[Violation], prefix: str = "") -> None:
+    # A non-finite value breaks only the finite rule (reported by _non_finite). The common case, a
+    # plain number that passes, is answered by one comparison (this runs per row at a door).
+    for name in rules.positive:
+        value = r.get(name)
+        if value is None or (type(value) in _ORDINARY and value > 0):
+            continue
+        if _finite(value) and not value > 0:
+            out.append(Violation(prefix + name, f"{value} must be > 0"))
+    for name in rules.not_negative:
+        value = r.get(name)
+        if value is None or (type(value) in _ORDINARY and value >= 0):
+            continue
+        if _finite(value) and value < 0:
+            out.append(Violation(prefix + name, f"{value} must be >= 0"))
+    for order in rules.ordered:
+        low, high = r.get(order.low), r.get(order.high)
+        if low is not None and high is not None and _finite(low) and _finite(high) and low > high:
+            out.append(Violation(prefix + order.low, order.says(low, high)))
+    if rules.rows is not None:
+        for i, row in enumerate(r.get("rows") or ()):
+            if isinstance(row, dict):
+                _apply(rules.rows, row, out, f"{prefix}rows[{i}].")
 
 
 def domain_violations(schema: str, record: dict[str, Any]) -> list[Violation]:
     """Every rule the record breaks (empty: admitted). ``schema`` is the record's name (namespace optional)."""
     out: list[Violation] = []
     _non_finite(record, "", out)
-    rule = _RULES.get(schema.rpartition(".")[2])
-    if rule is not None:
-        rule(record, out)
+    rules = _RULES.get(schema.rpartition(".")[2])
+    if rules is not None:
+        _apply(rules, record, out)
     return out
 
 
@@ -207,3 +229,52 @@ def violations(schema: str, record: dict[str, Any], now_us: int, config: Admissi
         if bad is not None:
             out.insert(0, bad)
     return out
+
+
+# ---------------------------------------------------------------------------------------------- batches
+Column = tuple[Any, Any]  # (numpy array of a field's values, numpy bool array of its non-null rows or None)
+
+
+def _flagged(bad: Any, *valid: Any) -> bool:
+    for mask in valid:
+        if mask is not None:
+            bad = bad & mask
+    return bool(bad.any())
+
+
+def batch_admitted(schema: str, columns: Mapping[str, Column], now_us: int, config: AdmissionConfig) -> bool:
+    """Whether :func:`violations` admits every row of a columnar batch of one record type (the producer's
+    Parquet fast path), by a few numpy operations per rule: the same bounds and rules, over whole columns.
+
+    ``columns`` maps each numeric field of the batch to ``(values, valid)``: its values as a numpy array
+    (nulls may hold anything, e.g. NaN) and which rows are not null (None: no nulls). It must hold
+    ``event_time``; a field absent from the batch takes its schema default, and no default breaks a rule.
+    False says nothing about which row: the caller then checks the batch row by row, which names it."""
+    event_time = columns.get("event_time")
+    if event_time is None:
+        return False
+    t = event_time[0]
+    if len(t) and (_flagged(t < config.floor_us, event_time[1])
+                   or _flagged(t > now_us + config.max_ahead_us, event_time[1])):
+        return False
+    for values, valid in columns.values():
+        if values.dtype.kind == "f" and _flagged(~np.isfinite(values), valid):
+            return False
+    rules = _RULES.get(schema.rpartition(".")[2])
+    if rules is None:
+        return True
+    if rules.rows is not None:
+        return False  # nested records: only the row check sees them
+    for name in rules.positive:
+        column = columns.get(name)
+        if column is not None and _flagged(~(column[0] > 0), column[1]):
+            return False
+    for name in rules.not_negative:
+        column = columns.get(name)
+        if column is not None and _flagged(column[0] < 0, column[1]):
+            return False
+    for order in rules.ordered:
+        low, high = columns.get(order.low), columns.get(order.high)
+        if low is not None and high is not None and _flagged(low[0] > high[0], low[1], high[1]):
+            return False
+    return True

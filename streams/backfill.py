@@ -10,10 +10,12 @@ backfill twice gives the same ids. The range defaults to the ticks' own span, pe
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from processors.admission import violations
 from streams.config import Settings
 from streams.producer import FileProducer, ProduceReport
 
@@ -82,11 +84,19 @@ def run_backfill(
     end_us: int | None = None,
     progress: Any = None,
 ) -> BackfillReport:
-    """Produces the replacement ticks, then the per-symbol completion markers (after the ticks are acked)."""
+    """Produces the replacement ticks, then the per-symbol completion markers (after the ticks are acked).
+
+    Ticks are checked like ``mercado produce``'s rows (processors/admission.py); the markers too, and a
+    range given with ``start_us``/``end_us`` is checked before any tick is produced."""
     bid = backfill_id or file_backfill_id(path)
     producer = BackfillProducer(settings, topic_name, bid)
+    if start_us is not None or end_us is not None:
+        probe_start = start_us if start_us is not None else end_us
+        probe_end = end_us if end_us is not None else start_us
+        _check_marker(producer, {"event_time": probe_start, "start": probe_start, "end": probe_end}, "--from/--to")
     ticks = producer.produce_file(path, progress=progress)  # flushes: every tick is acked before the markers
     encode = producer.serde.encoder("BackfillComplete", producer.topic_name)
+    markers: list[tuple[str, dict[str, Any]]] = []
     for key, span in sorted(producer.spans.items()):
         if start_us is not None:
             span.start = start_us
@@ -102,6 +112,17 @@ def run_backfill(
             "end": span.end,
             "tick_count": span.ticks,
         }
-        producer.producer.produce(producer.topic_name, encode(marker), key, timestamp=span.start // 1000)
+        _check_marker(producer, marker, f"the marker of {key}")
+        markers.append((key, marker))
+    for key, marker in markers:
+        producer.producer.produce(producer.topic_name, encode(marker), key, timestamp=marker["start"] // 1000)
     producer.flush()
     return BackfillReport(bid, ticks, producer.spans)
+
+
+def _check_marker(producer: FileProducer, marker: dict[str, Any], what: str) -> None:
+    """A BackfillComplete that breaks an admission rule (e.g. --from after --to, or before the floor)
+    stops the backfill before any marker is produced."""
+    found = violations("BackfillComplete", marker, time.time_ns() // 1000, producer.admission)
+    if found:
+        raise ValueError(f"{what}: " + "; ".join(f"field {v.field!r}: {v.message}" for v in found))

@@ -42,6 +42,23 @@ def _settings() -> Settings:
     return get_settings()
 
 
+MAX_AHEAD_HELP = (
+    "Refuse rows whose event time is more than SECONDS ahead of the wall clock "
+    "(default: MERCADO_ADMISSION__MAX_AHEAD_S, 300)."
+)
+
+
+def _door_settings(max_ahead: float | None) -> Settings:
+    """The settings of a door (produce, backfill), with ``--max-ahead`` applied to the admission bounds."""
+    settings = _settings()
+    if max_ahead is None:
+        return settings
+    from processors.admission import AdmissionConfig
+
+    admission = AdmissionConfig.model_validate({**settings.admission.model_dump(), "max_ahead_s": max_ahead})
+    return settings.model_copy(update={"admission": admission})
+
+
 # --------------------------------------------------------------------------- infrastructure
 @app.command()
 def up() -> None:
@@ -182,8 +199,10 @@ def produce(
         None, "--skip-bad", help="Write bad rows to this file and go on (exit status is still 1)."
     ),
     fmt: str | None = typer.Option(None, "--format", help="csv, jsonl or parquet (default: from extension)"),
+    max_ahead: float | None = typer.Option(None, "--max-ahead", metavar="SECONDS", min=0, help=MAX_AHEAD_HELP),
 ) -> None:
-    """Validate every row of FILE against TOPIC's schema, encode it and produce it (idempotent producer)."""
+    """Validate every row of FILE against TOPIC's schema and the admission rules (README: What Mercado
+    refuses), encode it and produce it (idempotent producer)."""
     from streams.catalog import UnknownTopic
     from streams.files import FileFormatError
     from streams.metrics import try_serve_metrics
@@ -191,7 +210,7 @@ def produce(
 
     try_serve_metrics("produce", _settings())
     try:
-        producer = FileProducer(_settings(), topic)
+        producer = FileProducer(_door_settings(max_ahead), topic)
     except (UnknownTopic, ValueError) as exc:
         raise fail(str(exc)) from None
     with _progress() as bar:
@@ -318,6 +337,7 @@ def backfill(
     backfill_id: str | None = typer.Option(None, "--id", help="Default: a hash of the file (re-runs: same ids)."),
     start: str | None = typer.Option(None, "--from", help="Range start (default: each symbol's first tick)."),
     end: str | None = typer.Option(None, "--to", help="Range end, exclusive (default: after each symbol's last tick)."),
+    max_ahead: float | None = typer.Option(None, "--max-ahead", metavar="SECONDS", min=0, help=MAX_AHEAD_HELP),
 ) -> None:
     """Produce replacement ticks for a past range; bars of the range are re-emitted as revisions."""
     from streams.backfill import run_backfill
@@ -327,7 +347,7 @@ def backfill(
     start_ms, end_ms = _parse_time(start, "--from"), _parse_time(end, "--to")
     try:
         report = run_backfill(
-            _settings(), topic, file, backfill_id=backfill_id,
+            _door_settings(max_ahead), topic, file, backfill_id=backfill_id,
             start_us=None if start_ms is None else start_ms * 1000, end_us=None if end_ms is None else end_ms * 1000,
         )
     except (BadRowError, FileFormatError, DeliveryError, ValueError) as exc:

@@ -3,11 +3,12 @@
 Each schema compiles to one converter per field; a converter returns the value in the schema's
 wire form (timestamps as integer microseconds, decimals as ``Decimal``) or raises
 :class:`RowError` naming the field. Values already of the right Python type pass through untouched.
+Non-finite floats (``NaN``/``inf`` text, a NaN from Parquet) convert to themselves, never to null: the
+producer's admission check (:mod:`processors.admission`) refuses them, naming the field.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -162,10 +163,12 @@ def _enum(symbols: list[str]) -> Converter:
 
 
 def _nullable(inner: Converter) -> Converter:
+    """``["null", T]``: None or an empty CSV cell is null. A float NaN is a value, not a null (Arrow and
+    Parquet, where pandas' missing values go, have real nulls, read as None; JSON has no NaN): it passes
+    through, and the admission check refuses it with the other non-finite numbers."""
+
     def convert(value: Any) -> Any:
         if value is None or value == "":
-            return None
-        if isinstance(value, float) and math.isnan(value):  # pandas' missing value
             return None
         return inner(value)
 

@@ -8,6 +8,7 @@ rejects file holds exactly the bad rows as they were written, and ``row`` a dict
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
@@ -151,10 +152,22 @@ class RejectsWriter:
         if raw is not None:
             self._fh.write(raw if raw.endswith("\n") else raw + "\n")
         else:
-            self._fh.write(orjson.dumps(row, default=str).decode() + "\n")
+            self._fh.write(orjson.dumps(_json_safe(row), default=str).decode() + "\n")
 
     def close(self) -> None:
         self._fh.close()
+
+
+def _json_safe(value: Any) -> Any:
+    """JSON has no NaN or infinity (orjson writes them as null): a rejected Parquet row shows them as
+    the text ``nan``, ``inf``, ``-inf``, which a re-run reads back as the same refused number."""
+    if type(value) is float:
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def is_unreadable(row: Any) -> str | None:

@@ -26,6 +26,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Producer
 
+from processors.admission import Column, batch_admitted, violations
 from streams import metrics
 from streams.catalog import TopicSpec, topic
 from streams.coerce import RecordCoercer, RowError, record_coercer
@@ -108,6 +109,7 @@ class _EncodedBatch:
     values: list[bytes]
     keys: list[str]
     timestamps_ms: list[int]
+    checked_us: int  # the wall clock its event times were checked against (its first produced-at stamp)
 
 
 class FileProducer:
@@ -148,6 +150,9 @@ class FileProducer:
             for name in self.spec.schemas
         }
         self._single = None if self.spec.multi_schema else self.types[self.spec.schemas[0]]
+        self.admission = settings.admission
+        # the wall clock rows are checked against: the produced-at stamp of the messages being produced
+        self.now_us = time.time_ns() // 1000
 
     # ------------------------------------------------------------------ one row
     def _record_type(self, row: dict[str, Any]) -> _RecordType:
@@ -165,10 +170,22 @@ class FileProducer:
             rt = self._single or self._record_type(row)
             if rt.direct and rt.coercer.allowed.issuperset(row) and row.get("event_id"):
                 try:
-                    return rt.name, rt.key_of(row), row["event_time"], rt.encode(row)
+                    value = rt.encode(row)
                 except (EncodeError, KeyError, TypeError):
                     rt.direct = False  # this file needs conversion: stop trying the direct path
+                else:
+                    self._admit(rt.name, row)
+                    return rt.name, rt.key_of(row), row["event_time"], value
         return self._encode_converting(row)
+
+    def _admit(self, name: str, record: dict[str, Any]) -> None:
+        """Raises :class:`RowError` when the record breaks an admission rule (processors/admission.py)
+        at the wall-clock time of its produced-at stamp."""
+        found = violations(name, record, self.now_us, self.admission)
+        if found:
+            first = found[0]
+            more = "".join(f"; also field {v.field!r}: {v.message}" for v in found[1:])
+            raise RowError(first.field, first.message + more)
 
     def _encode_converting(self, row: Any) -> tuple[str, str, int, bytes]:
         unreadable = is_unreadable(row)
@@ -186,6 +203,7 @@ class FileProducer:
             value = rt.encode(record)
         except EncodeError as exc:
             raise RowError("", str(exc)) from None
+        self._admit(rt.name, record)
         return rt.name, rt.key_of(record), record["event_time"], value
 
     def encode_batch(self, batch: Any) -> _EncodedBatch | None:
@@ -207,6 +225,9 @@ class FileProducer:
         event_time = batch.column(names.index("event_time"))
         if not pa.types.is_integer(event_time.type) or event_time.null_count:
             return None
+        checked_us = time.time_ns() // 1000
+        if not batch_admitted(rt.name, _numeric_columns(batch, rt.columnar.names), checked_us, self.admission):
+            return None  # row by row: the row path names the row and the rule it breaks
         keys = string_keys(batch, rt.key_fields)
         if keys is None:
             return None
@@ -214,7 +235,7 @@ class FileProducer:
         if values is None:
             return None
         timestamps = (event_time.to_numpy(zero_copy_only=False).astype("int64") // 1000).tolist()
-        return _EncodedBatch(rt.name, values, keys, timestamps)
+        return _EncodedBatch(rt.name, values, keys, timestamps, checked_us)
 
     def _produce_waiting(self, value: bytes, key: str, timestamp_ms: int, headers: list[tuple[str, bytes]]) -> None:
         """produce() once librdkafka's queue has room (serving deliveries meanwhile)."""
@@ -265,12 +286,15 @@ class FileProducer:
             parquet = fmt == "parquet"
             done_units = 0
             n = 0
-            headers = [(PRODUCED_AT_HEADER, str(time.time_ns() // 1000).encode())]
+            self.now_us = time.time_ns() // 1000
+            headers = [(PRODUCED_AT_HEADER, str(self.now_us).encode())]
             events_out = metrics.EVENTS_OUT.labels(topic_name, "produce")
             reported = 0
             try:
                 for line, raw, row in rows:
                     if type(row) is _EncodedBatch:
+                        # its first stamp is the instant its event times were checked against
+                        headers = [(PRODUCED_AT_HEADER, str(row.checked_us).encode())]
                         for value, key, timestamp in zip(row.values, row.keys, row.timestamps_ms, strict=True):
                             n += 1
                             if n & 255 == 0:
@@ -289,6 +313,9 @@ class FileProducer:
                             progress(line, total)
                         continue
                     n += 1
+                    if n & 255 == 0:  # the produced-at stamp is refreshed every 256 rows (≈ 2 ms) ...
+                        self.now_us = time.time_ns() // 1000  # ... and is the time the rows are checked at
+                        headers = [(PRODUCED_AT_HEADER, str(self.now_us).encode())]
                     try:
                         name, key, event_time, value = encode_row(row)
                     except RowError as exc:
@@ -299,8 +326,6 @@ class FileProducer:
                             raise BadRowError(path, line, str(exc), report.produced) from None
                         rejects_writer.write(raw, row)
                         continue
-                    if n & 255 == 0:  # the produced-at stamp is refreshed every 256 rows (≈ 2 ms)
-                        headers = [(PRODUCED_AT_HEADER, str(time.time_ns() // 1000).encode())]
                     try:
                         produce(topic_name, value, key, timestamp=event_time // 1000, headers=headers)
                     except BufferError:  # librdkafka's queue is full: serve deliveries until there is room
@@ -351,3 +376,17 @@ class FileProducer:
                 f"{self.tracker.failed} message(s) failed and {remaining} were not acknowledged: "
                 + "; ".join(self.tracker.errors)
             )
+
+
+def _numeric_columns(batch: Any, fields: frozenset[str]) -> dict[str, Column]:
+    """The batch's integer and floating-point columns that are fields, as :func:`batch_admitted` takes them."""
+    import pyarrow as pa
+
+    out: dict[str, Column] = {}
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if pa.types.is_dictionary(column.type):  # as the columnar encoder sees it
+            column = column.cast(column.type.value_type)
+        if name in fields and (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+            valid = column.is_valid().to_numpy(zero_copy_only=False) if column.null_count else None
+            out[name] = (column.to_numpy(zero_copy_only=False), valid)
+    return out

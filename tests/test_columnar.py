@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from processors.admission import AdmissionConfig
 from streams.columnar import ColumnarEncoder, string_keys
 from streams.config import Settings
 from streams.producer import FileProducer
@@ -144,8 +146,6 @@ def test_batches_that_need_the_row_path_are_declined(change: dict[str, Any], why
 
 
 def test_timestamp_columns_and_out_of_range_ints_are_declined() -> None:
-    from datetime import UTC, datetime
-
     rows = [{**TICK, "event_time": datetime(2026, 11, 20, tzinfo=UTC)}]
     assert encoder("PriceTick").encode(pa.RecordBatch.from_pylist(rows)) is None
     listing = {
@@ -182,8 +182,11 @@ def test_keys_join_string_columns_and_decline_others() -> None:
 
 def test_file_producer_encodes_parquet_batches_or_falls_back() -> None:
     """``FileProducer.encode_batch`` on the catalog's multi-schema ticks topic: a batch without a type
-    column is PriceTicks, a single-type column picks that type, mixed types go row by row."""
-    producer = FileProducer(Settings(kafka_bootstrap="127.0.0.1:1"), "md.ticks.v1", producer=_NoProducer())
+    column is PriceTicks, a single-type column picks that type, mixed types go row by row. (Event times
+    of a few µs: the admission floor is moved to the epoch here.)"""
+    epoch = AdmissionConfig(floor=datetime(1970, 1, 1, tzinfo=UTC))
+    settings = Settings(kafka_bootstrap="127.0.0.1:1", admission=epoch)
+    producer = FileProducer(settings, "md.ticks.v1", producer=_NoProducer())
     ticks = pa.RecordBatch.from_pylist([TICK, {**TICK, "event_id": "k:2", "sequence": 2, "event_time": 2_999}])
     encoded = producer.encode_batch(ticks)
     assert encoded is not None
