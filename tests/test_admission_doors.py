@@ -42,7 +42,8 @@ def _tick(i: int, **changes: Any) -> dict[str, Any]:
 
 
 def _fresh(services: Settings, name: str) -> Settings:
-    settings = services.model_copy(update={"topic_prefix": f"t{time.time_ns() % 10**12}.doors.{name}."})
+    prefix = f"{services.topic_prefix}t{time.time_ns() % 10**12}.doors.{name}."  # under the session prefix
+    settings = services.model_copy(update={"topic_prefix": prefix})
     ensure_topics(settings, (topic(TICKS),))
     return settings
 
