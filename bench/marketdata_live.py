@@ -6,7 +6,7 @@ at the end together with the run's consumer groups):
 **Throughput** (``value`` / ``baseline`` / ``ratio``). The first ``--ticks`` events (PriceTicks and the
 Heartbeats between them, ~14 %; "ticks" below counts both, as ``bench.marketdata_replay`` does) of a
 generated market day (``streams.generator``, seed 42, 2026-11-20: the crypto and USD/COP feeds) are
-produced to ``md.ticks.v1`` with ``mercado produce``'s :class:`~streams.producer.FileProducer` before
+produced to ``md.ticks.v1`` with ``mercado produce``'s :class:`~streams.ingest.producer.FileProducer` before
 anything is timed. Both sides then run on the same single core (``taskset -c <core>`` for the worker,
 ``os.sched_setaffinity`` for the baseline, librdkafka's threads included); the benchmark's own polling
 runs on the other core(s).
@@ -104,10 +104,10 @@ from confluent_kafka.admin import AdminClient
 
 from bench.common import result
 from bench.raw_echo import RawCodec, fetch
-from streams.catalog import TopicSpec, topic
+from streams.codec.serde import AvroSerde
 from streams.config import Settings, get_settings
-from streams.kafka_clients import admin_config, committed_reader_config, consumer_config, producer_config
-from streams.serde import AvroSerde
+from streams.kafka.catalog import TopicSpec, topic
+from streams.kafka.clients import admin_config, committed_reader_config, consumer_config, producer_config
 
 ROOT = Path(__file__).resolve().parent.parent
 TICKS = "md.ticks.v1"
@@ -171,7 +171,7 @@ def worker_batch_within_s() -> float | None:
     import inspect
 
     try:
-        from streams.worker import create_app
+        from streams.engines.faust_engine import create_app
 
         return inspect.signature(create_app).parameters["batch_within_s"].default
     except (ImportError, KeyError):
@@ -205,14 +205,15 @@ class Run:
         prefix = f"{self.settings.topic_prefix}bench.mdlive.{self.stamp}.{name}."
         self.prefixes.append(prefix)
         s = self.settings.model_copy(update={"topic_prefix": prefix, **overrides})
-        from streams.topic_admin import ensure_topics
+        from streams.kafka.admin import ensure_topics
 
         ensure_topics(s, tuple(topic(t) for t in MD_TOPICS) + (RAW_OUT,))
         self.groups.append(f"{prefix}mercado-marketdata")
         return s
 
     def start_worker(self, s: Settings, env: dict[str, str]) -> subprocess.Popen:
-        return self.start_process(s, env, [sys.executable, "-m", "streams.cli", "worker", "--pipeline", "marketdata"])
+        return self.start_process(s, env, [sys.executable, "-m", "streams.commands.cli", "worker", "--pipeline",
+                                           "marketdata"])
 
     def start_process(self, s: Settings, env: dict[str, str], cmd: list[str]) -> subprocess.Popen:
         """``cmd`` pinned to the worker's core, with the phase's topic prefix; its stderr goes to the log."""
@@ -306,13 +307,13 @@ def check_services(settings: Settings) -> None:
 
 def committed_total(c: Consumer, tps: list[TopicPartition]) -> int:
     """The group's committed offsets summed (a broker just started is waited for)."""
-    from streams.consumer import when_ready
+    from streams.kafka.consumer import when_ready
 
     return sum(max(tp.offset, 0) for tp in when_ready(lambda: c.committed(tps, timeout=10), 60))
 
 
 def end_total(s: Settings, name: str) -> tuple[list[TopicPartition], int]:
-    from streams.consumer import end_offsets
+    from streams.kafka.consumer import end_offsets
 
     ends = end_offsets(s, [s.topic(name)])
     return [TopicPartition(t, p) for t, p in ends], sum(ends.values())
@@ -328,7 +329,7 @@ def proc_cpu_s(pid: int) -> float:
 # --------------------------------------------------------------------------- throughput
 def produce_day(s: Settings, n: int, seed: int, day: dt.date) -> int:
     from streams.generator import generate_day
-    from streams.producer import FileProducer
+    from streams.ingest.producer import FileProducer
 
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
@@ -434,7 +435,7 @@ class BarReader(threading.Thread):
 
     def __init__(self, s: Settings, isolation: str = "read_committed"):
         super().__init__(daemon=True)
-        from streams.consumer import default_serde
+        from streams.kafka.consumer import default_serde
 
         self.serde = default_serde(s)
         self.consumer = Consumer(

@@ -2,7 +2,7 @@
 
 Mercado: decode + bars (1 and 5 min) + gaps + indicators + move alerts + data quality + encoding of
 every output, as the replay runs it: the replay's Kafka reader decodes each fetched batch (up to
-2,000 messages) at once with ``AvroSerde.decode_many`` (column-wise, :mod:`streams.columnar`), then
+2,000 messages) at once with ``AvroSerde.decode_many`` (column-wise, :mod:`streams.codec.columnar`), then
 ``PipelineDriver.process_decoded`` runs each message; here over the encoded ticks of a generated
 market day (the crypto and USD/COP feeds) held in memory, in fetch-sized chunks.
 Baseline, same run: a loop that only decodes the same bytes with fastavro ``schemaless_reader``
@@ -27,11 +27,11 @@ import orjson
 from fastavro import schemaless_reader
 
 from bench.common import cpu_interleaved, interleaved, result
-from streams.coerce import record_coercer
+from streams.codec.coerce import record_coercer
+from streams.codec.serde import AvroSerde
 from streams.config import get_settings
-from streams.driver import PipelineDriver
-from streams.pipelines import build_pipeline
-from streams.serde import AvroSerde
+from streams.runtime.driver import PipelineDriver
+from streams.runtime.pipelines import build_pipeline
 
 FETCH = 2000  # messages per fetch, as the replay's reader consumes them
 

@@ -21,12 +21,12 @@ from confluent_kafka import Producer
 from fastavro import schemaless_writer
 
 from bench.common import result
-from streams.catalog import TopicSpec
+from streams.codec.serde import AvroSerde
 from streams.config import get_settings
-from streams.kafka_clients import producer_config
-from streams.producer import FileProducer
-from streams.serde import AvroSerde
-from streams.topic_admin import ensure_topics
+from streams.ingest.producer import FileProducer
+from streams.kafka.admin import ensure_topics
+from streams.kafka.catalog import TopicSpec
+from streams.kafka.clients import producer_config
 
 T0 = 1_795_132_800_000_000
 VENUES = ("binance", "kraken", "coinbase")

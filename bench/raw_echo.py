@@ -22,9 +22,9 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from fastavro import schemaless_reader, schemaless_writer
 
+from streams.codec.serde import SINGLE_OBJECT_MAGIC, AvroSerde
 from streams.config import get_settings
-from streams.kafka_clients import consumer_config, producer_config
-from streams.serde import SINGLE_OBJECT_MAGIC, AvroSerde
+from streams.kafka.clients import consumer_config, producer_config
 
 
 class RawCodec:

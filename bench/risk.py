@@ -9,7 +9,7 @@ then, interleaved and best of ``--repeats``:
 * baseline: decode-only, the best hand-written loop with the same library: fastavro
   ``schemaless_reader`` of every message (same wire schemas, integer timestamps);
 * candidate: decode as the replay decodes (``AvroSerde.decode_many`` per fetch of up to 2,000
-  messages: column-wise, :mod:`streams.columnar`) + both risk stages in-process
+  messages: column-wise, :mod:`streams.codec.columnar`) + both risk stages in-process
   (:class:`processors.risk.InProcessRisk`: routing of the rekey stage, the venue's PartitionRuntime,
   positions and PnL, five breakers, trading states, the order gate, alert throttling), from a fresh state.
 
@@ -41,9 +41,9 @@ from fastavro import schemaless_reader
 from bench.common import cpu_interleaved, result
 from processors.risk import InProcessRisk
 from schemas.loader import load_schemas
-from streams.coerce import record_coercer
+from streams.codec.coerce import record_coercer
+from streams.codec.serde import AvroSerde
 from streams.generator.risk_setup import VENUES, day_config  # noqa: F401  (re-exported for the tests)
-from streams.serde import AvroSerde
 
 SEED = 42
 FETCH = 2000  # messages per fetch, as the replay's reader consumes them

@@ -14,7 +14,7 @@ from io import BytesIO
 from fastavro import schemaless_reader, schemaless_writer
 
 from bench.common import interleaved, result
-from streams.serde import AvroSerde
+from streams.codec.serde import AvroSerde
 
 T0 = 1_795_132_800_000_000
 

@@ -38,11 +38,11 @@ from sinks.migrate import migrate
 from sinks.runner import SinkRunner, tune_garbage_collection
 from sinks.tables import load_mappings
 from sinks.writer import PG_EPOCH_US
-from streams.catalog import DEAD_LETTER_TOPIC, TopicSpec, topic
+from streams.codec.serde import AvroSerde
 from streams.config import Settings, get_settings
-from streams.kafka_clients import consumer_config, producer_config
-from streams.serde import AvroSerde
-from streams.topic_admin import ensure_topics
+from streams.kafka.admin import ensure_topics
+from streams.kafka.catalog import DEAD_LETTER_TOPIC, TopicSpec, topic
+from streams.kafka.clients import consumer_config, producer_config
 
 T0_US = 1_700_000_000_000_000
 MINUTE_US = 60_000_000

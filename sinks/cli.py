@@ -12,7 +12,7 @@ import sys
 import typer
 
 from streams.config import Settings, get_settings
-from streams.logs import configure_logging
+from streams.observability.logs import configure_logging
 
 db_app = typer.Typer(
     help="The sink's PostgreSQL/TimescaleDB schema: migrations, checksums, reset.", no_args_is_help=True
@@ -153,7 +153,7 @@ def sink(
 ) -> None:
     """Materialize derived topics into PostgreSQL/TimescaleDB with an exactly-once effect (Ctrl-C flushes)."""
     from sinks.runner import ShutdownIncomplete, SinkRunner, tune_garbage_collection
-    from streams.metrics import serve_metrics
+    from streams.observability.metrics import serve_metrics
 
     configure_logging()
     updates: dict[str, object] = {}

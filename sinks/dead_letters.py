@@ -2,7 +2,7 @@
 
 Each one goes to the table ``mercado_dead_letters`` (in the batch's transaction, so exactly once) and
 to the dead-letter topic (before that transaction commits, so at least once), with the headers of
-``streams.consumer`` (``mercado.dlq.reason``, ``…error``, ``…topic``, ``…partition``, ``…offset``).
+``streams.kafka.consumer`` (``mercado.dlq.reason``, ``…error``, ``…topic``, ``…partition``, ``…offset``).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 import asyncpg
 from confluent_kafka import KafkaError, Message, Producer
 
-from streams.catalog import DEAD_LETTER_TOPIC
 from streams.config import Settings
-from streams.consumer import DLQ_PREFIX
-from streams.kafka_clients import producer_config
+from streams.kafka.catalog import DEAD_LETTER_TOPIC
+from streams.kafka.clients import producer_config
+from streams.kafka.consumer import DLQ_PREFIX
 
 UNDECODABLE_PREFIX = "undecodable:"  # + DecodeError.reason
 UNMAPPED_RECORD = "unmapped_record"

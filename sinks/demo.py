@@ -22,7 +22,7 @@ from sinks.database import connect
 from sinks.runner import default_topics
 from sinks.tables import load_mappings
 from streams.config import Settings
-from streams.consumer import data_end_offsets
+from streams.kafka.consumer import data_end_offsets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,7 +63,7 @@ def run_sink_step(settings: Settings, console: Console) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "MERCADO_TOPIC_PREFIX": settings.topic_prefix}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "sink", "--migrate"],
+        [sys.executable, "-m", "streams.commands.cli", "sink", "--migrate"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log.open("ab"), start_new_session=True,
     )
     try:

@@ -37,7 +37,7 @@ def notify(
     from sinks.notify_consumer import Notifier, log
     from sinks.notify_settings import NotifySettings
     from streams.config import get_settings
-    from streams.logs import configure_logging
+    from streams.observability.logs import configure_logging
 
     overrides: dict[str, Any] = {
         "topics": tuple(topics) if topics else None,

@@ -172,8 +172,8 @@ class Notifier:
     def __init__(self, settings: Settings, config: NotifySettings, channels: list[Channel] | None = None):
         from confluent_kafka import Consumer
 
-        from streams.consumer import DeadLetterQueue, default_serde
-        from streams.kafka_clients import consumer_config
+        from streams.kafka.clients import consumer_config
+        from streams.kafka.consumer import DeadLetterQueue, default_serde
 
         self.settings = settings
         self.config = config
@@ -236,7 +236,7 @@ class Notifier:
         return self.stats
 
     def _dispatch(self, msg: Any) -> None:
-        from streams.serde import DecodeError
+        from streams.codec.serde import DecodeError
 
         topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
         try:

@@ -40,12 +40,12 @@ from sinks.database import connect, describe, is_transient
 from sinks.dead_letters import UNMAPPED_RECORD, DeadLetter, DeadLetterDeliveryError, DeadLetterTopic
 from sinks.tables import Ignored, Row, TableMapping, load_ignored, load_mappings
 from sinks.writer import Batch, BatchWriter, TableRows
-from streams import metrics
-from streams.catalog import all_topics
+from streams.codec.serde import DecodeError
 from streams.config import Settings
-from streams.consumer import default_serde
-from streams.kafka_clients import consumer_config
-from streams.serde import DecodeError
+from streams.kafka.catalog import all_topics
+from streams.kafka.clients import consumer_config
+from streams.kafka.consumer import default_serde
+from streams.observability import metrics
 
 log = structlog.get_logger("mercado.sink")
 

@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from schemas.loader import SchemaSet, load_schemas
-from streams.catalog import UnknownTopic, topic
+from streams.kafka.catalog import UnknownTopic, topic
 
 MAPPING_FILE = Path(__file__).resolve().parent / "tables.toml"
 # One file per pipeline: tables.toml (market data) first, then tables.<pipeline>.toml in name order.

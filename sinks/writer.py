@@ -27,8 +27,8 @@ from sinks.aggregates import AggregateRefresher
 from sinks.database import describe, is_row_error, sqlstate_class
 from sinks.dead_letters import REJECTED_BY_DATABASE, DeadLetter, DeadLetterTopic, insert_dead_letters
 from sinks.tables import Row, TableMapping
-from streams import metrics
-from streams.serde import AvroSerde, DecodeError
+from streams.codec.serde import AvroSerde, DecodeError
+from streams.observability import metrics
 
 log = structlog.get_logger("mercado.sink.writer")
 

@@ -76,15 +76,15 @@ class Settings(BaseSettings):
     # ticks arrive within about one linger, so they share one commit instead of the later ones waiting
     # for the first one's commit and then for their own (measured: BENCHMARKS.md, session 7).
     worker_live_commit_interval_s: float = Field(default=0.005, ge=0)
-    # Live worker engine: "native" (one confluent-kafka loop, streams/native_worker.py) or "faust"
-    # (a faust-streaming app, streams/worker.py). Same topics, group, state and outputs.
+    # Live worker engine: "native" (one confluent-kafka loop, streams/engines/native.py) or "faust"
+    # (a faust-streaming app, streams/engines/faust_engine.py). Same topics, group, state and outputs.
     worker_engine: Literal["native", "faust"] = "native"
     # Names this worker's transactional id and static group membership (<group>.<worker_id>): a restarted
     # worker with the same id fences the old one's open transaction and takes its partitions back at
     # once. Workers of one pipeline that run together need different ids.
     worker_id: str = Field(default="0", pattern=r"^[A-Za-z0-9._-]{1,64}$")
 
-    # Prometheus metrics (streams/metrics.py): one default port per process kind.
+    # Prometheus metrics (streams/observability/metrics.py): one default port per process kind.
     metrics_host: str = "127.0.0.1"
     metrics_port_worker: int = 9461
     metrics_port_sink: int = 9462

@@ -39,7 +39,7 @@ def services() -> Iterator[Settings]:
 
     settings = session_settings(get_settings())
     up(settings)
-    from streams.topic_admin import ensure_topics
+    from streams.kafka.admin import ensure_topics
 
     ensure_topics(settings)  # the catalog's topics, under the session's prefix
     yield settings
@@ -50,7 +50,7 @@ def services() -> Iterator[Settings]:
 def _admin(settings: Settings) -> Any:
     from confluent_kafka.admin import AdminClient
 
-    from streams.kafka_clients import admin_config
+    from streams.kafka.clients import admin_config
 
     return AdminClient(admin_config(settings))
 

@@ -1,0 +1,1 @@
+"""The `mercado` command line: its commands, and the demo."""

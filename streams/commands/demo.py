@@ -1,0 +1,170 @@
+"""The README's demo: a generated market day through Kafka, read back and summarized."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from streams.config import Settings
+
+
+@dataclass
+class TopicRoundTrip:
+    topic: str
+    file_rows: int
+    produced: int
+    read_back: int
+    distinct_ids: int
+    produce_rate: float
+    checksum_ok: bool
+
+
+def topic_files(data_dir: Path) -> list[tuple[str, Path]]:
+    """The generated files that are topics (``<topic>.jsonl`` for catalog topics), in catalog order."""
+    from streams.kafka.catalog import all_topics
+
+    out = []
+    for spec in all_topics():
+        path = data_dir / f"{spec.name}.jsonl"
+        if path.exists():
+            out.append((spec.name, path))
+    return out
+
+
+def run_demo(settings: Settings, *, seed: int, day: dt.date, console: Console) -> int:
+    from infra.local import InfraError
+    from infra.local import up as infra_up
+    from streams.generator import generate_day
+    from streams.ingest.producer import FileProducer
+    from streams.kafka.admin import ensure_topics
+    from streams.kafka.consumer import EventConsumer, end_offsets
+
+    console.rule("[bold]Mercado demo")
+    try:
+        with console.status("starting Kafka (KRaft) and PostgreSQL…"):
+            conn = infra_up(settings)
+    except InfraError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        return 1
+    console.print(f"Kafka {conn['kafka_bootstrap']} · PostgreSQL {conn['database_url']}", highlight=False)
+    # Each run gets its own topics (demo.<run>.*), so a re-run never mixes with an earlier day's data.
+    base_prefix = settings.topic_prefix
+    settings = settings.model_copy(update={
+        "topic_prefix": f"{base_prefix}demo.{int(time.time())}.",
+        # the sample day has a fixed date: keep its events whatever today's date is
+        "topic_retention_ms": -1 if settings.topic_retention_ms is None else settings.topic_retention_ms,
+    })
+    removed = remove_earlier_demo_topics(settings, base_prefix)
+    created = [s.name for s in ensure_topics(settings) if s.action == "created"]
+    console.print(
+        f"topics {settings.topic_prefix}* ready ({len(created)} created"
+        + (f", {removed} of earlier demo runs removed)" if removed else ")"),
+        highlight=False,
+    )
+
+    data_dir = settings.state_dir / "demo" / f"{day.isoformat()}-seed{seed}"
+    started = time.perf_counter()
+    with console.status(f"generating {day} (seed {seed})…") as st:
+        generate_day(data_dir, seed, day, progress=lambda what, n: st.update(f"generating {what}: {n:,}"))
+    console.print(f"generated {day} into {data_dir} in {time.perf_counter() - started:.1f} s", highlight=False)
+
+    files = topic_files(data_dir)
+    names = [name for name, _ in files]
+    physical = {settings.topic(n): n for n in names}
+    before = end_offsets(settings, list(physical))
+    results: dict[str, TopicRoundTrip] = {}
+    expected_digest: dict[str, str] = {}
+    for name, path in files:
+        producer = FileProducer(settings, name)
+        with console.status(f"producing {name}…"):
+            report = producer.produce_file(path)
+        lines = sum(1 for line in path.open("rb") if line.strip())
+        results[name] = TopicRoundTrip(name, lines, report.produced, 0, 0, report.rate, False)
+        expected_digest[name] = _digest_of_ids(_ids_in_file(path))
+
+    ids: dict[str, list[str]] = {name: [] for name in names}
+    with console.status("reading every event back…"):
+        with EventConsumer(settings, list(physical), start_offsets=before) as consumer:
+            for ev in consumer.iterate(idle_timeout=30):
+                ids[physical[ev.topic]].append(ev.record["event_id"])
+    for name in names:
+        r = results[name]
+        r.read_back = len(ids[name])
+        r.distinct_ids = len(set(ids[name]))
+        r.checksum_ok = _digest_of_ids(ids[name]) == expected_digest[name]
+
+    table = Table(
+        "topic",
+        "file rows",
+        "produced",
+        "read back",
+        "distinct ids",
+        "ids match",
+        "events/s",
+        title=f"Market day {day} (seed {seed})",
+    )
+    ok = True
+    for name in names:
+        r = results[name]
+        good = r.file_rows == r.produced == r.read_back and r.checksum_ok
+        ok &= good
+        table.add_row(
+            name,
+            f"{r.file_rows:,}",
+            f"{r.produced:,}",
+            f"{r.read_back:,}",
+            f"{r.distinct_ids:,}",
+            "[green]yes[/]" if r.checksum_ok else "[red]NO[/]",
+            f"{r.produce_rate:,.0f}",
+        )
+    console.print(table)
+    console.print("every event read back exactly once" if ok else "[bold red]round trip mismatch[/]", highlight=False)
+    if not ok:
+        return 1
+    from importlib.metadata import entry_points
+
+    from streams.commands.demo_pipelines import run_marketdata
+
+    code = run_marketdata(settings, console)
+    # Steps of packages layered above streams (the sink) register as ``mercado.demo`` entry points.
+    for step in sorted(entry_points(group="mercado.demo"), key=lambda e: e.name):
+        if code:
+            break
+        code = step.load()(settings, console)
+    return code
+
+
+def _ids_in_file(path: Path) -> list[str]:
+    import orjson
+
+    return [orjson.loads(line)["event_id"] for line in path.open("rb") if line.strip()]
+
+
+def _digest_of_ids(ids: list[str]) -> str:
+    """Order-independent digest of a multiset of ids (partitions interleave on the way back)."""
+    h = hashlib.sha256()
+    for i in sorted(ids):
+        h.update(i.encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def remove_earlier_demo_topics(settings: Settings, base_prefix: str) -> int:
+    """Deletes the topics of earlier demo runs (``<prefix>demo.<run>.*``) other than this run's."""
+    from confluent_kafka.admin import AdminClient
+
+    from streams.kafka.clients import admin_config
+
+    admin = AdminClient(admin_config(settings))
+    old = [t for t in admin.list_topics(timeout=30).topics
+           if t.startswith(f"{base_prefix}demo.") and not t.startswith(settings.topic_prefix)]
+    if old:
+        for fut in admin.delete_topics(old, operation_timeout=60).values():
+            fut.result()
+    return len(old)

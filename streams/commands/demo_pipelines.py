@@ -1,0 +1,161 @@
+"""The demo's pipeline part: the live worker over the produced day, and what it found per symbol."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from confluent_kafka import Consumer, TopicPartition
+from rich.console import Console
+from rich.table import Table
+
+from streams.config import PROJECT_ROOT, Settings
+from streams.kafka.clients import committed_reader_config
+from streams.kafka.consumer import EventConsumer, data_end_offsets
+
+ROOT = PROJECT_ROOT
+
+
+def start_worker(settings: Settings, pipeline: str, log: Path, extra_env: dict[str, str] | None = None
+                 ) -> subprocess.Popen:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "MERCADO_TOPIC_PREFIX": settings.topic_prefix, **(extra_env or {})}
+    return subprocess.Popen(
+        [sys.executable, "-m", "streams.commands.cli", "worker", "--pipeline", pipeline],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log.open("ab"), start_new_session=True,
+    )
+
+
+def stop_process(proc: subprocess.Popen, timeout_s: float = 30) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def wait_until_consumed(
+    settings: Settings, group: str, topics: list[str], proc: subprocess.Popen, timeout_s: float, on_progress=None
+) -> bool:
+    """True once the group's committed offsets reach every partition's last message (the worker commits
+    its outputs in the same transaction, so they are all visible then)."""
+    ends = data_end_offsets(settings, topics)
+    total = sum(ends.values())
+    c = Consumer(committed_reader_config(settings, group))
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and proc.poll() is None:
+            committed = c.committed([TopicPartition(t, p) for t, p in ends], timeout=10)
+            done = sum(max(tp.offset, 0) for tp in committed)
+            if on_progress:
+                on_progress(done, total)
+            if done >= total:
+                return True
+            time.sleep(1)
+        return False
+    finally:
+        c.close()
+
+
+# The retail and risk workers serve their metrics next to the market-data worker's port.
+EXTRA_WORKERS: dict[str, int] = {"retail": 4, "risk": 5}  # pipeline -> offset from metrics_port_worker
+
+
+def _extra_env(settings: Settings, pipeline: str) -> dict[str, str]:
+    env = {"MERCADO_METRICS_PORT_WORKER": str(settings.metrics_port_worker + EXTRA_WORKERS[pipeline])}
+    if pipeline == "risk":  # the account, venues and lots of the generated order flow
+        from streams.generator.risk_setup import day_config
+
+        env["MERCADO_RISK"] = day_config().model_dump_json()
+    return env
+
+
+def wait_for_pipeline(settings: Settings, pipeline: str, proc: subprocess.Popen, timeout_s: float) -> bool:
+    """True once the worker's group has consumed every input of every stage, intermediate topics
+    included (their ends move while earlier stages run, so the check must hold twice in a row)."""
+    from streams.runtime.pipelines import build_stages
+
+    topics = sorted({settings.topic(t) for stage in build_stages(pipeline, settings) for t in stage.inputs})
+    group = f"{settings.topic_prefix}mercado-{pipeline}"
+    deadline = time.monotonic() + timeout_s
+    settled = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        remaining = max(1.0, deadline - time.monotonic())
+        if not wait_until_consumed(settings, group, topics, proc, remaining):
+            return False
+        settled += 1
+        if settled == 2:
+            return True
+        time.sleep(2)
+    return False
+
+
+def run_marketdata(settings: Settings, console: Console) -> int:
+    log = settings.state_dir / "logs" / "demo-worker.log"
+    group = f"{settings.topic_prefix}mercado-marketdata"
+    worker = start_worker(settings, "marketdata", log)
+    others = {name: start_worker(settings, name, settings.state_dir / "logs" / f"demo-worker-{name}.log",
+                                 _extra_env(settings, name)) for name in EXTRA_WORKERS}
+    try:
+        with console.status("mercado worker: bars, gaps, indicators, alerts, data quality…") as st:
+            done = wait_until_consumed(
+                settings, group, [settings.topic("md.ticks.v1")], worker, 600,
+                lambda d, t: st.update(f"mercado worker (metrics on http://{settings.metrics_host}:"
+                                       f"{settings.metrics_port_worker}/metrics): {d:,}/{t:,} events"),
+            )
+        if not done:
+            console.print(f"[bold red]the worker did not finish the day[/] (log: {log})")
+            return 1
+        outputs = ("md.bars.v1", "md.gaps.v1", "md.alerts.v1", "md.quality.v1", "md.late-ticks.v1")
+        physical = {settings.topic(t): t for t in outputs}
+        per_key: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+        with EventConsumer(settings, list(physical)) as consumer:
+            for ev in consumer.iterate(idle_timeout=10):
+                per_key[ev.key or "?"][physical[ev.topic]].append(ev.record)
+        stop_process(worker)
+        console.print(_market_table(per_key))
+        for name, proc in others.items():
+            port = settings.metrics_port_worker + EXTRA_WORKERS[name]
+            with console.status(f"mercado worker --pipeline {name} (metrics on http://{settings.metrics_host}:"
+                                f"{port}/metrics)…"):
+                if not wait_for_pipeline(settings, name, proc, 900):
+                    console.print(f"[bold red]the {name} worker did not finish the day[/] "
+                                  f"(log: {settings.state_dir / 'logs' / f'demo-worker-{name}.log'})")
+                    return 1
+            console.print(f"mercado worker --pipeline {name}: the day is processed", highlight=False)
+    finally:
+        for proc in (worker, *others.values()):
+            stop_process(proc)
+    return 0
+
+
+def _market_table(per_key: dict[str, dict[str, list[dict]]]) -> Table:
+    table = Table("symbol", "1m bars", "5m bars", "last close", "gaps (bars)", "alerts (worst)",
+                  "coverage", "ticks", "late", title="What the market-data pipeline found")
+    levels = ["INFO", "WARNING", "ERROR", "CRITICAL"]
+    for key in sorted(per_key):
+        t = per_key[key]
+        bars = t["md.bars.v1"]
+        one = [b for b in bars if b["interval_s"] == 60]
+        five = [b for b in bars if b["interval_s"] == 300]
+        last = max(one, key=lambda b: b["start"])["close"] if one else None
+        gaps = t["md.gaps.v1"]
+        alerts = t["md.alerts.v1"]
+        worst = max((a["level"] for a in alerts), key=levels.index, default="-")
+        quality = t["md.quality.v1"]
+        expected = sum(q["expected_bars"] for q in quality)
+        present = sum(q["present_bars"] for q in quality)
+        table.add_row(
+            key, f"{len(one):,}", f"{len(five):,}", f"{last:,.2f}" if last is not None else "-",
+            f"{len(gaps)} ({sum(g['missing_bars'] for g in gaps)})", f"{len(alerts)} ({worst})",
+            f"{100 * present / expected:.1f}%" if expected else "-",
+            f"{sum(q['tick_count'] for q in quality):,}", f"{len(t['md.late-ticks.v1'])}",
+        )
+    return table

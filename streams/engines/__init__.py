@@ -1,0 +1,1 @@
+"""The engines that run the runtime: native (confluent-kafka), faust, replay, and their live helpers."""

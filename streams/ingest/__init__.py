@@ -1,0 +1,1 @@
+"""Files and feeds into input topics: the producer, backfills, file readers."""

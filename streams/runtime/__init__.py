@@ -1,0 +1,1 @@
+"""What live and replay share: the driver, the event-time merge of partitions, the pipelines."""

@@ -1,0 +1,1 @@
+"""Tests on the real Kafka broker and PostgreSQL started by infra/."""

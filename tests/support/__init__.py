@@ -1,0 +1,1 @@
+"""Shared builders, strategies and helpers of the tests (no tests here)."""

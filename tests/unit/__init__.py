@@ -1,0 +1,1 @@
+"""Tests without services: processors, codecs, runtime, generator (pytest tests/unit)."""

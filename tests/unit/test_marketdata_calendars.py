@@ -1,0 +1,138 @@
+"""Session calendars: Colombian FX (holidays), US equities (DST, early closes), crypto, and symbol rules."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import holidays
+import pytest
+
+from processors.marketdata import CalendarBook, CalendarRule, MarketDataConfig, Session
+from processors.marketdata.calendars import FAR_FUTURE, FAR_PAST, AlwaysOpenCalendar
+from tests.support.marketdata import NEW_YORK, at, bogota, new_york
+
+BOOK = CalendarBook(MarketDataConfig())
+FX = BOOK.of_kind("colombian_fx")
+EQUITIES = BOOK.of_kind("us_equities")
+
+
+def test_symbols_map_to_calendars_by_the_default_rules():
+    assert BOOK.kind_of("USD/COP") == "colombian_fx"
+    assert BOOK.kind_of("BTC/USDT") == "crypto"
+    assert BOOK.kind_of("ETH/USD") == "crypto"
+    assert BOOK.kind_of("ETH/BTC") == "crypto"
+    assert BOOK.kind_of("AAPL") == "us_equities"
+    assert BOOK.for_symbol("BTC/USDT") is BOOK.for_symbol("ETH/USDT")  # one calendar object per kind
+
+
+def test_the_first_matching_rule_wins():
+    rules = (CalendarRule(pattern="EUR/USD", calendar="us_equities"), *MarketDataConfig().calendar_rules)
+    book = CalendarBook(MarketDataConfig(calendar_rules=rules))
+    assert book.kind_of("EUR/USD") == "us_equities"
+    assert book.kind_of("GBP/USD") == "crypto"
+    only_fx = CalendarBook(MarketDataConfig(calendar_rules=(CalendarRule(pattern="USD/COP", calendar="colombian_fx"),)))
+    with pytest.raises(ValueError, match="no calendar rule"):
+        only_fx.kind_of("AAPL")
+
+
+def test_usdcop_session_is_0800_to_1255_bogota():
+    span = FX.span_at(bogota("2026-03-02 10:00:00"))
+    assert span.session == Session("regular", at("2026-03-02 13:00:00"), at("2026-03-02 17:55:00"))
+    assert (span.lo, span.hi) == (span.session.start, span.session.end)
+    # the close is exclusive, the open inclusive
+    assert FX.span_at(bogota("2026-03-02 12:55:00")).session is None
+    assert FX.span_at(bogota("2026-03-02 12:54:59.999999")).session is not None
+    assert FX.span_at(bogota("2026-03-02 08:00:00")).session is not None
+    assert FX.span_at(bogota("2026-03-02 07:59:59.999999")).session is None
+
+
+def test_usdcop_closed_span_runs_from_friday_close_to_monday_open():
+    span = FX.span_at(bogota("2026-03-07 11:00:00"))  # a Saturday
+    assert span.session is None
+    assert (span.lo, span.hi) == (bogota("2026-03-06 12:55:00"), bogota("2026-03-09 08:00:00"))
+
+
+@pytest.mark.parametrize("day", ["2026-11-02", "2026-11-16"])
+def test_colombian_monday_holidays_have_no_session(day):
+    assert date.fromisoformat(day) in holidays.country_holidays("CO", years=2026)
+    assert date.fromisoformat(day).weekday() == 0
+    span = FX.span_at(bogota(f"{day} 10:00:00"))
+    assert span.session is None
+    friday = (date.fromisoformat(day) - timedelta(days=3)).isoformat()
+    tuesday = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    assert (span.lo, span.hi) == (bogota(f"{friday} 12:55:00"), bogota(f"{tuesday} 08:00:00"))
+
+
+def test_usdcop_holiday_week_has_four_sessions():
+    week = FX.sessions_between(bogota("2026-11-16 00:00:00"), bogota("2026-11-21 00:00:00"))
+    assert [s.start for s in week] == [bogota(f"2026-11-{d} 08:00:00") for d in (17, 18, 19, 20)]
+    assert len(FX.sessions_between(bogota("2026-03-02 00:00:00"), bogota("2026-03-07 00:00:00"))) == 5
+
+
+def test_us_dst_switches_of_2026_are_on_the_sundays_used_below():
+    before, after = datetime(2026, 3, 7, 12, tzinfo=NEW_YORK), datetime(2026, 3, 9, 12, tzinfo=NEW_YORK)
+    assert (before.utcoffset(), after.utcoffset()) == (timedelta(hours=-5), timedelta(hours=-4))
+    before, after = datetime(2026, 10, 31, 12, tzinfo=NEW_YORK), datetime(2026, 11, 2, 12, tzinfo=NEW_YORK)
+    assert (before.utcoffset(), after.utcoffset()) == (timedelta(hours=-4), timedelta(hours=-5))
+
+
+def _day_sessions(day: str) -> list[tuple[str, int, int]]:
+    return [(s.name, s.start, s.end) for s in EQUITIES.sessions_between(new_york(f"{day} 00:00:00"),
+                                                                        new_york(f"{day} 23:59:59"))]
+
+
+def test_us_equity_sessions_move_in_utc_across_the_march_dst_switch():
+    assert _day_sessions("2026-03-06") == [  # Friday, EST (UTC-5)
+        ("pre", at("2026-03-06 09:00:00"), at("2026-03-06 14:30:00")),
+        ("regular", at("2026-03-06 14:30:00"), at("2026-03-06 21:00:00")),
+        ("post", at("2026-03-06 21:00:00"), at("2026-03-07 01:00:00")),
+    ]
+    assert _day_sessions("2026-03-08") == []  # the Sunday of the switch
+    assert _day_sessions("2026-03-09") == [  # Monday, EDT (UTC-4)
+        ("pre", at("2026-03-09 08:00:00"), at("2026-03-09 13:30:00")),
+        ("regular", at("2026-03-09 13:30:00"), at("2026-03-09 20:00:00")),
+        ("post", at("2026-03-09 20:00:00"), at("2026-03-10 00:00:00")),
+    ]
+
+
+def test_us_equity_sessions_move_in_utc_across_the_november_dst_switch():
+    assert _day_sessions("2026-10-30")[1] == ("regular", at("2026-10-30 13:30:00"), at("2026-10-30 20:00:00"))
+    assert _day_sessions("2026-11-01") == []
+    assert _day_sessions("2026-11-02") == [
+        ("pre", at("2026-11-02 09:00:00"), at("2026-11-02 14:30:00")),
+        ("regular", at("2026-11-02 14:30:00"), at("2026-11-02 21:00:00")),
+        ("post", at("2026-11-02 21:00:00"), at("2026-11-03 01:00:00")),
+    ]
+
+
+def test_nyse_early_close_moves_post_market_to_1300_1700_and_thanksgiving_is_closed():
+    assert _day_sessions("2026-11-26") == []  # Thanksgiving
+    assert _day_sessions("2026-11-27") == [
+        ("pre", new_york("2026-11-27 04:00:00"), new_york("2026-11-27 09:30:00")),
+        ("regular", new_york("2026-11-27 09:30:00"), new_york("2026-11-27 13:00:00")),
+        ("post", new_york("2026-11-27 13:00:00"), new_york("2026-11-27 17:00:00")),
+    ]
+
+
+def test_equity_spans_are_contiguous_within_a_day_and_closed_overnight():
+    span = EQUITIES.span_at(new_york("2026-03-09 09:29:59"))
+    assert span.session is not None and span.session.name == "pre"
+    assert EQUITIES.span_at(new_york("2026-03-09 09:30:00")).session.name == "regular"
+    night = EQUITIES.span_at(new_york("2026-03-09 22:00:00"))
+    assert night.session is None
+    assert (night.lo, night.hi) == (new_york("2026-03-09 20:00:00"), new_york("2026-03-10 04:00:00"))
+
+
+def test_crypto_is_always_open():
+    crypto = BOOK.of_kind("crypto")
+    assert isinstance(crypto, AlwaysOpenCalendar)
+    span = crypto.span_at(at("2026-11-26 03:00:00"))
+    assert span.session == Session("24x7", FAR_PAST, FAR_FUTURE)
+    assert crypto.sessions_between(0, 1) == [span.session]
+
+
+def test_sessions_across_a_year_boundary():
+    # 2026-12-31 is a Thursday (not a Colombian holiday); 2027-01-01 is New Year's Day
+    span = FX.span_at(bogota("2027-01-01 10:00:00"))
+    assert span.session is None
+    assert (span.lo, span.hi) == (bogota("2026-12-31 12:55:00"), bogota("2027-01-04 08:00:00"))
