@@ -1,4 +1,4 @@
-"""The processor contract shared by every pipeline (see DESIGN.md, "Processors").
+"""The processor contract shared by every pipeline (see docs/architecture.md, "The processor contract").
 
 A :class:`KeyedProcessor` holds the state of ONE key (e.g. ``binance:BTC/USDT``) and is pure and
 deterministic: no Kafka, no database, no wall clock, no randomness, no I/O. The same input sequence
