@@ -104,23 +104,24 @@ from confluent_kafka.admin import AdminClient
 
 from bench.common import result
 from bench.raw_echo import RawCodec, fetch
+from processors import topics
 from streams.codec.serde import AvroSerde
 from streams.config import Settings, get_settings
 from streams.kafka.catalog import TopicSpec, topic
 from streams.kafka.clients import admin_config, committed_reader_config, consumer_config, producer_config
 
 ROOT = Path(__file__).resolve().parent.parent
-TICKS = "md.ticks.v1"
-BARS = "md.bars.v1"
+TICKS = topics.TICKS
+BARS = topics.BARS
 MD_TOPICS = (
-    "md.ticks.v1",
-    "md.bars.v1",
-    "md.gaps.v1",
-    "md.indicators.v1",
-    "md.quality.v1",
-    "md.late-ticks.v1",
-    "md.alerts.v1",
-    "mercado.deadletter.v1",
+    topics.TICKS,
+    topics.BARS,
+    topics.GAPS,
+    topics.INDICATORS,
+    topics.QUALITY,
+    topics.LATE_TICKS,
+    topics.MD_ALERTS,
+    topics.DEAD_LETTERS,
 )
 RAW_OUT = TopicSpec("bench.raw-out.v1", ("PriceTick", "Heartbeat"), ("venue", "symbol"), "baseline output")
 VENUES = ("binance", "kraken", "coinbase")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import tempfile
-import zlib
 from io import BytesIO
 from pathlib import Path
 
@@ -27,6 +26,8 @@ import orjson
 from fastavro import schemaless_reader
 
 from bench.common import cpu_interleaved, interleaved, result
+from processors import topics
+from processors.partitioning import partition_of
 from streams.codec.coerce import record_coercer
 from streams.codec.serde import AvroSerde
 from streams.config import get_settings
@@ -52,7 +53,7 @@ def encoded_day(seed: int, day: dt.date, limit: int | None) -> list[tuple[int, b
                 name = row.pop("type", "PriceTick")
                 rec = coercers[name](row)
                 key = rec.get("source") or f"{rec['venue']}:{rec['symbol']}"
-                out.append((zlib.crc32(key.encode()) % 3, encoders[name](rec)))
+                out.append((partition_of(key, 3), encoders[name](rec)))
                 if limit and len(out) >= limit:
                     break
     return out
@@ -81,13 +82,13 @@ def main() -> None:
             chunk = events[start:start + FETCH]
             decoded = decode_many([value for _, value in chunk])
             for offset, ((partition, _), message) in enumerate(zip(chunk, decoded, strict=True), start):
-                outputs += len(process("md.ticks.v1", partition, offset, message))
+                outputs += len(process(topics.TICKS, partition, offset, message))
         return len(events)
 
     def per_message() -> int:
         process = PipelineDriver(spec, serde).process
         for offset, (partition, value) in enumerate(events):
-            process("md.ticks.v1", partition, offset, value)
+            process(topics.TICKS, partition, offset, value)
         return len(events)
 
     def decode_many_only() -> int:

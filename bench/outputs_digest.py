@@ -19,6 +19,7 @@ from pathlib import Path
 
 import orjson
 
+from processors import topics
 from streams.config import get_settings
 from streams.engines.replay import KafkaRangeReader, run_replay
 from streams.generator import generate_day
@@ -27,7 +28,7 @@ from streams.kafka.admin import ensure_topics
 from streams.kafka.consumer import default_serde
 from streams.runtime.pipelines import PIPELINES, build_stages
 
-INPUT_FILES = ("md.ticks.v1", "retail.listings.v1", "trading.orders.v1", "trading.venue-health.v1")
+INPUT_FILES = (topics.TICKS, topics.LISTINGS, topics.ORDERS, topics.VENUE_HEALTH)
 
 
 class _Digest:

@@ -39,6 +39,7 @@ import orjson
 from fastavro import schemaless_reader
 
 from bench.common import cpu_interleaved, result
+from processors import topics
 from processors.risk import InProcessRisk
 from schemas.loader import load_schemas
 from streams.codec.coerce import record_coercer
@@ -49,9 +50,9 @@ SEED = 42
 FETCH = 2000  # messages per fetch, as the replay's reader consumes them
 DAY = date(2026, 11, 20)
 DAY_FILES: tuple[tuple[str, str | None], ...] = (
-    ("trading.orders.v1", None),  # rows name their record in "type"
-    ("trading.venue-health.v1", "VenueHealth"),
-    ("md.ticks.v1", "PriceTick"),
+    (topics.ORDERS, None),  # rows name their record in "type"
+    (topics.VENUE_HEALTH, "VenueHealth"),
+    (topics.TICKS, "PriceTick"),
 )
 
 

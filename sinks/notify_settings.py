@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from processors import topics
 from streams.config import Settings
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ class NotifySettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MERCADO_NOTIFY_", extra="ignore")
 
-    topics: tuple[str, ...] = ("md.alerts.v1", "risk.alerts.v1")
+    topics: tuple[str, ...] = (topics.MD_ALERTS, topics.RISK_ALERTS)
     group: str = "mercado-notify"
     webhook_urls: tuple[str, ...] = ()
     telegram_token: SecretStr | None = None

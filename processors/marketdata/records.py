@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from processors import topics
 from processors.core import Record
 
-TICKS_TOPIC = "md.ticks.v1"
-BARS_TOPIC = "md.bars.v1"
-GAPS_TOPIC = "md.gaps.v1"
-INDICATORS_TOPIC = "md.indicators.v1"
-QUALITY_TOPIC = "md.quality.v1"
-LATE_TICKS_TOPIC = "md.late-ticks.v1"
-ALERTS_TOPIC = "md.alerts.v1"
+TICKS_TOPIC = topics.TICKS
+BARS_TOPIC = topics.BARS
+GAPS_TOPIC = topics.GAPS
+INDICATORS_TOPIC = topics.INDICATORS
+QUALITY_TOPIC = topics.QUALITY
+LATE_TICKS_TOPIC = topics.LATE_TICKS
+ALERTS_TOPIC = topics.MD_ALERTS
 OUTPUT_TOPICS: tuple[str, ...] = (
     BARS_TOPIC,
     GAPS_TOPIC,

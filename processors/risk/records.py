@@ -17,21 +17,22 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from processors import topics
 from processors.core import Record
 from processors.risk.breaker import Change, CircuitBreaker
 from processors.risk.exact import wire
 
-ORDERS_TOPIC = "trading.orders.v1"
-HEALTH_TOPIC = "trading.venue-health.v1"
-TICKS_TOPIC = "md.ticks.v1"
+ORDERS_TOPIC = topics.ORDERS
+HEALTH_TOPIC = topics.VENUE_HEALTH
+TICKS_TOPIC = topics.TICKS
 INPUT_TOPICS: tuple[str, ...] = (ORDERS_TOPIC, HEALTH_TOPIC, TICKS_TOPIC)
 
-INPUTS_TOPIC = "risk.inputs.v1"
-DECISIONS_TOPIC = "risk.order-decisions.v1"
-BREAKERS_TOPIC = "risk.breakers.v1"
-TRADING_STATE_TOPIC = "risk.trading-state.v1"
-POSITIONS_TOPIC = "risk.positions.v1"
-ALERTS_TOPIC = "risk.alerts.v1"
+INPUTS_TOPIC = topics.RISK_INPUTS
+DECISIONS_TOPIC = topics.DECISIONS
+BREAKERS_TOPIC = topics.BREAKERS
+TRADING_STATE_TOPIC = topics.TRADING_STATE
+POSITIONS_TOPIC = topics.POSITIONS
+ALERTS_TOPIC = topics.RISK_ALERTS
 OUTPUT_TOPICS: tuple[str, ...] = (DECISIONS_TOPIC, BREAKERS_TOPIC, TRADING_STATE_TOPIC, POSITIONS_TOPIC, ALERTS_TOPIC)
 
 ORDER_EVENTS: tuple[str, ...] = ("OrderSubmitted", "OrderAccepted", "OrderRejected", "OrderFilled", "OrderCanceled")

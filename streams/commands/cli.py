@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
+from processors import topics
 from streams.config import Settings, get_settings
 
 app = typer.Typer(
@@ -332,7 +333,7 @@ def dead_letters(
 
 @app.command()
 def backfill(
-    topic: str = typer.Argument(..., help="md.ticks.v1"),
+    topic: str = typer.Argument(..., help=topics.TICKS),
     file: Path = typer.Argument(..., help="Replacement ticks (CSV, JSON Lines, Parquet)", exists=True, dir_okay=False),
     backfill_id: str | None = typer.Option(None, "--id", help="Default: a hash of the file (re-runs: same ids)."),
     start: str | None = typer.Option(None, "--from", help="Range start (default: each symbol's first tick)."),

@@ -14,6 +14,7 @@ from confluent_kafka import Consumer, TopicPartition
 from rich.console import Console
 from rich.table import Table
 
+from processors import topics
 from streams.config import PROJECT_ROOT, Settings
 from streams.kafka.clients import committed_reader_config
 from streams.kafka.consumer import EventConsumer, data_end_offsets
@@ -106,14 +107,14 @@ def run_marketdata(settings: Settings, console: Console) -> int:
     try:
         with console.status("mercado worker: bars, gaps, indicators, alerts, data quality…") as st:
             done = wait_until_consumed(
-                settings, group, [settings.topic("md.ticks.v1")], worker, 600,
+                settings, group, [settings.topic(topics.TICKS)], worker, 600,
                 lambda d, t: st.update(f"mercado worker (metrics on http://{settings.metrics_host}:"
                                        f"{settings.metrics_port_worker}/metrics): {d:,}/{t:,} events"),
             )
         if not done:
             console.print(f"[bold red]the worker did not finish the day[/] (log: {log})")
             return 1
-        outputs = ("md.bars.v1", "md.gaps.v1", "md.alerts.v1", "md.quality.v1", "md.late-ticks.v1")
+        outputs = (topics.BARS, topics.GAPS, topics.MD_ALERTS, topics.QUALITY, topics.LATE_TICKS)
         physical = {settings.topic(t): t for t in outputs}
         per_key: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
         with EventConsumer(settings, list(physical)) as consumer:
@@ -142,20 +143,20 @@ def _market_table(per_key: dict[str, dict[str, list[dict]]]) -> Table:
     levels = ["INFO", "WARNING", "ERROR", "CRITICAL"]
     for key in sorted(per_key):
         t = per_key[key]
-        bars = t["md.bars.v1"]
+        bars = t[topics.BARS]
         one = [b for b in bars if b["interval_s"] == 60]
         five = [b for b in bars if b["interval_s"] == 300]
         last = max(one, key=lambda b: b["start"])["close"] if one else None
-        gaps = t["md.gaps.v1"]
-        alerts = t["md.alerts.v1"]
+        gaps = t[topics.GAPS]
+        alerts = t[topics.MD_ALERTS]
         worst = max((a["level"] for a in alerts), key=levels.index, default="-")
-        quality = t["md.quality.v1"]
+        quality = t[topics.QUALITY]
         expected = sum(q["expected_bars"] for q in quality)
         present = sum(q["present_bars"] for q in quality)
         table.add_row(
             key, f"{len(one):,}", f"{len(five):,}", f"{last:,.2f}" if last is not None else "-",
             f"{len(gaps)} ({sum(g['missing_bars'] for g in gaps)})", f"{len(alerts)} ({worst})",
             f"{100 * present / expected:.1f}%" if expected else "-",
-            f"{sum(q['tick_count'] for q in quality):,}", f"{len(t['md.late-ticks.v1'])}",
+            f"{sum(q['tick_count'] for q in quality):,}", f"{len(t[topics.LATE_TICKS])}",
         )
     return table

@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from processors import topics
 from streams.generator.calendars import Window, colombian_holiday, fx_session, nyse_day
 from streams.generator.clock import SECOND, iso
 from streams.generator.config import CRYPTO
@@ -37,11 +38,11 @@ from streams.generator.writer import FileEntry, write_jsonl, write_text
 
 __all__ = ["DOMAINS", "FILES", "MANIFEST_NAME", "TRUTH_FILE", "FileEntry", "Manifest", "generate_day"]
 
-TICKS = "md.ticks.v1"
-LISTINGS = "retail.listings.v1"
-SNAPSHOTS = "scanner.snapshots.v1"
-ORDERS = "trading.orders.v1"
-VENUE_HEALTH = "trading.venue-health.v1"
+TICKS = topics.TICKS
+LISTINGS = topics.LISTINGS
+SNAPSHOTS = topics.SCAN_SNAPSHOTS
+ORDERS = topics.ORDERS
+VENUE_HEALTH = topics.VENUE_HEALTH
 TRUTH_FILE = "retail.truth.csv"
 #: topic -> Avro record(s) its file carries
 FILES: dict[str, tuple[str, ...]] = {

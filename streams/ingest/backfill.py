@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from processors import topics
 from processors.admission import violations
 from streams.config import Settings
 from streams.ingest.producer import FileProducer, ProduceReport
 
-BACKFILLABLE = ("md.ticks.v1",)
+BACKFILLABLE = (topics.TICKS,)
 
 
 @dataclass

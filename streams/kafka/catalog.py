@@ -3,6 +3,7 @@
 Names follow ``<domain>.<entity>.v<N>``. A topic may carry several record types when their order
 matters per key (the order lifecycle); the single-object header tells them apart. The key is built
 from record fields and is the key the stateful processor needs, so state is co-partitioned with its
+from processors import topics
 input: every Mercado producer uses the Java-compatible murmur2 partitioner (as aiokafka and faust do),
 so equal keys land on equal partition numbers in every topic.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from processors import topics
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -53,7 +56,7 @@ ORDER_EVENTS = ("OrderSubmitted", "OrderAccepted", "OrderRejected", "OrderFilled
 
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
-        "md.ticks.v1",
+        topics.TICKS,
         ("PriceTick", "Heartbeat", "BackfillComplete"),
         ("venue", "symbol"),
         "Price ticks per venue:symbol, and Heartbeats (source = venue:symbol) of quiet feeds in the same "
@@ -61,52 +64,52 @@ TOPICS: tuple[TopicSpec, ...] = (
         "markers end a backfill.",
         key_overrides={"Heartbeat": ("source",)},
     ),
-    TopicSpec("md.bars.v1", ("Bar",), ("venue", "symbol"), "OHLCV bars (revisions share the bar key)."),
-    TopicSpec("md.gaps.v1", ("Gap",), ("venue", "symbol"), "Bar intervals inside a session with no ticks."),
-    TopicSpec("md.indicators.v1", ("IndicatorSet",), ("venue", "symbol"), "Streaming indicators per closed bar."),
-    TopicSpec("md.quality.v1", ("DataQuality",), ("venue", "symbol"), "Data-quality figures per symbol and hour."),
-    TopicSpec("md.late-ticks.v1", ("LateTick",), ("venue", "symbol"), "Ticks later than the grace period."),
+    TopicSpec(topics.BARS, ("Bar",), ("venue", "symbol"), "OHLCV bars (revisions share the bar key)."),
+    TopicSpec(topics.GAPS, ("Gap",), ("venue", "symbol"), "Bar intervals inside a session with no ticks."),
+    TopicSpec(topics.INDICATORS, ("IndicatorSet",), ("venue", "symbol"), "Streaming indicators per closed bar."),
+    TopicSpec(topics.QUALITY, ("DataQuality",), ("venue", "symbol"), "Data-quality figures per symbol and hour."),
+    TopicSpec(topics.LATE_TICKS, ("LateTick",), ("venue", "symbol"), "Ticks later than the grace period."),
     TopicSpec(
-        "md.alerts.v1",
+        topics.MD_ALERTS,
         ("Alert",),
         ("alert_key",),
         "Price-move alerts, throttled per symbol; the processor keys them venue:symbol like their input.",
     ),
-    TopicSpec("retail.listings.v1", ("RetailListing",), ("retailer", "sku"), "Observed retail listings (CLP)."),
-    TopicSpec("scanner.snapshots.v1", ("ScanSnapshot",), ("scanner",), "Stock scanner snapshots per session."),
+    TopicSpec(topics.LISTINGS, ("RetailListing",), ("retailer", "sku"), "Observed retail listings (CLP)."),
+    TopicSpec(topics.SCAN_SNAPSHOTS, ("ScanSnapshot",), ("scanner",), "Stock scanner snapshots per session."),
     TopicSpec(
-        "trading.orders.v1",
+        topics.ORDERS,
         ORDER_EVENTS,
         ("venue", "symbol"),
         "Order lifecycle events (submitted, accepted, rejected, filled, canceled) per venue:symbol.",
     ),
-    TopicSpec("trading.venue-health.v1", ("VenueHealth",), ("venue",), "Venue API health probes per venue."),
+    TopicSpec(topics.VENUE_HEALTH, ("VenueHealth",), ("venue",), "Venue API health probes per venue."),
     # Retail arbitrage (processors/retail): one stage per topic, repartitioned by the next stage's key.
-    TopicSpec("retail.listings.normalized.v1", ("NormalizedListing",), ("retailer", "sku"),
+    TopicSpec(topics.NORMALIZED, ("NormalizedListing",), ("retailer", "sku"),
               "Listings with derived attributes and current price."),
-    TopicSpec("retail.rejected.v1", ("ListingRejected",), ("retailer", "sku"), "Listings without a usable price."),
-    TopicSpec("retail.glitches.v1", ("PriceGlitch",), ("retailer", "sku"), "Suspicious prices with evidence."),
-    TopicSpec("retail.by-block.v1", ("BlockedListing",), ("block_key",),
+    TopicSpec(topics.RETAIL_REJECTED, ("ListingRejected",), ("retailer", "sku"), "Listings without a usable price."),
+    TopicSpec(topics.GLITCHES, ("PriceGlitch",), ("retailer", "sku"), "Suspicious prices with evidence."),
+    TopicSpec(topics.BY_BLOCK, ("BlockedListing",), ("block_key",),
               "Repartition: one record per (listing, block key), keyed by the block.", partitions=6),
-    TopicSpec("retail.matches.v1", ("ProductMatch", "MatchRepriced", "ProductMatchRetracted"), ("match_id",),
+    TopicSpec(topics.MATCHES, ("ProductMatch", "MatchRepriced", "ProductMatchRetracted"), ("match_id",),
               "Cross-retailer product matches and their price changes, keyed by match id.", partitions=6),
-    TopicSpec("retail.opportunities.v1",
+    TopicSpec(topics.OPPORTUNITIES,
               ("ArbitrageOpportunity", "ArbitrageOpportunityRevalidated", "ArbitrageOpportunityClosed"),
               ("match_id",), "Arbitrage opportunities: opened, re-validated, closed."),
     # Market-maker risk (processors/risk).
-    TopicSpec("risk.inputs.v1", ("PriceTick", "OrderSubmitted", "OrderAccepted", "OrderRejected", "OrderFilled",
+    TopicSpec(topics.RISK_INPUTS, ("PriceTick", "OrderSubmitted", "OrderAccepted", "OrderRejected", "OrderFilled",
                                  "OrderCanceled", "VenueHealth", "Heartbeat"), ("venue",),
               "Repartition of the risk inputs by venue: the single log order live and replay follow.",
               key_overrides={"Heartbeat": ("source",)}),
-    TopicSpec("risk.order-decisions.v1", ("OrderApproved", "OrderRejected"), ("venue", "symbol"),
+    TopicSpec(topics.DECISIONS, ("OrderApproved", "OrderRejected"), ("venue", "symbol"),
               "The order gate's decision for every OrderSubmitted."),
-    TopicSpec("risk.breakers.v1", ("BreakerTransition",), ("venue",), "Circuit-breaker state transitions."),
-    TopicSpec("risk.trading-state.v1", ("TradingStateChanged",), ("venue",), "ACTIVE / REDUCING / HALTED changes."),
-    TopicSpec("risk.positions.v1", ("PositionUpdate",), ("account", "venue", "symbol"),
+    TopicSpec(topics.BREAKERS, ("BreakerTransition",), ("venue",), "Circuit-breaker state transitions."),
+    TopicSpec(topics.TRADING_STATE, ("TradingStateChanged",), ("venue",), "ACTIVE / REDUCING / HALTED changes."),
+    TopicSpec(topics.POSITIONS, ("PositionUpdate",), ("account", "venue", "symbol"),
               "Positions and PnL after each fill and mark."),
-    TopicSpec("risk.alerts.v1", ("Alert",), ("alert_key",), "Risk alerts, throttled per alert key."),
+    TopicSpec(topics.RISK_ALERTS, ("Alert",), ("alert_key",), "Risk alerts, throttled per alert key."),
     TopicSpec(
-        "mercado.deadletter.v1",
+        topics.DEAD_LETTERS,
         (),
         (),
         "Undecodable or rejected messages: original bytes, reason and origin in headers.",
@@ -115,7 +118,7 @@ TOPICS: tuple[TopicSpec, ...] = (
 )
 
 _BY_NAME = {t.name: t for t in TOPICS}
-DEAD_LETTER_TOPIC = "mercado.deadletter.v1"
+DEAD_LETTER_TOPIC = topics.DEAD_LETTERS
 
 
 class UnknownTopic(KeyError):
