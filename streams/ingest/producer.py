@@ -34,9 +34,9 @@ from streams.config import Settings
 from streams.ingest.files import RejectsWriter, detect_format, is_unreadable, read_csv, read_jsonl, read_parquet
 from streams.kafka.catalog import TopicSpec, topic
 from streams.kafka.clients import producer_config
+from streams.kafka.headers import PRODUCED_AT_HEADER
 from streams.observability import metrics
 
-PRODUCED_AT_HEADER = "mercado-produced-us"
 TYPE_COLUMN = "type"
 Progress = Callable[[int, int], None]  # (done, total) in the reader's units
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import orjson
 
 from processors.admission import AdmissionConfig, time_violation
-from streams.runtime.driver import produced_at
+from streams.kafka.headers import produced_at
 
 HELD_PREFIX = "\x00held:"  # state-table keys of held messages (kept in the changelog until released)
 

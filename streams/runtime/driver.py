@@ -19,9 +19,7 @@ from processors.core import Emit, PipelineSpec
 from processors.runtime import PartitionRuntime
 from schemas.loader import AvroSchema
 from streams.codec.serde import AvroSerde, DecodeError
-from streams.ingest.producer import PRODUCED_AT_HEADER
-
-_PRODUCED_AT = PRODUCED_AT_HEADER
+from streams.kafka.headers import produced_at
 
 
 class Output(NamedTuple):
@@ -41,17 +39,6 @@ class Rejected:
     partition: int
     offset: int
     error: Refused  # a DecodeError (bad bytes) or an event the admission bounds refuse
-
-
-def produced_at(headers: Sequence[tuple[str, bytes]] | dict[str, bytes] | None) -> int | None:
-    if headers:
-        for name, value in headers.items() if isinstance(headers, dict) else headers:
-            if name == _PRODUCED_AT and value:
-                try:
-                    return int(value)
-                except ValueError:
-                    return None
-    return None
 
 
 class PipelineDriver:

@@ -23,10 +23,11 @@ import pytest
 from streams.config import Settings
 from streams.generator import FILES, generate_day
 from streams.ingest.backfill import run_backfill
-from streams.ingest.producer import PRODUCED_AT_HEADER, BadRowError, FileProducer
+from streams.ingest.producer import BadRowError, FileProducer
 from streams.kafka.admin import ensure_topics
 from streams.kafka.catalog import topic
 from streams.kafka.consumer import EventConsumer
+from streams.kafka.headers import PRODUCED_AT_HEADER
 
 TICKS = "md.ticks.v1"
 T0 = 1_795_132_800_000_000  # 2026-11-20T00:00:00Z

@@ -27,10 +27,11 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from processors.core import PipelineSpec
 from streams.config import Settings
 from streams.engines.replay import KafkaRangeReader, ReplayReport, run_replay
-from streams.ingest.producer import PRODUCED_AT_HEADER, FileProducer
+from streams.ingest.producer import FileProducer
 from streams.kafka.catalog import DEAD_LETTER_TOPIC, topic
 from streams.kafka.clients import consumer_config, producer_config
 from streams.kafka.consumer import data_end_offsets, default_serde
+from streams.kafka.headers import PRODUCED_AT_HEADER
 from streams.runtime.pipelines import build_pipeline, build_stages
 from tests.integration.test_marketdata_live import (
     _assert_same_as_replay,
