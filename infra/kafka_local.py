@@ -21,8 +21,8 @@ from infra.processes import (
     write_pid,
 )
 from infra.readiness import wait_for_kafka
+from infra.settings import ServiceSettings
 from infra.toolchain import find_java, find_maven
-from streams.config import Settings
 
 KAFKA_RESOURCES = Path(__file__).resolve().parent / "kafka"
 POM = KAFKA_RESOURCES / "pom.xml"
@@ -47,7 +47,7 @@ JVM_OPTIONS = (
 class LocalKafka:
     """A broker whose jars, configuration, data, logs and pid file live in ``<state_dir>/kafka``."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
         self.home = settings.state_dir.resolve() / "kafka"
         self.libs = self.home / "libs"

@@ -16,8 +16,8 @@ from infra.kafka_local import LocalKafka
 from infra.postgres_local import LocalPostgres
 from infra.processes import port_answers
 from infra.readiness import wait_for_kafka, wait_for_postgres
+from infra.settings import ServiceSettings
 from infra.state_lock import state_lock
-from streams.config import Settings, get_settings
 
 __all__ = [
     "InfraError",
@@ -48,12 +48,11 @@ class ServiceStatus(NamedTuple):
     pid: int | None
 
 
-def up(settings: Settings | None = None) -> dict[str, str]:
+def up(settings: ServiceSettings) -> dict[str, str]:
     """Start what is not running yet, wait until both services answer, return how to reach them.
 
     Idempotent: a broker or cluster of this state folder that already runs is reused.
     """
-    settings = settings or get_settings()
     timeout_s = settings.ready_timeout_s
     with state_lock(settings.state_dir):
         kafka = None if settings.kafka_bootstrap else LocalKafka(settings)
@@ -69,9 +68,8 @@ def up(settings: Settings | None = None) -> dict[str, str]:
     return {"kafka_bootstrap": settings.bootstrap(), "database_url": settings.dsn()}
 
 
-def down(settings: Settings | None = None) -> None:
+def down(settings: ServiceSettings) -> None:
     """Stop the local services of this state folder; external ones and stopped ones are left alone."""
-    settings = settings or get_settings()
     with state_lock(settings.state_dir):
         if not settings.kafka_bootstrap:
             LocalKafka(settings).stop()
@@ -79,13 +77,12 @@ def down(settings: Settings | None = None) -> None:
             LocalPostgres(settings).stop()
 
 
-def status(settings: Settings | None = None) -> list[ServiceStatus]:
+def status(settings: ServiceSettings) -> list[ServiceStatus]:
     """One row per service: its state, its address (passwords hidden) and the pid of a local one."""
-    settings = settings or get_settings()
     return [_kafka_status(settings), _postgres_status(settings)]
 
 
-def _kafka_status(settings: Settings) -> ServiceStatus:
+def _kafka_status(settings: ServiceSettings) -> ServiceStatus:
     if settings.kafka_bootstrap:
         return ServiceStatus(KAFKA, ServiceState.EXTERNAL, settings.kafka_bootstrap, None)
     pid = LocalKafka(settings).pid()
@@ -93,7 +90,7 @@ def _kafka_status(settings: Settings) -> ServiceStatus:
     return ServiceStatus(KAFKA, state, settings.local_kafka_bootstrap, pid)
 
 
-def _postgres_status(settings: Settings) -> ServiceStatus:
+def _postgres_status(settings: ServiceSettings) -> ServiceStatus:
     if settings.database_url:
         return ServiceStatus(POSTGRES, ServiceState.EXTERNAL, _without_password(settings.database_url), None)
     pid = LocalPostgres(settings).pid()

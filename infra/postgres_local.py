@@ -14,8 +14,8 @@ import asyncpg
 
 from infra.errors import ServiceFailed
 from infra.processes import command_line, is_alive, port_answers, read_pid, run_tool, terminate
+from infra.settings import ServiceSettings
 from infra.toolchain import find_postgres_bin_dir
-from streams.config import Settings
 
 STOP_GRACE_S = 30.0
 TOOL_TIMEOUT_S = 300.0
@@ -59,7 +59,7 @@ def timescaledb_installed(bin_dir: Path) -> bool:
     return (share / "extension" / "timescaledb.control").is_file() and (lib / "timescaledb.so").is_file()
 
 
-def server_options(settings: Settings, socket_dir: Path, bin_dir: Path) -> list[str]:
+def server_options(settings: ServiceSettings, socket_dir: Path, bin_dir: Path) -> list[str]:
     """``postgres -c`` options of the local cluster: its address, and TimescaleDB's when it is installed."""
     values = [
         ("listen_addresses", settings.pg_host),
@@ -77,7 +77,7 @@ class LocalPostgres:
     PostgreSQL refuses to run as root; under root it runs as the system user ``settings.pg_os_user``.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
         self.home = settings.state_dir.resolve() / "postgres"
         self.data = self.home / "data"
