@@ -11,7 +11,6 @@ from processors.risk.exact import mid_decimal
 from processors.risk.market_breakers import SpreadBreaker, VolatilityBreaker
 
 if TYPE_CHECKING:
-    from processors.risk.equity import AccountBook
     from processors.risk.positions import Position
 
 
@@ -32,7 +31,9 @@ class Market:
         self._exact: Decimal | None = None
         self.spread = spread
         self.volatility = volatility
-        self.holders: list[tuple[AccountBook, Position]] = []  # accounts with a position in it, by account
+        # (AccountBook, Position) of the accounts with a position in it, by account. The books are typed
+        # Any: processors.risk.equity imports this module, not the other way round (no import cycle).
+        self.holders: list[tuple[Any, Position]] = []
 
     def update(self, t: int, bid: float, ask: float, event_id: str) -> None:
         self.t = t
