@@ -1,7 +1,10 @@
-"""Kafka's default partitioner (the Java client's murmur2), so in-process runs place keys like Kafka.
+"""The one partitioner of Mercado: Kafka's default for keyed records (the Java client's murmur2).
 
-Every Mercado producer uses it (``murmur2_random`` in librdkafka, the default of aiokafka and faust):
-a key's partition is ``(murmur2(utf-8 key) & 0x7fffffff) % partitions``.
+Every Mercado producer uses it (``partitioner=murmur2_random`` in librdkafka, see
+:func:`streams.kafka.clients.producer_config`; the default of aiokafka and faust), and everything that
+places a key in-process uses :func:`partition_of` — the in-process pipelines (retail, risk), the replay
+and both worker engines — so a key lands on the partition the broker would put it in:
+``(murmur2(utf-8 key) & 0x7fffffff) % partitions``. (Records without a key are not placed here.)
 """
 
 from __future__ import annotations
@@ -37,4 +40,5 @@ def murmur2(data: bytes) -> int:
 
 
 def partition_of(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives ``key`` on a topic of ``partitions`` partitions."""
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions

@@ -16,7 +16,6 @@ from processors.retail.pipeline import (
     MATCHING_STAGE,
     OPPORTUNITIES_STAGE,
     RetailReplay,
-    partition_of,
     retail_pipelines,
     run_retail,
 )
@@ -46,7 +45,6 @@ __all__ = [
     "opportunity_id",
     "owner_block",
     "parse_title",
-    "partition_of",
     "retail_pipelines",
     "run_retail",
     "score",

@@ -9,17 +9,17 @@
 
 Each stage reads one topic, so its inputs are co-partitioned by construction. :class:`RetailReplay`
 feeds records through the stages in-process: every output whose topic is a later stage's input goes
-to that stage's in-memory partition (``zlib.crc32(key) % partitions``; Kafka uses murmur2) and is
+to the partition Kafka would put it in (:func:`processors.partitioning.partition_of`) and is
 processed in first-in first-out order, which keeps each partition's log order.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections import deque
 from typing import Any
 
 from processors.core import Emit, PipelineSpec, Record
+from processors.partitioning import partition_of
 from processors.retail.block_matcher import BlockMatcher
 from processors.retail.config import RetailConfig
 from processors.retail.listing_processor import ListingProcessor
@@ -81,11 +81,6 @@ def retail_pipelines(config: RetailConfig | None = None) -> list[PipelineSpec]:
             key_of=match_key_of,
         ),
     ]
-
-
-def partition_of(key: str, partitions: int) -> int:
-    """In-process partitioner (stable across runs and machines)."""
-    return zlib.crc32(key.encode()) % partitions
 
 
 class RetailReplay:

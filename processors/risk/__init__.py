@@ -14,7 +14,6 @@ from processors.risk.config import (
 from processors.risk.equity import AccountBook, DrawdownBreaker
 from processors.risk.gate import ACTIVE, HALTED, REASONS, REDUCING, check_order
 from processors.risk.market_breakers import SpreadBreaker, VolatilityBreaker
-from processors.risk.partitioning import murmur2, partition_of
 from processors.risk.pipeline import (
     INPUTS_PARTITIONS,
     REKEY_STAGE,
@@ -82,8 +81,6 @@ __all__ = [
     "VolatilityBreaker",
     "check_order",
     "input_key",
-    "murmur2",
-    "partition_of",
     "rekey_pipeline",
     "risk_pipelines",
     "risk_stage_pipeline",

@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from processors.core import Emit, PipelineSpec, Record
+from processors.partitioning import partition_of
 from processors.risk.config import RiskConfig
-from processors.risk.partitioning import partition_of
 from processors.risk.processor import VenueRiskProcessor
 from processors.risk.records import INPUT_TOPICS, INPUTS_TOPIC, OUTPUT_TOPICS
 from processors.risk.rekey import InputRouter, RiskRekeyProcessor, input_key, venue_key

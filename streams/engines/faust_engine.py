@@ -26,6 +26,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from processors.partitioning import partition_of
 from streams.config import Settings
 from streams.engines.live import (
     LiveAligner,
@@ -37,7 +38,6 @@ from streams.engines.live import (
     state_table_name,
     state_writes,
 )
-from streams.engines.replay import kafka_partition
 from streams.kafka.catalog import DEAD_LETTER_TOPIC
 from streams.kafka.consumer import dead_letter_headers
 from streams.observability import metrics
@@ -145,7 +145,7 @@ class TransactionalSend:
     async def send(self, topic: str, key: bytes | None, value: bytes | None, *, partition: int | None = None,
                    timestamp_s: float | None = None, headers: Any = None) -> None:
         if partition is None:
-            partition = kafka_partition(key.decode(), self.partitions[topic]) if key else 0
+            partition = partition_of(key.decode(), self.partitions[topic]) if key else 0
         self.sent = True
         await self.app.consumer.transactions.producer.send(
             topic, key, value, partition, timestamp_s, headers, transactional_id=worker_transactional_id(self.app)

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from processors.core import PipelineSpec
+from processors.partitioning import partition_of
 from streams.codec.serde import AvroSerde
 from streams.config import Settings
 from streams.kafka.catalog import TopicSpec, topic
@@ -242,13 +243,6 @@ class ReplayReport:
         return self.inputs / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
-def kafka_partition(key: str, partitions: int) -> int:
-    """The partition Kafka's default (murmur2) partitioner picks for a key, as every Mercado producer does."""
-    from aiokafka.partitioner import murmur2
-
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
-
-
 def run_replay(
     messages: Iterator[InputMessage] | list[InputMessage],
     stages: PipelineSpec | list[PipelineSpec],
@@ -293,7 +287,7 @@ def run_replay(
         for out in result:
             for j in readers.get(out.topic, ()):
                 if j > i:
-                    feed(j, out.topic, kafka_partition(out.key, partitions[out.topic]), -1, out.value, None)
+                    feed(j, out.topic, partition_of(out.key, partitions[out.topic]), -1, out.value, None)
 
     n = 0
     first = drivers[0].process

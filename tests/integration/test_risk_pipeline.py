@@ -1,9 +1,8 @@
-"""The risk pipeline's stages, the rekey routing, partitioning, config defaults and bad input."""
+"""The risk pipeline's stages, the rekey routing, config defaults and bad input."""
 
 from __future__ import annotations
 
 import json
-import time
 from decimal import Decimal
 
 import pytest
@@ -15,8 +14,6 @@ from processors.risk import (
     RiskConfig,
     RiskRekeyProcessor,
     VenueRiskProcessor,
-    murmur2,
-    partition_of,
     risk_pipelines,
 )
 from processors.runtime import PartitionRuntime
@@ -78,38 +75,6 @@ def test_every_tick_is_forwarded_when_no_markets_are_configured_and_heartbeats_o
     assert router.destination(*tick(T0, 1.0, 1.1, venue="anywhere", symbol="ANY/THING")) == "anywhere"
     assert router.destination(*heartbeat(T0, "anywhere:ANY/THING")) is None
     assert InputRouter(RiskConfig(forward_heartbeats=True)).destination(*heartbeat(T0, "a:B/C")) == "a"
-
-
-def test_murmur2_matches_kafkas_test_vectors() -> None:
-    # from Apache Kafka's UtilsTest.testMurmur2
-    vectors = {b"21": -973932308, b"foobar": -790332482, b"a-little-bit-long-string": -985981536,
-               b"a-little-bit-longer-string": -1486304829,
-               b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971, b"abc": 479470107}
-    assert {k: murmur2(k) for k in vectors} == vectors
-
-
-@pytest.mark.kafka
-def test_partitions_match_the_brokers_placement(services) -> None:  # type: ignore[no-untyped-def]
-    from confluent_kafka import Producer
-
-    from streams.kafka.admin import ensure_topics
-    from streams.kafka.catalog import TopicSpec
-    from streams.kafka.clients import producer_config
-
-    name = f"test.risk-partitions.{time.time_ns()}"
-    ensure_topics(services, (TopicSpec(name, (), ("venue",), "partition check", partitions=3),))
-    placed: dict[str, int] = {}
-
-    def report(err, msg) -> None:  # type: ignore[no-untyped-def]
-        assert err is None
-        placed[msg.key().decode()] = msg.partition()
-
-    producer = Producer(producer_config(services))
-    keys = ["binance", "kraken", "coinbase", "okx", "bybit", "bitstamp", "mm-1:binance:BTC/USDT"]
-    for key in keys:
-        producer.produce(services.topic(name), b"x", key.encode(), on_delivery=report)
-    producer.flush(30)
-    assert placed == {k: partition_of(k, 3) for k in keys}
 
 
 def test_defaults_are_the_seeds_thresholds() -> None:

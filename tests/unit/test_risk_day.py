@@ -19,7 +19,8 @@ import pytest
 
 from bench.risk import VENUES, day_config, day_records
 from processors.core import Emit
-from processors.risk import BreakerConfig, InProcessRisk, partition_of, risk_pipelines
+from processors.partitioning import partition_of
+from processors.risk import BreakerConfig, InProcessRisk, risk_pipelines
 from streams.codec.coerce import timestamp_micros
 from streams.codec.serde import AvroSerde
 from streams.generator import generate_day
