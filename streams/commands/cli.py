@@ -382,6 +382,7 @@ def worker(
     settings = _settings()
     engine = engine or settings.worker_engine
     if engine == "faust":
+        _require_faust()
         from streams.engines.faust_engine import run_worker
 
         run_worker(settings, pipeline, loglevel)
@@ -400,6 +401,20 @@ def worker(
             os._exit(1)
     else:
         raise fail(f"unknown engine {engine!r}; known: native, faust")
+
+
+FAUST_EXTRA_MISSING = "the faust engine needs the faust extra ({missing}): pip install -e '.[faust]'"
+
+
+def _require_faust() -> None:
+    """faust-streaming and aiokafka are the optional extra [faust]; without them, one line saying so."""
+    try:
+        import aiokafka  # noqa: F401
+        import faust  # noqa: F401
+    except ModuleNotFoundError as exc:
+        from rich.markup import escape
+
+        raise fail(escape(FAUST_EXTRA_MISSING.format(missing=f"no module named {exc.name!r}"))) from None
 
 
 # --------------------------------------------------------------------------- replay / backtest
