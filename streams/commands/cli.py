@@ -403,18 +403,18 @@ def worker(
         raise fail(f"unknown engine {engine!r}; known: native, faust")
 
 
-FAUST_EXTRA_MISSING = "the faust engine needs the faust extra ({missing}): pip install -e '.[faust]'"
+FAUST_EXTRA_MISSING = "the faust engine needs the faust extra (missing: {missing}): pip install -e '.[faust]'"
 
 
 def _require_faust() -> None:
     """faust-streaming and aiokafka are the optional extra [faust]; without them, one line saying so."""
-    try:
-        import aiokafka  # noqa: F401
-        import faust  # noqa: F401
-    except ModuleNotFoundError as exc:
+    import importlib.util
+
+    missing = [name for name in ("faust", "aiokafka") if importlib.util.find_spec(name) is None]
+    if missing:
         from rich.markup import escape
 
-        raise fail(escape(FAUST_EXTRA_MISSING.format(missing=f"no module named {exc.name!r}"))) from None
+        raise fail(escape(FAUST_EXTRA_MISSING.format(missing=", ".join(missing))))
 
 
 # --------------------------------------------------------------------------- replay / backtest

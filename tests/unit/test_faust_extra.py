@@ -63,5 +63,5 @@ def test_worker_engine_faust_without_the_extra_says_how_to_install_it() -> None:
         )
         assert done.returncode == 1, done.stdout + done.stderr
         assert done.stderr.splitlines() == [
-            "error: the faust engine needs the faust extra (no module named 'aiokafka'): pip install -e '.[faust]'"
+            "error: the faust engine needs the faust extra (missing: faust, aiokafka): pip install -e '.[faust]'"
         ]
