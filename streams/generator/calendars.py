@@ -1,14 +1,25 @@
-"""Which markets trade on a given day, and when: Colombian FX session and NYSE sessions."""
+"""Which markets trade on a given day, and when: Colombian FX session and NYSE sessions.
+
+The hours are the market-data pipeline's (:mod:`processors.marketdata.config`, computed by
+:mod:`processors.marketdata.calendars`), so the generated day trades exactly when the pipeline
+expects a session; this module only picks one day's sessions out of them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date, time, timedelta
+from functools import lru_cache
 
 import holidays
 
-from streams.generator.clock import HOUR, local_micros
-from streams.generator.config import BOGOTA_TZ, FX, NEW_YORK_TZ, SCANNER
+from processors.marketdata.calendars import ColombianFxCalendar, UsEquitiesCalendar
+from processors.marketdata.config import ColombianFxHours, UsEquityHours
+from streams.generator.clock import local_micros
+
+FX_HOURS = ColombianFxHours()
+NYSE_HOURS = UsEquityHours()
+NYSE_NORMAL_CLOSE = time(16, 0)  # a regular session closing earlier is an early close
 
 
 @dataclass(frozen=True)
@@ -22,16 +33,25 @@ class Window:
         return self.start <= us < self.end
 
 
+@lru_cache(maxsize=1)
+def _fx_calendar() -> ColombianFxCalendar:
+    return ColombianFxCalendar(FX_HOURS)
+
+
+@lru_cache(maxsize=1)
+def _nyse_calendar() -> UsEquitiesCalendar:
+    return UsEquitiesCalendar(NYSE_HOURS)
+
+
 def colombian_holiday(day: date) -> str | None:
     """The holiday's name when ``day`` is a Colombian public holiday, else ``None``."""
-    return holidays.country_holidays("CO", years=day.year).get(day)
+    return holidays.country_holidays(FX_HOURS.holidays_country, years=day.year).get(day)
 
 
 def fx_session(day: date) -> Window | None:
     """The USD/COP session (Mon–Fri 08:00–12:55 America/Bogota), or ``None`` when closed."""
-    if day.weekday() >= 5 or colombian_holiday(day) is not None:
-        return None
-    return Window(local_micros(day, FX.session_open, BOGOTA_TZ), local_micros(day, FX.session_close, BOGOTA_TZ))
+    session = _fx_calendar().span_at(local_micros(day, FX_HOURS.open, FX_HOURS.timezone)).session
+    return None if session is None else Window(session.start, session.end)
 
 
 @dataclass(frozen=True)
@@ -44,19 +64,15 @@ class NyseDay:
 
 def nyse_day(day: date) -> NyseDay | None:
     """NYSE extended-hours sessions from the XNYS calendar; ``None`` on weekends and holidays."""
-    import pandas_market_calendars as pmc  # slow import; only needed here
-
-    schedule = pmc.get_calendar("XNYS").schedule(start_date=day.isoformat(), end_date=day.isoformat())
-    if schedule.empty:
+    tz = NYSE_HOURS.timezone
+    sessions = {s.name: s for s in _nyse_calendar().sessions_between(
+        local_micros(day, time(0), tz), local_micros(day + timedelta(days=1), time(0), tz))}
+    if "regular" not in sessions:
         return None
-    row = schedule.iloc[0]
-    regular_open = int(row["market_open"].value // 1000)
-    regular_close = int(row["market_close"].value // 1000)
-    normal_close = local_micros(day, time(16, 0), NEW_YORK_TZ)
-    pre_open = local_micros(day, SCANNER.pre_market_open, NEW_YORK_TZ)
+    pre, regular, post = sessions["pre"], sessions["regular"], sessions["post"]
     return NyseDay(
-        pre_market=Window(pre_open, regular_open),
-        regular=Window(regular_open, regular_close),
-        post_market=Window(regular_close, regular_close + SCANNER.post_market_hours * HOUR),
-        early_close=regular_close < normal_close,
+        pre_market=Window(pre.start, pre.end),
+        regular=Window(regular.start, regular.end),
+        post_market=Window(post.start, post.end),
+        early_close=regular.end < local_micros(day, NYSE_NORMAL_CLOSE, tz),
     )

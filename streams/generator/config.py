@@ -18,15 +18,13 @@ FX_SYMBOL = "USD/COP"
 RETAILERS: tuple[str, ...] = ("falabella", "ripley", "paris", "hites", "abcdin")
 SCANNER_NAME = "gappers"
 
-BOGOTA_TZ = "America/Bogota"
-NEW_YORK_TZ = "America/New_York"
+# Market hours (USD/COP, NYSE) are the market-data pipeline's: processors/marketdata/config.py,
+# read by streams/generator/calendars.py.
 SANTIAGO_TZ = "America/Santiago"
 
 
 @dataclass(frozen=True)
 class FxConfig:
-    session_open: time = time(8, 0)
-    session_close: time = time(12, 55)
     price_low: float = 3_900.0
     price_high: float = 4_400.0
     daily_vol_low: float = 0.005
@@ -66,8 +64,6 @@ class ScannerConfig:
     universe_size: int = 500
     every_s: int = 10
     top_n: int = 50
-    pre_market_open: time = time(4, 0)
-    post_market_hours: int = 4
 
 
 @dataclass(frozen=True)
