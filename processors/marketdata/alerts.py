@@ -8,9 +8,10 @@ up = (price - low) / low, down = (high - price) / high; the larger one is the mo
 ``steps`` = floor(move / threshold) (0.6 % → 1, 1.0 % → 2 with a 0.5 % threshold); the level is
 WARNING for 1 step, ERROR for 2–3, CRITICAL for 4 or more.
 
-Throttling, per symbol: after an alert, further triggers within ``alert_throttle_s`` are suppressed
-(counted) unless the move reaches at least one more step than the last alert's (an escalation);
-the next alert carries the number of suppressed triggers (each tick that triggered while throttled).
+Throttling, per symbol, by the shared :class:`processors.alerts.AlertThrottle` with escalation: after an
+alert, further triggers within ``alert_throttle_s`` are suppressed (counted) unless the move reaches at
+least one more step than the last alert's (an escalation); the next alert carries the number of
+suppressed triggers (each tick that triggered while throttled).
 
 Only in-session, on-time ticks in event-time order feed the window: an out-of-order tick (earlier
 than the latest one seen) still makes bars but is skipped here.
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from processors.alerts.throttle import AlertThrottle
 from processors.core import Record
 
 _NEVER = -(2**63)
@@ -39,7 +41,7 @@ def level_of(steps: int) -> str:
 
 class MoveAlerts:
     __slots__ = ("venue", "symbol", "alert_key", "threshold", "threshold_pct", "window_us", "window_s", "throttle_us",
-                 "last_t", "lows", "highs", "last_alert_t", "last_alert_steps", "suppressed")
+                 "last_t", "lows", "highs", "throttle")
 
     def __init__(self, venue: str, symbol: str, threshold_pct: float, window_s: int, throttle_s: int):
         self.venue = venue
@@ -53,9 +55,8 @@ class MoveAlerts:
         self.last_t = _NEVER  # event time of the latest tick seen
         self.lows: deque[tuple[int, float]] = deque()  # increasing prices: the front is the window's low
         self.highs: deque[tuple[int, float]] = deque()  # decreasing prices: the front is the window's high
-        self.last_alert_t: int | None = None
-        self.last_alert_steps = 0
-        self.suppressed = 0
+        # one key; never pruned: a pruned key's next alert would say "first" instead of "throttle_expired"
+        self.throttle = AlertThrottle(self.throttle_us, prune_every=None)
 
     def observe(self, t: int, price: float, tick_id: str) -> Record | None:
         """One in-session on-time tick; the Alert it raises, if any."""
@@ -109,18 +110,16 @@ class MoveAlerts:
 
     def _decide(self, t: int, price: float, tick_id: str, move: float, steps: int, reference: float,
                 reference_t: int, direction: str) -> Record | None:
-        last = self.last_alert_t
-        if last is None or t - last >= self.throttle_us:
-            reason = "first" if last is None else "throttle_expired"
-        elif steps > self.last_alert_steps:
-            reason = "escalation"
-        else:
-            self.suppressed += 1
+        last = self.throttle.last.get(self.alert_key)
+        suppressed = self.throttle.admit(self.alert_key, t, steps)
+        if suppressed is None:
             return None
-        suppressed = self.suppressed
-        self.last_alert_t = t
-        self.last_alert_steps = steps
-        self.suppressed = 0
+        if last is None:
+            reason = "first"
+        elif t - last >= self.throttle_us:
+            reason = "throttle_expired"
+        else:
+            reason = "escalation"
         move_pct = move * 100.0
         signed_pct = move_pct if direction == "up" else -move_pct
         return {
@@ -157,18 +156,24 @@ class MoveAlerts:
             "last_t": None if self.last_t == _NEVER else self.last_t,
             "lows": _pack_window(self.lows, self.last_t),
             "highs": _pack_window(self.highs, self.last_t),
-            "last_alert_t": self.last_alert_t,
-            "last_alert_steps": self.last_alert_steps,
-            "suppressed": self.suppressed,
+            # the throttle's state of the one key, in this snapshot's own fields (as before the shared throttle)
+            "last_alert_t": self.throttle.last.get(self.alert_key),
+            "last_alert_steps": self.throttle.steps.get(self.alert_key, 0),
+            "suppressed": self.throttle.suppressed.get(self.alert_key, 0),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
         self.last_t = _NEVER if state["last_t"] is None else state["last_t"]
         self.lows = _unpack_window(state["lows"], self.last_t)
         self.highs = _unpack_window(state["highs"], self.last_t)
-        self.last_alert_t = state["last_alert_t"]
-        self.last_alert_steps = state["last_alert_steps"]
-        self.suppressed = state["suppressed"]
+        key, throttle = self.alert_key, AlertThrottle(self.throttle_us, prune_every=None)
+        if state["last_alert_t"] is not None:
+            throttle.last[key] = state["last_alert_t"]
+        if state["last_alert_steps"]:
+            throttle.steps[key] = state["last_alert_steps"]
+        if state["suppressed"]:
+            throttle.suppressed[key] = state["suppressed"]
+        self.throttle = throttle
 
 
 # The window's deques are the bulk of a busy key's state: a monotonic deque over 5 minutes of a feed
