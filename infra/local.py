@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import NamedTuple
-from urllib.parse import urlsplit, urlunsplit
 
 from infra.errors import InfraError, MissingDependency, ServiceFailed
 from infra.kafka_local import LocalKafka
 from infra.postgres_local import LocalPostgres
 from infra.processes import port_answers
 from infra.readiness import wait_for_kafka, wait_for_postgres
+from infra.redaction import without_password
 from infra.settings import ServiceSettings
 from infra.state_lock import state_lock
 
@@ -92,7 +92,7 @@ def _kafka_status(settings: ServiceSettings) -> ServiceStatus:
 
 def _postgres_status(settings: ServiceSettings) -> ServiceStatus:
     if settings.database_url:
-        return ServiceStatus(POSTGRES, ServiceState.EXTERNAL, _without_password(settings.database_url), None)
+        return ServiceStatus(POSTGRES, ServiceState.EXTERNAL, without_password(settings.database_url), None)
     pid = LocalPostgres(settings).pid()
     state = _local_state(pid, settings.pg_host, settings.pg_port)
     return ServiceStatus(POSTGRES, state, settings.local_database_url, pid)
@@ -104,9 +104,3 @@ def _local_state(pid: int | None, host: str, port: int) -> ServiceState:
     return ServiceState.RUNNING if port_answers(host, port) else ServiceState.STARTING
 
 
-def _without_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))

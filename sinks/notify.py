@@ -33,7 +33,7 @@ def notify(
 
     from rich.console import Console
 
-    from sinks.notify_channels import redact
+    from infra.redaction import redact
     from sinks.notify_consumer import Notifier, log
     from sinks.notify_settings import NotifySettings
     from streams.config import get_settings

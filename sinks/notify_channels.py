@@ -49,13 +49,6 @@ class Channel(Protocol):
     def close(self) -> None: ...
 
 
-def redact(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
 def alert_time(alert: dict[str, Any]) -> str:
     return datetime.fromtimestamp(alert["event_time"] / 1e6, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 

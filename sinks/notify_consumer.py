@@ -25,7 +25,8 @@ from typing import Any
 
 import structlog
 
-from sinks.notify_channels import Channel, Outcome, redact
+from infra.redaction import redact
+from sinks.notify_channels import Channel, Outcome
 from sinks.notify_log import DeliveryLog
 from sinks.notify_settings import LEVELS, NotifySettings
 from streams.config import Settings

@@ -13,10 +13,10 @@ import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
+from infra.redaction import without_password
 from streams.config import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -64,12 +64,7 @@ class RiskStatusError(RuntimeError):
 
 def _where(settings: Settings) -> str:
     """The database URL without its password, and the schema."""
-    parts = urlsplit(settings.dsn())
-    if parts.password:
-        host = parts.hostname or ""
-        netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-        parts = parts._replace(netloc=netloc)
-    return f"schema {settings.db_schema!r} of {urlunsplit(parts)}"
+    return f"schema {settings.db_schema!r} of {without_password(settings.dsn())}"
 
 
 async def _fetch(settings: Settings, queries: Sequence[tuple[str, tuple[Any, ...]]]) -> list[list[Any]]:

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import structlog
 
-from sinks.notify_channels import alert_markdown, classify, markdown_escape, redact
+from infra.redaction import redact
+from sinks.notify_channels import alert_markdown, classify, markdown_escape
 from sinks.notify_consumer import Notifier, OffsetTracker
 from sinks.notify_log import DeliveryLog
 from sinks.notify_settings import NotifySettings
