@@ -1,14 +1,13 @@
 """Messages the sink cannot write: undecodable, of an unmapped record type, or rejected by the database.
 
 Each one goes to the table ``mercado_dead_letters`` (in the batch's transaction, so exactly once) and
-to the dead-letter topic (before that transaction commits, so at least once), with the headers of
-``streams.kafka.consumer`` (``mercado.dlq.reason``, ``…error``, ``…topic``, ``…partition``, ``…offset``).
+to the dead-letter topic (before that transaction commits, so at least once), as the shared
+:class:`streams.kafka.dead_letters.DeadLetter` writes one (``mercado.dlq.reason``, ``…error``, ``…topic``,
+``…partition``, ``…offset``).
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -17,7 +16,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from streams.config import Settings
 from streams.kafka.catalog import DEAD_LETTER_TOPIC
 from streams.kafka.clients import producer_config
-from streams.kafka.consumer import DLQ_PREFIX
+from streams.kafka.dead_letters import DeadLetter
 
 UNDECODABLE_PREFIX = "undecodable:"  # + DecodeError.reason
 UNMAPPED_RECORD = "unmapped_record"
@@ -34,61 +33,26 @@ def clean_text(text: str) -> str:
     return text.replace("\x00", "\\x00")[:MAX_ERROR_CHARS]
 
 
-@dataclass
-class DeadLetter:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]] | None
-    reason: str
-    error: str
-    record_type: str | None = None
-    record_json: str | None = None  # the decoded record, when it decoded
-    sent: bool = False  # already acknowledged by the dead-letter topic
+def dead_letter(
+    msg: Message, reason: str, error: str, record_type: str | None = None, record_json: str | None = None
+) -> DeadLetter:
+    """The sink's dead letter of ``msg``: the shared type, its error made storable (:func:`clean_text`)."""
+    return DeadLetter.of_message(msg, reason, clean_text(error), record_type, record_json)
 
-    @classmethod
-    def of(
-        cls, msg: Message, reason: str, error: str, record_type: str | None = None, record_json: str | None = None
-    ) -> DeadLetter:
-        return cls(
-            msg.topic(),
-            msg.partition(),
-            msg.offset(),
-            msg.key(),
-            msg.value(),
-            msg.headers(),
-            reason,
-            clean_text(error),
-            record_type,
-            record_json,
-        )
 
-    def kafka_headers(self) -> list[tuple[str, bytes]]:
-        headers = [
-            (DLQ_PREFIX + "reason", self.reason.encode()),
-            (DLQ_PREFIX + "error", self.error.encode()[:1000]),
-            (DLQ_PREFIX + "topic", self.topic.encode()),
-            (DLQ_PREFIX + "partition", str(self.partition).encode()),
-            (DLQ_PREFIX + "offset", str(self.offset).encode()),
-            (DLQ_PREFIX + "at-us", str(time.time_ns() // 1000).encode()),
-        ]
-        return headers + list(self.headers or [])
-
-    def table_row(self, group: str) -> tuple[Any, ...]:
-        return (
-            self.topic,
-            self.partition,
-            self.offset,
-            self.key,
-            self.value,
-            self.reason,
-            self.error,
-            self.record_type,
-            self.record_json,
-            group,
-        )
+def table_row(letter: DeadLetter, group: str) -> tuple[Any, ...]:
+    return (
+        letter.topic,
+        letter.partition,
+        letter.offset,
+        letter.key,
+        letter.value,
+        letter.reason,
+        letter.error,
+        letter.record_type,
+        letter.record_json,
+        group,
+    )
 
 
 INSERT_DEAD_LETTERS = """
@@ -101,7 +65,7 @@ ON CONFLICT (topic, partition, "offset") DO NOTHING
 
 async def insert_dead_letters(conn: asyncpg.Connection, letters: list[DeadLetter], group: str) -> None:
     if letters:
-        await conn.executemany(INSERT_DEAD_LETTERS, [letter.table_row(group) for letter in letters])
+        await conn.executemany(INSERT_DEAD_LETTERS, [table_row(letter, group) for letter in letters])
 
 
 class DeadLetterTopic:
@@ -124,9 +88,8 @@ class DeadLetterTopic:
                 failures.append(err.str())
 
         for letter in pending:
-            self.producer.produce(
-                self.topic, letter.value or b"", letter.key, headers=letter.kafka_headers(), on_delivery=delivered
-            )
+            value, key, headers = letter.kafka_record()
+            self.producer.produce(self.topic, value, key, headers=headers, on_delivery=delivered)
         remaining = self.producer.flush(self.timeout_s)
         if remaining or failures:
             raise DeadLetterDeliveryError(

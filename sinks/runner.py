@@ -37,7 +37,7 @@ import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from sinks.database import connect, describe, is_transient
-from sinks.dead_letters import UNMAPPED_RECORD, DeadLetter, DeadLetterDeliveryError, DeadLetterTopic
+from sinks.dead_letters import UNMAPPED_RECORD, DeadLetterDeliveryError, DeadLetterTopic, dead_letter
 from sinks.tables import Ignored, Row, TableMapping, load_ignored, load_mappings
 from sinks.writer import Batch, BatchWriter, TableRows
 from streams.codec.serde import DecodeError
@@ -45,6 +45,7 @@ from streams.config import Settings
 from streams.kafka.catalog import all_topics
 from streams.kafka.clients import consumer_config
 from streams.kafka.consumer import default_serde
+from streams.kafka.dead_letters import DeadLetter
 from streams.observability import metrics
 
 log = structlog.get_logger("mercado.sink")
@@ -300,14 +301,14 @@ class SinkRunner:
                 route = routes.get(schema.fullname) or self._route(schema.fullname)
                 if route is None:
                     error = f"no table is mapped for record type {schema.fullname} (sinks/tables.toml)"
-                    batch.dead_letters.append(DeadLetter.of(msg, UNMAPPED_RECORD, error, schema.fullname))
+                    batch.dead_letters.append(dead_letter(msg, UNMAPPED_RECORD, error, schema.fullname))
                 else:
                     add_row, add_message, extract = route
                     add_row(extract(record))
                     add_message(msg)
             else:
                 assert isinstance(decoded, DecodeError)
-                batch.dead_letters.append(DeadLetter.of(msg, decoded.reason, decoded.message))
+                batch.dead_letters.append(dead_letter(msg, decoded.reason, decoded.message))
             key = (msg.topic(), msg.partition())
             offsets[key] = msg.offset() + 1
             counts[key] = counts.get(key, 0) + 1

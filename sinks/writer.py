@@ -25,9 +25,10 @@ from confluent_kafka import Message
 
 from sinks.aggregates import AggregateRefresher
 from sinks.database import describe, is_row_error, sqlstate_class
-from sinks.dead_letters import REJECTED_BY_DATABASE, DeadLetter, DeadLetterTopic, insert_dead_letters
+from sinks.dead_letters import REJECTED_BY_DATABASE, DeadLetterTopic, dead_letter, insert_dead_letters
 from sinks.tables import Row, TableMapping
 from streams.codec.serde import AvroSerde, DecodeError
+from streams.kafka.dead_letters import DeadLetter
 from streams.observability import metrics
 
 log = structlog.get_logger("mercado.sink.writer")
@@ -271,7 +272,7 @@ class BatchWriter:
             offset=msg.offset(),
             error=describe(exc),
         )
-        return DeadLetter.of(msg, REJECTED_BY_DATABASE, error, table.mapping.record, record_json)
+        return dead_letter(msg, REJECTED_BY_DATABASE, error, table.mapping.record, record_json)
 
     async def _finish(self, conn: asyncpg.Connection, batch: Batch, letters: list[DeadLetter]) -> None:
         """Dead letters (topic first, then table) and next offsets, inside the batch's transaction."""

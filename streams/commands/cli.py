@@ -296,7 +296,8 @@ def dead_letters(
     from streams.codec.serde import DecodeError
     from streams.engines.replay import KafkaRangeReader
     from streams.kafka.catalog import DEAD_LETTER_TOPIC
-    from streams.kafka.consumer import DLQ_PREFIX, default_serde
+    from streams.kafka.consumer import default_serde
+    from streams.kafka.dead_letters import DLQ_PREFIX
 
     settings = _settings()
     serde = default_serde(settings)

@@ -39,7 +39,7 @@ from streams.engines.live import (
     state_writes,
 )
 from streams.kafka.catalog import DEAD_LETTER_TOPIC
-from streams.kafka.consumer import dead_letter_headers
+from streams.kafka.dead_letters import DeadLetter
 from streams.observability import metrics
 from streams.runtime.align import Held
 from streams.runtime.driver import PipelineDriver, Rejected
@@ -349,11 +349,9 @@ def _add_stage(
             result = driver.process(msg.topic, msg.partition, msg.offset, msg.value, msg.headers)
             if isinstance(result, Rejected):
                 metrics.DEAD_LETTERS.labels(msg.topic, result.error.reason).inc()
-                await sender.send(
-                    dead_letter_topic, msg.key, msg.value or b"",
-                    headers=dead_letter_headers(msg.topic, msg.partition, msg.offset, result.error,
-                                                list(msg.headers or [])),
-                )
+                value, key, headers = DeadLetter.refused(msg.topic, msg.partition, msg.offset, msg.key, msg.value,
+                                                         msg.headers, result.error).kafka_record()
+                await sender.send(dead_letter_topic, key, value, headers=headers)
                 continue
             for out in result:
                 await sender.send(output_topics[out.topic], out.key.encode(), out.value,

@@ -69,7 +69,8 @@ from streams.engines.live import (
 )
 from streams.kafka.catalog import DEAD_LETTER_TOPIC, TopicSpec, topic
 from streams.kafka.clients import consumer_config, producer_config
-from streams.kafka.consumer import dead_letter_headers, default_serde
+from streams.kafka.consumer import default_serde
+from streams.kafka.dead_letters import DeadLetter
 from streams.observability import metrics
 from streams.runtime.align import Held
 from streams.runtime.driver import PipelineDriver, Rejected
@@ -423,8 +424,9 @@ class NativeWorker:
         metrics.DEAD_LETTERS.labels(topic_name, rejected.error.reason).inc()
         if self.outputs_since is None:
             self.outputs_since = time.monotonic()
-        self._produce(self.dead_letter_topic, value or b"", key,
-                      headers=dead_letter_headers(topic_name, partition, offset, rejected.error, list(headers or [])))
+        value, key, headers = DeadLetter.refused(topic_name, partition, offset, key, value, headers,
+                                                 rejected.error).kafka_record()
+        self._produce(self.dead_letter_topic, value, key, headers=headers)
 
     def _write_state(self, st: _Stage, writes: list[StateWrite]) -> None:
         for key, value, partition in writes:

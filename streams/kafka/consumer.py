@@ -1,7 +1,5 @@
-"""Consuming and decoding events; undecodable messages become dead-letter records, never crashes.
-
-A dead-letter record keeps the original key and value bytes; its headers say where it came from and
-why it was rejected (``mercado.dlq.*``), and the original headers follow them.
+"""Consuming and decoding events; undecodable messages become dead letters (streams/kafka/dead_letters.py),
+never crashes.
 """
 
 from __future__ import annotations
@@ -13,15 +11,14 @@ from typing import Any, TypeVar
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from processors.admission import Refused
 from schemas.compat import released_schemas
 from schemas.loader import AvroSchema
 from streams.codec.serde import AvroSerde, DecodeError
 from streams.config import Settings
 from streams.kafka.catalog import DEAD_LETTER_TOPIC
 from streams.kafka.clients import consumer_config, producer_config
+from streams.kafka.dead_letters import DeadLetter
 
-DLQ_PREFIX = "mercado.dlq."
 T = TypeVar("T")
 
 
@@ -36,29 +33,6 @@ class ConsumedEvent:
     record: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class DeadLetter:
-    topic: str
-    partition: int
-    offset: int
-    reason: str
-    error: str
-
-
-def dead_letter_headers(
-    topic: str, partition: int, offset: int, error: Refused, original: list[tuple[str, bytes]] | None
-) -> list[tuple[str, bytes]]:
-    headers = [
-        (DLQ_PREFIX + "reason", error.reason.encode()),
-        (DLQ_PREFIX + "error", error.message.encode()[:1000]),
-        (DLQ_PREFIX + "topic", topic.encode()),
-        (DLQ_PREFIX + "partition", str(partition).encode()),
-        (DLQ_PREFIX + "offset", str(offset).encode()),
-        (DLQ_PREFIX + "at-us", str(time.time_ns() // 1000).encode()),
-    ]
-    return headers + list(original or [])
-
-
 class DeadLetterQueue:
     """Writes undecodable messages to the dead-letter topic with an idempotent producer."""
 
@@ -68,15 +42,12 @@ class DeadLetterQueue:
         self.count = 0
 
     def send(self, msg: Any, error: DecodeError) -> DeadLetter:
-        self.producer.produce(
-            self.topic,
-            msg.value() or b"",
-            msg.key(),
-            headers=dead_letter_headers(msg.topic(), msg.partition(), msg.offset(), error, msg.headers()),
-        )
+        letter = DeadLetter.of_message(msg, error.reason, error.message)
+        value, key, headers = letter.kafka_record()
+        self.producer.produce(self.topic, value, key, headers=headers)
         self.producer.poll(0)
         self.count += 1
-        return DeadLetter(msg.topic(), msg.partition(), msg.offset(), error.reason, error.message)
+        return letter
 
     def flush(self, timeout: float = 30.0) -> int:
         return self.producer.flush(timeout)
@@ -150,7 +121,7 @@ class EventConsumer:
                 self.rejected.append(
                     self.dead_letters.send(msg, exc)
                     if self.dead_letters
-                    else DeadLetter(msg.topic(), msg.partition(), msg.offset(), exc.reason, exc.message)
+                    else DeadLetter.of_message(msg, exc.reason, exc.message)
                 )
                 continue
             key = msg.key()

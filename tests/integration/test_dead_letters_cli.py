@@ -15,7 +15,7 @@ from streams.config import Settings
 from streams.kafka.admin import ensure_topics
 from streams.kafka.catalog import DEAD_LETTER_TOPIC
 from streams.kafka.clients import producer_config
-from streams.kafka.consumer import dead_letter_headers
+from streams.kafka.dead_letters import DeadLetter
 
 pytestmark = pytest.mark.kafka
 
@@ -34,7 +34,8 @@ def test_dead_letters_lists_each_refused_event_with_its_reason_and_record(servic
                (b"\x00garbage", Refused("bad-magic", "not an Avro event"), 9)]
     for body, error, offset in letters:
         producer.produce(settings.topic(DEAD_LETTER_TOPIC), body, b"binance:BTC/USDT",
-                         headers=dead_letter_headers(settings.topic("md.ticks.v1"), 0, offset, error, []))
+                         headers=DeadLetter.refused(settings.topic("md.ticks.v1"), 0, offset, None, body, [],
+                                                    error).kafka_headers())
     assert producer.flush(30) == 0
     monkeypatch.setenv("MERCADO_TOPIC_PREFIX", prefix)
     from streams.commands.cli import app

@@ -21,7 +21,8 @@ from streams.ingest.producer import BadRowError, FileProducer
 from streams.kafka.admin import ensure_topics
 from streams.kafka.catalog import TopicSpec
 from streams.kafka.clients import producer_config
-from streams.kafka.consumer import DLQ_PREFIX, DeadLetterQueue, EventConsumer, end_offsets
+from streams.kafka.consumer import DeadLetterQueue, EventConsumer, end_offsets
+from streams.kafka.dead_letters import DLQ_PREFIX
 
 pytestmark = pytest.mark.kafka
 
