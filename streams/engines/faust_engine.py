@@ -30,19 +30,18 @@ from processors.partitioning import partition_of
 from streams.config import Settings
 from streams.engines.live import (
     LiveAligner,
+    Router,
     StateWrite,
     group_id,
-    late_tick,
     observe_batch,
     saved_keys,
     state_table_name,
     state_writes,
 )
 from streams.kafka.catalog import DEAD_LETTER_TOPIC
-from streams.kafka.dead_letters import DeadLetter
 from streams.observability import metrics
 from streams.runtime.align import Held
-from streams.runtime.driver import PipelineDriver, Rejected
+from streams.runtime.driver import PipelineDriver
 
 
 class CommitGate:
@@ -306,7 +305,7 @@ def _add_stage(
 
     group = group_id(settings, pipeline)
     events_in = {t: metrics.EVENTS_IN.labels(settings.topic(t), spec.name) for t in spec.inputs}
-    events_out = {t: metrics.EVENTS_OUT.labels(settings.topic(t), spec.name) for t in spec.outputs}
+    router = Router(settings, spec)
     lag = metrics.PROCESSING_LAG.labels(spec.name)
     aligner = None
     if align:
@@ -347,17 +346,11 @@ def _add_stage(
     async def handle(messages: list) -> None:
         for msg in messages:
             result = driver.process(msg.topic, msg.partition, msg.offset, msg.value, msg.headers)
-            if isinstance(result, Rejected):
-                metrics.DEAD_LETTERS.labels(msg.topic, result.error.reason).inc()
-                value, key, headers = DeadLetter.refused(msg.topic, msg.partition, msg.offset, msg.key, msg.value,
-                                                         msg.headers, result.error).kafka_record()
-                await sender.send(dead_letter_topic, key, value, headers=headers)
-                continue
-            for out in result:
-                await sender.send(output_topics[out.topic], out.key.encode(), out.value,
-                                  timestamp_s=out.timestamp_ms / 1000)
-                events_out[out.topic].inc()
-                late_tick(out)
+            for r in router.route(result, msg.key, msg.value, msg.headers) if result else ():
+                if r.headers is None:
+                    await sender.send(r.topic, r.key, r.value, timestamp_s=r.timestamp_ms / 1000)
+                else:
+                    await sender.send(r.topic, r.key, r.value, headers=r.headers)
         # The batch's state goes into the same transaction as its outputs, before its offsets are
         # acknowledged. (``table[key] = v`` would queue the changelog write with send_soon, which
         # faust may publish after the commit that covers the batch: a kill in between loses state.)

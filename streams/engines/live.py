@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, MutableMapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
+from processors.topics import DEAD_LETTERS as DEAD_LETTER_TOPIC
 from streams.config import Settings
 from streams.kafka.clients import consumer_config
+from streams.kafka.dead_letters import DeadLetter
 from streams.observability import metrics
 from streams.runtime.align import EventTimeAligner, Held, is_held_key, pending_check, restore_held
+from streams.runtime.driver import Output, Rejected
 
 StateWrite = tuple[bytes, bytes | None, int]  # (key, value or None to delete, changelog partition)
 
@@ -60,6 +63,44 @@ def state_writes(driver: Any, table: MutableMapping[bytes, bytes]) -> list[State
 def late_tick(out: Any) -> None:
     if out.emit.schema == "LateTick":
         metrics.LATE_TICKS.labels(out.emit.record["venue"], out.emit.record["symbol"]).inc()
+
+
+class Produce(NamedTuple):
+    """One record the engine produces in the batch's transaction."""
+
+    topic: str  # physical
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int | None  # None: the broker's (dead letters)
+    headers: list[tuple[str, bytes]] | None
+
+
+class Router:
+    """Turns one input's result (``PipelineDriver.process``) into the records to produce: each output to
+    its physical topic, a refused message to the dead-letter topic with its reason and origin, and the
+    metrics counted. Both live engines produce exactly what this returns, in this order."""
+
+    def __init__(self, settings: Settings, spec: Any):
+        self.outputs = {name: settings.topic(name) for name in spec.outputs}
+        self.dead_letter_topic = settings.topic(DEAD_LETTER_TOPIC)
+        self.events_out = {name: metrics.EVENTS_OUT.labels(settings.topic(name), spec.name) for name in spec.outputs}
+
+    def route(self, result: list[Output] | Rejected, key: bytes | None, value: bytes | None,
+              headers: Any) -> list[Produce]:
+        if isinstance(result, Rejected):
+            metrics.DEAD_LETTERS.labels(result.topic, result.error.reason).inc()
+            letter = DeadLetter.refused(result.topic, result.partition, result.offset, key, value, headers,
+                                        result.error)
+            dl_value, dl_key, dl_headers = letter.kafka_record()
+            return [Produce(self.dead_letter_topic, dl_key, dl_value, None, dl_headers)]
+        records = []
+        outputs, events_out = self.outputs, self.events_out
+        for out in result:
+            records.append(Produce(outputs[out.topic], out.key.encode(), out.value, out.timestamp_ms, None))
+            events_out[out.topic].inc()
+            if out.emit.schema == "LateTick":
+                late_tick(out)
+        return records
 
 
 class LiveAligner:

@@ -59,10 +59,11 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from streams.config import Settings
 from streams.engines.live import (
     LiveAligner,
+    Produce,
+    Router,
     StateWrite,
     changelog_topic,
     group_id,
-    late_tick,
     observe_batch,
     saved_keys,
     state_writes,
@@ -70,10 +71,9 @@ from streams.engines.live import (
 from streams.kafka.catalog import DEAD_LETTER_TOPIC, TopicSpec, topic
 from streams.kafka.clients import consumer_config, producer_config
 from streams.kafka.consumer import default_serde
-from streams.kafka.dead_letters import DeadLetter
 from streams.observability import metrics
 from streams.runtime.align import Held
-from streams.runtime.driver import PipelineDriver, Rejected
+from streams.runtime.driver import PipelineDriver
 from streams.runtime.pipelines import build_stages
 
 log = structlog.get_logger("mercado.worker")
@@ -96,7 +96,6 @@ class _Stage:
         s = worker.settings
         self.spec = spec
         self.inputs = {s.topic(t) for t in spec.inputs}
-        self.outputs = {name: s.topic(name) for name in spec.outputs}
         self.partitions = topic(spec.inputs[0]).partitions  # the changelog is co-partitioned with the input
         self.changelog = changelog_topic(s, worker.pipeline, spec.name)
         self.table: dict[bytes, bytes] = {}
@@ -108,7 +107,7 @@ class _Stage:
                 restore_lazily=False,
             )
         self.events_in = {t: metrics.EVENTS_IN.labels(s.topic(t), spec.name) for t in spec.inputs}
-        self.events_out = {s.topic(t): metrics.EVENTS_OUT.labels(s.topic(t), spec.name) for t in spec.outputs}
+        self.router = Router(s, spec)
         self.lag = metrics.PROCESSING_LAG.labels(spec.name)
 
     def forget(self, partitions: set[int]) -> None:
@@ -140,7 +139,6 @@ class NativeWorker:
         self.stages = [_Stage(self, spec, align=len(spec.inputs) > 1 or i < len(stages) - 1)
                        for i, spec in enumerate(stages)]
         self.by_topic = {t: st for st in self.stages for t in st.inputs}
-        self.dead_letter_topic = settings.topic(DEAD_LETTER_TOPIC)
         self.assigned: set[tuple[str, int]] = set()
         self.offsets: dict[tuple[str, int], int] = {}  # next offset per input partition, since the last commit
         self.dirty = False  # records produced since the last commit
@@ -387,46 +385,29 @@ class NativeWorker:
 
     def _run(self, st: _Stage, batch: list[Any]) -> None:
         """A batch of one stage's messages, decoded together."""
-        driver = st.driver
+        driver, route = st.driver, st.router.route
         decoded = self.serde.decode_many([m.value() for m in batch])
         for msg, item in zip(batch, decoded, strict=True):
             result = driver.process_decoded(msg.topic(), msg.partition(), msg.offset(), item, msg.headers())
             if result:
-                if isinstance(result, Rejected):
-                    self._dead_letter(msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value(),
-                                      msg.headers(), result)
-                else:
-                    self._send(st, result)
+                self._send(route(result, msg.key(), msg.value(), msg.headers()))
 
     def _run_held(self, st: _Stage, released: Iterable[Held]) -> None:
-        driver = st.driver
+        driver, route = st.driver, st.router.route
         for held in released:
             result = driver.process(held.topic, held.partition, held.offset, held.value, held.headers)
-            if isinstance(result, Rejected):
-                self._dead_letter(held.topic, held.partition, held.offset, held.key, held.value,
-                                  list(held.headers), result)
-            elif result:
-                self._send(st, result)
+            if result:
+                self._send(route(result, held.key, held.value, list(held.headers)))
 
-    def _send(self, st: _Stage, outputs: list[Any]) -> None:
+    def _send(self, records: list[Produce]) -> None:
         produce = self._produce
         if self.outputs_since is None:
             self.outputs_since = time.monotonic()
-        for out in outputs:
-            physical = st.outputs[out.topic]
-            produce(physical, out.value, out.key.encode(), timestamp=out.timestamp_ms)
-            st.events_out[physical].inc()
-            if out.emit.schema == "LateTick":
-                late_tick(out)
-
-    def _dead_letter(self, topic_name: str, partition: int, offset: int, key: bytes | None, value: bytes | None,
-                     headers: Any, rejected: Rejected) -> None:
-        metrics.DEAD_LETTERS.labels(topic_name, rejected.error.reason).inc()
-        if self.outputs_since is None:
-            self.outputs_since = time.monotonic()
-        value, key, headers = DeadLetter.refused(topic_name, partition, offset, key, value, headers,
-                                                 rejected.error).kafka_record()
-        self._produce(self.dead_letter_topic, value, key, headers=headers)
+        for r in records:
+            if r.headers is None:
+                produce(r.topic, r.value, r.key, timestamp=r.timestamp_ms)
+            else:
+                produce(r.topic, r.value, r.key, headers=r.headers)
 
     def _write_state(self, st: _Stage, writes: list[StateWrite]) -> None:
         for key, value, partition in writes:
