@@ -15,10 +15,10 @@ import pytest
 import structlog
 
 from infra.redaction import redact
-from sinks.notify_channels import alert_markdown, classify, markdown_escape
-from sinks.notify_consumer import Notifier, OffsetTracker
-from sinks.notify_log import DeliveryLog
-from sinks.notify_settings import NotifySettings
+from sinks.notify.channels import alert_markdown, classify, markdown_escape
+from sinks.notify.consumer import Notifier, OffsetTracker
+from sinks.notify.log import DeliveryLog
+from sinks.notify.settings import NotifySettings
 from streams.config import Settings
 
 TOKEN = "123456:SECRET-bot-TOKEN"
@@ -86,7 +86,7 @@ def test_the_command_line(tmp_path: Path) -> None:
     import typer
     from typer.testing import CliRunner
 
-    from sinks.notify import notify
+    from sinks.notify.command import notify
 
     app = typer.Typer()
     app.command()(notify)

@@ -27,7 +27,7 @@ def test_partitions_match_the_brokers_placement(services) -> None:  # type: igno
         ensure_topics(services, (TopicSpec(name, (), ("key",), "partition check", partitions=partitions),))
         placed: dict[str, int] = {}
 
-        def report(err, msg) -> None:  # type: ignore[no-untyped-def]
+        def report(err, msg, placed: dict[str, int] = placed) -> None:  # type: ignore[no-untyped-def]
             assert err is None
             placed[msg.key().decode()] = msg.partition()
 

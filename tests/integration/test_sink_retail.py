@@ -30,7 +30,7 @@ from rich.console import Console
 
 from processors.core import Emit
 from processors.retail import RetailReplay
-from sinks.retail_cli import OpportunitiesUnavailable, print_top_opportunities
+from queries.retail import OpportunitiesUnavailable, print_top_opportunities
 from sinks.runner import default_topics
 from sinks.tables import ConflictPolicy, load_mappings
 from streams.config import Settings

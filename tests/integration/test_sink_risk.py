@@ -32,9 +32,9 @@ from typer.testing import CliRunner
 from processors.core import Emit
 from processors.risk import AccountVenueConfig, BreakerConfig, RiskConfig
 from processors.risk.records import INPUTS_TOPIC, ORDERS_TOPIC
+from queries.risk import RiskStatusError, print_risk_summary
 from schemas.loader import load_schemas
 from sinks.migrate import MIGRATIONS_DIR, StorageMode, discover_migrations, migrate
-from sinks.risk_cli import RiskStatusError, print_risk_summary
 from sinks.runner import SinkRunner, default_topics
 from sinks.tables import MAPPING_FILE, Ignored, MappingError, load_ignored, load_mappings, parse_mappings
 from streams.config import Settings, get_settings

@@ -93,8 +93,8 @@ def run_sink_step(settings: Settings, console: Console) -> int:
         settings, "SELECT venue, symbol, hour_start, coverage_pct, missing_bars, gap_count, tick_count, late_ticks "
         "FROM data_quality_monitor ORDER BY coverage_pct NULLS LAST LIMIT 5"))))
     console.print(_table("pipeline_status", asyncio.run(_query(settings, "SELECT * FROM pipeline_status"))))
-    from sinks.retail_cli import OpportunitiesUnavailable, print_top_opportunities
-    from sinks.risk_cli import RiskStatusError, print_risk_summary
+    from queries.retail import OpportunitiesUnavailable, print_top_opportunities
+    from queries.risk import RiskStatusError, print_risk_summary
 
     try:
         print_top_opportunities(settings, console, limit=10)

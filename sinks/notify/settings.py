@@ -12,7 +12,7 @@ from processors import topics
 from streams.config import Settings
 
 if TYPE_CHECKING:
-    from sinks.notify_channels import Channel
+    from sinks.notify.channels import Channel
 
 Level = Literal["INFO", "WARNING", "ERROR", "CRITICAL"]
 LEVELS: tuple[str, ...] = ("INFO", "WARNING", "ERROR", "CRITICAL")
@@ -42,7 +42,7 @@ class NotifySettings(BaseSettings):
         return self.delivery_log or settings.state_dir / "notify" / "deliveries.sqlite"
 
     def channels(self) -> list[Channel]:
-        from sinks.notify_channels import TelegramChannel, WebhookChannel
+        from sinks.notify.channels import TelegramChannel, WebhookChannel
 
         channels: list[Channel] = []
         for i, url in enumerate(self.webhook_urls):

@@ -1,5 +1,5 @@
 """``mercado notify`` (the lead registers :func:`notify` as a ``mercado.commands`` entry point): delivers
-``Alert`` events from Kafka to a JSON webhook and/or Telegram — see :mod:`sinks.notify_consumer`.
+``Alert`` events from Kafka to a JSON webhook and/or Telegram — see :mod:`sinks.notify.consumer`.
 
 Heavy imports happen inside the command: the ``mercado`` CLI imports this module on every start.
 """
@@ -34,8 +34,8 @@ def notify(
     from rich.console import Console
 
     from infra.redaction import redact
-    from sinks.notify_consumer import Notifier, log
-    from sinks.notify_settings import NotifySettings
+    from sinks.notify.consumer import Notifier, log
+    from sinks.notify.settings import NotifySettings
     from streams.config import get_settings
     from streams.observability.logs import configure_logging
 

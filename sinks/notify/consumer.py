@@ -7,7 +7,7 @@
   the server's Retry-After) and are retried until delivered; permanent ones (other 4xx) are logged and
   recorded as failed. The consumer keeps polling meanwhile; when a channel's queue holds ``max_pending``
   alerts it pauses its partitions (and resumes at half), so memory stays bounded without leaving the group.
-* At-least-once with a delivery log (:mod:`sinks.notify_log`, SQLite): offsets are committed only up to
+* At-least-once with a delivery log (:mod:`sinks.notify.log`, SQLite): offsets are committed only up to
   the first alert some channel has not finished, and every (event id, channel) delivered is recorded and
   skipped afterwards, so a restart — even under a new consumer group — does not resend.
 * Alerts below ``min_level`` are skipped. Undecodable messages go to the dead-letter topic.
@@ -26,9 +26,9 @@ from typing import Any
 import structlog
 
 from infra.redaction import redact
-from sinks.notify_channels import Channel, Outcome
-from sinks.notify_log import DeliveryLog
-from sinks.notify_settings import LEVELS, NotifySettings
+from sinks.notify.channels import Channel, Outcome
+from sinks.notify.log import DeliveryLog
+from sinks.notify.settings import LEVELS, NotifySettings
 from streams.config import Settings
 
 log = structlog.get_logger("mercado.notify")
