@@ -1,6 +1,6 @@
 """``python -m bench.matching``: cross-retailer matching and arbitrage on 100,000 listings, in-process.
 
-Catalogue: the generator's real catalogue (``streams.generator.retail_catalog``) repeated as model
+Catalogue: the generator's real catalogue (``streams.generator.retail.catalog``) repeated as model
 generations: generation ``g`` renumbers every number of a line and of its manufacturer code with a
 two-digit generation prefix ("Galaxy A54 5G" → "Galaxy A0354 5G", "SM-A546E" → "SM-A03546E"), so each
 generation keeps the real hard negatives (storage, RAM and colour variants, 4G/5G twins, TVs that
@@ -40,9 +40,9 @@ from rapidfuzz import fuzz, process
 from bench.common import result
 from processors.retail import RetailReplay
 from processors.retail.text import fold
-from streams.generator.retail import clp, retailers_for
-from streams.generator.retail_catalog import Product, build_catalog
-from streams.generator.retail_names import SkuBook, listing_brand, listing_category, listing_name
+from streams.generator.retail.catalog import Product, build_catalog
+from streams.generator.retail.listings import clp, retailers_for
+from streams.generator.retail.names import SkuBook, listing_brand, listing_category, listing_name
 
 T0 = 1_756_900_800_000_000  # 2025-09-03 12:00 UTC (08:00 in Santiago)
 HOUR_US = 3_600_000_000

@@ -44,7 +44,7 @@ from processors.risk import InProcessRisk
 from schemas.loader import load_schemas
 from streams.codec.coerce import record_coercer
 from streams.codec.serde import AvroSerde
-from streams.generator.risk_setup import VENUES, day_config  # noqa: F401  (re-exported for the tests)
+from streams.generator.trading.risk_setup import VENUES, day_config  # noqa: F401  (re-exported for the tests)
 
 SEED = 42
 FETCH = 2000  # messages per fetch, as the replay's reader consumes them

@@ -72,7 +72,7 @@ EXTRA_WORKERS: dict[str, int] = {"retail": 4, "risk": 5}  # pipeline -> offset f
 def _extra_env(settings: Settings, pipeline: str) -> dict[str, str]:
     env = {"MERCADO_METRICS_PORT_WORKER": str(settings.metrics_port_worker + EXTRA_WORKERS[pipeline])}
     if pipeline == "risk":  # the account, venues and lots of the generated order flow
-        from streams.generator.risk_setup import day_config
+        from streams.generator.trading.risk_setup import day_config
 
         env["MERCADO_RISK"] = day_config().model_dump_json()
     return env

@@ -20,20 +20,20 @@ from pathlib import Path
 from typing import Any
 
 from processors import topics
-from streams.generator.calendars import Window, colombian_holiday, fx_session, nyse_day
 from streams.generator.clock import SECOND, iso
 from streams.generator.config import CRYPTO
-from streams.generator.crypto import CryptoDay, generate_crypto
-from streams.generator.fx import FxDay, generate_fx
-from streams.generator.heartbeats import heartbeat_record, heartbeat_times
 from streams.generator.manifest import MANIFEST_NAME, Manifest
-from streams.generator.orders import generate_orders
-from streams.generator.retail import generate_retail
+from streams.generator.marketdata.calendars import Window, colombian_holiday, fx_session, nyse_day
+from streams.generator.marketdata.crypto import CryptoDay, generate_crypto
+from streams.generator.marketdata.fx import FxDay, generate_fx
+from streams.generator.marketdata.heartbeats import heartbeat_record, heartbeat_times
+from streams.generator.marketdata.ticks import TickSeries, merged_tick_records
+from streams.generator.retail.listings import generate_retail
 from streams.generator.rng import domain_rng
-from streams.generator.scanner import generate_scanner
-from streams.generator.scenario import draw_crypto_scenario
-from streams.generator.ticks import TickSeries, merged_tick_records
-from streams.generator.venue_health import generate_venue_health
+from streams.generator.scanner.snapshots import generate_scanner
+from streams.generator.trading.orders import generate_orders
+from streams.generator.trading.scenario import draw_crypto_scenario
+from streams.generator.trading.venue_health import generate_venue_health
 from streams.generator.writer import FileEntry, write_jsonl, write_text
 
 __all__ = ["DOMAINS", "FILES", "MANIFEST_NAME", "TRUTH_FILE", "FileEntry", "Manifest", "generate_day"]

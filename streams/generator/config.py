@@ -19,7 +19,7 @@ RETAILERS: tuple[str, ...] = ("falabella", "ripley", "paris", "hites", "abcdin")
 SCANNER_NAME = "gappers"
 
 # Market hours (USD/COP, NYSE) are the market-data pipeline's: processors/marketdata/config.py,
-# read by streams/generator/calendars.py.
+# read by streams/generator/marketdata/calendars.py.
 SANTIAGO_TZ = "America/Santiago"
 
 

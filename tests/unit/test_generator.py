@@ -28,8 +28,8 @@ from fastavro.schema import parse_schema
 from fastavro.validation import validate
 
 from streams.generator import FILES, TRUTH_FILE, Manifest, generate_day
-from streams.generator.calendars import nyse_day
 from streams.generator.config import MARKET_MAKER
+from streams.generator.marketdata.calendars import nyse_day
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas"

@@ -20,10 +20,10 @@ from typing import Any
 
 from streams.generator.clock import MINUTE, SECOND, iso
 from streams.generator.config import ACCOUNT, CRYPTO_SYMBOLS, CRYPTO_VENUES, MARKET_MAKER
-from streams.generator.crypto import CryptoDay
 from streams.generator.decimals import decimal_text, price_decimal
-from streams.generator.scenario import CryptoScenario
-from streams.generator.ticks import TickSeries
+from streams.generator.marketdata.crypto import CryptoDay
+from streams.generator.marketdata.ticks import TickSeries
+from streams.generator.trading.scenario import CryptoScenario
 
 STRATEGY = "mm-spread-v1"
 FEE_CURRENCY = "USDT"

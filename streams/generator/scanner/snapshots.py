@@ -17,10 +17,10 @@ from itertools import accumulate
 from statistics import NormalDist
 from typing import Any
 
-from streams.generator.calendars import NyseDay
 from streams.generator.clock import SECOND, iso
 from streams.generator.config import SCANNER, SCANNER_NAME
-from streams.generator.scanner_universe import Ticker, build_universe
+from streams.generator.marketdata.calendars import NyseDay
+from streams.generator.scanner.universe import Ticker, build_universe
 
 PRE_MARKET, REGULAR, POST_MARKET = "PRE_MARKET", "REGULAR", "POST_MARKET"
 

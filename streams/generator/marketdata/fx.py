@@ -6,10 +6,10 @@ import math
 import random
 from dataclasses import dataclass
 
-from streams.generator.calendars import Window
 from streams.generator.clock import MINUTE, SECOND, iso
 from streams.generator.config import FX, FX_SYMBOL, FX_VENUE
-from streams.generator.ticks import TickSeries
+from streams.generator.marketdata.calendars import Window
+from streams.generator.marketdata.ticks import TickSeries
 
 _LOT_USD = 50_000.0
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from streams.generator.clock import iso, local_micros
 from streams.generator.config import RETAIL, RETAILERS, SANTIAGO_TZ
-from streams.generator.retail_catalog import Product, build_catalog
-from streams.generator.retail_names import SkuBook, listing_brand, listing_category, listing_name
+from streams.generator.retail.catalog import Product, build_catalog
+from streams.generator.retail.names import SkuBook, listing_brand, listing_category, listing_name
 
 _RETAILER_WEIGHT = {"falabella": 0.27, "ripley": 0.24, "paris": 0.22, "hites": 0.14, "abcdin": 0.13}
 _RETAILER_COUNT = ((2, 0.22), (3, 0.30), (4, 0.30), (5, 0.18))

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from streams.generator.calendars import Window
 from streams.generator.clock import HOUR, MINUTE, SECOND, iso, utc_day_start
 from streams.generator.config import CRYPTO, CRYPTO_SYMBOLS, CRYPTO_VENUES
+from streams.generator.marketdata.calendars import Window
 
 
 @dataclass(frozen=True)

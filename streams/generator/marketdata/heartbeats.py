@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from streams.generator.calendars import Window
 from streams.generator.clock import iso
+from streams.generator.marketdata.calendars import Window
 
 
 def heartbeat_times(tick_times: Iterable[int], open_window: Window, every_us: int) -> list[int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from streams.generator.retail_catalog import Product, slugify
+from streams.generator.retail.catalog import Product, slugify
 
 
 @dataclass(frozen=True)

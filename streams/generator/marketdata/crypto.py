@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from streams.generator.clock import HOUR, SECOND
 from streams.generator.config import CRYPTO, CRYPTO_SYMBOLS, CRYPTO_VENUES
-from streams.generator.scenario import CryptoScenario
-from streams.generator.ticks import TickSeries
+from streams.generator.marketdata.ticks import TickSeries
+from streams.generator.trading.scenario import CryptoScenario
 
 _START_PRICE = {"BTC/USDT": (62_000.0, 98_000.0), "ETH/USDT": (2_100.0, 3_900.0)}
 _DAILY_VOL = {"BTC/USDT": (0.02, 0.03), "ETH/USDT": (0.028, 0.04)}

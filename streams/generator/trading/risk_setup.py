@@ -1,4 +1,4 @@
-"""The risk configuration that fits the generated order flow (streams/generator/orders.py): the market
+"""The risk configuration that fits the generated order flow (streams/generator/trading/orders.py): the market
 maker's account and venues, its balances and lots. The demo's risk worker, the risk benchmark and the
 tests run the generated day with it."""
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from streams.generator.clock import SECOND, iso
 from streams.generator.config import CRYPTO_VENUES, MARKET_MAKER
-from streams.generator.scenario import CryptoScenario
+from streams.generator.trading.scenario import CryptoScenario
 
 PROBE = "ping"
 BLIP_ERROR = "HTTP 429 Too Many Requests"

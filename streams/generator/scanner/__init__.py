@@ -1,0 +1,1 @@
+"""The stock scanner's day: its universe and its snapshots."""
