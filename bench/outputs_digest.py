@@ -3,7 +3,8 @@
 A refactoring that claims "no change of behaviour" runs this before and after: the generated day
 (seed 42, 2026-11-20) is produced into fresh topics, each pipeline is replayed from them with
 ``mercado replay``'s code path, and each output topic's records (topic, key, timestamp, value bytes,
-in output order) are hashed. Last line: one JSON object {pipeline/topic: [records, sha256]}.
+in output order) are hashed — DataQuality records without their ingest latencies, which measure the
+wall clock of this run's produce. Last line: one JSON object {pipeline/topic: [records, sha256]}.
 
     python -m bench.outputs_digest
 """
@@ -44,7 +45,11 @@ class _Digest:
             if h is None:
                 h = self.hashes[name] = hashlib.sha256()
                 self.counts[name] = 0
-            h.update(orjson.dumps([name, o.key, o.timestamp_ms]) + o.value)
+            if o.emit.schema == "DataQuality":  # its ingest latencies come from the wall clock of the produce
+                fields = {k: v for k, v in o.emit.record.items() if not k.startswith("latency_")}
+                h.update(orjson.dumps([name, o.key, o.timestamp_ms, fields], option=orjson.OPT_SORT_KEYS))
+            else:
+                h.update(orjson.dumps([name, o.key, o.timestamp_ms]) + o.value)
             self.counts[name] += 1
 
     def close(self) -> dict[str, int]:
