@@ -91,6 +91,12 @@ def _bounds_us(floor: datetime, max_ahead_s: float) -> tuple[int, int]:
     return AdmissionConfig(floor=floor, max_ahead_s=max_ahead_s).floor_us, round(max_ahead_s * 1_000_000)
 
 
+@lru_cache(maxsize=64)
+def bounds_us(config: AdmissionConfig) -> tuple[int, int, int]:
+    """(floor, max ahead, max jump) in µs: what the per-event fast paths compare with (the runtime, the merges)."""
+    return config.floor_us, config.max_ahead_us, config.max_jump_us
+
+
 def time_violation(t_us: int, produced_us: int | None, config: AdmissionConfig) -> Violation | None:
     """The event-time check of a door (``produced_us`` = now) or of a stamped event in the runtime."""
     floor_us, max_ahead_us = _bounds_us(config.floor, config.max_ahead_s)  # cached: this runs per row

@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
-from processors.admission import Refused, jump_violation, time_violation
+from processors.admission import Refused, bounds_us, jump_violation, time_violation
 from processors.core import Emit, KeyedProcessor, PipelineSpec, Record
 
 _TIMERLESS: dict[type, bool] = {}
@@ -34,6 +34,8 @@ def _uses_timers(proc: KeyedProcessor) -> bool:
 class PartitionRuntime:
     def __init__(self, spec: PipelineSpec):
         self.spec = spec
+        # the admission bounds as (floor, max ahead, max jump) µs, or None: admit's fast path (per event)
+        self.bounds = None if spec.admission is None else bounds_us(spec.admission)
         self.processors: dict[str, KeyedProcessor] = {}
         self.clock: int | None = None  # highest event time seen in this partition (µs)
         self._timers: list[tuple[int, str]] = []
@@ -56,11 +58,19 @@ class PartitionRuntime:
 
         A stamped event (``record["_produced_us"]``, from the producer's header) is judged against its
         stamp, an unstamped one against this partition's clock. Deterministic: the stamp is in the log."""
-        config = self.spec.admission
-        if config is None:
+        bounds = self.bounds
+        if bounds is None:
             return None
         t = record["event_time"]
         produced = record.get("_produced_us")
+        floor, ahead, jump = bounds
+        if t >= floor:  # the common case, in three comparisons
+            if produced is not None:
+                if t <= produced + ahead:
+                    return None
+            elif self.clock is None or t <= self.clock + jump:
+                return None
+        config = self.spec.admission
         bad = time_violation(t, produced, config)
         if bad is not None:
             reason = "event-time-floor" if t < config.floor_us else "event-time-ahead"

@@ -26,7 +26,7 @@ from streams.codec.serde import AvroSerde
 from streams.config import Settings
 from streams.kafka.catalog import TopicSpec, topic
 from streams.kafka.clients import consumer_config, producer_config
-from streams.runtime.align import merge_key
+from streams.runtime.align import merge_keyer
 from streams.runtime.driver import Output, PipelineDriver, Rejected
 
 Progress = Callable[[int, int], None]
@@ -98,7 +98,7 @@ class KafkaRangeReader:
         if not self.ranges:
             return
         c = self._consumer
-        admission = self.admission
+        merge_key = merge_keyer(self.admission)
         by_tp = {(r.topic, r.partition): r for r in self.ranges}
         buffers: dict[tuple[str, int], deque[InputMessage]] = {tp: deque() for tp in by_tp}
         starving = set(by_tp)  # unfinished partitions with nothing buffered: must fetch before merging
@@ -129,7 +129,7 @@ class KafkaRangeReader:
                             self.end_ms is not None and ts >= self.end_ms):
                         continue
                     headers = msg.headers()
-                    key = merge_key(ts, headers, admission)
+                    key = merge_key(ts, headers)
                     if not buf:
                         heapq.heappush(heap, (key, tp[1], tp[0]))
                         starving.discard(tp)

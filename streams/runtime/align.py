@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from processors.admission import AdmissionConfig, time_violation
+from processors.admission import AdmissionConfig, bounds_us
 from streams.kafka.headers import produced_at
 
 HELD_PREFIX = "\x00held:"  # state-table keys of held messages (kept in the changelog until released)
@@ -83,15 +83,32 @@ class Held:
                    tuple((name, unb64(v) or b"") for name, v in headers))
 
 
+def merge_keyer(admission: AdmissionConfig | None) -> Callable[[int, Iterable[tuple[str, bytes]] | None], int]:
+    """``key(timestamp_ms, headers)``: the timestamp a merge orders a message by — its own, or -1 (first)
+    when the runtime will refuse it by the floor or by its producer's stamp (``mercado-produced-us``; the
+    same bounds as :func:`processors.admission.time_violation`). An unstamped message is judged by its
+    partition's clock, which the merge does not keep: it keeps its timestamp. Runs per message."""
+    if admission is None:
+        return lambda timestamp_ms, headers: timestamp_ms
+    floor, ahead, _ = bounds_us(admission)
+
+    def key(timestamp_ms: int, headers: Iterable[tuple[str, bytes]] | None) -> int:
+        t = timestamp_ms * 1000
+        if t < floor:
+            return -1
+        if headers:
+            produced = produced_at(headers)
+            if produced is not None and t > produced + ahead:
+                return -1
+        return timestamp_ms
+
+    return key
+
+
 def merge_key(timestamp_ms: int, headers: Iterable[tuple[str, bytes]] | None,
               admission: AdmissionConfig | None) -> int:
-    """The timestamp a merge orders a message by: its own, or -1 (first) when the runtime will refuse it
-    by the floor or by its producer's stamp (``mercado-produced-us``). An unstamped message is judged
-    by its partition's clock, which the merge does not keep: it keeps its timestamp."""
-    if admission is None:
-        return timestamp_ms
-    produced = produced_at(headers) if headers else None
-    return -1 if time_violation(timestamp_ms * 1000, produced, admission) is not None else timestamp_ms
+    """:func:`merge_keyer`'s key of one message."""
+    return merge_keyer(admission)(timestamp_ms, headers)
 
 
 def is_held_key(key: str) -> bool:
@@ -102,6 +119,7 @@ class EventTimeAligner:
     def __init__(self, clock: Callable[[], float] = time.monotonic, admission: AdmissionConfig | None = None):
         self.clock = clock
         self.admission = admission
+        self._key = merge_keyer(admission)
         self._queues: dict[tuple[str, int], deque[Held]] = {}
         self._last_arrival: dict[tuple[str, int], float] = {}
         self.held_count = 0
@@ -131,7 +149,7 @@ class EventTimeAligner:
         """:attr:`Held.order`, with a message the runtime will refuse first (:func:`merge_key`)."""
         if self.admission is None:
             return m.order
-        return (merge_key(m.timestamp_ms, m.headers, self.admission), m.partition, m.topic, m.offset)
+        return (self._key(m.timestamp_ms, m.headers), m.partition, m.topic, m.offset)
 
     def release(self, pending: Callable[[str, int, float], bool]) -> list[Held]:
         """The held messages that can go now, in the replay's order. ``pending(topic, partition,

@@ -151,15 +151,18 @@ class PipelineDriver:
                 self.skipped_inputs += 1  # the worker held, restored from state, also re-fetched)
                 return []
             positions[topic] = offset + 1
-        if headers:
-            stamp = produced_at(headers)
-            if stamp is not None:
-                record["_produced_us"] = stamp
-        if rt.spec.admission is not None:
-            refused = rt.admit(record)
-            if refused is not None:  # dead-lettered by the caller; it moves no clock
-                self.refused += 1
-                return Rejected(topic, partition, offset, refused)
+        stamp = produced_at(headers) if headers else None
+        if stamp is not None:
+            record["_produced_us"] = stamp
+        bounds = rt.bounds
+        if bounds is not None:  # PartitionRuntime.admit's fast path inlined (this runs per event)
+            t = record["event_time"]
+            if t < bounds[0] or (t > stamp + bounds[1] if stamp is not None
+                                 else rt.clock is not None and t > rt.clock + bounds[2]):
+                refused = rt.admit(record)
+                if refused is not None:  # dead-lettered by the caller; it moves no clock
+                    self.refused += 1
+                    return Rejected(topic, partition, offset, refused)
         self.inputs_seen += 1
         emits = rt.process(name, record, key)
         return self.encode(emits) if emits else []
