@@ -24,6 +24,7 @@ from streams.commands.app import (
 from streams.config import get_settings
 
 
+@app.command()
 def produce(
     topic: str = typer.Argument(..., help="Catalog topic, e.g. md.ticks.v1"),
     file: Path = typer.Argument(..., help="CSV, JSON Lines or Parquet file", exists=True, dir_okay=False),
