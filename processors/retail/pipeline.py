@@ -8,18 +8,16 @@
 | ``retail-opportunities`` | ``retail.matches.v1`` (match id) | OpportunityTracker | opportunities |
 
 Each stage reads one topic, so its inputs are co-partitioned by construction. :class:`RetailReplay`
-feeds records through the stages in-process: every output whose topic is a later stage's input goes
-to the partition Kafka would put it in (:func:`processors.partitioning.partition_of`) and is
-processed in first-in first-out order, which keeps each partition's log order.
+runs the stages in-process with the runner every pipeline shares (:mod:`processors.stages`): every output
+whose topic is a later stage's input goes to the partition Kafka would put it in and is processed in
+first-in first-out order, which keeps each partition's log order.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 from processors.core import Emit, PipelineSpec, Record
-from processors.partitioning import partition_of
 from processors.retail.block_matcher import BlockMatcher
 from processors.retail.config import RetailConfig
 from processors.retail.listing_processor import ListingProcessor
@@ -33,7 +31,7 @@ from processors.retail.records import (
     OPPORTUNITIES_TOPIC,
     REJECTED_TOPIC,
 )
-from processors.runtime import PartitionRuntime
+from processors.stages import InProcessPipeline
 
 LISTINGS_STAGE = "retail-listings"
 MATCHING_STAGE = "retail-matching"
@@ -83,90 +81,24 @@ def retail_pipelines(config: RetailConfig | None = None) -> list[PipelineSpec]:
     ]
 
 
-class RetailReplay:
-    """All stages of the retail pipeline in one process, fed record by record."""
+class RetailReplay(InProcessPipeline):
+    """All stages of the retail pipeline in one process (:class:`~processors.stages.InProcessPipeline`),
+    fed RetailListing records."""
 
     def __init__(self, config: RetailConfig | None = None, partitions: int = 3):
-        if partitions < 1:
-            raise ValueError("partitions must be at least 1")
-        self.specs = retail_pipelines(config)
-        self.partitions = partitions
-        self.runtimes = [[PartitionRuntime(spec) for _ in range(partitions)] for spec in self.specs]
-        self._stage_of = {spec.inputs[0]: i for i, spec in enumerate(self.specs)}
-        # key -> partition, per stage (as many entries as the stage has processors)
-        self._partition_of: list[dict[str, int]] = [{} for _ in self.specs]
+        super().__init__(retail_pipelines(config), partitions)
 
     def feed(self, record: Record, schema: str = "RetailListing", topic: str = LISTINGS_TOPIC) -> list[Emit]:
         """One input record; returns every output of every stage it caused, in production order."""
-        stage = self._stage_of[topic]
-        key = self.specs[stage].key_of(schema, record)
-        return self._drain(deque([(stage, key, schema, record)]))
-
-    def advance(self, now_us: int) -> list[Emit]:
-        """Moves every partition clock of every stage to ``now_us`` (due timers fire), stage by stage."""
-        out: list[Emit] = []
-        stage_of = self._stage_of
-        for runtimes in self.runtimes:
-            for rt in runtimes:
-                fired = rt.advance(now_us)
-                if not fired:
-                    continue
-                queue: deque[tuple[int, str, str, Record]] = deque()
-                for e in fired:
-                    out.append(e)
-                    nxt = stage_of.get(e.topic)  # _forward, inlined
-                    if nxt is not None:
-                        queue.append((nxt, e.key, e.schema, e.record))
-                if queue:
-                    out.extend(self._drain(queue))
-        return out
-
-    def _forward(self, e: Emit, queue: deque[tuple[int, str, str, Record]]) -> None:
-        nxt = self._stage_of.get(e.topic)
-        if nxt is not None:
-            queue.append((nxt, e.key, e.schema, e.record))
-
-    def _drain(self, queue: deque[tuple[int, str, str, Record]]) -> list[Emit]:
-        out: list[Emit] = []
-        stage_of, cached, runtimes = self._stage_of, self._partition_of, self.runtimes
-        while queue:
-            stage, key, schema, record = queue.popleft()
-            partitions = cached[stage]
-            p = partitions.get(key)
-            if p is None:
-                p = partitions[key] = partition_of(key, self.partitions)
-            for e in runtimes[stage][p].process(schema, record, key):
-                out.append(e)
-                nxt = stage_of.get(e.topic)  # _forward, inlined
-                if nxt is not None:
-                    queue.append((nxt, e.key, e.schema, e.record))
-        return out
+        return self.feed_to(topic, schema, record)
 
     def run(self, records: list[Record], until_us: int | None = None) -> list[Emit]:
-        out: list[Emit] = []
-        for r in records:
-            out.extend(self.feed(r))
-        if until_us is not None:
-            out.extend(self.advance(until_us))
-        return out
-
-    # ------------------------------------------------------------------ state
-    def snapshot(self) -> dict[str, Any]:
-        """JSON-able state of every partition of every stage."""
-        return {
-            "partitions": self.partitions,
-            "stages": {
-                spec.name: [rt.snapshot() for rt in runtimes]
-                for spec, runtimes in zip(self.specs, self.runtimes, strict=True)
-            },
-        }
+        return self.run_events(((LISTINGS_TOPIC, "RetailListing", r) for r in records), until_us=until_us)
 
     @classmethod
     def restore(cls, state: dict[str, Any], config: RetailConfig | None = None) -> RetailReplay:
         replay = cls(config, state["partitions"])
-        for spec, runtimes in zip(replay.specs, replay.runtimes, strict=True):
-            for rt, snap in zip(runtimes, state["stages"][spec.name], strict=True):
-                rt.restore(snap)
+        replay.restore_state(state)
         return replay
 
     def comparisons(self) -> int:

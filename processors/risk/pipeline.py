@@ -20,12 +20,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from processors.core import Emit, PipelineSpec, Record
-from processors.partitioning import partition_of
 from processors.risk.config import RiskConfig
 from processors.risk.processor import VenueRiskProcessor
 from processors.risk.records import INPUT_TOPICS, INPUTS_TOPIC, OUTPUT_TOPICS
 from processors.risk.rekey import InputRouter, RiskRekeyProcessor, input_key, venue_key
-from processors.runtime import PartitionRuntime
+from processors.stages import InProcessPipeline
 
 REKEY_STAGE = "risk-rekey"
 RISK_STAGE = "risk"
@@ -62,17 +61,20 @@ def risk_pipelines(config: RiskConfig | None = None) -> list[PipelineSpec]:
     return [rekey_pipeline(config), risk_stage_pipeline(config)]
 
 
-class InProcessRisk:
-    """Both stages over in-memory records (schema short name, wire-form record), deterministic."""
+class InProcessRisk(InProcessPipeline):
+    """Both stages over in-memory records (schema short name, wire-form record), deterministically, with
+    the runner every pipeline shares (:class:`~processors.stages.InProcessPipeline`). The rekey stage is
+    stateless and has no timers, so :meth:`feed` runs its routing function directly instead of its
+    runtime (same outputs to the risk stage, without an Emit per input); its outputs (the
+    ``risk.inputs.v1`` events) are not returned."""
 
     def __init__(self, config: RiskConfig | None = None, partitions: int = INPUTS_PARTITIONS):
         self.config = config or RiskConfig()
+        super().__init__(risk_pipelines(self.config), partitions)
         self.router = InputRouter(self.config)
-        self.spec = risk_stage_pipeline(self.config)
-        self.partitions = partitions
-        self.runtimes = [PartitionRuntime(self.spec) for _ in range(partitions)]
-        self._process_of: dict[str, Callable[..., list[Emit]]] = {}  # venue -> its partition runtime's process
+        self.spec = self.specs[1]
         self._destination = self.router.destination
+        self._process_of: dict[str, Callable[..., list[Emit]]] = {}  # venue -> its partition runtime's process
 
     def feed(self, schema: str, record: Record) -> list[Emit]:
         key = self._destination(schema, record)
@@ -80,7 +82,7 @@ class InProcessRisk:
             return []
         process = self._process_of.get(key)
         if process is None:
-            process = self._process_of[key] = self.runtimes[partition_of(key, self.partitions)].process
+            process = self._process_of[key] = self.runtimes[1][self.routes.partition(INPUTS_TOPIC, key)].process
         return process(schema, record, key)
 
     def run(self, records: Iterable[tuple[str, Record]]) -> list[Emit]:
@@ -89,26 +91,15 @@ class InProcessRisk:
             out.extend(self.feed(schema, record))
         return out
 
-    def advance(self, now_us: int) -> list[Emit]:
-        """Moves every partition's clock to ``now_us`` (fires due cooldown ends), like the end of a replay."""
-        out: list[Emit] = []
-        for rt in self.runtimes:
-            out.extend(rt.advance(now_us))
-        return out
-
     def processor(self, venue: str) -> VenueRiskProcessor:
-        proc = self.runtimes[partition_of(venue, self.partitions)].processor(venue)
+        proc = self.processor_of(1, venue)
         assert isinstance(proc, VenueRiskProcessor)
         return proc
 
-    def snapshot(self) -> dict[str, Any]:
-        return {"partitions": [rt.snapshot() for rt in self.runtimes]}
-
     @classmethod
     def restore(cls, state: dict[str, Any], config: RiskConfig | None = None) -> InProcessRisk:
-        run = cls(config, len(state["partitions"]))
-        for rt, snap in zip(run.runtimes, state["partitions"], strict=True):
-            rt.restore(snap)
+        run = cls(config, state["partitions"])
+        run.restore_state(state)
         return run
 
 

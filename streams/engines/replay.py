@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from processors.core import PipelineSpec
-from processors.partitioning import partition_of
+from processors.stages import StageRoutes
 from streams.codec.serde import AvroSerde
 from streams.config import Settings
 from streams.kafka.catalog import TopicSpec, topic
@@ -255,18 +255,16 @@ def run_replay(
     """Feeds messages (already merged in event-time order) through the pipeline's stages into ``sink``.
 
     A stage's outputs that are a later stage's inputs go to that stage at once, on the partition Kafka
-    would put them in, so each later stage sees its input partitions in the order they are appended
-    live. Every output (intermediate topics too) is written to ``sink``.
+    would put them in (:class:`processors.stages.StageRoutes`, the routing of every multi-stage runner),
+    so each later stage sees its input partitions in the order they are appended live. Every output
+    (intermediate topics too) is written to ``sink``.
     """
     from streams.kafka.catalog import topic as catalog_topic
 
     specs = stages if isinstance(stages, list) else [stages]
     drivers = [PipelineDriver(spec, serde) for spec in specs]
-    readers: dict[str, list[int]] = {}
-    for i, spec in enumerate(specs[1:], 1):
-        for t in spec.inputs:
-            readers.setdefault(t, []).append(i)
-    partitions = {t: catalog_topic(t).partitions for t in readers}
+    routes = StageRoutes(specs, lambda t: catalog_topic(t).partitions)
+    later, place = routes.later, routes.partition
     report = ReplayReport()
     started = time.perf_counter()
     write = sink.write
@@ -285,9 +283,8 @@ def run_replay(
             return
         write(result)
         for out in result:
-            for j in readers.get(out.topic, ()):
-                if j > i:
-                    feed(j, out.topic, partition_of(out.key, partitions[out.topic]), -1, out.value, None)
+            for j in later(i, out.topic):
+                feed(j, out.topic, place(out.topic, out.key), -1, out.value, None)
 
     n = 0
     first = drivers[0].process
