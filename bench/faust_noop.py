@@ -29,7 +29,7 @@ APP = '''
 import os
 import faust
 
-prefix = os.environ["MERCADO_TOPIC_PREFIX"]
+prefix = os.environ["MERCADO_KAFKA__TOPIC_PREFIX"]
 app = faust.App(
     f"{prefix}mercado-marketdata", broker="kafka://" + os.environ["BENCH_BOOTSTRAP"], store="memory://",
     processing_guarantee="exactly_once", topic_replication_factor=1, topic_partitions=3,
@@ -63,14 +63,14 @@ def main() -> None:
     settings = get_settings()
     check_services(settings)
     run = Run(settings, keep_topics=False)
-    app_file = settings.state_dir / "bench-faust-noop-app.py"
+    app_file = settings.local.state_dir / "bench-faust-noop-app.py"
     app_file.parent.mkdir(parents=True, exist_ok=True)
     app_file.write_text(APP)
 
     def start_noop(s, env):  # noqa: ANN001, ANN202 - Run.start_worker's signature
         cmd = ["taskset", "-c", str(run.worker_core), sys.executable, str(app_file), "worker"]
-        full_env = {**os.environ, "MERCADO_TOPIC_PREFIX": s.topic_prefix, "BENCH_BOOTSTRAP": s.bootstrap(),
-                    "BENCH_DATADIR": str(s.state_dir / "faust"), **env}
+        full_env = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": s.kafka.topic_prefix, "BENCH_BOOTSTRAP": s.bootstrap(),
+                    "BENCH_DATADIR": str(s.local.state_dir / "faust"), **env}
         with run.log_path.open("ab") as log_file:
             proc = subprocess.Popen(cmd, env=full_env, stdout=subprocess.DEVNULL, stderr=log_file,
                                     start_new_session=True)

@@ -1,6 +1,6 @@
 """``python -m bench.marketdata_live``: the market-data pipeline end to end through Kafka and ``mercado worker``.
 
-Two measurements, each on fresh topics (``<MERCADO_TOPIC_PREFIX>bench.mdlive.<run>.<phase>.``, deleted
+Two measurements, each on fresh topics (``<MERCADO_KAFKA__TOPIC_PREFIX>bench.mdlive.<run>.<phase>.``, deleted
 at the end together with the run's consumer groups):
 
 **Throughput** (``value`` / ``baseline`` / ``ratio``). The first ``--ticks`` events (PriceTicks and the
@@ -66,7 +66,7 @@ the project defaults (commit interval 0.1 s, producer linger 5 ms) ``--rounds`` 
 with a fresh worker: one round's p99 is mostly its worst second on a shared machine); ``p50_ms`` and
 ``p99_ms`` are the worst round's. With ``--low-latency-round`` (the default for ``--engine faust``, whose
 latency follows the commit interval) it also runs what a user would try for lower latency
-(``MERCADO_WORKER_COMMIT_INTERVAL_S=0.01``, ``MERCADO_PRODUCER_LINGER_MS=1`` for the feed), reported as
+(``MERCADO_WORKER__COMMIT_INTERVAL_S=0.01``, ``MERCADO_KAFKA__PRODUCER_LINGER_MS=1`` for the feed), reported as
 ``p50_ms_low_latency``/``p99_ms_low_latency``, with ``commit_interval_dominates_p99`` true when cutting
 the commit interval tenfold at least halves p99. A worker that cannot keep up with ``--rate`` (backlog
 above one second of input when the feed stops, or bars still missing ``--drain-s`` after it) makes
@@ -191,21 +191,21 @@ class Run:
 
     def __init__(self, settings: Settings, keep_topics: bool, engine: str | None = None):
         self.settings = settings
-        self.engine = engine or settings.worker_engine
+        self.engine = engine or settings.worker.engine
         self.keep_topics = keep_topics
         self.stamp = time.strftime("%Y%m%d%H%M%S")
         self.procs: list[subprocess.Popen] = []
         self.prefixes: list[str] = []
         self.groups: list[str] = []
-        self.log_path = settings.state_dir / "logs" / "bench-marketdata-live-worker.log"
+        self.log_path = settings.local.state_dir / "logs" / "bench-marketdata-live-worker.log"
         self.all_cores = sorted(os.sched_getaffinity(0))
         self.worker_core = self.all_cores[0]
         self.other_cores = set(self.all_cores[1:]) or {self.worker_core}
 
     def phase(self, name: str, **overrides: Any) -> Settings:
-        prefix = f"{self.settings.topic_prefix}bench.mdlive.{self.stamp}.{name}."
+        prefix = f"{self.settings.kafka.topic_prefix}bench.mdlive.{self.stamp}.{name}."
         self.prefixes.append(prefix)
-        s = self.settings.model_copy(update={"topic_prefix": prefix, **overrides})
+        s = self.settings.with_({"kafka__topic_prefix": prefix, **overrides})
         from streams.kafka.admin import ensure_topics
 
         ensure_topics(s, tuple(topic(t) for t in MD_TOPICS) + (RAW_OUT,))
@@ -221,9 +221,9 @@ class Run:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         full_env = {
             **os.environ,
-            "MERCADO_TOPIC_PREFIX": s.topic_prefix,
-            "MERCADO_METRICS_PORT_WORKER": "0",
-            "MERCADO_WORKER_ENGINE": self.engine,
+            "MERCADO_KAFKA__TOPIC_PREFIX": s.kafka.topic_prefix,
+            "MERCADO_METRICS__PORT_WORKER": "0",
+            "MERCADO_WORKER__ENGINE": self.engine,
             **env,
         }
         core = self.worker_core
@@ -236,7 +236,8 @@ class Run:
                 os.sched_setaffinity(0, {core})
 
         with self.log_path.open("ab") as fh:
-            fh.write(f"\n==== {time.strftime('%H:%M:%S')} {' '.join(cmd)} prefix={s.topic_prefix} {env}\n".encode())
+            prefix = s.kafka.topic_prefix
+            fh.write(f"\n==== {time.strftime('%H:%M:%S')} {' '.join(cmd)} prefix={prefix} {env}\n".encode())
         proc = subprocess.Popen(
             cmd,
             cwd=ROOT,
@@ -293,7 +294,8 @@ class Run:
         except Exception as exc:  # cleanup must not hide the run's own error
             log(f"cleanup: could not delete the bench topics ({exc}); prefixes {self.prefixes}")
         for prefix in self.prefixes:  # faust's data dir of the app (store is memory://, dir may exist)
-            shutil.rmtree(self.settings.state_dir / "faust" / f"{prefix}mercado-marketdata-data", ignore_errors=True)
+            faust_dir = self.settings.local.state_dir / "faust"
+            shutil.rmtree(faust_dir / f"{prefix}mercado-marketdata-data", ignore_errors=True)
 
 
 def check_services(settings: Settings) -> None:
@@ -355,7 +357,7 @@ def raw_loop(s: Settings, total: int, core: int) -> tuple[float, float]:
         reencode = RawCodec().reencode
         source = s.topic(TICKS)
         out = s.topic(RAW_OUT.name)
-        group = f"{s.topic_prefix}bench-raw-{time.time_ns()}"
+        group = f"{s.kafka.topic_prefix}bench-raw-{time.time_ns()}"
         consumer = Consumer(consumer_config(s, group))
         producer = Producer(producer_config(s))
         parts = consumer.list_topics(source, timeout=10).topics[source].partitions
@@ -392,7 +394,7 @@ def worker_throughput(run: Run, s: Settings, total: int, timeout_s: float) -> di
     os.sched_setaffinity(0, run.other_cores)  # keep the poller off the worker's core
     tps, end = end_total(s, TICKS)
     assert end == total, (end, total)
-    poller = Consumer(committed_reader_config(s, f"{s.topic_prefix}mercado-marketdata"))  # the worker's group
+    poller = Consumer(committed_reader_config(s, f"{s.kafka.topic_prefix}mercado-marketdata"))  # the worker's group
     spawned = time.perf_counter()
     proc = run.start_worker(s, {})
     first_t = first_done = first_cpu = None
@@ -442,7 +444,7 @@ class BarReader(threading.Thread):
         self.consumer = Consumer(
             consumer_config(
                 s,
-                f"{s.topic_prefix}bench-bars-{isolation}",
+                f"{s.kafka.topic_prefix}bench-bars-{isolation}",
                 **{"fetch.wait.max.ms": 5, "enable.partition.eof": False, "isolation.level": isolation},
             )
         )
@@ -473,7 +475,7 @@ class Feed:
 
     def __init__(self, s: Settings, n_keys: int):
         self.keys = [(v, sym) for sym in SYMBOLS for v in VENUES][:n_keys]
-        serde = AvroSerde(registry_url=s.schema_registry_url)
+        serde = AvroSerde(registry_url=s.kafka.schema_registry_url)
         self.topic = s.topic(TICKS)
         self.enc_tick, self.enc_hb = serde.encoder("PriceTick", self.topic), serde.encoder("Heartbeat", self.topic)
         self.producer = Producer(producer_config(s))
@@ -579,7 +581,10 @@ def settings_with(run: Run, name: str, env: dict[str, str]) -> Settings:
             else:
                 os.environ[k] = v
     return run.phase(
-        name, **{k: getattr(base, k) for k in ("marketdata", "worker_commit_interval_s", "producer_linger_ms")}
+        name,
+        marketdata=base.marketdata,
+        worker__commit_interval_s=base.worker.commit_interval_s,
+        kafka__producer_linger_ms=base.kafka.producer_linger_ms,
     )
 
 
@@ -590,7 +595,9 @@ class EchoReader(threading.Thread):
     def __init__(self, s: Settings):
         super().__init__(daemon=True)
         self.consumer = Consumer(
-            consumer_config(s, f"{s.topic_prefix}bench-echo", **{"fetch.wait.max.ms": 5, "enable.partition.eof": False})
+            consumer_config(
+                s, f"{s.kafka.topic_prefix}bench-echo", **{"fetch.wait.max.ms": 5, "enable.partition.eof": False}
+            )
         )
         name = s.topic(RAW_OUT.name)
         parts = self.consumer.list_topics(name, timeout=10).topics[name].partitions
@@ -618,7 +625,7 @@ def echo_run(run: Run, rate: int, seconds: float, n_keys: int, drain_s: float) -
     reader = EchoReader(s)
     reader.start()
     cmd = [sys.executable, "-m", "bench.raw_echo", "--source", s.topic(TICKS), "--out", s.topic(RAW_OUT.name)]
-    proc = run.start_process(s, {}, [*cmd, "--group", f"{s.topic_prefix}bench-raw-echo"])
+    proc = run.start_process(s, {}, [*cmd, "--group", f"{s.kafka.topic_prefix}bench-raw-echo"])
     try:
         spawned = time.monotonic()
         feed.heartbeats(time.time_ns() // 1000)
@@ -711,11 +718,11 @@ def latency_run(
     reader.start()
     early.start()
     port = free_port()
-    proc = run.start_worker(s, {**env, "MERCADO_METRICS_PORT_WORKER": str(port)})
+    proc = run.start_worker(s, {**env, "MERCADO_METRICS__PORT_WORKER": str(port)})
     tps, _ = end_total(s, TICKS)
     commits_at_start: dict[str, float] = {}
     commits: dict[str, float] = {}
-    poller = Consumer(committed_reader_config(s, f"{s.topic_prefix}mercado-marketdata"))  # the worker's group
+    poller = Consumer(committed_reader_config(s, f"{s.kafka.topic_prefix}mercado-marketdata"))  # the worker's group
     try:
         # ready = the worker has consumed and committed a warm-up heartbeat of every key
         spawned = time.monotonic()
@@ -824,8 +831,8 @@ def latency_run(
         "config": name,
         "rate_target": rate,
         "rate": round(achieved),
-        "commit_interval_s": s.worker_commit_interval_s,
-        "feed_linger_ms": s.producer_linger_ms,
+        "commit_interval_s": s.worker.commit_interval_s,
+        "feed_linger_ms": s.kafka.producer_linger_ms,
         "intervals_s": list(intervals),
         # the issue's measure: from the produce of the tick (or heartbeat) that closed the bar to the bar
         # visible to a read_committed consumer
@@ -858,10 +865,10 @@ def latency_run(
         for limit in (10, 25, 50):
             within = commits[f"within_{limit}ms"] - commits_at_start[f"within_{limit}ms"]
             out[f"commits_over_{limit}ms"] = int(count - within)
-    commit_ms = s.worker_commit_interval_s * 1000
+    commit_ms = s.worker.commit_interval_s * 1000
     log(
         f"[{name}] {achieved:,.0f} ticks/s for {seconds:.0f} s, commit interval {commit_ms:.0f} ms, feed linger "
-        f"{s.producer_linger_ms} ms: {len(expected)} bars ({missing} missing after {drain_s:.0f} s), from the "
+        f"{s.kafka.producer_linger_ms} ms: {len(expected)} bars ({missing} missing after {drain_s:.0f} s), from the "
         f"closing event p50 {out['p50_ms']} ms, p99 {out['p99_ms']} ms, max {out['max_ms']} ms (beyond grace: "
         f"p50 {out['p50_beyond_grace_ms']} / p99 {out['p99_beyond_grace_ms']} ms; written, before the "
         f"commit: p50 {out['p50_uncommitted_ms']} / p99 {out['p99_uncommitted_ms']} ms); worker backlog when "
@@ -952,7 +959,7 @@ def main() -> None:
             )
         if not args.skip_latency:
             common = {"MERCADO_MARKETDATA__INTERVALS_S": "[1,5]"}
-            low_env = {**common, "MERCADO_WORKER_COMMIT_INTERVAL_S": "0.01", "MERCADO_PRODUCER_LINGER_MS": "1"}
+            low_env = {**common, "MERCADO_WORKER__COMMIT_INTERVAL_S": "0.01", "MERCADO_KAFKA__PRODUCER_LINGER_MS": "1"}
             lat_args = (args.latency_s, args.keys, args.drain_s)
             rounds = [latency_run(run, "default", common, args.rate, *lat_args)]
             # the baseline between the rounds, so that drift of the shared machine hits both alike
@@ -1012,7 +1019,7 @@ def main() -> None:
                     notes.append(
                         f"with the default {ci_ms:.0f} ms commit interval p99 ({ref['p99_ms']} ms) is dominated "
                         "by it (read_committed consumers see bars only after the transaction commits): "
-                        f"MERCADO_WORKER_COMMIT_INTERVAL_S=0.01 and feed linger 1 ms give p99 {low['p99_ms']} ms"
+                        f"MERCADO_WORKER__COMMIT_INTERVAL_S=0.01 and feed linger 1 ms give p99 {low['p99_ms']} ms"
                     )
                 else:
                     rest = (

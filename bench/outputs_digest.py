@@ -58,7 +58,7 @@ class _Digest:
 
 def main() -> None:
     settings = get_settings()
-    settings = settings.model_copy(update={"topic_prefix": f"bench.digest.{time.time_ns() % 10**12}."})
+    settings = settings.with_({"kafka__topic_prefix": f"bench.digest.{time.time_ns() % 10**12}."})
     ensure_topics(settings)
     serde = default_serde(settings)
     with tempfile.TemporaryDirectory() as tmp:
@@ -70,7 +70,7 @@ def main() -> None:
     for pipeline in sorted(PIPELINES):
         stages = build_stages(pipeline, settings)
         reader = KafkaRangeReader(settings, [settings.topic(t) for t in stages[0].inputs], None, None, serde)
-        sink = _Digest(settings.topic_prefix)
+        sink = _Digest(settings.kafka.topic_prefix)
         report = run_replay(iter(reader), stages, serde, sink)
         reader.close()
         for topic_name, h in sorted(sink.hashes.items()):

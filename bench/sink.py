@@ -36,6 +36,7 @@ from infra.local import up
 from sinks.database import connect
 from sinks.migrate import migrate
 from sinks.runner import SinkRunner, tune_garbage_collection
+from sinks.settings import SinkSettings
 from sinks.tables import load_mappings
 from sinks.writer import PG_EPOCH_US
 from streams.codec.serde import AvroSerde
@@ -172,7 +173,7 @@ async def raw_loop(settings: Settings, rows: int) -> float:
 async def through_sink(settings: Settings, rows: int, *, direct_copy: bool = True) -> float:
     """Mercado's sink, in this process, until every row is committed (``direct_copy=False``: every
     batch through staging + ON CONFLICT, the path taken after a key conflict)."""
-    run_settings = settings.model_copy(update={"sink_group": f"bench-sink-{uuid.uuid4().hex}"})
+    run_settings = SinkSettings.extend(settings).with_({"sink__group": f"bench-sink-{uuid.uuid4().hex}"})
     runner = SinkRunner(run_settings, [TOPIC])
     runner.writer.direct_copy = direct_copy
     task = asyncio.create_task(runner.run())
@@ -213,7 +214,7 @@ async def create_database(settings: Settings) -> Settings:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    return settings.model_copy(update={"database_url": settings.dsn().rsplit("/", 1)[0] + "/" + name})
+    return settings.with_({"database_url": settings.dsn().rsplit("/", 1)[0] + "/" + name})
 
 
 async def drop_database(settings: Settings) -> None:
@@ -235,8 +236,8 @@ def main() -> None:
     args = parser.parse_args()
     base = get_settings()
     up(base)
-    settings = asyncio.run(create_database(base)).model_copy(
-        update={"topic_prefix": f"bench-{uuid.uuid4().hex[:8]}.", "db_timescaledb": "off"}
+    settings = asyncio.run(create_database(base)).with_(
+        kafka__topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.", db__timescaledb="off"
     )
     try:
         asyncio.run(migrate(settings))

@@ -49,7 +49,7 @@ class LocalKafka:
 
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
-        self.home = settings.state_dir.resolve() / "kafka"
+        self.home = settings.local.state_dir.resolve() / "kafka"
         self.libs = self.home / "libs"
         self.data = self.home / "data"
         self.logs = self.home / "logs"
@@ -60,7 +60,7 @@ class LocalKafka:
 
     @property
     def bootstrap(self) -> str:
-        return self.settings.local_kafka_bootstrap
+        return self.settings.local.kafka_bootstrap
 
     def pid(self) -> int | None:
         """The pid of this state folder's broker, when it runs."""
@@ -76,13 +76,13 @@ class LocalKafka:
         if running_pid is not None:
             return running_pid
         self._refuse_busy_ports()
-        java = find_java(self.settings.java_bin)
+        java = find_java(self.settings.local.java_bin)
         self._ensure_libs()
         self._write_properties()
         self._format_storage(java)
         argv = [
             str(java),
-            *shlex.split(self.settings.kafka_heap),
+            *shlex.split(self.settings.local.kafka_heap),
             *self._jvm_logging_options(),
             # as kafka-run-class.sh: the broker's GC pauses are part of every latency through it
             f"-Xlog:gc*:file={self.logs / 'kafkaServer-gc.log'}:time,uptime,tags:filecount=10,filesize=20M",
@@ -109,13 +109,13 @@ class LocalKafka:
         self.pid_file.unlink(missing_ok=True)
 
     def _refuse_busy_ports(self) -> None:
-        host = self.settings.kafka_host
-        for port in (self.settings.kafka_port, self.settings.kafka_controller_port):
+        host = self.settings.local.kafka_host
+        for port in (self.settings.local.kafka_port, self.settings.local.kafka_controller_port):
             if port_answers(host, port):
                 raise ServiceFailed(
                     f"Port {host}:{port} is used by another program, not by the Kafka of "
-                    f"{self.settings.state_dir}: stop it or set "
-                    "MERCADO_KAFKA_PORT / MERCADO_KAFKA_CONTROLLER_PORT."
+                    f"{self.settings.local.state_dir}: stop it or set "
+                    "MERCADO_LOCAL__KAFKA_PORT / MERCADO_LOCAL__KAFKA_CONTROLLER_PORT."
                 )
 
     def _ensure_libs(self) -> None:
@@ -124,7 +124,7 @@ class LocalKafka:
         marker = self.libs / ".pom.sha256"
         if marker.is_file() and marker.read_text().strip() == pom_digest:
             return
-        mvn = find_maven(self.settings.mvn_bin)
+        mvn = find_maven(self.settings.local.mvn_bin)
         staging = self.home / "libs.partial"
         shutil.rmtree(staging, ignore_errors=True)
         command = [
@@ -140,9 +140,9 @@ class LocalKafka:
         template = Template(SERVER_PROPERTIES_TEMPLATE.read_text())
         rendered = template.substitute(
             node_id=NODE_ID,
-            host=self.settings.kafka_host,
-            port=self.settings.kafka_port,
-            controller_port=self.settings.kafka_controller_port,
+            host=self.settings.local.kafka_host,
+            port=self.settings.local.kafka_port,
+            controller_port=self.settings.local.kafka_controller_port,
             log_dir=self.data,
         )
         self.home.mkdir(parents=True, exist_ok=True)

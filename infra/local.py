@@ -53,8 +53,8 @@ def up(settings: ServiceSettings) -> dict[str, str]:
 
     Idempotent: a broker or cluster of this state folder that already runs is reused.
     """
-    timeout_s = settings.ready_timeout_s
-    with state_lock(settings.state_dir):
+    timeout_s = settings.local.ready_timeout_s
+    with state_lock(settings.local.state_dir):
         kafka = None if settings.kafka_bootstrap else LocalKafka(settings)
         if kafka is not None:
             kafka.ensure_started()  # the JVM boots while PostgreSQL starts below
@@ -70,7 +70,7 @@ def up(settings: ServiceSettings) -> dict[str, str]:
 
 def down(settings: ServiceSettings) -> None:
     """Stop the local services of this state folder; external ones and stopped ones are left alone."""
-    with state_lock(settings.state_dir):
+    with state_lock(settings.local.state_dir):
         if not settings.kafka_bootstrap:
             LocalKafka(settings).stop()
         if not settings.database_url:
@@ -86,16 +86,16 @@ def _kafka_status(settings: ServiceSettings) -> ServiceStatus:
     if settings.kafka_bootstrap:
         return ServiceStatus(KAFKA, ServiceState.EXTERNAL, settings.kafka_bootstrap, None)
     pid = LocalKafka(settings).pid()
-    state = _local_state(pid, settings.kafka_host, settings.kafka_port)
-    return ServiceStatus(KAFKA, state, settings.local_kafka_bootstrap, pid)
+    state = _local_state(pid, settings.local.kafka_host, settings.local.kafka_port)
+    return ServiceStatus(KAFKA, state, settings.local.kafka_bootstrap, pid)
 
 
 def _postgres_status(settings: ServiceSettings) -> ServiceStatus:
     if settings.database_url:
         return ServiceStatus(POSTGRES, ServiceState.EXTERNAL, without_password(settings.database_url), None)
     pid = LocalPostgres(settings).pid()
-    state = _local_state(pid, settings.pg_host, settings.pg_port)
-    return ServiceStatus(POSTGRES, state, settings.local_database_url, pid)
+    state = _local_state(pid, settings.local.pg_host, settings.local.pg_port)
+    return ServiceStatus(POSTGRES, state, settings.local.database_url, pid)
 
 
 def _local_state(pid: int | None, host: str, port: int) -> ServiceState:

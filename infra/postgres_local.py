@@ -62,8 +62,8 @@ def timescaledb_installed(bin_dir: Path) -> bool:
 def server_options(settings: ServiceSettings, socket_dir: Path, bin_dir: Path) -> list[str]:
     """``postgres -c`` options of the local cluster: its address, and TimescaleDB's when it is installed."""
     values = [
-        ("listen_addresses", settings.pg_host),
-        ("port", str(settings.pg_port)),
+        ("listen_addresses", settings.local.pg_host),
+        ("port", str(settings.local.pg_port)),
         ("unix_socket_directories", str(socket_dir)),
     ]
     if timescaledb_installed(bin_dir):
@@ -74,19 +74,19 @@ def server_options(settings: ServiceSettings, socket_dir: Path, bin_dir: Path) -
 class LocalPostgres:
     """A cluster whose data, socket and log live in ``<state_dir>/postgres``.
 
-    PostgreSQL refuses to run as root; under root it runs as the system user ``settings.pg_os_user``.
+    PostgreSQL refuses to run as root; under root it runs as the system user ``settings.local.pg_os_user``.
     """
 
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
-        self.home = settings.state_dir.resolve() / "postgres"
+        self.home = settings.local.state_dir.resolve() / "postgres"
         self.data = self.home / "data"
         self.socket_dir = self.home / "run"
         self.log_file = self.home / "logs" / "postgres.log"
 
     @property
     def address(self) -> str:
-        return f"{self.settings.pg_host}:{self.settings.pg_port}"
+        return f"{self.settings.local.pg_host}:{self.settings.local.pg_port}"
 
     def pid(self) -> int | None:
         """The postmaster pid of this state folder's cluster, when it runs."""
@@ -108,7 +108,7 @@ class LocalPostgres:
         pid = self.pid()
         if pid is None:
             return
-        bin_dir = find_postgres_bin_dir(self.settings.pg_bin_dir)
+        bin_dir = find_postgres_bin_dir(self.settings.local.pg_bin_dir)
         stop_command = [str(bin_dir / "pg_ctl"), "-D", str(self.data), "stop", "-m", "fast", "-w"]
         try:
             run_tool(
@@ -121,25 +121,25 @@ class LocalPostgres:
             terminate(pid, STOP_GRACE_S, first_signal=signal.SIGQUIT)
 
     def _start(self) -> int:
-        if port_answers(self.settings.pg_host, self.settings.pg_port):
+        if port_answers(self.settings.local.pg_host, self.settings.local.pg_port):
             raise ServiceFailed(
                 f"Port {self.address} is used by another program, not by the PostgreSQL of "
-                f"{self.settings.state_dir}: stop that program or choose another MERCADO_PG_PORT."
+                f"{self.settings.local.state_dir}: stop that program or choose another MERCADO_LOCAL__PG_PORT."
             )
-        bin_dir = find_postgres_bin_dir(self.settings.pg_bin_dir)
+        bin_dir = find_postgres_bin_dir(self.settings.local.pg_bin_dir)
         for folder in (self.home, self.socket_dir, self.log_file.parent):
             folder.mkdir(parents=True, exist_ok=True)
         self._hand_over_to_server_user()
         if not (self.data / "PG_VERSION").is_file():
             self._run_as_server_user(
                 [
-                    str(bin_dir / "initdb"), "-D", str(self.data), "-U", self.settings.pg_user,
+                    str(bin_dir / "initdb"), "-D", str(self.data), "-U", self.settings.local.pg_user,
                     "--encoding=UTF8", "--locale=C.UTF-8", "--auth=trust",
                 ],
                 "initdb failed",
             )  # fmt: skip
         options = shlex.join(server_options(self.settings, self.socket_dir, bin_dir))
-        timeout_s = int(self.settings.ready_timeout_s)
+        timeout_s = int(self.settings.local.ready_timeout_s)
         self._run_as_server_user(
             [
                 str(bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log_file),
@@ -158,21 +158,24 @@ class LocalPostgres:
     async def _create_database_async(self) -> None:
         settings = self.settings
         connection = await asyncpg.connect(
-            host=settings.pg_host, port=settings.pg_port, user=settings.pg_user, database=MAINTENANCE_DATABASE
+            host=settings.local.pg_host,
+            port=settings.local.pg_port,
+            user=settings.local.pg_user,
+            database=MAINTENANCE_DATABASE,
         )
         try:
             exists = await connection.fetchval(
-                "select exists (select from pg_database where datname = $1)", settings.pg_database
+                "select exists (select from pg_database where datname = $1)", settings.local.pg_database
             )
             if not exists:
-                quoted_name = await connection.fetchval("select quote_ident($1)", settings.pg_database)
+                quoted_name = await connection.fetchval("select quote_ident($1)", settings.local.pg_database)
                 await connection.execute(f"create database {quoted_name}")
         finally:
             await connection.close()
 
     def _server_user(self) -> str | None:
         """The system user to run PostgreSQL as: ``None`` (ourselves) unless we are root."""
-        return self.settings.pg_os_user if os.geteuid() == 0 else None
+        return self.settings.local.pg_os_user if os.geteuid() == 0 else None
 
     def _as_server_user(self, command: list[str]) -> list[str]:
         user = self._server_user()
@@ -194,7 +197,7 @@ class LocalPostgres:
         if subprocess.run(self._as_server_user(["test", "-x", str(self.home)])).returncode != 0:
             raise ServiceFailed(
                 f"PostgreSQL runs as the system user {user!r}, which cannot enter {self.home}: make the "
-                "folders above it traversable (chmod o+x) or set MERCADO_STATE_DIR to another folder."
+                "folders above it traversable (chmod o+x) or set MERCADO_LOCAL__STATE_DIR to another folder."
             )
 
     def _run_as_server_user(self, command: list[str], failure: str) -> None:

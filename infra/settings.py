@@ -1,14 +1,63 @@
-"""What infra/ reads of the settings: the local services' addresses, folders and tools.
+"""The settings of the services Mercado runs on: the local Kafka broker and PostgreSQL cluster that
+`mercado up` starts (section ``local``, ``MERCADO_LOCAL__*``), and PostgreSQL's use by the sink and the
+queries (section ``db``, ``MERCADO_DB__*``).
 
-infra/ is a leaf: it imports nothing of Mercado's other packages. Its functions take an object with
-these attributes — in practice ``streams.config.Settings``, which `mercado up | down | status`
-(``streams/commands``) pass in — and read nothing else.
+infra/ is a leaf: it imports nothing of Mercado's other packages. Its functions take an object with the
+attributes of :class:`ServiceSettings` — in practice ``streams.config.Settings``, which `mercado up |
+down | status` (``streams/commands``) pass in — and read nothing else.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class LocalServices(BaseModel):
+    """The local services `mercado up` starts when no external ones are configured."""
+
+    state_dir: Path = Field(default=PROJECT_ROOT / ".mercado", description="Data, logs and jars of the local services.")
+    kafka_host: str = "127.0.0.1"
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    kafka_heap: str = "-Xms1g -Xmx1g"  # kafka-server-start.sh's default: a fixed heap, no resizing pauses
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 15432
+    pg_user: str = "mercado"
+    pg_database: str = "mercado"
+    ready_timeout_s: float = 120.0
+    java_bin: str = "java"
+    mvn_bin: str = "mvn"
+    pg_bin_dir: Path | None = Field(
+        default=None, description="PostgreSQL server binaries; default: the newest /usr/lib/postgresql/*/bin."
+    )
+    pg_os_user: str = Field(
+        default="mercado-pg", description="System user that runs PostgreSQL when mercado runs as root."
+    )
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.kafka_host}:{self.kafka_port}"
+
+    @property
+    def database_url(self) -> str:
+        return f"postgresql://{self.pg_user}@{self.pg_host}:{self.pg_port}/{self.pg_database}"
+
+
+class DatabaseSettings(BaseModel):
+    """Where and how Mercado's tables live in PostgreSQL/TimescaleDB (the sink, the queries)."""
+
+    schema_name: str = Field(default="mercado", pattern=r"^[a-z_][a-z0-9_]{0,62}$", description="PostgreSQL schema.")
+    timescaledb: Literal["auto", "require", "off"] = Field(
+        default="auto", description="auto: TimescaleDB when the extension is available; require; off: plain tables."
+    )
+    chunk_interval: str = "7 days"
+    compress_after: str = "7 days"
+    retention: str | None = Field(default=None, description="e.g. '365 days'; None keeps everything.")
 
 
 class ServiceSettings(Protocol):
@@ -17,40 +66,8 @@ class ServiceSettings(Protocol):
     def kafka_bootstrap(self) -> str | None: ...
     @property
     def database_url(self) -> str | None: ...
-
-    # Local services (under state_dir).
     @property
-    def state_dir(self) -> Path: ...
-    @property
-    def kafka_host(self) -> str: ...
-    @property
-    def kafka_port(self) -> int: ...
-    @property
-    def kafka_controller_port(self) -> int: ...
-    @property
-    def kafka_heap(self) -> str: ...
-    @property
-    def pg_host(self) -> str: ...
-    @property
-    def pg_port(self) -> int: ...
-    @property
-    def pg_user(self) -> str: ...
-    @property
-    def pg_database(self) -> str: ...
-    @property
-    def pg_os_user(self) -> str: ...
-    @property
-    def pg_bin_dir(self) -> Path | None: ...
-    @property
-    def java_bin(self) -> str: ...
-    @property
-    def mvn_bin(self) -> str: ...
-    @property
-    def ready_timeout_s(self) -> float: ...
-    @property
-    def local_kafka_bootstrap(self) -> str: ...
-    @property
-    def local_database_url(self) -> str: ...
+    def local(self) -> LocalServices: ...
 
     def bootstrap(self) -> str:
         """The external broker's address, else the local one's."""

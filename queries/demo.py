@@ -20,6 +20,7 @@ from rich.table import Table
 
 from sinks.database import connect
 from sinks.runner import default_topics
+from sinks.settings import SinkSettings
 from sinks.tables import load_mappings
 from streams.config import Settings
 from streams.kafka.consumer import data_end_offsets
@@ -56,12 +57,13 @@ def _table(title: str, rows: list[Any], limit: int = 10) -> Table:
 
 
 def run_sink_step(settings: Settings, console: Console) -> int:
-    group = settings.topic_prefix + settings.sink_group  # the sink prefixes its group like its topics
+    # the sink prefixes its group like its topics
+    group = settings.kafka.topic_prefix + SinkSettings.extend(settings).sink.group
     topics = [settings.topic(t) for t in default_topics(load_mappings())]
     ends = {tp: n for tp, n in data_end_offsets(settings, topics).items() if n > 0}  # worker topics end in a marker
-    log = settings.state_dir / "logs" / "demo-sink.log"
+    log = settings.local.state_dir / "logs" / "demo-sink.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "MERCADO_TOPIC_PREFIX": settings.topic_prefix}
+    env = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streams.commands.cli", "sink", "--migrate"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log.open("ab"), start_new_session=True,
@@ -72,7 +74,7 @@ def run_sink_step(settings: Settings, console: Console) -> int:
             while True:
                 stored = asyncio.run(_stored_offsets(settings, group))
                 done = sum(min(stored.get(tp, 0), n) for tp, n in ends.items())
-                st.update(f"mercado sink (metrics on http://{settings.metrics_host}:{settings.metrics_port_sink}"
+                st.update(f"mercado sink (metrics on http://{settings.metrics.host}:{settings.metrics.port_sink}"
                           f"/metrics): {done:,}/{sum(ends.values()):,} events")
                 if done >= sum(ends.values()):
                     break
@@ -103,8 +105,8 @@ def run_sink_step(settings: Settings, console: Console) -> int:
         console.print(f"[bold red]{exc}[/]")
         return 1
     console.print(
-        f"Metrics: worker http://{settings.metrics_host}:{settings.metrics_port_worker}/metrics, sink "
-        f"http://{settings.metrics_host}:{settings.metrics_port_sink}/metrics (while they run); Prometheus "
+        f"Metrics: worker http://{settings.metrics.host}:{settings.metrics.port_worker}/metrics, sink "
+        f"http://{settings.metrics.host}:{settings.metrics.port_sink}/metrics (while they run); Prometheus "
         "config and alert rules in infra/prometheus/, Grafana dashboards in infra/grafana/.",
         highlight=False,
     )

@@ -73,7 +73,7 @@ def open_opportunities(settings: Settings, tier: str | None = None, limit: int =
         return asyncio.run(_fetch(settings, tier.upper() if tier else None, limit))
     except asyncpg.UndefinedTableError:
         raise OpportunitiesUnavailable(
-            f"the schema {settings.db_schema!r} has no {VIEW} view yet — run `mercado db migrate` first"
+            f"the schema {settings.db.schema_name!r} has no {VIEW} view yet — run `mercado db migrate` first"
         ) from None
     except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise OpportunitiesUnavailable(f"cannot read PostgreSQL at {settings.dsn()}: {describe(exc)}") from None

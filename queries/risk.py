@@ -64,7 +64,7 @@ class RiskStatusError(RuntimeError):
 
 def _where(settings: Settings) -> str:
     """The database URL without its password, and the schema."""
-    return f"schema {settings.db_schema!r} of {without_password(settings.dsn())}"
+    return f"schema {settings.db.schema_name!r} of {without_password(settings.dsn())}"
 
 
 async def _fetch(settings: Settings, queries: Sequence[tuple[str, tuple[Any, ...]]]) -> list[list[Any]]:

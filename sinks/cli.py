@@ -11,7 +11,8 @@ import sys
 
 import typer
 
-from streams.config import Settings, get_settings
+from sinks.settings import get_sink_settings
+from streams.config import get_settings
 from streams.observability.logs import configure_logging
 
 db_app = typer.Typer(
@@ -56,7 +57,7 @@ def db_migrate() -> None:
     console = Console()
     for warning in report.warnings:
         Console(stderr=True).print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
-    console.print(f"schema [bold]{settings.db_schema}[/]: mode [bold]{report.mode}[/] ({report.mode_reason})")
+    console.print(f"schema [bold]{settings.db.schema_name}[/]: mode [bold]{report.mode}[/] ({report.mode_reason})")
     console.print(f"applied now: {', '.join(report.applied) or 'nothing'}")
     console.print(f"applied before: {', '.join(report.present) or 'nothing'}")
     if report.changed:
@@ -74,7 +75,7 @@ def db_status() -> None:
     settings = get_settings()
     mode, applied, pending = asyncio.run(migration_status(settings))
     console = Console()
-    console.print(f"schema [bold]{settings.db_schema}[/]: mode {mode or 'not migrated yet'}")
+    console.print(f"schema [bold]{settings.db.schema_name}[/]: mode {mode or 'not migrated yet'}")
     table = Table("version", "name", "mode", "applied at")
     for row in applied:
         table.add_row(f"{row['version']:04d}", row["name"], row["mode"], row["applied_at"].isoformat())
@@ -128,10 +129,10 @@ def db_reset(yes: bool = typer.Option(False, "--yes", help="Really drop everythi
 
     settings = get_settings()
     if not yes:
-        raise _fail(f"this drops the schema {settings.db_schema!r} and all its data: add --yes")
+        raise _fail(f"this drops the schema {settings.db.schema_name!r} and all its data: add --yes")
     configure_logging()
     asyncio.run(reset(settings))
-    typer.echo(f"dropped schema {settings.db_schema}")
+    typer.echo(f"dropped schema {settings.db.schema_name}")
 
 
 def sink(
@@ -142,7 +143,9 @@ def sink(
         help="Topics to read (repeatable or comma-separated); default: every catalog "
         "topic carrying a mapped record type.",
     ),
-    group: str | None = typer.Option(None, "--group", help="Consumer group (default: settings sink_group)."),
+    group: str | None = typer.Option(
+        None, "--group", help="Consumer group (default: MERCADO_SINK__GROUP, mercado-sink)."
+    ),
     batch_rows: int | None = typer.Option(None, "--batch-rows", min=1, help="Write a batch at this many messages."),
     batch_ms: int | None = typer.Option(None, "--batch-ms", min=1, help="…or when the batch is this old."),
     instance_id: str | None = typer.Option(
@@ -158,14 +161,14 @@ def sink(
     configure_logging()
     updates: dict[str, object] = {}
     if group:
-        updates["sink_group"] = group
+        updates["sink__group"] = group
     if batch_rows:
-        updates["sink_batch_rows"] = batch_rows
+        updates["sink__batch_rows"] = batch_rows
     if batch_ms:
-        updates["sink_batch_ms"] = batch_ms
+        updates["sink__batch_ms"] = batch_ms
     if instance_id:
-        updates["sink_instance_id"] = instance_id
-    settings: Settings = get_settings().model_copy(update=updates)
+        updates["sink__instance_id"] = instance_id
+    settings = get_sink_settings().with_(updates)
     names = [name.strip() for item in topics or [] for name in item.split(",") if name.strip()] or None
     if migrate_first:
         from sinks.migrate import MigrationError, migrate
@@ -177,10 +180,10 @@ def sink(
     try:
         port = serve_metrics("sink", settings, metrics_port)
     except OSError as exc:
-        raise _fail(f"cannot serve metrics on {settings.metrics_host}: {exc} (choose another --metrics-port)") from None
+        raise _fail(f"cannot serve metrics on {settings.metrics.host}: {exc} (choose another --metrics-port)") from None
     import structlog
 
-    structlog.get_logger("mercado.sink").info("metrics served", url=f"http://{settings.metrics_host}:{port}/metrics")
+    structlog.get_logger("mercado.sink").info("metrics served", url=f"http://{settings.metrics.host}:{port}/metrics")
 
     tune_garbage_collection()
 

@@ -1,6 +1,6 @@
 """Connections to the sink's database and what its errors mean.
 
-Connections resolve unqualified names in the schema ``settings.db_schema`` only, so a table missing
+Connections resolve unqualified names in the schema ``settings.db.schema_name`` only, so a table missing
 there is an error rather than a same-named table of ``public``; migrations also see ``public``, where
 the TimescaleDB extension's functions live. Sessions use UTC, so timestamps print the same everywhere
 (checksums).
@@ -26,7 +26,7 @@ TRANSIENT_ERROR_CLASSES = frozenset(
 
 
 def search_path(settings: Settings, *, with_extensions: bool = False) -> str:
-    return f"{settings.db_schema}, public" if with_extensions else settings.db_schema
+    return f"{settings.db.schema_name}, public" if with_extensions else settings.db.schema_name
 
 
 async def connect(

@@ -3,7 +3,7 @@
 Migrations are ``sinks/migrations/NNNN_name.sql`` (both modes) or a pair ``NNNN_name.plain.sql`` /
 ``NNNN_name.timescaledb.sql`` (one per storage mode). Each runs once, in its own transaction, and is
 recorded in ``mercado_schema_migrations`` with its checksum. The storage mode is decided at the first
-migration (TimescaleDB when the extension is available, unless ``MERCADO_DB_TIMESCALEDB=off``) and
+migration (TimescaleDB when the extension is available, unless ``MERCADO_DB__TIMESCALEDB=off``) and
 recorded in ``mercado_schema_info``; later runs keep it. In TimescaleDB mode every run also applies
 the configured chunk interval, compression and retention policies (they are settings, not schema).
 """
@@ -88,7 +88,7 @@ def discover_migrations(folder: Path = MIGRATIONS_DIR) -> list[Migration]:
 
 
 async def _bootstrap(conn: asyncpg.Connection, settings: Settings) -> None:
-    await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(settings.db_schema)}")
+    await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(settings.db.schema_name)}")
     await conn.execute(
         """
         CREATE TABLE IF NOT EXISTS mercado_schema_migrations (
@@ -172,22 +172,22 @@ async def _create_extension(settings: Settings) -> str | None:
 
 
 async def _detect_mode(conn: asyncpg.Connection, settings: Settings) -> tuple[StorageMode, str]:
-    if settings.db_timescaledb == "off":
-        return StorageMode.PLAIN, "TimescaleDB turned off (MERCADO_DB_TIMESCALEDB=off)"
+    if settings.db.timescaledb == "off":
+        return StorageMode.PLAIN, "TimescaleDB turned off (MERCADO_DB__TIMESCALEDB=off)"
     version = await timescaledb_version(conn)
     if version is None:
-        if settings.db_timescaledb == "require":
-            raise MigrationError("timescaledb extension not available, and MERCADO_DB_TIMESCALEDB=require")
+        if settings.db.timescaledb == "require":
+            raise MigrationError("timescaledb extension not available, and MERCADO_DB__TIMESCALEDB=require")
         return StorageMode.PLAIN, "timescaledb extension not available"
     if await timescaledb_preloaded(conn) is False:
         problem = f"timescaledb {version} is installed but not preloaded: {PRELOAD_FIX}"
     else:
         problem = await _create_extension(settings)
     if problem is not None:
-        if settings.db_timescaledb == "require":
-            raise MigrationError(f"{problem} (or set MERCADO_DB_TIMESCALEDB=off for plain tables)")
+        if settings.db.timescaledb == "require":
+            raise MigrationError(f"{problem} (or set MERCADO_DB__TIMESCALEDB=off for plain tables)")
         log.warning("TimescaleDB unusable; falling back to plain PostgreSQL tables", reason=problem)
-        return StorageMode.PLAIN, f"{problem}; MERCADO_DB_TIMESCALEDB=auto: {FALLBACK}"
+        return StorageMode.PLAIN, f"{problem}; MERCADO_DB__TIMESCALEDB=auto: {FALLBACK}"
     return StorageMode.TIMESCALEDB, f"timescaledb {version}"
 
 
@@ -204,7 +204,8 @@ async def _decide_mode(conn: asyncpg.Connection, settings: Settings) -> tuple[St
     mode = await recorded_mode(conn)
     if mode is not None:
         if mode is StorageMode.TIMESCALEDB and await timescaledb_preloaded(conn) is False:
-            raise MigrationError(f"schema {settings.db_schema} uses TimescaleDB, which is not preloaded: {PRELOAD_FIX}")
+            schema = settings.db.schema_name
+            raise MigrationError(f"schema {schema} uses TimescaleDB, which is not preloaded: {PRELOAD_FIX}")
         reason = await conn.fetchval("SELECT value FROM mercado_schema_info WHERE key = $1", MODE_REASON_KEY)
         return mode, reason or "", False
     mode, reason = await _detect_mode(conn, settings)
@@ -212,7 +213,7 @@ async def _decide_mode(conn: asyncpg.Connection, settings: Settings) -> tuple[St
         "INSERT INTO mercado_schema_info (key, value) VALUES ($1, $2)",
         [(MODE_KEY, mode.value), (MODE_REASON_KEY, reason)],
     )
-    log.info("storage mode decided", mode=mode.value, reason=reason, schema=settings.db_schema)
+    log.info("storage mode decided", mode=mode.value, reason=reason, schema=settings.db.schema_name)
     return mode, reason, True
 
 
@@ -221,24 +222,24 @@ async def apply_timescaledb_policies(conn: asyncpg.Connection, settings: Setting
     tables = await conn.fetch(
         "SELECT hypertable_name, compression_enabled FROM timescaledb_information.hypertables "
         "WHERE hypertable_schema = $1 ORDER BY hypertable_name",
-        settings.db_schema,
+        settings.db.schema_name,
     )
     names = []
     for row in tables:
-        table = f"{quote_ident(settings.db_schema)}.{quote_ident(row['hypertable_name'])}"
+        table = f"{quote_ident(settings.db.schema_name)}.{quote_ident(row['hypertable_name'])}"
         interval = "$2::text::interval"
         await conn.execute(
-            f"SELECT set_chunk_time_interval($1::regclass, {interval})", table, settings.timescale_chunk_interval
+            f"SELECT set_chunk_time_interval($1::regclass, {interval})", table, settings.db.chunk_interval
         )
         if row["compression_enabled"]:
             await conn.execute("SELECT remove_compression_policy($1::regclass, if_exists => true)", table)
             await conn.execute(
-                f"SELECT add_compression_policy($1::regclass, {interval})", table, settings.timescale_compress_after
+                f"SELECT add_compression_policy($1::regclass, {interval})", table, settings.db.compress_after
             )
         await conn.execute("SELECT remove_retention_policy($1::regclass, if_exists => true)", table)
-        if settings.timescale_retention:
+        if settings.db.retention:
             await conn.execute(
-                f"SELECT add_retention_policy($1::regclass, {interval})", table, settings.timescale_retention
+                f"SELECT add_retention_policy($1::regclass, {interval})", table, settings.db.retention
             )
         names.append(row["hypertable_name"])
     return names
@@ -297,7 +298,7 @@ async def migrate(settings: Settings, folder: Path = MIGRATIONS_DIR) -> Migratio
     migrations = discover_migrations(folder)
     conn = await connect(settings, "mercado-migrate", with_extensions=True)
     try:
-        await conn.execute("SELECT pg_advisory_lock(hashtext('mercado.migrate:' || $1))", settings.db_schema)
+        await conn.execute("SELECT pg_advisory_lock(hashtext('mercado.migrate:' || $1))", settings.db.schema_name)
         await _bootstrap(conn, settings)
         mode, reason, decided_now = await _decide_mode(conn, settings)
         report = MigrationReport(mode, reason)
@@ -324,7 +325,7 @@ async def migrate(settings: Settings, folder: Path = MIGRATIONS_DIR) -> Migratio
                     migration.checksum(mode),
                 )
             report.applied.append(label)
-            log.info("migration applied", migration=label, mode=mode.value, schema=settings.db_schema)
+            log.info("migration applied", migration=label, mode=mode.value, schema=settings.db.schema_name)
         if mode is StorageMode.TIMESCALEDB:
             await apply_timescaledb_policies(conn, settings)
             shortfall = worker_shortfall(await timescaledb_job_count(conn), await worker_settings(conn))
@@ -357,12 +358,12 @@ async def reset(settings: Settings) -> None:
         if await conn.fetchval("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'timescaledb')"):
             views = await conn.fetch(
                 "SELECT view_name FROM timescaledb_information.continuous_aggregates WHERE view_schema = $1",
-                settings.db_schema,
+                settings.db.schema_name,
             )
             for view in views:
-                name = f"{quote_ident(settings.db_schema)}.{quote_ident(view['view_name'])}"
+                name = f"{quote_ident(settings.db.schema_name)}.{quote_ident(view['view_name'])}"
                 await conn.execute(f"DROP MATERIALIZED VIEW IF EXISTS {name} CASCADE")
-        await conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(settings.db_schema)} CASCADE")
-        log.info("schema dropped", schema=settings.db_schema)
+        await conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(settings.db.schema_name)} CASCADE")
+        log.info("schema dropped", schema=settings.db.schema_name)
     finally:
         await conn.close()

@@ -3,7 +3,7 @@
 At-least-once delivery + idempotent writes + offsets stored in the rows' transaction:
 
 * Messages are decoded and routed by record type (``sinks/tables.toml``) into a batch that is handed
-  to the writer when it holds ``sink_batch_rows`` messages or is ``sink_batch_ms`` old. One batch is
+  to the writer when it holds ``MERCADO_SINK__BATCH_ROWS`` messages or is ``MERCADO_SINK__BATCH_MS`` old. One batch is
   written while the next one is consumed (the database works while Python decodes). Record types
   listed under ``[[ignore]]`` only move the offsets (no row, no dead letter).
 * Each batch commits its rows, its dead letters and every partition's next offset in one transaction.
@@ -38,6 +38,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from sinks.database import connect, describe, is_transient
 from sinks.dead_letters import UNMAPPED_RECORD, DeadLetterDeliveryError, DeadLetterTopic, dead_letter
+from sinks.settings import SinkSettings
 from sinks.tables import Ignored, Row, TableMapping, load_ignored, load_mappings
 from sinks.writer import Batch, BatchWriter, TableRows
 from streams.codec.serde import DecodeError
@@ -136,19 +137,19 @@ class SinkRunner:
         mappings: Sequence[TableMapping] | None = None,
         ignored: Ignored | None = None,
     ):
-        self.settings = settings
+        settings = self.settings = SinkSettings.extend(settings)
         self.mappings = tuple(mappings or load_mappings())
         self.ignored = load_ignored() if ignored is None else ignored
         self._by_record = {m.record: m for m in self.mappings}
         self.topics = [settings.topic(t) for t in (topics or default_topics(self.mappings, self.ignored))]
-        self.group = settings.topic_prefix + settings.sink_group
+        self.group = settings.kafka.topic_prefix + settings.sink.group
         self.serde = default_serde(settings)
         self.dead_letter_topic = DeadLetterTopic(settings)
         self.writer = BatchWriter(self.group, self.mappings, self.serde, self.dead_letter_topic)
-        self.backoff = Backoff(settings.sink_retry_initial_s, settings.sink_retry_max_s)
+        self.backoff = Backoff(settings.sink.retry_initial_s, settings.sink.retry_max_s)
         self.stats = SinkStats()
-        self._batch_rows = settings.sink_batch_rows
-        self._batch_s = settings.sink_batch_ms / 1000
+        self._batch_rows = settings.sink.batch_rows
+        self._batch_s = settings.sink.batch_ms / 1000
         self._buffer = Batch()
         self._routes: dict[str, Route] = {}  # record type -> how its rows enter the buffer
         self._buffer_started = 0.0
@@ -187,7 +188,7 @@ class SinkRunner:
             "sink starting",
             topics=self.topics,
             group=self.group,
-            schema=self.settings.db_schema,
+            schema=self.settings.db.schema_name,
             ignored_records=sorted(self.ignored.records),
         )
         try:
@@ -213,9 +214,9 @@ class SinkRunner:
         log.info("sink stopped", **vars(self.stats))
 
     async def _drain(self) -> None:
-        """Writes what was consumed, within ``sink_shutdown_timeout_s``."""
+        """Writes what was consumed, within ``sink.shutdown_timeout_s``."""
         try:
-            async with asyncio.timeout(self.settings.sink_shutdown_timeout_s):
+            async with asyncio.timeout(self.settings.sink.shutdown_timeout_s):
                 if self._buffer.message_count:
                     await self._hand_off()
                 await self._wait_for_inflight()
@@ -224,7 +225,7 @@ class SinkRunner:
             if self._inflight is not None:
                 self._inflight.cancel()
             raise ShutdownIncomplete(
-                f"the last batch was not written within {self.settings.sink_shutdown_timeout_s:g} s; "
+                f"the last batch was not written within {self.settings.sink.shutdown_timeout_s:g} s; "
                 "it will be read again on the next start"
             ) from exc
 
@@ -250,12 +251,12 @@ class SinkRunner:
             "enable.partition.eof": False,
             "max.partition.fetch.bytes": 8 * 1024 * 1024,
             "queued.max.messages.kbytes": 32 * 1024,
-            "session.timeout.ms": self.settings.sink_session_timeout_ms,
+            "session.timeout.ms": self.settings.sink.session_timeout_ms,
             "statistics.interval.ms": STATISTICS_INTERVAL_MS,
             "stats_cb": self._on_statistics,
         }
-        if self.settings.sink_instance_id:
-            overrides["group.instance.id"] = self.settings.sink_instance_id
+        if self.settings.sink.instance_id:
+            overrides["group.instance.id"] = self.settings.sink.instance_id
         return consumer_config(self.settings, self.group, **overrides)
 
     # ------------------------------------------------------------------ consuming
@@ -368,7 +369,7 @@ class SinkRunner:
             if task.done():
                 break
             if not self._paused and (
-                self._retrying or time.monotonic() - waiting_since >= self.settings.sink_pause_after_s
+                self._retrying or time.monotonic() - waiting_since >= self.settings.sink.pause_after_s
             ):
                 self._pause()
             if self._paused:
@@ -407,7 +408,7 @@ class SinkRunner:
             self._conn = None
             conn = await connect(self.settings)
             try:
-                await self.writer.prepare(conn, self.settings.db_schema)
+                await self.writer.prepare(conn, self.settings.db.schema_name)
             except BaseException:
                 conn.terminate()
                 raise

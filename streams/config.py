@@ -1,54 +1,75 @@
-"""Typed configuration: every setting has a default and a ``MERCADO_*`` environment override."""
+"""Typed configuration: every setting has a default and a ``MERCADO_*`` environment override.
+
+The settings are split by section, each declared where it is used: ``local`` (the services `mercado up`
+starts, ``infra/settings.py``), ``db`` (PostgreSQL's schema and TimescaleDB, ``infra/settings.py``),
+``kafka`` (topics and producers, ``streams/kafka/settings.py``), ``worker`` (the live engines,
+``streams/engines/settings.py``), ``metrics`` (``streams/observability/settings.py``) and one per pipeline
+(``processors/``). The sink adds its own section (``sinks/settings.py``). A section's field is set with
+``MERCADO_<SECTION>__<FIELD>``, e.g. ``MERCADO_KAFKA__TOPIC_PREFIX=t1.`` or ``MERCADO_MARKETDATA__GRACE_S=5``.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from functools import lru_cache
-from pathlib import Path
-from typing import Literal
+from typing import Any, Self
 
-from pydantic import Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from infra.settings import PROJECT_ROOT, DatabaseSettings, LocalServices
 from processors.admission import AdmissionConfig
 from processors.marketdata.config import MarketDataConfig
 from processors.retail.config import RetailConfig
 from processors.risk.config import RiskConfig
+from streams.engines.settings import WorkerSettings
+from streams.kafka.settings import KafkaSettings
+from streams.observability.settings import MetricsSettings
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["PROJECT_ROOT", "RENAMED_VARIABLES", "Settings", "get_settings"]
+
+# Environment variables of the flat settings before they were split by section: setting one is an
+# error that names its new name (silently ignoring it would run with the default).
+RENAMED_VARIABLES = {
+    **{f"MERCADO_{name.upper()}": f"MERCADO_LOCAL__{name.upper()}" for name in LocalServices.model_fields},
+    **{f"MERCADO_{name.upper()}": f"MERCADO_KAFKA__{name.upper()}" for name in KafkaSettings.model_fields},
+    **{f"MERCADO_WORKER_{name.upper()}": f"MERCADO_WORKER__{name.upper()}" for name in WorkerSettings.model_fields},
+    **{f"MERCADO_METRICS_{name.upper()}": f"MERCADO_METRICS__{name.upper()}" for name in MetricsSettings.model_fields},
+    "MERCADO_DB_SCHEMA": "MERCADO_DB__SCHEMA_NAME",
+    "MERCADO_DB_TIMESCALEDB": "MERCADO_DB__TIMESCALEDB",
+    "MERCADO_TIMESCALE_CHUNK_INTERVAL": "MERCADO_DB__CHUNK_INTERVAL",
+    "MERCADO_TIMESCALE_COMPRESS_AFTER": "MERCADO_DB__COMPRESS_AFTER",
+    "MERCADO_TIMESCALE_RETENTION": "MERCADO_DB__RETENTION",
+    **{
+        f"MERCADO_NOTIFY_{name}": f"MERCADO_NOTIFY__{name}"
+        for name in ("TOPICS", "GROUP", "WEBHOOK_URLS", "TELEGRAM_TOKEN", "TELEGRAM_CHAT_ID", "TELEGRAM_BASE_URL",
+                     "MIN_LEVEL", "DELIVERY_LOG", "HTTP_TIMEOUT_S", "RETRY_INITIAL_S", "RETRY_MAX_S", "MAX_PENDING",
+                     "COMMIT_INTERVAL_S")
+    },
+    **{
+        f"MERCADO_SINK_{name}": f"MERCADO_SINK__{name}"
+        for name in ("GROUP", "INSTANCE_ID", "BATCH_ROWS", "BATCH_MS", "RETRY_INITIAL_S", "RETRY_MAX_S",
+                     "PAUSE_AFTER_S", "SHUTDOWN_TIMEOUT_S", "SESSION_TIMEOUT_MS")
+    },
+}
 
 
 class Settings(BaseSettings):
-    """Process-wide settings. ``MERCADO_KAFKA_BOOTSTRAP=host:9092`` overrides ``kafka_bootstrap``;
-    nested pipeline settings use ``__``: ``MERCADO_MARKETDATA__INTERVALS_S=[60,900]``."""
+    """Process-wide settings. ``MERCADO_KAFKA_BOOTSTRAP=host:9092`` and ``MERCADO_DATABASE_URL`` name
+    external services; the sections use ``__``: ``MERCADO_MARKETDATA__INTERVALS_S=[60,900]``."""
 
     model_config = SettingsConfigDict(env_prefix="MERCADO_", env_nested_delimiter="__", extra="ignore")
 
     # External services. When set, `mercado up` starts nothing and uses these.
     kafka_bootstrap: str | None = None
     database_url: str | None = None
-    schema_registry_url: str | None = Field(
-        default=None, description="Confluent schema registry; when set, producers use the Confluent framing."
-    )
 
-    # Local services started by `mercado up` (infra/).
-    state_dir: Path = PROJECT_ROOT / ".mercado"
-    kafka_host: str = "127.0.0.1"
-    kafka_port: int = 19092
-    kafka_controller_port: int = 19093
-    kafka_heap: str = "-Xms1g -Xmx1g"  # kafka-server-start.sh's default: a fixed heap, no resizing pauses
-    pg_host: str = "127.0.0.1"
-    pg_port: int = 15432
-    pg_user: str = "mercado"
-    pg_database: str = "mercado"
-    ready_timeout_s: float = 120.0
-    java_bin: str = "java"
-    mvn_bin: str = "mvn"
-    pg_bin_dir: Path | None = Field(
-        default=None, description="PostgreSQL server binaries; default: the newest /usr/lib/postgresql/*/bin."
-    )
-    pg_os_user: str = Field(
-        default="mercado-pg", description="System user that runs PostgreSQL when mercado runs as root."
-    )
+    local: LocalServices = Field(default_factory=LocalServices)
+    db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     # Pipelines (domain constants; nested overrides such as MERCADO_MARKETDATA__GRACE_S=5).
     # What every door and the runtime refuse (processors/admission.py): MERCADO_ADMISSION__MAX_AHEAD_S=600
@@ -57,88 +78,48 @@ class Settings(BaseSettings):
     retail: RetailConfig = RetailConfig()
     risk: RiskConfig = RiskConfig()
 
-    # Prepended to every topic name (and consumer group) this process uses: isolates test runs or
-    # tenants on one cluster. Catalog and processors keep the logical names.
-    topic_prefix: str = ""
+    @model_validator(mode="before")
+    @classmethod
+    def _no_renamed_variables(cls, values: Any) -> Any:
+        renamed = sorted(f"{old} (now {new})" for old, new in RENAMED_VARIABLES.items() if old in os.environ)
+        if renamed:
+            raise ValueError("settings were split by section; rename: " + ", ".join(renamed))
+        return values
 
-    # Overrides every catalog topic's retention.ms when topics are created (-1: keep forever). Kafka
-    # measures retention on message timestamps, which Mercado sets to event time: a day generated for
-    # an older date would be deleted as soon as it is written. The demo and the tests use -1.
-    topic_retention_ms: int | None = None
-
-    # Live worker: how often the exactly-once transaction commits (outputs become visible then).
-    worker_commit_interval_s: float = 0.1
-    # Native engine: at the live edge (the last fetch took all the broker had) a transaction that holds
-    # outputs commits this long after its first output (0: at once), so downstream read_committed
-    # consumers see them within milliseconds; offsets and state alone, and a worker working through a
-    # backlog, commit every worker_commit_interval_s (each commit pauses processing for a few ms). 5 ms
-    # is one feed producer linger: the bars of every symbol close at the same boundary and their closing
-    # ticks arrive within about one linger, so they share one commit instead of the later ones waiting
-    # for the first one's commit and then for their own (measured: BENCHMARKS.md, session 7).
-    worker_live_commit_interval_s: float = Field(default=0.005, ge=0)
-    # Live worker engine: "native" (one confluent-kafka loop, streams/engines/native.py) or "faust"
-    # (a faust-streaming app, streams/engines/faust_engine.py). Same topics, group, state and outputs.
-    worker_engine: Literal["native", "faust"] = "native"
-    # Names this worker's transactional id and static group membership (<group>.<worker_id>): a restarted
-    # worker with the same id fences the old one's open transaction and takes its partitions back at
-    # once. Workers of one pipeline that run together need different ids.
-    worker_id: str = Field(default="0", pattern=r"^[A-Za-z0-9._-]{1,64}$")
-
-    # Prometheus metrics (streams/observability/metrics.py): one default port per process kind.
-    metrics_host: str = "127.0.0.1"
-    metrics_port_worker: int = 9461
-    metrics_port_sink: int = 9462
-    metrics_port_produce: int = 9463
-    metrics_port_replay: int = 9464
-
-    # PostgreSQL/TimescaleDB sink (sinks/). Tables live in the PostgreSQL schema ``db_schema``.
-    db_schema: str = Field(default="mercado", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-    db_timescaledb: Literal["auto", "require", "off"] = Field(
-        default="auto", description="auto: TimescaleDB when the extension is available; require; off: plain tables."
-    )
-    timescale_chunk_interval: str = "7 days"
-    timescale_compress_after: str = "7 days"
-    timescale_retention: str | None = Field(default=None, description="e.g. '365 days'; None keeps everything.")
-    sink_group: str = "mercado-sink"
-    sink_instance_id: str | None = Field(
-        default=None, description="Kafka static group membership: a restarted sink takes its partitions back at once."
-    )
-    sink_batch_rows: int = Field(default=5000, ge=1)
-    sink_batch_ms: int = Field(default=200, ge=1)
-    sink_retry_initial_s: float = 0.1
-    sink_retry_max_s: float = 10.0
-    sink_pause_after_s: float = Field(
-        default=1.0, description="Pause the consumer's partitions when a batch write has waited this long."
-    )
-    sink_shutdown_timeout_s: float = 30.0
-    sink_session_timeout_ms: int = 45_000
-
-    # Producer tuning (confluent-kafka / librdkafka).
-    # 5 ms is librdkafka's and the Java client's default: at 10,000 ticks/s a batch still holds ~50
-    # records, and a tick waits at most 5 ms in the feed (20 ms took half the live latency budget).
-    producer_linger_ms: int = 5
-    producer_batch_bytes: int = 1_000_000
-    producer_compression: str = "lz4"
-
-    @property
-    def local_kafka_bootstrap(self) -> str:
-        return f"{self.kafka_host}:{self.kafka_port}"
-
-    @property
-    def local_database_url(self) -> str:
-        return f"postgresql://{self.pg_user}@{self.pg_host}:{self.pg_port}/{self.pg_database}"
+    def with_(self, changes: Mapping[str, Any] | None = None, /, **more: Any) -> Self:
+        """A copy with some fields changed; a section's field is ``section__field`` as in the
+        environment variables: ``settings.with_(kafka__topic_prefix="t1.", database_url=url)``."""
+        top: dict[str, Any] = {}
+        sections: dict[str, dict[str, Any]] = {}
+        for name, value in {**(changes or {}), **more}.items():
+            section, sep, field = name.partition("__")
+            if sep:
+                if not isinstance(getattr(self, section, None), BaseModel):
+                    raise KeyError(f"no settings section {section!r}")
+                sections.setdefault(section, {})[field] = value
+            elif name in type(self).model_fields:
+                top[name] = value
+            else:
+                raise KeyError(f"no setting {name!r}")
+        for section, fields in sections.items():
+            current: BaseModel = getattr(self, section)
+            unknown = set(fields) - set(type(current).model_fields)
+            if unknown:
+                raise KeyError(f"no setting {section}__{sorted(unknown)[0]}")
+            top[section] = current.model_copy(update=fields)
+        return self.model_copy(update=top)
 
     def topic(self, name: str) -> str:
         """The physical Kafka topic of a logical catalog name."""
-        return self.topic_prefix + name
+        return self.kafka.topic_prefix + name
 
     def bootstrap(self) -> str:
         """The Kafka bootstrap servers in use: the configured ones, else the local broker's."""
-        return self.kafka_bootstrap or self.local_kafka_bootstrap
+        return self.kafka_bootstrap or self.local.kafka_bootstrap
 
     def dsn(self) -> str:
         """The PostgreSQL DSN in use: the configured one, else the local cluster's."""
-        return self.database_url or self.local_database_url
+        return self.database_url or self.local.database_url
 
 
 @lru_cache(maxsize=1)

@@ -1,9 +1,9 @@
 """Shared fixtures. Tests that need Kafka or PostgreSQL use the real services started by infra/.
 
 Every topic a test session creates is named under one prefix of that session's own
-(``<MERCADO_TOPIC_PREFIX>mercadotest-<random>.``, :data:`SESSION_TOPIC_PREFIX`): the ``services`` /
+(``<MERCADO_KAFKA__TOPIC_PREFIX>mercadotest-<random>.``, :data:`SESSION_TOPIC_PREFIX`): the ``services`` /
 ``kafka`` fixtures hand out settings with that prefix, and tests that want topics of their own extend
-it (``services.topic_prefix + "name."``). At the end of the session only topics under that prefix are
+it (``services.kafka.topic_prefix + "name."``). At the end of the session only topics under that prefix are
 deleted, so a session run against a shared broker (``MERCADO_KAFKA_BOOTSTRAP``) never touches topics
 that other people, benchmarks, demos or other test sessions created meanwhile.
 """
@@ -19,7 +19,7 @@ import pytest
 
 # The tests produce generated days with fixed dates; Kafka's retention runs on message timestamps
 # (= event time), so their topics keep data forever (inherited by the workers the tests start).
-os.environ.setdefault("MERCADO_TOPIC_RETENTION_MS", "-1")
+os.environ.setdefault("MERCADO_KAFKA__TOPIC_RETENTION_MS", "-1")
 
 from streams.config import Settings, get_settings
 
@@ -28,7 +28,7 @@ SESSION_TOPIC_PREFIX = f"mercadotest-{uuid.uuid4().hex[:10]}."  # under the conf
 
 def session_settings(settings: Settings) -> Settings:
     """The settings of this test session: its own topic prefix (and so its own consumer groups)."""
-    return settings.model_copy(update={"topic_prefix": settings.topic_prefix + SESSION_TOPIC_PREFIX})
+    return settings.with_({"kafka__topic_prefix": settings.kafka.topic_prefix + SESSION_TOPIC_PREFIX})
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +44,7 @@ def services() -> Iterator[Settings]:
     ensure_topics(settings)  # the catalog's topics, under the session's prefix
     yield settings
     if os.environ.get("MERCADO_TEST_KEEP_TOPICS") != "1":
-        delete_topics_under(settings, settings.topic_prefix)
+        delete_topics_under(settings, settings.kafka.topic_prefix)
 
 
 def _admin(settings: Settings) -> Any:

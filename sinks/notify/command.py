@@ -20,7 +20,7 @@ def notify(
     telegram_token: str = typer.Option(
         None,
         "--telegram-token",
-        envvar="MERCADO_NOTIFY_TELEGRAM_TOKEN",
+        envvar="MERCADO_NOTIFY__TELEGRAM_TOKEN",
         show_default=False,
         help="Telegram bot token (prefer the environment variable: command lines are visible to other users).",
     ),

@@ -190,7 +190,7 @@ class Notifier:
         ]
         self.serde = default_serde(settings)
         self.dead_letters = DeadLetterQueue(settings)
-        self.consumer = Consumer(consumer_config(settings, settings.topic_prefix + config.group))
+        self.consumer = Consumer(consumer_config(settings, settings.kafka.topic_prefix + config.group))
         self.topics = [settings.topic(t) for t in config.topics]
         self._min_level = LEVELS.index(config.min_level)
         self._committed: dict[tuple[str, int], int] = {}

@@ -1,4 +1,4 @@
-"""Settings of the alert notifier (``mercado notify``): defaults, ``MERCADO_NOTIFY_*`` overrides."""
+"""Settings of the alert notifier (``mercado notify``): defaults, ``MERCADO_NOTIFY__*`` overrides."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ LEVELS: tuple[str, ...] = ("INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class NotifySettings(BaseSettings):
-    """``MERCADO_NOTIFY_*`` environment overrides, e.g. ``MERCADO_NOTIFY_TELEGRAM_TOKEN``,
-    ``MERCADO_NOTIFY_WEBHOOK_URLS='["https://hooks.example/x"]'``."""
+    """``MERCADO_NOTIFY__*`` environment overrides, e.g. ``MERCADO_NOTIFY__TELEGRAM_TOKEN``,
+    ``MERCADO_NOTIFY__WEBHOOK_URLS='["https://hooks.example/x"]'``."""
 
-    model_config = SettingsConfigDict(env_prefix="MERCADO_NOTIFY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MERCADO_NOTIFY__", extra="ignore")
 
     topics: tuple[str, ...] = (topics.MD_ALERTS, topics.RISK_ALERTS)
     group: str = "mercado-notify"
@@ -39,7 +39,7 @@ class NotifySettings(BaseSettings):
     commit_interval_s: float = 1.0
 
     def log_path(self, settings: Settings) -> Path:
-        return self.delivery_log or settings.state_dir / "notify" / "deliveries.sqlite"
+        return self.delivery_log or settings.local.state_dir / "notify" / "deliveries.sqlite"
 
     def channels(self) -> list[Channel]:
         from sinks.notify.channels import TelegramChannel, WebhookChannel

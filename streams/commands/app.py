@@ -43,7 +43,7 @@ def door_settings(max_ahead: float | None) -> Settings:
     from processors.admission import AdmissionConfig
 
     admission = AdmissionConfig.model_validate({**settings.admission.model_dump(), "max_ahead_s": max_ahead})
-    return settings.model_copy(update={"admission": admission})
+    return settings.with_({"admission": admission})
 
 
 def progress_bar() -> Progress:

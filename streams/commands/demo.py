@@ -54,21 +54,22 @@ def run_demo(settings: Settings, *, seed: int, day: dt.date, console: Console) -
         return 1
     console.print(f"Kafka {conn['kafka_bootstrap']} · PostgreSQL {conn['database_url']}", highlight=False)
     # Each run gets its own topics (demo.<run>.*), so a re-run never mixes with an earlier day's data.
-    base_prefix = settings.topic_prefix
-    settings = settings.model_copy(update={
-        "topic_prefix": f"{base_prefix}demo.{int(time.time())}.",
+    base_prefix = settings.kafka.topic_prefix
+    retention = settings.kafka.topic_retention_ms
+    settings = settings.with_(
+        kafka__topic_prefix=f"{base_prefix}demo.{int(time.time())}.",
         # the sample day has a fixed date: keep its events whatever today's date is
-        "topic_retention_ms": -1 if settings.topic_retention_ms is None else settings.topic_retention_ms,
-    })
+        kafka__topic_retention_ms=-1 if retention is None else retention,
+    )
     removed = remove_earlier_demo_topics(settings, base_prefix)
     created = [s.name for s in ensure_topics(settings) if s.action == "created"]
     console.print(
-        f"topics {settings.topic_prefix}* ready ({len(created)} created"
+        f"topics {settings.kafka.topic_prefix}* ready ({len(created)} created"
         + (f", {removed} of earlier demo runs removed)" if removed else ")"),
         highlight=False,
     )
 
-    data_dir = settings.state_dir / "demo" / f"{day.isoformat()}-seed{seed}"
+    data_dir = settings.local.state_dir / "demo" / f"{day.isoformat()}-seed{seed}"
     started = time.perf_counter()
     with console.status(f"generating {day} (seed {seed})…") as st:
         generate_day(data_dir, seed, day, progress=lambda what, n: st.update(f"generating {what}: {n:,}"))
@@ -163,7 +164,7 @@ def remove_earlier_demo_topics(settings: Settings, base_prefix: str) -> int:
 
     admin = AdminClient(admin_config(settings))
     old = [t for t in admin.list_topics(timeout=30).topics
-           if t.startswith(f"{base_prefix}demo.") and not t.startswith(settings.topic_prefix)]
+           if t.startswith(f"{base_prefix}demo.") and not t.startswith(settings.kafka.topic_prefix)]
     if old:
         for fut in admin.delete_topics(old, operation_timeout=60).values():
             fut.result()

@@ -25,7 +25,7 @@ ROOT = PROJECT_ROOT
 def start_worker(settings: Settings, pipeline: str, log: Path, extra_env: dict[str, str] | None = None
                  ) -> subprocess.Popen:
     log.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "MERCADO_TOPIC_PREFIX": settings.topic_prefix, **(extra_env or {})}
+    env = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix, **(extra_env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "streams.commands.cli", "worker", "--pipeline", pipeline],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log.open("ab"), start_new_session=True,
@@ -70,7 +70,7 @@ EXTRA_WORKERS: dict[str, int] = {"retail": 4, "risk": 5}  # pipeline -> offset f
 
 
 def _extra_env(settings: Settings, pipeline: str) -> dict[str, str]:
-    env = {"MERCADO_METRICS_PORT_WORKER": str(settings.metrics_port_worker + EXTRA_WORKERS[pipeline])}
+    env = {"MERCADO_METRICS__PORT_WORKER": str(settings.metrics.port_worker + EXTRA_WORKERS[pipeline])}
     if pipeline == "risk":  # the account, venues and lots of the generated order flow
         from streams.generator.trading.risk_setup import day_config
 
@@ -84,7 +84,7 @@ def wait_for_pipeline(settings: Settings, pipeline: str, proc: subprocess.Popen,
     from streams.runtime.pipelines import build_stages
 
     topics = sorted({settings.topic(t) for stage in build_stages(pipeline, settings) for t in stage.inputs})
-    group = f"{settings.topic_prefix}mercado-{pipeline}"
+    group = f"{settings.kafka.topic_prefix}mercado-{pipeline}"
     deadline = time.monotonic() + timeout_s
     settled = 0
     while time.monotonic() < deadline and proc.poll() is None:
@@ -99,17 +99,17 @@ def wait_for_pipeline(settings: Settings, pipeline: str, proc: subprocess.Popen,
 
 
 def run_marketdata(settings: Settings, console: Console) -> int:
-    log = settings.state_dir / "logs" / "demo-worker.log"
-    group = f"{settings.topic_prefix}mercado-marketdata"
+    log = settings.local.state_dir / "logs" / "demo-worker.log"
+    group = f"{settings.kafka.topic_prefix}mercado-marketdata"
     worker = start_worker(settings, "marketdata", log)
-    others = {name: start_worker(settings, name, settings.state_dir / "logs" / f"demo-worker-{name}.log",
+    others = {name: start_worker(settings, name, settings.local.state_dir / "logs" / f"demo-worker-{name}.log",
                                  _extra_env(settings, name)) for name in EXTRA_WORKERS}
     try:
         with console.status("mercado worker: bars, gaps, indicators, alerts, data quality…") as st:
             done = wait_until_consumed(
                 settings, group, [settings.topic(topics.TICKS)], worker, 600,
-                lambda d, t: st.update(f"mercado worker (metrics on http://{settings.metrics_host}:"
-                                       f"{settings.metrics_port_worker}/metrics): {d:,}/{t:,} events"),
+                lambda d, t: st.update(f"mercado worker (metrics on http://{settings.metrics.host}:"
+                                       f"{settings.metrics.port_worker}/metrics): {d:,}/{t:,} events"),
             )
         if not done:
             console.print(f"[bold red]the worker did not finish the day[/] (log: {log})")
@@ -123,12 +123,12 @@ def run_marketdata(settings: Settings, console: Console) -> int:
         stop_process(worker)
         console.print(_market_table(per_key))
         for name, proc in others.items():
-            port = settings.metrics_port_worker + EXTRA_WORKERS[name]
-            with console.status(f"mercado worker --pipeline {name} (metrics on http://{settings.metrics_host}:"
+            port = settings.metrics.port_worker + EXTRA_WORKERS[name]
+            with console.status(f"mercado worker --pipeline {name} (metrics on http://{settings.metrics.host}:"
                                 f"{port}/metrics)…"):
                 if not wait_for_pipeline(settings, name, proc, 900):
                     console.print(f"[bold red]the {name} worker did not finish the day[/] "
-                                  f"(log: {settings.state_dir / 'logs' / f'demo-worker-{name}.log'})")
+                                  f"(log: {settings.local.state_dir / 'logs' / f'demo-worker-{name}.log'})")
                     return 1
             console.print(f"mercado worker --pipeline {name}: the day is processed", highlight=False)
     finally:

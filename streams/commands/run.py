@@ -27,7 +27,7 @@ def worker(
     engine: str | None = typer.Option(
         None,
         "--engine",
-        help="native (one confluent-kafka loop) or faust (a faust-streaming app); default: MERCADO_WORKER_ENGINE, "
+        help="native (one confluent-kafka loop) or faust (a faust-streaming app); default: MERCADO_WORKER__ENGINE, "
         "else native. Both keep the same state and produce the same events.",
     ),
     loglevel: str = typer.Option("warn", "--loglevel", help="faust engine only: crit, error, warn, info or debug"),
@@ -38,7 +38,7 @@ def worker(
     if pipeline not in PIPELINES:
         raise fail(f"unknown pipeline {pipeline!r}; known: {', '.join(sorted(PIPELINES))}")
     settings = get_settings()
-    engine = engine or settings.worker_engine
+    engine = engine or settings.worker.engine
     if engine == "faust":
         _require_faust()
         from streams.engines.faust_engine import run_worker

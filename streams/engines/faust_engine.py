@@ -249,9 +249,9 @@ def create_app(settings: Settings, pipeline: str, *, batch_max: int = 2000, batc
         table_standby_replicas=0,
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
-        broker_commit_interval=settings.worker_commit_interval_s,
+        broker_commit_interval=settings.worker.commit_interval_s,
         stream_wait_empty=False,
-        datadir=str(settings.state_dir / "faust"),
+        datadir=str(settings.local.state_dir / "faust"),
         key_serializer="raw",
         value_serializer="raw",
     )

@@ -29,7 +29,7 @@ StateWrite = tuple[bytes, bytes | None, int]  # (key, value or None to delete, c
 
 def group_id(settings: Settings, pipeline: str) -> str:
     """The consumer group (and faust app id) of a pipeline's workers."""
-    return f"{settings.topic_prefix}mercado-{pipeline}"
+    return f"{settings.kafka.topic_prefix}mercado-{pipeline}"
 
 
 def state_table_name(stage: str) -> str:

@@ -130,8 +130,8 @@ class NativeWorker:
         self.serde = default_serde(settings)
         self.batch_max = batch_max
         self.idle_poll_s = idle_poll_s
-        self.commit_interval_s = settings.worker_commit_interval_s
-        self.live_commit_interval_s = min(settings.worker_live_commit_interval_s, self.commit_interval_s)
+        self.commit_interval_s = settings.worker.commit_interval_s
+        self.live_commit_interval_s = min(settings.worker.live_commit_interval_s, self.commit_interval_s)
         self.caught_up = True  # the last fetch took less than a full batch: commit at the live-edge interval
         stages = build_stages(pipeline, settings)
         # As in the faust engine: a stage that reads several topics or feeds a later stage sees its inputs
@@ -162,12 +162,12 @@ class NativeWorker:
         s = self.settings
         logical = {name for st in self.stages for name in (*st.spec.inputs, *st.spec.outputs)} | {DEAD_LETTER_TOPIC}
         changelogs = tuple(
-            TopicSpec(st.changelog.removeprefix(s.topic_prefix), (), (), f"state of {st.spec.name}",
+            TopicSpec(st.changelog.removeprefix(s.kafka.topic_prefix), (), (), f"state of {st.spec.name}",
                       partitions=st.partitions, cleanup_policy="compact")
             for st in self.stages
         )
         ensure_topics(s, tuple(topic(name) for name in sorted(logical)) + changelogs)
-        member = f"{self.group}.{s.worker_id}"
+        member = f"{self.group}.{s.worker.id}"
         try:
             self._new_producer()
         except KafkaException as exc:
@@ -186,7 +186,7 @@ class NativeWorker:
     def _new_producer(self) -> None:
         """The worker's transactional producer; ``init_transactions`` aborts what an earlier producer of
         this id (a killed worker, or this worker's own fenced one) left open."""
-        member = f"{self.group}.{self.settings.worker_id}"
+        member = f"{self.group}.{self.settings.worker.id}"
         # linger 1 ms: a commit's records (outputs, then state) are on the wire while the offsets' round
         # trips run, so the commit's flush has little left to wait for
         # delivery reports only for failures: a delivery report is served in Python (it takes the GIL), and

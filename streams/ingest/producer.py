@@ -127,7 +127,7 @@ class FileProducer:
         self.topic_name = settings.topic(self.spec.name)
         if not self.spec.schemas:
             raise ValueError(f"{self.spec.name} carries no schema (it is the dead-letter topic); nothing to produce")
-        self.serde = serde or AvroSerde(registry_url=settings.schema_registry_url)
+        self.serde = serde or AvroSerde(registry_url=settings.kafka.schema_registry_url)
         self.tracker = DeliveryTracker()
         # Delivery reports only for failures: a Python callback per acknowledged message would cost
         # more than the encoding; delivered = produced - failed once flush() returns 0.

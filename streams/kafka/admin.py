@@ -24,7 +24,7 @@ def ensure_topics(
     settings: Settings, specs: tuple[TopicSpec, ...] | None = None, *, timeout: float = 30.0
 ) -> list[TopicState]:
     """Idempotent: creates what is missing, never alters what exists (differences are reported)."""
-    retention = settings.topic_retention_ms
+    retention = settings.kafka.topic_retention_ms
     specs = tuple(
         replace(s, name=settings.topic(s.name), **({} if retention is None else {"retention_ms": retention}))
         for s in (specs or all_topics())

@@ -18,9 +18,9 @@ def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "enable.idempotence": True,
         "acks": "all",
         "partitioner": "murmur2_random",
-        "linger.ms": settings.producer_linger_ms,
-        "batch.size": settings.producer_batch_bytes,
-        "compression.type": settings.producer_compression,
+        "linger.ms": settings.kafka.producer_linger_ms,
+        "batch.size": settings.kafka.producer_batch_bytes,
+        "compression.type": settings.kafka.producer_compression,
         "queue.buffering.max.messages": 1_000_000,
         "queue.buffering.max.kbytes": 1_048_576,
         "socket.nagle.disable": True,  # TCP_NODELAY, as the Java clients and the broker set it

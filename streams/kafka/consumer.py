@@ -55,7 +55,7 @@ class DeadLetterQueue:
 
 def default_serde(settings: Settings) -> AvroSerde:
     """The serde consumers use: current contracts plus every released version as writer schemas."""
-    return AvroSerde(registry_url=settings.schema_registry_url, released=released_schemas())
+    return AvroSerde(registry_url=settings.kafka.schema_registry_url, released=released_schemas())
 
 
 class EventConsumer:

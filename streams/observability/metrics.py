@@ -1,7 +1,7 @@
 """Prometheus metrics shared by every Mercado process (prometheus-client, default registry).
 
 :func:`serve_metrics` exposes ``http://<metrics_host>:<port>/metrics``. Each process kind has its own
-default port so several run side by side on one host; every one is a setting (``MERCADO_METRICS_PORT_SINK=…``):
+default port so several run side by side on one host; every one is a setting (``MERCADO_METRICS__PORT_SINK=…``):
 
 ==========  =======================  =======
 kind        setting                  default
@@ -105,16 +105,16 @@ PROCESS = ProcessCollector(namespace="mercado", registry=REGISTRY)
 
 
 def metrics_port(kind: ProcessKind, settings: Settings | None = None) -> int:
-    """The configured port of a process kind (``metrics_port_<kind>``)."""
+    """The configured port of a process kind (``MERCADO_METRICS__PORT_<KIND>``)."""
     settings = settings or get_settings()
-    return int(getattr(settings, f"metrics_port_{kind}"))
+    return int(getattr(settings.metrics, f"port_{kind}"))
 
 
 def serve_metrics(kind: ProcessKind, settings: Settings | None = None, port: int | None = None) -> int:
     """Serve the metrics over HTTP in a daemon thread; returns the port (useful when it was 0: any free one)."""
     settings = settings or get_settings()
     INFO.info({"kind": kind})
-    server, _thread = start_http_server(metrics_port(kind, settings) if port is None else port, settings.metrics_host)
+    server, _thread = start_http_server(metrics_port(kind, settings) if port is None else port, settings.metrics.host)
     return int(server.server_port)
 
 

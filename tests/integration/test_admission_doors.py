@@ -43,8 +43,8 @@ def _tick(i: int, **changes: Any) -> dict[str, Any]:
 
 
 def _fresh(services: Settings, name: str) -> Settings:
-    prefix = f"{services.topic_prefix}t{time.time_ns() % 10**12}.doors.{name}."  # under the session prefix
-    settings = services.model_copy(update={"topic_prefix": prefix})
+    prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.doors.{name}."  # under the session prefix
+    settings = services.with_({"kafka__topic_prefix": prefix})
     ensure_topics(settings, (topic(TICKS),))
     return settings
 
@@ -55,7 +55,8 @@ def _read_all(settings: Settings) -> list[Any]:
 
 
 def _mercado(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MERCADO_TOPIC_PREFIX": settings.topic_prefix, "MERCADO_METRICS_PORT_PRODUCE": "0"}
+    env = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+           "MERCADO_METRICS__PORT_PRODUCE": "0"}
     if settings.kafka_bootstrap:
         env["MERCADO_KAFKA_BOOTSTRAP"] = settings.kafka_bootstrap
     return subprocess.run([sys.executable, "-m", "streams.commands.cli", *args], capture_output=True, text=True,
@@ -219,7 +220,7 @@ def test_produced_at_stamp_is_at_or_after_the_check(services: Settings, tmp_path
     path = tmp_path / "ticks.jsonl"
     path.write_bytes(orjson.dumps({**_tick(1), "event_time": ahead}) + b"\n")
     FileProducer(settings, TICKS).produce_file(path)
-    consumer = Consumer(consumer_config(settings, group_id=f"{settings.topic_prefix}stamp",
+    consumer = Consumer(consumer_config(settings, group_id=f"{settings.kafka.topic_prefix}stamp",
                                         **{"auto.offset.reset": "earliest"}))
     try:
         consumer.subscribe([settings.topic(TICKS)])

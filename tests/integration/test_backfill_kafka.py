@@ -49,8 +49,8 @@ def _replay_bars(settings: Settings) -> list[dict]:
 
 
 def test_backfill_reemits_revisions_with_the_same_bar_keys(services: Settings, tmp_path: Path) -> None:
-    prefix = f"{services.topic_prefix}t{time.time_ns() % 10**12}.backfill."  # under the session's prefix
-    settings = services.model_copy(update={"topic_prefix": prefix})
+    prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.backfill."  # under the session's prefix
+    settings = services.with_({"kafka__topic_prefix": prefix})
     ensure_topics(settings)
     live = [_tick(i, T0 + i * 10_000_000, 100.0 + i) for i in range(60)]  # 10 minutes, one tick per 10 s
     live_file = tmp_path / "live.jsonl"

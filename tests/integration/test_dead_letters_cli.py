@@ -23,8 +23,8 @@ Y2999 = 32_472_144_000_000_000
 
 
 def test_dead_letters_lists_each_refused_event_with_its_reason_and_record(services: Settings, monkeypatch) -> None:
-    prefix = f"{services.topic_prefix}t{time.time_ns() % 10**12}.dlq."
-    settings = services.model_copy(update={"topic_prefix": prefix})
+    prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.dlq."
+    settings = services.with_({"kafka__topic_prefix": prefix})
     ensure_topics(settings)
     tick = {"event_id": "binance:BTC/USDT:7", "event_time": Y2999, "venue": "binance", "symbol": "BTC/USDT",
             "bid": None, "ask": None, "last": 64000.0, "volume": 0.5, "sequence": 7, "backfill_id": None}
@@ -37,7 +37,7 @@ def test_dead_letters_lists_each_refused_event_with_its_reason_and_record(servic
                          headers=DeadLetter.refused(settings.topic("md.ticks.v1"), 0, offset, None, body, [],
                                                     error).kafka_headers())
     assert producer.flush(30) == 0
-    monkeypatch.setenv("MERCADO_TOPIC_PREFIX", prefix)
+    monkeypatch.setenv("MERCADO_KAFKA__TOPIC_PREFIX", prefix)
     from streams.commands.cli import app
     from streams.config import get_settings
 

@@ -43,18 +43,23 @@ def _state_folder() -> tempfile.TemporaryDirectory[str]:
 
 
 def _settings(state_dir: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "state_dir": state_dir,
+    """Settings of a private Kafka and PostgreSQL; ``overrides`` are the external services'
+    (``kafka_bootstrap``, ``database_url``) or fields of the ``local`` section."""
+    external: dict[str, object] = {
         "kafka_bootstrap": None,  # explicit, so MERCADO_* variables of the environment do not leak in
         "database_url": None,
+    }
+    local: dict[str, object] = {
+        "state_dir": state_dir,
         "kafka_port": KAFKA_PORT,
         "kafka_controller_port": KAFKA_CONTROLLER_PORT,
         "pg_port": PG_PORT,
         "kafka_heap": "-Xms128m -Xmx384m",
         "ready_timeout_s": 120.0,
     }
-    values.update(overrides)
-    return Settings(**values)
+    for name, value in overrides.items():
+        (external if name in external else local)[name] = value
+    return Settings(**external, local=local)
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +156,7 @@ def test_the_cluster_has_timescaledb_settings_exactly_when_the_extension_is_inst
     dsn = up(settings)["database_url"]
     names = [name for name, _value in TIMESCALEDB_SERVER_SETTINGS]
     current = asyncio.run(_settings_of(dsn, names))
-    if timescaledb_installed(find_postgres_bin_dir(settings.pg_bin_dir)):
+    if timescaledb_installed(find_postgres_bin_dir(settings.local.pg_bin_dir)):
         assert current == dict(TIMESCALEDB_SERVER_SETTINGS)
     else:  # PostgreSQL's defaults, and no timescaledb setting at all
         assert current == {"shared_preload_libraries": "", "timescaledb.max_background_workers": None,
@@ -178,7 +183,7 @@ def test_concurrent_up_calls_start_one_broker(settings: Settings) -> None:
     assert results == [EXPECTED_CONNECTION, EXPECTED_CONNECTION]
     kafka_pid = _pids(status(settings))["kafka"]
     java_processes = {
-        pid for pid in _processes_mentioning(str(settings.state_dir)) if "kafka.Kafka" in _command_line(pid)
+        pid for pid in _processes_mentioning(str(settings.local.state_dir)) if "kafka.Kafka" in _command_line(pid)
     }
     assert java_processes == {kafka_pid}
 
@@ -233,7 +238,7 @@ def test_down_leaves_no_process_and_no_open_port(settings: Settings) -> None:
     ]
     started = {pid for pid in pids.values() if pid is not None} | postgres_children
     assert {pid for pid in started if _is_running(pid)} == set()
-    assert _processes_mentioning(str(settings.state_dir)) == set()
+    assert _processes_mentioning(str(settings.local.state_dir)) == set()
     assert [port_answers("127.0.0.1", port) for port in (KAFKA_PORT, KAFKA_CONTROLLER_PORT, PG_PORT)] == [
         False,
         False,

@@ -48,7 +48,7 @@ def _expected(path: Path, topic_name: str) -> tuple[int, str]:
 def test_generated_day_round_trip_is_exact(services: Settings, tmp_path: Path) -> None:
     from streams.generator import generate_day
 
-    settings = services.model_copy(update={"topic_prefix": f"{services.topic_prefix}t{time.time_ns() % 10**12}.day."})
+    settings = services.with_({"kafka__topic_prefix": f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.day."})
     ensure_topics(settings)
     generate_day(tmp_path, 7, dt.date(2026, 11, 20), domains=("fx", "crypto", "retail", "orders"))
     names = ["md.ticks.v1", "retail.listings.v1", "trading.orders.v1", "trading.venue-health.v1"]

@@ -220,7 +220,7 @@ def test_undecodable_messages_go_to_the_dead_letter_topic(kafka: Settings) -> No
 
     from streams.kafka.clients import consumer_config
 
-    c = Consumer(consumer_config(kafka, kafka.topic_prefix + "dlq-reader"))
+    c = Consumer(consumer_config(kafka, kafka.kafka.topic_prefix + "dlq-reader"))
     dead_letters = kafka.topic("mercado.deadletter.v1")
     c.assign([TopicPartition(dead_letters, p, before[(dead_letters, p)]) for p in range(3)])
     got = []
@@ -243,10 +243,10 @@ def test_undecodable_messages_go_to_the_dead_letter_topic(kafka: Settings) -> No
 
 
 def test_topics_create_is_idempotent_and_reports_differences(kafka: Settings) -> None:
-    fresh = kafka.model_copy(update={"topic_prefix": f"{kafka.topic_prefix}t{time.time_ns() % 10**12}.idem."})
+    fresh = kafka.with_({"kafka__topic_prefix": f"{kafka.kafka.topic_prefix}t{time.time_ns() % 10**12}.idem."})
     assert {s.action for s in ensure_topics(fresh)} == {"created"}
     assert {s.action for s in ensure_topics(fresh)} == {"exists"}
-    kafka = kafka.model_copy(update={"topic_retention_ms": None})  # the catalog's own retention
+    kafka = kafka.with_({"kafka__topic_retention_ms": None})  # the catalog's own retention
     odd = TopicSpec("test.drift.v1", ("PriceTick",), ("venue",), "drift check", partitions=2)
     ensure_topics(kafka, (odd,))
     [state] = ensure_topics(
@@ -267,7 +267,7 @@ def _mercado(*args: str, env_settings: Settings) -> subprocess.CompletedProcess:
         env={  # the session's broker and topic prefix: never the shared catalog topics
             **os.environ,
             "MERCADO_KAFKA_BOOTSTRAP": env_settings.bootstrap(),
-            "MERCADO_TOPIC_PREFIX": env_settings.topic_prefix,
+            "MERCADO_KAFKA__TOPIC_PREFIX": env_settings.kafka.topic_prefix,
         },
     )
 

@@ -57,8 +57,8 @@ def day_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _isolated(services: Settings, name: str) -> Settings:
-    prefix = f"{services.topic_prefix}t{time.time_ns() % 10**12}.{name}."  # under the session's prefix
-    settings = services.model_copy(update={"topic_prefix": prefix})
+    prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.{name}."  # under the session's prefix
+    settings = services.with_({"kafka__topic_prefix": prefix})
     ensure_topics(settings)
     return settings
 
@@ -133,8 +133,9 @@ def _assert_same_as_replay(live: dict[str, list], expected: dict[str, list], top
 
 
 def _start_worker(settings: Settings, engine: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-    env = {**os.environ, "MERCADO_TOPIC_PREFIX": settings.topic_prefix, "MERCADO_METRICS_PORT_WORKER": "0",
-           "MERCADO_WORKER_ENGINE": engine, **(extra_env or {})}
+    env = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+           "MERCADO_METRICS__PORT_WORKER": "0",
+           "MERCADO_WORKER__ENGINE": engine, **(extra_env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "streams.commands.cli", "worker", "--pipeline", "marketdata"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(ROOT / ".mercado" / "worker-test.log", "ab"),
@@ -223,7 +224,7 @@ def test_kill_9_mid_day_resumes_exactly(services: Settings, day_dir: Path, tmp_p
     spec = build_pipeline("marketdata", settings)
     chunks = split_lines(day_dir / "md.ticks.v1.jsonl", tmp_path, 10)
     producer = FileProducer(settings, "md.ticks.v1")
-    env = {"MERCADO_WORKER_COMMIT_INTERVAL_S": "0.05"}
+    env = {"MERCADO_WORKER__COMMIT_INTERVAL_S": "0.05"}
     worker = _start_worker(settings, engine, env)
     try:
         sent = 0
@@ -267,7 +268,7 @@ def test_native_worker_across_a_broker_restart(services: Settings, day_dir: Path
     producer = FileProducer(settings, "md.ticks.v1")
     for chunk in chunks[:2]:
         producer.produce_file(chunk)
-    env = {"MERCADO_WORKER_COMMIT_INTERVAL_S": "0.05"}
+    env = {"MERCADO_WORKER__COMMIT_INTERVAL_S": "0.05"}
     worker = _start_worker(settings, "native", env)
     restarts = 0
     try:
@@ -326,7 +327,7 @@ def test_native_worker_commits_outputs_at_once_and_offsets_at_the_interval(servi
             "sequence": seq, "backfill_id": None,
         })
 
-    group = Consumer(committed_reader_config(settings, f"{settings.topic_prefix}mercado-marketdata"))
+    group = Consumer(committed_reader_config(settings, f"{settings.kafka.topic_prefix}mercado-marketdata"))
     parts = [TopicPartition(ticks, p) for p in group.list_topics(ticks, timeout=30).topics[ticks].partitions]
 
     def committed() -> int:
@@ -342,7 +343,7 @@ def test_native_worker_commits_outputs_at_once_and_offsets_at_the_interval(servi
             assert worker.poll() is None, f"the worker exited with {worker.returncode}"
         return []
 
-    worker = _start_worker(settings, "native", {"MERCADO_WORKER_COMMIT_INTERVAL_S": "3600"})
+    worker = _start_worker(settings, "native", {"MERCADO_WORKER__COMMIT_INTERVAL_S": "3600"})
     try:
         for s in (1, 20, 40):
             tick(s)

@@ -287,7 +287,7 @@ def test_market_dashboard_sql_runs_against_the_migrated_schema(migrated_database
     """Every SQL of the Market dashboard (panels and variables), with Grafana's macros replaced by a
     literal day, runs on the sink's tables and views (schema ``mercado``, empty here)."""
     settings, report = migrated_database
-    assert settings.db_schema == "mercado"
+    assert settings.db.schema_name == "mercado"
     queries = sql_queries("market")
     assert len(queries) == 17
     day = dt.date(2026, 11, 20)

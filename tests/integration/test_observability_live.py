@@ -232,8 +232,8 @@ def day_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def live(services: Settings, day_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRun]:
     work = tmp_path_factory.mktemp("obs-live")
-    prefix = f"{services.topic_prefix}obs{time.time_ns() % 10**12}."  # under the session's prefix
-    settings = create_database(services.model_copy(update={"topic_prefix": prefix}), "obs")
+    prefix = f"{services.kafka.topic_prefix}obs{time.time_ns() % 10**12}."  # under the session's prefix
+    settings = create_database(services.with_({"kafka__topic_prefix": prefix}), "obs")
     processes = Processes(work)
     try:
         ensure_topics(settings)
@@ -260,9 +260,9 @@ def live(services: Settings, day_file: Path, tmp_path_factory: pytest.TempPathFa
             **os.environ,
             "MERCADO_KAFKA_BOOTSTRAP": settings.bootstrap(),
             "MERCADO_DATABASE_URL": settings.dsn(),
-            "MERCADO_TOPIC_PREFIX": settings.topic_prefix,
-            "MERCADO_METRICS_PORT_WORKER": str(ports["worker"]),
-            "MERCADO_METRICS_PORT_SINK": str(ports["sink"]),
+            "MERCADO_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+            "MERCADO_METRICS__PORT_WORKER": str(ports["worker"]),
+            "MERCADO_METRICS__PORT_SINK": str(ports["sink"]),
         }
         cli = [sys.executable, "-m", "streams.commands.cli"]
         processes.start("worker", [*cli, "worker", "--pipeline", "marketdata"], env)
@@ -388,7 +388,7 @@ def test_consumer_lag_panel_shows_both_groups_caught_up(live: LiveRun) -> None:
     """The worker's lag is 0; the sink's at most 1 per partition (see the fixture)."""
     prom = live.prometheus
     lag = prom.by(runnable_promql(panel_query("pipeline", "Consumer lag")), "group", "topic")
-    prefix = live.settings.topic_prefix
+    prefix = live.settings.kafka.topic_prefix
     assert lag[(f"{prefix}mercado-marketdata", live.topic(INPUT))] == 0
     assert {topic for group, topic in lag if group == f"{prefix}mercado-sink"} >= {
         live.topic(t) for t, events in live.outputs.items() if events

@@ -176,8 +176,9 @@ def _replay(settings: Settings, stages: list[PipelineSpec], inputs: tuple[str, .
 
 def _start(settings: Settings, pipeline: str) -> subprocess.Popen:
     """``mercado worker --pipeline NAME`` (native engine) on this test's prefix."""
-    env = {**os.environ, "MERCADO_TOPIC_PREFIX": settings.topic_prefix, "MERCADO_METRICS_PORT_WORKER": "0",
-           "MERCADO_WORKER_ENGINE": "native"}
+    env = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+           "MERCADO_METRICS__PORT_WORKER": "0",
+           "MERCADO_WORKER__ENGINE": "native"}
     return subprocess.Popen(
         [sys.executable, "-m", "streams.commands.cli", "worker", "--pipeline", pipeline],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(ROOT / ".mercado" / "worker-test.log", "ab"),

@@ -129,7 +129,7 @@ def _committed(settings: Settings, group: str, topic_name: str) -> dict[int, int
 
 def _caught_up(settings: Settings, after_last: dict[tuple[str, int], int]) -> bool:
     """The worker committed every listing and every event of its repartition topics read so far."""
-    group = f"{settings.topic_prefix}mercado-retail"
+    group = f"{settings.kafka.topic_prefix}mercado-retail"
     listings_end = {p: n for (_t, p), n in end_offsets(settings, [settings.topic(LISTINGS)]).items()}
     if _committed(settings, group, LISTINGS) != listings_end:
         return False
@@ -169,8 +169,9 @@ def _wait_for_worker(
 
 
 def _start_worker(settings: Settings, log: Path, engine: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "MERCADO_TOPIC_PREFIX": settings.topic_prefix, "MERCADO_METRICS_PORT_WORKER": "0",
-           "MERCADO_WORKER_ENGINE": engine}
+    env = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+           "MERCADO_METRICS__PORT_WORKER": "0",
+           "MERCADO_WORKER__ENGINE": engine}
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "streams.commands.cli", "worker", "--pipeline", "retail"],

@@ -52,8 +52,9 @@ def day_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _start_risk_worker(settings: Settings, engine: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-    env = {**os.environ, "MERCADO_TOPIC_PREFIX": settings.topic_prefix, "MERCADO_METRICS_PORT_WORKER": "0",
-           "MERCADO_RISK": settings.risk.model_dump_json(), "MERCADO_WORKER_ENGINE": engine, **(extra_env or {})}
+    env = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+           "MERCADO_METRICS__PORT_WORKER": "0",
+           "MERCADO_RISK": settings.risk.model_dump_json(), "MERCADO_WORKER__ENGINE": engine, **(extra_env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "streams.commands.cli", "worker", "--pipeline", "risk"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(ROOT / ".mercado" / "worker-test.log", "ab"),
@@ -64,7 +65,7 @@ def _start_risk_worker(settings: Settings, engine: str, extra_env: dict[str, str
 def _day_and_its_replay(services: Settings, day_dir: Path, name: str) -> tuple[Settings, tuple[str, ...], dict]:
     """The generated risk day produced to its three input topics under a prefix of its own, and what the
     replay of those topics gives on the repartition topic and the second stage's outputs."""
-    settings = _isolated(services, name).model_copy(update={"risk": day_config()})
+    settings = _isolated(services, name).with_({"risk": day_config()})
     for topic_name in INPUTS:
         FileProducer(settings, topic_name).produce_file(day_dir / f"{topic_name}.jsonl")
     stages = build_stages("risk", settings)
@@ -110,12 +111,12 @@ def test_live_risk_worker_on_a_day_already_in_the_log_matches_replay(
     # worker's BreakerTransition events, and a second sink run over the same topics adds nothing.
     database = create_database(services, "risk_kafka")
     try:
-        db = migrated(isolated(database, topic_prefix=settings.topic_prefix, db_timescaledb="off"))
+        db = migrated(isolated(database, topic_prefix=settings.kafka.topic_prefix, db_timescaledb="off"))
         topics = ["risk.breakers.v1", "risk.trading-state.v1", "risk.order-decisions.v1"]
         # the worker writes transactionally: a partition ends with a commit marker no consumer stores
         ends = data_end_offsets(db, [db.topic(t) for t in topics])
         drain(db, topics, timeout_s=300, ends=ends)
-        drain(db.model_copy(update={"sink_group": "sink-again"}), topics, timeout_s=300, ends=ends)
+        drain(db.with_({"sink__group": "sink-again"}), topics, timeout_s=300, ends=ends)
         rows = query(db, "SELECT event_id, breaker, to_state, caused_by FROM risk_breaker_transitions")
         want = {(r["event_id"], r["breaker"], r["to_state"], r["caused_by"])
                 for _, schema, r in live["risk.breakers.v1"] if schema == "BreakerTransition"}
@@ -150,8 +151,8 @@ def test_kill_9_of_the_risk_worker_resumes_exactly(services: Settings, day_dir: 
     settings, outputs, expected = _day_and_its_replay(services, day_dir, f"risk-kill9-{engine}")
 
     ends = end_offsets(settings, [settings.topic(t) for t in INPUTS])
-    group = Consumer(committed_reader_config(settings, f"{settings.topic_prefix}mercado-risk"))  # its offsets only
-    env = {"MERCADO_WORKER_COMMIT_INTERVAL_S": "0.05"}
+    group = Consumer(committed_reader_config(settings, f"{settings.kafka.topic_prefix}mercado-risk"))  # offsets only
+    env = {"MERCADO_WORKER__COMMIT_INTERVAL_S": "0.05"}
     worker = _start_risk_worker(settings, engine, env)
     kills = []
     try:

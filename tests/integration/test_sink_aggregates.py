@@ -88,7 +88,7 @@ def test_on_plain_postgresql_the_sink_has_nothing_to_refresh(services: Settings)
         async def load() -> AggregateRefresher | None:
             conn = await connect(settings, "mercado-test")
             try:
-                return await AggregateRefresher.load(conn, settings.db_schema)
+                return await AggregateRefresher.load(conn, settings.db.schema_name)
             finally:
                 await conn.close()
 

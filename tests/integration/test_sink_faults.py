@@ -141,23 +141,23 @@ def test_sigkill_at_random_points_leaves_every_row_written_exactly_once(
 def private_postgres(services: Settings) -> Iterator[Settings]:
     """A PostgreSQL cluster of this test's own (stopping the shared one would disturb other tests)."""
     tag = uuid.uuid4().hex[:8]
-    cluster_settings = services.model_copy(
-        update={"state_dir": services.state_dir / f"sinktest-pg-{tag}", "pg_port": free_port(), "database_url": None}
+    cluster_settings = services.with_(
+        local__state_dir=services.local.state_dir / f"sinktest-pg-{tag}", local__pg_port=free_port(), database_url=None
     )
     cluster = LocalPostgres(cluster_settings)
     cluster.ensure_started()
     try:
-        yield cluster_settings.model_copy(update={"database_url": cluster_settings.local_database_url})
+        yield cluster_settings.with_({"database_url": cluster_settings.local.database_url})
     finally:
         cluster.stop()
-        shutil.rmtree(cluster_settings.state_dir, ignore_errors=True)
+        shutil.rmtree(cluster_settings.local.state_dir, ignore_errors=True)
 
 
 def test_database_restart_mid_stream_loses_nothing_and_counts_retries(
     private_postgres: Settings, tmp_path: Path
 ) -> None:
     settings = migrated(isolated(private_postgres))
-    cluster = LocalPostgres(private_postgres.model_copy(update={"database_url": None}))
+    cluster = LocalPostgres(private_postgres.with_({"database_url": None}))
     create_topics(settings, "bars")
     sent, final = stream(60_000)
     expected = load_expected_bars(settings, final)

@@ -374,10 +374,10 @@ def test_the_cli_says_when_the_database_is_not_migrated_or_unreachable(retail_da
     assert done.returncode == 1
     assert done.stdout == ""
     assert " ".join(done.stderr.split()) == (
-        f"error: the schema '{bare.db_schema}' has no retail_open_opportunities view yet — run `mercado db "
+        f"error: the schema '{bare.db.schema_name}' has no retail_open_opportunities view yet — run `mercado db "
         "migrate` first"
     )
-    nowhere = bare.model_copy(update={"database_url": "postgresql://mercado@127.0.0.1:1/mercado"})
+    nowhere = bare.with_({"database_url": "postgresql://mercado@127.0.0.1:1/mercado"})
     done = _cli(nowhere)
     assert done.returncode == 1
     assert " ".join(done.stderr.split()).startswith(

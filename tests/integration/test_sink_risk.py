@@ -267,7 +267,7 @@ def test_the_migration_creates_the_tables_with_ingested_at_and_the_views(risk_da
     settings = isolated(risk_database, db_timescaledb="off")
     report = asyncio.run(migrate(settings))
     assert "0004_risk" in report.applied
-    schema = settings.db_schema
+    schema = settings.db.schema_name
     tables = {r[0] for r in query(settings, "SELECT tablename FROM pg_tables WHERE schemaname = $1", schema)}
     assert set(RISK_TABLES) <= tables
     views = {r[0] for r in query(settings, "SELECT viewname FROM pg_views WHERE schemaname = $1", schema)}
@@ -448,7 +448,7 @@ def cli_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
     def use(settings: Settings) -> None:
         monkeypatch.setenv("MERCADO_DATABASE_URL", settings.dsn())
-        monkeypatch.setenv("MERCADO_DB_SCHEMA", settings.db_schema)
+        monkeypatch.setenv("MERCADO_DB__SCHEMA_NAME", settings.db.schema_name)
         monkeypatch.setenv("COLUMNS", "200")
         get_settings.cache_clear()
 
@@ -508,7 +508,7 @@ def test_risk_status_on_an_unmigrated_or_unreachable_database_says_so(
     text = " ".join(result.output.split())
     assert "error: the risk tables are not there" in text and "run `mercado db migrate` first" in text
     assert "Traceback" not in result.output
-    unreachable = risk_database.model_copy(update={"database_url": "postgresql://mercado:secret@127.0.0.1:1/mercado"})
+    unreachable = risk_database.with_({"database_url": "postgresql://mercado:secret@127.0.0.1:1/mercado"})
     cli_settings(unreachable)
     result = mercado("risk", "status")
     assert result.exit_code == 1

@@ -68,7 +68,7 @@ def test_migrate_is_idempotent_and_records_the_plain_mode(schema_database: Setti
     first = asyncio.run(migrate(settings))
     second = asyncio.run(migrate(settings))
 
-    assert (first.mode, first.mode_reason) == ("plain", "TimescaleDB turned off (MERCADO_DB_TIMESCALEDB=off)")
+    assert (first.mode, first.mode_reason) == ("plain", "TimescaleDB turned off (MERCADO_DB__TIMESCALEDB=off)")
     assert first.applied == [f"{m.version:04d}_{m.name}" for m in discover_migrations()]
     assert first.applied[:3] == ["0001_tables", "0002_timeseries", "0003_views"]
     assert (second.applied, second.present, second.changed) == ([], first.applied, [])
@@ -76,12 +76,14 @@ def test_migrate_is_idempotent_and_records_the_plain_mode(schema_database: Setti
     assert [tuple(r) for r in rows][:3] == [(1, "tables", "plain"), (2, "timeseries", "plain"), (3, "views", "plain")]
     assert len(rows) == len(first.applied)
     tables = {
-        r[0] for r in query(settings, "SELECT tablename FROM pg_tables WHERE schemaname = $1", settings.db_schema)
+        r[0] for r in query(settings, "SELECT tablename FROM pg_tables WHERE schemaname = $1", settings.db.schema_name)
     }
     assert tables == {m.table for m in load_mappings()} | {  # every mapped table, and the sink's own
         "mercado_dead_letters", "mercado_sink_offsets", "mercado_schema_migrations", "mercado_schema_info",
     }  # fmt: skip
-    views = {r[0] for r in query(settings, "SELECT viewname FROM pg_views WHERE schemaname = $1", settings.db_schema)}
+    views = {r[0] for r in query(
+        settings, "SELECT viewname FROM pg_views WHERE schemaname = $1", settings.db.schema_name
+    )}
     assert {
         "md_bars_1h", "md_bars_1d", "latest_market_data", "intraday_summary", "data_quality_monitor",
         "pipeline_status",
@@ -235,7 +237,7 @@ def test_timescaledb_mode_hypertables_compression_retention_and_continuous_aggre
             timescaledb, db_timescaledb="require", timescale_retention="3650 days", timescale_chunk_interval="1 day"
         )
     )
-    schema = settings.db_schema
+    schema = settings.db.schema_name
     assert query(settings, "SELECT value FROM mercado_schema_info WHERE key = 'storage_mode'")[0][0] == "timescaledb"
     hypertables = query(
         settings,
@@ -319,13 +321,14 @@ def test_timescaledb_mode_hypertables_compression_retention_and_continuous_aggre
 
 
 def materialized_only(settings: Settings, view: str, on: bool) -> None:
-    execute(settings, f"ALTER MATERIALIZED VIEW {settings.db_schema}.{view} SET (timescaledb.materialized_only = {on})")
+    schema = settings.db.schema_name
+    execute(settings, f"ALTER MATERIALIZED VIEW {schema}.{view} SET (timescaledb.materialized_only = {on})")
 
 
 async def load_refresher(settings: Settings) -> AggregateRefresher | None:
     conn = await connect(settings, "mercado-test")
     try:
-        return await AggregateRefresher.load(conn, settings.db_schema)
+        return await AggregateRefresher.load(conn, settings.db.schema_name)
     finally:
         await conn.close()
 

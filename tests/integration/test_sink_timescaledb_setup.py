@@ -73,7 +73,8 @@ def not_preloaded(listed: Settings) -> Settings:
 
 
 def tables(settings: Settings) -> set[str]:
-    return {r[0] for r in query(settings, "SELECT tablename FROM pg_tables WHERE schemaname = $1", settings.db_schema)}
+    rows = query(settings, "SELECT tablename FROM pg_tables WHERE schemaname = $1", settings.db.schema_name)
+    return {r[0] for r in rows}
 
 
 # --------------------------------------------------------------------------- installed, not preloaded
@@ -84,7 +85,7 @@ def test_auto_mode_falls_back_to_plain_tables_with_a_warning_when_not_preloaded(
     assert report.mode == "plain"
     assert report.mode_reason.startswith(f"timescaledb {LISTED_VERSION} is installed but not preloaded: ")
     assert "shared_preload_libraries = 'timescaledb'" in report.mode_reason
-    assert report.mode_reason.endswith("MERCADO_DB_TIMESCALEDB=auto: using plain PostgreSQL tables")
+    assert report.mode_reason.endswith("MERCADO_DB__TIMESCALEDB=auto: using plain PostgreSQL tables")
     assert len(report.warnings) == 1 and "TimescaleDB is not used" in report.warnings[0]
     assert {"md_bars", "mercado_sink_offsets"} <= tables(settings)  # every migration ran, plain
     assert query(settings, "SELECT value FROM mercado_schema_info WHERE key = 'storage_mode'")[0][0] == "plain"
@@ -146,8 +147,8 @@ def test_the_cli_prints_one_clear_line_and_no_traceback(
 
     def run(settings: Settings) -> Any:
         monkeypatch.setenv("MERCADO_DATABASE_URL", settings.dsn())
-        monkeypatch.setenv("MERCADO_DB_SCHEMA", settings.db_schema)
-        monkeypatch.setenv("MERCADO_DB_TIMESCALEDB", settings.db_timescaledb)
+        monkeypatch.setenv("MERCADO_DB__SCHEMA_NAME", settings.db.schema_name)
+        monkeypatch.setenv("MERCADO_DB__TIMESCALEDB", settings.db.timescaledb)
         monkeypatch.setenv("COLUMNS", "400")
         get_settings.cache_clear()
         try:

@@ -63,7 +63,7 @@ def dlq_headers(msg: object) -> dict[str, str]:
 
 
 def test_three_poison_rows_in_a_batch_of_5000_are_dead_lettered_and_4997_are_written(sink: Settings) -> None:
-    settings = sink.model_copy(update={"sink_batch_rows": 5000, "sink_batch_ms": 600_000})  # one full batch
+    settings = sink.with_({"sink__batch_rows": 5000, "sink__batch_ms": 600_000})  # one full batch
     create_topics(settings, "bars")
     records = [bar(i) for i in range(5000)]
     records[100] = bar(100, high=3990.0, low=4010.0)  # high < low
@@ -96,7 +96,7 @@ def test_three_poison_rows_in_a_batch_of_5000_are_dead_lettered_and_4997_are_wri
         assert letter["reason"] == "rejected_by_database"
         assert letter["record_type"] == "mercado.marketdata.Bar"
         assert letter["topic"] == settings.topic("bars")
-        assert letter["consumer_group"] == settings.topic_prefix + "sink"
+        assert letter["consumer_group"] == settings.kafka.topic_prefix + "sink"
         assert letter["error"].startswith("md_bars: [23514] CheckViolationError:")
         assert f"(constraint: {constraint})" in letter["error"]
 
@@ -298,7 +298,7 @@ def test_dropping_the_tables_and_replaying_the_topics_gives_identical_checksums(
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_writes_the_current_batch_and_exits_0(sink: Settings, tmp_path: Path, stop_signal: int) -> None:
-    settings = sink.model_copy(update={"sink_batch_rows": 100_000, "sink_batch_ms": 600_000})  # never due by itself
+    settings = sink.with_({"sink__batch_rows": 100_000, "sink__batch_ms": 600_000})  # never due by itself
     create_topics(settings, "bars")
     producer = EventProducer(settings)
     for i in range(1000):

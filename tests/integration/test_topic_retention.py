@@ -1,4 +1,4 @@
-"""``MERCADO_TOPIC_RETENTION_MS`` overrides the catalog's retention when topics are created."""
+"""``MERCADO_KAFKA__TOPIC_RETENTION_MS`` overrides the catalog's retention when topics are created."""
 
 from __future__ import annotations
 
@@ -22,10 +22,10 @@ def _retention(settings: Settings, name: str) -> str:
 
 
 def test_the_override_replaces_the_catalog_retention(kafka: Settings) -> None:
-    prefix = f"{kafka.topic_prefix}t{time.time_ns() % 10**12}.retention."
+    prefix = f"{kafka.kafka.topic_prefix}t{time.time_ns() % 10**12}.retention."
     spec = (TopicSpec("kept.v1", ("PriceTick",), ("venue",), "kept", retention_ms=1000),)
-    forever = kafka.model_copy(update={"topic_prefix": prefix + "a.", "topic_retention_ms": -1})
-    catalog = kafka.model_copy(update={"topic_prefix": prefix + "b.", "topic_retention_ms": None})
+    forever = kafka.with_({"kafka__topic_prefix": prefix + "a.", "kafka__topic_retention_ms": -1})
+    catalog = kafka.with_({"kafka__topic_prefix": prefix + "b.", "kafka__topic_retention_ms": None})
     ensure_topics(forever, spec)
     ensure_topics(catalog, spec)
     assert _retention(forever, forever.topic("kept.v1")) == "-1"

@@ -29,6 +29,7 @@ from sinks.checksum import TableChecksum, table_checksums
 from sinks.database import connect
 from sinks.migrate import migrate
 from sinks.runner import SinkRunner
+from sinks.settings import SinkSettings
 from sinks.tables import TableMapping
 from streams.codec.serde import AvroSerde
 from streams.config import Settings
@@ -59,7 +60,7 @@ def create_database(settings: Settings, label: str) -> Settings:
     """A new empty database on the same server; returns settings pointing at it."""
     name = f"mercado_test_{re.sub(r'[^a-z0-9]', '_', label.lower())}_{uuid.uuid4().hex[:8]}"
     asyncio.run(_maintenance(settings, f'CREATE DATABASE "{name}"'))
-    return settings.model_copy(update={"database_url": with_database(settings.dsn(), name)})
+    return settings.with_({"database_url": with_database(settings.dsn(), name)})
 
 
 def drop_database(settings: Settings) -> None:
@@ -67,18 +68,19 @@ def drop_database(settings: Settings) -> None:
     asyncio.run(_maintenance(settings, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def isolated(settings: Settings, **updates: Any) -> Settings:
-    """Own schema, topic prefix and consumer group; small retry delays so fault tests run fast."""
+def isolated(settings: Settings, **updates: Any) -> SinkSettings:
+    """Own schema, topic prefix and consumer group; small retry delays so fault tests run fast. ``updates``
+    as for :meth:`Settings.with_` (``section__field``)."""
     tag = uuid.uuid4().hex[:8]
     values: dict[str, Any] = {
-        "db_schema": f"t_{tag}",
-        "topic_prefix": f"{settings.topic_prefix}sinktest-{tag}.",  # under the session's prefix (conftest)
-        "sink_group": "sink",
-        "sink_retry_initial_s": 0.05,
-        "sink_retry_max_s": 1.0,
+        "db__schema_name": f"t_{tag}",
+        "kafka__topic_prefix": f"{settings.kafka.topic_prefix}sinktest-{tag}.",  # under the session's prefix
+        "sink__group": "sink",
+        "sink__retry_initial_s": 0.05,
+        "sink__retry_max_s": 1.0,
     }
     values.update(updates)
-    return settings.model_copy(update=values)
+    return SinkSettings.extend(settings).with_(values)
 
 
 def migrated(settings: Settings) -> Settings:
@@ -179,7 +181,7 @@ def stored_offsets(settings: Settings) -> dict[tuple[str, int], int]:
     rows = query(
         settings,
         "SELECT topic, partition, next_offset FROM mercado_sink_offsets WHERE consumer_group = $1",
-        settings.topic_prefix + settings.sink_group,
+        settings.kafka.topic_prefix + settings.sink.group,
     )
     return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
 
@@ -198,7 +200,7 @@ def drain(
     a transactional topic's end counts its last commit marker, which no consumer ever stores), then
     stops it."""
     ends = ends if ends is not None else end_offsets(settings, [settings.topic(t) for t in topics])
-    group = settings.topic_prefix + settings.sink_group
+    group = settings.kafka.topic_prefix + settings.sink.group
 
     async def run() -> SinkRunner:
         runner = SinkRunner(settings, topics, mappings=mappings)
@@ -251,13 +253,13 @@ def settings_env(settings: Settings) -> dict[str, str]:
         {
             "MERCADO_KAFKA_BOOTSTRAP": settings.bootstrap(),
             "MERCADO_DATABASE_URL": settings.dsn(),
-            "MERCADO_DB_SCHEMA": settings.db_schema,
-            "MERCADO_TOPIC_PREFIX": settings.topic_prefix,
-            "MERCADO_SINK_GROUP": settings.sink_group,
-            "MERCADO_SINK_RETRY_INITIAL_S": str(settings.sink_retry_initial_s),
-            "MERCADO_SINK_RETRY_MAX_S": str(settings.sink_retry_max_s),
-            "MERCADO_SINK_BATCH_ROWS": str(settings.sink_batch_rows),
-            "MERCADO_SINK_BATCH_MS": str(settings.sink_batch_ms),
+            "MERCADO_DB__SCHEMA_NAME": settings.db.schema_name,
+            "MERCADO_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+            "MERCADO_SINK__GROUP": settings.sink.group,
+            "MERCADO_SINK__RETRY_INITIAL_S": str(settings.sink.retry_initial_s),
+            "MERCADO_SINK__RETRY_MAX_S": str(settings.sink.retry_max_s),
+            "MERCADO_SINK__BATCH_ROWS": str(settings.sink.batch_rows),
+            "MERCADO_SINK__BATCH_MS": str(settings.sink.batch_ms),
         }
     )
     return env
@@ -500,7 +502,7 @@ BAR_COLUMNS = [
 
 def load_expected_bars(settings: Settings, records: Iterable[dict[str, Any]]) -> str:
     """Loads what md_bars must contain into ``<schema>_expected.md_bars``; returns that schema's name."""
-    schema = settings.db_schema + "_expected"
+    schema = settings.db.schema_name + "_expected"
     rows = [bar_row(r) for r in records]
 
     async def load() -> None:

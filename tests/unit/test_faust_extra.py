@@ -55,7 +55,7 @@ def test_worker_engine_faust_without_the_extra_says_how_to_install_it() -> None:
             """
             import os
             if len(sys.argv) == 1:
-                os.environ["MERCADO_WORKER_ENGINE"] = "faust"
+                os.environ["MERCADO_WORKER__ENGINE"] = "faust"
             from streams.commands.cli import app
             app(["worker", "--pipeline", "marketdata", *sys.argv[1:]])
             """,

@@ -52,7 +52,7 @@ def test_without_pg_config_the_layout_is_guessed(tmp_path: Path) -> None:
 
 
 def test_the_cluster_preloads_timescaledb_and_raises_the_worker_limits_when_installed(tmp_path: Path) -> None:
-    settings = Settings(pg_host="127.0.0.1", pg_port=25999)
+    settings = Settings(local={"pg_host": "127.0.0.1", "pg_port": 25999})
     socket_dir = tmp_path / "run"
     plain = server_options(settings, socket_dir, fake_install(tmp_path / "plain", control=False, library=False))
     assert plain == [

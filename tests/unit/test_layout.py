@@ -239,5 +239,5 @@ def test_infra_settings_are_a_subset_of_the_settings() -> None:
 
     wanted = {name for name in vars(ServiceSettings) if not name.startswith("_")}
     missing = {name for name in wanted if name not in Settings.model_fields and not hasattr(Settings, name)}
-    assert "state_dir" in wanted and "dsn" in wanted
+    assert "local" in wanted and "dsn" in wanted
     assert not missing, f"streams.config.Settings lacks what infra/ reads: {sorted(missing)}"

@@ -6,14 +6,16 @@ import pytest
 
 from streams.config import Settings
 from streams.engines.native import NativeWorker
+from streams.engines.settings import WorkerSettings
+from streams.kafka.settings import KafkaSettings
 
 
-def _worker(**settings: float) -> NativeWorker:
-    return NativeWorker(Settings(**settings), "marketdata")
+def _worker(**worker: float) -> NativeWorker:
+    return NativeWorker(Settings(worker=worker), "marketdata")
 
 
 def test_outputs_at_the_live_edge_commit_one_linger_after_the_first_output() -> None:
-    w = _worker(worker_commit_interval_s=0.1, worker_live_commit_interval_s=0.005)
+    w = _worker(commit_interval_s=0.1, live_commit_interval_s=0.005)
     w.last_commit = 100.0
     assert w.commit_due_at() == pytest.approx(100.1)  # only state and offsets: the commit interval
     w.caught_up, w.outputs_since = True, 100.02
@@ -25,22 +27,22 @@ def test_outputs_at_the_live_edge_commit_one_linger_after_the_first_output() -> 
 
 
 def test_a_backlog_commits_at_the_interval_even_with_outputs() -> None:
-    w = _worker(worker_commit_interval_s=0.1, worker_live_commit_interval_s=0.005)
+    w = _worker(commit_interval_s=0.1, live_commit_interval_s=0.005)
     w.last_commit, w.outputs_since, w.caught_up = 100.0, 100.02, False
     assert w.commit_due_at() == pytest.approx(100.1)
 
 
 def test_the_live_linger_is_capped_by_the_commit_interval() -> None:
-    w = _worker(worker_commit_interval_s=0.01, worker_live_commit_interval_s=0.05)
+    w = _worker(commit_interval_s=0.01, live_commit_interval_s=0.05)
     assert w.live_commit_interval_s == 0.01
 
 
 def test_the_default_live_linger_covers_one_feed_linger() -> None:
     # the closing ticks of a boundary's bars arrive within one producer linger of each other (the
     # defaults as declared, not as this machine's MERCADO_* environment may override them)
-    default = {name: field.default for name, field in Settings.model_fields.items()}
-    assert default["producer_linger_ms"] / 1000 <= default["worker_live_commit_interval_s"]
-    assert default["worker_live_commit_interval_s"] < default["worker_commit_interval_s"]
+    kafka, worker = KafkaSettings(), WorkerSettings()  # models, not BaseSettings: no environment
+    assert kafka.producer_linger_ms / 1000 <= worker.live_commit_interval_s
+    assert worker.live_commit_interval_s < worker.commit_interval_s
 
 
 # ------------------------------------------------------------------ the commit's sequence, on fake clients

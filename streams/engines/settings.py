@@ -1,0 +1,27 @@
+"""Section ``worker`` of the settings (``MERCADO_WORKER__*``): the live engines' commits and identity."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class WorkerSettings(BaseModel):
+    # How often the exactly-once transaction commits (outputs become visible then).
+    commit_interval_s: float = 0.1
+    # Native engine: at the live edge (the last fetch took all the broker had) a transaction that holds
+    # outputs commits this long after its first output (0: at once), so downstream read_committed
+    # consumers see them within milliseconds; offsets and state alone, and a worker working through a
+    # backlog, commit every commit_interval_s (each commit pauses processing for a few ms). 5 ms is one
+    # feed producer linger: the bars of every symbol close at the same boundary and their closing ticks
+    # arrive within about one linger, so they share one commit instead of the later ones waiting for
+    # the first one's commit and then for their own (measured: BENCHMARKS.md, session 7).
+    live_commit_interval_s: float = Field(default=0.005, ge=0)
+    # "native" (one confluent-kafka loop, streams/engines/native.py) or "faust" (a faust-streaming app,
+    # streams/engines/faust_engine.py). Same topics, group, state and outputs.
+    engine: Literal["native", "faust"] = "native"
+    # Names this worker's transactional id and static group membership (<group>.<id>): a restarted
+    # worker with the same id fences the old one's open transaction and takes its partitions back at
+    # once. Workers of one pipeline that run together need different ids.
+    id: str = Field(default="0", pattern=r"^[A-Za-z0-9._-]{1,64}$")
