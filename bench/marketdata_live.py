@@ -104,6 +104,7 @@ from confluent_kafka.admin import AdminClient
 
 from bench.common import result
 from bench.raw_echo import RawCodec, fetch
+from infra.processes import stop_group
 from processors import topics
 from streams.codec.serde import AvroSerde
 from streams.config import Settings, get_settings
@@ -251,15 +252,7 @@ class Run:
         return proc
 
     def stop_worker(self, proc: subprocess.Popen) -> None:
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
-            except ProcessLookupError:
-                pass
+        stop_group(proc, 20)
 
     def worker_failed(self, proc: subprocess.Popen) -> RuntimeError:
         tail = ""

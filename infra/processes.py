@@ -109,6 +109,21 @@ def terminate(pid: int, grace_s: float, first_signal: signal.Signals = signal.SI
     raise ServiceFailed(f"Process {pid} did not exit even after SIGKILL.")
 
 
+def stop_group(proc: subprocess.Popen, grace_s: float = 30.0) -> int | None:
+    """Stops a child started with ``start_new_session=True`` and everything it started: SIGTERM to its
+    process group, SIGKILL after ``grace_s``. Returns its exit code."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        except ProcessLookupError:
+            pass
+    return proc.poll()
+
+
 def port_answers(host: str, port: int, timeout_s: float = 0.5) -> bool:
     """Whether something accepts TCP connections on ``host:port``."""
     try:

@@ -30,25 +30,11 @@ from processors.marketdata.config import CalendarRule, ColombianFxHours, MarketD
 from processors.marketdata.pipeline import marketdata_key, marketdata_pipeline
 from processors.marketdata.processor import MarketDataProcessor, tick_price
 from processors.marketdata.records import (
-    ALERTS_TOPIC,
-    BARS_TOPIC,
-    GAPS_TOPIC,
-    INDICATORS_TOPIC,
-    LATE_TICKS_TOPIC,
     OUTPUT_TOPICS,
-    QUALITY_TOPIC,
-    TICKS_TOPIC,
 )
 
 __all__ = [
-    "ALERTS_TOPIC",
-    "BARS_TOPIC",
-    "GAPS_TOPIC",
-    "INDICATORS_TOPIC",
-    "LATE_TICKS_TOPIC",
     "OUTPUT_TOPICS",
-    "QUALITY_TOPIC",
-    "TICKS_TOPIC",
     "AlwaysOpenCalendar",
     "CalendarBook",
     "CalendarRule",

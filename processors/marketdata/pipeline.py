@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Self
 
+from processors import topics
 from processors.core import Emit, KeyedProcessor, PipelineSpec, Record
 from processors.marketdata.calendars import CalendarBook
 from processors.marketdata.config import MarketDataConfig
 from processors.marketdata.processor import MarketDataProcessor
-from processors.marketdata.records import OUTPUT_TOPICS, TICKS_TOPIC
+from processors.marketdata.records import OUTPUT_TOPICS
 
 
 def marketdata_key(schema: str, record: Record) -> str:
@@ -61,7 +62,7 @@ def marketdata_pipeline(config: MarketDataConfig | None = None) -> PipelineSpec:
 
     return PipelineSpec(
         name="marketdata",
-        inputs=(TICKS_TOPIC,),
+        inputs=(topics.TICKS,),
         outputs=OUTPUT_TOPICS,
         create=create,
         restore=restore,

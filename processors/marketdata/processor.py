@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Any, Self
 
+from processors import topics
 from processors.core import Emit, KeyedProcessor, Record
 from processors.marketdata.alerts import MoveAlerts
 from processors.marketdata.backfill import BackfillBuffers, rebuild_bars
@@ -35,12 +36,6 @@ from processors.marketdata.gaps import GapDetector
 from processors.marketdata.indicators import Indicators
 from processors.marketdata.quality import HourStats, QualityTracker
 from processors.marketdata.records import (
-    ALERTS_TOPIC,
-    BARS_TOPIC,
-    GAPS_TOPIC,
-    INDICATORS_TOPIC,
-    LATE_TICKS_TOPIC,
-    QUALITY_TOPIC,
     indicator_record,
     late_tick_record,
 )
@@ -155,7 +150,7 @@ class MarketDataProcessor(KeyedProcessor):
             alert = self.alerts.observe(t, price, record["event_id"])
             if alert is not None:
                 # keyed like the input (not by alert_key) so it belongs to its partition's transaction
-                out.append(Emit(ALERTS_TOPIC, self.key, "Alert", alert))
+                out.append(Emit(topics.MD_ALERTS, self.key, "Alert", alert))
         return out
 
     def _on_control(self, schema: str, record: Record) -> list[Emit]:
@@ -203,7 +198,7 @@ class MarketDataProcessor(KeyedProcessor):
 
     def _late(self, record: Record, out: list[Emit]) -> None:
         watermark = self.watermark
-        out.append(Emit(LATE_TICKS_TOPIC, self.key, "LateTick", late_tick_record(record, watermark)))
+        out.append(Emit(topics.LATE_TICKS, self.key, "LateTick", late_tick_record(record, watermark)))
         self.counters["late_ticks"] += 1
         hour = self.quality.stats_for(watermark, watermark - self.grace_us)
         if hour is not None:
@@ -231,9 +226,9 @@ class MarketDataProcessor(KeyedProcessor):
                 if isinstance(item, OpenBar):
                     self._emit_bar(index, item, limit, out)
                 else:
-                    out.append(Emit(GAPS_TOPIC, key, "Gap", item))
+                    out.append(Emit(topics.GAPS, key, "Gap", item))
         for record in self.quality.finalize(limit):
-            out.append(Emit(QUALITY_TOPIC, key, "DataQuality", record))
+            out.append(Emit(topics.QUALITY, key, "DataQuality", record))
         self._next_due = self._due_after()
         self._bar = _NO_BAR
         self._hour = _NO_HOUR
@@ -242,9 +237,9 @@ class MarketDataProcessor(KeyedProcessor):
         series = self.series[index]
         volume, notional = bar.totals()
         record = bar.record(self.venue, self.symbol, series.interval_s, self.price_source, 0, volume, notional)
-        out.append(Emit(BARS_TOPIC, self.key, "Bar", record))
+        out.append(Emit(topics.BARS, self.key, "Bar", record))
         values = self.indicators[index].on_bar(bar.high, bar.low, bar.close)
-        out.append(Emit(INDICATORS_TOPIC, self.key, "IndicatorSet", indicator_record(record, values)))
+        out.append(Emit(topics.INDICATORS, self.key, "IndicatorSet", indicator_record(record, values)))
         if index == 0:
             hour = self.quality.stats_for(bar.start, limit)
             if hour is not None:
@@ -283,7 +278,7 @@ class MarketDataProcessor(KeyedProcessor):
                 volume, notional = bar.totals()
                 bar_record = bar.record(self.venue, self.symbol, series.interval_s, self.price_source, revision,
                                         volume, notional)
-                out.append(Emit(BARS_TOPIC, self.key, "Bar", bar_record))
+                out.append(Emit(topics.BARS, self.key, "Bar", bar_record))
 
     # ------------------------------------------------------------------ state
     def snapshot(self) -> dict[str, Any]:

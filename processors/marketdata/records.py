@@ -5,20 +5,13 @@ from __future__ import annotations
 from processors import topics
 from processors.core import Record
 
-TICKS_TOPIC = topics.TICKS
-BARS_TOPIC = topics.BARS
-GAPS_TOPIC = topics.GAPS
-INDICATORS_TOPIC = topics.INDICATORS
-QUALITY_TOPIC = topics.QUALITY
-LATE_TICKS_TOPIC = topics.LATE_TICKS
-ALERTS_TOPIC = topics.MD_ALERTS
 OUTPUT_TOPICS: tuple[str, ...] = (
-    BARS_TOPIC,
-    GAPS_TOPIC,
-    INDICATORS_TOPIC,
-    QUALITY_TOPIC,
-    LATE_TICKS_TOPIC,
-    ALERTS_TOPIC,
+    topics.BARS,
+    topics.GAPS,
+    topics.INDICATORS,
+    topics.QUALITY,
+    topics.LATE_TICKS,
+    topics.MD_ALERTS,
 )
 
 PRICE_TICK_FIELDS: tuple[str, ...] = (

@@ -27,39 +27,27 @@ from processors.risk.pipeline import (
 from processors.risk.positions import Position
 from processors.risk.processor import VenueRiskProcessor
 from processors.risk.records import (
-    ALERTS_TOPIC,
-    BREAKERS_TOPIC,
-    DECISIONS_TOPIC,
     INPUT_RECORDS,
     INPUT_TOPICS,
-    INPUTS_TOPIC,
     OUTPUT_TOPICS,
-    POSITIONS_TOPIC,
-    TRADING_STATE_TOPIC,
 )
 from processors.risk.rekey import InputRouter, RiskRekeyProcessor, input_key, venue_key
 from processors.risk.venue_breakers import ErrorRateBreaker, LatencyBreaker
 
 __all__ = [
     "ACTIVE",
-    "ALERTS_TOPIC",
-    "BREAKERS_TOPIC",
     "CLOSED",
-    "DECISIONS_TOPIC",
     "HALF_OPEN",
     "HALTED",
     "INPUTS_PARTITIONS",
-    "INPUTS_TOPIC",
     "INPUT_RECORDS",
     "INPUT_TOPICS",
     "OPEN",
     "OUTPUT_TOPICS",
-    "POSITIONS_TOPIC",
     "REASONS",
     "REDUCING",
     "REKEY_STAGE",
     "RISK_STAGE",
-    "TRADING_STATE_TOPIC",
     "AccountBook",
     "AccountVenueConfig",
     "AlertConfig",

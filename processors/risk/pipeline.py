@@ -19,10 +19,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from processors import topics
 from processors.core import Emit, PipelineSpec, Record
 from processors.risk.config import RiskConfig
 from processors.risk.processor import VenueRiskProcessor
-from processors.risk.records import INPUT_TOPICS, INPUTS_TOPIC, OUTPUT_TOPICS
+from processors.risk.records import INPUT_TOPICS, OUTPUT_TOPICS
 from processors.risk.rekey import InputRouter, RiskRekeyProcessor, input_key, venue_key
 from processors.stages import InProcessPipeline
 
@@ -36,7 +37,7 @@ def rekey_pipeline(config: RiskConfig | None = None) -> PipelineSpec:
     return PipelineSpec(
         name=REKEY_STAGE,
         inputs=INPUT_TOPICS,
-        outputs=(INPUTS_TOPIC,),
+        outputs=(topics.RISK_INPUTS,),
         create=lambda key: RiskRekeyProcessor(key, router),
         restore=lambda key, state: RiskRekeyProcessor.restore(key, state, router=router),
         key_of=input_key,
@@ -47,7 +48,7 @@ def risk_stage_pipeline(config: RiskConfig | None = None) -> PipelineSpec:
     config = config or RiskConfig()
     return PipelineSpec(
         name=RISK_STAGE,
-        inputs=(INPUTS_TOPIC,),
+        inputs=(topics.RISK_INPUTS,),
         outputs=OUTPUT_TOPICS,
         create=lambda key: VenueRiskProcessor(key, config),
         restore=lambda key, state: VenueRiskProcessor.restore(key, state, config=config),
@@ -82,7 +83,7 @@ class InProcessRisk(InProcessPipeline):
             return []
         process = self._process_of.get(key)
         if process is None:
-            process = self._process_of[key] = self.runtimes[1][self.routes.partition(INPUTS_TOPIC, key)].process
+            process = self._process_of[key] = self.runtimes[1][self.routes.partition(topics.RISK_INPUTS, key)].process
         return process(schema, record, key)
 
     def run(self, records: Iterable[tuple[str, Record]]) -> list[Emit]:

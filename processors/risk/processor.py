@@ -34,6 +34,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Self
 
+from processors import topics
 from processors.alerts.throttle import AlertThrottle
 from processors.core import Emit, KeyedProcessor, Record
 from processors.risk import alert_rules
@@ -47,11 +48,6 @@ from processors.risk.market import Market
 from processors.risk.market_breakers import SpreadBreaker, VolatilityBreaker
 from processors.risk.positions import Position
 from processors.risk.records import (
-    ALERTS_TOPIC,
-    BREAKERS_TOPIC,
-    DECISIONS_TOPIC,
-    POSITIONS_TOPIC,
-    TRADING_STATE_TOPIC,
     approved_record,
     rejected_record,
     trading_state_record,
@@ -327,7 +323,7 @@ class VenueRiskProcessor(KeyedProcessor):
             "drawdown_bps": book.drawdown_bps(equity),
             "caused_by": caused_by,
         }
-        return Emit(POSITIONS_TOPIC, f"{account}:{self.venue}:{symbol}", "PositionUpdate", record)
+        return Emit(topics.POSITIONS, f"{account}:{self.venue}:{symbol}", "PositionUpdate", record)
 
     # ------------------------------------------------------------------ the gate
     def _submitted(self, now: int, r: Record, out: list[Emit]) -> None:
@@ -349,10 +345,10 @@ class VenueRiskProcessor(KeyedProcessor):
             reserve_price = r["price"] if r["order_type"] == "LIMIT" else decision.reference
             funds.open(r["client_order_id"], symbol, buy, r["quantity"], reserve_price)
             record = approved_record(r, now, decision.reference, decision.notional, state)
-            out.append(Emit(DECISIONS_TOPIC, key, "OrderApproved", record))
+            out.append(Emit(topics.DECISIONS, key, "OrderApproved", record))
             return
         record = rejected_record(r, now, decision.reason, decision.message)
-        out.append(Emit(DECISIONS_TOPIC, key, "OrderRejected", record))
+        out.append(Emit(topics.DECISIONS, key, "OrderRejected", record))
         if decision.reason in LIMIT_REASONS:
             self._alert(alert_rules.risk_limit_alert(r, now, decision.reason, decision.message, decision.value,
                                                      decision.limit, record["event_id"]), out)
@@ -361,7 +357,7 @@ class VenueRiskProcessor(KeyedProcessor):
     def _transition(self, breaker: CircuitBreaker, change: Change, t: int, value: Decimal | None,
                     caused_by: str | None, out: list[Emit]) -> None:
         record = transition_record(breaker, change, t, value, caused_by)
-        out.append(Emit(BREAKERS_TOPIC, self.venue, "BreakerTransition", record))
+        out.append(Emit(topics.BREAKERS, self.venue, "BreakerTransition", record))
         name: str = breaker.name  # type: ignore[attr-defined]
         if change.to_state == OPEN:
             self.cooling[name] = breaker
@@ -397,7 +393,7 @@ class VenueRiskProcessor(KeyedProcessor):
         if book.breaker.tripped:
             tripped = sorted([*tripped, book.breaker.name])
         record = trading_state_record(self.venue, account, old, state, t, tripped, caused_by)
-        out.append(Emit(TRADING_STATE_TOPIC, self.venue, "TradingStateChanged", record))
+        out.append(Emit(topics.TRADING_STATE, self.venue, "TradingStateChanged", record))
         self._alert(alert_rules.trading_state_alert(record), out)
 
     def _end_cooldowns(self, now: int, out: list[Emit]) -> None:
@@ -410,7 +406,7 @@ class VenueRiskProcessor(KeyedProcessor):
 
     def _alert(self, alert: Record, out: list[Emit]) -> None:
         if self.throttle.offer(alert) is not None:
-            out.append(Emit(ALERTS_TOPIC, alert["alert_key"], "Alert", alert))
+            out.append(Emit(topics.RISK_ALERTS, alert["alert_key"], "Alert", alert))
 
     # ------------------------------------------------------------------ state
     def snapshot(self) -> dict[str, Any]:

@@ -22,18 +22,11 @@ from processors.core import Record
 from processors.risk.breaker import Change, CircuitBreaker
 from processors.risk.exact import wire
 
-ORDERS_TOPIC = topics.ORDERS
-HEALTH_TOPIC = topics.VENUE_HEALTH
-TICKS_TOPIC = topics.TICKS
-INPUT_TOPICS: tuple[str, ...] = (ORDERS_TOPIC, HEALTH_TOPIC, TICKS_TOPIC)
+INPUT_TOPICS: tuple[str, ...] = (topics.ORDERS, topics.VENUE_HEALTH, topics.TICKS)
 
-INPUTS_TOPIC = topics.RISK_INPUTS
-DECISIONS_TOPIC = topics.DECISIONS
-BREAKERS_TOPIC = topics.BREAKERS
-TRADING_STATE_TOPIC = topics.TRADING_STATE
-POSITIONS_TOPIC = topics.POSITIONS
-ALERTS_TOPIC = topics.RISK_ALERTS
-OUTPUT_TOPICS: tuple[str, ...] = (DECISIONS_TOPIC, BREAKERS_TOPIC, TRADING_STATE_TOPIC, POSITIONS_TOPIC, ALERTS_TOPIC)
+OUTPUT_TOPICS: tuple[str, ...] = (
+    topics.DECISIONS, topics.BREAKERS, topics.TRADING_STATE, topics.POSITIONS, topics.RISK_ALERTS
+)
 
 ORDER_EVENTS: tuple[str, ...] = ("OrderSubmitted", "OrderAccepted", "OrderRejected", "OrderFilled", "OrderCanceled")
 #: record types of the repartition topic

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from typing import Any, Self
 
+from processors import topics
 from processors.core import Emit, KeyedProcessor, Record
 from processors.risk.config import RiskConfig
-from processors.risk.records import INPUTS_TOPIC, ORDER_EVENTS
+from processors.risk.records import ORDER_EVENTS
 
 _ORDER_EVENTS = frozenset(ORDER_EVENTS)
 _NOTHING: frozenset[str] = frozenset()
@@ -92,7 +93,7 @@ class RiskRekeyProcessor(KeyedProcessor):
 
     def on_event(self, schema: str, record: Record) -> list[Emit]:
         venue = self.router.destination(schema, record)
-        return [] if venue is None else [Emit(INPUTS_TOPIC, venue, schema, record)]
+        return [] if venue is None else [Emit(topics.RISK_INPUTS, venue, schema, record)]
 
     def snapshot(self) -> dict[str, Any]:
         return {}

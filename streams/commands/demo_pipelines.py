@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from confluent_kafka import Consumer, TopicPartition
 from rich.console import Console
 from rich.table import Table
 
+from infra.processes import stop_group
 from processors import topics
 from streams.config import PROJECT_ROOT, Settings
 from streams.kafka.clients import committed_reader_config
@@ -33,13 +33,7 @@ def start_worker(settings: Settings, pipeline: str, log: Path, extra_env: dict[s
 
 
 def stop_process(proc: subprocess.Popen, timeout_s: float = 30) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+    stop_group(proc, timeout_s)
 
 
 def wait_until_consumed(

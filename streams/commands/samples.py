@@ -25,16 +25,20 @@ def generate(
     """Write a realistic, seeded sample market day for every domain."""
     from streams.generator import generate_day
 
-    try:
-        the_day = dt.date.fromisoformat(day)
-    except ValueError:
-        raise fail(f"--day {day!r} is not a date (YYYY-MM-DD)") from None
+    the_day = _parse_day(day)
     with console.status(f"generating {the_day} (seed {seed})…") as st:
         manifest = generate_day(out_dir, seed, the_day, progress=lambda what, n: st.update(f"{what}: {n:,}"))
     table = Table("file", "events", title=f"{the_day} · seed {seed} → {out_dir}")
     for name, info in sorted(manifest_files(manifest).items()):
         table.add_row(name, f"{info['lines']:,}")
     console.print(table)
+
+
+def _parse_day(day: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(day)
+    except ValueError:
+        raise fail(f"--day {day!r} is not a date (YYYY-MM-DD)") from None
 
 
 def manifest_files(manifest: object) -> dict[str, dict]:
@@ -52,9 +56,6 @@ def demo(
     """Start the services, create topics, generate a day, produce it, read it back, print a summary."""
     from streams.commands.demo import run_demo
 
-    try:
-        the_day = dt.date.fromisoformat(day)
-    except ValueError:
-        raise fail(f"--day {day!r} is not a date (YYYY-MM-DD)") from None
+    the_day = _parse_day(day)
     code = run_demo(get_settings(), seed=seed, day=the_day, console=console)
     raise typer.Exit(code)

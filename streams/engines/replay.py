@@ -15,6 +15,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,6 +27,7 @@ from streams.codec.serde import AvroSerde
 from streams.config import Settings
 from streams.kafka.catalog import TopicSpec, topic
 from streams.kafka.clients import consumer_config, producer_config
+from streams.kafka.consumer import watermarks, when_ready
 from streams.runtime.align import merge_keyer
 from streams.runtime.driver import Output, PipelineDriver, Rejected
 
@@ -62,8 +64,12 @@ def partition_ranges(
         if name not in md.topics or md.topics[name].error is not None:
             raise KeyError(f"topic {name!r} does not exist")
         for p in sorted(md.topics[name].partitions):
-            low, high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=timeout)
-            start = _offset_for(consumer, name, p, start_ms, high, timeout) if start_ms is not None else low
+            low, high = watermarks(consumer, TopicPartition(name, p), timeout)
+            start = (
+                when_ready(partial(_offset_for, consumer, name, p, start_ms, high, timeout), timeout)
+                if start_ms is not None
+                else low
+            )
             # Not the first offset at or after end_ms: timestamps need not grow along a partition (an
             # out-of-order tick, or a far-future one that the runtime refuses), and the first one past the
             # end would cut off every later message inside the range. The reader filters by timestamp.

@@ -22,6 +22,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from infra.processes import stop_group
 from streams.config import Settings
 from streams.engines.replay import KafkaRangeReader, run_replay
 from streams.ingest.producer import FileProducer
@@ -159,13 +160,7 @@ def _wait_for(
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+    stop_group(proc)
 
 
 def _expected_bar_starts(path: Path, interval_s: int, grace_us: int) -> dict[str, set[int]]:

@@ -16,7 +16,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ import pytest
 import yaml
 from confluent_kafka import Producer
 
+from infra.processes import stop_group
 from sinks.migrate import migrate
 from streams.codec.serde import DecodeError
 from streams.config import Settings
@@ -144,13 +144,7 @@ class Processes:
 
     def stop(self, name: str, timeout_s: float = 30.0) -> int:
         proc = self.procs[name]
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+        stop_group(proc, timeout_s)
         return proc.returncode
 
     def stop_all(self) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import orjson
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from infra.processes import stop_group
 from streams.config import Settings
 from streams.engines.replay import KafkaRangeReader, run_replay
 from streams.ingest.producer import FileProducer
@@ -180,13 +180,7 @@ def _start_worker(settings: Settings, log: Path, engine: str) -> subprocess.Pope
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+    stop_group(proc)
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from processors import topics
 from processors.risk import (
-    INPUTS_TOPIC,
     BreakerConfig,
     InputRouter,
     RiskConfig,
@@ -57,7 +57,7 @@ def test_the_rekey_stage_forwards_the_same_records_keyed_by_venue() -> None:
     ]
     for name, record in forwarded:
         [emit] = proc.on_event(name, record)
-        assert (emit.topic, emit.schema) == (INPUTS_TOPIC, name) and emit.record is record
+        assert (emit.topic, emit.schema) == (topics.RISK_INPUTS, name) and emit.record is record
         assert emit.key == (record.get("venue") or record["source"].partition(":")[0])
     dropped = [
         tick(T0, 1.0, 1.1, symbol="ETH/USDT"), tick(T0, 1.0, 1.1, venue="okx"), heartbeat(T0, "okx:BTC/USDT"),

@@ -29,9 +29,9 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from processors import topics
 from processors.core import Emit
 from processors.risk import AccountVenueConfig, BreakerConfig, RiskConfig
-from processors.risk.records import INPUTS_TOPIC, ORDERS_TOPIC
 from queries.risk import RiskStatusError, print_risk_summary
 from schemas.loader import load_schemas
 from sinks.migrate import MIGRATIONS_DIR, StorageMode, discover_migrations, migrate
@@ -135,9 +135,9 @@ def produce(settings: Settings, inputs: list[Event], outputs: list[Emit], times:
     producer = EventProducer(settings)
     for schema, record in inputs:
         if schema in ORDER_EVENTS:
-            producer.send(ORDERS_TOPIC, schema, record)
+            producer.send(topics.ORDERS, schema, record)
         elif schema == "PriceTick":
-            producer.send(INPUTS_TOPIC, schema, record, key=record["venue"])
+            producer.send(topics.RISK_INPUTS, schema, record, key=record["venue"])
     for _ in range(times):
         for e in outputs:
             producer.send(e.topic, e.schema, e.record, key=e.key)
@@ -169,7 +169,7 @@ def landed(risk_database: Settings) -> Landed:
     (a replay) read by a second run of the sink."""
     settings = migrated(isolated(risk_database, db_timescaledb="off"))
     topics = default_topics(load_mappings())
-    create_topics(settings, *topics, INPUTS_TOPIC)
+    create_topics(settings, *topics, topics.RISK_INPUTS)
     inputs, outputs = scenario()
     produce(settings, inputs, outputs, times=2)
     first = drain(settings, topics)
@@ -321,7 +321,7 @@ def test_every_risk_record_lands_exactly_once_with_its_values(landed: Landed) ->
     assert (first.rows, first.dead_letters, first.ignored) == (2 * outputs + 6 + 1, 0, ignored)  # + fills, c6
     assert (second.rows, second.dead_letters, second.ignored) == (outputs + 6 + 1, 0, ignored)  # the replay
     assert query(settings, "SELECT count(*) FROM mercado_dead_letters")[0][0] == 0
-    assert not [key for key in stored_offsets(settings) if key[0] == settings.topic(INPUTS_TOPIC)]
+    assert not [key for key in stored_offsets(settings) if key[0] == settings.topic(topics.RISK_INPUTS)]
 
 
 @pytest.mark.kafka
