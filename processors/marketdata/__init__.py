@@ -26,7 +26,13 @@ from processors.marketdata.calendars import (
     UsEquitiesCalendar,
     calendar_book,
 )
-from processors.marketdata.config import CalendarRule, ColombianFxHours, MarketDataConfig, UsEquityHours
+from processors.marketdata.config import (
+    DEFAULT_VENUE_CALENDARS,
+    CalendarRule,
+    ColombianFxHours,
+    MarketDataConfig,
+    UsEquityHours,
+)
 from processors.marketdata.pipeline import marketdata_key, marketdata_pipeline
 from processors.marketdata.processor import MarketDataProcessor, tick_price
 from processors.marketdata.records import (
@@ -34,6 +40,7 @@ from processors.marketdata.records import (
 )
 
 __all__ = [
+    "DEFAULT_VENUE_CALENDARS",
     "OUTPUT_TOPICS",
     "AlwaysOpenCalendar",
     "CalendarBook",

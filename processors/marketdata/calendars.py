@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from processors.admission import Refused
 from processors.marketdata.config import CalendarKind, ColombianFxHours, MarketDataConfig, UsEquityHours
 
 FAR_PAST = -(2**62)
@@ -194,14 +195,25 @@ class CalendarBook:
         self.config = config
         self._by_kind: dict[str, SessionCalendar] = {}
 
-    def kind_of(self, symbol: str) -> CalendarKind:
-        for rule in self.config.calendar_rules:
-            if fnmatch.fnmatchcase(symbol, rule.pattern):
+    def kind_of(self, venue: str, symbol: str) -> CalendarKind:
+        """The first override whose pattern matches ``venue:symbol``, else the venue's calendar; a venue
+        with neither is refused (:class:`~processors.admission.Refused`, reason ``unknown-venue``): a
+        guess would put a crypto pair on stock-market hours or the reverse."""
+        key = f"{venue}:{symbol}"
+        for rule in self.config.calendar_overrides:
+            if fnmatch.fnmatchcase(key, rule.pattern):
                 return rule.calendar
-        raise ValueError(f"no calendar rule matches symbol {symbol!r}")
+        kind = self.config.venue_calendar(venue)
+        if kind is None:
+            raise Refused(
+                "unknown-venue",
+                f"venue {venue!r} ({key}) has no session calendar: name it in MERCADO_MARKETDATA__VENUE_CALENDARS "
+                "(crypto, us_equities or colombian_fx) or add an override to MERCADO_MARKETDATA__CALENDAR_OVERRIDES",
+            )
+        return kind
 
-    def for_symbol(self, symbol: str) -> SessionCalendar:
-        return self.of_kind(self.kind_of(symbol))
+    def for_key(self, venue: str, symbol: str) -> SessionCalendar:
+        return self.of_kind(self.kind_of(venue, symbol))
 
     def of_kind(self, kind: CalendarKind) -> SessionCalendar:
         found = self._by_kind.get(kind)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import time
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 CalendarKind = Literal["colombian_fx", "crypto", "us_equities"]
 HOUR_S = 3600
@@ -39,7 +39,8 @@ class UsEquityHours(BaseModel):
 
 
 class CalendarRule(BaseModel):
-    """Symbols matching ``pattern`` (``fnmatch``, case-sensitive) trade on ``calendar``."""
+    """Market-data keys (``venue:symbol``) matching ``pattern`` (``fnmatch``, case-sensitive) trade on
+    ``calendar``, whatever their venue's calendar is: e.g. ``*:USD/COP`` from any feed."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -47,17 +48,27 @@ class CalendarRule(BaseModel):
     calendar: CalendarKind
 
 
-DEFAULT_CALENDAR_RULES: tuple[CalendarRule, ...] = (
-    CalendarRule(pattern="USD/COP", calendar="colombian_fx"),
-    CalendarRule(pattern="*/USDT", calendar="crypto"),
-    CalendarRule(pattern="*/USD", calendar="crypto"),
-    CalendarRule(pattern="*/BTC", calendar="crypto"),
-    CalendarRule(pattern="*", calendar="us_equities"),
-)
+# The calendar of a venue: crypto venues trade around the clock, equity exchanges on their exchange's
+# schedule, SET-FX (the Colombian FX market) on its own. Venue names as ccxt spells them for exchanges
+# it supports. A venue missing here is not guessed: its ticks are refused (reason ``unknown-venue``)
+# until MERCADO_MARKETDATA__VENUE_CALENDARS names it.
+DEFAULT_VENUE_CALENDARS: dict[str, CalendarKind] = {
+    **dict.fromkeys(
+        ("binance", "binanceus", "binanceusdm", "coinbase", "coinbaseexchange", "kraken", "krakenfutures",
+         "bitstamp", "bitfinex", "bybit", "okx", "kucoin", "gemini", "htx", "gateio", "bitget", "mexc",
+         "deribit", "bitmex", "cryptocom", "upbit", "bithumb", "bitso", "mercado", "buda", "ripio"),
+        "crypto",
+    ),
+    **dict.fromkeys(("nyse", "nasdaq", "arca", "amex", "iex", "cboe", "bats", "xnys", "xnas"), "us_equities"),
+    "setfx": "colombian_fx",
+}
+
+# Symbol overrides, first match wins: the USD/COP spot session applies to the pair from any source.
+DEFAULT_CALENDAR_OVERRIDES: tuple[CalendarRule, ...] = (CalendarRule(pattern="*:USD/COP", calendar="colombian_fx"),)
 
 
 class MarketDataConfig(BaseModel):
-    """Everything the market-data pipeline needs to know; the first matching calendar rule wins."""
+    """Everything the market-data pipeline needs to know."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -88,10 +99,18 @@ class MarketDataConfig(BaseModel):
     bb_period: int = 20
     bb_stdev: float = 2.0
     atr_period: int = 14
-    # calendars
-    calendar_rules: tuple[CalendarRule, ...] = DEFAULT_CALENDAR_RULES
+    # calendars: an override matching the key, else the venue's calendar, else the key is refused;
+    # venue_calendars add to (and override) DEFAULT_VENUE_CALENDARS
+    calendar_overrides: tuple[CalendarRule, ...] = DEFAULT_CALENDAR_OVERRIDES
+    venue_calendars: dict[str, CalendarKind] = Field(default_factory=dict)
     colombian_fx: ColombianFxHours = ColombianFxHours()
     us_equities: UsEquityHours = UsEquityHours()
+
+    def __hash__(self) -> int:  # frozen, but a dict field: hash the whole config's JSON
+        return hash(self.model_dump_json())
+
+    def venue_calendar(self, venue: str) -> CalendarKind | None:
+        return self.venue_calendars.get(venue) or DEFAULT_VENUE_CALENDARS.get(venue)
 
     @model_validator(mode="after")
     def _check(self) -> MarketDataConfig:
@@ -121,8 +140,6 @@ class MarketDataConfig(BaseModel):
             raise ValueError("indicator periods must be >= 2 (the MACD signal period >= 1)")
         if self.macd_fast >= self.macd_slow:
             raise ValueError("macd_fast must be shorter than macd_slow")
-        if not self.calendar_rules:
-            raise ValueError("calendar_rules must not be empty")
         return self
 
     @property

@@ -81,7 +81,7 @@ class MarketDataProcessor(KeyedProcessor):
         self.config = config = config or MarketDataConfig()
         self.venue = venue
         self.symbol = symbol
-        self.calendar = (calendars or calendar_book(config)).for_symbol(symbol)
+        self.calendar = (calendars or calendar_book(config)).for_key(venue, symbol)  # may refuse the key
         self.grace_us = config.grace_us
         self.price_source = config.price_source
         self.use_last = config.price_source == "LAST"

@@ -163,6 +163,12 @@ class PipelineDriver:
                 if refused is not None:  # dead-lettered by the caller; it moves no clock
                     self.refused += 1
                     return Rejected(topic, partition, offset, refused)
+        if key not in rt.processors:  # a new key: its processor may refuse it (e.g. an unknown venue)
+            try:
+                rt.processor(key)
+            except Refused as refused:
+                self.refused += 1
+                return Rejected(topic, partition, offset, refused)
         self.inputs_seen += 1
         emits = rt.process(name, record, key)
         return self.encode(emits) if emits else []

@@ -7,8 +7,10 @@ from datetime import date, datetime, timedelta
 import holidays
 import pytest
 
+from processors.admission import Refused
 from processors.marketdata import CalendarBook, CalendarRule, MarketDataConfig, Session
 from processors.marketdata.calendars import FAR_FUTURE, FAR_PAST, AlwaysOpenCalendar
+from processors.marketdata.processor import MarketDataProcessor
 from tests.support.marketdata import NEW_YORK, at, bogota, new_york
 
 BOOK = CalendarBook(MarketDataConfig())
@@ -16,23 +18,50 @@ FX = BOOK.of_kind("colombian_fx")
 EQUITIES = BOOK.of_kind("us_equities")
 
 
-def test_symbols_map_to_calendars_by_the_default_rules():
-    assert BOOK.kind_of("USD/COP") == "colombian_fx"
-    assert BOOK.kind_of("BTC/USDT") == "crypto"
-    assert BOOK.kind_of("ETH/USD") == "crypto"
-    assert BOOK.kind_of("ETH/BTC") == "crypto"
-    assert BOOK.kind_of("AAPL") == "us_equities"
-    assert BOOK.for_symbol("BTC/USDT") is BOOK.for_symbol("ETH/USDT")  # one calendar object per kind
+def test_the_calendar_is_the_venues():
+    assert BOOK.kind_of("setfx", "USD/COP") == "colombian_fx"
+    assert BOOK.kind_of("binance", "BTC/USDT") == "crypto"
+    assert BOOK.kind_of("kraken", "ETH/USD") == "crypto"
+    assert BOOK.kind_of("nyse", "AAPL") == "us_equities"
+    assert BOOK.kind_of("nasdaq", "MSFT") == "us_equities"
+    assert BOOK.for_key("binance", "BTC/USDT") is BOOK.for_key("coinbase", "ETH/USDT")  # one object per kind
 
 
-def test_the_first_matching_rule_wins():
-    rules = (CalendarRule(pattern="EUR/USD", calendar="us_equities"), *MarketDataConfig().calendar_rules)
-    book = CalendarBook(MarketDataConfig(calendar_rules=rules))
-    assert book.kind_of("EUR/USD") == "us_equities"
-    assert book.kind_of("GBP/USD") == "crypto"
-    only_fx = CalendarBook(MarketDataConfig(calendar_rules=(CalendarRule(pattern="USD/COP", calendar="colombian_fx"),)))
-    with pytest.raises(ValueError, match="no calendar rule"):
-        only_fx.kind_of("AAPL")
+def test_a_crypto_pair_of_any_quote_currency_trades_around_the_clock():
+    # the defect found on real trades: binance:XRP/ETH matched no crypto symbol pattern, fell to the
+    # US-equities rule and lost three quarters of its bars as off-session
+    assert BOOK.kind_of("binance", "XRP/ETH") == "crypto"
+    assert BOOK.kind_of("kraken", "DOGE/EUR") == "crypto"
+    calendar = BOOK.for_key("binance", "XRP/ETH")
+    saturday_night = new_york("2026-11-21 23:30:00")
+    assert calendar.span_at(saturday_night).session is not None
+
+
+def test_an_override_matching_the_key_beats_the_venue():
+    assert BOOK.kind_of("twelvedata", "USD/COP") == "colombian_fx"  # the default "*:USD/COP"
+    rules = (CalendarRule(pattern="binance:*/EUR", calendar="us_equities"), *MarketDataConfig().calendar_overrides)
+    book = CalendarBook(MarketDataConfig(calendar_overrides=rules))
+    assert book.kind_of("binance", "BTC/EUR") == "us_equities"
+    assert book.kind_of("binance", "BTC/USDT") == "crypto"
+    assert book.kind_of("coinbase", "BTC/EUR") == "crypto"
+
+
+def test_venue_calendars_add_to_the_defaults_and_override_them():
+    config = MarketDataConfig(venue_calendars={"mybroker": "us_equities", "kraken": "us_equities"})
+    book = CalendarBook(config)
+    assert book.kind_of("mybroker", "AAPL") == "us_equities"
+    assert book.kind_of("kraken", "BTC/USD") == "us_equities"
+    assert book.kind_of("binance", "BTC/USDT") == "crypto"
+    assert hash(config) == hash(MarketDataConfig(venue_calendars={"mybroker": "us_equities", "kraken": "us_equities"}))
+
+
+def test_an_unknown_venue_is_refused_by_name_never_guessed():
+    with pytest.raises(Refused) as refused:
+        BOOK.kind_of("acme", "XRP/ETH")
+    assert refused.value.reason == "unknown-venue"
+    assert "'acme'" in refused.value.message and "MERCADO_MARKETDATA__VENUE_CALENDARS" in refused.value.message
+    with pytest.raises(Refused):
+        MarketDataProcessor("acme:XRP/ETH", MarketDataConfig())
 
 
 def test_usdcop_session_is_0800_to_1255_bogota():

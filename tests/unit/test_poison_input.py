@@ -133,6 +133,20 @@ def test_the_driver_returns_a_refused_event_as_a_rejected_message_with_its_reaso
     assert driver.runtimes[0].clock == T0
 
 
+def test_a_tick_of_a_venue_without_a_calendar_is_rejected_and_the_partition_goes_on() -> None:
+    driver = PipelineDriver(_spec(), SERDE)
+    encode = SERDE.encoder("PriceTick")
+    unknown = encode(tick(T0, 0.5, 1, venue="acme", symbol="XRP/ETH"))
+    result = driver.process("md.ticks.v1", 0, 0, unknown)
+    assert isinstance(result, Rejected)
+    assert result.error.reason == "unknown-venue" and "'acme'" in result.error.message
+    assert driver.refused == 1 and driver.inputs_seen == 0
+    assert driver.runtimes[0].clock is None and "acme:XRP/ETH" not in driver.runtimes[0].processors
+    assert driver.process("md.ticks.v1", 0, 1, encode(btc(T0, 100.0))) == []  # the next tick is processed
+    assert driver.inputs_seen == 1 and driver.runtimes[0].clock == T0
+    assert isinstance(driver.process("md.ticks.v1", 0, 2, unknown), Rejected)  # refused every time
+
+
 # ---------------------------------------------------------------------------------------------- bounded output
 R = MarketDataConfig().max_reports_per_advance
 
