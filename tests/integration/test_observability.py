@@ -19,9 +19,11 @@ import yaml
 from prometheus_client import Counter as PromCounter
 from prometheus_client import Gauge, Histogram
 
+from infra.settings import LocalServices
 from sinks.migrate import migrate
 from streams.config import Settings
 from streams.observability import metrics
+from streams.observability.settings import MetricsSettings
 from tests.support.observability import (
     DASHBOARD_PROVIDER_FILE,
     DATASOURCES_FILE,
@@ -70,9 +72,9 @@ def test_prometheus_scrapes_every_process_kind_on_its_default_port() -> None:
         job["job_name"]: [t for static in job["static_configs"] for t in static["targets"]]
         for job in config["scrape_configs"]
     }
-    defaults = Settings.model_fields
+    defaults = MetricsSettings()  # a model: the declared defaults, not this machine's environment
     assert targets == {
-        f"mercado-{kind}": [f"127.0.0.1:{defaults[f'metrics_port_{kind}'].default}"]
+        f"mercado-{kind}": [f"127.0.0.1:{getattr(defaults, f'port_{kind}')}"]
         for kind in ("worker", "sink", "produce", "replay")
     }
     assert [(kind, metrics.metrics_port(kind, Settings())) for kind in ("worker", "sink", "produce", "replay")] == [
@@ -147,11 +149,11 @@ def test_grafana_datasources_point_at_the_local_prometheus_and_postgres() -> Non
     assert prometheus["isDefault"] is True
     scrape = load_yaml(PROMETHEUS_CONFIG)["global"]["scrape_interval"]
     assert prometheus["jsonData"]["timeInterval"] == scrape == "5s"
-    local = Settings.model_fields
+    local = LocalServices()  # a model: the declared defaults, not this machine's environment
     assert postgres["type"] == "postgres"
-    assert postgres["url"] == f"{local['pg_host'].default}:{local['pg_port'].default}" == "127.0.0.1:15432"
-    assert postgres["user"] == local["pg_user"].default == "mercado"
-    assert postgres["jsonData"]["database"] == postgres["database"] == local["pg_database"].default == "mercado"
+    assert postgres["url"] == f"{local.pg_host}:{local.pg_port}" == "127.0.0.1:15432"
+    assert postgres["user"] == local.pg_user == "mercado"
+    assert postgres["jsonData"]["database"] == postgres["database"] == local.pg_database == "mercado"
     assert postgres["jsonData"]["sslmode"] == "disable"
 
 

@@ -111,7 +111,7 @@ def test_live_risk_worker_on_a_day_already_in_the_log_matches_replay(
     # worker's BreakerTransition events, and a second sink run over the same topics adds nothing.
     database = create_database(services, "risk_kafka")
     try:
-        db = migrated(isolated(database, topic_prefix=settings.kafka.topic_prefix, db_timescaledb="off"))
+        db = migrated(isolated(database, kafka__topic_prefix=settings.kafka.topic_prefix, db__timescaledb="off"))
         topics = ["risk.breakers.v1", "risk.trading-state.v1", "risk.order-decisions.v1"]
         # the worker writes transactionally: a partition ends with a commit marker no consumer stores
         ends = data_end_offsets(db, [db.topic(t) for t in topics])
