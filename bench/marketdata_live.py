@@ -106,6 +106,7 @@ from bench.common import result
 from bench.raw_echo import RawCodec, fetch
 from infra.processes import stop_group
 from processors import topics
+from processors.marketdata.records import OUTPUT_TOPICS
 from streams.codec.serde import AvroSerde
 from streams.config import Settings, get_settings
 from streams.kafka.catalog import TopicSpec, topic
@@ -114,16 +115,7 @@ from streams.kafka.clients import admin_config, committed_reader_config, consume
 ROOT = Path(__file__).resolve().parent.parent
 TICKS = topics.TICKS
 BARS = topics.BARS
-MD_TOPICS = (
-    topics.TICKS,
-    topics.BARS,
-    topics.GAPS,
-    topics.INDICATORS,
-    topics.QUALITY,
-    topics.LATE_TICKS,
-    topics.MD_ALERTS,
-    topics.DEAD_LETTERS,
-)
+MD_TOPICS = (topics.TICKS, *OUTPUT_TOPICS, topics.DEAD_LETTERS)
 RAW_OUT = TopicSpec("bench.raw-out.v1", ("PriceTick", "Heartbeat"), ("venue", "symbol"), "baseline output")
 VENUES = ("binance", "kraken", "coinbase")
 SYMBOLS = (
