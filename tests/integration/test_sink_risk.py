@@ -168,13 +168,13 @@ def landed(risk_database: Settings) -> Landed:
     """The scenario sunk for the module (plain PostgreSQL): its outputs twice, then everything once more
     (a replay) read by a second run of the sink."""
     settings = migrated(isolated(risk_database, db__timescaledb="off"))
-    topics = default_topics(load_mappings())
-    create_topics(settings, *topics, topics.RISK_INPUTS)
+    sunk = default_topics(load_mappings())
+    create_topics(settings, *sunk, topics.RISK_INPUTS)
     inputs, outputs = scenario()
     produce(settings, inputs, outputs, times=2)
-    first = drain(settings, topics)
+    first = drain(settings, sunk)
     produce(settings, inputs, outputs, times=1)
-    second = drain(settings, topics)
+    second = drain(settings, sunk)
     return Landed(settings, inputs, outputs, [first, second])
 
 
