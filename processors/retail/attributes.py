@@ -11,6 +11,8 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from processors.retail.lexicon import (
+    ACCESSORY_PREPOSITIONS,
+    ACCESSORY_WORDS,
     BRAND_ALIASES,
     BRANDS,
     CATEGORY_PATH_WORDS,
@@ -55,6 +57,10 @@ class ProductAttributes(NamedTuple):
     qualifiers: tuple[str, ...]  # variant words present: "pro", "plus", "5g"...
     distinctive: tuple[str, ...]  # line tokens that name a model: with a digit, one letter, or a qualifier
     code_key: str | None  # the model code compared between listings: letters and digits only
+    # every code-shaped word of the title (and the retailer's model number), letters and digits only, upper
+    # case: "WH-1000XM5", "WH1000XM5" and "WH 1000XM5" are all "WH1000XM5" (matched inside the other title)
+    codes: tuple[str, ...] = ()
+    accessory: bool = False  # made for another product ("funda para iPhone 15", "case for Galaxy S24")
 
 
 _NOT_CODE_CHARS = re.compile(r"[^A-Z0-9]")
@@ -266,6 +272,85 @@ def _looks_like_code(tok: str) -> bool:
     return bool(_CODE_SHAPE.match(tok)) and not _NOT_A_CODE.match(tok)
 
 
+# Words that are code-shaped but name a version, a resolution, a standard or a unit, never a model.
+_NOT_ANY_CODE = re.compile(
+    r"""^(?:v\d.*|\d{3,4}[pi]|802\.?11.*|[xh]\.?26[45]|mp[34]|\d+(?:bit|x|hz|khz|mhz|ghz|mah|wh|v|w|ppm|dpi|fps|mp|ft|in|ms)
+      |(?:windows|win|office|ps|xbox)\d+|(?:usb|hdmi|ddr|sata|pcie|wifi|cat|ipx?|ip)\d.*|[a-z]\d{1,2}|\d{1,3}[a-z])$""",
+    re.VERBOSE,
+)
+_UNIT_WORDS = frozenset(
+    "gb tb mb kb mah w v hz mhz ghz mm cm m in inch inches ft lb lbs oz kg g pies pulgadas l lt watt watts "
+    "volt pack pk count ct pcs piezas dpi ppm x".split()
+)
+_CODE_WORD = re.compile(r"^(?=[a-z0-9\-/.]*\d)(?=[a-z0-9\-/.]*[a-z])[a-z0-9][a-z0-9\-/.]*[a-z0-9]$")
+_QUANTITY_WORD = re.compile(r"^\d+-?[a-z]{3,}$")  # "3-band", "24-outlet", "2-pack"
+
+
+def _is_code_word(w: str) -> bool:
+    return (
+        bool(_CODE_WORD.match(w))
+        and not _NOT_A_CODE.match(w)
+        and not _NOT_ANY_CODE.match(w)
+        and not _QUANTITY_WORD.match(w)
+    )
+
+
+_EDGE_PUNCT = ".,;:()[]{}!?\"'*#"
+
+
+def codes_in(words: list[str]) -> list[str]:
+    """Every code in these folded words, normalized (letters and digits, upper case), in title order:
+    a code-shaped word ("fr530cb", "hl-l6200dw", "mq8n3lz/a"), a short letter prefix written apart from
+    the code it starts ("wh 1000xm5", "kd 55x77l"), and long bare numbers that are not quantities
+    ("1163641"). Hand-written: no library knows what a manufacturer code looks like."""
+    out: list[str] = []
+    n = len(words)
+    for i, raw in enumerate(words):
+        w = raw.strip(_EDGE_PUNCT)
+        if not w:
+            continue
+        key = _NOT_CODE_CHARS.sub("", w.upper())
+        if len(key) < 4:
+            continue
+        nxt = words[i + 1].strip(_EDGE_PUNCT) if i + 1 < n else ""
+        if key.isdigit():
+            if len(key) >= 6 and nxt not in _UNIT_WORDS and "." not in w and "," not in w:
+                out.append(key)
+            continue
+        if _is_code_word(w):
+            out.append(key)
+    for i in range(n - 1):  # "wh 1000xm5": letters then a code that starts with a digit
+        a, b = words[i].strip(_EDGE_PUNCT), words[i + 1].strip(_EDGE_PUNCT)
+        if 2 <= len(a) <= 3 and a.isalpha() and b[:1].isdigit() and len(b) >= 3 and not b.isdigit():
+            if _is_code_word(b):
+                out.append(_NOT_CODE_CHARS.sub("", (a + b).upper()))
+    seen: list[str] = []
+    for c in out:
+        if c not in seen:
+            seen.append(c)
+    return seen
+
+
+def code_in_title(code: str, normalized_title: str) -> bool:
+    """Whether ``code`` (a code key) is one word or consecutive words of a normalized title once its
+    spaces are ignored: "WH1000XM5" is in "sony wh 1000xm5 black", not in "sony wh 1000xm50"."""
+    compact = normalized_title.replace(" ", "")
+    needle = code.lower()
+    at = compact.find(needle)
+    if at < 0:
+        return False
+    bounds = {0}
+    k = 0
+    for w in normalized_title.split(" "):
+        k += len(w)
+        bounds.add(k)
+    while at >= 0:
+        if at in bounds and at + len(needle) in bounds:
+            return True
+        at = compact.find(needle, at + 1)
+    return False
+
+
 def _model_code(raw_words: list[str]) -> tuple[str | None, int]:
     """The manufacturer code and its word index: the last word if code-shaped, else a well-known shape."""
     if raw_words:
@@ -383,22 +468,69 @@ def _distinctive(line: list[str]) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
-@lru_cache(maxsize=1 << 16)
+_APOSTROPHE = re.compile(r"(?<=[a-z])'(?=[a-z])")
+
+
+def _target_at(raw_words: list[str]) -> int:
+    """Index of the word that starts what an accessory is made for ("funda *para* iphone 15", "case *for*
+    galaxy s24", "*compatible* with ..."), or -1: a preposition followed within three words by a brand,
+    a family or a code."""
+    n = len(raw_words)
+    for i, w in enumerate(raw_words):
+        if w in ACCESSORY_PREPOSITIONS:
+            for nxt in raw_words[i + 1 : i + 4]:
+                t = nxt.strip(_EDGE_PUNCT)
+                if t in FAMILIES or t in _BRAND_INDEX or (len(t) >= 3 and _looks_like_code(t)) or t in _CATEGORY_WORDS:
+                    return i
+            if w.startswith("compatible") and i + 1 < n and raw_words[i + 1] in ("with", "con"):
+                return i
+    return -1
+
+
 def parse_title(title: str, brand_field: str | None = None, category_path: str | None = None) -> ProductAttributes:
     """Attributes of a listing from its title, the retailer's brand field and category path."""
-    text = fold(title)
+    return parse_listing(title, brand_field, category_path)
+
+
+@lru_cache(maxsize=1 << 16)
+def parse_listing(
+    title: str,
+    brand_field: str | None = None,
+    category_path: str | None = None,
+    model_number: str | None = None,
+) -> ProductAttributes:
+    """Attributes of a listing from its title, the retailer's brand field, category path and model number.
+    (The description is not parsed: it names accessories, compatible models and bundles too freely.)"""
+    text = _APOSTROPHE.sub("", fold(title))  # "trudy's" = "trudys", "cook'n" = "cookn"
     raw_words = text.split()
-    code, code_at = _model_code(raw_words)
+    target_at = _target_at(raw_words)
+    own_words = raw_words if target_at < 0 else raw_words[:target_at]
+    codes = codes_in(own_words)
+    number = code_key_of(fold(model_number)) if model_number else None
+    if number is not None and len(number) >= 3:
+        codes = [number, *(c for c in codes if c != number)]
+    code, code_at = _model_code(own_words)
     if code is not None:
         rest = raw_words[:code_at] + raw_words[code_at + 1 :]
         if code in rest:  # also part of the line ("WH-1000XM5 ... WH-1000XM5"): keep it there
             code_at = -1
         else:
             raw_words = rest
+            if target_at > code_at:
+                target_at -= 1
     units = _Units()
     body = units.extract(" ".join(raw_words))
     toks = tokens_of(body)
-    category = _category(toks, category_path)
+    accessory = target_at >= 0 or not ACCESSORY_WORDS.isdisjoint(toks)
+    category = "accessory" if accessory else _category(toks, category_path)
+    # where the accessory's target starts among the tokens: brands and families after it are not its own
+    target_tok = len(toks)
+    if target_at >= 0:
+        prep = raw_words[target_at]
+        for j, t in enumerate(toks):
+            if t == prep:
+                target_tok = j
+                break
 
     brand = _brand_of(brand_field)
     brand_toks: tuple[str, ...] = tuple(tokens_of(brand)) if brand else ()
@@ -413,11 +545,12 @@ def parse_title(title: str, brand_field: str | None = None, category_path: str |
             if t == brand_first and tuple(toks[i : i + len(brand_toks)]) == brand_toks:
                 i += len(brand_toks)
                 continue
-            k, value = _match_phrase(toks, i, _BRAND_INDEX)
-            if k and (brand is None or value == brand):
-                brand = value
-                i += k
-                continue
+            if i < target_tok:
+                k, value = _match_phrase(toks, i, _BRAND_INDEX)
+                if k and (brand is None or value == brand):
+                    brand = value
+                    i += k
+                    continue
             k, value = _match_phrase(toks, i, _COLOR_INDEX)
             if k:
                 if color is None:
@@ -435,7 +568,7 @@ def parse_title(title: str, brand_field: str | None = None, category_path: str |
             qualifiers.append(t)
         line.append(t)
     line = _without_repeated_tail(line)
-    if brand is None:
+    if brand is None and not accessory:
         for t in line:
             fam = FAMILIES.get(t)
             if fam is not None:
@@ -449,14 +582,22 @@ def parse_title(title: str, brand_field: str | None = None, category_path: str |
     screen = units.screen
     if category == "other" and units.ram is not None and storage is not None and screen is None:
         category = "phone"  # "Honor Magic6 Lite 8GB 256GB": RAM and storage, no screen size
+    if number is not None and len(number) >= 3:
+        model_code = fold(model_number).upper() if model_number else None
+        key = number
+    else:
+        model_code = code.upper() if code is not None else None
+        key = code_key_of(code)
+        if key is not None and key not in codes:
+            codes.append(key)
     return ProductAttributes(
         normalized_title=" ".join(tokens_of(text)),
         category=category,
         brand=brand,
         product_line=" ".join(line) or None,
         model=_model_key(line),
-        model_code=code.upper() if code is not None else None,
-        code_key=code_key_of(code),
+        model_code=model_code,
+        code_key=key,
         storage_gb=storage,
         ram_gb=units.ram,
         screen_inches=screen,
@@ -465,4 +606,6 @@ def parse_title(title: str, brand_field: str | None = None, category_path: str |
         cpu=units.cpu,
         qualifiers=tuple(sorted(qualifiers)),
         distinctive=_distinctive(line),
+        codes=tuple(codes),
+        accessory=accessory,
     )

@@ -137,6 +137,7 @@ FAMILIES: dict[str, str] = {
     "macbook": "apple",
     "imac": "apple",
     "airpods": "apple",
+    "ipod": "apple",
     "redmi": "xiaomi",
     "poco": "xiaomi",
     "moto": "motorola",
@@ -475,3 +476,45 @@ STRONG_QUALIFIERS: frozenset[str] = frozenset(
 SOFT_QUALIFIERS: frozenset[str] = frozenset({"5g"})
 #: words that number a generation or edition ("2da Gen"), never a model key on their own
 EDITION_WORDS: frozenset[str] = frozenset({"gen", "generacion", "generation", "edicion", "edition"})
+
+# --------------------------------------------------------------------------- accessories
+#: words that make a listing an accessory (made for another product), Spanish and English
+ACCESSORY_WORDS: frozenset[str] = frozenset(
+    {
+        "funda",
+        "fundas",
+        "carcasa",
+        "case",
+        "cover",
+        "sleeve",
+        "cable",
+        "cables",
+        "cargador",
+        "charger",
+        "adapter",
+        "adaptador",
+        "protector",
+        "mica",
+        "lamina",
+        "strap",
+        "correa",
+        "mount",
+        "soporte",
+        "holder",
+        "skin",
+        "bag",
+        "bolso",
+        "dock",
+        "stylus",
+        "lapiz",
+        "repuesto",
+        "replacement",
+    }
+)
+#: words after which a title names the product an accessory is for ("para", "for", "compatible with")
+ACCESSORY_PREPOSITIONS: frozenset[str] = frozenset({"para", "for", "compatible", "compatibles", "fits"})
+#: words that never name a product (function words, English and Spanish): never a word block
+STOP_WORDS: frozenset[str] = frozenset(
+    "the and for with from by in on of to an or at new sin con para por del los las una uno y en el la de "
+    "pack set kit edition version series".split()
+)

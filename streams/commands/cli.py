@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, 
 from rich.table import Table
 
 from processors import topics
+from streams.commands.retail_evaluate import retail_app
 from streams.config import Settings, get_settings
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ topics_app = typer.Typer(help="The topic catalog.", no_args_is_help=True)
 schemas_app = typer.Typer(help="Avro contracts: compatibility and release.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
+app.add_typer(retail_app, name="retail")
 
 console = Console()
 if not console.is_terminal:  # piped or in CI: tables wide enough to read in a log
