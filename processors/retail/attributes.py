@@ -14,6 +14,7 @@ from processors.retail.lexicon import (
     ACCESSORY_PREPOSITIONS,
     ACCESSORY_WORDS,
     BRAND_ALIASES,
+    CONDITION_WORDS,
     BRANDS,
     CATEGORY_PATH_WORDS,
     CATEGORY_WORDS,
@@ -95,7 +96,7 @@ def _brand_phrases() -> dict[tuple[str, ...], str]:
 _BRAND_INDEX = _phrase_index(_brand_phrases())
 _COLOR_INDEX = _phrase_index({tuple(tokens_of(v)): canon for canon, vs in COLORS.items() for v in vs})
 _PHRASE_STARTS = frozenset(_BRAND_INDEX) | frozenset(_COLOR_INDEX)
-_QUALIFIERS = STRONG_QUALIFIERS | SOFT_QUALIFIERS
+_QUALIFIERS = STRONG_QUALIFIERS | SOFT_QUALIFIERS | CONDITION_WORDS
 _CATEGORY_WORDS = dict(CATEGORY_WORDS)
 _FAMILY_CATEGORY = dict(FAMILY_CATEGORY_WORDS)
 _CATEGORY_RANK = {word: rank for rank, (word, _) in enumerate(CATEGORY_WORDS)}
@@ -274,9 +275,16 @@ def _looks_like_code(tok: str) -> bool:
 
 # Words that are code-shaped but name a version, a resolution, a standard or a unit, never a model.
 _NOT_ANY_CODE = re.compile(
-    r"""^(?:v\d.*|\d{3,4}[pi]|802\.?11.*|[xh]\.?26[45]|mp[34]|\d+(?:bit|x|hz|khz|mhz|ghz|mah|wh|v|w|ppm|dpi|fps|mp|ft|in|ms)
-      |(?:windows|win|office|ps|xbox)\d+|(?:usb|hdmi|ddr|sata|pcie|wifi|cat|ipx?|ip)\d.*|[a-z]\d{1,2}|\d{1,3}[a-z])$""",
+    r"""^(?:v\d.*|802\.?11.*|[xh]\.?26[45]|mp[34]
+      |(?:windows|win|office|ps|xbox|usb|hdmi|ddr|gddr|sata|pcie|pci|wifi|cat|ipx?|class|pc|lga|dx|uhs)-?\d.*
+      |[a-z]\d{1,2}|\d{1,3}[a-z])$""",
     re.VERBOSE,
+)
+# A number (a range, a product "2x1") followed only by a unit is a quantity, not a code: "18-55mm",
+# "750va", "3.5-5.6g", "2x1gb", "720p", "120v".
+_QUANTITY = re.compile(
+    r"^[\d.,\-x/]+(?:mm|cm|m|va|kva|w|kw|v|g|gb|tb|mb|kb|mhz|ghz|hz|khz|mp|mah|wh|in|inch|ft|lb|lbs|oz|p|i|k|x"
+    r"|ms|fps|dpi|ppm|bit|nm|mw|db|ah|rpm|pin|pk|ct|th|st|nd|rd)$"
 )
 _UNIT_WORDS = frozenset(
     "gb tb mb kb mah w v hz mhz ghz mm cm m in inch inches ft lb lbs oz kg g pies pulgadas l lt watt watts "
@@ -292,6 +300,7 @@ def _is_code_word(w: str) -> bool:
         and not _NOT_A_CODE.match(w)
         and not _NOT_ANY_CODE.match(w)
         and not _QUANTITY_WORD.match(w)
+        and not _QUANTITY.match(w)
     )
 
 
@@ -321,7 +330,7 @@ def codes_in(words: list[str]) -> list[str]:
             out.append(key)
     for i in range(n - 1):  # "wh 1000xm5": letters then a code that starts with a digit
         a, b = words[i].strip(_EDGE_PUNCT), words[i + 1].strip(_EDGE_PUNCT)
-        if 2 <= len(a) <= 3 and a.isalpha() and b[:1].isdigit() and len(b) >= 3 and not b.isdigit():
+        if 2 <= len(a) <= 3 and a.isalpha() and a not in _UNIT_WORDS and b[:1].isdigit() and len(b) >= 3 and not b.isdigit():
             if _is_code_word(b):
                 out.append(_NOT_CODE_CHARS.sub("", (a + b).upper()))
     seen: list[str] = []
@@ -329,6 +338,30 @@ def codes_in(words: list[str]) -> list[str]:
         if c not in seen:
             seen.append(c)
     return seen
+
+
+def _is_code_key(key: str) -> bool:
+    """A code key that can identify a model: letters and digits (four or more), or a long number."""
+    if key.isdigit():
+        return len(key) >= 5
+    return len(key) >= 4 and not key.isalpha()
+
+
+_COUNT = re.compile(r"\b(?:(\d{1,4})\s*-?\s*(?:pack|pk|pcs|piezas|unidades|count|ct)|(?:pack|set|box)\s+of\s+(\d{1,4}))\b")
+_USERS = re.compile(r"\b(\d{1,5})\s*-?\s*(?:users?|usuarios?|licen[sc]es?|seats?)\b")
+
+
+def _count(text: str) -> str | None:
+    """How many items or users a listing sells ("24-pack", "pack of 6", "5 users"), as a capacity:
+    "24pk", "5u" (a different count is a different product)."""
+    m = _COUNT.search(text)
+    if m is not None:
+        n = int(m.group(1) or m.group(2))
+        return f"{n}pk" if n > 1 else None
+    m = _USERS.search(text)
+    if m is not None:
+        return f"{int(m.group(1))}u"
+    return None
 
 
 def code_in_title(code: str, normalized_title: str) -> bool:
@@ -461,14 +494,18 @@ def _without_repeated_tail(line: list[str]) -> list[str]:
 
 
 def _distinctive(line: list[str]) -> tuple[str, ...]:
+    """Line words that name a model; long bare numbers (a retailer's catalogue number, "17100") do not."""
     out = []
     for t in line:
         if (not t.isalpha() or len(t) == 1 or t in STRONG_QUALIFIERS or t in SOFT_QUALIFIERS) and t not in out:
+            if len(t) >= 5 and t.isdigit():
+                continue
             out.append(t)
     return tuple(sorted(out))
 
 
 _APOSTROPHE = re.compile(r"(?<=[a-z])'(?=[a-z])")
+_VERSION = re.compile(r"\b(?:version|ver|v)\s?\.?\s?(?=\d{1,2}(?:\.\d{1,2})*\b)")
 
 
 def _target_at(raw_words: list[str]) -> int:
@@ -502,12 +539,16 @@ def parse_listing(
     """Attributes of a listing from its title, the retailer's brand field, category path and model number.
     (The description is not parsed: it names accessories, compatible models and bundles too freely.)"""
     text = _APOSTROPHE.sub("", fold(title))  # "trudy's" = "trudys", "cook'n" = "cookn"
+    if "v" in text:
+        text = _VERSION.sub("", text)  # "v. 5.0", "v.11", "v11" = "5.0", "11"
     raw_words = text.split()
     target_at = _target_at(raw_words)
     own_words = raw_words if target_at < 0 else raw_words[:target_at]
     codes = codes_in(own_words)
     number = code_key_of(fold(model_number)) if model_number else None
-    if number is not None and len(number) >= 3:
+    if number is not None and not _is_code_key(number):
+        number = None  # "MATTE WHITE", "X-25", "7020": a retailer's field is not always a code
+    if number is not None:
         codes = [number, *(c for c in codes if c != number)]
     code, code_at = _model_code(own_words)
     if code is not None:
@@ -580,9 +621,12 @@ def parse_listing(
         line.append("plus")
     storage = units.storage
     screen = units.screen
+    capacity = units.capacity
+    if capacity is None:
+        capacity = _count(text)
     if category == "other" and units.ram is not None and storage is not None and screen is None:
         category = "phone"  # "Honor Magic6 Lite 8GB 256GB": RAM and storage, no screen size
-    if number is not None and len(number) >= 3:
+    if number is not None:
         model_code = fold(model_number).upper() if model_number else None
         key = number
     else:
@@ -602,7 +646,7 @@ def parse_listing(
         ram_gb=units.ram,
         screen_inches=screen,
         color=color,
-        capacity=units.capacity,
+        capacity=capacity,
         cpu=units.cpu,
         qualifiers=tuple(sorted(qualifiers)),
         distinctive=_distinctive(line),

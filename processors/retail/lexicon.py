@@ -518,3 +518,8 @@ STOP_WORDS: frozenset[str] = frozenset(
     "the and for with from by in on of to an or at new sin con para por del los las una uno y en el la de "
     "pack set kit edition version series".split()
 )
+#: words that make a listing a different offer of the product whatever its code: a remanufactured or
+#: refurbished unit, a third-party compatible cartridge
+CONDITION_WORDS: frozenset[str] = frozenset(
+    {"remanufactured", "refurbished", "reacondicionado", "reacondicionada", "renewed", "used", "usado", "generic", "generico"}
+)
