@@ -294,16 +294,17 @@ _CODE_WORD = re.compile(r"^(?=[a-z0-9\-/.]*\d)(?=[a-z0-9\-/.]*[a-z])[a-z0-9][a-z
 _QUANTITY_WORD = re.compile(r"^\d+-?[a-z]{3,}$")  # "3-band", "24-outlet", "2-pack"
 
 
+# one pattern for every word that is code-shaped but no code (one regex call per word with a digit)
+_NO_CODE = re.compile(
+    "|".join(f"(?:{p.pattern})" for p in (_NOT_A_CODE, _NOT_ANY_CODE, _QUANTITY_WORD, _QUANTITY)), re.VERBOSE
+)
+
+
 def _is_code_word(w: str) -> bool:
-    return (
-        bool(_CODE_WORD.match(w))
-        and not _NOT_A_CODE.match(w)
-        and not _NOT_ANY_CODE.match(w)
-        and not _QUANTITY_WORD.match(w)
-        and not _QUANTITY.match(w)
-    )
+    return _CODE_WORD.match(w) is not None and _NO_CODE.match(w) is None
 
 
+_HAS_DIGIT = re.compile(r"\d")
 _EDGE_PUNCT = ".,;:()[]{}!?\"'*#"
 
 
@@ -315,29 +316,28 @@ def codes_in(words: list[str]) -> list[str]:
     out: list[str] = []
     n = len(words)
     for i, raw in enumerate(words):
+        if len(raw) < 4 or raw.isalpha() or _HAS_DIGIT.search(raw) is None:
+            continue
         w = raw.strip(_EDGE_PUNCT)
-        if not w:
+        if w.isdigit():
+            if len(w) >= 6 and (i + 1 == n or words[i + 1].strip(_EDGE_PUNCT) not in _UNIT_WORDS):
+                out.append(w)
+            continue
+        if not _is_code_word(w):
             continue
         key = _NOT_CODE_CHARS.sub("", w.upper())
-        if len(key) < 4:
+        if len(key) < 4 or key.isdigit():
             continue
-        nxt = words[i + 1].strip(_EDGE_PUNCT) if i + 1 < n else ""
-        if key.isdigit():
-            if len(key) >= 6 and nxt not in _UNIT_WORDS and "." not in w and "," not in w:
-                out.append(key)
-            continue
-        if _is_code_word(w):
+        if key not in out:
             out.append(key)
-    for i in range(n - 1):  # "wh 1000xm5": letters then a code that starts with a digit
-        a, b = words[i].strip(_EDGE_PUNCT), words[i + 1].strip(_EDGE_PUNCT)
-        if 2 <= len(a) <= 3 and a.isalpha() and a not in _UNIT_WORDS and b[:1].isdigit() and len(b) >= 3 and not b.isdigit():
-            if _is_code_word(b):
-                out.append(_NOT_CODE_CHARS.sub("", (a + b).upper()))
-    seen: list[str] = []
-    for c in out:
-        if c not in seen:
-            seen.append(c)
-    return seen
+        # "wh 1000xm5": two or three letters written apart from a code that starts with a digit
+        if i and w[0].isdigit():
+            a = words[i - 1]
+            if 2 <= len(a) <= 3 and a.isalpha() and a not in _UNIT_WORDS:
+                joined = a.upper() + key
+                if joined not in out:
+                    out.append(joined)
+    return out
 
 
 def _is_code_key(key: str) -> bool:
@@ -351,9 +351,14 @@ _COUNT = re.compile(r"\b(?:(\d{1,4})\s*-?\s*(?:pack|pk|pcs|piezas|unidades|count
 _USERS = re.compile(r"\b(\d{1,5})\s*-?\s*(?:users?|usuarios?|licen[sc]es?|seats?)\b")
 
 
+_COUNT_HINTS = re.compile("pack|pk|pcs|piezas|unidades|count|ct|user|usuario|licen|seat")
+
+
 def _count(text: str) -> str | None:
     """How many items or users a listing sells ("24-pack", "pack of 6", "5 users"), as a capacity:
     "24pk", "5u" (a different count is a different product)."""
+    if not _COUNT_HINTS.search(text):
+        return None
     m = _COUNT.search(text)
     if m is not None:
         n = int(m.group(1) or m.group(2))
@@ -505,7 +510,8 @@ def _distinctive(line: list[str]) -> tuple[str, ...]:
 
 
 _APOSTROPHE = re.compile(r"(?<=[a-z])'(?=[a-z])")
-_VERSION = re.compile(r"\b(?:version|ver|v)\s?\.?\s?(?=\d{1,2}(?:\.\d{1,2})*\b)")
+# a version marker before its number: "v. 5.0", "v.11", "version 2", "v5.0" (not "v50", a model)
+_VERSION = re.compile(r"\b(?:version\s|ver\.\s?|v\.\s?|v(?=\d{1,2}\.\d))(?=\d)")
 
 
 def _target_at(raw_words: list[str]) -> int:
@@ -538,9 +544,11 @@ def parse_listing(
 ) -> ProductAttributes:
     """Attributes of a listing from its title, the retailer's brand field, category path and model number.
     (The description is not parsed: it names accessories, compatible models and bundles too freely.)"""
-    text = _APOSTROPHE.sub("", fold(title))  # "trudy's" = "trudys", "cook'n" = "cookn"
+    text = fold(title)
+    if "'" in text:
+        text = _APOSTROPHE.sub("", text)  # "trudy's" = "trudys", "cook'n" = "cookn"
     if "v" in text:
-        text = _VERSION.sub("", text)  # "v. 5.0", "v.11", "v11" = "5.0", "11"
+        text = _VERSION.sub("", text)  # "v. 5.0", "v.11" = "5.0", "11"
     raw_words = text.split()
     target_at = _target_at(raw_words)
     own_words = raw_words if target_at < 0 else raw_words[:target_at]

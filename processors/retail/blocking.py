@@ -1,7 +1,8 @@
 """Block keys: listings that may be the same product share at least one block.
 
 * ``c|<code>``: the manufacturer model code (letters and digits), when the listing has one: its primary
-  code (the retailer's model number, or the title's), else the first two codes found in its title;
+  code (the retailer's model number, or the title's), else the first code found in its title
+  that is not in the model key ("EQ50", "advance 136300" are blocked by ``m|`` already);
 * ``m|<brand>|<model>|<size>``: brand, model key and the size that tells variants apart (storage for
   phones, tablets, notebooks and consoles, screen inches for TVs, litres / kilos / millimetres for
   appliances and watches);
@@ -66,8 +67,12 @@ def block_keys(a: ProductAttributes) -> tuple[str, ...]:
     code = a.code_key
     if code:
         keys.append(f"c|{code}")
-    else:
-        keys.extend(f"c|{c}" for c in a.codes[:2])
+    else:  # (a code that is the model key or in it shares the model's block already)
+        model = a.model.upper() if a.model else ""
+        for c in a.codes:
+            if c not in model:
+                keys.append(f"c|{c}")
+                break
     if a.brand is None or a.category == "other":
         keys.extend(word_keys(a))
     return tuple(sorted(set(keys)))

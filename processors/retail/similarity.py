@@ -168,8 +168,9 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
     x: object
     y: object
     qa, qb = a.qualifiers, b.qualifiers
-    if qa != qb and not _CONDITION.isdisjoint(set(qa).symmetric_difference(qb)):
-        return _VETOED["condition"]
+    if qa != qb and not (_CONDITION.isdisjoint(qa) and _CONDITION.isdisjoint(qb)):
+        if _CONDITION.intersection(qa) != _CONDITION.intersection(qb):
+            return _VETOED["condition"]
     x, y = a.code_key, b.code_key
     if x is not None and y is not None and x != y and codes_conflict(a, b):
         return _VETOED["model_code"]
