@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     retail: RetailConfig = RetailConfig()
     risk: RiskConfig = RiskConfig()
 
+    # Real product-matching benchmarks (public catalogues with ground truth), read by
+    # `python -m bench.matching_real` and the tests that need them; a relative path is resolved against
+    # the project root. MERCADO_PRODUCT_MATCHING_DATA=/elsewhere overrides it.
+    product_matching_data: Path = Path("../shared/data/product-matching")
+
     # Prepended to every topic name (and consumer group) this process uses: isolates test runs or
     # tenants on one cluster. Catalog and processors keep the logical names.
     topic_prefix: str = ""
@@ -142,5 +147,11 @@ class Settings(BaseSettings):
 
 
 @lru_cache(maxsize=1)
+def product_matching_data(settings: Settings | None = None) -> Path:
+    """The folder of the real product-matching data sets, resolved against the project root."""
+    path = (settings or get_settings()).product_matching_data
+    return path if path.is_absolute() else (PROJECT_ROOT / path).resolve()
+
+
 def get_settings() -> Settings:
     return Settings()
