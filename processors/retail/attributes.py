@@ -323,6 +323,11 @@ def codes_in(words: list[str]) -> list[str]:
             if len(w) >= 6 and (i + 1 == n or words[i + 1].strip(_EDGE_PUNCT) not in _UNIT_WORDS):
                 out.append(w)
             continue
+        if "-" in w and w.replace("-", "").isdigit():  # a part number in digit groups: "010-00777-00"
+            digits = w.replace("-", "")
+            if len(digits) >= 6 and digits not in out:
+                out.append(digits)
+            continue
         if not _is_code_word(w):
             continue
         key = _NOT_CODE_CHARS.sub("", w.upper())
@@ -333,7 +338,7 @@ def codes_in(words: list[str]) -> list[str]:
         # "wh 1000xm5": two or three letters written apart from a code that starts with a digit
         if i and w[0].isdigit():
             a = words[i - 1]
-            if 2 <= len(a) <= 3 and a.isalpha() and a not in _UNIT_WORDS:
+            if 2 <= len(a) <= 3 and a.isalpha() and a not in _UNIT_WORDS and a not in NOISE_WORDS:
                 joined = a.upper() + key
                 if joined not in out:
                     out.append(joined)
@@ -354,19 +359,19 @@ _USERS = re.compile(r"\b(\d{1,5})\s*-?\s*(?:users?|usuarios?|licen[sc]es?|seats?
 _COUNT_HINTS = re.compile("pack|pk|pcs|piezas|unidades|count|ct|user|usuario|licen|seat")
 
 
-def _count(text: str) -> str | None:
-    """How many items or users a listing sells ("24-pack", "pack of 6", "5 users"), as a capacity:
-    "24pk", "5u" (a different count is a different product)."""
+def _count(text: str) -> tuple[str | None, str]:
+    """How many items or users a listing sells ("24-pack", "pack of 6", "5 users"), as a capacity ("24pk",
+    "5u": a different count is a different product), and the text without it (a count is not a model)."""
     if not _COUNT_HINTS.search(text):
-        return None
+        return None, text
     m = _COUNT.search(text)
     if m is not None:
         n = int(m.group(1) or m.group(2))
-        return f"{n}pk" if n > 1 else None
+        return (f"{n}pk" if n > 1 else None), text[: m.start()] + text[m.end() :]
     m = _USERS.search(text)
     if m is not None:
-        return f"{int(m.group(1))}u"
-    return None
+        return f"{int(m.group(1))}u", text[: m.start()] + text[m.end() :]
+    return None, text
 
 
 def code_in_title(code: str, normalized_title: str) -> bool:
@@ -393,7 +398,7 @@ def _model_code(raw_words: list[str]) -> tuple[str | None, int]:
     """The manufacturer code and its word index: the last word if code-shaped, else a well-known shape."""
     if raw_words:
         last = raw_words[-1].strip(".,;:")
-        if _looks_like_code(last):
+        if _looks_like_code(last) and _NO_CODE.match(last) is None:
             return last, len(raw_words) - 1
     for i, w in enumerate(raw_words):
         w = w.strip(".,;:()")
@@ -549,7 +554,8 @@ def parse_listing(
         text = _APOSTROPHE.sub("", text)  # "trudy's" = "trudys", "cook'n" = "cookn"
     if "v" in text:
         text = _VERSION.sub("", text)  # "v. 5.0", "v.11" = "5.0", "11"
-    raw_words = text.split()
+    count, body_text = _count(text)
+    raw_words = body_text.split()
     target_at = _target_at(raw_words)
     own_words = raw_words if target_at < 0 else raw_words[:target_at]
     codes = codes_in(own_words)
@@ -631,7 +637,7 @@ def parse_listing(
     screen = units.screen
     capacity = units.capacity
     if capacity is None:
-        capacity = _count(text)
+        capacity = count
     if category == "other" and units.ram is not None and storage is not None and screen is None:
         category = "phone"  # "Honor Magic6 Lite 8GB 256GB": RAM and storage, no screen size
     if number is not None:

@@ -504,6 +504,8 @@ ACCESSORY_WORDS: frozenset[str] = frozenset(
         "skin",
         "bag",
         "bolso",
+        "backpack",
+        "mochila",
         "dock",
         "stylus",
         "lapiz",

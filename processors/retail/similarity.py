@@ -90,11 +90,12 @@ def agreeing_code(a: ProductAttributes, b: ProductAttributes) -> str | None:
         for d in cb:
             if same_code(c, d):
                 return c
-        if code_in_title(c, b.normalized_title):
+        if not b.accessory and code_in_title(c, b.normalized_title):
             return c
-    for c in cb:
-        if code_in_title(c, a.normalized_title):
-            return c
+    if not a.accessory:  # (an accessory's title names the code of the product it is made for)
+        for c in cb:
+            if code_in_title(c, a.normalized_title):
+                return c
     return None
 
 
