@@ -2,7 +2,7 @@
 
 * ``c|<code>``: the manufacturer model code (letters and digits), when the listing has one: its primary
   code (the retailer's model number, or the title's), else the first code found in its title
-  that is not in the model key ("EQ50", "advance 136300" are blocked by ``m|`` already);
+  that the model key does not hold ("EQ50", "advance 136300": blocked by ``m|`` already);
 * ``m|<brand>|<model>|<size>``: brand, model key and the size that tells variants apart (storage for
   phones, tablets, notebooks and consoles, screen inches for TVs, litres / kilos / millimetres for
   appliances and watches);
@@ -15,7 +15,7 @@ A pair of listings is owned by the smallest block key they share (:func:`owner_b
 scored and emitted once however many blocks it shares. A word block stops comparing newcomers once it
 holds more than ``MatchConfig.word_block_cap`` listings: its size is the word's document frequency,
 learned from the stream and kept in the block's state, and a frequent word is no evidence (block
-purging, as in JedAI's token blocking).
+purging, as token-blocking toolkits do).
 """
 
 from __future__ import annotations
