@@ -7,12 +7,15 @@ benchmark data sets (tests/unit/test_retail_real_data.py runs those).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from processors.retail.attributes import code_in_title, codes_in, parse_listing
 from processors.retail.config import MatchConfig
+from processors.retail.lexicon import DATA_DIR, load_data
 from processors.retail.similarity import agreeing_code, same_code, score, veto
 
 CFG = MatchConfig()
@@ -295,3 +298,22 @@ def test_a_code_reads_the_same_whatever_the_separator(letters: str, digits: str,
 def test_codes_are_upper_case_letters_and_digits(words: list[str]) -> None:
     for code in codes_in(words):
         assert code.isalnum() and code == code.upper() and len(code) >= 4
+
+
+# --------------------------------------------------------------------------- the lexicon's data files
+def test_a_users_data_file_extends_the_lexicon(tmp_path: Path) -> None:
+    (tmp_path / "lexicon.toml").write_text('brands = ["sony"]\nstop_words = ["the"]\n[families]\n"bravia" = "sony"\n')
+    (tmp_path / "categories.toml").write_text('category_words = [["headphones", "headphones"]]\n')
+    (tmp_path / "my_shop.toml").write_text(
+        'brands = ["acme", "sony"]\ncategory_words = [["anvil", "other"]]\n[families]\n"roadrunner" = "acme"\n'
+    )
+    data = load_data(tmp_path)
+    assert data["brands"] == ["sony", "acme"]
+    assert data["families"] == {"bravia": "sony", "roadrunner": "acme"}
+    assert data["category_words"] == [("headphones", "headphones"), ("anvil", "other")]
+
+
+def test_the_shipped_data_files_are_the_lexicon() -> None:
+    data = load_data(DATA_DIR)
+    assert "sony" in data["brands"] and ("headphones", "headphones") in data["category_words"]
+    assert "funda" in data["accessory_words"] and "remanufactured" in data["condition_words"]
