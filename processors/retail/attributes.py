@@ -552,7 +552,7 @@ def parse_listing(
     text = fold(title)
     if "'" in text:
         text = _APOSTROPHE.sub("", text)  # "trudy's" = "trudys", "cook'n" = "cookn"
-    if "v" in text:
+    if "v." in text or "ver" in text or ("v" in text and "." in text and _VERSION.search(text)):
         text = _VERSION.sub("", text)  # "v. 5.0", "v.11" = "5.0", "11"
     count, body_text = _count(text)
     raw_words = body_text.split()

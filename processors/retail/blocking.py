@@ -1,12 +1,14 @@
 """Block keys: listings that may be the same product share at least one block.
 
-* ``c|<code>``: the manufacturer model code (letters and digits), when the listing has one: its primary
+* ``c|<code>``: the first six characters of the manufacturer model code (letters and digits: one block
+  for a code and its suffixed forms, "DCB309" / "DCB309BLACK"), when the listing has one: its primary
   code (the retailer's model number, or the title's), else the first code found in its title
   that the model key does not hold ("EQ50", "advance 136300": blocked by ``m|`` already);
 * ``m|<brand>|<model>|<size>``: brand, model key and the size that tells variants apart (storage for
   phones, tablets, notebooks and consoles, screen inches for TVs, litres / kilos / millimetres for
   appliances and watches);
-* ``t|<rank>|<word>``: for a listing the lexicon does not recognize (no known brand, or no category),
+* ``t|<rank>|<word>``: for a listing the lexicon does not recognize (a brand it does not know, or no
+  category but "other" or "accessory"),
   its three rarest-looking title words: words with a digit first, then the longest. The rank (two
   digits, rarer first) makes a pair sharing several such words owned by the rarest-looking one.
 
@@ -23,11 +25,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from processors.retail.attributes import ProductAttributes
-from processors.retail.lexicon import STOP_WORDS
+from processors.retail.lexicon import BRAND_ALIASES, BRANDS, STOP_WORDS
 
 _STORAGE_SIZED = frozenset({"phone", "tablet", "notebook", "console"})
 WORD_PREFIX = "t|"
 WORD_KEYS = 3  # word blocks per listing
+CODE_PREFIX = 6  # a code block holds the codes that start alike: "DCB309" and "DCB309BLACK", "F8Z414TTP"
+_KNOWN_BRANDS = frozenset(BRAND_ALIASES.get(b, b) for b in BRANDS)
+_OPEN_CATEGORIES = frozenset({"other", "accessory"})
 
 
 def size_key(a: ProductAttributes) -> str:
@@ -66,14 +71,14 @@ def block_keys(a: ProductAttributes) -> tuple[str, ...]:
     keys = [f"m|{a.brand or '?'}|{a.model or '-'}|{size_key(a)}"]
     code = a.code_key
     if code:
-        keys.append(f"c|{code}")
+        keys.append(f"c|{code[:CODE_PREFIX]}")
     else:  # (a code that is the model key or in it shares the model's block already)
         model = a.model.upper() if a.model else ""
         for c in a.codes:
             if c not in model:
-                keys.append(f"c|{c}")
+                keys.append(f"c|{c[:CODE_PREFIX]}")
                 break
-    if a.brand is None or a.category == "other":
+    if a.brand not in _KNOWN_BRANDS or a.category in _OPEN_CATEGORIES:
         keys.extend(word_keys(a))
     return tuple(sorted(set(keys)))
 

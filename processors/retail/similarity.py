@@ -87,6 +87,9 @@ def agreeing_code(a: ProductAttributes, b: ProductAttributes) -> str | None:
     "wh 1000xm5")."""
     ca, cb = a.codes, b.codes
     for c in ca:
+        if c in cb:
+            return c
+    for c in ca:
         for d in cb:
             if same_code(c, d):
                 return c
@@ -175,7 +178,7 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
     x, y = a.code_key, b.code_key
     if x is not None and y is not None and x != y and codes_conflict(a, b):
         return _VETOED["model_code"]
-    code = agreeing_code(a, b) if (a.codes or b.codes) else None
+    code = x if x is not None and x == y else agreeing_code(a, b) if (a.codes or b.codes) else None
     # A code that is the model word itself ("EQ50", "G84") only lifts the weak vetoes: it is scored like
     # the model keys' agreement, a variant word on one side still vetoes ("S23" / "S23 FE"), and what one
     # title omits stays in doubt (the RAM variants of one model).
