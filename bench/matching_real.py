@@ -32,7 +32,15 @@ from rapidfuzz import fuzz, process
 
 from bench.common import result
 from processors.retail.text import fold
-from streams.commands.retail_evaluate import Columns, Listing, evaluate, load_catalogue, load_truth, read_pairs, score_pairs
+from streams.commands.retail_evaluate import (
+    Columns,
+    Listing,
+    evaluate,
+    load_catalogue,
+    load_truth,
+    read_pairs,
+    score_pairs,
+)
 from streams.config import product_matching_data
 
 AG = "leipzig_amazon_googleproducts"
@@ -49,8 +57,14 @@ def catalogues(root: Path) -> dict[str, tuple[list[Listing], list[Listing], set[
     ag, wa = root / AG, root / WA
     return {
         "amazon_google": (
-            load_catalogue(ag / "Amazon.csv", Columns("id", "title", "manufacturer", None, "description", "price"), "latin-1"),
-            load_catalogue(ag / "GoogleProducts.csv", Columns("id", "name", "manufacturer", None, "description", "price"), "latin-1"),
+            load_catalogue(
+                ag / "Amazon.csv", Columns("id", "title", "manufacturer", None, "description", "price"), "latin-1"
+            ),
+            load_catalogue(
+                ag / "GoogleProducts.csv",
+                Columns("id", "name", "manufacturer", None, "description", "price"),
+                "latin-1",
+            ),
             load_truth(ag / "Amzon_GoogleProducts_perfectMapping.csv"),
         ),
         "walmart_amazon": (

@@ -14,11 +14,11 @@ from processors.retail.lexicon import (
     ACCESSORY_PREPOSITIONS,
     ACCESSORY_WORDS,
     BRAND_ALIASES,
-    CONDITION_WORDS,
     BRANDS,
     CATEGORY_PATH_WORDS,
     CATEGORY_WORDS,
     COLORS,
+    CONDITION_WORDS,
     EDITION_WORDS,
     FAMILIES,
     FAMILY_CATEGORY_WORDS,
@@ -352,7 +352,9 @@ def _is_code_key(key: str) -> bool:
     return len(key) >= 4 and not key.isalpha()
 
 
-_COUNT = re.compile(r"\b(?:(\d{1,4})\s*-?\s*(?:pack|pk|pcs|piezas|unidades|count|ct)|(?:pack|set|box)\s+of\s+(\d{1,4}))\b")
+_COUNT = re.compile(
+    r"\b(?:(\d{1,4})\s*-?\s*(?:pack|pk|pcs|piezas|unidades|count|ct)|(?:pack|set|box)\s+of\s+(\d{1,4}))\b"
+)
 _USERS = re.compile(r"\b(\d{1,5})\s*-?\s*(?:users?|usuarios?|licen[sc]es?|seats?)\b")
 
 

@@ -148,7 +148,9 @@ def veto(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> str | 
 
 
 #: one Verdict per veto (immutable, so shared): a vetoed pair allocates nothing
-_VETOED: dict[str, Verdict] = {name: Verdict(0.0, name) for name in ("category", "variant", "accessory", "condition", *WEIGHTS)}
+_VETOED: dict[str, Verdict] = {
+    name: Verdict(0.0, name) for name in ("category", "variant", "accessory", "condition", *WEIGHTS)
+}
 _CODE_BOTH, _CODE_ONE = WEIGHTS["model_code"]
 _BRAND_BOTH, _BRAND_ONE = WEIGHTS["brand"]
 _MODEL_BOTH, _MODEL_ONE = WEIGHTS["model"]
@@ -307,8 +309,14 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
     if same_code:  # the manufacturer says it is the same model: what one title leaves out is not doubt
         missing = 0.0
     model = a.model
-    if same_code or lifted or (
-        model is not None and model == b.model and (not model.isalpha() or (a.brand is not None and a.brand == b.brand))
+    if (
+        same_code
+        or lifted
+        or (
+            model is not None
+            and model == b.model
+            and (not model.isalpha() or (a.brand is not None and a.brand == b.brand))
+        )
     ):
         attrs = agree / (agree + missing) if agree else 0.0
         s = cfg.text_weight * line_similarity(a.product_line, b.product_line) + (1.0 - cfg.text_weight) * attrs

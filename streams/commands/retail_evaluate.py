@@ -1,10 +1,11 @@
 """``mercado retail evaluate``: two catalogues and a truth file through the normalizer and the matcher.
 
 Any two catalogues (CSV, any separator and encoding) are fed as two retailers, ``left`` and ``right``
-(interleaved in proportion, as two crawls would arrive), through the retail pipeline in-process (:class:`processors.retail.RetailReplay`, the replay
-path: the same processors a worker runs). The live matches at the end are compared with the truth file
-(two columns: a left id and a right id per true pair): precision, recall, F1, the pairs the matchers
-scored as a fraction of all cross pairs, and listings per second. False positives (with the match's
+(interleaved in proportion, as two crawls would arrive), through the retail pipeline in-process
+(:class:`processors.retail.RetailReplay`, the replay path: the same processors a worker runs). The
+live matches at the end are compared with the truth file (two columns: a left id and a right id per
+true pair): precision, recall, F1, the pairs the matchers scored as a fraction of all cross pairs, and
+listings per second. False positives (with the match's
 evidence) and false negatives (with what each side parsed to, whether they shared a block, and the
 verdict of the pair) are written as JSON Lines, so a user can see why.
 

@@ -45,8 +45,16 @@ def _sample(left_all, right_all, truth, pairs: int, extra_left: int, extra_right
     return left, right, set(chosen)
 
 
-def _evaluate_sample(folder: Path, left: str, right: str, truth: str, cols: tuple[Columns, Columns], encoding: str,
-                     sep: str, sizes: tuple[int, int, int]):  # type: ignore[no-untyped-def]
+def _evaluate_sample(
+    folder: Path,
+    left: str,
+    right: str,
+    truth: str,
+    cols: tuple[Columns, Columns],
+    encoding: str,
+    sep: str,
+    sizes: tuple[int, int, int],
+):  # type: ignore[no-untyped-def]
     _need(folder)
     left_all = load_catalogue(folder / left, cols[0], encoding, sep)
     right_all = load_catalogue(folder / right, cols[1], encoding, sep)
@@ -64,10 +72,20 @@ def test_walmart_amazon_sample_floor() -> None:
 
 
 def test_amazon_google_sample_floor() -> None:
-    cols = (Columns("id", "title", "manufacturer", None, "description", "price"),
-            Columns("id", "name", "manufacturer", None, None, "price"))
-    ev = _evaluate_sample(AG, "Amazon.csv", "GoogleProducts.csv", "Amzon_GoogleProducts_perfectMapping.csv", cols,
-                          "latin-1", ",", (200, 100, 600))
+    cols = (
+        Columns("id", "title", "manufacturer", None, "description", "price"),
+        Columns("id", "name", "manufacturer", None, None, "price"),
+    )
+    ev = _evaluate_sample(
+        AG,
+        "Amazon.csv",
+        "GoogleProducts.csv",
+        "Amzon_GoogleProducts_perfectMapping.csv",
+        cols,
+        "latin-1",
+        ",",
+        (200, 100, 600),
+    )
     # measured: P 0.689, R 0.310, 1.41 % of cross pairs compared
     assert ev.recall >= 0.25
     assert ev.precision >= 0.60
@@ -104,7 +122,14 @@ def test_evaluate_command_on_two_small_catalogues(tmp_path: Path) -> None:
         [
             "retail",
             "evaluate",
-            *("--left", str(tmp_path / "a.csv"), "--right", str(tmp_path / "b.csv"), "--truth", str(tmp_path / "t.csv")),
+            *(
+                "--left",
+                str(tmp_path / "a.csv"),
+                "--right",
+                str(tmp_path / "b.csv"),
+                "--truth",
+                str(tmp_path / "t.csv"),
+            ),
             *("--id", "sku", "--title", "name", "--brand", "maker", "--model-number", "mpn"),
             *("--encoding", "latin-1", "--separator", ";", "--out", str(out)),
         ],
@@ -120,8 +145,18 @@ def test_evaluate_command_names_a_missing_column(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text("l,r\n")
     result = CliRunner().invoke(
         app,
-        ["retail", "evaluate", "--left", str(tmp_path / "a.csv"), "--right", str(tmp_path / "a.csv"), "--truth",
-         str(tmp_path / "t.csv"), "--title", "name"],
+        [
+            "retail",
+            "evaluate",
+            "--left",
+            str(tmp_path / "a.csv"),
+            "--right",
+            str(tmp_path / "a.csv"),
+            "--truth",
+            str(tmp_path / "t.csv"),
+            "--title",
+            "name",
+        ],
     )
     assert result.exit_code == 1
     assert "no column 'name'" in result.output

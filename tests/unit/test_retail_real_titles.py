@@ -23,7 +23,12 @@ CFG = MatchConfig()
 # title, brand field, model number -> category, brand, codes, accessory
 TITLES: list[tuple[str, str | None, str | None, tuple[str, str | None, tuple[str, ...], bool]]] = [
     # codes in every spelling: hyphen, glued, letters written apart
-    ("Sony WH-1000XM5 Wireless Noise Cancelling Headphones Black", None, None, ("headphones", "sony", ("WH1000XM5",), False)),
+    (
+        "Sony WH-1000XM5 Wireless Noise Cancelling Headphones Black",
+        None,
+        None,
+        ("headphones", "sony", ("WH1000XM5",), False),
+    ),
     ("Sony WH1000XM5 Headphones", None, None, ("headphones", "sony", ("WH1000XM5",), False)),
     ("Sony WH 1000XM5 Over-Ear Headphones", None, None, ("headphones", "sony", ("1000XM5", "WH1000XM5"), False)),
     ("Audífonos Sony WH-CH720N Azul", None, None, ("headphones", "sony", ("WHCH720N",), False)),
@@ -68,7 +73,12 @@ TITLES: list[tuple[str, str | None, str | None, tuple[str, str | None, tuple[str
     ("Bose QuietComfort 45 Auriculares Bluetooth Blanco", None, None, ("headphones", "bose", (), False)),
     # the lexicon's categories and shapes still read as before
     ('Smart TV LG 55" 4K UHD 55UR7800PSA', None, None, ("tv", "lg", ("55UR7800PSA",), False)),
-    ('Smart TV Samsung Crystal UHD CU7000 55" UN55CU7000GXZS', None, None, ("tv", "samsung", ("CU7000", "UN55CU7000GXZS"), False)),
+    (
+        'Smart TV Samsung Crystal UHD CU7000 55" UN55CU7000GXZS',
+        None,
+        None,
+        ("tv", "samsung", ("CU7000", "UN55CU7000GXZS"), False),
+    ),
     (
         "Notebook Lenovo IdeaPad Slim 3 15IRH8 Intel Core i5-13420H 16GB 512GB SSD",
         None,
