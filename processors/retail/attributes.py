@@ -323,15 +323,8 @@ def codes_in(words: list[str]) -> list[str]:
             if len(w) >= 6 and (i + 1 == n or words[i + 1].strip(_EDGE_PUNCT) not in _UNIT_WORDS):
                 out.append(w)
             continue
-        if "-" in w and w.replace("-", "").isdigit():  # a part number in digit groups: "010-00777-00"
-            digits = w.replace("-", "")
-            if len(digits) >= 6 and digits not in out:
-                out.append(digits)
-            continue
-        if not _is_code_word(w):
-            continue
-        key = _NOT_CODE_CHARS.sub("", w.upper())
-        if len(key) < 4 or key.isdigit():
+        key = _code_of_word(w)
+        if key is None:
             continue
         if key not in out:
             out.append(key)
@@ -343,6 +336,21 @@ def codes_in(words: list[str]) -> list[str]:
                 if joined not in out:
                     out.append(joined)
     return out
+
+
+@lru_cache(maxsize=1 << 16)
+def _code_of_word(w: str) -> str | None:
+    """The code key of one word with a digit (not a bare number), or ``None`` (titles repeat their words
+    — "128gb", "sm-a546e" — so the answer is memoized)."""
+    if "-" in w and w.replace("-", "").isdigit():  # a part number in digit groups: "010-00777-00"
+        digits = w.replace("-", "")
+        return digits if len(digits) >= 6 else None
+    if not _is_code_word(w):
+        return None
+    key = _NOT_CODE_CHARS.sub("", w.upper())
+    if len(key) < 4 or key.isdigit():
+        return None
+    return key
 
 
 def _is_code_key(key: str) -> bool:
@@ -358,13 +366,13 @@ _COUNT = re.compile(
 _USERS = re.compile(r"\b(\d{1,5})\s*-?\s*(?:users?|usuarios?|licen[sc]es?|seats?)\b")
 
 
-_COUNT_HINTS = re.compile("pack|pk|pcs|piezas|unidades|count|ct|user|usuario|licen|seat")
+_COUNT_HINTS = ("pack", "pk", "pcs", "piezas", "unidades", "count", "ct", "user", "usuario", "licen", "seat", " of ")
 
 
 def _count(text: str) -> tuple[str | None, str]:
     """How many items or users a listing sells ("24-pack", "pack of 6", "5 users"), as a capacity ("24pk",
     "5u": a different count is a different product), and the text without it (a count is not a model)."""
-    if not _COUNT_HINTS.search(text):
+    if not any(h in text for h in _COUNT_HINTS):
         return None, text
     m = _COUNT.search(text)
     if m is not None:
@@ -396,11 +404,16 @@ def code_in_title(code: str, normalized_title: str) -> bool:
     return False
 
 
+@lru_cache(maxsize=1 << 16)
+def _primary_shape(w: str) -> bool:
+    return _looks_like_code(w) and _NO_CODE.match(w) is None
+
+
 def _model_code(raw_words: list[str]) -> tuple[str | None, int]:
     """The manufacturer code and its word index: the last word if code-shaped, else a well-known shape."""
     if raw_words:
         last = raw_words[-1].strip(".,;:")
-        if _looks_like_code(last) and _NO_CODE.match(last) is None:
+        if _primary_shape(last):
             return last, len(raw_words) - 1
     for i, w in enumerate(raw_words):
         w = w.strip(".,;:()")

@@ -185,8 +185,10 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
     # the model keys' agreement, a variant word on one side still vetoes ("S23" / "S23 FE"), and what one
     # title omits stays in doubt (the RAM variants of one model).
     lifted = False
+    ma, mb = a.model, b.model
     if code is not None and (
-        (a.model is not None and code == a.model.upper()) or (b.model is not None and code == b.model.upper())
+        (ma is not None and len(ma) == len(code) and code == ma.upper())
+        or (mb is not None and len(mb) == len(code) and code == mb.upper())
     ):
         code, lifted = None, True
     agree = missing = 0.0  # sums of halves and units: exact in any order
