@@ -2,8 +2,9 @@
 
 * ``c|<code>``: the first six characters of the manufacturer model code (letters and digits: one block
   for a code and its suffixed forms, "DCB309" / "DCB309BLACK"), when the listing has one: its primary
-  code (the retailer's model number, or the title's), else the first code found in its title
-  that the model key does not hold ("EQ50", "advance 136300": blocked by ``m|`` already);
+  code (the retailer's model number, or the title's), else, for a listing the lexicon does not
+  recognize (below), the first code found in its title that the model key does not hold ("EQ50",
+  "advance 136300": blocked by ``m|`` already);
 * ``m|<brand>|<model>|<size>``: brand, model key and the size that tells variants apart (storage for
   phones, tablets, notebooks and consoles, screen inches for TVs, litres / kilos / millimetres for
   appliances and watches);
@@ -70,15 +71,16 @@ def block_keys(a: ProductAttributes) -> tuple[str, ...]:
     """The sorted block keys of a listing."""
     keys = [f"m|{a.brand or '?'}|{a.model or '-'}|{size_key(a)}"]
     code = a.code_key
+    unknown = a.brand not in _KNOWN_BRANDS or a.category in _OPEN_CATEGORIES
     if code:
         keys.append(f"c|{code[:CODE_PREFIX]}")
-    else:  # (a code that is the model key or in it shares the model's block already)
+    elif unknown:  # (a code that is the model key or in it shares the model's block already)
         model = a.model.upper() if a.model else ""
         for c in a.codes:
             if c not in model:
                 keys.append(f"c|{c[:CODE_PREFIX]}")
                 break
-    if a.brand not in _KNOWN_BRANDS or a.category in _OPEN_CATEGORIES:
+    if unknown:
         keys.extend(word_keys(a))
     return tuple(sorted(set(keys)))
 
