@@ -379,6 +379,18 @@ def evidence(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> li
                 "weight": weight,
             }
         )
+    code = agreeing_code(a, b) if (a.codes or b.codes) else None
+    if code is not None and not (a.code_key == b.code_key == code):
+        # a code both state that is not (only) their primary code: named, or found inside a title
+        out.append(
+            {
+                "attribute": "code_in_both",
+                "value_a": code if code in a.codes else None,
+                "value_b": code if code in b.codes else None,
+                "outcome": "agree",
+                "weight": _CODE_BOTH,
+            }
+        )
     text = line_similarity(a.product_line, b.product_line)
     out.append(
         {

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from processors.retail.attributes import code_in_title, codes_in, parse_listing
 from processors.retail.config import MatchConfig
 from processors.retail.lexicon import DATA_DIR, load_data
-from processors.retail.similarity import agreeing_code, same_code, score, veto
+from processors.retail.similarity import agreeing_code, evidence, same_code, score, veto
 
 CFG = MatchConfig()
 
@@ -326,3 +326,18 @@ def test_the_shipped_data_files_are_the_lexicon() -> None:
     data = load_data(DATA_DIR)
     assert "sony" in data["brands"] and ("headphones", "headphones") in data["category_words"]
     assert "funda" in data["accessory_words"] and "remanufactured" in data["condition_words"]
+
+
+def test_the_evidence_names_a_code_found_inside_the_other_title() -> None:
+    a = parse_listing("Koss Stereo Equalizer EQ50", "Koss")
+    b = parse_listing("Stereo Equalizer by Koss, model EQ 50", "Koss")
+    c = parse_listing("Koss EQ50 3-Band Equalizer", "Koss")
+    rows = {e["attribute"]: e for e in evidence(a, c, CFG)}
+    assert rows["code_in_both"] == {
+        "attribute": "code_in_both",
+        "value_a": "EQ50",
+        "value_b": "EQ50",
+        "outcome": "agree",
+        "weight": 3.0,
+    }
+    assert agreeing_code(a, b) == "EQ50"  # "eq 50" written apart, found inside the title
