@@ -100,6 +100,11 @@ def test_wdc_unseen_pairs_floor() -> None:
 
 
 # --------------------------------------------------------------------------- the command
+def _evaluate(left: Path, right: Path, truth: Path, *options: str):  # type: ignore[no-untyped-def]
+    args = ["retail", "evaluate", "--left", str(left), "--right", str(right), "--truth", str(truth), *options]
+    return CliRunner().invoke(app, args)
+
+
 def test_evaluate_command_on_two_small_catalogues(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text(
         "sku;name;maker;mpn\n"
@@ -117,22 +122,12 @@ def test_evaluate_command_on_two_small_catalogues(tmp_path: Path) -> None:
     )
     (tmp_path / "t.csv").write_text("left;right\na1;b1\na2;b2\n", encoding="utf-8")
     out = tmp_path / "out"
-    result = CliRunner().invoke(
-        app,
-        [
-            "retail",
-            "evaluate",
-            *(
-                "--left",
-                str(tmp_path / "a.csv"),
-                "--right",
-                str(tmp_path / "b.csv"),
-                "--truth",
-                str(tmp_path / "t.csv"),
-            ),
-            *("--id", "sku", "--title", "name", "--brand", "maker", "--model-number", "mpn"),
-            *("--encoding", "latin-1", "--separator", ";", "--out", str(out)),
-        ],
+    result = _evaluate(
+        tmp_path / "a.csv",
+        tmp_path / "b.csv",
+        tmp_path / "t.csv",
+        *("--id", "sku", "--title", "name", "--brand", "maker", "--model-number", "mpn"),
+        *("--encoding", "latin-1", "--separator", ";", "--out", str(out)),
     )
     assert result.exit_code == 0, result.output
     assert "precision 1.000  recall 1.000  F1 1.000" in result.output
@@ -143,21 +138,7 @@ def test_evaluate_command_on_two_small_catalogues(tmp_path: Path) -> None:
 def test_evaluate_command_names_a_missing_column(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("id,title\n1,x\n")
     (tmp_path / "t.csv").write_text("l,r\n")
-    result = CliRunner().invoke(
-        app,
-        [
-            "retail",
-            "evaluate",
-            "--left",
-            str(tmp_path / "a.csv"),
-            "--right",
-            str(tmp_path / "a.csv"),
-            "--truth",
-            str(tmp_path / "t.csv"),
-            "--title",
-            "name",
-        ],
-    )
+    result = _evaluate(tmp_path / "a.csv", tmp_path / "a.csv", tmp_path / "t.csv", "--title", "name")
     assert result.exit_code == 1
     assert "no column 'name'" in result.output
 
