@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Self
 
 from pydantic import BaseModel, Field, model_validator
@@ -27,7 +28,7 @@ from streams.engines.settings import WorkerSettings
 from streams.kafka.settings import KafkaSettings
 from streams.observability.settings import MetricsSettings
 
-__all__ = ["PROJECT_ROOT", "RENAMED_VARIABLES", "Settings", "get_settings"]
+__all__ = ["PROJECT_ROOT", "RENAMED_VARIABLES", "Settings", "get_settings", "product_matching_data"]
 
 # Environment variables of the flat settings before they were split by section: setting one is an
 # error that names its new name (silently ignoring it would run with the default).
@@ -64,6 +65,11 @@ class Settings(BaseSettings):
     # External services. When set, `mercado up` starts nothing and uses these.
     kafka_bootstrap: str | None = None
     database_url: str | None = None
+
+    # Real product-matching benchmarks (public catalogues with ground truth), read by
+    # `python -m bench.matching_real` and the tests that need them; a relative path is resolved against
+    # the project root. MERCADO_PRODUCT_MATCHING_DATA=/elsewhere overrides it.
+    product_matching_data: Path = Path("../shared/data/product-matching")
 
     local: LocalServices = Field(default_factory=LocalServices)
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
@@ -125,3 +131,9 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def product_matching_data(settings: Settings | None = None) -> Path:
+    """The folder of the real product-matching data sets, resolved against the project root."""
+    path = (settings or get_settings()).product_matching_data
+    return path if path.is_absolute() else (PROJECT_ROOT / path).resolve()

@@ -4,7 +4,7 @@ product across retailers, emit arbitrage opportunities and re-validate them on e
 See :mod:`processors.retail.pipeline` for the stages and :mod:`processors.retail.records` for the topics.
 """
 
-from processors.retail.attributes import ProductAttributes, parse_title
+from processors.retail.attributes import ProductAttributes, parse_listing, parse_title
 from processors.retail.block_matcher import BlockMatcher
 from processors.retail.blocking import block_keys, owner_block
 from processors.retail.config import GlitchConfig, MatchConfig, OpportunityConfig, RetailConfig, TierRule
@@ -44,6 +44,7 @@ __all__ = [
     "match_id",
     "opportunity_id",
     "owner_block",
+    "parse_listing",
     "parse_title",
     "retail_pipelines",
     "run_retail",

@@ -11,11 +11,14 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from processors.retail.lexicon import (
+    ACCESSORY_PREPOSITIONS,
+    ACCESSORY_WORDS,
     BRAND_ALIASES,
     BRANDS,
     CATEGORY_PATH_WORDS,
     CATEGORY_WORDS,
     COLORS,
+    CONDITION_WORDS,
     EDITION_WORDS,
     FAMILIES,
     FAMILY_CATEGORY_WORDS,
@@ -55,6 +58,10 @@ class ProductAttributes(NamedTuple):
     qualifiers: tuple[str, ...]  # variant words present: "pro", "plus", "5g"...
     distinctive: tuple[str, ...]  # line tokens that name a model: with a digit, one letter, or a qualifier
     code_key: str | None  # the model code compared between listings: letters and digits only
+    # every code-shaped word of the title (and the retailer's model number), letters and digits only, upper
+    # case: "WH-1000XM5", "WH1000XM5" and "WH 1000XM5" are all "WH1000XM5" (matched inside the other title)
+    codes: tuple[str, ...] = ()
+    accessory: bool = False  # made for another product ("funda para iPhone 15", "case for Galaxy S24")
 
 
 _NOT_CODE_CHARS = re.compile(r"[^A-Z0-9]")
@@ -89,7 +96,7 @@ def _brand_phrases() -> dict[tuple[str, ...], str]:
 _BRAND_INDEX = _phrase_index(_brand_phrases())
 _COLOR_INDEX = _phrase_index({tuple(tokens_of(v)): canon for canon, vs in COLORS.items() for v in vs})
 _PHRASE_STARTS = frozenset(_BRAND_INDEX) | frozenset(_COLOR_INDEX)
-_QUALIFIERS = STRONG_QUALIFIERS | SOFT_QUALIFIERS
+_QUALIFIERS = STRONG_QUALIFIERS | SOFT_QUALIFIERS | CONDITION_WORDS
 _CATEGORY_WORDS = dict(CATEGORY_WORDS)
 _FAMILY_CATEGORY = dict(FAMILY_CATEGORY_WORDS)
 _CATEGORY_RANK = {word: rank for rank, (word, _) in enumerate(CATEGORY_WORDS)}
@@ -266,11 +273,147 @@ def _looks_like_code(tok: str) -> bool:
     return bool(_CODE_SHAPE.match(tok)) and not _NOT_A_CODE.match(tok)
 
 
+# Words that are code-shaped but name a version, a resolution, a standard or a unit, never a model.
+_NOT_ANY_CODE = re.compile(
+    r"""^(?:v\d.*|802\.?11.*|[xh]\.?26[45]|mp[34]
+      |(?:windows|win|office|ps|xbox|usb|hdmi|ddr|gddr|sata|pcie|pci|wifi|cat|ipx?|class|pc|lga|dx|uhs)-?\d.*
+      |[a-z]\d{1,2}|\d{1,3}[a-z])$""",
+    re.VERBOSE,
+)
+# A number (a range, a product "2x1") followed only by a unit is a quantity, not a code: "18-55mm",
+# "750va", "3.5-5.6g", "2x1gb", "720p", "120v".
+_QUANTITY = re.compile(
+    r"^[\d.,\-x/]+(?:mm|cm|m|va|kva|w|kw|v|g|gb|tb|mb|kb|mhz|ghz|hz|khz|mp|mah|wh|in|inch|ft|lb|lbs|oz|p|i|k|x"
+    r"|ms|fps|dpi|ppm|bit|nm|mw|db|ah|rpm|pin|pk|ct|th|st|nd|rd)$"
+)
+_UNIT_WORDS = frozenset(
+    "gb tb mb kb mah w v hz mhz ghz mm cm m in inch inches ft lb lbs oz kg g pies pulgadas l lt watt watts "
+    "volt pack pk count ct pcs piezas dpi ppm x".split()
+)
+_CODE_WORD = re.compile(r"^(?=[a-z0-9\-/.]*\d)(?=[a-z0-9\-/.]*[a-z])[a-z0-9][a-z0-9\-/.]*[a-z0-9]$")
+_QUANTITY_WORD = re.compile(r"^\d+-?[a-z]{3,}$")  # "3-band", "24-outlet", "2-pack"
+
+
+# one pattern for every word that is code-shaped but no code (one regex call per word with a digit)
+_NO_CODE = re.compile(
+    "|".join(f"(?:{p.pattern})" for p in (_NOT_A_CODE, _NOT_ANY_CODE, _QUANTITY_WORD, _QUANTITY)), re.VERBOSE
+)
+
+
+def _is_code_word(w: str) -> bool:
+    return _CODE_WORD.match(w) is not None and _NO_CODE.match(w) is None
+
+
+_HAS_DIGIT = re.compile(r"\d")
+_EDGE_PUNCT = ".,;:()[]{}!?\"'*#"
+
+
+def codes_in(words: list[str]) -> list[str]:
+    """Every code in these folded words, normalized (letters and digits, upper case), in title order:
+    a code-shaped word ("fr530cb", "hl-l6200dw", "mq8n3lz/a"), a short letter prefix written apart from
+    the code it starts ("wh 1000xm5", "kd 55x77l"), and long bare numbers that are not quantities
+    ("1163641"). Hand-written: no library knows what a manufacturer code looks like."""
+    out: list[str] = []
+    n = len(words)
+    for i, raw in enumerate(words):
+        if len(raw) < 4 or raw.isalpha() or _HAS_DIGIT.search(raw) is None:
+            continue
+        w = raw.strip(_EDGE_PUNCT)
+        if w.isdigit():
+            if len(w) >= 6 and (i + 1 == n or words[i + 1].strip(_EDGE_PUNCT) not in _UNIT_WORDS):
+                out.append(w)
+            continue
+        key = _code_of_word(w)
+        if key is None:
+            continue
+        if key not in out:
+            out.append(key)
+        # "wh 1000xm5": two or three letters written apart from a code that starts with a digit
+        if i and w[0].isdigit():
+            a = words[i - 1]
+            if 2 <= len(a) <= 3 and a.isalpha() and a not in _UNIT_WORDS and a not in NOISE_WORDS:
+                joined = a.upper() + key
+                if joined not in out:
+                    out.append(joined)
+    return out
+
+
+@lru_cache(maxsize=1 << 16)
+def _code_of_word(w: str) -> str | None:
+    """The code key of one word with a digit (not a bare number), or ``None`` (titles repeat their words
+    — "128gb", "sm-a546e" — so the answer is memoized)."""
+    if "-" in w and w.replace("-", "").isdigit():  # a part number in digit groups: "010-00777-00"
+        digits = w.replace("-", "")
+        return digits if len(digits) >= 6 else None
+    if not _is_code_word(w):
+        return None
+    key = _NOT_CODE_CHARS.sub("", w.upper())
+    if len(key) < 4 or key.isdigit():
+        return None
+    return key
+
+
+def _is_code_key(key: str) -> bool:
+    """A code key that can identify a model: letters and digits (four or more), or a long number."""
+    if key.isdigit():
+        return len(key) >= 5
+    return len(key) >= 4 and not key.isalpha()
+
+
+_COUNT = re.compile(
+    r"\b(?:(\d{1,4})\s*-?\s*(?:pack|pk|pcs|piezas|unidades|count|ct)|(?:pack|set|box)\s+of\s+(\d{1,4}))\b"
+)
+_USERS = re.compile(r"\b(\d{1,5})\s*-?\s*(?:users?|usuarios?|licen[sc]es?|seats?)\b")
+
+
+_COUNT_HINTS = ("pack", "pk", "pcs", "piezas", "unidades", "count", "ct", "user", "usuario", "licen", "seat", " of ")
+
+
+def _count(text: str) -> tuple[str | None, str]:
+    """How many items or users a listing sells ("24-pack", "pack of 6", "5 users"), as a capacity ("24pk",
+    "5u": a different count is a different product), and the text without it (a count is not a model)."""
+    if not any(h in text for h in _COUNT_HINTS):
+        return None, text
+    m = _COUNT.search(text)
+    if m is not None:
+        n = int(m.group(1) or m.group(2))
+        return (f"{n}pk" if n > 1 else None), text[: m.start()] + text[m.end() :]
+    m = _USERS.search(text)
+    if m is not None:
+        return f"{int(m.group(1))}u", text[: m.start()] + text[m.end() :]
+    return None, text
+
+
+def code_in_title(code: str, normalized_title: str) -> bool:
+    """Whether ``code`` (a code key) is one word or consecutive words of a normalized title once its
+    spaces are ignored: "WH1000XM5" is in "sony wh 1000xm5 black", not in "sony wh 1000xm50"."""
+    compact = normalized_title.replace(" ", "")
+    needle = code.lower()
+    at = compact.find(needle)
+    if at < 0:
+        return False
+    bounds = {0}
+    k = 0
+    for w in normalized_title.split(" "):
+        k += len(w)
+        bounds.add(k)
+    while at >= 0:
+        if at in bounds and at + len(needle) in bounds:
+            return True
+        at = compact.find(needle, at + 1)
+    return False
+
+
+@lru_cache(maxsize=1 << 16)
+def _primary_shape(w: str) -> bool:
+    return _looks_like_code(w) and _NO_CODE.match(w) is None
+
+
 def _model_code(raw_words: list[str]) -> tuple[str | None, int]:
     """The manufacturer code and its word index: the last word if code-shaped, else a well-known shape."""
     if raw_words:
         last = raw_words[-1].strip(".,;:")
-        if _looks_like_code(last):
+        if _primary_shape(last):
             return last, len(raw_words) - 1
     for i, w in enumerate(raw_words):
         w = w.strip(".,;:()")
@@ -376,29 +519,88 @@ def _without_repeated_tail(line: list[str]) -> list[str]:
 
 
 def _distinctive(line: list[str]) -> tuple[str, ...]:
+    """Line words that name a model; long bare numbers (a retailer's catalogue number, "17100") do not."""
     out = []
     for t in line:
         if (not t.isalpha() or len(t) == 1 or t in STRONG_QUALIFIERS or t in SOFT_QUALIFIERS) and t not in out:
+            if len(t) >= 5 and t.isdigit():
+                continue
             out.append(t)
     return tuple(sorted(out))
 
 
-@lru_cache(maxsize=1 << 16)
+_APOSTROPHE = re.compile(r"(?<=[a-z])'(?=[a-z])")
+# a version marker before its number: "v. 5.0", "v.11", "version 2", "v5.0" (not "v50", a model)
+_VERSION = re.compile(r"\b(?:version\s|ver\.\s?|v\.\s?|v(?=\d{1,2}\.\d))(?=\d)")
+
+
+def _target_at(raw_words: list[str]) -> int:
+    """Index of the word that starts what an accessory is made for ("funda *para* iphone 15", "case *for*
+    galaxy s24", "*compatible* with ..."), or -1: a preposition followed within three words by a brand,
+    a family or a code."""
+    n = len(raw_words)
+    for i, w in enumerate(raw_words):
+        if w in ACCESSORY_PREPOSITIONS:
+            for nxt in raw_words[i + 1 : i + 4]:
+                t = nxt.strip(_EDGE_PUNCT)
+                if t in FAMILIES or t in _BRAND_INDEX or (len(t) >= 3 and _looks_like_code(t)) or t in _CATEGORY_WORDS:
+                    return i
+            if w.startswith("compatible") and i + 1 < n and raw_words[i + 1] in ("with", "con"):
+                return i
+    return -1
+
+
 def parse_title(title: str, brand_field: str | None = None, category_path: str | None = None) -> ProductAttributes:
     """Attributes of a listing from its title, the retailer's brand field and category path."""
+    return parse_listing(title, brand_field, category_path)
+
+
+@lru_cache(maxsize=1 << 16)
+def parse_listing(
+    title: str,
+    brand_field: str | None = None,
+    category_path: str | None = None,
+    model_number: str | None = None,
+) -> ProductAttributes:
+    """Attributes of a listing from its title, the retailer's brand field, category path and model number.
+    (The description is not parsed: it names accessories, compatible models and bundles too freely.)"""
     text = fold(title)
-    raw_words = text.split()
-    code, code_at = _model_code(raw_words)
+    if "'" in text:
+        text = _APOSTROPHE.sub("", text)  # "trudy's" = "trudys", "cook'n" = "cookn"
+    if "v." in text or "ver" in text or ("v" in text and "." in text and _VERSION.search(text)):
+        text = _VERSION.sub("", text)  # "v. 5.0", "v.11" = "5.0", "11"
+    count, body_text = _count(text)
+    raw_words = body_text.split()
+    target_at = _target_at(raw_words)
+    own_words = raw_words if target_at < 0 else raw_words[:target_at]
+    codes = codes_in(own_words)
+    number = code_key_of(fold(model_number)) if model_number else None
+    if number is not None and not _is_code_key(number):
+        number = None  # "MATTE WHITE", "X-25", "7020": a retailer's field is not always a code
+    if number is not None:
+        codes = [number, *(c for c in codes if c != number)]
+    code, code_at = _model_code(own_words)
     if code is not None:
         rest = raw_words[:code_at] + raw_words[code_at + 1 :]
         if code in rest:  # also part of the line ("WH-1000XM5 ... WH-1000XM5"): keep it there
             code_at = -1
         else:
             raw_words = rest
+            if target_at > code_at:
+                target_at -= 1
     units = _Units()
     body = units.extract(" ".join(raw_words))
     toks = tokens_of(body)
-    category = _category(toks, category_path)
+    accessory = target_at >= 0 or not ACCESSORY_WORDS.isdisjoint(toks)
+    category = "accessory" if accessory else _category(toks, category_path)
+    # where the accessory's target starts among the tokens: brands and families after it are not its own
+    target_tok = len(toks)
+    if target_at >= 0:
+        prep = raw_words[target_at]
+        for j, t in enumerate(toks):
+            if t == prep:
+                target_tok = j
+                break
 
     brand = _brand_of(brand_field)
     brand_toks: tuple[str, ...] = tuple(tokens_of(brand)) if brand else ()
@@ -413,11 +615,12 @@ def parse_title(title: str, brand_field: str | None = None, category_path: str |
             if t == brand_first and tuple(toks[i : i + len(brand_toks)]) == brand_toks:
                 i += len(brand_toks)
                 continue
-            k, value = _match_phrase(toks, i, _BRAND_INDEX)
-            if k and (brand is None or value == brand):
-                brand = value
-                i += k
-                continue
+            if i < target_tok:
+                k, value = _match_phrase(toks, i, _BRAND_INDEX)
+                if k and (brand is None or value == brand):
+                    brand = value
+                    i += k
+                    continue
             k, value = _match_phrase(toks, i, _COLOR_INDEX)
             if k:
                 if color is None:
@@ -435,7 +638,7 @@ def parse_title(title: str, brand_field: str | None = None, category_path: str |
             qualifiers.append(t)
         line.append(t)
     line = _without_repeated_tail(line)
-    if brand is None:
+    if brand is None and not accessory:
         for t in line:
             fam = FAMILIES.get(t)
             if fam is not None:
@@ -447,22 +650,35 @@ def parse_title(title: str, brand_field: str | None = None, category_path: str |
         line.append("plus")
     storage = units.storage
     screen = units.screen
+    capacity = units.capacity
+    if capacity is None:
+        capacity = count
     if category == "other" and units.ram is not None and storage is not None and screen is None:
         category = "phone"  # "Honor Magic6 Lite 8GB 256GB": RAM and storage, no screen size
+    if number is not None:
+        model_code = fold(model_number).upper() if model_number else None
+        key = number
+    else:
+        model_code = code.upper() if code is not None else None
+        key = code_key_of(code)
+        if key is not None and key not in codes:
+            codes.append(key)
     return ProductAttributes(
         normalized_title=" ".join(tokens_of(text)),
         category=category,
         brand=brand,
         product_line=" ".join(line) or None,
         model=_model_key(line),
-        model_code=code.upper() if code is not None else None,
-        code_key=code_key_of(code),
+        model_code=model_code,
+        code_key=key,
         storage_gb=storage,
         ram_gb=units.ram,
         screen_inches=screen,
         color=color,
-        capacity=units.capacity,
+        capacity=capacity,
         cpu=units.cpu,
         qualifiers=tuple(sorted(qualifiers)),
         distinctive=_distinctive(line),
+        codes=tuple(codes),
+        accessory=accessory,
     )

@@ -17,7 +17,7 @@ from typing import Any, Self
 
 from processors.core import Emit, KeyedProcessor, Record
 from processors.retail.attributes import ProductAttributes, code_key_of
-from processors.retail.blocking import owner_block
+from processors.retail.blocking import WORD_PREFIX, owner_block
 from processors.retail.config import RetailConfig
 from processors.retail.records import MATCHES_TOPIC, attributes_of, quote_of
 from processors.retail.similarity import Verdict, evidence, score
@@ -52,6 +52,8 @@ class Member:
             a.cpu,
             list(a.qualifiers),
             list(a.distinctive),
+            list(a.codes),
+            a.accessory,
         ]
         return [self.retailer, attrs, list(self.blocks), self.quote]
 
@@ -60,7 +62,14 @@ class Member:
         retailer, attrs, blocks, quote = state
         a = list(attrs)
         a[12], a[13] = tuple(a[12]), tuple(a[13])
-        return cls(key, retailer, ProductAttributes(*a, code_key=code_key_of(a[5])), tuple(blocks), quote)
+        codes, accessory = (tuple(a[14]), bool(a[15])) if len(a) > 14 else ((), False)  # older snapshots
+        return cls(
+            key,
+            retailer,
+            ProductAttributes(*a[:14], code_key=code_key_of(a[5]), codes=codes, accessory=accessory),
+            tuple(blocks),
+            quote,
+        )
 
 
 class BlockMatcher(KeyedProcessor):
@@ -77,6 +86,7 @@ class BlockMatcher(KeyedProcessor):
         # does not track (sets would be scanned at every collection: one per matched listing)
         self.matched_of: dict[str, tuple[str, ...]] = {}
         self.comparisons = 0  # pairs scored since this instance was built (a metric, not state)
+        self.word_block = key.startswith(WORD_PREFIX)
 
     # ------------------------------------------------------------------ events
     def on_event(self, schema: str, record: Record) -> list[Emit]:
@@ -111,6 +121,12 @@ class BlockMatcher(KeyedProcessor):
         title_changed = old is not None and key in self.members and old.attrs != self.members[key].attrs
         return self._diff(record, key, touched, verdicts, gone, title_changed)
 
+    @property
+    def purged(self) -> bool:
+        """A word block holding more listings than the cap (the word's document frequency, learned from
+        the stream: derived from the members, which are state)."""
+        return self.word_block and len(self.members) > self.config.match.word_block_cap
+
     def _unindex(self, member: Member) -> None:
         pool = self.by_color[member.attrs.color]
         del pool[member.key]
@@ -136,8 +152,10 @@ class BlockMatcher(KeyedProcessor):
         all_edges = self.edges
         xattrs, xretailer, xblocks = x.attrs, x.retailer, x.blocks
         color = xattrs.color
-        if color is None:
-            pools: list[dict[str, Member]] = [self.members]
+        if self.purged:  # a frequent word: only the pairs already matched are scored again
+            pools: list[dict[str, Member]] = [{k: self.members[k] for k in partners if k in self.members}]
+        elif color is None:
+            pools = [self.members]
         else:
             pools = [p for p in (self.by_color.get(color), self.by_color.get(None)) if p]
         compared = 0

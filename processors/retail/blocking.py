@@ -1,13 +1,24 @@
 """Block keys: listings that may be the same product share at least one block.
 
-* ``c|<code>``: the manufacturer model code (letters and digits), when the title has one;
+* ``c|<code>``: the first six characters of the manufacturer model code (letters and digits: one block
+  for a code and its suffixed forms, "DCB309" / "DCB309BLACK"), when the listing has one: its primary
+  code (the retailer's model number, or the title's), else, for a listing the lexicon does not
+  recognize (below), the first code found in its title that the model key does not hold ("EQ50",
+  "advance 136300": blocked by ``m|`` already);
 * ``m|<brand>|<model>|<size>``: brand, model key and the size that tells variants apart (storage for
   phones, tablets, notebooks and consoles, screen inches for TVs, litres / kilos / millimetres for
-  appliances and watches).
+  appliances and watches);
+* ``t|<rank>|<word>``: for a listing the lexicon does not recognize (a brand it does not know, or no
+  category but "other" or "accessory"),
+  its three rarest-looking title words: words with a digit first, then the longest. The rank (two
+  digits, rarer first) makes a pair sharing several such words owned by the rarest-looking one.
 
 Only listings of a block are compared, so the work grows with the true candidates, not with all pairs.
 A pair of listings is owned by the smallest block key they share (:func:`owner_block`), so it is
-scored and emitted once however many blocks it shares.
+scored and emitted once however many blocks it shares. A word block stops comparing newcomers once it
+holds more than ``MatchConfig.word_block_cap`` listings: its size is the word's document frequency,
+learned from the stream and kept in the block's state, and a frequent word is no evidence (block
+purging, as token-blocking toolkits do).
 """
 
 from __future__ import annotations
@@ -15,8 +26,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from processors.retail.attributes import ProductAttributes
+from processors.retail.lexicon import BRAND_ALIASES, BRANDS, STOP_WORDS
 
 _STORAGE_SIZED = frozenset({"phone", "tablet", "notebook", "console"})
+WORD_PREFIX = "t|"
+WORD_KEYS = 3  # word blocks per listing
+CODE_PREFIX = 6  # a code block holds the codes that start alike: "DCB309" and "DCB309BLACK", "F8Z414TTP"
+_KNOWN_BRANDS = frozenset(BRAND_ALIASES.get(b, b) for b in BRANDS)
+_OPEN_CATEGORIES = frozenset({"other", "accessory"})
 
 
 def size_key(a: ProductAttributes) -> str:
@@ -31,13 +48,41 @@ def size_key(a: ProductAttributes) -> str:
     return "-"
 
 
+def _rarity(word: str) -> tuple[bool, int, str]:
+    return (word.isalpha(), -len(word), word)
+
+
+def word_keys(a: ProductAttributes) -> list[str]:
+    """The word blocks of a listing the lexicon does not recognize (see the module's docstring)."""
+    brand = set(a.brand.split()) if a.brand else set()
+    words = {
+        w
+        for w in a.normalized_title.split()
+        if len(w) >= 3 and w not in STOP_WORDS and w not in brand and not (w.isdigit() and len(w) < 5)
+    }
+    out = []
+    for w in sorted(words, key=_rarity)[:WORD_KEYS]:
+        rank = 0 if not w.isalpha() else max(1, 12 - len(w))
+        out.append(f"{WORD_PREFIX}{rank:02d}|{w}")
+    return out
+
+
 def block_keys(a: ProductAttributes) -> tuple[str, ...]:
-    """The sorted block keys of a listing (one or two)."""
+    """The sorted block keys of a listing."""
     keys = [f"m|{a.brand or '?'}|{a.model or '-'}|{size_key(a)}"]
     code = a.code_key
+    unknown = a.brand not in _KNOWN_BRANDS or a.category in _OPEN_CATEGORIES
     if code:
-        keys.append(f"c|{code}")
-    return tuple(sorted(keys))
+        keys.append(f"c|{code[:CODE_PREFIX]}")
+    elif unknown:  # (a code that is the model key or in it shares the model's block already)
+        model = a.model.upper() if a.model else ""
+        for c in a.codes:
+            if c not in model:
+                keys.append(f"c|{c[:CODE_PREFIX]}")
+                break
+    if unknown:
+        keys.extend(word_keys(a))
+    return tuple(sorted(set(keys)))
 
 
 def owner_block(blocks_a: Sequence[str], blocks_b: Sequence[str]) -> str | None:

@@ -102,6 +102,9 @@ class MatchConfig(BaseModel):
     soft_token_penalty: float = Field(0.12, ge=0, le=1)
     #: screens closer than this (inches) are the same size
     screen_tolerance: float = Field(0.15, ge=0)
+    #: a word block (``t|...``, blocking.py) compares newcomers only while it holds at most this many
+    #: listings: a word more frequent than that is no evidence of identity
+    word_block_cap: int = Field(60, ge=2)
 
 
 class RetailConfig(BaseModel):

@@ -1,4 +1,4 @@
-"""Domain vocabulary of Chilean retail listings, folded (lower case, no accents).
+"""Domain vocabulary of retail listings (Chilean first, English and Spanish), folded (lower case, no accents).
 
 Brands, the product families that name their brand ("galaxy" is Samsung), colours in Spanish and in
 the manufacturers' English marketing names (one canonical Spanish name each), category words, and the
@@ -7,172 +7,66 @@ words that carry no identity (prefixes such as "celular", "smart tv").
 
 from __future__ import annotations
 
-# --------------------------------------------------------------------------- brands
-BRANDS: tuple[str, ...] = (
-    "samsung",
-    "apple",
-    "lg",
-    "xiaomi",
-    "motorola",
-    "huawei",
-    "honor",
-    "oppo",
-    "vivo",
-    "realme",
-    "nokia",
-    "tcl",
-    "alcatel",
-    "zte",
-    "lenovo",
-    "hp",
-    "dell",
-    "asus",
-    "acer",
-    "msi",
-    "microsoft",
-    "sony",
-    "nintendo",
-    "philips",
-    "jbl",
-    "bose",
-    "hisense",
-    "panasonic",
-    "sharp",
-    "toshiba",
-    "mademsa",
-    "fensa",
-    "whirlpool",
-    "midea",
-    "electrolux",
-    "oster",
-    "ursus trotter",
-    "thomas",
-    "ninja",
-    "somela",
-    "kitchenaid",
-    "bosch",
-    "daewoo",
-    "hyundai",
-    "recco",
-    "winia",
-    "hamilton beach",
-    "black+decker",
-    "black & decker",
-    "tefal",
-    "t-fal",
-    "mabe",
-    "consul",
-    "smeg",
-    "kenwood",
-    "haier",
-    "aiwa",
-    "caixun",
-    "kalley",
-    "google",
-    "amazon",
-    "garmin",
-    "amazfit",
-    "infinix",
-    "tecno",
-    "poco",
-    "redmi",
-    "blackview",
-    "ulefone",
-    "huawei",
-    "gigabyte",
-    "razer",
-    "logitech",
-    "skullcandy",
-    "beats",
-    "sennheiser",
-    "anker",
-    "soundcore",
-    "bgh",
-    "nex",
-    "sindelen",
-    "atma",
-    "libero",
-    "james",
-    "teka",
-    "franke",
-    "indurama",
-    "cdp",
-    "westinghouse",
-    "rca",
-    "jvc",
-    "aoc",
-    "hitachi",
-    "sansui",
-    "master-g",
-    "masterg",
-    "vtelca",
-    "lanix",
-    "gama",
-    "remington",
-    "braun",
-    "dyson",
-    "irobot",
-    "xbox",
-    "playstation",
-)
+import tomllib
+from pathlib import Path
+from typing import Any
+
+#: the lexicon's data files: ``lexicon.toml``, ``categories.toml`` and any other ``*.toml`` a user adds
+DATA_DIR = Path(__file__).resolve().parent / "data"
+_FIRST = ("lexicon.toml", "categories.toml")
+
+
+def load_data(folder: Path = DATA_DIR) -> dict[str, Any]:
+    """Every ``*.toml`` of ``folder`` merged: the two shipped files first, then the others in name order;
+    lists are concatenated (duplicates dropped), tables merged (a later file's entry wins). Read once, at
+    import: processors never read files while they process events."""
+    files = [folder / name for name in _FIRST if (folder / name).is_file()]
+    files += sorted(p for p in folder.glob("*.toml") if p.name not in _FIRST)
+    merged: dict[str, Any] = {}
+    for path in files:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+        for key, value in data.items():
+            old = merged.get(key)
+            if isinstance(value, list):
+                out = list(old or [])
+                for item in value:
+                    item = tuple(item) if isinstance(item, list) else item
+                    if item not in out:
+                        out.append(item)
+                merged[key] = out
+            elif isinstance(value, dict):
+                merged[key] = {**(old or {}), **value}
+            else:
+                merged[key] = value
+    return merged
+
+
+_DATA = load_data()
+
+# --------------------------------------------------------------------------- brands (data/lexicon.toml)
+BRANDS: tuple[str, ...] = tuple(_DATA["brands"])
 #: sub-brands that retailers file under their maker
-BRAND_ALIASES: dict[str, str] = {
-    "redmi": "xiaomi",
-    "poco": "xiaomi",
-    "mi": "xiaomi",
-    "xbox": "microsoft",
-    "playstation": "sony",
-    "black & decker": "black+decker",
-    "t-fal": "tefal",
-    "masterg": "master-g",
-    "soundcore": "anker",
-    "lg electronics": "lg",
-    "samsung electronics": "samsung",
-}
+BRAND_ALIASES: dict[str, str] = dict(_DATA["brand_aliases"])
 #: family names that tell the brand when the listing does not
-FAMILIES: dict[str, str] = {
-    "galaxy": "samsung",
-    "iphone": "apple",
-    "ipad": "apple",
-    "macbook": "apple",
-    "imac": "apple",
-    "airpods": "apple",
-    "redmi": "xiaomi",
-    "poco": "xiaomi",
-    "moto": "motorola",
-    "razr": "motorola",
-    "reno": "oppo",
-    "reno11": "oppo",
-    "reno10": "oppo",
-    "reno12": "oppo",
-    "ideapad": "lenovo",
-    "thinkpad": "lenovo",
-    "legion": "lenovo",
-    "loq": "lenovo",
-    "yoga": "lenovo",
-    "vivobook": "asus",
-    "zenbook": "asus",
-    "rog": "asus",
-    "tuf": "asus",
-    "pavilion": "hp",
-    "victus": "hp",
-    "omen": "hp",
-    "envy": "hp",
-    "inspiron": "dell",
-    "vostro": "dell",
-    "latitude": "dell",
-    "alienware": "dell",
-    "aspire": "acer",
-    "nitro": "acer",
-    "playstation": "sony",
-    "ps5": "sony",
-    "xbox": "microsoft",
-    "surface": "microsoft",
-    "nanocell": "lg",
-    "bespoke": "samsung",
-    "magic6": "honor",
-    "pixel": "google",
-}
+FAMILIES: dict[str, str] = dict(_DATA["families"])
+#: words that make a listing an accessory (made for another product), Spanish and English
+ACCESSORY_WORDS: frozenset[str] = frozenset(_DATA["accessory_words"])
+#: words after which a title names the product an accessory is for ("para", "for", "compatible with")
+ACCESSORY_PREPOSITIONS: frozenset[str] = frozenset(_DATA["accessory_prepositions"])
+#: words that make a listing a different offer of the product whatever its code (remanufactured...)
+CONDITION_WORDS: frozenset[str] = frozenset(_DATA["condition_words"])
+#: words that never name a product (function words, English and Spanish): never a word block
+STOP_WORDS: frozenset[str] = frozenset(_DATA["stop_words"])
+
+# --------------------------------------------------------------------------- categories (data/categories.toml)
+CATEGORIES: tuple[str, ...] = tuple(_DATA["categories"])
+#: title words that decide the category, most specific first (a "Galaxy Watch" is a watch, not a phone)
+CATEGORY_WORDS: tuple[tuple[str, str], ...] = tuple(_DATA["category_words"])
+#: family words that usually name a phone, weaker than the retailer's category path ("Galaxy Watch6")
+FAMILY_CATEGORY_WORDS: tuple[tuple[str, str], ...] = tuple(_DATA["family_category_words"])
+#: words of a retailer's category path (breadcrumb), most specific first
+CATEGORY_PATH_WORDS: tuple[tuple[str, str], ...] = tuple(_DATA["category_path_words"])
 
 # --------------------------------------------------------------------------- colours
 #: canonical colour -> the ways retailers and manufacturers write it (Spanish and English)
@@ -271,94 +165,6 @@ COLORS: dict[str, tuple[str, ...]] = {
     "inox": ("inox", "acero inoxidable", "stainless steel", "acero inox", "inoxidable"),
     "neon": ("neon", "neon red/blue", "neon rojo/azul"),
 }
-
-# --------------------------------------------------------------------------- categories
-CATEGORIES: tuple[str, ...] = (
-    "phone",
-    "notebook",
-    "tv",
-    "tablet",
-    "watch",
-    "headphones",
-    "console",
-    "fridge",
-    "washer",
-    "microwave",
-    "airfryer",
-    "other",
-)
-#: title words that decide the category, most specific first (a "Galaxy Watch" is a watch, not a phone)
-CATEGORY_WORDS: tuple[tuple[str, str], ...] = (
-    ("smartwatch", "watch"),
-    ("reloj", "watch"),
-    ("watch", "watch"),
-    ("audifonos", "headphones"),
-    ("audifono", "headphones"),
-    ("auriculares", "headphones"),
-    ("airpods", "headphones"),
-    ("buds", "headphones"),
-    ("buds2", "headphones"),
-    ("headphones", "headphones"),
-    ("earbuds", "headphones"),
-    ("tablet", "tablet"),
-    ("ipad", "tablet"),
-    ("tab", "tablet"),
-    ("pad", "tablet"),
-    ("notebook", "notebook"),
-    ("laptop", "notebook"),
-    ("macbook", "notebook"),
-    ("ultrabook", "notebook"),
-    ("portatil", "notebook"),
-    ("televisor", "tv"),
-    ("television", "tv"),
-    ("tv", "tv"),
-    ("consola", "console"),
-    ("playstation", "console"),
-    ("xbox", "console"),
-    ("switch", "console"),
-    ("refrigerador", "fridge"),
-    ("refrigeradora", "fridge"),
-    ("refrigerator", "fridge"),
-    ("nevera", "fridge"),
-    ("lavadora", "washer"),
-    ("lavaseca", "washer"),
-    ("microondas", "microwave"),
-    ("freidora", "airfryer"),
-    ("airfryer", "airfryer"),
-    ("celular", "phone"),
-    ("smartphone", "phone"),
-    ("telefono", "phone"),
-    ("iphone", "phone"),
-)
-#: family words that usually name a phone, weaker than the retailer's category path ("Galaxy Watch6")
-FAMILY_CATEGORY_WORDS: tuple[tuple[str, str], ...] = (
-    ("galaxy", "phone"),
-    ("moto", "phone"),
-    ("redmi", "phone"),
-    ("poco", "phone"),
-)
-#: words of a retailer's category path (breadcrumb), most specific first
-CATEGORY_PATH_WORDS: tuple[tuple[str, str], ...] = (
-    ("smartwatch", "watch"),
-    ("wearables", "watch"),
-    ("audifonos", "headphones"),
-    ("tablets", "tablet"),
-    ("notebooks", "notebook"),
-    ("consolas", "console"),
-    ("videojuegos", "console"),
-    ("refrigeradores", "fridge"),
-    ("refrigeracion", "fridge"),
-    ("lavadoras", "washer"),
-    ("lavado", "washer"),
-    ("microondas", "microwave"),
-    ("freidoras", "airfryer"),
-    ("televisores", "tv"),
-    ("smart tv", "tv"),
-    ("television", "tv"),
-    ("smartphones", "phone"),
-    ("celulares", "phone"),
-    ("telefonia", "phone"),
-)
 
 # --------------------------------------------------------------------------- words without identity
 #: category prefixes and marketing words dropped from the product line

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Self
 
 from processors.core import Emit, KeyedProcessor, Record
-from processors.retail.attributes import ProductAttributes, parse_title
+from processors.retail.attributes import ProductAttributes, parse_listing
 from processors.retail.blocking import block_keys
 from processors.retail.config import RetailConfig
 from processors.retail.glitches import current_price, detect
@@ -42,6 +42,7 @@ class ListingProcessor(KeyedProcessor):
         self._title: str | None = None
         self._brand: str | None = None
         self._category: str | None = None
+        self._number: str | None = None
         self._attrs: ProductAttributes | None = None
         self._blocks: tuple[str, ...] = ()
 
@@ -53,10 +54,17 @@ class ListingProcessor(KeyedProcessor):
         cfg = self.config.glitch
         offer, normal, card = record.get("price_offer"), record.get("price_normal"), record.get("price_card")
         title, brand, category = record["name"], record.get("brand"), record.get("category")
+        number = record.get("model_number")
         attrs = self._attrs
-        if attrs is None or self._title != title or self._brand != brand or self._category != category:
-            attrs = self._attrs = parse_title(title, brand, category)
-            self._title, self._brand, self._category = title, brand, category
+        if (
+            attrs is None
+            or self._title != title
+            or self._brand != brand
+            or self._category != category
+            or self._number != number
+        ):
+            attrs = self._attrs = parse_listing(title, brand, category, number)
+            self._title, self._brand, self._category, self._number = title, brand, category, number
             self._blocks = block_keys(attrs)
         out: list[Emit] = []
         glitches = detect(offer, normal, card, attrs.category, self.history, cfg)

@@ -79,6 +79,8 @@ def normalized_record(
         "price_card": listing.get("price_card"),
         "glitch_kinds": glitch_kinds,
         "blocks": list(blocks),
+        "codes": list(attrs.codes),
+        "accessory": attrs.accessory,
     }
 
 
@@ -97,6 +99,8 @@ def attributes_of(normalized: Record) -> ProductAttributes:
             tuple(normalized["qualifiers"]),
             tuple(normalized["model_words"]),
             code_key_of(normalized["model_code"]),
+            tuple(normalized.get("codes") or ()),
+            bool(normalized.get("accessory")),
         ),
     )
 

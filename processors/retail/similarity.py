@@ -1,15 +1,29 @@
 """Whether two listings are the same product: hard vetoes, then a score in [0, 1].
 
-Vetoes (both listings state the attribute and they differ): category, model code, brand, model key,
-storage, RAM, colour, capacity, processor, screen size (beyond a tolerance); a model word on each side
-that the other lacks ("m2" vs "m3", "series s" vs "series x"); a variant word on one side only ("pro",
-"plus", "fe", "digital"...).
+Codes first. Two different primary codes (a retailer's model number, a code-shaped last word, a
+well-known code shape) that neither listing states elsewhere veto (``model_code``); so do two listings
+that both state codes, one of them a primary code, without one in common. A code both state — the same
+key, one with a suffix or prefix of the other ("DCB309" / "DCB309BLACK"), or one's code inside the
+other's title once punctuation and spaces are ignored ("WH1000XM5" in "wh 1000xm5") — is a *code
+agreement*: it overrules the weak vetoes (accessory, category, brand, model key, model words), never
+the strong ones (condition, storage, RAM, colour, capacity, processor, screen: a model's variants share
+its code).
 
-Score = ``text_weight`` x fuzzy similarity of the product lines (rapidfuzz ``token_set_ratio``)
-+ (1 - ``text_weight``) x attribute agreement − ``soft_token_penalty`` per soft word on one side only
-("5g"). Attribute agreement is the weight of the attributes both listings state (and agree on) over
-that weight plus half the weight of those only one listing states, so a listing that leaves its RAM
-out is a weaker match than one that agrees on it, not a different product.
+Vetoes (both listings state the attribute and they differ): condition (remanufactured, refurbished...
+on one side only), accessory (one is made for another product), category, brand (unless one brand is a
+word of the other's title: a distributor), model key (both with letters and digits, see
+:func:`_models_conflict`), storage, RAM, colour, capacity (litres, kilos, millimetres, pack count,
+users), processor, screen size (beyond a tolerance); a model word on each side that the other lacks
+("m2" vs "m3", "series s" vs "series x"); a variant word on one side only ("pro", "plus", "fe"...).
+
+Score, when a code agrees, both primary codes are equal, or the model keys agree: ``text_weight`` x fuzzy
+similarity of the product lines (rapidfuzz ``token_set_ratio``) + (1 - ``text_weight``) x attribute
+agreement − ``soft_token_penalty`` per soft word on one side only ("5g"). Attribute agreement is the
+weight of the attributes both listings state (and agree on) over that weight plus half the weight of
+those only one listing states, so a listing that leaves its RAM out is a weaker match than one that
+agrees on it, not a different product. Otherwise nothing names the model on both sides, and the score is
+the titles' own similarity (rapidfuzz ``token_sort_ratio``: every word counts, so a title that only
+shares the brand and the product kind stays below the threshold).
 """
 
 from __future__ import annotations
@@ -17,11 +31,11 @@ from __future__ import annotations
 from operator import attrgetter
 from typing import NamedTuple
 
-from rapidfuzz.fuzz import token_set_ratio
+from rapidfuzz.fuzz import token_set_ratio, token_sort_ratio
 
-from processors.retail.attributes import ProductAttributes
+from processors.retail.attributes import ProductAttributes, code_in_title
 from processors.retail.config import MatchConfig
-from processors.retail.lexicon import SOFT_QUALIFIERS, STRONG_QUALIFIERS
+from processors.retail.lexicon import CONDITION_WORDS, SOFT_QUALIFIERS, STRONG_QUALIFIERS
 
 #: (attribute, weight when both state it, weight when only one does)
 WEIGHTS: dict[str, tuple[float, float]] = {
@@ -38,6 +52,7 @@ WEIGHTS: dict[str, tuple[float, float]] = {
 _W = WEIGHTS
 _STRONG = STRONG_QUALIFIERS
 _SOFT = SOFT_QUALIFIERS
+_CONDITION = CONDITION_WORDS
 
 
 class Verdict(NamedTuple):  # immutable; a NamedTuple is built faster than a frozen dataclass
@@ -54,49 +69,88 @@ def line_similarity(a: str | None, b: str | None) -> float:
     return token_set_ratio(a, b) / 100.0
 
 
-def veto(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> str | None:
-    """The attribute that makes two listings different products, or ``None``."""
-    if a.category != b.category and a.category != "other" and b.category != "other":
-        return "category"
-    x, y = a.code_key, b.code_key
-    if x is not None and y is not None and x != y:
-        return "model_code"
-    x, y = a.brand, b.brand
-    if x is not None and y is not None and x != y:
-        return "brand"
-    x, y = a.model, b.model
-    if x is not None and y is not None and x != y:
-        return "model"
-    n, m = a.storage_gb, b.storage_gb
-    if n is not None and m is not None and n != m:
-        return "storage_gb"
-    n, m = a.ram_gb, b.ram_gb
-    if n is not None and m is not None and n != m:
-        return "ram_gb"
-    x, y = a.color, b.color
-    if x is not None and y is not None and x != y:
-        return "color"
-    x, y = a.capacity, b.capacity
-    if x is not None and y is not None and x != y:
-        return "capacity"
-    x, y = a.cpu, b.cpu
-    if x is not None and y is not None and x != y:
-        return "cpu"
-    f, g = a.screen_inches, b.screen_inches
-    if f is not None and g is not None and abs(f - g) > cfg.screen_tolerance:
-        return "screen_inches"
-    if a.distinctive != b.distinctive:
-        da, db = set(a.distinctive), set(b.distinctive)
-        only_a, only_b = da - db, db - da
-        if only_a and only_b:
-            return "model"
-        if not (only_a | only_b).isdisjoint(_STRONG):
-            return "variant"
+def same_code(x: str, y: str) -> bool:
+    """Two code keys of one model: equal, or one the other with a packaging, colour or region suffix
+    of two characters or more, not all digits ("DCB309" / "DCB309BLACK", "8489A001" / "8489A001AA";
+    "2312DRA50G" and "2312DRA50G5" stay two models) or a vendor prefix in letters ("97185" / "VER97185")."""
+    if x == y:
+        return True
+    short, long_ = (x, y) if len(x) < len(y) else (y, x)
+    if len(short) >= 4 and len(long_) >= len(short) + 2 and long_.startswith(short):
+        return not long_[len(short) :].isdigit()
+    return len(short) >= 5 and long_.endswith(short) and long_[: len(long_) - len(short)].isalpha()
+
+
+def agreeing_code(a: ProductAttributes, b: ProductAttributes) -> str | None:
+    """A code of one listing that the other states too: among its codes (:func:`same_code`), or inside its
+    title once punctuation and spaces are ignored ("SM-A546E" in "... sm a546e", "WH1000XM5" in
+    "wh 1000xm5")."""
+    ca, cb = a.codes, b.codes
+    for c in ca:
+        if c in cb:
+            return c
+    for c in ca:
+        for d in cb:
+            if same_code(c, d):
+                return c
+        if not b.accessory and code_in_title(c, b.normalized_title):
+            return c
+    if not a.accessory:  # (an accessory's title names the code of the product it is made for)
+        for c in cb:
+            if code_in_title(c, a.normalized_title):
+                return c
     return None
 
 
+def codes_conflict(a: ProductAttributes, b: ProductAttributes) -> bool:
+    """Two different primary codes, neither stated by the other listing (a series code both share,
+    "CU7000", does not make "UN55CU7000GXZS" and "UN55CU7010GXZS" one product)."""
+    x, y = a.code_key, b.code_key
+    if x is None or y is None or x == y:
+        return False
+    if same_code(x, y) or any(same_code(x, c) for c in b.codes) or any(same_code(y, c) for c in a.codes):
+        return False
+    return not (code_in_title(x, b.normalized_title) or code_in_title(y, a.normalized_title))
+
+
+def _model_shaped(key: str) -> bool:
+    """A model key with letters and digits ("a54", "iphone15", "cu7000"): a bare number or a word alone
+    is too often a product number, a version or a product word to veto on."""
+    return not key.isalpha() and not key.isdigit()
+
+
+def _models_conflict(x: str, y: str, a: ProductAttributes, b: ProductAttributes) -> bool:
+    """Two model keys name different models: both have letters and digits, and either they share their
+    letters ("iphone15" / "iphone14", "a54" / "a34") or each is a word of its own title ("m2" / "m3");
+    a key made of a word and the number after it ("suite3", "series18") says nothing against another
+    word's ("software17100")."""
+    if not (_model_shaped(x) and _model_shaped(y)):
+        return False
+    if x.rstrip("0123456789") == y.rstrip("0123456789"):
+        return True
+    return f" {x} " in f" {a.normalized_title} " and f" {y} " in f" {b.normalized_title} "
+
+
+def brands_differ(a: ProductAttributes, b: ProductAttributes) -> bool:
+    """Both state a brand, they differ, and neither is a word of the other's title nor shares its first
+    word (a distributor's or a parent company's name in a brand field: "Sharp" / "Sharp Electronics")."""
+    x, y = a.brand, b.brand
+    if x is None or y is None or x == y:
+        return False
+    if x.split(" ", 1)[0] == y.split(" ", 1)[0]:
+        return False
+    return f" {x} " not in f" {b.normalized_title} " and f" {y} " not in f" {a.normalized_title} "
+
+
+def veto(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> str | None:
+    """The attribute that makes two listings different products, or ``None`` (:func:`score`'s veto)."""
+    return score(a, b, cfg).veto
+
+
 #: one Verdict per veto (immutable, so shared): a vetoed pair allocates nothing
-_VETOED: dict[str, Verdict] = {name: Verdict(0.0, name) for name in ("category", "variant", *WEIGHTS)}
+_VETOED: dict[str, Verdict] = {
+    name: Verdict(0.0, name) for name in ("category", "variant", "accessory", "condition", *WEIGHTS)
+}
 _CODE_BOTH, _CODE_ONE = WEIGHTS["model_code"]
 _BRAND_BOTH, _BRAND_ONE = WEIGHTS["brand"]
 _MODEL_BOTH, _MODEL_ONE = WEIGHTS["model"]
@@ -109,44 +163,81 @@ _CPU_BOTH, _CPU_ONE = WEIGHTS["cpu"]
 
 
 def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdict:
-    """:func:`veto`, then the score. The matcher's per-pair hot path: the vetoes (the same checks in the
-    same order as :func:`veto`) and the weights of the attributes stated by both / by one listing only are
-    read in one pass over the attributes."""
+    """The vetoes, then the score: the matcher's per-pair hot path (the vetoes and the weights of the
+    attributes stated by both / by one listing only are read in one pass over the attributes).
+
+    A code both listings state (:func:`agreeing_code`) overrules the weak vetoes — accessory, category,
+    brand, model key, model words — since titles name one product in many ways and a manufacturer code in one; it never
+    overrules storage, RAM, colour, capacity, processor or screen (the variants of one model
+    share its code). Two different primary codes (a retailer's model number, a code-shaped last word, a
+    well-known code shape) with no code in common veto."""
     x: object
     y: object
-    if a.category != b.category and a.category != "other" and b.category != "other":
-        return _VETOED["category"]
-    agree = missing = 0.0  # sums of halves and units: exact in any order
+    qa, qb = a.qualifiers, b.qualifiers
+    if qa != qb and not (_CONDITION.isdisjoint(qa) and _CONDITION.isdisjoint(qb)):
+        if _CONDITION.intersection(qa) != _CONDITION.intersection(qb):
+            return _VETOED["condition"]
     x, y = a.code_key, b.code_key
-    if x is not None:
-        if y is not None:
-            if x != y:
-                return _VETOED["model_code"]
-            agree += _CODE_BOTH
-        else:
+    if x is not None and y is not None and x != y and codes_conflict(a, b):
+        return _VETOED["model_code"]
+    code = x if x is not None and x == y else agreeing_code(a, b) if (a.codes or b.codes) else None
+    # A code that is the model word itself ("EQ50", "G84") only lifts the weak vetoes: it is scored like
+    # the model keys' agreement, a variant word on one side still vetoes ("S23" / "S23 FE"), and what one
+    # title omits stays in doubt (the RAM variants of one model).
+    lifted = False
+    ma, mb = a.model, b.model
+    if code is not None and (
+        (ma is not None and len(ma) == len(code) and code == ma.upper())
+        or (mb is not None and len(mb) == len(code) and code == mb.upper())
+    ):
+        code, lifted = None, True
+    agree = missing = 0.0  # sums of halves and units: exact in any order
+    if code is None:
+        if not lifted:
+            if a.accessory is not b.accessory:
+                return _VETOED["accessory"]
+            if a.category != b.category and a.category != "other" and b.category != "other":
+                return _VETOED["category"]
+        if x is not None:
+            if y is not None:  # (the same: different primary codes with no code in common were vetoed)
+                agree += _CODE_BOTH
+            else:
+                missing += _CODE_ONE
+        elif y is not None:
             missing += _CODE_ONE
-    elif y is not None:
-        missing += _CODE_ONE
-    x, y = a.brand, b.brand
-    if x is not None:
-        if y is not None:
-            if x != y:
-                return _VETOED["brand"]
-            agree += _BRAND_BOTH
-        else:
-            missing += _BRAND_ONE
-    elif y is not None:
-        missing += _BRAND_ONE
-    x, y = a.model, b.model
-    if x is not None:
-        if y is not None:
-            if x != y:
-                return _VETOED["model"]
-            agree += _MODEL_BOTH
-        else:
+        x, y = a.brand, b.brand
+        if x is not None:
+            if y is not None:
+                if x == y:
+                    agree += _BRAND_BOTH
+                elif not lifted and brands_differ(a, b):
+                    return _VETOED["brand"]
+            elif f" {x} " in f" {b.normalized_title} ":  # the other title names it: "punch software 17100 ..."
+                agree += _BRAND_BOTH
+            else:
+                missing += _BRAND_ONE
+        elif y is not None:
+            if f" {y} " in f" {a.normalized_title} ":
+                agree += _BRAND_BOTH
+            else:
+                missing += _BRAND_ONE
+        x, y = a.model, b.model
+        if x is not None:
+            if y is not None:
+                if x == y:
+                    agree += _MODEL_BOTH
+                elif not lifted and _models_conflict(x, y, a, b):
+                    return _VETOED["model"]
+            else:
+                missing += _MODEL_ONE
+        elif y is not None:
             missing += _MODEL_ONE
-    elif y is not None:
-        missing += _MODEL_ONE
+    else:
+        agree += _CODE_BOTH
+        if a.brand is not None and a.brand == b.brand:
+            agree += _BRAND_BOTH
+        if a.model is not None and a.model == b.model:
+            agree += _MODEL_BOTH
     x, y = a.storage_gb, b.storage_gb
     if x is not None:
         if y is not None:
@@ -209,18 +300,30 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
         missing += _SCREEN_ONE
     da, db = a.distinctive, b.distinctive
     differ = da != db
-    if differ:
+    if differ and code is None:
         sa, sb = set(da), set(db)
         only_a, only_b = sa - sb, sb - sa
-        if only_a and only_b:
+        if only_a and only_b and not lifted:
             return _VETOED["model"]
         if not (only_a | only_b).isdisjoint(_STRONG):
             return _VETOED["variant"]
-    same_code = a.code_key is not None and b.code_key is not None  # different codes were vetoed
+    same_code = code is not None or (a.code_key is not None and b.code_key is not None)
     if same_code:  # the manufacturer says it is the same model: what one title leaves out is not doubt
         missing = 0.0
-    attrs = agree / (agree + missing) if agree else 0.0
-    s = cfg.text_weight * line_similarity(a.product_line, b.product_line) + (1.0 - cfg.text_weight) * attrs
+    model = a.model
+    if (
+        same_code
+        or lifted
+        or (
+            model is not None
+            and model == b.model
+            and (not model.isalpha() or (a.brand is not None and a.brand == b.brand))
+        )
+    ):
+        attrs = agree / (agree + missing) if agree else 0.0
+        s = cfg.text_weight * line_similarity(a.product_line, b.product_line) + (1.0 - cfg.text_weight) * attrs
+    else:  # nothing names the model on both sides: the titles themselves must agree
+        s = token_sort_ratio(a.normalized_title, b.normalized_title) / 100.0
     if differ and not same_code:
         soft = len(set(da).symmetric_difference(db) & _SOFT)
         s -= soft * cfg.soft_token_penalty
@@ -274,6 +377,18 @@ def evidence(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> li
                 "value_b": y if y is None or type(y) is str else _show(y),
                 "outcome": outcome,
                 "weight": weight,
+            }
+        )
+    code = agreeing_code(a, b) if (a.codes or b.codes) else None
+    if code is not None and not (a.code_key == b.code_key == code):
+        # a code both state that is not (only) their primary code: named, or found inside a title
+        out.append(
+            {
+                "attribute": "code_in_both",
+                "value_a": code if code in a.codes else None,
+                "value_b": code if code in b.codes else None,
+                "outcome": "agree",
+                "weight": _CODE_BOTH,
             }
         )
     text = line_similarity(a.product_line, b.product_line)

@@ -10,6 +10,9 @@ import typer
 from streams.commands import services, catalog, events, run, samples  # noqa: F401
 # isort: on
 from streams.commands.app import app
+from streams.commands.retail_evaluate import retail_app
+
+app.add_typer(retail_app, name="retail")
 
 __all__ = ["app"]
 

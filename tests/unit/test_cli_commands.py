@@ -15,5 +15,6 @@ def test_every_command_and_group_is_registered() -> None:
         "produce", "consume", "dead-letters", "backfill",  # events
         "worker", "replay",  # run
         "generate", "demo",  # samples
+        "retail",  # retail evaluate
         "db", "sink", "notify", "risk", "opportunities",  # entry points of sinks/ and queries/
     } <= names

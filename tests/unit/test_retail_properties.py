@@ -72,7 +72,7 @@ def test_the_normalizer_never_crashes(title: str, brand: str | None, path: str |
     a = parse_title(title, brand, path)
     assert a.normalized_title == fold(a.normalized_title)
     assert a.storage_gb is None or a.storage_gb >= 0
-    assert all(k.startswith(("m|", "c|")) for k in block_keys(a))
+    assert all(k.startswith(("m|", "c|", "t|")) for k in block_keys(a))
 
 
 @settings(max_examples=400, deadline=None)

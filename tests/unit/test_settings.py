@@ -14,6 +14,7 @@ def test_each_section_is_declared_by_the_package_that_uses_it() -> None:
     assert owners == {
         "kafka_bootstrap": "builtins",
         "database_url": "builtins",
+        "product_matching_data": "pathlib",
         "local": "infra.settings",
         "db": "infra.settings",
         "kafka": "streams.kafka.settings",

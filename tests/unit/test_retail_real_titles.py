@@ -1,0 +1,343 @@
+"""Real-style titles (English and Spanish, brands the lexicon does not know, codes in every position and
+spelling, accessories) and what the normalizer must read in them; each veto and each override alone.
+
+The titles are written by hand in the style of real retail listings; none is copied from the public
+benchmark data sets (tests/unit/test_retail_real_data.py runs those).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from processors.retail.attributes import code_in_title, codes_in, parse_listing
+from processors.retail.config import MatchConfig
+from processors.retail.lexicon import DATA_DIR, load_data
+from processors.retail.similarity import agreeing_code, evidence, same_code, score, veto
+
+CFG = MatchConfig()
+
+# title, brand field, model number -> category, brand, codes, accessory
+TITLES: list[tuple[str, str | None, str | None, tuple[str, str | None, tuple[str, ...], bool]]] = [
+    # codes in every spelling: hyphen, glued, letters written apart
+    (
+        "Sony WH-1000XM5 Wireless Noise Cancelling Headphones Black",
+        None,
+        None,
+        ("headphones", "sony", ("WH1000XM5",), False),
+    ),
+    ("Sony WH1000XM5 Headphones", None, None, ("headphones", "sony", ("WH1000XM5",), False)),
+    ("Sony WH 1000XM5 Over-Ear Headphones", None, None, ("headphones", "sony", ("1000XM5", "WH1000XM5"), False)),
+    ("Audífonos Sony WH-CH720N Azul", None, None, ("headphones", "sony", ("WHCH720N",), False)),
+    ("Celular Samsung Galaxy A54 5G 128GB Negro SM-A546E", None, None, ("phone", "samsung", ("SMA546E",), False)),
+    ("Samsung SMA546E Galaxy A54 256GB", None, None, ("phone", "samsung", ("SMA546E",), False)),
+    ("Tablet Samsung Galaxy Tab A9+ 64GB SM-X210", None, None, ("tablet", "samsung", ("SMX210",), False)),
+    # codes first, in the middle, last; brands the lexicon does not know
+    ("Koss EQ50 3-Band Stereo Equalizer", None, None, ("other", None, ("EQ50",), False)),
+    ("Koss EQ50 3-Band Stereo Equalizer", "Koss", None, ("other", "koss", ("EQ50",), False)),
+    ("Kodak Black Ink Cartridge 10B 1163641", None, None, ("other", None, ("1163641",), False)),
+    ("Epson 1500 Hours 200W UHE Projector Lamp ELPLP12", None, None, ("other", None, ("ELPLP12",), False)),
+    ("Brother HL-L6200DW Laser Printer 1200 x 1200 DPI A4 Wi-Fi", None, None, ("other", None, ("HLL6200DW",), False)),
+    ("HP 75 Tri-color Inkjet Cartridge CB337WN", None, None, ("other", "hp", ("CB337WN",), False)),
+    ("Logitech M310 Wireless Mouse", None, None, ("other", "logitech", ("M310",), False)),
+    ("Nikon D3000 10.2MP DSLR Camera Kit with 18-55mm Lens", None, None, ("other", None, ("D3000",), False)),
+    ("Canon EOS 2000D + EF-S 18-55mm III", None, None, ("other", None, ("2000D", "EOS2000D"), False)),
+    ("APC Back-UPS 750VA 120V BE750G", None, None, ("other", None, ("BE750G",), False)),
+    ("Garmin Foretrex 401 Portable GPS 010-00777-00", None, None, ("other", "garmin", ("0100077700",), False)),
+    ("D-Link DCS-1100 Network Camera", None, None, ("other", None, ("DCS1100",), False)),
+    ("StarTech.com RKPW247015 24 Outlet Power Strip", None, None, ("other", None, ("RKPW247015",), False)),
+    ("3M FR530CB Ergonomic Adjustable Footrest", None, None, ("other", None, ("FR530CB",), False)),
+    ("Visioneer RW120-WU RoadWarrior Sheetfed Scanner", None, None, ("other", None, ("RW120WU",), False)),
+    ("Monitor Dell 24 P2422H", None, None, ("other", "dell", ("P2422H",), False)),
+    ("Sandisk Cruzer Glide 64GB USB 2.0 SDCZ60-064G", None, None, ("other", None, ("SDCZ60064G",), False)),
+    ("Canon imageCLASS X25 Black Toner Cartridge 8489A001AA", None, None, ("other", None, ("8489A001AA",), False)),
+    ("Disco Duro Externo Seagate 2TB STKM2000400", None, None, ("other", None, ("STKM2000400",), False)),
+    ("Mouse Logitech G203 Lightsync Negro", None, None, ("other", "logitech", ("G203",), False)),
+    ("Teclado Mecánico Redragon Kumara K552 RGB", None, None, ("other", None, ("K552",), False)),
+    ("Audifonos Gamer HyperX Cloud Stinger 2 Core 683L9AA", None, None, ("headphones", None, ("683L9AA",), False)),
+    ("Impresora Multifuncional Epson EcoTank L3250", None, None, ("other", None, ("L3250",), False)),
+    ("JBL Tune 520BT Wireless On-Ear Headphones Blue", None, None, ("headphones", "jbl", ("520BT",), False)),
+    # quantities, versions, standards and years are not codes
+    ("Kingston ValueRAM 2GB Kit 2x1GB PC3200 DDR 184-Pin", None, None, ("other", None, (), False)),
+    ("Corel VideoStudio 11 Plus", None, None, ("other", None, (), False)),
+    ("Adobe Photoshop Elements 5.0 Win", None, None, ("other", None, (), False)),
+    ("Microsoft Office 2007 Small Business Edition", None, None, ("other", "microsoft", (), False)),
+    ("Punch Software 17100 Punch! Super Home Suite v.3.0", None, None, ("other", None, (), False)),
+    ("Reloj inteligente Huawei Watch GT 4 46mm", None, None, ("watch", "huawei", (), False)),
+    ("Cámara Canon EOS Rebel T7 18-55mm", None, None, ("other", None, (), False)),
+    ("Refrigerador No Frost Mademsa Altus 1350 324 Litros", None, None, ("fridge", "mademsa", (), False)),
+    ("Auriculares inalámbricos Xiaomi Redmi Buds 4 Active", None, None, ("headphones", "xiaomi", (), False)),
+    ("Bose QuietComfort 45 Auriculares Bluetooth Blanco", None, None, ("headphones", "bose", (), False)),
+    # the lexicon's categories and shapes still read as before
+    ('Smart TV LG 55" 4K UHD 55UR7800PSA', None, None, ("tv", "lg", ("55UR7800PSA",), False)),
+    (
+        'Smart TV Samsung Crystal UHD CU7000 55" UN55CU7000GXZS',
+        None,
+        None,
+        ("tv", "samsung", ("CU7000", "UN55CU7000GXZS"), False),
+    ),
+    (
+        "Notebook Lenovo IdeaPad Slim 3 15IRH8 Intel Core i5-13420H 16GB 512GB SSD",
+        None,
+        None,
+        ("notebook", "lenovo", ("15IRH8",), False),
+    ),
+    ("Apple MacBook Air 13 M2 8GB 256GB MLY33LL/A", None, None, ("notebook", "apple", ("MLY33LLA",), False)),
+    ("iPhone 15 Pro 256GB Titanio Natural MTV53LZ/A", None, None, ("phone", "apple", ("MTV53LZA",), False)),
+    ("Lavadora Samsung 19 kg WA19CG6745BV", None, None, ("washer", "samsung", ("WA19CG6745BV",), False)),
+    ("Microondas Oster 20 Litros POGYMWF1020", None, None, ("microwave", "oster", ("POGYMWF1020",), False)),
+    ("Freidora de aire Philips HD9252/90 4.1 L", None, None, ("airfryer", "philips", ("HD925290",), False)),
+    ("Consola PlayStation 5 Slim 1TB CFI-2015", None, None, ("console", "sony", ("CFI2015",), False)),
+    ("Nintendo Switch OLED HEG-001", None, None, ("console", "nintendo", ("HEG001",), False)),
+    ("Smartphone Motorola Moto G84 5G 256GB XT2347-1", None, None, ("phone", "motorola", ("XT23471",), False)),
+    ("Xiaomi Redmi Note 13 Pro 8GB 256GB 2312DRA50G", None, None, ("phone", "xiaomi", ("2312DRA50G",), False)),
+    # accessories: they do not take the brand, family or code of the product they are made for
+    ("Funda para iPhone 15 Pro Max Silicona Negra", None, None, ("accessory", None, (), True)),
+    ("Case for Samsung Galaxy S24 Ultra SM-S928B Clear", None, None, ("accessory", None, (), True)),
+    ("Cable USB-C a Lightning 1m Apple", None, None, ("accessory", "apple", (), True)),
+    ("Cargador Samsung 25W Carga Rápida EP-TA800", None, None, ("accessory", "samsung", ("EPTA800",), True)),
+    ("Protector de pantalla compatible con Galaxy A54", None, None, ("accessory", None, (), True)),
+    ("Screen protector compatible with iPhone 15", None, None, ("accessory", None, (), True)),
+    ("Anker PowerCore 10000mAh Portable Charger A1263", None, None, ("accessory", "anker", ("A1263",), True)),
+    ("Targus 15.6 Laptop Backpack TSB883", None, None, ("accessory", None, ("TSB883",), True)),
+    ("Soporte de pared para TV 32 a 55 pulgadas", None, None, ("accessory", None, (), True)),
+    ("Correa para Apple Watch 44mm Silicona", None, None, ("accessory", None, (), True)),
+    # (the lamp's own part number: "for" is followed by no brand, family or code the lexicon knows)
+    ("Replacement Lamp for Epson PowerLite 1700 ELPLP12", None, None, ("accessory", None, ("ELPLP12",), True)),
+    # a retailer's model-number field: a code when it looks like one
+    ("Draper Infrared Remote Transmitter", None, "121066", ("other", None, ("121066",), False)),
+    ("Da-Lite Model B Manual Screen", None, "MATTE WHITE", ("other", None, (), False)),
+    ("Canon imageCLASS Toner", None, "X-25", ("other", None, (), False)),
+    ("Pioneer 10 in. Champion Series Subwoofer", "Pioneer", "TS-W2502D2", ("other", "pioneer", ("TSW2502D2",), False)),
+]
+
+
+def test_the_table_is_large_enough() -> None:
+    assert len(TITLES) >= 60
+
+
+@pytest.mark.parametrize(("title", "brand", "number", "expected"), TITLES)
+def test_real_style_titles(
+    title: str, brand: str | None, number: str | None, expected: tuple[str, str | None, tuple[str, ...], bool]
+) -> None:
+    a = parse_listing(title, brand, None, number)
+    assert (a.category, a.brand, a.codes, a.accessory) == expected
+
+
+def test_the_model_number_is_the_primary_code() -> None:
+    a = parse_listing("Pioneer Champion Series Subwoofer", "Pioneer", None, "TS-W2502D2")
+    assert (a.model_code, a.code_key) == ("TS-W2502D2", "TSW2502D2")
+
+
+@pytest.mark.parametrize(
+    ("title", "capacity"),
+    [
+        ("Eveready Gold Alkaline AA Batteries 24-Pack", "24pk"),
+        ("Sharpie Fine Point Markers, Pack of 12", "12pk"),
+        ("Intuit QuickBooks Pro 2008 3-User", "3u"),
+        ("Norton Antivirus 5 Users", "5u"),
+        ("Bolsas de basura 30 unidades", "30pk"),
+        ("Eveready Gold Alkaline D Batteries", None),
+    ],
+)
+def test_counts_are_a_capacity(title: str, capacity: str | None) -> None:
+    assert parse_listing(title).capacity == capacity
+
+
+@pytest.mark.parametrize(
+    ("code", "title", "inside"),
+    [
+        ("WH1000XM5", "sony wh 1000xm5 black", True),
+        ("WH1000XM5", "sony wh1000xm5", True),
+        ("WH1000XM5", "sony wh 1000xm50", False),
+        ("A546E", "samsung sm a546e", True),
+        ("A546", "samsung sm a546e", False),
+    ],
+)
+def test_a_code_inside_a_title_respects_word_boundaries(code: str, title: str, inside: bool) -> None:
+    assert code_in_title(code, title) is inside
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "same"),
+    [
+        ("DCB309", "DCB309BLACK", True),
+        ("8489A001", "8489A001AA", True),
+        ("97185", "VER97185", True),
+        ("2312DRA50G", "2312DRA50G5", False),  # a one-character suffix: another model
+        ("CB337WN", "CB337WN140", False),  # a digit suffix: another model
+        ("520BT", "03520BT", False),  # a digit prefix is not a vendor's
+        ("SMA546E", "SMA546B", False),
+    ],
+)
+def test_same_code(x: str, y: str, same: bool) -> None:
+    assert same_code(x, y) is same
+    assert same_code(y, x) is same
+
+
+# --------------------------------------------------------------------------- each veto alone
+@pytest.mark.parametrize(
+    ("a", "b", "vetoed_by"),
+    [
+        ("HP 56 Black Inkjet Cartridge C6656AN", "Remanufactured HP 56 Black Inkjet Cartridge C6656AN", "condition"),
+        ("Funda para iPhone 15", "Apple iPhone 15 128GB Negro", "accessory"),
+        ("Sony Headphones WH-1000XM5", "Sony Headphones WH-1000XM4", "model_code"),
+        ("Celular Xiaomi Redmi Note 13 128GB", "Celular Xiaomi Redmi Note 12 128GB", "model"),
+        ("Celular Samsung Galaxy A54 128GB Negro", "Celular Samsung Galaxy A54 256GB Negro", "storage_gb"),
+        ("Celular Samsung Galaxy A54 8GB RAM 128GB Negro", "Celular Samsung Galaxy A54 6GB RAM 128GB Negro", "ram_gb"),
+        ("Celular Samsung Galaxy A54 128GB Negro", "Celular Samsung Galaxy A54 128GB Blanco", "color"),
+        ("Eveready Gold Alkaline AA Batteries 24-Pack", "Eveready Gold Alkaline AA Batteries 4-Pack", "capacity"),
+        ("Notebook HP 15 Core i5 8GB 512GB SSD", "Notebook HP 15 Core i7 8GB 512GB SSD", "cpu"),
+        ('Smart TV LG 55" UHD UR7800', 'Smart TV LG 65" UHD UR7800', "screen_inches"),
+        ("Apple MacBook Air M2 8GB 256GB", "Apple MacBook Air M3 8GB 256GB", "model"),
+        # (category and variant, each alone: test_retail_matcher.py::test_veto)
+    ],
+)
+def test_each_veto_alone(a: str, b: str, vetoed_by: str) -> None:
+    pa, pb = parse_listing(a), parse_listing(b)
+    assert veto(pa, pb, CFG) == vetoed_by
+    assert veto(pb, pa, CFG) == vetoed_by
+
+
+def test_the_brand_veto_alone() -> None:
+    a, b = parse_listing("Stereo Equalizer", "Koss"), parse_listing("Stereo Equalizer", "Pioneer")
+    assert veto(a, b, CFG) == veto(b, a, CFG) == "brand"
+
+
+# --------------------------------------------------------------------------- each override alone
+def _match(a: object, b: object) -> bool:
+    v = score(a, b, CFG)  # type: ignore[arg-type]
+    return v.veto is None and v.score >= CFG.threshold
+
+
+def test_a_code_agreement_overrules_the_brand_veto() -> None:
+    # a distributor in one brand field, the manufacturer in the other; both state the code
+    a = parse_listing("Stereo Equalizer EQ50", "Koss")
+    b = parse_listing("Stereo Equalizer EQ50 3-Band", "Electronics Expo")
+    assert agreeing_code(a, b) == "EQ50"
+    assert _match(a, b)
+    c = parse_listing("Stereo Equalizer", "Koss")
+    d = parse_listing("Stereo Equalizer 3-Band", "Electronics Expo")
+    assert veto(c, d, CFG) == "brand"
+
+
+def test_a_code_agreement_overrules_the_category_veto() -> None:
+    a = parse_listing("3M Gel Mouse Pad MW310LE")  # "pad" reads as a tablet word
+    b = parse_listing("3M MW310LE Precise Gel Wrist Rest Mouse Mat")
+    assert a.category == "tablet"
+    assert _match(a, b)
+
+
+def test_a_code_agreement_overrules_the_model_key_veto() -> None:
+    # one retailer names the camera by its line ("G7X"), the other by the series it reads ("Mark II")
+    plain_a, plain_b = parse_listing("Canon PowerShot G7X Camera"), parse_listing("Canon PowerShot M2 Camera")
+    assert veto(plain_a, plain_b, CFG) == "model"
+    a = parse_listing("Canon PowerShot G7X Camera 1066C001")
+    b = parse_listing("Canon 1066C001 PowerShot M2 Camera")
+    assert agreeing_code(a, b) == "1066C001"
+    assert _match(a, b)
+
+
+def test_a_code_agreement_overrules_the_accessory_veto() -> None:
+    a = parse_listing("Griffin Airstrap GB01759 Black")
+    b = parse_listing("Griffin GB01759 Airstrap Case for iPad - Black")
+    assert (a.accessory, b.accessory) == (False, True)
+    assert _match(a, b)
+
+
+def test_a_code_agreement_overrules_model_words() -> None:
+    a = parse_listing("Sony 2.0 Wireless Headphones WH-1000XM5")
+    b = parse_listing("Sony WH 1000XM5 Headphones Edition 3")
+    assert _match(a, b)
+
+
+def test_a_code_written_apart_agrees() -> None:
+    a = parse_listing("Sony WH-1000XM5 Headphones")
+    b = parse_listing("Sony Headphones WH 1000XM5")
+    assert agreeing_code(a, b) == "WH1000XM5"
+
+
+def test_a_code_agreement_never_overrules_storage() -> None:
+    a = parse_listing("Samsung Galaxy A54 128GB SM-A546E")
+    b = parse_listing("Samsung Galaxy A54 256GB SM-A546E")
+    assert veto(a, b, CFG) == "storage_gb"
+
+
+def test_a_code_that_is_the_model_word_keeps_the_variant_veto() -> None:
+    a = parse_listing("Samsung Galaxy S2355 128GB Negro")
+    b = parse_listing("Samsung Galaxy S2355 FE 128GB Negro")
+    assert agreeing_code(a, b) == "S2355"
+    assert veto(a, b, CFG) == "variant"
+
+
+def test_an_accessory_does_not_take_the_device_code() -> None:
+    case = parse_listing("Case for Samsung Galaxy S24 SM-S921B")
+    phone = parse_listing("Samsung Galaxy S24 128GB SM-S921B")
+    assert agreeing_code(case, phone) is None
+    assert veto(case, phone, CFG) == "accessory"
+
+
+def test_a_distributor_brand_field_is_no_conflict() -> None:
+    a = parse_listing("Sharp EL1192BL Printing Calculator", "Sharp Electronics")
+    b = parse_listing("Sharp Two-Color Printing Calculator", "Sharp")
+    assert veto(a, b, CFG) is None
+
+
+# --------------------------------------------------------------------------- properties
+_LETTERS = st.text(alphabet="ABCDEFGHJKLMNPRSTUVWXYZ", min_size=2, max_size=3)
+_DIGITS = st.text(alphabet="0123456789", min_size=3, max_size=5)
+_TAIL = st.text(alphabet="ABCDEFGHJKLMNPRSTUVWXYZ", min_size=1, max_size=3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_LETTERS, _DIGITS, _TAIL, st.sampled_from(["-", " ", "/", ""]))
+def test_a_code_reads_the_same_whatever_the_separator(letters: str, digits: str, tail: str, sep: str) -> None:
+    glued = f"Acme Widget {letters}{digits}{tail} Black"
+    spaced = f"Acme Widget {letters}{sep}{digits}{tail} Black"
+    a, b = parse_listing(glued), parse_listing(spaced)
+    assume(a.codes)  # (a few prefixes name standards, not models: "PC3200", "USB3", "CAT6")
+    assert agreeing_code(a, b) == f"{letters}{digits}{tail}"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-/.", min_size=1, max_size=12), max_size=10))
+def test_codes_are_upper_case_letters_and_digits(words: list[str]) -> None:
+    for code in codes_in(words):
+        assert code.isalnum() and code == code.upper() and len(code) >= 4
+
+
+# --------------------------------------------------------------------------- the lexicon's data files
+def test_a_users_data_file_extends_the_lexicon(tmp_path: Path) -> None:
+    (tmp_path / "lexicon.toml").write_text('brands = ["sony"]\nstop_words = ["the"]\n[families]\n"bravia" = "sony"\n')
+    (tmp_path / "categories.toml").write_text('category_words = [["headphones", "headphones"]]\n')
+    (tmp_path / "my_shop.toml").write_text(
+        'brands = ["acme", "sony"]\ncategory_words = [["anvil", "other"]]\n[families]\n"roadrunner" = "acme"\n'
+    )
+    data = load_data(tmp_path)
+    assert data["brands"] == ["sony", "acme"]
+    assert data["families"] == {"bravia": "sony", "roadrunner": "acme"}
+    assert data["category_words"] == [("headphones", "headphones"), ("anvil", "other")]
+
+
+def test_the_shipped_data_files_are_the_lexicon() -> None:
+    data = load_data(DATA_DIR)
+    assert "sony" in data["brands"] and ("headphones", "headphones") in data["category_words"]
+    assert "funda" in data["accessory_words"] and "remanufactured" in data["condition_words"]
+
+
+def test_the_evidence_names_a_code_found_inside_the_other_title() -> None:
+    a = parse_listing("Koss Stereo Equalizer EQ50", "Koss")
+    b = parse_listing("Stereo Equalizer by Koss, model EQ 50", "Koss")
+    c = parse_listing("Koss EQ50 3-Band Equalizer", "Koss")
+    rows = {e["attribute"]: e for e in evidence(a, c, CFG)}
+    assert rows["code_in_both"] == {
+        "attribute": "code_in_both",
+        "value_a": "EQ50",
+        "value_b": "EQ50",
+        "outcome": "agree",
+        "weight": 3.0,
+    }
+    assert agreeing_code(a, b) == "EQ50"  # "eq 50" written apart, found inside the title
