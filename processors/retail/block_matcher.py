@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from typing import Any, Self
 
+from processors import topics
 from processors.core import Emit, KeyedProcessor, Record
 from processors.retail.attributes import ProductAttributes, code_key_of
 from processors.retail.blocking import WORD_PREFIX, owner_block
 from processors.retail.config import RetailConfig
-from processors.retail.records import MATCHES_TOPIC, attributes_of, quote_of
+from processors.retail.records import attributes_of, quote_of
 from processors.retail.similarity import Verdict, evidence, score
 
 
@@ -287,7 +288,7 @@ class BlockMatcher(KeyedProcessor):
             "threshold": self.config.match.threshold,
             "evidence": evidence(ma.attrs, mb.attrs, self.config.match),
         }
-        return Emit(MATCHES_TOPIC, mid, "ProductMatch", rec)
+        return Emit(topics.MATCHES, mid, "ProductMatch", rec)
 
     def _repriced(self, mid: str, a: str, b: str, s: float, record: Record, changed: str) -> Emit:
         rec = {
@@ -301,7 +302,7 @@ class BlockMatcher(KeyedProcessor):
             "listing_b": self.members[b].quote,
             "score": s,
         }
-        return Emit(MATCHES_TOPIC, mid, "MatchRepriced", rec)
+        return Emit(topics.MATCHES, mid, "MatchRepriced", rec)
 
     def _retracted(
         self, mid: str, a: str, b: str, record: Record, key: str, verdicts: dict[str, Verdict], gone: str | None
@@ -336,7 +337,7 @@ class BlockMatcher(KeyedProcessor):
             "vetoed_by": vetoed_by,
             "score": s,
         }
-        return Emit(MATCHES_TOPIC, mid, "ProductMatchRetracted", rec)
+        return Emit(topics.MATCHES, mid, "ProductMatchRetracted", rec)
 
     # ------------------------------------------------------------------ state
     def snapshot(self) -> dict[str, Any]:

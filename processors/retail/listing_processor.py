@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Self
 
+from processors import topics
 from processors.core import Emit, KeyedProcessor, Record
 from processors.retail.attributes import ProductAttributes, parse_listing
 from processors.retail.blocking import block_keys
 from processors.retail.config import RetailConfig
 from processors.retail.glitches import current_price, detect
 from processors.retail.records import (
-    BY_BLOCK_TOPIC,
-    GLITCHES_TOPIC,
-    NORMALIZED_TOPIC,
-    REJECTED_TOPIC,
     blocked_record,
     glitch_record,
     normalized_record,
@@ -71,7 +68,7 @@ class ListingProcessor(KeyedProcessor):
         history_size = min(len(self.history), cfg.history_size)
         for g in glitches:
             out.append(
-                Emit(GLITCHES_TOPIC, key, "PriceGlitch", glitch_record(record, key, attrs.category, g, history_size))
+                Emit(topics.GLITCHES, key, "PriceGlitch", glitch_record(record, key, attrs.category, g, history_size))
             )
         current = current_price(offer, normal, card)
         if current is None or current[0] <= 0:
@@ -80,14 +77,15 @@ class ListingProcessor(KeyedProcessor):
             else:
                 reason = "non_positive_price"
                 detail = f"current price ({current[1].lower()}) is {current[0]} CLP"
-            out.append(Emit(REJECTED_TOPIC, key, "ListingRejected", rejected_record(record, key, reason, detail)))
+            rejected = rejected_record(record, key, reason, detail)
+            out.append(Emit(topics.RETAIL_REJECTED, key, "ListingRejected", rejected))
             out.extend(self._route((), None, record, "rejected"))
             return out
         price, source = current
         kinds = sorted({g.kind for g in glitches if g.affects_current}) if glitches else []
         blocks = self._blocks
         normalized = normalized_record(record, key, attrs, price, source, kinds, blocks)
-        out.append(Emit(NORMALIZED_TOPIC, key, "NormalizedListing", normalized))
+        out.append(Emit(topics.NORMALIZED, key, "NormalizedListing", normalized))
         out.extend(self._route(blocks, normalized, record, "reblocked"))
         history = (*self.history, price)
         self.history = history[-cfg.history_size :] if len(history) > cfg.history_size else history
@@ -96,12 +94,12 @@ class ListingProcessor(KeyedProcessor):
     def _route(self, blocks: tuple[str, ...], normalized: Record | None, record: Record, why: str) -> list[Emit]:
         key, t, eid = self.key, record["event_time"], record["event_id"]
         out = [
-            Emit(BY_BLOCK_TOPIC, b, "BlockedListing", blocked_record(b, key, eid, t, "WITHDRAW", blocks, None, why))
+            Emit(topics.BY_BLOCK, b, "BlockedListing", blocked_record(b, key, eid, t, "WITHDRAW", blocks, None, why))
             for b in self.blocks
             if b not in blocks
         ]
         out.extend(
-            Emit(BY_BLOCK_TOPIC, b, "BlockedListing", blocked_record(b, key, eid, t, "UPSERT", blocks, normalized))
+            Emit(topics.BY_BLOCK, b, "BlockedListing", blocked_record(b, key, eid, t, "UPSERT", blocks, normalized))
             for b in blocks
         )
         self.blocks = blocks

@@ -30,11 +30,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Self
 
+from processors import topics
 from processors.core import Emit, KeyedProcessor, Record
 from processors.retail import economics as econ
 from processors.retail.config import RetailConfig
 from processors.retail.economics import Deal
-from processors.retail.records import OPPORTUNITIES_TOPIC
 
 SIDES = ("a", "b")
 
@@ -217,7 +217,7 @@ class OpportunityTracker(KeyedProcessor):
             "revalidate_every_s": every,
             "next_revalidation": due,
         }
-        return Emit(OPPORTUNITIES_TOPIC, self.key, "ArbitrageOpportunity", rec)
+        return Emit(topics.OPPORTUNITIES, self.key, "ArbitrageOpportunity", rec)
 
     def _close(self, reason: str, cause: str, t: int, deal: Deal | None) -> Emit:
         o = self.open
@@ -237,7 +237,7 @@ class OpportunityTracker(KeyedProcessor):
             "opened_at": o["opened_at"],
             "open_for_s": max(0, t - o["opened_at"]) // 1_000_000,
         }
-        return Emit(OPPORTUNITIES_TOPIC, self.key, "ArbitrageOpportunityClosed", rec)
+        return Emit(topics.OPPORTUNITIES, self.key, "ArbitrageOpportunityClosed", rec)
 
     # ------------------------------------------------------------------ timers
     def next_timer(self) -> int | None:
@@ -272,7 +272,7 @@ class OpportunityTracker(KeyedProcessor):
             "oldest_quote_age_s": age_s,
             "next_revalidation": o["due"],
         }
-        return [Emit(OPPORTUNITIES_TOPIC, self.key, "ArbitrageOpportunityRevalidated", rec)]
+        return [Emit(topics.OPPORTUNITIES, self.key, "ArbitrageOpportunityRevalidated", rec)]
 
     # ------------------------------------------------------------------ state
     def snapshot(self) -> dict[str, Any]:

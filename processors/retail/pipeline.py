@@ -17,20 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from processors import topics
 from processors.core import Emit, PipelineSpec, Record
 from processors.retail.block_matcher import BlockMatcher
 from processors.retail.config import RetailConfig
 from processors.retail.listing_processor import ListingProcessor
 from processors.retail.opportunity_tracker import OpportunityTracker
-from processors.retail.records import (
-    BY_BLOCK_TOPIC,
-    GLITCHES_TOPIC,
-    LISTINGS_TOPIC,
-    MATCHES_TOPIC,
-    NORMALIZED_TOPIC,
-    OPPORTUNITIES_TOPIC,
-    REJECTED_TOPIC,
-)
 from processors.stages import InProcessPipeline
 
 LISTINGS_STAGE = "retail-listings"
@@ -56,24 +48,24 @@ def retail_pipelines(config: RetailConfig | None = None) -> list[PipelineSpec]:
     return [
         PipelineSpec(
             LISTINGS_STAGE,
-            (LISTINGS_TOPIC,),
-            (NORMALIZED_TOPIC, REJECTED_TOPIC, GLITCHES_TOPIC, BY_BLOCK_TOPIC),
+            (topics.LISTINGS,),
+            (topics.NORMALIZED, topics.RETAIL_REJECTED, topics.GLITCHES, topics.BY_BLOCK),
             create=lambda key: ListingProcessor(key, cfg),
             restore=lambda key, state: ListingProcessor.restore(key, state, config=cfg),
             key_of=listing_key_of,
         ),
         PipelineSpec(
             MATCHING_STAGE,
-            (BY_BLOCK_TOPIC,),
-            (MATCHES_TOPIC,),
+            (topics.BY_BLOCK,),
+            (topics.MATCHES,),
             create=lambda key: BlockMatcher(key, cfg),
             restore=lambda key, state: BlockMatcher.restore(key, state, config=cfg),
             key_of=block_key_of,
         ),
         PipelineSpec(
             OPPORTUNITIES_STAGE,
-            (MATCHES_TOPIC,),
-            (OPPORTUNITIES_TOPIC,),
+            (topics.MATCHES,),
+            (topics.OPPORTUNITIES,),
             create=lambda key: OpportunityTracker(key, cfg),
             restore=lambda key, state: OpportunityTracker.restore(key, state, config=cfg),
             key_of=match_key_of,
@@ -88,12 +80,12 @@ class RetailReplay(InProcessPipeline):
     def __init__(self, config: RetailConfig | None = None, partitions: int = 3):
         super().__init__(retail_pipelines(config), partitions)
 
-    def feed(self, record: Record, schema: str = "RetailListing", topic: str = LISTINGS_TOPIC) -> list[Emit]:
+    def feed(self, record: Record, schema: str = "RetailListing", topic: str = topics.LISTINGS) -> list[Emit]:
         """One input record; returns every output of every stage it caused, in production order."""
         return self.feed_to(topic, schema, record)
 
     def run(self, records: list[Record], until_us: int | None = None) -> list[Emit]:
-        return self.run_events(((LISTINGS_TOPIC, "RetailListing", r) for r in records), until_us=until_us)
+        return self.run_events(((topics.LISTINGS, "RetailListing", r) for r in records), until_us=until_us)
 
     @classmethod
     def restore(cls, state: dict[str, Any], config: RetailConfig | None = None) -> RetailReplay:

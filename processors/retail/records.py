@@ -15,18 +15,9 @@ from __future__ import annotations
 
 from operator import itemgetter
 
-from processors import topics
 from processors.core import Record
 from processors.retail.attributes import ProductAttributes, code_key_of
 from processors.retail.glitches import Glitch
-
-LISTINGS_TOPIC = topics.LISTINGS
-NORMALIZED_TOPIC = topics.NORMALIZED
-REJECTED_TOPIC = topics.RETAIL_REJECTED
-GLITCHES_TOPIC = topics.GLITCHES
-BY_BLOCK_TOPIC = topics.BY_BLOCK
-MATCHES_TOPIC = topics.MATCHES
-OPPORTUNITIES_TOPIC = topics.OPPORTUNITIES
 
 
 def listing_key(retailer: str, sku: str) -> str:
