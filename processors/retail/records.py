@@ -24,6 +24,19 @@ def listing_key(retailer: str, sku: str) -> str:
     return f"{retailer}:{sku}"
 
 
+def _listing_head(prefix: str, listing: Record, key: str) -> Record:
+    """The fields every record about one listing starts with; its id is ``<prefix>:<listing event id>``."""
+    return {
+        "event_id": f"{prefix}:{listing['event_id']}",
+        "event_time": listing["event_time"],
+        "source_event_id": listing["event_id"],
+        "listing_key": key,
+        "retailer": listing["retailer"],
+        "sku": listing["sku"],
+        "title": listing["name"],
+    }
+
+
 def match_id(key_a: str, key_b: str) -> str:
     """One identity per pair whatever the order or the block: the two listing keys, sorted."""
     a, b = (key_a, key_b) if key_a <= key_b else (key_b, key_a)
@@ -40,13 +53,7 @@ def normalized_record(
     blocks: tuple[str, ...],
 ) -> Record:
     return {
-        "event_id": f"norm:{listing['event_id']}",
-        "event_time": listing["event_time"],
-        "source_event_id": listing["event_id"],
-        "listing_key": key,
-        "retailer": listing["retailer"],
-        "sku": listing["sku"],
-        "title": listing["name"],
+        **_listing_head("norm", listing, key),
         "url": listing.get("url"),
         "observed_at": listing["observed_at"],
         "normalized_title": attrs.normalized_title,
@@ -116,13 +123,7 @@ def quote_of(normalized: Record) -> Record:
 
 def rejected_record(listing: Record, key: str, reason: str, detail: str) -> Record:
     return {
-        "event_id": f"rej:{listing['event_id']}",
-        "event_time": listing["event_time"],
-        "source_event_id": listing["event_id"],
-        "listing_key": key,
-        "retailer": listing["retailer"],
-        "sku": listing["sku"],
-        "title": listing["name"],
+        **_listing_head("rej", listing, key),
         "reason": reason,
         "detail": detail,
         "price_normal": listing.get("price_normal"),

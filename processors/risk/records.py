@@ -73,8 +73,8 @@ def trading_state_record(venue: str, account: str, from_state: str, to_state: st
     }
 
 
-def approved_record(order: Record, t: int, reference: Decimal, notional: Decimal, state: str) -> Record:
-    price = order["price"]
+def _decision_head(order: Record, t: int) -> Record:
+    """The fields the risk gate's decision on an order (approval or rejection) starts with."""
     return {
         "event_id": f"risk:{order['event_id']}",
         "event_time": t,
@@ -82,6 +82,13 @@ def approved_record(order: Record, t: int, reference: Decimal, notional: Decimal
         "venue": order["venue"],
         "symbol": order["symbol"],
         "client_order_id": order["client_order_id"],
+    }
+
+
+def approved_record(order: Record, t: int, reference: Decimal, notional: Decimal, state: str) -> Record:
+    price = order["price"]
+    return {
+        **_decision_head(order, t),
         "side": order["side"],
         "quantity": wire(order["quantity"]),
         "price": None if price is None else wire(price),
@@ -94,12 +101,7 @@ def approved_record(order: Record, t: int, reference: Decimal, notional: Decimal
 
 def rejected_record(order: Record, t: int, reason: str, message: str) -> Record:
     return {
-        "event_id": f"risk:{order['event_id']}",
-        "event_time": t,
-        "account": order["account"],
-        "venue": order["venue"],
-        "symbol": order["symbol"],
-        "client_order_id": order["client_order_id"],
+        **_decision_head(order, t),
         "rejected_by": "RISK",
         "reason": reason,
         "message": message,
