@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from bench.common import result
-from bench.marketdata_live import Run, check_services, log, produce_day, raw_loop, worker_throughput
+from bench.marketdata_live import Run, check_services, log, logged_baseline, produce_day, worker_throughput
 from streams.config import get_settings
 
 APP = '''
@@ -81,9 +81,7 @@ def main() -> None:
     try:
         s = run.phase("noop")
         total = produce_day(s, args.ticks, args.seed, dt.date.fromisoformat(args.day))
-        log(f"baseline (raw confluent-kafka + fastavro loop) on core {run.worker_core}…")
-        b, b_cpu = raw_loop(s, total, run.worker_core)
-        log(f"  {b:,.0f} ticks/s ({b_cpu:,.0f} per CPU-s)")
+        b, b_cpu = logged_baseline(run, s, total)
         log(f"no-op faust agent on core {run.worker_core}…")
         w = worker_throughput(run, s, total, args.timeout)
         log(f"  {w['value']:,.0f} ticks/s steady ({w['value_cpu']:,.0f} per CPU-s)")

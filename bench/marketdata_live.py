@@ -375,6 +375,14 @@ def raw_loop(s: Settings, total: int, core: int) -> tuple[float, float]:
         os.sched_setaffinity(0, before)
 
 
+def logged_baseline(run: Run, s: Settings, total: int) -> tuple[float, float]:
+    """The raw loop's rate (ticks/s, ticks per CPU-s) on the worker's core, logged."""
+    log(f"baseline (raw confluent-kafka + fastavro loop) on core {run.worker_core}…")
+    rate, cpu_rate = raw_loop(s, total, run.worker_core)
+    log(f"  {rate:,.0f} ticks/s ({cpu_rate:,.0f} per CPU-s)")
+    return rate, cpu_rate
+
+
 def worker_throughput(run: Run, s: Settings, total: int, timeout_s: float) -> dict[str, float]:
     os.sched_setaffinity(0, run.other_cores)  # keep the poller off the worker's core
     tps, end = end_total(s, TICKS)
@@ -921,9 +929,7 @@ def main() -> None:
         if not args.skip_throughput:
             s = run.phase("tp")
             total = produce_day(s, args.ticks, args.seed, dt.date.fromisoformat(args.day))
-            log(f"baseline (raw confluent-kafka + fastavro loop) on core {run.worker_core}…")
-            b1, b1_cpu = raw_loop(s, total, run.worker_core)
-            log(f"  {b1:,.0f} ticks/s ({b1_cpu:,.0f} per CPU-s)")
+            b1, b1_cpu = logged_baseline(run, s, total)
             log(f"mercado worker (engine {run.engine}) on core {run.worker_core}…")
             w = worker_throughput(run, s, total, args.timeout)
             log(

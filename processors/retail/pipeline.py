@@ -42,34 +42,27 @@ def match_key_of(_schema: str, record: Record) -> str:
     return str(record["match_id"])
 
 
+def _stage(
+    name: str, inputs: tuple[str, ...], outputs: tuple[str, ...], processor: Any, key_of: Any, cfg: RetailConfig
+) -> PipelineSpec:
+    return PipelineSpec(
+        name,
+        inputs,
+        outputs,
+        create=lambda key: processor(key, cfg),
+        restore=lambda key, state: processor.restore(key, state, config=cfg),
+        key_of=key_of,
+    )
+
+
 def retail_pipelines(config: RetailConfig | None = None) -> list[PipelineSpec]:
     """One spec per stage, in pipeline order."""
     cfg = config or RetailConfig()
+    listing_outputs = (topics.NORMALIZED, topics.RETAIL_REJECTED, topics.GLITCHES, topics.BY_BLOCK)
     return [
-        PipelineSpec(
-            LISTINGS_STAGE,
-            (topics.LISTINGS,),
-            (topics.NORMALIZED, topics.RETAIL_REJECTED, topics.GLITCHES, topics.BY_BLOCK),
-            create=lambda key: ListingProcessor(key, cfg),
-            restore=lambda key, state: ListingProcessor.restore(key, state, config=cfg),
-            key_of=listing_key_of,
-        ),
-        PipelineSpec(
-            MATCHING_STAGE,
-            (topics.BY_BLOCK,),
-            (topics.MATCHES,),
-            create=lambda key: BlockMatcher(key, cfg),
-            restore=lambda key, state: BlockMatcher.restore(key, state, config=cfg),
-            key_of=block_key_of,
-        ),
-        PipelineSpec(
-            OPPORTUNITIES_STAGE,
-            (topics.MATCHES,),
-            (topics.OPPORTUNITIES,),
-            create=lambda key: OpportunityTracker(key, cfg),
-            restore=lambda key, state: OpportunityTracker.restore(key, state, config=cfg),
-            key_of=match_key_of,
-        ),
+        _stage(LISTINGS_STAGE, (topics.LISTINGS,), listing_outputs, ListingProcessor, listing_key_of, cfg),
+        _stage(MATCHING_STAGE, (topics.BY_BLOCK,), (topics.MATCHES,), BlockMatcher, block_key_of, cfg),
+        _stage(OPPORTUNITIES_STAGE, (topics.MATCHES,), (topics.OPPORTUNITIES,), OpportunityTracker, match_key_of, cfg),
     ]
 
 
