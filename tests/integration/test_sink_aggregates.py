@@ -83,7 +83,7 @@ def test_the_batch_rows_give_the_range_through_the_mapping() -> None:
 def test_on_plain_postgresql_the_sink_has_nothing_to_refresh(services: Settings) -> None:
     database = create_database(services, "aggregates")
     try:
-        settings = migrated(isolated(database, db_timescaledb="off"))
+        settings = migrated(isolated(database, db__timescaledb="off"))
 
         async def load() -> AggregateRefresher | None:
             conn = await connect(settings, "mercado-test")

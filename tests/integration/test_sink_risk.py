@@ -167,14 +167,14 @@ class Landed:
 def landed(risk_database: Settings) -> Landed:
     """The scenario sunk for the module (plain PostgreSQL): its outputs twice, then everything once more
     (a replay) read by a second run of the sink."""
-    settings = migrated(isolated(risk_database, db_timescaledb="off"))
-    topics = default_topics(load_mappings())
-    create_topics(settings, *topics, topics.RISK_INPUTS)
+    settings = migrated(isolated(risk_database, db__timescaledb="off"))
+    sunk = default_topics(load_mappings())
+    create_topics(settings, *sunk, topics.RISK_INPUTS)
     inputs, outputs = scenario()
     produce(settings, inputs, outputs, times=2)
-    first = drain(settings, topics)
+    first = drain(settings, sunk)
     produce(settings, inputs, outputs, times=1)
-    second = drain(settings, topics)
+    second = drain(settings, sunk)
     return Landed(settings, inputs, outputs, [first, second])
 
 
@@ -264,7 +264,7 @@ def test_both_storage_modes_create_the_same_tables_and_views() -> None:
 
 @pytest.mark.postgres
 def test_the_migration_creates_the_tables_with_ingested_at_and_the_views(risk_database: Settings) -> None:
-    settings = isolated(risk_database, db_timescaledb="off")
+    settings = isolated(risk_database, db__timescaledb="off")
     report = asyncio.run(migrate(settings))
     assert "0004_risk" in report.applied
     schema = settings.db.schema_name

@@ -64,7 +64,7 @@ def timescaledb_available(settings: Settings) -> bool:
 # --------------------------------------------------------------------------- migrations
 @pytest.mark.postgres
 def test_migrate_is_idempotent_and_records_the_plain_mode(schema_database: Settings) -> None:
-    settings = isolated(schema_database, db_timescaledb="off")
+    settings = isolated(schema_database, db__timescaledb="off")
     first = asyncio.run(migrate(settings))
     second = asyncio.run(migrate(settings))
 
@@ -178,7 +178,7 @@ def check_hourly_and_daily_bars(settings: Settings, usdcop: list[dict[str, Any]]
 @pytest.mark.kafka
 @pytest.mark.postgres
 def test_views_give_latest_price_daily_ohlc_hourly_quality_and_pipeline_status(schema_database: Settings) -> None:
-    settings = migrated(isolated(schema_database, db_timescaledb="off"))
+    settings = migrated(isolated(schema_database, db__timescaledb="off"))
     usdcop = seed_view_data(settings)
 
     latest = query(settings, "SELECT * FROM latest_market_data ORDER BY venue, symbol")
@@ -234,7 +234,7 @@ def timescaledb(schema_database: Settings) -> Settings:
 def test_timescaledb_mode_hypertables_compression_retention_and_continuous_aggregates(timescaledb: Settings) -> None:
     settings = migrated(
         isolated(
-            timescaledb, db_timescaledb="require", timescale_retention="3650 days", timescale_chunk_interval="1 day"
+            timescaledb, db__timescaledb="require", db__retention="3650 days", db__chunk_interval="1 day"
         )
     )
     schema = settings.db.schema_name

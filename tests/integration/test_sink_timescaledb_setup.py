@@ -94,7 +94,7 @@ def test_auto_mode_falls_back_to_plain_tables_with_a_warning_when_not_preloaded(
 
 
 def test_require_mode_says_what_to_set_when_not_preloaded(not_preloaded: Settings) -> None:
-    settings = isolated(not_preloaded, db_timescaledb="require")
+    settings = isolated(not_preloaded, db__timescaledb="require")
     with pytest.raises(MigrationError) as failure:
         asyncio.run(migrate(settings))
     message = str(failure.value)
@@ -125,7 +125,7 @@ def test_a_refused_create_extension_is_mapped_and_auto_mode_goes_on(
     monkeypatch.setattr(migrate_module, "CREATE_EXTENSION_SQL", statement)
 
     with pytest.raises(MigrationError) as failure:
-        asyncio.run(migrate(isolated(listed, db_timescaledb="require")))
+        asyncio.run(migrate(isolated(listed, db__timescaledb="require")))
     assert str(failure.value).startswith(expected)
     assert "shared_preload_libraries = 'timescaledb'" in str(failure.value)
 
@@ -156,7 +156,7 @@ def test_the_cli_prints_one_clear_line_and_no_traceback(
         finally:
             get_settings.cache_clear()
 
-    refused = run(isolated(not_preloaded, db_timescaledb="require"))
+    refused = run(isolated(not_preloaded, db__timescaledb="require"))
     assert refused.exit_code == 1, refused.output
     text = " ".join(refused.output.split())
     assert "error: timescaledb 2.28.3 is installed but not preloaded" in text
