@@ -45,8 +45,9 @@ def position(watermark: int, topic: str, partition: int, offset: int, n: int = 0
 
 
 def next_of(pos: Position) -> Position:
-    """The smallest position after ``pos`` (its stream's later records are at least this)."""
-    return (*pos[:4], pos[4] + 1)
+    """The smallest position after ``pos`` (its stream's later records are at least this): the last number
+    counts the records of one message (or, extended by a later stage, of one released record)."""
+    return (*pos[:-1], pos[-1] + 1)
 
 
 def progress_bound(watermark: int | None, topic: str, partition: int, next_offset: int) -> Position:
@@ -135,6 +136,22 @@ class OrderedMerge:
     def take_changed(self) -> set[Stream]:
         changed, self.changed = self.changed, set()
         return changed
+
+    def frontier(self, destination: int) -> tuple[Position, bool]:
+        """What the streams of one destination partition can still release: positions at least the bound,
+        and whether every one of them is empty and caught up. (A stage that reads a repartition topic and
+        writes another announces this, so that the next stage can merge what it writes.)"""
+        bound: Position | None = None
+        caught = True
+        for s, queue in self.queues.items():
+            if s[0] != destination:
+                continue
+            here = queue[0][0] if queue else self.low[s]
+            if queue or s not in self.caught_up:
+                caught = False
+            if bound is None or here < bound:
+                bound = here
+        return (BEFORE_ALL if bound is None else bound), caught
 
     def release(self) -> list[tuple[Stream, Any]]:
         heads = [(q[0][0], s) for s, q in self.queues.items() if q]

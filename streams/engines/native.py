@@ -80,11 +80,13 @@ from streams.runtime.driver import PipelineDriver
 from streams.runtime.ordered import (
     LiveOrderedMerge,
     Ordered,
+    bound_header,
     position_header,
     progress_header,
     saved_watermarks,
     source_state,
     source_state_key,
+    writer_header,
 )
 from streams.runtime.pipelines import build_stages
 
@@ -116,6 +118,7 @@ class _Stage:
         self.watermarks = SourceWatermarks()
         self.source_next: dict[tuple[str, int], int] = {}  # next offset to process, per source partition
         self.marked: dict[tuple[str, int], tuple[int | None, int, bool]] = {}  # last marker written per source
+        self.bounds_marked: dict[int, tuple[Any, bool]] = {}  # a later stage's: last marker per input partition
         self.merge: LiveOrderedMerge | None = None  # set by the worker's start (it needs the sources' partitions)
         self.changelog = changelog_topic(s, worker.pipeline, spec.name)
         self.table: dict[bytes, bytes] = {}
@@ -146,6 +149,8 @@ class _Stage:
             del self.source_next[tp]
         for tp in [tp for tp in self.marked if tp[1] in partitions]:
             del self.marked[tp]
+        for q in partitions:
+            self.bounds_marked.pop(q, None)
         for tp in [tp for tp in self.watermarks.of if tp[1] in partitions]:
             del self.watermarks.of[tp]
 
@@ -165,12 +170,21 @@ class NativeWorker:
         # Scale-out (docs/architecture.md): the first stage processes each source partition on its own and
         # stamps what it writes to a repartition topic with its position; the stage reading that topic
         # releases it in position order, whoever wrote it. A later stage reads its input in log order.
+        # A stage that reads an ordered repartition topic and writes another one stamps its outputs too (their
+        # position extends the position of the record that caused them) and announces its progress.
         internal = {t for spec in stages for t in spec.outputs} & {t for spec in stages for t in spec.inputs}
         ordering = {t for t in stages[0].outputs if t in internal} if not internal & set(stages[0].inputs) else set()
-        merging = [i > 0 and set(spec.inputs) <= ordering for i, spec in enumerate(stages)]
+        merging = [False] * len(stages)
+        stamped: list[set[str]] = [set(ordering)] + [set() for _ in stages[1:]]
+        for i, spec in enumerate(stages[1:], start=1):
+            if spec.inputs and set(spec.inputs) <= ordering:
+                merging[i] = True
+                stamped[i] = {t for t in spec.outputs if t in internal}
+                ordering |= stamped[i]
+        self.writer_of = {t: i for i, spec in enumerate(stages) for t in stamped[i]}
         self.stages = [
             _Stage(self, spec, align=len(spec.inputs) > 1 and not (i == 0 and ordering) and not merging[i],
-                   ordered_outputs={settings.topic(t) for t in spec.outputs if t in ordering} if i == 0 else set())
+                   ordered_outputs={settings.topic(t) for t in stamped[i]})
             for i, spec in enumerate(stages)
         ]
         self.merging = [st for st, m in zip(self.stages, merging, strict=True) if m]
@@ -215,9 +229,9 @@ class NativeWorker:
         )
         ensure_topics(s, changelogs)
         self.marker_partitions = {t: counts[t] for st in self.stages for t in st.ordered_outputs}
-        sources = [(t, p) for t in sorted(self.stages[0].inputs) for p in range(counts[t])]
-        for st in self.merging:
-            st.merge = LiveOrderedMerge(st.table, sources)
+        for st in self.merging:  # the tasks that write its input: the writing stage's input partitions
+            writer = self.stages[self.writer_of[st.spec.inputs[0]]]
+            st.merge = LiveOrderedMerge(st.table, [(t, p) for t in sorted(writer.inputs) for p in range(counts[t])])
         member = f"{self.group}.{s.worker.id}"
         try:
             self._new_producer()
@@ -535,19 +549,27 @@ class NativeWorker:
             now = merge.arrived(msg.partition(), msg.offset(), msg.key(), msg.value(), msg.timestamp()[1],
                                 msg.headers())
             if now:
-                self._run_ordered(st, msg.topic(), now)
+                self._run_ordered(st, msg.topic(), [(None, item) for item in now])
         released = merge.release()
         if released:
             self._run_ordered(st, next(iter(st.inputs)), released)
 
-    def _run_ordered(self, st: _Stage, topic_name: str, items: list[Ordered]) -> None:
-        driver, route = st.driver, st.router.route
-        for item in items:
+    def _run_ordered(self, st: _Stage, topic_name: str, items: list[tuple[Any, Ordered]]) -> None:
+        driver, route, ordered = st.driver, st.router.route, st.ordered_outputs
+        for pos, item in items:
             # offset -1: released out of log order, so not the driver's offset bookkeeping (the merge drops
             # re-deliveries by position)
             result = driver.process(topic_name, item.partition, -1, item.value, None)
             if result:
-                self._send(route(result, item.key, item.value, None))
+                records = route(result, item.key, item.value, None)
+                if ordered and pos is not None:  # a later repartition: positions extend this record's
+                    n = 0
+                    writer = writer_header(topic_name, item.partition)
+                    for i, r in enumerate(records):
+                        if r.topic in ordered:
+                            records[i] = r._replace(headers=[position_header((*pos, n)), writer])
+                            n += 1
+                self._send(records)
 
     def _run_held(self, st: _Stage, released: Iterable[Held]) -> None:
         driver, route = st.driver, st.router.route
@@ -649,9 +671,26 @@ class NativeWorker:
                 writes.append((key, value, partition))
         return writes
 
+    def _write_bounds(self, st: _Stage) -> None:
+        """A later stage's progress markers: per input partition it owns, the bound of what it can still
+        write (:meth:`~processors.ordering.OrderedMerge.frontier`), when it changed."""
+        assert st.merge is not None
+        for topic_name, q in sorted(tp for tp in self.assigned if tp[0] in st.inputs):
+            state = st.merge.merge.frontier(q)
+            if st.bounds_marked.get(q) == state:
+                continue
+            st.bounds_marked[q] = state
+            header = [bound_header(topic_name, q, *state)]
+            for out in sorted(st.ordered_outputs):
+                for p in range(self.marker_partitions[out]):
+                    self._produce(out, None, None, partition=p, headers=header)
+
     def _write_markers(self, st: _Stage) -> None:
         """A progress marker, to every partition of the stage's repartition topics, for each assigned source
         partition that moved or got caught up since its last marker: in the log, after the records it covers."""
+        if st.merge is not None:
+            self._write_bounds(st)
+            return
         for tp in sorted(tp for tp in self.assigned if tp[0] in st.inputs):
             next_offset = st.source_next.get(tp)
             if next_offset is None:

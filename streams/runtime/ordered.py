@@ -28,6 +28,8 @@ from processors.ordering import OrderedMerge, Position, Stream, progress_bound
 
 POSITION_HEADER = "mercado-position"
 PROGRESS_HEADER = "mercado-progress"
+WRITER_HEADER = "mercado-writer"  # the writing task when it is not the position's source (a later stage)
+BOUND_HEADER = "mercado-bound"
 STATE_PREFIX = "\x00"  # state-table keys that are not processor keys start with it
 _STREAM = "\x00stream:"
 _HELD = "\x00ordered:"
@@ -47,6 +49,16 @@ def progress_header(topic: str, partition: int, watermark: int | None, next_offs
     return PROGRESS_HEADER, orjson.dumps([topic, partition, watermark, next_offset, caught_up])
 
 
+def writer_header(topic: str, partition: int) -> tuple[str, bytes]:
+    return WRITER_HEADER, orjson.dumps([topic, partition])
+
+
+def bound_header(topic: str, partition: int, bound: Position, caught_up: bool) -> tuple[str, bytes]:
+    """The progress marker of a task of a later stage (topic, partition: its input partition): every
+    record it still writes is at least ``bound``."""
+    return BOUND_HEADER, orjson.dumps([topic, partition, bound, caught_up])
+
+
 def _header(headers: Iterable[tuple[str, bytes]] | None, name: str) -> bytes | None:
     for key, value in headers or ():
         if key == name:
@@ -54,9 +66,14 @@ def _header(headers: Iterable[tuple[str, bytes]] | None, name: str) -> bytes | N
     return None
 
 
+def _tuple(value: Any) -> Any:
+    """A position from JSON (nested lists: a later stage's positions extend its input's)."""
+    return tuple(_tuple(v) for v in value) if isinstance(value, list) else value
+
+
 def read_position(headers: Iterable[tuple[str, bytes]] | None) -> Position | None:
     raw = _header(headers, POSITION_HEADER)
-    return None if raw is None else tuple(orjson.loads(raw))
+    return None if raw is None else _tuple(orjson.loads(raw))
 
 
 def read_progress(headers: Iterable[tuple[str, bytes]] | None) -> tuple[str, int, int | None, int, bool] | None:
@@ -138,11 +155,11 @@ class LiveOrderedMerge:
                 data = orjson.loads(value)
                 if data["partition"] in partitions:
                     stream = tuple(data["stream"])
-                    self.merge.set_state(stream, tuple(data["low"]), data["caught_up"])
+                    self.merge.set_state(stream, _tuple(data["low"]), data["caught_up"])
             elif text.startswith(_HELD):
                 data = orjson.loads(value)
                 if data["partition"] in partitions:
-                    held.append((tuple(data["position"]), tuple(data["stream"]), Ordered.loads(value)))
+                    held.append((_tuple(data["position"]), tuple(data["stream"]), Ordered.loads(value)))
         for pos, stream, item in sorted(held):  # each stream's records in position order
             queue = self.merge.queues[stream]
             queue.append((pos, item))
@@ -161,6 +178,11 @@ class LiveOrderedMerge:
                 headers: Any) -> list[Ordered] | None:
         """One record of the repartition topic: a marker or a record is taken in (returns []); a record
         without a position is returned as it is, to be processed at once ([record]); None: a duplicate."""
+        raw = _header(headers, BOUND_HEADER)
+        if raw is not None:
+            topic, writer_partition, bound, caught_up = orjson.loads(raw)
+            self.merge.progress((partition, topic, writer_partition), _tuple(bound), caught_up)
+            return []
         progress = read_progress(headers)
         if progress is not None:
             topic, source_partition, watermark, next_offset, caught_up = progress
@@ -172,21 +194,27 @@ class LiveOrderedMerge:
         if pos is None:
             self.unordered += 1
             return [item]
-        stream = (partition, pos[2], pos[1])
+        writer = _header(headers, WRITER_HEADER)
+        if writer is None:
+            stream = (partition, pos[2], pos[1])
+        else:
+            writer_topic, writer_partition = orjson.loads(writer)
+            stream = (partition, writer_topic, writer_partition)
         if not self.merge.add(stream, pos, item):
             return None
         self.positions[(partition, offset)] = (stream, pos)
         self.added[(partition, offset)] = item
         return []
 
-    def release(self) -> list[Ordered]:
+    def release(self) -> list[tuple[Position, Ordered]]:
+        """The records that may go now, in position order, each with its position."""
         out = []
         for _, item in self.merge.release():
             qo = (item.partition, item.offset)
-            self.positions.pop(qo, None)
+            _, pos = self.positions.pop(qo)
             if self.added.pop(qo, None) is None:
                 self.released.append(qo)  # it was saved: delete it
-            out.append(item)
+            out.append((pos, item))
         return out
 
     def save(self) -> list[tuple[bytes, bytes | None, int]]:

@@ -33,11 +33,14 @@ from bench.risk import day_config
 from infra.processes import stop_group
 from processors.partitioning import partition_of
 from streams.config import Settings
+from streams.engines.replay import KafkaRangeReader, run_replay
+from streams.ingest.producer import FileProducer
 from streams.kafka.admin import ensure_topics
 from streams.kafka.catalog import topic
 from streams.kafka.clients import committed_reader_config
-from streams.kafka.consumer import end_offsets
-from tests.integration.test_marketdata_live import _read_outputs
+from streams.kafka.consumer import default_serde, end_offsets
+from streams.runtime.pipelines import build_stages
+from tests.integration.test_marketdata_live import _assert_same_as_replay, _Collector, _read_outputs
 from tests.integration.test_risk_kafka import INPUTS, _committed_fraction, assert_same_as_replay, produce_and_replay
 
 pytestmark = pytest.mark.kafka
@@ -89,10 +92,10 @@ def _day_on_six_partitions(services: Settings, day_dir: Path, name: str) -> tupl
 
 
 class _Workers:
-    """Risk workers of one group, each with its MERCADO_WORKER__ID and its own log."""
+    """Workers of one pipeline's group, each with its MERCADO_WORKER__ID and its own log."""
 
-    def __init__(self, settings: Settings, logs: Path) -> None:
-        self.settings, self.logs = settings, logs
+    def __init__(self, settings: Settings, logs: Path, pipeline: str = "risk") -> None:
+        self.settings, self.logs, self.pipeline = settings, logs, pipeline
         self.procs: dict[str, subprocess.Popen] = {}
 
     def start(self, worker_id: str) -> None:
@@ -102,7 +105,7 @@ class _Workers:
                "MERCADO_WORKER__COMMIT_INTERVAL_S": "0.05"}
         with (self.logs / f"worker-{worker_id}.log").open("ab") as log:
             self.procs[worker_id] = subprocess.Popen(
-                [sys.executable, "-m", "streams.commands.cli", "worker", "--pipeline", "risk"],
+                [sys.executable, "-m", "streams.commands.cli", "worker", "--pipeline", self.pipeline],
                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
             )
 
@@ -241,3 +244,46 @@ def test_a_worker_added_mid_run_and_one_stopped_cleanly_equal_the_replay(
         workers.close()
     assert stopped_at < 1, "the stop came after the workers had finished"
     assert_same_as_replay(live, expected, outputs, f"stopped at {stopped_at:.0%}; logs {tmp_path}\n")
+
+
+def test_retail_on_two_workers_equals_the_replay(services: Settings, tmp_path: Path) -> None:
+    """Retail has two repartitions: listings (retailer:sku) to blocks, blocks to match ids. A block gathers
+    listings of every listing partition, and a match id's records can come from several blocks, so with
+    two workers both topics get their records from both. The opportunity tracker (timers on its
+    partition's clock) must still see the replay's order: the matching stage stamps what it writes with
+    positions that extend the positions it read, and announces its progress."""
+    from streams.generator import generate_day
+    from tests.integration.test_retail_kafka import DAY as RETAIL_DAY
+    from tests.integration.test_retail_kafka import LISTINGS, SEED
+
+    prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.retail-two."
+    settings = services.with_({"kafka__topic_prefix": prefix})
+    ensure_topics(settings, (dataclasses.replace(topic(LISTINGS), partitions=PARTITIONS),))
+    ensure_topics(settings)
+    generate_day(tmp_path, SEED, RETAIL_DAY, domains=("retail",))
+    FileProducer(settings, LISTINGS).produce_file(tmp_path / f"{LISTINGS}.jsonl")
+    stages = build_stages("retail", settings)
+    outputs = tuple(t for spec in stages for t in spec.outputs)
+    serde = default_serde(settings)
+    reader = KafkaRangeReader(settings, [settings.topic(LISTINGS)], None, None, serde)
+    sink = _Collector()
+    run_replay(iter(reader), stages, serde, sink)
+    reader.close()
+    expected = {t: sink.events.get(t, []) for t in outputs}
+    assert len(expected["retail.opportunities.v1"]) > 2000
+
+    workers = _Workers(settings, tmp_path, "retail")
+    try:
+        workers.start("a")
+        workers.start("b")
+        live = _finished(workers, settings, expected)
+        last_a, last_b = workers.assignments("a")[-1], workers.assignments("b")[-1]
+    finally:
+        workers.close()
+    assert last_a and last_b and not last_a & last_b, (last_a, last_b)
+    repartitions = ("retail.by-block.v1", "retail.matches.v1")
+    _assert_same_as_replay(live, expected, [t for t in outputs if t not in repartitions])
+    for name in repartitions:  # the same events, once each (their log order is the writers')
+        got = sorted(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for _, _, r in live[name])
+        assert got == sorted(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for _, _, r in expected[name]), name
+        assert len(got) == len(set(got)), f"duplicates in {name}"

@@ -115,3 +115,50 @@ def test_a_source_that_never_wrote_holds_the_others_until_it_is_caught_up() -> N
     assert merge.release() == []
     merge.progress((0, "b", 0), progress_bound(6, "b", 0, 12), caught_up=True)
     assert merge.release() == [((0, "a", 0), "second")]
+
+
+@settings(max_examples=150, deadline=None)
+@given(logs, st.integers(1, 3), st.integers(1, 3), st.randoms(use_true_random=False))
+def test_a_later_stage_merges_what_ordered_tasks_wrote_in_the_replays_depth_first_order(
+    log: dict[tuple[str, int], list[int]], tasks: int, destinations: int, rnd: random.Random
+) -> None:
+    """Stage 2 has ``tasks`` tasks, each merging its own records (OrderedMerge) and writing, for each record
+    it releases, one or two records to stage 3 at the record's position extended by their number; it
+    announces its frontier now and then. Stage 3 merges per (destination, task): whatever the tasks' pace,
+    it releases every record once, in the order of the extended positions — the replay's depth-first run."""
+    pos = positions(log)
+    sources = sorted(log)
+    stage2 = [OrderedMerge() for _ in range(tasks)]
+    for q, merge in enumerate(stage2):
+        merge.open((q, t, p) for t, p in sources)
+    for (t, p, o), position_ in sorted(pos.items(), key=lambda kv: kv[1]):
+        q = (o * 5 + p) % tasks
+        stage2[q].add((q, t, p), position_, position_)
+    for q, merge in enumerate(stage2):
+        for t, p in sources:
+            merge.progress((q, t, p), progress_bound(None, t, p, 0), caught_up=True)
+    stage3 = OrderedMerge()
+    stage3.open((m, "by-block", q) for m in range(destinations) for q in range(tasks))
+    written: list[tuple] = []
+    released: list[tuple[int, tuple]] = []
+    pending = list(range(tasks))
+    ready: list[list[tuple]] = [[] for _ in range(tasks)]  # released by a task, not yet processed
+    while pending:
+        q = rnd.choice(pending)
+        ready[q].extend(p2 for _, p2 in stage2[q].release())
+        if ready[q] and rnd.random() < 0.7:  # the task processes one record: its outputs go to stage 3
+            p2 = ready[q].pop(0)
+            for k in range(1 + p2[3] % 2):
+                extended = (*p2, k)
+                stage3.add(((p2[3] + k) % destinations, "by-block", q), extended, extended)
+                written.append(extended)
+        elif not stage2[q].held and not ready[q]:
+            pending.remove(q)
+        if not ready[q] and (rnd.random() < 0.5 or q not in pending):  # its frontier, once its outputs are out
+            bound, caught = stage2[q].frontier(q)
+            for m in range(destinations):
+                stage3.progress((m, "by-block", q), bound, caught)
+        released.extend((s[0], item) for s, item in stage3.release())
+    assert stage3.held == 0
+    assert len(written) >= len(pos)
+    assert [item for _, item in released] == sorted(written)  # every one, once, in the global order
