@@ -183,11 +183,11 @@ def _venue_apart(settings: Settings, expected: dict, mine: set[tuple[str, int]],
     return apart
 
 
-def test_two_workers_with_a_venues_inputs_on_both_equal_the_replay(
-    services: Settings, day_dir: Path, tmp_path: Path
-) -> None:
-    settings, outputs, expected = _day_on_six_partitions(services, day_dir, "two-workers")
-    workers = _Workers(settings, tmp_path)
+def _on_two_workers(settings: Settings, tmp_path: Path, expected: dict,
+                    pipeline: str) -> tuple[dict[str, list], set, set]:
+    """Workers a and b from the start until the outputs are complete; their outputs and last assignments
+    (checked disjoint and not empty: each worker had partitions of its own)."""
+    workers = _Workers(settings, tmp_path, pipeline)
     try:
         workers.start("a")
         workers.start("b")
@@ -196,6 +196,14 @@ def test_two_workers_with_a_venues_inputs_on_both_equal_the_replay(
     finally:
         workers.close()
     assert last_a and last_b and not last_a & last_b, (last_a, last_b)
+    return live, last_a, last_b
+
+
+def test_two_workers_with_a_venues_inputs_on_both_equal_the_replay(
+    services: Settings, day_dir: Path, tmp_path: Path
+) -> None:
+    settings, outputs, expected = _day_on_six_partitions(services, day_dir, "two-workers")
+    live, last_a, last_b = _on_two_workers(settings, tmp_path, expected, "risk")
     assert _venue_apart(settings, expected, last_a, last_b), "no venue had its inputs on both workers"
     assert_same_as_replay(live, expected, outputs)
 
@@ -272,15 +280,7 @@ def test_retail_on_two_workers_equals_the_replay(services: Settings, tmp_path: P
     expected = {t: sink.events.get(t, []) for t in outputs}
     assert len(expected["retail.opportunities.v1"]) > 2000
 
-    workers = _Workers(settings, tmp_path, "retail")
-    try:
-        workers.start("a")
-        workers.start("b")
-        live = _finished(workers, settings, expected)
-        last_a, last_b = workers.assignments("a")[-1], workers.assignments("b")[-1]
-    finally:
-        workers.close()
-    assert last_a and last_b and not last_a & last_b, (last_a, last_b)
+    live, _, _ = _on_two_workers(settings, tmp_path, expected, "retail")
     repartitions = ("retail.by-block.v1", "retail.matches.v1")
     _assert_same_as_replay(live, expected, [t for t in outputs if t not in repartitions])
     for name in repartitions:  # the same events, once each (their log order is the writers')
