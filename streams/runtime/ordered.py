@@ -25,11 +25,10 @@ from typing import Any
 import orjson
 
 from processors.ordering import OrderedMerge, Position, Stream, progress_bound
+from streams.kafka.headers import BOUND_HEADER, PROGRESS_HEADER
 
 POSITION_HEADER = "mercado-position"
-PROGRESS_HEADER = "mercado-progress"
 WRITER_HEADER = "mercado-writer"  # the writing task when it is not the position's source (a later stage)
-BOUND_HEADER = "mercado-bound"
 STATE_PREFIX = "\x00"  # state-table keys that are not processor keys start with it
 _STREAM = "\x00stream:"
 _HELD = "\x00ordered:"
