@@ -42,6 +42,7 @@ from streams.ingest.producer import FileProducer
 from streams.kafka.admin import ensure_topics
 from streams.kafka.clients import producer_config
 from streams.kafka.consumer import EventConsumer, default_serde
+from streams.observability.settings import MetricsSettings
 from tests.support.files import split_lines
 from tests.support.observability import (
     PROMETHEUS_CONFIG,
@@ -200,7 +201,7 @@ def _prometheus_config(path: Path, ports: dict[str, int]) -> None:
     for job in config["scrape_configs"]:
         kind = job["job_name"].removeprefix("mercado-")
         [static] = job["static_configs"]
-        assert static["targets"] == [f"127.0.0.1:{Settings.model_fields[f'metrics_port_{kind}'].default}"]
+        assert static["targets"] == [f"127.0.0.1:{MetricsSettings.model_fields[f'port_{kind}'].default}"]
         static["targets"] = [f"127.0.0.1:{ports[kind]}"]
     path.write_text(yaml.safe_dump(config))
 
