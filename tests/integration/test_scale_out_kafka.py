@@ -8,7 +8,7 @@ the repartition records carry their position, progress markers are in the log, a
 releases in position order. Each test runs a generated day (six or twelve hours of it, already in the log) with
 another story — two workers apart, three with a ``kill -9`` and a restart, one joined by a second that
 then stops cleanly — and compares every derived topic with the replay: the same events, the same order
-per key, no event id twice.
+per key, no event id twice. Retail (two repartitions) and market data (none) run on two workers too.
 """
 
 from __future__ import annotations
@@ -183,6 +183,18 @@ def _venue_apart(settings: Settings, expected: dict, mine: set[tuple[str, int]],
     return apart
 
 
+def _replayed(settings: Settings, pipeline: str) -> tuple[tuple[str, ...], dict[str, list]]:
+    """Every output topic of the pipeline and what the replay of its inputs gives on each."""
+    stages = build_stages(pipeline, settings)
+    outputs = tuple(t for spec in stages for t in spec.outputs)
+    serde = default_serde(settings)
+    reader = KafkaRangeReader(settings, [settings.topic(t) for t in stages[0].inputs], None, None, serde)
+    sink = _Collector()
+    run_replay(iter(reader), stages, serde, sink)
+    reader.close()
+    return outputs, {t: sink.events.get(t, []) for t in outputs}
+
+
 def _on_two_workers(settings: Settings, tmp_path: Path, expected: dict,
                     pipeline: str) -> tuple[dict[str, list], set, set]:
     """Workers a and b from the start until the outputs are complete; their outputs and last assignments
@@ -270,14 +282,7 @@ def test_retail_on_two_workers_equals_the_replay(services: Settings, tmp_path: P
     ensure_topics(settings)
     generate_day(tmp_path, SEED, RETAIL_DAY, domains=("retail",))
     FileProducer(settings, LISTINGS).produce_file(tmp_path / f"{LISTINGS}.jsonl")
-    stages = build_stages("retail", settings)
-    outputs = tuple(t for spec in stages for t in spec.outputs)
-    serde = default_serde(settings)
-    reader = KafkaRangeReader(settings, [settings.topic(LISTINGS)], None, None, serde)
-    sink = _Collector()
-    run_replay(iter(reader), stages, serde, sink)
-    reader.close()
-    expected = {t: sink.events.get(t, []) for t in outputs}
+    outputs, expected = _replayed(settings, "retail")
     assert len(expected["retail.opportunities.v1"]) > 2000
 
     live, _, _ = _on_two_workers(settings, tmp_path, expected, "retail")
@@ -287,3 +292,28 @@ def test_retail_on_two_workers_equals_the_replay(services: Settings, tmp_path: P
         got = sorted(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for _, _, r in live[name])
         assert got == sorted(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for _, _, r in expected[name]), name
         assert len(got) == len(set(got)), f"duplicates in {name}"
+
+
+def test_marketdata_on_two_workers_equals_the_replay(services: Settings, tmp_path: Path) -> None:
+    """Market data has one input topic keyed per symbol and no repartition: two workers split its six
+    partitions, each partition's clock (bars of quiet keys close on it) is one worker's, and every derived
+    topic equals the replay per key. The first six hours of the generated day (fx and crypto feeds)."""
+    from streams.generator import generate_day
+
+    full = tmp_path / "day"
+    full.mkdir()
+    generate_day(full, 42, DAY, domains=("fx", "crypto"))
+    cutoff = f"{DAY.isoformat()}T06:00:00"
+    ticks = tmp_path / "md.ticks.v1.jsonl"
+    lines = (full / "md.ticks.v1.jsonl").read_bytes().splitlines(keepends=True)
+    ticks.write_bytes(b"".join(x for x in lines if orjson.loads(x)["event_time"] < cutoff))
+    prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.md-two."
+    settings = services.with_({"kafka__topic_prefix": prefix})
+    ensure_topics(settings, (dataclasses.replace(topic("md.ticks.v1"), partitions=PARTITIONS),))
+    ensure_topics(settings)
+    FileProducer(settings, "md.ticks.v1").produce_file(ticks)
+    outputs, expected = _replayed(settings, "marketdata")
+    assert len(expected["md.bars.v1"]) > 500
+
+    live, _, _ = _on_two_workers(settings, tmp_path, expected, "marketdata")
+    _assert_same_as_replay(live, expected, outputs)
