@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from typing import Any
 
 
 def best_rate(fn: Callable[[], int], repeats: int = 3) -> float:
@@ -49,3 +50,23 @@ def result(bench: str, value: float, baseline: float, unit: str, **extra: object
     print(f"{bench}: {value:,.0f} {unit} vs baseline {baseline:,.0f} {unit} -> ratio {ratio:.3f}")
     print(json.dumps({"bench": bench, "value": round(value, 1), "baseline": round(baseline, 1),
                       "ratio": round(ratio, 3), "unit": unit, **extra}))
+
+
+def delete_run_topics(settings: Any, prefixes: list[str], groups: list[str]) -> int:
+    """Deletes a run's topics (those under ``prefixes``) and consumer groups; returns how many topics."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    from streams.kafka.clients import admin_config
+
+    admin = AdminClient(admin_config(settings))
+    names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(tuple(prefixes))]
+    futures = list(admin.delete_topics(names, operation_timeout=30).values()) if names else []
+    if groups:
+        futures += admin.delete_consumer_groups(groups, request_timeout=10).values()
+    for fut in futures:
+        try:
+            fut.result()
+        except KafkaException:
+            pass
+    return len(names)

@@ -102,7 +102,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from bench.common import result
+from bench.common import delete_run_topics, result
 from bench.raw_echo import RawCodec, fetch
 from infra.processes import stop_group
 from processors import topics
@@ -260,22 +260,8 @@ class Run:
         if self.keep_topics or not self.prefixes:
             return
         try:
-            admin = AdminClient(admin_config(self.settings))
-            names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(tuple(self.prefixes))]
-            if names:
-                for fut in admin.delete_topics(names, operation_timeout=30).values():
-                    try:
-                        fut.result()
-                    except KafkaException:
-                        pass
-            groups = [g for g in self.groups]
-            if groups and hasattr(admin, "delete_consumer_groups"):
-                for fut in admin.delete_consumer_groups(groups, request_timeout=10).values():
-                    try:
-                        fut.result()
-                    except KafkaException:
-                        pass
-            log(f"cleanup: deleted {len(names)} topics and the run's consumer groups")
+            names = delete_run_topics(self.settings, self.prefixes, list(self.groups))
+            log(f"cleanup: deleted {names} topics and the run's consumer groups")
         except Exception as exc:  # cleanup must not hide the run's own error
             log(f"cleanup: could not delete the bench topics ({exc}); prefixes {self.prefixes}")
         for prefix in self.prefixes:  # faust's data dir of the app (store is memory://, dir may exist)

@@ -47,6 +47,7 @@ from streams.kafka.catalog import all_topics
 from streams.kafka.clients import consumer_config
 from streams.kafka.consumer import default_serde
 from streams.kafka.dead_letters import DeadLetter
+from streams.kafka.headers import is_marker
 from streams.observability import metrics
 
 log = structlog.get_logger("mercado.sink")
@@ -307,7 +308,7 @@ class SinkRunner:
                     add_row, add_message, extract = route
                     add_row(extract(record))
                     add_message(msg)
-            else:
+            elif not is_marker(msg.value(), msg.headers()):  # a repartition topic's progress marker: skipped
                 assert isinstance(decoded, DecodeError)
                 batch.dead_letters.append(dead_letter(msg, decoded.reason, decoded.message))
             key = (msg.topic(), msg.partition())

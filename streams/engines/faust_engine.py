@@ -15,7 +15,10 @@
   offset that match, and consumers reading ``read_committed`` never see an output twice.
   :class:`CommitGate` keeps faust's commits between batches.
 * A stage that reads several topics, or whose outputs feed a later stage, merges its input partitions
-  in the replay's event-time order (:class:`StageAligner`, ``streams/runtime/align.py``).
+  in the replay's event-time order (:class:`StageAligner`, ``streams/runtime/align.py``) — the partitions
+  this worker owns. Limit: that is the replay's order with one worker per pipeline only. The faust engine
+  does not implement the scale-out rule (positions and progress markers on repartition topics,
+  docs/architecture.md); run multi-stage pipelines (risk, retail) on several workers with the native engine.
 * Undecodable input goes to the dead-letter topic, never stops the agent.
 """
 

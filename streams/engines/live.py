@@ -21,8 +21,9 @@ from streams.config import Settings
 from streams.kafka.clients import consumer_config
 from streams.kafka.dead_letters import DeadLetter
 from streams.observability import metrics
-from streams.runtime.align import EventTimeAligner, Held, is_held_key, pending_check, restore_held
+from streams.runtime.align import EventTimeAligner, Held, pending_check, restore_held
 from streams.runtime.driver import Output, Rejected
+from streams.runtime.ordered import is_internal_key
 
 StateWrite = tuple[bytes, bytes | None, int]  # (key, value or None to delete, changelog partition)
 
@@ -43,9 +44,10 @@ def changelog_topic(settings: Settings, pipeline: str, stage: str) -> str:
 
 def saved_keys(table: MutableMapping[bytes, bytes], partition: int) -> list[tuple[str, dict[str, Any]]]:
     """The processor keys of one input partition saved in a state table (``PipelineDriver``'s
-    ``load_partition``); held messages are the aligner's."""
+    ``load_partition``); held messages, source watermarks and ordered streams (keys starting with NUL) are
+    the engine's."""
     saved = ((k.decode(), v) for k, v in list(table.items()))
-    return [(key, value) for key, value in ((k, orjson.loads(v)) for k, v in saved if not is_held_key(k))
+    return [(key, value) for key, value in ((k, orjson.loads(v)) for k, v in saved if not is_internal_key(k))
             if value.get("partition") == partition]
 
 

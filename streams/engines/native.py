@@ -24,8 +24,10 @@ replay by construction):
 * State: the stage's changelog topic (``streams/engines/live.py``). When partitions are assigned, their
   changelog partitions are read to the end (read_committed) before any of their messages is
   processed; the driver restores a partition's keys when its first message arrives.
-* A stage that reads several topics, or whose outputs feed a later stage, merges its input partitions
-  in the replay's event-time order (:class:`~streams.engines.live.LiveAligner`); held messages are state.
+* Scale-out (docs/architecture.md): the first stage processes each source partition on its own and stamps
+  what it writes to a repartition topic with its position, writing progress markers; the stage reading
+  that topic releases it in position order (``streams/runtime/ordered.py``), whichever worker wrote it
+  and whenever — so any number of workers gives the replay's outputs. Held records are state.
 * Undecodable input goes to the dead-letter topic, never stops the worker.
 * Crash-only on failures: librdkafka reconnects to a broker that comes back, but a transaction that
   cannot commit (the broker away for longer than the call's timeout, the transaction aborted or the
@@ -56,6 +58,7 @@ import orjson
 import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from processors.ordering import SourceWatermarks
 from streams.config import Settings
 from streams.engines.live import (
     LiveAligner,
@@ -69,11 +72,22 @@ from streams.engines.live import (
     state_writes,
 )
 from streams.kafka.catalog import DEAD_LETTER_TOPIC, TopicSpec, topic
-from streams.kafka.clients import consumer_config, producer_config
+from streams.kafka.clients import admin_config, committed_reader_config, consumer_config, producer_config
 from streams.kafka.consumer import default_serde
 from streams.observability import metrics
-from streams.runtime.align import Held
+from streams.runtime.align import Held, merge_keyer
 from streams.runtime.driver import PipelineDriver
+from streams.runtime.ordered import (
+    LiveOrderedMerge,
+    Ordered,
+    bound_header,
+    position_header,
+    progress_header,
+    saved_watermarks,
+    source_state,
+    source_state_key,
+    writer_header,
+)
 from streams.runtime.pipelines import build_stages
 
 log = structlog.get_logger("mercado.worker")
@@ -90,13 +104,22 @@ class WorkerFailed(RuntimeError):
 
 class _Stage:
     """One stage of the pipeline: its driver, its state table (this worker's partitions of the
-    changelog) and, for a stage that merges or repartitions, its aligner."""
+    changelog) and its ordering role (``streams/runtime/ordered.py``): a stage that writes a repartition
+    topic stamps each record with its position and writes progress markers (``ordered_outputs``,
+    ``watermarks``); the stage that reads it releases its records in position order (``merge``). A stage
+    with neither role that reads several topics merges them with an event-time aligner."""
 
-    def __init__(self, worker: NativeWorker, spec: Any, align: bool) -> None:
+    def __init__(self, worker: NativeWorker, spec: Any, align: bool, ordered_outputs: set[str]) -> None:
         s = worker.settings
         self.spec = spec
         self.inputs = {s.topic(t) for t in spec.inputs}
         self.partitions = topic(spec.inputs[0]).partitions  # the changelog is co-partitioned with the input
+        self.ordered_outputs = ordered_outputs  # physical repartition topics this stage writes with positions
+        self.watermarks = SourceWatermarks()
+        self.source_next: dict[tuple[str, int], int] = {}  # next offset to process, per source partition
+        self.marked: dict[tuple[str, int], tuple[int | None, int, bool]] = {}  # last marker written per source
+        self.bounds_marked: dict[int, tuple[Any, bool]] = {}  # a later stage's: last marker per input partition
+        self.merge: LiveOrderedMerge | None = None  # set by the worker's start (it needs the sources' partitions)
         self.changelog = changelog_topic(s, worker.pipeline, spec.name)
         self.table: dict[bytes, bytes] = {}
         self.driver = PipelineDriver(spec, worker.serde, load_partition=lambda p: saved_keys(self.table, p))
@@ -120,6 +143,16 @@ class _Stage:
         if self.aligner is not None:
             self.aligner.forget(partitions)
             self.aligner.aligner.assign(self.aligner.assignment())  # drops what it holds of them
+        if self.merge is not None:
+            self.merge.forget(partitions)
+        for tp in [tp for tp in self.source_next if tp[1] in partitions]:
+            del self.source_next[tp]
+        for tp in [tp for tp in self.marked if tp[1] in partitions]:
+            del self.marked[tp]
+        for q in partitions:
+            self.bounds_marked.pop(q, None)
+        for tp in [tp for tp in self.watermarks.of if tp[1] in partitions]:
+            del self.watermarks.of[tp]
 
 
 class NativeWorker:
@@ -134,10 +167,32 @@ class NativeWorker:
         self.live_commit_interval_s = min(settings.worker.live_commit_interval_s, self.commit_interval_s)
         self.caught_up = True  # the last fetch took less than a full batch: commit at the live-edge interval
         stages = build_stages(pipeline, settings)
-        # As in the faust engine: a stage that reads several topics or feeds a later stage sees its inputs
-        # in the replay's event-time order; a last stage with one input needs no more than partition order.
-        self.stages = [_Stage(self, spec, align=len(spec.inputs) > 1 or i < len(stages) - 1)
-                       for i, spec in enumerate(stages)]
+        # Scale-out (docs/architecture.md): the first stage processes each source partition on its own and
+        # stamps what it writes to a repartition topic with its position; the stage reading that topic
+        # releases it in position order, whoever wrote it. A later stage reads its input in log order.
+        # A stage that reads an ordered repartition topic and writes another one stamps its outputs too (their
+        # position extends the position of the record that caused them) and announces its progress.
+        internal = {t for spec in stages for t in spec.outputs} & {t for spec in stages for t in spec.inputs}
+        ordering = {t for t in stages[0].outputs if t in internal} if not internal & set(stages[0].inputs) else set()
+        merging = [False] * len(stages)
+        stamped: list[set[str]] = [set(ordering)] + [set() for _ in stages[1:]]
+        for i, spec in enumerate(stages[1:], start=1):
+            if spec.inputs and set(spec.inputs) <= ordering:
+                merging[i] = True
+                stamped[i] = {t for t in spec.outputs if t in internal}
+                ordering |= stamped[i]
+        self.writer_of = {t: i for i, spec in enumerate(stages) for t in stamped[i]}
+        self.stages = [
+            _Stage(self, spec, align=len(spec.inputs) > 1 and not (i == 0 and ordering) and not merging[i],
+                   ordered_outputs={settings.topic(t) for t in stamped[i]})
+            for i, spec in enumerate(stages)
+        ]
+        self.merging = [st for st, m in zip(self.stages, merging, strict=True) if m]
+        self._lookup: Any = None  # a consumer for offset lookups (never subscribed)
+        self._ends: dict[tuple[str, int], tuple[int, float]] = {}
+        self._marked_at = 0.0
+        self.members: set[str] | None = None  # the group's static members at the last rebalance
+        self._merge_key = merge_keyer(settings.admission)
         self.by_topic = {t: st for st in self.stages for t in st.inputs}
         self.assigned: set[tuple[str, int]] = set()
         self.offsets: dict[tuple[str, int], int] = {}  # next offset per input partition, since the last commit
@@ -161,19 +216,31 @@ class NativeWorker:
 
         s = self.settings
         logical = {name for st in self.stages for name in (*st.spec.inputs, *st.spec.outputs)} | {DEAD_LETTER_TOPIC}
+        ensure_topics(s, tuple(topic(name) for name in sorted(logical)))
+        # The topics as they are (an input may have more partitions than the catalog's default): the
+        # changelog has as many partitions as the stage's inputs, and the ordered merge knows every source.
+        counts = self._partition_counts({s.topic(name) for name in logical})
+        for st in self.stages:
+            st.partitions = max(counts[t] for t in st.inputs)
         changelogs = tuple(
             TopicSpec(st.changelog.removeprefix(s.kafka.topic_prefix), (), (), f"state of {st.spec.name}",
                       partitions=st.partitions, cleanup_policy="compact")
             for st in self.stages
         )
-        ensure_topics(s, tuple(topic(name) for name in sorted(logical)) + changelogs)
+        ensure_topics(s, changelogs)
+        self.marker_partitions = {t: counts[t] for st in self.stages for t in st.ordered_outputs}
+        for st in self.merging:  # the tasks that write its input: the writing stage's input partitions
+            writer = self.stages[self.writer_of[st.spec.inputs[0]]]
+            st.merge = LiveOrderedMerge(st.table, [(t, p) for t in sorted(writer.inputs) for p in range(counts[t])])
         member = f"{self.group}.{s.worker.id}"
         try:
             self._new_producer()
         except KafkaException as exc:
             raise WorkerFailed(f"could not start the transactional producer: {exc.args[0].str()}") from exc
         self.consumer = Consumer(consumer_config(
-            s, self.group, **{"group.instance.id": member, "enable.partition.eof": False}
+            s, self.group, **{"group.instance.id": member, "enable.partition.eof": False,
+                              "session.timeout.ms": s.worker.session_timeout_ms,
+                              "heartbeat.interval.ms": s.worker.heartbeat_interval_ms}
         ))
         self.consumer.subscribe(sorted(self.by_topic), on_assign=self._on_assign, on_revoke=self._on_revoke,
                                 on_lost=self._on_lost)
@@ -182,6 +249,23 @@ class NativeWorker:
         # frozen, it is no longer traversed by the cyclic GC, whose full collections otherwise stop the worker
         # for ~30 ms (seen as a latency spike in bench.marketdata_live).
         gc.freeze()
+
+    def _partition_counts(self, topics: set[str]) -> dict[str, int]:
+        md = self._lookup_consumer().list_topics(timeout=30)
+        counts = {}
+        for name in topics:
+            meta = md.topics.get(name)
+            if meta is None or meta.error is not None or not meta.partitions:
+                raise WorkerFailed(f"topic {name} has no partitions in the cluster's metadata")
+            counts[name] = len(meta.partitions)
+        return counts
+
+    def _lookup_consumer(self) -> Any:
+        if self._lookup is None:
+            # read_uncommitted: committed() of a read_committed consumer waits while the group has offsets in an
+            # open transaction (streams/kafka/clients.py committed_reader_config); both give the last committed ones
+            self._lookup = Consumer(committed_reader_config(self.settings, self.group))
+        return self._lookup
 
     def _new_producer(self) -> None:
         """The worker's transactional producer; ``init_transactions`` aborts what an earlier producer of
@@ -199,6 +283,7 @@ class NativeWorker:
         # 20 ms for the same reason (KAFKA-5477).
         self.producer = Producer(producer_config(self.settings, **{
             "transactional.id": member, "linger.ms": 1, "delivery.report.only.error": True, "retry.backoff.ms": 5,
+            "transaction.timeout.ms": self.settings.worker.transaction_timeout_ms,
         }))
         self.producer.init_transactions(60)
         self.producer.begin_transaction()
@@ -214,6 +299,9 @@ class NativeWorker:
                 self.commit()
             self.consumer.close()
             self.consumer = None
+        if self._lookup is not None:
+            self._lookup.close()
+            self._lookup = None
 
     def run(self) -> None:
         """Runs until :meth:`stop` (SIGTERM, Ctrl-C)."""
@@ -239,6 +327,7 @@ class NativeWorker:
             self.process(messages)
         else:
             self.release_held()
+        self.mark_sources()
         if self.inflight is not None:
             self._finish_commit(wait=False)
         if self.inflight is None and (self.dirty or self.offsets) and time.monotonic() >= self.commit_due_at():
@@ -260,13 +349,41 @@ class NativeWorker:
 
     # ------------------------------------------------------------------ rebalances
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        self._fence_departed()
         new = {(tp.topic, tp.partition) for tp in partitions}
         self.assigned |= new
         for st in self.stages:
             parts = {p for t, p in new if t in st.inputs}
             if parts:
                 self._restore(st, parts)
-        log.info("partitions assigned", partitions=len(new))
+        log.info("partitions assigned", partitions=len(new), assigned=sorted(f"{t}:{p}" for t, p in self.assigned))
+
+    def _fence_departed(self) -> None:
+        """Aborts, at once, the open transaction of every worker that left the group since the last rebalance
+        (killed, or evicted after its session timed out): a producer with its transactional id (= its
+        static member id) initializes, which fences it and makes the coordinator abort what it left open.
+        Until then this worker could not read the group's offsets of the partitions it takes over, and no
+        read_committed reader would see outputs past that transaction — for up to transaction_timeout_ms
+        plus the broker's abort check interval. A worker that stopped cleanly has nothing open; one that
+        is merely late (evicted) has lost its partitions anyway and ends at its next commit."""
+        from confluent_kafka.admin import AdminClient
+
+        own = f"{self.group}.{self.settings.worker.id}"
+        try:
+            admin = AdminClient(admin_config(self.settings))
+            [future] = admin.describe_consumer_groups([self.group], request_timeout=5).values()
+            current = {m.group_instance_id for m in future.result(timeout=10).members if m.group_instance_id}
+        except Exception as exc:  # noqa: BLE001 - the transactions time out on their own
+            log.warning("could not list the group's members", error=str(exc))
+            return
+        departed = sorted((self.members or set()) - current - {own})
+        self.members = current
+        for member in departed:
+            try:
+                Producer(producer_config(self.settings, **{"transactional.id": member})).init_transactions(10)
+                log.info("fenced a departed worker", transactional_id=member)
+            except KafkaException as exc:
+                log.warning("could not fence a departed worker", transactional_id=member, error=exc.args[0].str())
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         if not self.lost:
@@ -291,12 +408,20 @@ class NativeWorker:
 
     def _restore(self, st: _Stage, parts: set[int]) -> None:
         """Reads the stage's changelog partitions to their end (committed records only) into its table."""
-        reader = Consumer(consumer_config(self.settings, f"{self.group}.restore", **{"enable.partition.eof": True}))
+        # fetch.wait.max.ms 10: the end of a partition (EOF) is known after one short fetch, not librdkafka's 500 ms
+        reader = Consumer(consumer_config(self.settings, f"{self.group}.restore",
+                                          **{"enable.partition.eof": True, "fetch.wait.max.ms": 10}))
+        started = time.monotonic()
         try:
-            reader.assign([TopicPartition(st.changelog, p, OFFSET_BEGINNING) for p in sorted(parts)])
-            remaining = set(parts)
-            deadline = time.monotonic() + RESTORE_TIMEOUT_S
-            restored = 0
+            # an empty changelog partition has nothing to wait for (a new stage, or a stateless one)
+            remaining = set()
+            for p in parts:
+                low, high = reader.get_watermark_offsets(TopicPartition(st.changelog, p), timeout=10)
+                if high > low:
+                    remaining.add(p)
+            reader.assign([TopicPartition(st.changelog, p, OFFSET_BEGINNING) for p in sorted(remaining)])
+            deadline = started + RESTORE_TIMEOUT_S
+            restored = read_bytes = 0
             while remaining:
                 if time.monotonic() > deadline:
                     raise WorkerFailed(f"restoring {st.changelog} {sorted(remaining)} took over {RESTORE_TIMEOUT_S} s")
@@ -308,6 +433,7 @@ class NativeWorker:
                             continue
                         raise WorkerFailed(f"restoring {st.changelog}: {err.str()}")
                     value = msg.value()
+                    read_bytes += len(msg.key() or b"") + len(value or b"")
                     if value is None:
                         st.table.pop(msg.key(), None)
                     else:
@@ -317,7 +443,12 @@ class NativeWorker:
             reader.close()
         if st.aligner is not None:
             st.aligner.restore(parts)
-        log.info("state restored", stage=st.spec.name, partitions=sorted(parts), records=restored)
+        if st.merge is not None:
+            st.merge.assign(parts)
+        if st.ordered_outputs:
+            st.watermarks.of.update(saved_watermarks(st.table, parts))
+        log.info("state restored", stage=st.spec.name, partitions=sorted(parts), records=restored,
+                 bytes=read_bytes, keys=len(st.table), seconds=round(time.monotonic() - started, 3))
 
     # ------------------------------------------------------------------ processing
     def fetch(self) -> list[Any]:
@@ -356,7 +487,9 @@ class NativeWorker:
         for st, batch in by_stage.items():
             for msg in batch:
                 offsets[(msg.topic(), msg.partition())] = msg.offset() + 1
-            if st.aligner is None:
+            if st.merge is not None:
+                self._run_merged(st, batch)
+            elif st.aligner is None:
                 self._run(st, batch)
             else:
                 helds = [Held(m.topic(), m.partition(), m.offset(), m.timestamp()[1], m.key(), m.value(),
@@ -384,13 +517,59 @@ class NativeWorker:
                     self._run_held(st, released)
 
     def _run(self, st: _Stage, batch: list[Any]) -> None:
-        """A batch of one stage's messages, decoded together."""
+        """A batch of one stage's messages, decoded together. A stage that writes a repartition topic stamps
+        those records with their position (``streams/runtime/ordered.py``)."""
         driver, route = st.driver, st.router.route
         decoded = self.serde.decode_many([m.value() for m in batch])
+        ordered = st.ordered_outputs
+        if ordered:
+            advance, source_next, merge_key = st.watermarks.advance, st.source_next, self._merge_key
         for msg, item in zip(batch, decoded, strict=True):
-            result = driver.process_decoded(msg.topic(), msg.partition(), msg.offset(), item, msg.headers())
+            topic_name, partition, offset = msg.topic(), msg.partition(), msg.offset()
+            if ordered:
+                w = advance(topic_name, partition, merge_key(msg.timestamp()[1], msg.headers()))
+                source_next[(topic_name, partition)] = offset + 1
+            result = driver.process_decoded(topic_name, partition, offset, item, msg.headers())
             if result:
-                self._send(route(result, msg.key(), msg.value(), msg.headers()))
+                records = route(result, msg.key(), msg.value(), msg.headers())
+                if ordered:
+                    n = 0
+                    for i, r in enumerate(records):
+                        if r.topic in ordered:
+                            records[i] = r._replace(headers=[position_header((w, partition, topic_name, offset, n))])
+                            n += 1
+                self._send(records)
+
+    def _run_merged(self, st: _Stage, batch: list[Any]) -> None:
+        """A batch of a repartition topic read in position order: markers and records go to the merge, what
+        it releases is processed (records without a position, at once)."""
+        merge = st.merge
+        assert merge is not None
+        for msg in batch:
+            now = merge.arrived(msg.partition(), msg.offset(), msg.key(), msg.value(), msg.timestamp()[1],
+                                msg.headers())
+            if now:
+                self._run_ordered(st, msg.topic(), [(None, item) for item in now])
+        released = merge.release()
+        if released:
+            self._run_ordered(st, next(iter(st.inputs)), released)
+
+    def _run_ordered(self, st: _Stage, topic_name: str, items: list[tuple[Any, Ordered]]) -> None:
+        driver, route, ordered = st.driver, st.router.route, st.ordered_outputs
+        for pos, item in items:
+            # offset -1: released out of log order, so not the driver's offset bookkeeping (the merge drops
+            # re-deliveries by position)
+            result = driver.process(topic_name, item.partition, -1, item.value, None)
+            if result:
+                records = route(result, item.key, item.value, None)
+                if ordered and pos is not None:  # a later repartition: positions extend this record's
+                    n = 0
+                    writer = writer_header(topic_name, item.partition)
+                    for i, r in enumerate(records):
+                        if r.topic in ordered:
+                            records[i] = r._replace(headers=[position_header((*pos, n)), writer])
+                            n += 1
+                self._send(records)
 
     def _run_held(self, st: _Stage, released: Iterable[Held]) -> None:
         driver, route = st.driver, st.router.route
@@ -406,8 +585,10 @@ class NativeWorker:
         for r in records:
             if r.headers is None:
                 produce(r.topic, r.value, r.key, timestamp=r.timestamp_ms)
-            else:
+            elif r.timestamp_ms is None:
                 produce(r.topic, r.value, r.key, headers=r.headers)
+            else:
+                produce(r.topic, r.value, r.key, timestamp=r.timestamp_ms, headers=r.headers)
 
     def _write_state(self, st: _Stage, writes: list[StateWrite]) -> None:
         for key, value, partition in writes:
@@ -457,8 +638,13 @@ class NativeWorker:
         commit = _Commit(self.producer, offsets, self.consumer.consumer_group_metadata(), started) if offsets else None
         try:
             for st in self.stages:
+                if st.ordered_outputs:
+                    self._write_markers(st)
+                    self._write_state(st, self._watermark_writes(st))
                 if st.aligner is not None:
                     self._write_state(st, st.aligner.save())
+                if st.merge is not None:
+                    self._write_state(st, st.merge.save())
                 self._write_state(st, state_writes(st.driver, st.table))
         except BaseException:
             if commit is not None:
@@ -474,6 +660,92 @@ class NativeWorker:
         self.inflight = commit
         self.dirty = False
         self.outputs_since = None
+
+    # ------------------------------------------------------------------ ordering (streams/runtime/ordered.py)
+    def _watermark_writes(self, st: _Stage) -> list[StateWrite]:
+        writes = []
+        for (topic_name, partition), w in st.watermarks.of.items():
+            key, value = source_state_key(topic_name, partition), source_state(w, partition)
+            if st.table.get(key) != value:
+                st.table[key] = value
+                writes.append((key, value, partition))
+        return writes
+
+    def _write_bounds(self, st: _Stage) -> None:
+        """A later stage's progress markers: per input partition it owns, the bound of what it can still
+        write (:meth:`~processors.ordering.OrderedMerge.frontier`), when it changed."""
+        assert st.merge is not None
+        for topic_name, q in sorted(tp for tp in self.assigned if tp[0] in st.inputs):
+            state = st.merge.merge.frontier(q)
+            if st.bounds_marked.get(q) == state:
+                continue
+            st.bounds_marked[q] = state
+            header = [bound_header(topic_name, q, *state)]
+            for out in sorted(st.ordered_outputs):
+                for p in range(self.marker_partitions[out]):
+                    self._produce(out, None, None, partition=p, headers=header)
+
+    def _write_markers(self, st: _Stage) -> None:
+        """A progress marker, to every partition of the stage's repartition topics, for each assigned source
+        partition that moved or got caught up since its last marker: in the log, after the records it covers."""
+        if st.merge is not None:
+            self._write_bounds(st)
+            return
+        for tp in sorted(tp for tp in self.assigned if tp[0] in st.inputs):
+            next_offset = st.source_next.get(tp)
+            if next_offset is None:
+                found = self._start_and_end(*tp)
+                if found is None:
+                    continue
+                next_offset = st.source_next[tp] = found[0]
+            end = self._end_offset(*tp, next_offset)
+            state = (st.watermarks.of.get(tp), next_offset, end is not None and next_offset >= end)
+            if st.marked.get(tp) == state:
+                continue
+            st.marked[tp] = state
+            header = [progress_header(tp[0], tp[1], *state)]
+            for topic_name in sorted(st.ordered_outputs):
+                for q in range(self.marker_partitions[topic_name]):
+                    self._produce(topic_name, None, None, partition=q, headers=header)
+
+    def _end_offset(self, topic_name: str, partition: int, position: int) -> int | None:
+        """The partition's end offset: the consumer's (cached from its fetches) or, when that is unknown or
+        not past the position, looked up (at most every 0.2 s)."""
+        end = self._highwater(topic_name, partition)
+        if end is not None and end > position:
+            return end
+        tp = (topic_name, partition)
+        known, when = self._ends.get(tp, (None, 0.0))
+        now = time.monotonic()
+        if known is None or (known <= position and now - when > 0.2):
+            try:
+                known = self._lookup_consumer().get_watermark_offsets(TopicPartition(*tp), timeout=5)[1]
+            except KafkaException:
+                return end if end is not None and end >= 0 else None
+            self._ends[tp] = (known, now)
+        return known
+
+    def _start_and_end(self, topic_name: str, partition: int) -> tuple[int, int] | None:
+        """Where the group resumes a partition nothing was processed of yet (its committed offset, else the
+        log start) and the partition's end."""
+        try:
+            consumer = self._lookup_consumer()
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic_name, partition), timeout=5)
+            [committed] = consumer.committed([TopicPartition(topic_name, partition)], timeout=5)
+        except KafkaException:
+            return None
+        self._ends[(topic_name, partition)] = (high, time.monotonic())
+        return (committed.offset if committed.offset >= 0 else low), high
+
+    def mark_sources(self) -> None:
+        """Progress markers between commits too (at most every 50 ms), so a caught-up source says so soon."""
+        now = time.monotonic()
+        if now - self._marked_at < 0.05 or self.inflight is not None:
+            return
+        self._marked_at = now
+        for st in self.stages:
+            if st.ordered_outputs:
+                self._write_markers(st)
 
     def _finish_commit(self, *, wait: bool) -> None:
         """Ends the commit in flight, if any, once it is done (or, with ``wait``, waits for it): begins the

@@ -25,3 +25,15 @@ class WorkerSettings(BaseModel):
     # worker with the same id fences the old one's open transaction and takes its partitions back at
     # once. Workers of one pipeline that run together need different ids.
     id: str = Field(default="0", pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    # Takeover after a crash (native engine). With static membership (group.instance.id, above) a member that
+    # dies without leaving keeps its partitions until the broker has not heard from it for
+    # session_timeout_ms (librdkafka's default, 45 s, was a minute of silence per crash; the broker accepts
+    # 6-1800 s by default: group.min/max.session.timeout.ms). A clean stop leaves the same way (static
+    # members do not send LeaveGroup), so a worker restarted within it takes its partitions back at once.
+    session_timeout_ms: int = Field(default=6000, ge=1000)
+    heartbeat_interval_ms: int = Field(default=1500, ge=100)
+    # The dead worker's open transaction is aborted by the broker once it is older than this (checked every
+    # transaction.abort.timed.out.transaction.cleanup.interval.ms, 10 s by default; infra/kafka sets 1 s):
+    # until then the new owner cannot read the group's offsets of its partitions and read_committed readers
+    # of the outputs see nothing after it. A transaction lives one commit interval, so a few seconds suffice.
+    transaction_timeout_ms: int = Field(default=5000, ge=1000)

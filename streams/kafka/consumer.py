@@ -18,6 +18,7 @@ from streams.config import Settings
 from streams.kafka.catalog import DEAD_LETTER_TOPIC
 from streams.kafka.clients import consumer_config, producer_config
 from streams.kafka.dead_letters import DeadLetter
+from streams.kafka.headers import is_marker
 
 T = TypeVar("T")
 
@@ -115,6 +116,8 @@ class EventConsumer:
                     continue
                 raise RuntimeError(f"consumer error: {err.str()}")
             self._eof.discard((msg.topic(), msg.partition()))
+            if is_marker(msg.value(), msg.headers()):  # a repartition topic's progress marker, not an event
+                continue
             try:
                 schema, record = self.serde.decode(msg.value())
             except DecodeError as exc:

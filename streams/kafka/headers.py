@@ -11,6 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 PRODUCED_AT_HEADER = "mercado-produced-us"
+# Progress markers of repartition topics (streams/runtime/ordered.py): records without a value
+PROGRESS_HEADER = "mercado-progress"
+BOUND_HEADER = "mercado-bound"
+
+
+def is_marker(value: bytes | None, headers: Sequence[tuple[str, bytes]] | None) -> bool:
+    """A repartition topic's progress marker (no value, a progress or bound header): not an event; readers
+    other than the stage that merges the topic (the sink, ``mercado events``) skip it."""
+    return value is None and any(name in (PROGRESS_HEADER, BOUND_HEADER) for name, _ in headers or ())
 
 
 def produced_at(headers: Sequence[tuple[str, bytes]] | dict[str, bytes] | None) -> int | None:

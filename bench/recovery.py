@@ -1,0 +1,331 @@
+"""``python -m bench.recovery``: how fast a crashed worker's partitions work again, and how fast state restores.
+
+Two phases, each on fresh topics (``<prefix>bench.recovery.<run>.<phase>.``, deleted at the end):
+
+**Takeover** (``takeover_s``). Two native market-data workers (``MERCADO_WORKER__ID`` a and b, the
+worker settings' session and transaction timeouts) share ``md.ticks.v1`` of six partitions. A feed
+produces PriceTicks of ``--keys`` crypto keys at ``--rate`` ticks/s with event time = the wall clock, and
+the workers close 1-second bars (``MERCADO_MARKETDATA__INTERVALS_S=[1]``, grace 2 s). A reader thread
+(read_committed, as every downstream consumer) stamps each bar's arrival. Once bars of every key flow,
+worker a is killed with SIGKILL at wall-clock time K. A bar whose end + grace is at or after K cannot have
+been closed before K (a bar closes on the first event at or after its end + grace), so
+
+* ``takeover_s`` = arrival of the first such bar of a key on a's partitions − K: the time until the dead
+  worker's partitions produce outputs again (on b, after a's session expired and a's open transaction
+  was aborted, before which b can read neither a's offsets nor get its outputs past a's transaction);
+* baseline ``flow_s`` = the same for a key on b's partitions: the undisturbed pipeline (the feed's
+  spacing, the commit, the reader), measured at the same moment.
+
+``--legacy`` adds a takeover with the old timeouts (librdkafka's 45 s session, 60 s transactions).
+
+**Restore** (``restore_keys_per_s``, ``restore_mb_per_s``, ``state_mb``). A day of market data for
+``--symbols`` symbols (one tick per symbol every ``--every-s`` seconds, 60 and 300 s bars and every
+indicator, as configured by default) goes through one worker, which is then stopped cleanly; a second
+worker with another id starts on the same group and restores the whole changelog before processing.
+Its log line "state restored" gives records, bytes, keys and seconds. ``state_mb`` is the state it
+ends up with (the latest value of every key). Baseline: a raw confluent-kafka consumer reading the same
+changelog partitions from the beginning to the end (the same fetch settings: 10 ms fetch wait), in the
+same run (``raw_restore_mb_per_s``). Both include the consumer's start and its end-of-partition round
+trips, which dominate at this size.
+
+The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+from bench.common import delete_run_topics
+from infra.processes import stop_group
+from processors import topics
+from processors.partitioning import partition_of
+from streams.config import Settings, get_settings
+from streams.engines.live import changelog_topic
+from streams.kafka.admin import ensure_topics
+from streams.kafka.catalog import topic
+from streams.kafka.clients import committed_reader_config, consumer_config
+from streams.kafka.consumer import end_offsets
+from tests.support.sink import EventProducer
+
+ROOT = Path(__file__).resolve().parents[1]
+PARTITIONS = 6
+GRACE_S = 2.0
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+class Run:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stamp = time.strftime("%Y%m%d%H%M%S")
+        self.prefixes: list[str] = []
+        self.procs: list[subprocess.Popen] = []
+        self.logs = settings.local.state_dir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+
+    def phase(self, name: str) -> Settings:
+        prefix = f"{self.settings.kafka.topic_prefix}bench.recovery.{self.stamp}.{name}."
+        self.prefixes.append(prefix)
+        s = self.settings.with_({"kafka__topic_prefix": prefix})
+        ensure_topics(s, (dataclasses.replace(topic(topics.TICKS), partitions=PARTITIONS),))
+        ensure_topics(s)
+        return s
+
+    def worker(self, s: Settings, worker_id: str, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
+        path = self.logs / f"bench-recovery-{self.stamp}-{worker_id}.log"
+        full = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": s.kafka.topic_prefix, "MERCADO_METRICS__PORT_WORKER": "0",
+                "MERCADO_WORKER__ENGINE": "native", "MERCADO_WORKER__ID": worker_id, **env}
+        with path.open("ab") as fh:
+            cmd = [sys.executable, "-m", "streams.commands.cli", "worker", "--pipeline", "marketdata"]
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=full, stdout=subprocess.DEVNULL, stderr=fh,
+                                    start_new_session=True)
+        self.procs.append(proc)
+        return proc, path
+
+    def cleanup(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                stop_group(proc, 20)
+        delete_run_topics(self.settings, self.prefixes, [f"{p}mercado-marketdata" for p in self.prefixes])
+
+
+def assigned(path: Path, prefix: str) -> set[int]:
+    """The worker's last logged assignment: its partitions of md.ticks.v1."""
+    found: set[int] = set()
+    for m in re.finditer(r"partitions assigned\s.*?assigned=(\[[^\]]*\])", path.read_text(errors="replace")):
+        found = {int(tp.rpartition(":")[2]) for tp in ast.literal_eval(m.group(1))
+                 if tp.rpartition(":")[0] == f"{prefix}{topics.TICKS}"}
+    return found
+
+
+class Feed(threading.Thread):
+    """PriceTicks of ``keys`` keys at ``rate`` per second, event time = now."""
+
+    def __init__(self, s: Settings, keys: list[str], rate: int) -> None:
+        super().__init__(daemon=True)
+        self.producer, self.keys, self.rate = EventProducer(s), keys, rate
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        seq, started = 0, time.monotonic()
+        while not self.stopping.is_set():
+            key = self.keys[seq % len(self.keys)]
+            venue, _, symbol = key.partition(":")
+            seq += 1
+            self.producer.send(topics.TICKS, "PriceTick", {
+                "event_id": f"recovery:{seq}", "event_time": time.time_ns() // 1000, "venue": venue,
+                "symbol": symbol, "bid": 99.5, "ask": 100.5, "last": 100.0, "volume": 1.0, "sequence": seq,
+                "backfill_id": None,
+            }, key=key)
+            ahead = seq / self.rate - (time.monotonic() - started)
+            if ahead > 0:
+                time.sleep(ahead)
+        self.producer.flush()
+
+
+class BarReader(threading.Thread):
+    """Every committed bar: (arrival wall-clock s, key, bar end µs)."""
+
+    def __init__(self, s: Settings) -> None:
+        super().__init__(daemon=True)
+        self.consumer = Consumer(consumer_config(s, f"bench-recovery-reader-{time.time_ns()}",
+                                                 **{"fetch.wait.max.ms": 5, "enable.partition.eof": False}))
+        self.consumer.subscribe([s.topic(topics.BARS)])
+        self.bars: list[tuple[float, str, int]] = []
+        self.stopping = threading.Event()
+        from streams.kafka.consumer import default_serde
+
+        self.serde = default_serde(s)
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            for msg in self.consumer.consume(500, 0.05):
+                if msg.error() is None:
+                    now = time.time()
+                    _, rec = self.serde.decode(msg.value())
+                    self.bars.append((now, msg.key().decode(), rec["end"]))
+        self.consumer.close()
+
+
+def takeover(run: Run, keys: int, rate: int, env: dict[str, str], name: str) -> dict[str, float]:
+    s = run.phase(name)
+    names = [f"binance:T{i:03d}/USDT" for i in range(keys)]
+    reader = BarReader(s)
+    reader.start()
+    feed = Feed(s, names, rate)
+    feed.start()
+    env = {"MERCADO_MARKETDATA__INTERVALS_S": "[1]", **env}
+    a, a_log = run.worker(s, "a", env)
+    b, b_log = run.worker(s, "b", env)
+    prefix = s.kafka.topic_prefix
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            parts_a, parts_b = assigned(a_log, prefix), assigned(b_log, prefix)
+            recent = {k for t, k, _ in reader.bars if t > time.time() - 3}
+            if parts_a and parts_b and not parts_a & parts_b and recent >= set(names):
+                break
+            if time.monotonic() > deadline or a.poll() is not None or b.poll() is not None:
+                raise RuntimeError(f"the workers did not settle: a {sorted(parts_a)}, b {sorted(parts_b)}, "
+                                   f"{len(recent)} of {len(names)} keys with bars; logs {a_log}, {b_log}")
+            time.sleep(0.2)
+        time.sleep(2)  # steady flow
+        killed = time.time()
+        os.killpg(a.pid, signal.SIGKILL)
+        a.wait(10)
+        kill_us = int(killed * 1e6)
+        on_a = {k for k in names if partition_of(k, PARTITIONS) in parts_a}
+
+        def first(keys_of: set[str]) -> float | None:
+            late = [t for t, k, end in list(reader.bars) if k in keys_of and end + GRACE_S * 1e6 >= kill_us]
+            return min(late) - killed if late else None
+
+        deadline = time.monotonic() + 120
+        while first(on_a) is None:
+            if time.monotonic() > deadline or b.poll() is not None:
+                raise RuntimeError(f"no bar of a's keys within 120 s of the kill; log {b_log}")
+            time.sleep(0.1)
+        took, flow = first(on_a), first(set(names) - on_a)
+    finally:
+        feed.stopping.set()
+        reader.stopping.set()
+        for proc in (a, b):
+            if proc.poll() is None:
+                stop_group(proc, 20)
+    log(f"{name}: partitions {sorted(parts_a)} of the killed worker produce again after {took:.2f} s "
+        f"(undisturbed keys: {flow:.3f} s)")
+    return {"takeover_s": round(took, 2), "flow_s": round(flow or 0.0, 3)}
+
+
+def produce_state_day(s: Settings, symbols: int, every_s: int) -> int:
+    """A day of ticks for ``symbols`` crypto symbols (2026-11-20, 24/7 calendar), in event-time order."""
+    import datetime as dt
+
+    producer = EventProducer(s)
+    t0 = int(dt.datetime(2026, 11, 20, tzinfo=dt.UTC).timestamp() * 1_000_000)
+    n = 0
+    for step in range(0, 86_400, every_s):
+        for i in range(symbols):
+            n += 1
+            price = 100.0 + (step // every_s + i) % 17
+            producer.send(topics.TICKS, "PriceTick", {
+                "event_id": f"state:{n}", "event_time": t0 + step * 1_000_000 + i, "venue": "binance",
+                "symbol": f"S{i:04d}/USDT", "bid": price - 0.5, "ask": price + 0.5, "last": price, "volume": 1.0,
+                "sequence": n, "backfill_id": None,
+            })
+    producer.flush()
+    return n
+
+
+def raw_read(s: Settings, name: str) -> tuple[int, int, float, int]:
+    """(records, bytes, seconds, bytes of the latest value per key) reading a topic from the beginning."""
+    ends = end_offsets(s, [name])
+    c = Consumer(consumer_config(s, f"bench-recovery-raw-{time.time_ns()}",
+                                 **{"enable.partition.eof": True, "fetch.wait.max.ms": 10}))
+    c.assign([TopicPartition(name, p, OFFSET_BEGINNING) for (_t, p), end in ends.items() if end > 0])
+    remaining = {p for (_t, p), end in ends.items() if end > 0}
+    latest: dict[bytes, int] = {}
+    records = size = 0
+    started = time.perf_counter()
+    while remaining:
+        for msg in c.consume(1000, 0.5):
+            err = msg.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    remaining.discard(msg.partition())
+                continue
+            key, value = msg.key() or b"", msg.value()
+            records += 1
+            size += len(key) + len(value or b"")
+            if value is None:
+                latest.pop(key, None)
+            else:
+                latest[key] = len(key) + len(value)
+    seconds = time.perf_counter() - started
+    c.close()
+    return records, size, seconds, sum(latest.values())
+
+
+def restore(run: Run, symbols: int, every_s: int) -> dict[str, float]:
+    s = run.phase("restore")
+    started = time.perf_counter()
+    n = produce_state_day(s, symbols, every_s)
+    log(f"restore: produced a day of {n:,} ticks for {symbols} symbols in {time.perf_counter() - started:.1f} s")
+    ends = end_offsets(s, [s.topic(topics.TICKS)])
+    group = Consumer(committed_reader_config(s, f"{s.kafka.topic_prefix}mercado-marketdata"))
+    first, first_log = run.worker(s, "first", {})
+    deadline = time.monotonic() + 240
+    while sum(max(tp.offset, 0) for tp in group.committed([TopicPartition(t, p) for t, p in ends], timeout=10)) < n:
+        if time.monotonic() > deadline or first.poll() is not None:
+            raise RuntimeError(f"the first worker did not finish the day; log {first_log}")
+        time.sleep(0.5)
+    group.close()
+    stop_group(first, 20)
+    log(f"restore: the first worker processed the day in {time.perf_counter() - started:.1f} s (with the produce)")
+    second, second_log = run.worker(s, "second", {})
+    pattern = re.compile(r"state restored\s.*?bytes=(\d+).*?keys=(\d+).*?records=(\d+).*?seconds=([\d.]+)")
+    deadline = time.monotonic() + 120
+    while not (found := pattern.findall(second_log.read_text(errors="replace"))):
+        if time.monotonic() > deadline or second.poll() is not None:
+            raise RuntimeError(f"the second worker did not restore; log {second_log}")
+        time.sleep(0.2)
+    stop_group(second, 20)
+    size, keys, records, seconds = (sum(float(f[i]) for f in found) for i in range(4))
+    changelog = changelog_topic(s, "marketdata", "marketdata")
+    raw_records, raw_size, raw_seconds, state = raw_read(s, changelog)
+    log(f"restore: {records:,.0f} changelog records ({size / 1e6:.1f} MB) -> {keys:,.0f} keys in {seconds:.2f} s; "
+        f"raw read of the same {raw_records:,} records: {raw_seconds:.2f} s")
+    return {
+        "restore_keys_per_s": round(keys / seconds), "restore_records_per_s": round(records / seconds),
+        "restore_mb_per_s": round(size / 1e6 / seconds, 1), "state_mb": round(state / 1e6, 1),
+        "changelog_mb": round(size / 1e6, 1), "restore_s": round(seconds, 2),
+        "raw_restore_mb_per_s": round(raw_size / 1e6 / raw_seconds, 1), "raw_restore_s": round(raw_seconds, 2),
+        "symbols": symbols, "ticks": n,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--keys", type=int, default=60, help="keys of the takeover feed")
+    parser.add_argument("--rate", type=int, default=600, help="ticks/s of the takeover feed")
+    parser.add_argument("--symbols", type=int, default=500, help="symbols of the restored day")
+    parser.add_argument("--every-s", type=int, default=300, help="seconds between two ticks of a symbol")
+    parser.add_argument("--legacy", action="store_true", help="also a takeover with the old timeouts (45 s, 60 s)")
+    args = parser.parse_args()
+    settings = get_settings()
+    run = Run(settings)
+    out: dict[str, Any] = {"bench": "recovery"}
+    try:
+        out.update(takeover(run, args.keys, args.rate, {}, "takeover"))
+        out["session_timeout_ms"] = settings.worker.session_timeout_ms
+        out["transaction_timeout_ms"] = settings.worker.transaction_timeout_ms
+        if args.legacy:
+            legacy = takeover(run, args.keys, args.rate, {"MERCADO_WORKER__SESSION_TIMEOUT_MS": "45000",
+                                                          "MERCADO_WORKER__HEARTBEAT_INTERVAL_MS": "3000",
+                                                          "MERCADO_WORKER__TRANSACTION_TIMEOUT_MS": "60000"},
+                              "legacy")
+            out["legacy_takeover_s"] = legacy["takeover_s"]
+        out.update(restore(run, args.symbols, args.every_s))
+    finally:
+        run.cleanup()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

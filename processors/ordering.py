@@ -1,0 +1,173 @@
+"""The one order a keyed stage sees its repartitioned inputs in, whoever wrote them and whenever.
+
+A repartition topic (``risk.inputs.v1``, ``retail.by-block.v1``) is written by the tasks of the stage
+before it, one per source partition, on whatever workers own them: the interleaving of sources in one
+of its partitions depends on the assignment and on timing. So the order of the log is not the order
+the keyed stage processes. Each record carries its **position**
+
+    (W, source partition, source topic, source offset, n)
+
+where W is the source partition's *watermark* at that message — the highest merge timestamp
+(``streams/runtime/align.py`` ``merge_key``: the Kafka timestamp = event time, -1 for a message the
+runtime refuses) of the source partition up to and including it — and n numbers the records one
+source message wrote. Along a source partition positions only grow, so the positions are a total
+order of every record of the repartition topic that does not depend on who wrote them. The keyed
+stage processes its records in that order (:class:`OrderedMerge`).
+
+It is the replay's order: the replay (``streams/engines/replay.py``) merges all input partitions by
+the head with the smallest (merge timestamp, partition, topic) while every partition has a head, and
+that merge, even over partitions whose timestamps go back (a late tick), releases messages exactly in
+position order (a late message sits right after its predecessor; ``tests/unit/test_ordering.py``
+checks it on random logs). The in-process runner (``processors/stages.py``) is fed in that order.
+
+:class:`OrderedMerge` releases a record only when no stream — a (destination partition, source)
+pair — can still deliver a smaller one: every other stream either holds a record (streams are in
+position order) or has announced, by a progress marker the writing task put in the log, that its
+future records are at least some position, or that its source is caught up.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+Position = tuple  # (watermark ms, source partition, source topic, source offset, n), or a bound
+Stream = tuple[int, str, int]  # (destination partition, source topic, source partition)
+BEFORE_ALL: Position = ()  # below every position: nothing known of the stream
+AFTER_ALL: Position = (math.inf,)
+
+
+def position(watermark: int, topic: str, partition: int, offset: int, n: int = 0) -> Position:
+    return (watermark, partition, topic, offset, n)
+
+
+def next_of(pos: Position) -> Position:
+    """The smallest position after ``pos`` (its stream's later records are at least this): the last number
+    counts the records of one message (or, extended by a later stage, of one released record)."""
+    return (*pos[:-1], pos[-1] + 1)
+
+
+def progress_bound(watermark: int | None, topic: str, partition: int, next_offset: int) -> Position:
+    """What a source that processed every message before ``next_offset`` (watermark ``watermark``, None:
+    no message yet) can still write: positions at least this."""
+    return BEFORE_ALL if watermark is None else (watermark, partition, topic, next_offset, 0)
+
+
+class SourceWatermarks:
+    """The watermark of each source partition (the highest merge timestamp so far), for the writing stage."""
+
+    def __init__(self) -> None:
+        self.of: dict[tuple[str, int], int] = {}
+
+    def advance(self, topic: str, partition: int, merge_ts: int) -> int:
+        tp = (topic, partition)
+        w = self.of.get(tp)
+        if w is None or merge_ts > w:
+            w = self.of[tp] = merge_ts
+        return w
+
+
+class OrderedMerge:
+    """Records of several streams, each in position order, released in position order.
+
+    ``add`` a record of a stream; ``progress`` what a stream's writer announced (every later record is
+    at least ``bound``; ``caught_up``: none will come until one is added); ``release`` the records that
+    no stream can still precede. A record below what its stream already delivered or announced is a
+    duplicate (a re-delivery) and is dropped."""
+
+    def __init__(self) -> None:
+        self.queues: dict[Stream, deque[tuple[Position, Any]]] = {}
+        self.low: dict[Stream, Position] = {}
+        self.caught_up: set[Stream] = set()
+        self.changed: set[Stream] = set()  # streams whose low or caught-up flag changed since take_changed
+        self.held = 0
+        self.duplicates = 0
+
+    def open(self, streams: Iterable[Stream]) -> None:
+        for s in streams:
+            if s not in self.queues:
+                self.queues[s] = deque()
+                self.low.setdefault(s, BEFORE_ALL)
+
+    def close(self, keep: Callable[[Stream], bool]) -> None:
+        """Drops the streams (and what they hold) for which ``keep`` is false."""
+        for s in [s for s in self.queues if not keep(s)]:
+            self.held -= len(self.queues.pop(s))
+            self.low.pop(s, None)
+            self.caught_up.discard(s)
+            self.changed.discard(s)
+
+    def set_state(self, stream: Stream, low: Position, caught_up: bool) -> None:
+        self.open([stream])
+        self.low[stream] = low
+        if caught_up:
+            self.caught_up.add(stream)
+        else:
+            self.caught_up.discard(stream)
+
+    def add(self, stream: Stream, pos: Position, item: Any) -> bool:
+        queue = self.queues.get(stream)
+        if queue is None:
+            self.open([stream])
+            queue = self.queues[stream]
+        if pos < self.low[stream]:
+            self.duplicates += 1
+            return False
+        queue.append((pos, item))
+        self.low[stream] = next_of(pos)
+        self.caught_up.discard(stream)
+        self.changed.add(stream)
+        self.held += 1
+        return True
+
+    def progress(self, stream: Stream, bound: Position, caught_up: bool) -> None:
+        self.open([stream])
+        if bound > self.low[stream]:
+            self.low[stream] = bound
+        if caught_up:
+            self.caught_up.add(stream)
+        else:
+            self.caught_up.discard(stream)
+        self.changed.add(stream)
+
+    def take_changed(self) -> set[Stream]:
+        changed, self.changed = self.changed, set()
+        return changed
+
+    def frontier(self, destination: int) -> tuple[Position, bool]:
+        """What the streams of one destination partition can still release: positions at least the bound,
+        and whether every one of them is empty and caught up. (A stage that reads a repartition topic and
+        writes another announces this, so that the next stage can merge what it writes.)"""
+        bound: Position | None = None
+        caught = True
+        for s, queue in self.queues.items():
+            if s[0] != destination:
+                continue
+            here = queue[0][0] if queue else self.low[s]
+            if queue or s not in self.caught_up:
+                caught = False
+            if bound is None or here < bound:
+                bound = here
+        return (BEFORE_ALL if bound is None else bound), caught
+
+    def release(self) -> list[tuple[Stream, Any]]:
+        heads = [(q[0][0], s) for s, q in self.queues.items() if q]
+        if not heads:
+            return []
+        heapq.heapify(heads)
+        caught_up, low = self.caught_up, self.low
+        blocking = min((low[s] for s, q in self.queues.items() if not q and s not in caught_up), default=AFTER_ALL)
+        out: list[tuple[Stream, Any]] = []
+        while heads and heads[0][0] < blocking:
+            _, s = heapq.heappop(heads)
+            queue = self.queues[s]
+            out.append((s, queue.popleft()[1]))
+            if queue:
+                heapq.heappush(heads, (queue[0][0], s))
+            elif s not in caught_up and low[s] < blocking:
+                blocking = low[s]
+        self.held -= len(out)
+        return out

@@ -1,0 +1,319 @@
+"""Several native workers in one group, on inputs of six partitions: every run equals the replay.
+
+The risk pipeline's first stage reads three topics whose related keys sit on different partitions
+(binance's health probes are keyed ``binance``, its ticks and orders ``binance:<symbol>``), so with
+several workers one worker forwards a venue's health probes while another forwards its ticks. The risk
+stage must still see each venue's events in the replay's order (docs/architecture.md, "Scale-out"):
+the repartition records carry their position, progress markers are in the log, and the risk stage
+releases in position order. Each test runs a generated day (six or twelve hours of it, already in the log) with
+another story — two workers apart, three with a ``kill -9`` and a restart, one joined by a second that
+then stops cleanly — and compares every derived topic with the replay: the same events, the same order
+per key, no event id twice. Retail (two repartitions) and market data (none) run on two workers too.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import datetime as dt
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+from confluent_kafka import Consumer
+
+from bench.risk import day_config
+from infra.processes import stop_group
+from processors.partitioning import partition_of
+from streams.config import Settings
+from streams.engines.replay import KafkaRangeReader, run_replay
+from streams.ingest.producer import FileProducer
+from streams.kafka.admin import ensure_topics
+from streams.kafka.catalog import topic
+from streams.kafka.clients import committed_reader_config
+from streams.kafka.consumer import default_serde, end_offsets
+from streams.runtime.pipelines import build_stages
+from tests.integration.test_marketdata_live import _assert_same_as_replay, _Collector, _read_outputs
+from tests.integration.test_risk_kafka import INPUTS, _committed_fraction, assert_same_as_replay, produce_and_replay
+
+pytestmark = pytest.mark.kafka
+
+DAY = dt.date(2026, 11, 20)
+ROOT = Path(__file__).resolve().parents[2]
+PARTITIONS = 6
+
+
+@pytest.fixture(scope="module")
+def full_day_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The generated risk day (seed 42): ~277,000 input events (cut below)."""
+    from streams.generator import generate_day
+
+    full = tmp_path_factory.mktemp("scale-out-full")
+    generate_day(full, 42, DAY, domains=("crypto", "orders"))
+    return full
+
+
+def _first_hours(full: Path, out: Path, hours: int) -> Path:
+    cutoff = f"{DAY.isoformat()}T{hours:02d}:00:00"
+    for name in INPUTS:
+        lines = (full / f"{name}.jsonl").read_bytes().splitlines(keepends=True)
+        (out / f"{name}.jsonl").write_bytes(b"".join(x for x in lines if orjson.loads(x)["event_time"] < cutoff))
+    return out
+
+
+@pytest.fixture(scope="module")
+def day_dir(full_day_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Its first six hours (~70,000 events)."""
+    return _first_hours(full_day_dir, tmp_path_factory.mktemp("scale-out-day"), 6)
+
+
+@pytest.fixture(scope="module")
+def half_day_dir(full_day_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Its first twelve hours (~140,000 events): a run that lasts through a join and a leave."""
+    return _first_hours(full_day_dir, tmp_path_factory.mktemp("scale-out-half-day"), 12)
+
+
+def _day_on_six_partitions(services: Settings, day_dir: Path, name: str) -> tuple[Settings, tuple[str, ...], dict]:
+    """The day produced to input topics of six partitions under a prefix of its own, and the replay's outputs."""
+    prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.{name}."
+    settings = services.with_({"kafka__topic_prefix": prefix, "risk": day_config()})
+    ensure_topics(settings, tuple(dataclasses.replace(topic(t), partitions=PARTITIONS) for t in INPUTS))
+    ensure_topics(settings)
+    outputs, expected = produce_and_replay(settings, day_dir)
+    assert len(expected["risk.order-decisions.v1"]) > 500
+    return settings, outputs, expected
+
+
+class _Workers:
+    """Workers of one pipeline's group, each with its MERCADO_WORKER__ID and its own log."""
+
+    def __init__(self, settings: Settings, logs: Path, pipeline: str = "risk") -> None:
+        self.settings, self.logs, self.pipeline = settings, logs, pipeline
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def start(self, worker_id: str) -> None:
+        env = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": self.settings.kafka.topic_prefix,
+               "MERCADO_METRICS__PORT_WORKER": "0", "MERCADO_RISK": self.settings.risk.model_dump_json(),
+               "MERCADO_WORKER__ENGINE": "native", "MERCADO_WORKER__ID": worker_id,
+               "MERCADO_WORKER__COMMIT_INTERVAL_S": "0.05"}
+        with (self.logs / f"worker-{worker_id}.log").open("ab") as log:
+            self.procs[worker_id] = subprocess.Popen(
+                [sys.executable, "-m", "streams.commands.cli", "worker", "--pipeline", self.pipeline],
+                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
+            )
+
+    def kill_9(self, worker_id: str) -> None:
+        proc = self.procs.pop(worker_id)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+    def stop(self, worker_id: str) -> None:
+        """SIGTERM: the worker commits what it processed and leaves."""
+        proc = self.procs.pop(worker_id)
+        stop_group(proc)
+        assert proc.returncode == 0, f"worker {worker_id} exited with {proc.returncode}: {self.log(worker_id)}"
+
+    def check(self) -> None:
+        for worker_id, proc in self.procs.items():
+            assert proc.poll() is None, f"worker {worker_id} exited with {proc.returncode}: {self.log(worker_id)}"
+
+    def log(self, worker_id: str, tail: int = 3000) -> str:
+        return (self.logs / f"worker-{worker_id}.log").read_text(errors="replace")[-tail:]
+
+    def assignments(self, worker_id: str) -> list[set[tuple[str, int]]]:
+        """Every assignment the worker logged: its input partitions (logical topic, partition)."""
+        prefix = self.settings.kafka.topic_prefix
+        found = []
+        for match in re.finditer(r"partitions assigned\s.*?assigned=(\[[^\]]*\])",
+                                 (self.logs / f"worker-{worker_id}.log").read_text(errors="replace")):
+            found.append({(tp.rpartition(":")[0].removeprefix(prefix), int(tp.rpartition(":")[2]))
+                          for tp in ast.literal_eval(match.group(1))})
+        return found
+
+    def close(self) -> None:
+        for proc in self.procs.values():
+            stop_group(proc)
+        self.procs.clear()
+
+
+def _progress(settings: Settings) -> Callable[[], float]:
+    """How much of the inputs the group has committed (0..1)."""
+    ends = end_offsets(settings, [settings.topic(t) for t in INPUTS])
+    group = Consumer(committed_reader_config(settings, f"{settings.kafka.topic_prefix}mercado-risk"))
+    return lambda: _committed_fraction(settings, group, ends)
+
+
+def _wait_until(workers: _Workers, done: Callable[[], bool], what: str, timeout_s: float = 150) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        workers.check()
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.05)
+
+
+def _finished(workers: _Workers, settings: Settings, expected: dict, timeout_s: float = 240) -> dict[str, list]:
+    """The committed outputs once their counts reach the replay's."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        workers.check()
+        live = _read_outputs(settings, tuple(expected))
+        if all(len(live[t]) >= len(expected[t]) for t in expected) or time.monotonic() > deadline:
+            return live
+        time.sleep(2)
+
+
+def _venue_apart(settings: Settings, expected: dict, mine: set[tuple[str, int]],
+                 theirs: set[tuple[str, int]]) -> list[str]:
+    """Venues whose health probes one worker forwards while another forwards some of their ticks."""
+    venues = {r["venue"] for _, schema, r in expected["risk.inputs.v1"] if schema == "VenueHealth"}
+    feeds = {f"{r['venue']}:{r['symbol']}" for _, schema, r in expected["risk.inputs.v1"] if schema == "PriceTick"}
+    apart = []
+    for venue in sorted(venues):
+        health = ("trading.venue-health.v1", partition_of(venue, PARTITIONS))
+        ticks = {("md.ticks.v1", partition_of(f, PARTITIONS)) for f in feeds if f.startswith(f"{venue}:")}
+        if (health in mine and ticks & theirs) or (health in theirs and ticks & mine):
+            apart.append(venue)
+    return apart
+
+
+def _replayed(settings: Settings, pipeline: str) -> tuple[tuple[str, ...], dict[str, list]]:
+    """Every output topic of the pipeline and what the replay of its inputs gives on each."""
+    stages = build_stages(pipeline, settings)
+    outputs = tuple(t for spec in stages for t in spec.outputs)
+    serde = default_serde(settings)
+    reader = KafkaRangeReader(settings, [settings.topic(t) for t in stages[0].inputs], None, None, serde)
+    sink = _Collector()
+    run_replay(iter(reader), stages, serde, sink)
+    reader.close()
+    return outputs, {t: sink.events.get(t, []) for t in outputs}
+
+
+def _on_two_workers(settings: Settings, tmp_path: Path, expected: dict,
+                    pipeline: str) -> tuple[dict[str, list], set, set]:
+    """Workers a and b from the start until the outputs are complete; their outputs and last assignments
+    (checked disjoint and not empty: each worker had partitions of its own)."""
+    workers = _Workers(settings, tmp_path, pipeline)
+    try:
+        workers.start("a")
+        workers.start("b")
+        live = _finished(workers, settings, expected)
+        last_a, last_b = workers.assignments("a")[-1], workers.assignments("b")[-1]
+    finally:
+        workers.close()
+    assert last_a and last_b and not last_a & last_b, (last_a, last_b)
+    return live, last_a, last_b
+
+
+def test_two_workers_with_a_venues_inputs_on_both_equal_the_replay(
+    services: Settings, day_dir: Path, tmp_path: Path
+) -> None:
+    settings, outputs, expected = _day_on_six_partitions(services, day_dir, "two-workers")
+    live, last_a, last_b = _on_two_workers(settings, tmp_path, expected, "risk")
+    assert _venue_apart(settings, expected, last_a, last_b), "no venue had its inputs on both workers"
+    assert_same_as_replay(live, expected, outputs)
+
+
+def test_three_workers_one_killed_9_and_restarted_equal_the_replay(
+    services: Settings, day_dir: Path, tmp_path: Path
+) -> None:
+    """b is killed with 30 % of the inputs committed; the others take over its partitions (its open
+    transaction aborted by the one that fences it); later b comes back with the same id."""
+    settings, outputs, expected = _day_on_six_partitions(services, day_dir, "three-kill9")
+    progress = _progress(settings)
+    workers = _Workers(settings, tmp_path)
+    try:
+        for worker_id in ("a", "b", "c"):
+            workers.start(worker_id)
+        _wait_until(workers, lambda: len(workers.assignments("b")) > 0 and progress() >= 0.3, "30 % committed")
+        workers.kill_9("b")
+        killed_at = progress()
+        # a and c take b's partitions once its session expires, and abort its open transaction at once
+        fenced = f"transactional_id={settings.kafka.topic_prefix}mercado-risk.b"
+        _wait_until(workers, lambda: any(fenced in workers.log(w, 100_000) for w in ("a", "c")),
+                    "a survivor fenced the killed worker")
+        workers.start("b")  # back with the same id: it rejoins and gets partitions again
+        live = _finished(workers, settings, expected)
+    finally:
+        workers.close()
+    assert killed_at < 1, "the kill came after the workers had finished"
+    assert_same_as_replay(live, expected, outputs, f"killed at {killed_at:.0%}; logs {tmp_path}\n")
+
+
+def test_a_worker_added_mid_run_and_one_stopped_cleanly_equal_the_replay(
+    services: Settings, half_day_dir: Path, tmp_path: Path
+) -> None:
+    settings, outputs, expected = _day_on_six_partitions(services, half_day_dir, "join-leave")
+    progress = _progress(settings)
+    workers = _Workers(settings, tmp_path)
+    try:
+        workers.start("a")
+        _wait_until(workers, lambda: progress() >= 0.05, "5 % committed")
+        workers.start("b")
+        _wait_until(workers, lambda: len(workers.assignments("b")) > 0, "the second worker has partitions")
+        stopped_at = progress()
+        workers.stop("a")  # b takes a's partitions once a's session has expired (static membership)
+        live = _finished(workers, settings, expected)
+    finally:
+        workers.close()
+    assert stopped_at < 1, "the stop came after the workers had finished"
+    assert_same_as_replay(live, expected, outputs, f"stopped at {stopped_at:.0%}; logs {tmp_path}\n")
+
+
+def test_retail_on_two_workers_equals_the_replay(services: Settings, tmp_path: Path) -> None:
+    """Retail has two repartitions: listings (retailer:sku) to blocks, blocks to match ids. A block gathers
+    listings of every listing partition, and a match id's records can come from several blocks, so with
+    two workers both topics get their records from both. The opportunity tracker (timers on its
+    partition's clock) must still see the replay's order: the matching stage stamps what it writes with
+    positions that extend the positions it read, and announces its progress."""
+    from streams.generator import generate_day
+    from tests.integration.test_retail_kafka import DAY as RETAIL_DAY
+    from tests.integration.test_retail_kafka import LISTINGS, SEED
+
+    prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.retail-two."
+    settings = services.with_({"kafka__topic_prefix": prefix})
+    ensure_topics(settings, (dataclasses.replace(topic(LISTINGS), partitions=PARTITIONS),))
+    ensure_topics(settings)
+    generate_day(tmp_path, SEED, RETAIL_DAY, domains=("retail",))
+    FileProducer(settings, LISTINGS).produce_file(tmp_path / f"{LISTINGS}.jsonl")
+    outputs, expected = _replayed(settings, "retail")
+    assert len(expected["retail.opportunities.v1"]) > 2000
+
+    live, _, _ = _on_two_workers(settings, tmp_path, expected, "retail")
+    repartitions = ("retail.by-block.v1", "retail.matches.v1")
+    _assert_same_as_replay(live, expected, [t for t in outputs if t not in repartitions])
+    for name in repartitions:  # the same events, once each (their log order is the writers')
+        got = sorted(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for _, _, r in live[name])
+        assert got == sorted(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for _, _, r in expected[name]), name
+        assert len(got) == len(set(got)), f"duplicates in {name}"
+
+
+def test_marketdata_on_two_workers_equals_the_replay(services: Settings, tmp_path: Path) -> None:
+    """Market data has one input topic keyed per symbol and no repartition: two workers split its six
+    partitions, each partition's clock (bars of quiet keys close on it) is one worker's, and every derived
+    topic equals the replay per key. The first six hours of the generated day (fx and crypto feeds)."""
+    from streams.generator import generate_day
+
+    full = tmp_path / "day"
+    full.mkdir()
+    generate_day(full, 42, DAY, domains=("fx", "crypto"))
+    cutoff = f"{DAY.isoformat()}T06:00:00"
+    ticks = tmp_path / "md.ticks.v1.jsonl"
+    lines = (full / "md.ticks.v1.jsonl").read_bytes().splitlines(keepends=True)
+    ticks.write_bytes(b"".join(x for x in lines if orjson.loads(x)["event_time"] < cutoff))
+    prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.md-two."
+    settings = services.with_({"kafka__topic_prefix": prefix})
+    ensure_topics(settings, (dataclasses.replace(topic("md.ticks.v1"), partitions=PARTITIONS),))
+    ensure_topics(settings)
+    FileProducer(settings, "md.ticks.v1").produce_file(ticks)
+    outputs, expected = _replayed(settings, "marketdata")
+    assert len(expected["md.bars.v1"]) > 500
+
+    live, _, _ = _on_two_workers(settings, tmp_path, expected, "marketdata")
+    _assert_same_as_replay(live, expected, outputs)

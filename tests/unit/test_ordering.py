@@ -1,0 +1,164 @@
+"""The position order of repartitioned records (processors/ordering.py): it is the replay's merge order, and
+:class:`OrderedMerge` releases it whatever the split of sources among writers and the arrival timing."""
+
+from __future__ import annotations
+
+import heapq
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from processors.ordering import OrderedMerge, SourceWatermarks, position, progress_bound
+
+TOPICS = ("md.ticks.v1", "trading.orders.v1", "trading.venue-health.v1")
+
+# A log: per source (topic, partition), the merge timestamps of its messages in offset order; timestamps
+# mostly grow but may go back (a late tick) or be -1 (a message the runtime refuses).
+timestamps = st.lists(st.one_of(st.integers(0, 40), st.just(-1)), max_size=12)
+logs = st.dictionaries(st.tuples(st.sampled_from(TOPICS), st.integers(0, 3)), timestamps, min_size=1, max_size=8)
+
+
+def replay_merge(log: dict[tuple[str, int], list[int]]) -> list[tuple[str, int, int]]:
+    """The replay's merge (streams/engines/replay.py KafkaRangeReader): the head with the smallest
+    (merge timestamp, partition, topic), every partition holding its head."""
+    heap = [(ts[0], p, t, 0) for (t, p), ts in log.items() if ts]
+    heapq.heapify(heap)
+    out = []
+    while heap:
+        _, p, t, o = heapq.heappop(heap)
+        out.append((t, p, o))
+        if o + 1 < len(log[(t, p)]):
+            heapq.heappush(heap, (log[(t, p)][o + 1], p, t, o + 1))
+    return out
+
+
+def positions(log: dict[tuple[str, int], list[int]]) -> dict[tuple[str, int, int], tuple]:
+    marks = SourceWatermarks()
+    return {(t, p, o): position(marks.advance(t, p, ts), t, p, o)
+            for (t, p), tss in sorted(log.items()) for o, ts in enumerate(tss)}
+
+
+@settings(max_examples=300, deadline=None)
+@given(logs)
+def test_the_replays_merge_is_the_position_order(log: dict[tuple[str, int], list[int]]) -> None:
+    pos = positions(log)
+    merged = replay_merge(log)
+    assert merged == sorted(merged, key=pos.__getitem__)
+
+
+@settings(max_examples=200, deadline=None)
+@given(logs, st.integers(1, 3), st.integers(1, 3), st.randoms(use_true_random=False))
+def test_the_merge_releases_position_order_whoever_writes_and_whenever(
+    log: dict[tuple[str, int], list[int]], destinations: int, writers: int, rnd: random.Random
+) -> None:
+    """Sources split among writers (each processes its sources in offset order, at its own pace, and
+    sometimes writes progress markers); records go to destination partitions by a function of the message;
+    one reader holds every destination. Whatever the interleaving, each destination's records come out in
+    position order, all of them, once each (re-deliveries dropped)."""
+    pos = positions(log)
+    sources = sorted(log)
+    owner = {s: rnd.randrange(writers) for s in sources}
+    cursor = dict.fromkeys(sources, 0)
+    marks = SourceWatermarks()
+    merge = OrderedMerge()
+    merge.open((q, t, p) for q in range(destinations) for t, p in sources)
+    released: list[tuple[int, tuple]] = []
+    delivered: list[tuple] = []
+
+    def write_marker(source: tuple[str, int], caught_up: bool) -> None:
+        t, p = source
+        bound = progress_bound(marks.of.get(source), t, p, cursor[source])
+        for q in range(destinations):
+            merge.progress((q, t, p), bound, caught_up)
+
+    while any(cursor[s] < len(log[s]) for s in sources):
+        writer = rnd.randrange(writers)
+        mine = [s for s in sources if owner[s] == writer and cursor[s] < len(log[s])]
+        if not mine:
+            continue
+        source = rnd.choice(mine)
+        t, p = source
+        o = cursor[source]
+        marks.advance(t, p, log[source][o])
+        q = (o * 7 + p) % destinations
+        merge.add((q, t, p), pos[(t, p, o)], pos[(t, p, o)])
+        if rnd.random() < 0.2:  # re-delivered: dropped
+            assert not merge.add((q, t, p), pos[(t, p, o)], pos[(t, p, o)])
+        delivered.append(pos[(t, p, o)])
+        cursor[source] += 1
+        if rnd.random() < 0.3:
+            write_marker(source, caught_up=cursor[source] == len(log[source]))
+        released.extend((s[0], item) for s, item in merge.release())
+    for source in sources:
+        write_marker(source, caught_up=True)
+    released.extend((s[0], item) for s, item in merge.release())
+    assert merge.held == 0
+    assert sorted(item for _, item in released) == sorted(delivered)
+    for q in range(destinations):
+        mine = [item for d, item in released if d == q]
+        assert mine == sorted(mine)
+    # one reader holding every destination releases them all in one order: the global position order
+    assert [item for _, item in released] == sorted(delivered)
+
+
+def test_a_source_that_never_wrote_holds_the_others_until_it_is_caught_up() -> None:
+    merge = OrderedMerge()
+    merge.open([(0, "a", 0), (0, "b", 0)])
+    merge.add((0, "a", 0), position(5, "a", 0, 0), "first")
+    assert merge.release() == []  # b may still write something older
+    merge.progress((0, "b", 0), progress_bound(3, "b", 0, 10), caught_up=False)
+    assert merge.release() == []  # b is at 3: it may still write 3..5
+    merge.progress((0, "b", 0), progress_bound(6, "b", 0, 12), caught_up=False)
+    assert merge.release() == [((0, "a", 0), "first")]
+    merge.add((0, "a", 0), position(9, "a", 0, 1), "second")
+    assert merge.release() == []
+    merge.progress((0, "b", 0), progress_bound(6, "b", 0, 12), caught_up=True)
+    assert merge.release() == [((0, "a", 0), "second")]
+
+
+@settings(max_examples=150, deadline=None)
+@given(logs, st.integers(1, 3), st.integers(1, 3), st.randoms(use_true_random=False))
+def test_a_later_stage_merges_what_ordered_tasks_wrote_in_the_replays_depth_first_order(
+    log: dict[tuple[str, int], list[int]], tasks: int, destinations: int, rnd: random.Random
+) -> None:
+    """Stage 2 has ``tasks`` tasks, each merging its own records (OrderedMerge) and writing, for each record
+    it releases, one or two records to stage 3 at the record's position extended by their number; it
+    announces its frontier now and then. Stage 3 merges per (destination, task): whatever the tasks' pace,
+    it releases every record once, in the order of the extended positions — the replay's depth-first run."""
+    pos = positions(log)
+    sources = sorted(log)
+    stage2 = [OrderedMerge() for _ in range(tasks)]
+    for q, merge in enumerate(stage2):
+        merge.open((q, t, p) for t, p in sources)
+    for (t, p, o), position_ in sorted(pos.items(), key=lambda kv: kv[1]):
+        q = (o * 5 + p) % tasks
+        stage2[q].add((q, t, p), position_, position_)
+    for q, merge in enumerate(stage2):
+        for t, p in sources:
+            merge.progress((q, t, p), progress_bound(None, t, p, 0), caught_up=True)
+    stage3 = OrderedMerge()
+    stage3.open((m, "by-block", q) for m in range(destinations) for q in range(tasks))
+    written: list[tuple] = []
+    released: list[tuple[int, tuple]] = []
+    pending = list(range(tasks))
+    ready: list[list[tuple]] = [[] for _ in range(tasks)]  # released by a task, not yet processed
+    while pending:
+        q = rnd.choice(pending)
+        ready[q].extend(p2 for _, p2 in stage2[q].release())
+        if ready[q] and rnd.random() < 0.7:  # the task processes one record: its outputs go to stage 3
+            p2 = ready[q].pop(0)
+            for k in range(1 + p2[3] % 2):
+                extended = (*p2, k)
+                stage3.add(((p2[3] + k) % destinations, "by-block", q), extended, extended)
+                written.append(extended)
+        elif not stage2[q].held and not ready[q]:
+            pending.remove(q)
+        if not ready[q] and (rnd.random() < 0.5 or q not in pending):  # its frontier, once its outputs are out
+            bound, caught = stage2[q].frontier(q)
+            for m in range(destinations):
+                stage3.progress((m, "by-block", q), bound, caught)
+        released.extend((s[0], item) for s, item in stage3.release())
+    assert stage3.held == 0
+    assert len(written) >= len(pos)
+    assert [item for _, item in released] == sorted(written)  # every one, once, in the global order
