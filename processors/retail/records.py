@@ -134,13 +134,8 @@ def rejected_record(listing: Record, key: str, reason: str, detail: str) -> Reco
 
 def glitch_record(listing: Record, key: str, category: str, g: Glitch, history_size: int) -> Record:
     return {
+        **_listing_head("glitch", listing, key),
         "event_id": f"glitch:{listing['event_id']}:{g.kind}:{g.price_field}",
-        "event_time": listing["event_time"],
-        "source_event_id": listing["event_id"],
-        "listing_key": key,
-        "retailer": listing["retailer"],
-        "sku": listing["sku"],
-        "title": listing["name"],
         "category": category,
         "kind": g.kind,
         "severity": g.severity,
