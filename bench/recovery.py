@@ -213,19 +213,19 @@ def takeover(run: Run, keys: int, rate: int, env: dict[str, str], name: str) -> 
     return {"takeover_s": round(took, 2), "flow_s": round(flow or 0.0, 3)}
 
 
-def produce_state_day(s: Settings, symbols: int, every_s: int) -> int:
-    """A day of ticks for ``symbols`` crypto symbols (2026-11-20, 24/7 calendar), in event-time order."""
+def produce_state_day(s: Settings, symbols: int, every_s: int, day: int = 0) -> int:
+    """A day of ticks for ``symbols`` crypto symbols (2026-11-20 + ``day``, 24/7 calendar), in event-time order."""
     import datetime as dt
 
     producer = EventProducer(s)
-    t0 = int(dt.datetime(2026, 11, 20, tzinfo=dt.UTC).timestamp() * 1_000_000)
+    t0 = int(dt.datetime(2026, 11, 20 + day, tzinfo=dt.UTC).timestamp() * 1_000_000)
     n = 0
     for step in range(0, 86_400, every_s):
         for i in range(symbols):
             n += 1
             price = 100.0 + (step // every_s + i) % 17
             producer.send(topics.TICKS, "PriceTick", {
-                "event_id": f"state:{n}", "event_time": t0 + step * 1_000_000 + i, "venue": "binance",
+                "event_id": f"state:{day}:{n}", "event_time": t0 + step * 1_000_000 + i, "venue": "binance",
                 "symbol": f"S{i:04d}/USDT", "bid": price - 0.5, "ask": price + 0.5, "last": price, "volume": 1.0,
                 "sequence": n, "backfill_id": None,
             })
@@ -279,9 +279,8 @@ def restore(run: Run, symbols: int, every_s: int) -> dict[str, float]:
     stop_group(first, 20)
     log(f"restore: the first worker processed the day in {time.perf_counter() - started:.1f} s (with the produce)")
     second, second_log = run.worker(s, "second", {})
-    pattern = re.compile(r"state restored\s.*?bytes=(\d+).*?keys=(\d+).*?records=(\d+).*?seconds=([\d.]+)")
     deadline = time.monotonic() + 120
-    while not (found := pattern.findall(second_log.read_text(errors="replace"))):
+    while not (found := RESTORED.findall(second_log.read_text(errors="replace"))):
         if time.monotonic() > deadline or second.poll() is not None:
             raise RuntimeError(f"the second worker did not restore; log {second_log}")
         time.sleep(0.2)
@@ -300,6 +299,60 @@ def restore(run: Run, symbols: int, every_s: int) -> dict[str, float]:
     }
 
 
+RESTORED = re.compile(r"state restored\s.*?bytes=(\d+).*?keys=(\d+).*?records=(\d+).*?seconds=([\d.]+)")
+
+
+def history(run: Run, days: int, symbols: int, every_s: int, segment_ms: int, cleaner_wait_s: float) -> dict[str, Any]:
+    """Restore as the changelog's history grows: ``days`` days, each processed by a new worker (the same
+    id, so it takes the group's partitions), which first restores what the days before left. The
+    changelog is created by the worker with the kafka settings' changelog configs, its segments rolled
+    every ``segment_ms`` (the default is an hour; a bench of minutes needs seconds) so the broker's
+    cleaner compacts closed segments between the days. Each round reports the records the restore read
+    next to every record the changelog was ever written (what a restore reads without compaction)."""
+    s = run.phase("history")
+    # commits every 20 ms: a day's backlog then writes each key's state many times, as a live day does
+    env = {"MERCADO_KAFKA__CHANGELOG_SEGMENT_MS": str(segment_ms), "MERCADO_WORKER__COMMIT_INTERVAL_S": "0.02"}
+    changelog = changelog_topic(s, "marketdata", "marketdata")
+    ticks_end = end_offsets(s, [s.topic(topics.TICKS)])
+    rounds: list[dict[str, float]] = []
+    produced = 0
+    for day in range(days + 1):  # the last round only restores
+        if day < days:
+            produced += produce_state_day(s, symbols, every_s, day)
+        proc, path = run.worker(s, f"history-{day}", env)
+        deadline = time.monotonic() + 120
+        while not (found := RESTORED.findall(path.read_text(errors="replace"))):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"the worker did not restore; log {path}")
+            time.sleep(0.2)
+        size, keys, records, seconds = (sum(float(f[i]) for f in found) for i in range(4))
+        written = sum(end_offsets(s, [changelog]).values()) if day else 0
+        rounds.append({"days_before": day, "written_records": written, "restore_records": records,
+                       "restore_mb": round(size / 1e6, 2), "restore_s": round(seconds, 2), "keys": keys})
+        log(f"history: after {day} day(s) the changelog holds {written:,} writes; the restore read "
+            f"{records:,.0f} records ({size / 1e6:.1f} MB) -> {keys:,.0f} keys in {seconds:.2f} s")
+        if day < days:
+            group = Consumer(committed_reader_config(s, f"{s.kafka.topic_prefix}mercado-marketdata"))
+            ticks_end = end_offsets(s, [s.topic(topics.TICKS)])
+            deadline = time.monotonic() + 300
+            while sum(max(tp.offset, 0) for tp in group.committed(
+                    [TopicPartition(t, p) for t, p in ticks_end], timeout=10)) < produced:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"the worker did not finish day {day}; log {path}")
+                time.sleep(0.5)
+            group.close()
+        stop_group(proc, 20)
+        if day < days:
+            time.sleep(cleaner_wait_s)  # the broker's cleaner runs every log.cleaner.backoff.ms (15 s)
+    first, last = rounds[1], rounds[-1]
+    return {
+        "history_days": days, "history_rounds": rounds,
+        "history_written_growth": round(last["written_records"] / first["written_records"], 2),
+        "history_restore_growth": round(last["restore_records"] / first["restore_records"], 2),
+        "history_restore_s_last": last["restore_s"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keys", type=int, default=60, help="keys of the takeover feed")
@@ -307,21 +360,31 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=500, help="symbols of the restored day")
     parser.add_argument("--every-s", type=int, default=300, help="seconds between two ticks of a symbol")
     parser.add_argument("--legacy", action="store_true", help="also a takeover with the old timeouts (45 s, 60 s)")
+    parser.add_argument("--history-days", type=int, default=4, help="days of the restore-vs-history phase (0: skip)")
+    parser.add_argument("--history-symbols", type=int, default=200, help="symbols of the restore-vs-history days")
+    parser.add_argument("--segment-ms", type=int, default=2_000, help="changelog segment.ms of the history phase")
+    parser.add_argument("--cleaner-wait-s", type=float, default=20.0, help="pause between two history days")
+    parser.add_argument("--only", choices=("takeover", "restore", "history"), help="run one phase only")
     args = parser.parse_args()
     settings = get_settings()
     run = Run(settings)
     out: dict[str, Any] = {"bench": "recovery"}
     try:
-        out.update(takeover(run, args.keys, args.rate, {}, "takeover"))
-        out["session_timeout_ms"] = settings.worker.session_timeout_ms
-        out["transaction_timeout_ms"] = settings.worker.transaction_timeout_ms
-        if args.legacy:
+        if args.only in (None, "takeover"):
+            out.update(takeover(run, args.keys, args.rate, {}, "takeover"))
+            out["session_timeout_ms"] = settings.worker.session_timeout_ms
+            out["transaction_timeout_ms"] = settings.worker.transaction_timeout_ms
+        if args.legacy and args.only in (None, "takeover"):
             legacy = takeover(run, args.keys, args.rate, {"MERCADO_WORKER__SESSION_TIMEOUT_MS": "45000",
                                                           "MERCADO_WORKER__HEARTBEAT_INTERVAL_MS": "3000",
                                                           "MERCADO_WORKER__TRANSACTION_TIMEOUT_MS": "60000"},
                               "legacy")
             out["legacy_takeover_s"] = legacy["takeover_s"]
-        out.update(restore(run, args.symbols, args.every_s))
+        if args.only in (None, "restore"):
+            out.update(restore(run, args.symbols, args.every_s))
+        if args.history_days and args.only in (None, "history"):
+            out.update(history(run, args.history_days, args.history_symbols, args.every_s, args.segment_ms,
+                               args.cleaner_wait_s))
     finally:
         run.cleanup()
     print(json.dumps(out))

@@ -287,7 +287,8 @@ def _add_stage(
     dead_letter_topic = settings.topic(DEAD_LETTER_TOPIC)
     partitions = topic(spec.inputs[0]).partitions  # the table is co-partitioned with the stage's input
     state = app.Table(
-        state_table_name(spec.name), partitions=partitions, key_type=bytes, value_type=bytes, use_partitioner=True
+        state_table_name(spec.name), partitions=partitions, key_type=bytes, value_type=bytes, use_partitioner=True,
+        extra_topic_configs=settings.kafka.changelog_config(),
     )
     changelog = state.changelog_topic
     changelog_name = changelog.get_topic_name()

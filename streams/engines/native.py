@@ -224,7 +224,8 @@ class NativeWorker:
             st.partitions = max(counts[t] for t in st.inputs)
         changelogs = tuple(
             TopicSpec(st.changelog.removeprefix(s.kafka.topic_prefix), (), (), f"state of {st.spec.name}",
-                      partitions=st.partitions, cleanup_policy="compact")
+                      partitions=st.partitions, cleanup_policy="compact",
+                      extra_config=s.kafka.changelog_config())
             for st in self.stages
         )
         ensure_topics(s, changelogs)

@@ -28,16 +28,18 @@ from pathlib import Path
 import orjson
 import pytest
 from confluent_kafka import Consumer
+from confluent_kafka.admin import AdminClient, ConfigResource
 
 from bench.risk import day_config
 from infra.processes import stop_group
 from processors.partitioning import partition_of
 from streams.config import Settings
+from streams.engines.live import changelog_topic
 from streams.engines.replay import KafkaRangeReader, run_replay
 from streams.ingest.producer import FileProducer
 from streams.kafka.admin import ensure_topics
 from streams.kafka.catalog import topic
-from streams.kafka.clients import committed_reader_config
+from streams.kafka.clients import admin_config, committed_reader_config
 from streams.kafka.consumer import default_serde, end_offsets
 from streams.runtime.pipelines import build_stages
 from tests.integration.test_marketdata_live import _assert_same_as_replay, _Collector, _read_outputs
@@ -251,24 +253,43 @@ def test_three_workers_one_killed_9_and_restarted_equal_the_replay(
     assert_same_as_replay(live, expected, outputs, f"killed at {killed_at:.0%}; logs {tmp_path}\n")
 
 
-def test_a_worker_added_mid_run_and_one_stopped_cleanly_equal_the_replay(
+def test_scaled_from_one_to_three_to_two_workers_while_input_flows_equals_the_replay(
     services: Settings, half_day_dir: Path, tmp_path: Path
 ) -> None:
-    settings, outputs, expected = _day_on_six_partitions(services, half_day_dir, "join-leave")
+    """One worker, then three (two join while it is busy: it gives partitions up, committing what it
+    processed, and the newcomers restore their state from the changelog), then two (the first stops
+    cleanly; its partitions move once its static membership expires)."""
+    settings, outputs, expected = _day_on_six_partitions(services, half_day_dir, "scale-1-3-2")
     progress = _progress(settings)
     workers = _Workers(settings, tmp_path)
     try:
+        def last(worker_id: str) -> set[tuple[str, int]]:
+            found = workers.assignments(worker_id)
+            return found[-1] if found else set()
+
         workers.start("a")
         _wait_until(workers, lambda: progress() >= 0.05, "5 % committed")
+        every = last("a")  # alone, it owns every partition of every stage
         workers.start("b")
-        _wait_until(workers, lambda: len(workers.assignments("b")) > 0, "the second worker has partitions")
+        workers.start("c")
+        _wait_until(workers, lambda: all(last(w) for w in "bc") and last("a") < every, "three workers share them")
+        three_at = progress()
+        workers.stop("a")
+        _wait_until(workers, lambda: last("b") | last("c") == every, "b and c own every partition")
         stopped_at = progress()
-        workers.stop("a")  # b takes a's partitions once a's session has expired (static membership)
         live = _finished(workers, settings, expected)
     finally:
         workers.close()
-    assert stopped_at < 1, "the stop came after the workers had finished"
-    assert_same_as_replay(live, expected, outputs, f"stopped at {stopped_at:.0%}; logs {tmp_path}\n")
+    assert three_at < 1 and stopped_at < 1, f"the scaling came after the end ({three_at:.0%}, {stopped_at:.0%})"
+    context = f"three at {three_at:.0%}, two at {stopped_at:.0%}; logs {tmp_path}\n"
+    assert_same_as_replay(live, expected, outputs, context)
+    # the changelog the newcomers restored from rolls segments so that the broker compacts it (bench.recovery)
+    admin = AdminClient(admin_config(settings))
+    changelog = changelog_topic(settings, "risk", "risk")
+    [future] = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, changelog)]).values()
+    config = {k: v.value for k, v in future.result().items()}
+    assert {k: config[k] for k in settings.kafka.changelog_config()} == settings.kafka.changelog_config()
+    assert config["cleanup.policy"] == "compact"
 
 
 def test_retail_on_two_workers_equals_the_replay(services: Settings, tmp_path: Path) -> None:

@@ -66,3 +66,15 @@ def test_the_worker_recovers_changelogs_to_the_broker_end(monkeypatch: pytest.Mo
     assert getattr(AIOKafkaConsumerThread._highwaters, "faust_original", None) is not None
     # faust's "-1" (FIXME in recovery.py): it reads up to the last offset before the end
     assert asyncio.run(_recovery_highwaters()) == {CHANGELOG[0]: 119, CHANGELOG[1]: 44}
+
+
+def test_the_faust_state_changelog_gets_the_changelog_configs() -> None:
+    """The faust engine's table changelog rolls and compacts like the native engine's (both from
+    ``settings.kafka.changelog_config()``)."""
+    from streams.config import get_settings
+    from streams.engines.faust_engine import create_app
+
+    settings = get_settings()
+    app = create_app(settings, "marketdata")
+    [table] = app.tables.values()
+    assert dict(table.changelog_topic.config) == settings.kafka.changelog_config()

@@ -69,3 +69,16 @@ def test_the_sink_settings_extend_the_process_settings() -> None:
     assert isinstance(sink, SinkSettings)
     assert (sink.kafka.topic_prefix, sink.kafka_bootstrap, sink.sink.group) == ("p.", "127.0.0.1:1", "mercado-sink")
     assert SinkSettings.extend(sink) is sink
+
+
+def test_state_changelogs_roll_segments_so_the_broker_compacts_them() -> None:
+    """Kafka compacts only closed segments and closes one after 1 GiB or 7 days by default: the
+    changelog configs roll them hourly (a restore then reads about the state, not a week of history)."""
+    from streams.kafka.settings import KafkaSettings
+
+    assert KafkaSettings().changelog_config() == {"segment.ms": "3600000", "min.cleanable.dirty.ratio": "0.5"}
+    assert KafkaSettings(changelog_segment_ms=2000).changelog_config()["segment.ms"] == "2000"
+    with pytest.raises(ValueError):
+        KafkaSettings(changelog_segment_ms=10)
+    with pytest.raises(ValueError):
+        KafkaSettings(changelog_min_cleanable_dirty_ratio=1.0)
