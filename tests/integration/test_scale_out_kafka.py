@@ -27,7 +27,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from bench.risk import day_config
@@ -44,6 +44,7 @@ from streams.kafka.consumer import default_serde, end_offsets
 from streams.runtime.pipelines import build_stages
 from tests.integration.test_marketdata_live import _assert_same_as_replay, _Collector, _read_outputs
 from tests.integration.test_risk_kafka import INPUTS, _committed_fraction, assert_same_as_replay, produce_and_replay
+from tests.support.files import split_lines
 
 pytestmark = pytest.mark.kafka
 
@@ -292,6 +293,48 @@ def test_scaled_from_one_to_three_to_two_workers_while_input_flows_equals_the_re
     assert config["cleanup.policy"] == "compact"
 
 
+def _churned(settings: Settings, tmp_path: Path, pipeline: str, inputs: tuple[str, ...],
+             parts: list[Path]) -> tuple[tuple[str, ...], dict[str, list], dict[str, list]]:
+    """The input arrives in four parts while the group changes: one worker (a) with the first part; two
+    join with the second (three workers: a gives partitions up, committing first, and b and c restore
+    their state from the changelog); b is killed with ``kill -9`` as soon as the three share the work, the
+    third part arriving; c stops cleanly before the last part (a finishes alone). The outputs, the
+    replay's of the whole input (computed afterwards), and the output topics."""
+    [name] = inputs
+    producer = FileProducer(settings, name)
+    workers = _Workers(settings, tmp_path, pipeline)
+    group = Consumer(committed_reader_config(settings, f"{settings.kafka.topic_prefix}mercado-{pipeline}"))
+
+    def committed() -> int:
+        ends = end_offsets(settings, [settings.topic(name)])
+        return sum(max(tp.offset, 0) for tp in group.committed([TopicPartition(t, p) for t, p in ends], timeout=10))
+
+    def last(worker_id: str) -> set[tuple[str, int]]:
+        found = workers.assignments(worker_id)
+        return found[-1] if found else set()
+
+    try:
+        producer.produce_file(parts[0])
+        workers.start("a")
+        _wait_until(workers, lambda: committed() > 0, "a committed")
+        every = last("a")
+        producer.produce_file(parts[1])
+        workers.start("b")
+        workers.start("c")
+        _wait_until(workers, lambda: all(last(w) for w in "bc") and last("a") < every, "three workers share them")
+        workers.kill_9("b")
+        producer.produce_file(parts[2])
+        _wait_until(workers, lambda: last("a") | last("c") == every, "a and c took b's partitions over")
+        workers.stop("c")
+        producer.produce_file(parts[3])
+        outputs, expected = _replayed(settings, pipeline)
+        live = _finished(workers, settings, expected)
+    finally:
+        workers.close()
+        group.close()
+    return outputs, expected, live
+
+
 def test_retail_on_two_workers_equals_the_replay(services: Settings, tmp_path: Path) -> None:
     """Retail has two repartitions: listings (retailer:sku) to blocks, blocks to match ids. A block gathers
     listings of every listing partition, and a match id's records can come from several blocks, so with
@@ -312,12 +355,33 @@ def test_retail_on_two_workers_equals_the_replay(services: Settings, tmp_path: P
     assert len(expected["retail.opportunities.v1"]) > 2000
 
     live, _, _ = _on_two_workers(settings, tmp_path, expected, "retail")
+    _assert_retail_same_as_replay(live, expected, outputs)
+
+
+def _assert_retail_same_as_replay(live: dict[str, list], expected: dict[str, list], outputs: tuple[str, ...]) -> None:
     repartitions = ("retail.by-block.v1", "retail.matches.v1")
     _assert_same_as_replay(live, expected, [t for t in outputs if t not in repartitions])
     for name in repartitions:  # the same events, once each (their log order is the writers')
         got = sorted(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for _, _, r in live[name])
         assert got == sorted(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for _, _, r in expected[name]), name
         assert len(got) == len(set(got)), f"duplicates in {name}"
+
+
+def test_retail_through_scaling_and_a_kill_9_equals_the_replay(services: Settings, tmp_path: Path) -> None:
+    """Retail's three stages (two repartitions) while workers join, one is killed and one leaves."""
+    from streams.generator import generate_day
+    from tests.integration.test_retail_kafka import DAY as RETAIL_DAY
+    from tests.integration.test_retail_kafka import LISTINGS, SEED
+
+    prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.retail-churn."
+    settings = services.with_({"kafka__topic_prefix": prefix})
+    ensure_topics(settings, (dataclasses.replace(topic(LISTINGS), partitions=PARTITIONS),))
+    ensure_topics(settings)
+    generate_day(tmp_path, SEED, RETAIL_DAY, domains=("retail",))
+    parts = split_lines(tmp_path / f"{LISTINGS}.jsonl", tmp_path, 4)
+    outputs, expected, live = _churned(settings, tmp_path, "retail", (LISTINGS,), parts)
+    assert len(expected["retail.opportunities.v1"]) > 2000
+    _assert_retail_same_as_replay(live, expected, outputs)
 
 
 def test_marketdata_on_two_workers_equals_the_replay(services: Settings, tmp_path: Path) -> None:
@@ -342,4 +406,26 @@ def test_marketdata_on_two_workers_equals_the_replay(services: Settings, tmp_pat
     assert len(expected["md.bars.v1"]) > 500
 
     live, _, _ = _on_two_workers(settings, tmp_path, expected, "marketdata")
+    _assert_same_as_replay(live, expected, outputs)
+
+
+def test_marketdata_through_scaling_and_a_kill_9_equals_the_replay(services: Settings, tmp_path: Path) -> None:
+    """Market data (per-partition clocks: quiet keys' bars close on them) while workers join, one is
+    killed and one leaves. The first six hours of the generated day."""
+    from streams.generator import generate_day
+
+    full = tmp_path / "day"
+    full.mkdir()
+    generate_day(full, 42, DAY, domains=("fx", "crypto"))
+    cutoff = f"{DAY.isoformat()}T06:00:00"
+    ticks = tmp_path / "md.ticks.v1.jsonl"
+    lines = (full / "md.ticks.v1.jsonl").read_bytes().splitlines(keepends=True)
+    ticks.write_bytes(b"".join(x for x in lines if orjson.loads(x)["event_time"] < cutoff))
+    prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.md-churn."
+    settings = services.with_({"kafka__topic_prefix": prefix})
+    ensure_topics(settings, (dataclasses.replace(topic("md.ticks.v1"), partitions=PARTITIONS),))
+    ensure_topics(settings)
+    parts = split_lines(ticks, tmp_path, 4)
+    outputs, expected, live = _churned(settings, tmp_path, "marketdata", ("md.ticks.v1",), parts)
+    assert len(expected["md.bars.v1"]) > 500
     _assert_same_as_replay(live, expected, outputs)
