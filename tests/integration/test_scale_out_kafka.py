@@ -294,16 +294,26 @@ def test_scaled_from_one_to_three_to_two_workers_while_input_flows_equals_the_re
 
 
 def _churned(settings: Settings, tmp_path: Path, pipeline: str, inputs: tuple[str, ...],
-             parts: list[Path]) -> tuple[tuple[str, ...], dict[str, list], dict[str, list]]:
-    """The input arrives in four parts while the group changes: one worker (a) with the first part; two
-    join with the second (three workers: a gives partitions up, committing first, and b and c restore
-    their state from the changelog); b is killed with ``kill -9`` as soon as the three share the work, the
-    third part arriving; c stops cleanly before the last part (a finishes alone). The outputs, the
-    replay's of the whole input (computed afterwards), and the output topics."""
+             parts: list[Path], *, live_edge: bool) -> tuple[tuple[str, ...], dict[str, list], dict[str, list]]:
+    """The group changes while it works: one worker (a); two join (three workers: a gives partitions up,
+    committing first, and b and c restore their state from the changelog); b is killed with ``kill -9``
+    as soon as the three share the work; c stops cleanly once a and c own b's partitions (a finishes
+    alone). With ``live_edge`` the input's four parts arrive one at each of these steps; otherwise all of
+    it is in the log before a starts (what a stage that merges several writers needs for the replay's
+    order: README, "Running on several machines"). The outputs, the replay's of the whole input, and the
+    output topics."""
     [name] = inputs
     producer = FileProducer(settings, name)
     workers = _Workers(settings, tmp_path, pipeline)
     group = Consumer(committed_reader_config(settings, f"{settings.kafka.topic_prefix}mercado-{pipeline}"))
+    pending = list(parts)
+
+    def arrive(everything: bool = False) -> None:
+        """The next part (live edge), or everything left."""
+        while pending:
+            producer.produce_file(pending.pop(0))
+            if live_edge and not everything:
+                return
 
     def committed() -> int:
         ends = end_offsets(settings, [settings.topic(name)])
@@ -314,19 +324,19 @@ def _churned(settings: Settings, tmp_path: Path, pipeline: str, inputs: tuple[st
         return found[-1] if found else set()
 
     try:
-        producer.produce_file(parts[0])
+        arrive()
         workers.start("a")
         _wait_until(workers, lambda: committed() > 0, "a committed")
         every = last("a")
-        producer.produce_file(parts[1])
+        arrive()
         workers.start("b")
         workers.start("c")
         _wait_until(workers, lambda: all(last(w) for w in "bc") and last("a") < every, "three workers share them")
         workers.kill_9("b")
-        producer.produce_file(parts[2])
+        arrive()
         _wait_until(workers, lambda: last("a") | last("c") == every, "a and c took b's partitions over")
         workers.stop("c")
-        producer.produce_file(parts[3])
+        arrive(everything=True)
         outputs, expected = _replayed(settings, pipeline)
         live = _finished(workers, settings, expected)
     finally:
@@ -368,7 +378,8 @@ def _assert_retail_same_as_replay(live: dict[str, list], expected: dict[str, lis
 
 
 def test_retail_through_scaling_and_a_kill_9_equals_the_replay(services: Settings, tmp_path: Path) -> None:
-    """Retail's three stages (two repartitions) while workers join, one is killed and one leaves."""
+    """Retail's three stages (two repartitions, each read by a stage that merges the writers' tasks in
+    position order) while workers join, one is killed and one leaves."""
     from streams.generator import generate_day
     from tests.integration.test_retail_kafka import DAY as RETAIL_DAY
     from tests.integration.test_retail_kafka import LISTINGS, SEED
@@ -377,9 +388,13 @@ def test_retail_through_scaling_and_a_kill_9_equals_the_replay(services: Setting
     settings = services.with_({"kafka__topic_prefix": prefix})
     ensure_topics(settings, (dataclasses.replace(topic(LISTINGS), partitions=PARTITIONS),))
     ensure_topics(settings)
-    generate_day(tmp_path, SEED, RETAIL_DAY, domains=("retail",))
-    parts = split_lines(tmp_path / f"{LISTINGS}.jsonl", tmp_path, 4)
-    outputs, expected, live = _churned(settings, tmp_path, "retail", (LISTINGS,), parts)
+    parts = []
+    for i in range(3):  # three days, all in the log before the first worker starts
+        day_dir = tmp_path / f"day{i}"
+        day_dir.mkdir()
+        generate_day(day_dir, SEED, RETAIL_DAY - dt.timedelta(days=2 - i), domains=("retail",))
+        parts.append(day_dir / f"{LISTINGS}.jsonl")
+    outputs, expected, live = _churned(settings, tmp_path, "retail", (LISTINGS,), parts, live_edge=False)
     assert len(expected["retail.opportunities.v1"]) > 2000
     _assert_retail_same_as_replay(live, expected, outputs)
 
@@ -426,6 +441,6 @@ def test_marketdata_through_scaling_and_a_kill_9_equals_the_replay(services: Set
     ensure_topics(settings, (dataclasses.replace(topic("md.ticks.v1"), partitions=PARTITIONS),))
     ensure_topics(settings)
     parts = split_lines(ticks, tmp_path, 4)
-    outputs, expected, live = _churned(settings, tmp_path, "marketdata", ("md.ticks.v1",), parts)
+    outputs, expected, live = _churned(settings, tmp_path, "marketdata", ("md.ticks.v1",), parts, live_edge=True)
     assert len(expected["md.bars.v1"]) > 500
     _assert_same_as_replay(live, expected, outputs)
