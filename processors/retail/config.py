@@ -98,6 +98,12 @@ class MatchConfig(BaseModel):
     one_to_one: bool = True
     #: weight of the fuzzy title similarity (the rest is attribute agreement)
     text_weight: float = Field(0.35, ge=0, le=1)
+    #: when nothing names the model on both sides, one title's words all found in the other's (editions,
+    #: platforms, a publisher in one title only) count this much of ``token_set_ratio``: weaker evidence
+    #: than two titles with the same words (``token_sort_ratio``), so a subset scores at most this.
+    #: Chosen on one real catalogue pair (0.85 of 0.8 / 0.85 / 0.9), reported unchanged on the others
+    #: (BENCHMARKS.md, "Retail matching on real catalogues").
+    subset_weight: float = Field(0.85, ge=0, le=1)
     #: score taken off per soft token one listing has and the other lacks (e.g. "5G")
     soft_token_penalty: float = Field(0.12, ge=0, le=1)
     #: screens closer than this (inches) are the same size

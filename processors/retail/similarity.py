@@ -22,8 +22,10 @@ agreement − ``soft_token_penalty`` per soft word on one side only ("5g"). Attr
 weight of the attributes both listings state (and agree on) over that weight plus half the weight of
 those only one listing states, so a listing that leaves its RAM out is a weaker match than one that
 agrees on it, not a different product. Otherwise nothing names the model on both sides, and the score is
-the titles' own similarity (rapidfuzz ``token_sort_ratio``: every word counts, so a title that only
-shares the brand and the product kind stays below the threshold).
+the titles' own similarity: rapidfuzz ``token_sort_ratio`` (every word counts, so a title that only
+shares the brand and the product kind stays below the threshold), or ``subset_weight`` x
+``token_set_ratio`` when higher (one title's words inside the other's: "american sign language" /
+"instant immersion american sign language win/mac").
 """
 
 from __future__ import annotations
@@ -323,7 +325,8 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
         attrs = agree / (agree + missing) if agree else 0.0
         s = cfg.text_weight * line_similarity(a.product_line, b.product_line) + (1.0 - cfg.text_weight) * attrs
     else:  # nothing names the model on both sides: the titles themselves must agree
-        s = token_sort_ratio(a.normalized_title, b.normalized_title) / 100.0
+        ta, tb = a.normalized_title, b.normalized_title
+        s = max(token_sort_ratio(ta, tb), cfg.subset_weight * token_set_ratio(ta, tb)) / 100.0
     if differ and not same_code:
         soft = len(set(da).symmetric_difference(db) & _SOFT)
         s -= soft * cfg.soft_token_penalty

@@ -195,6 +195,17 @@ def test_a_soft_word_on_one_side_costs_the_penalty() -> None:
     assert score(g, g5, CFG).score == round(1.0 - CFG.soft_token_penalty, 6)
 
 
+def test_one_title_inside_the_other_scores_the_subset_weight() -> None:
+    """Nothing names the model on both sides: a title whose words all appear in the other's scores
+    ``subset_weight`` (token_set_ratio 100), more than every-word similarity (token_sort_ratio 62.86)."""
+    short = parse_title("American Sign Language")
+    long_ = parse_title("Instant Immersion American Sign Language Win/Mac")
+    assert score(short, long_, CFG).score == CFG.subset_weight == 0.85
+    assert score(short, long_, CFG.model_copy(update={"subset_weight": 0.0})).score == 0.628571
+    # same words in another order: every-word similarity is already 1
+    assert score(parse_title("sign language american"), short, CFG).score == 1.0
+
+
 # --------------------------------------------------------------------------- stage behaviour
 def _feed(records: list[dict[str, Any]]) -> list[Emit]:
     return run_retail(records)
