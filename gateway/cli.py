@@ -39,7 +39,7 @@ def api(
     if check:
         from gateway.app import create_app
 
-        create_app(settings, push=False)
+        create_app(settings)
         return
     import uvicorn
 

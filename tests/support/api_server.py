@@ -17,7 +17,8 @@ from tests.support.sink import free_port
 def serving(app: FastAPI, timeout_s: float = 30.0) -> Iterator[str]:
     """Yields the base URL (``http://127.0.0.1:<port>``) while the app serves; stops it after."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio")
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="api-under-test", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout_s
