@@ -188,10 +188,13 @@ class PushHub:
             await asyncio.to_thread(self._thread.join, 30)
 
     def _consume(self) -> None:
+        from confluent_kafka import Consumer, KafkaError, TopicPartition
         from confluent_kafka.admin import AdminClient
 
-        from streams.kafka.clients import admin_config
-        from streams.kafka.consumer import EventConsumer, end_offsets
+        from streams.codec.serde import DecodeError
+        from streams.kafka.clients import admin_config, consumer_config
+        from streams.kafka.consumer import default_serde, end_offsets
+        from streams.kafka.headers import is_marker
 
         settings = self.settings
         consumer = None
@@ -208,17 +211,33 @@ class PushHub:
                 present = [n for n in names if n in existing]
                 if self.missing_topics:
                     log.warning("push: topics missing, their channels stay empty: %s", self.missing_topics)
-                # read_committed, from each partition's current end: explicit offsets, so "ready" means every
-                # event committed after it reaches the clients
+                # read_committed (consumer_config), from each partition's current end given explicitly, so
+                # "ready" means every event committed after it reaches the clients; a fetch returns after
+                # 5 ms at most (the default 500 ms would be the latency of a quiet topic)
                 ends = end_offsets(settings, present) if present else {}
-                consumer = EventConsumer(settings, present, from_beginning=False, start_offsets=ends)
+                quick = {"fetch.wait.max.ms": 5, "enable.partition.eof": False}
+                consumer = Consumer(consumer_config(settings, f"mercado-api-push-{self.epoch}", **quick))
+                consumer.assign([TopicPartition(t, p, offset) for (t, p), offset in ends.items()])
             assert self._loop is not None
             self._loop.call_soon_threadsafe(self.ready.set)
+            serde = default_serde(settings)
             prefix = settings.kafka.topic_prefix
             while not self._stop.is_set() and consumer is not None:
-                events = consumer.poll(2000, 0.05)
-                if events:
-                    batch = [(e.topic.removeprefix(prefix), e.schema.name, e.record) for e in events]
+                batch = []
+                for msg in consumer.consume(2000, 0.05):
+                    err = msg.error()
+                    if err is not None:
+                        if err.code() != KafkaError._PARTITION_EOF:
+                            log.warning("push: consumer error: %s", err.str())
+                        continue
+                    if is_marker(msg.value(), msg.headers()):
+                        continue
+                    try:
+                        schema, record = serde.decode(msg.value())
+                    except DecodeError:  # the sink dead-letters it; push skips it
+                        continue
+                    batch.append((msg.topic().removeprefix(prefix), schema.name, record))
+                if batch:
                     self._loop.call_soon_threadsafe(self.publish, batch)
         except Exception:  # noqa: BLE001 — logged; the REST API keeps serving without push
             log.exception("push: the consumer stopped")
