@@ -45,6 +45,7 @@ def create_app(settings: GatewaySettings, *, push: bool = True) -> FastAPI:
             from gateway.push import PushHub
 
             hub = app.state.hub = PushHub(settings)
+            hub.db = app.state.db
             await hub.start()
         try:
             yield

@@ -7,7 +7,11 @@ Channels (names a client subscribes to):
 - ``alerts`` every alert of every pipeline (snapshot: the latest 50);
 - ``breakers`` every breaker transition (snapshot: the latest transition of each breaker and scope);
 - ``opportunities:<critical|important|tracking>`` opportunity revisions, re-validations and closures of a
-  tier (snapshot: the open opportunities of the tier seen by this process).
+  tier (snapshot: the open opportunities of the tier).
+
+A channel's first subscriber in a process reads its snapshot from the sink's database (gateway/seed.py:
+in the events' shape; ticks are not stored, their snapshot starts empty); from then on the process keeps
+it up to date from the topic.
 
 Protocol (JSON text frames). The client authenticates with ``Authorization: Bearer <key>`` on the
 handshake, or with ``{"op": "auth", "token": "<key>"}`` as its first message (browsers cannot set
@@ -86,6 +90,7 @@ class Channel:
         self.subscribers: set[Client] = set()
         kind = name.split(":", 1)[0]
         self.latest: dict[str, dict[str, Any]] = OrderedDict()  # snapshot item key -> record
+        self.seeding: asyncio.Future[None] | None = None  # the database snapshot, read once per process
         self.keep = {"bars": 1, "ticks": 1, "alerts": RECENT_ALERTS}.get(kind, MAX_OPEN_OPPORTUNITIES)
 
     def remember(self, item: str | None, record: dict[str, Any] | None) -> None:
@@ -100,6 +105,16 @@ class Channel:
 
     def snapshot(self) -> list[dict[str, Any]]:
         return list(self.latest.values())
+
+    def seed(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+        """Older state from the database under what this process has seen (which wins)."""
+        if self.keep == 1 and self.latest:
+            return
+        merged: OrderedDict[str, dict[str, Any]] = OrderedDict((k, r) for k, r in items if k not in self.latest)
+        merged.update(self.latest)
+        while len(merged) > self.keep:
+            merged.popitem(last=False)
+        self.latest = merged
 
 
 class Client:
@@ -175,6 +190,7 @@ class PushHub:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.missing_topics: list[str] = []
+        self.db: Any = None  # gateway.db.Database: snapshots of channels this process has not seen yet
 
     # ------------------------------------------------------------------ consumer thread
     async def start(self) -> None:
@@ -288,7 +304,35 @@ class PushHub:
                     client.offer(name, text)
                 self.published += 1
 
-    def subscribe(self, client: Client, names: list[str], since: dict[str, int], epoch: str | None) -> None:
+    async def subscribe(self, client: Client, names: list[str], since: dict[str, int], epoch: str | None) -> None:
+        """Reads the database snapshot of channels new to this process (once each), then :meth:`attach`."""
+        for name in names:
+            ch = self.channel(name)
+            if ch.seeding is None:
+                ch.seeding = asyncio.ensure_future(self._seed(ch))
+            await asyncio.shield(ch.seeding)
+        self.attach(client, names, since, epoch)
+
+    async def _seed(self, ch: Channel) -> None:
+        from gateway.seed import item_key, seed_query, to_record
+
+        query = seed_query(ch.name)
+        if self.db is None or query is None:
+            return
+        sql, args, mapping = query
+        try:
+            rows = await self.db.fetch(sql, *args)
+        except Exception as exc:  # noqa: BLE001 — no database snapshot: the channel starts from what comes
+            log.warning("push: no database snapshot for %s: %s", ch.name, getattr(exc, "detail", exc))
+            return
+        items = [(item_key(ch.name, r), r) for r in (to_record(mapping, row) for row in rows)]
+        ch.seed(items)
+        if ch.name.startswith("opportunities:"):
+            for oid, _record in items:
+                self.opportunity_tier.setdefault(oid, ch.name)
+
+    def attach(self, client: Client, names: list[str], since: dict[str, int], epoch: str | None) -> None:
+        """Snapshot or missed changes of each channel into the client's outbox, then its changes as they come."""
         for name in names:
             ch = self.channel(name)
             last = since.get(name)
@@ -369,8 +413,12 @@ async def push(websocket: WebSocket) -> None:
     hub.clients.add(client)
     await websocket.send_text(dumps({"type": "welcome", "epoch": hub.epoch, "heartbeat_s": section.heartbeat_s}))
     pump = asyncio.create_task(client.pump())
-    handlers: dict[str, Callable[[dict[str, Any]], None]] = {
-        "subscribe": lambda m: hub.subscribe(client, *_parse_subscribe(m, len(client.channels))),
+
+    async def subscribe(message: dict[str, Any]) -> None:
+        await hub.subscribe(client, *_parse_subscribe(message, len(client.channels)))
+
+    handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
+        "subscribe": subscribe,
         "unsubscribe": lambda m: hub.unsubscribe(client, [n for n in m.get("channels") or [] if isinstance(n, str)]),
         "ping": lambda m: client.offer("_pong", dumps({"type": "pong", "time_us": time.time_ns() // 1000}), force=True),
     }
@@ -386,7 +434,9 @@ async def push(websocket: WebSocket) -> None:
                 message = orjson.loads(receive.result())
                 if not isinstance(message, dict) or message.get("op") not in handlers:
                     raise ValueError(f"op must be one of {sorted(handlers)}")
-                handlers[message["op"]](message)
+                done_or_awaitable = handlers[message["op"]](message)
+                if asyncio.iscoroutine(done_or_awaitable):
+                    await done_or_awaitable
             except (orjson.JSONDecodeError, ValueError) as exc:
                 client.offer("_error", _ops_error(str(exc)), force=True)
     except (WebSocketDisconnect, RuntimeError):

@@ -5,6 +5,7 @@ Schemathesis over the OpenAPI document (no 5xx, every response matches its schem
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 from collections.abc import Iterator
@@ -18,9 +19,11 @@ import schemathesis
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import positive_data_acceptance
+from websockets.asyncio.client import connect
 
 from gateway.app import PREFIX, create_app
 from gateway.settings import GatewaySection, GatewaySettings
+from schemas.loader import load_schemas
 from streams.config import Settings
 from tests.support.api_server import serving
 from tests.support.gateway import WINDOW_END, WINDOW_START, fill
@@ -69,7 +72,7 @@ def api(services: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         gateway = GatewaySettings.extend(settings).with_(gateway=section)
         with (
             pytest.MonkeyPatch.context() as env,  # health finds the sink's group as a sink process would
-            serving(create_app(gateway, push=False)) as base,
+            serving(create_app(gateway)) as base,
             httpx.Client(base_url=base, timeout=30) as client,
         ):
             env.setenv("MERCADO_SINK__GROUP", settings.sink.group)
@@ -337,3 +340,41 @@ def test_schemathesis_finds_no_5xx_and_every_response_matches_the_schema(api: Ap
 
         run()
     assert calls >= len(operations) * 3
+
+
+# --------------------------------------------------------------------------- push snapshots from the database
+def test_push_snapshots_come_from_the_database_in_the_events_shape(api: Api) -> None:
+    channels = ["bars:binance:BTC/USDT:60", "breakers", "alerts", "opportunities:critical", "ticks:binance:BTC/USDT"]
+    url = api.base.replace("http://", "ws://") + PREFIX + "/ws"
+
+    async def collect() -> dict[str, list[dict[str, Any]]]:
+        async with connect(url, additional_headers={"Authorization": f"Bearer {READ}"}, max_size=None) as ws:
+            assert orjson.loads(await ws.recv())["type"] == "welcome"
+            await ws.send(orjson.dumps({"op": "subscribe", "channels": channels}).decode())
+            snapshots = {}
+            while len(snapshots) < len(channels):
+                m = orjson.loads(await asyncio.wait_for(ws.recv(), 30))
+                if m["type"] == "snapshot":
+                    snapshots[m["channel"]] = m["data"]
+            return snapshots
+
+    snapshots = asyncio.run(collect())
+    fields = {s.name: {f["name"] for f in s.expanded["fields"]} for s in load_schemas() if "fields" in s.expanded}
+    [latest_bar] = snapshots["bars:binance:BTC/USDT:60"]
+    expected = api.sql(
+        "SELECT event_id, (EXTRACT(EPOCH FROM start_time) * 1000000)::bigint AS start FROM md_bars "
+        "WHERE venue = 'binance' AND symbol = 'BTC/USDT' AND interval_s = 60 ORDER BY start_time DESC LIMIT 1"
+    )[0]
+    assert (latest_bar["event_id"], latest_bar["start"]) == (expected["event_id"], expected["start"])
+    assert set(latest_bar) == fields["Bar"]  # the event's own shape
+    breakers = snapshots["breakers"]
+    assert len(breakers) == api.sql("SELECT count(*) FROM risk_breaker_status")[0][0] > 0
+    assert all(set(b) == fields["BreakerTransition"] and isinstance(b["event_time"], int) for b in breakers)
+    alerts = snapshots["alerts"]
+    assert len(alerts) == min(50, api.sql("SELECT count(*) FROM alerts")[0][0])
+    assert [a["event_time"] for a in alerts] == sorted(a["event_time"] for a in alerts)
+    assert isinstance(alerts[-1]["details"], dict)
+    critical = {o["opportunity_id"] for o in snapshots["opportunities:critical"]}
+    expected_ids = api.sql("SELECT opportunity_id FROM retail_open_opportunities WHERE tier = 'CRITICAL'")
+    assert critical == {r[0] for r in expected_ids} and critical
+    assert snapshots["ticks:binance:BTC/USDT"] == []  # ticks are not stored

@@ -44,8 +44,8 @@ def messages(c: Client) -> list[dict[str, Any]]:
 
 def test_events_get_a_sequence_per_channel_and_reach_only_subscribers() -> None:
     h, a, b = hub(), client(), client()
-    h.subscribe(a, ["bars:binance:BTC/USDT:60"], {}, None)
-    h.subscribe(b, ["bars:kraken:BTC/USDT:60"], {}, None)
+    h.attach(a, ["bars:binance:BTC/USDT:60"], {}, None)
+    h.attach(b, ["bars:kraken:BTC/USDT:60"], {}, None)
     h.publish([bar(1), bar(2), bar(1, venue="kraken"), (topics.TICKS, "Heartbeat", {"venue": "binance"})])
     got = messages(a)
     assert got[0] == {"type": "snapshot", "channel": "bars:binance:BTC/USDT:60", "seq": 0, "epoch": h.epoch, "data": []}
@@ -61,7 +61,7 @@ def test_a_snapshot_holds_the_latest_state_of_the_channel() -> None:
                                                         "to_state": state})
                for s, state in (("a", "OPEN"), ("b", "OPEN"), ("a", "HALF_OPEN"))])  # fmt: skip
     c = client()
-    h.subscribe(c, ["bars:binance:BTC/USDT:60", "breakers"], {}, None)
+    h.attach(c, ["bars:binance:BTC/USDT:60", "breakers"], {}, None)
     snap_bars, snap_breakers = messages(c)
     assert (snap_bars["seq"], [r["start"] for r in snap_bars["data"]]) == (2, [2])
     assert snap_breakers["seq"] == 3
@@ -70,7 +70,7 @@ def test_a_snapshot_holds_the_latest_state_of_the_channel() -> None:
 
 def test_opportunities_follow_their_tier_and_leave_when_closed() -> None:
     h, c = hub(), client()
-    h.subscribe(c, ["opportunities:critical", "opportunities:tracking"], {}, None)
+    h.attach(c, ["opportunities:critical", "opportunities:tracking"], {}, None)
     h.publish([opp("opp:1", "CRITICAL"), opp("opp:2", "CRITICAL"), opp("opp:1", "TRACKING", 1)])
     h.publish([(topics.OPPORTUNITIES, "ArbitrageOpportunityClosed", {"opportunity_id": "opp:2", "reason": "x"})])
     events = [(m["channel"], m["seq"], m["data"]["opportunity_id"]) for m in messages(c) if m["type"] == "event"]
@@ -80,7 +80,7 @@ def test_opportunities_follow_their_tier_and_leave_when_closed() -> None:
         ("opportunities:critical", 4, "opp:2"),  # closed
     ]  # fmt: skip
     later = client()
-    h.subscribe(later, ["opportunities:critical", "opportunities:tracking"], {}, None)
+    h.attach(later, ["opportunities:critical", "opportunities:tracking"], {}, None)
     critical, tracking = messages(later)
     assert critical["data"] == [] and [r["opportunity_id"] for r in tracking["data"]] == ["opp:1"]
 
@@ -90,25 +90,25 @@ def test_a_reconnect_gets_what_it_missed_or_a_fresh_snapshot() -> None:
     name = "bars:binance:BTC/USDT:60"
     h.publish([bar(i) for i in range(1, 8)])  # seq 1..7; the ring keeps 3..7
     resumed = client()
-    h.subscribe(resumed, [name], {name: 4}, h.epoch)
+    h.attach(resumed, [name], {name: 4}, h.epoch)
     assert [(m["type"], m["seq"]) for m in messages(resumed)] == [("event", 5), ("event", 6), ("event", 7)]
     up_to_date = client()
-    h.subscribe(up_to_date, [name], {name: 7}, h.epoch)
+    h.attach(up_to_date, [name], {name: 7}, h.epoch)
     assert messages(up_to_date) == []
     for since, epoch in ((1, h.epoch), (4, "another-process"), (9, h.epoch), (-1, h.epoch)):
         c = client()
-        h.subscribe(c, [name], {name: since}, epoch)
+        h.attach(c, [name], {name: since}, epoch)
         [m] = messages(c)
         assert (m["type"], m["seq"], len(m["data"])) == ("snapshot", 7, 1), (since, epoch)
     edge = client()  # the ring's oldest change is since + 1: still resumable
-    h.subscribe(edge, [name], {name: 2}, h.epoch)
+    h.attach(edge, [name], {name: 2}, h.epoch)
     assert [m["seq"] for m in messages(edge)] == [3, 4, 5, 6, 7]
 
 
 def test_a_slow_clients_outbox_conflates_to_the_latest_per_channel() -> None:
     h, slow, fast = hub(), client(cap=4), client(cap=10_000)
     for c in (slow, fast):
-        h.subscribe(c, ["bars:binance:BTC/USDT:60", "bars:binance:ETH/USDT:60"], {}, None)
+        h.attach(c, ["bars:binance:BTC/USDT:60", "bars:binance:ETH/USDT:60"], {}, None)
     h.publish([bar(i, symbol=s) for i in range(1, 51) for s in ("BTC/USDT", "ETH/USDT")])
     assert len(fast.outbox) == 2 + 100 and fast.conflations == 0
     assert len(slow.outbox) <= 4 and slow.conflations > 0
@@ -151,3 +151,28 @@ def test_channel_names() -> None:
         assert CHANNEL.match(name)
     for name in ("bars:binance:BTC/USDT", "ticks:a b:c", "alert", "opportunities:CRITICAL", "breakers:x"):
         assert not CHANNEL.match(name)
+
+
+def test_database_seeds_sit_under_what_the_process_has_seen() -> None:
+    h = hub()
+    h.publish([(topics.BREAKERS, "BreakerTransition", {"venue": "v", "breaker": "LATENCY", "scope": "v",
+                                                        "to_state": "CLOSED"})])  # fmt: skip
+    breakers = h.channels["breakers"]
+    breakers.seed([("v|LATENCY|v", {"to_state": "OPEN"}), ("v|DRAWDOWN|a", {"to_state": "OPEN"})])
+    assert list(breakers.latest.items()) == [("v|DRAWDOWN|a", {"to_state": "OPEN"}),
+                                             ("v|LATENCY|v", {"breaker": "LATENCY", "scope": "v", "to_state": "CLOSED",
+                                                              "venue": "v"})]  # fmt: skip
+    h.publish([bar(5)])
+    bars = h.channels["bars:binance:BTC/USDT:60"]
+    bars.seed([("bar", {"start": 1})])  # an older bar from the database never replaces the live one
+    assert [r["start"] for r in bars.snapshot()] == [5]
+    empty = h.channel("bars:kraken:BTC/USDT:60")
+    empty.seed([("bar", {"start": 3})])
+    assert empty.snapshot() == [{"start": 3}] and empty.seq == 0
+
+
+def test_a_hub_without_a_database_subscribes_from_memory() -> None:
+    h, c = hub(), client()
+    h.publish([bar(1)])
+    asyncio.run(h.subscribe(c, ["bars:binance:BTC/USDT:60", "ticks:binance:BTC/USDT"], {}, None))
+    assert [(m["type"], m["seq"], len(m["data"])) for m in messages(c)] == [("snapshot", 1, 1), ("snapshot", 0, 0)]
