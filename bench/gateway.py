@@ -290,6 +290,7 @@ def main() -> None:
     env = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": run, "MERCADO_GATEWAY__READ_KEYS": json.dumps([KEY]),
            "MERCADO_KAFKA_BOOTSTRAP": settings.bootstrap()}  # fmt: skip
     database = None
+    prefixes = [run]  # topics this run creates, deleted at the end
     out: dict[str, Any] = {"bench": "gateway", "clients": args.clients, "ticks_per_s": args.rate}
     try:
         # baseline
@@ -304,6 +305,7 @@ def main() -> None:
         if not args.no_http:
             database = create_database(base_settings, "bench_gateway")
             filled = migrated(isolated(database))
+            prefixes.append(filled.kafka.topic_prefix)
             from tests.support.gateway import fill
 
             with tempfile.TemporaryDirectory() as tmp:
@@ -339,7 +341,7 @@ def main() -> None:
             api.send_signal(signal.SIGTERM)
             api.wait(30)
     finally:
-        delete_run_topics(settings, [run], [])
+        delete_run_topics(settings, prefixes, [])
         if database is not None:
             drop_database(database)
     out.update({

@@ -106,5 +106,8 @@ if __name__ == "__main__":  # timing of the fill, by hand
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             print(fill(s, Path(tmp)), f"{time.perf_counter() - t0:.1f} s")
+        from bench.common import delete_run_topics
+
+        delete_run_topics(s, [s.kafka.topic_prefix], [])
     finally:
         drop_database(base)
