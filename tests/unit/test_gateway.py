@@ -241,4 +241,4 @@ def test_the_api_command_refuses_a_bad_keys_file(monkeypatch: pytest.MonkeyPatch
 def test_the_demo_starts_the_api_after_the_sink() -> None:
     demo = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["mercado.demo"]
     assert demo["web-api"] == "gateway.demo:run_api_step"
-    assert sorted(demo) == ["sink", "web-api"]  # the demo runs its steps in name order
+    assert sorted(demo).index("sink") < sorted(demo).index("web-api")  # the demo runs its steps in name order
