@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-OURS = {"schemas", "processors", "streams", "sinks", "queries", "infra", "bench", "tests"}
-PACKAGES = ("schemas", "processors", "streams", "sinks", "queries", "infra")
+OURS = {"schemas", "processors", "streams", "sinks", "queries", "gateway", "infra", "bench", "tests"}
+PACKAGES = ("schemas", "processors", "streams", "sinks", "queries", "gateway", "infra")
 FAUST_ENGINE = "streams/engines/faust_engine.py"
 # Import names of declared distributions that may be missing here (the faust extra on a core install).
 NOT_INSTALLED = {"faust": "faust-streaming", "aiokafka": "aiokafka", "cramjam": "cramjam"}

@@ -4,7 +4,8 @@ Every module under the five packages is parsed with ``ast`` (nothing is imported
 function counts like one at the top. Imports under ``if TYPE_CHECKING:`` never run: they are left out
 of the cycle check but count for the layering (a type-only import still ties one package to another).
 
-The layering, lowest first: ``schemas`` ← ``processors`` ← ``streams`` ← ``sinks``; ``infra`` (the
+The layering, lowest first: ``schemas`` ← ``processors`` ← ``streams`` ← ``sinks`` ← ``queries`` ←
+``gateway``; ``infra`` (the
 local Kafka and PostgreSQL) is a leaf that any of them may use. ``streams`` reaches ``sinks`` only
 through entry points (``mercado.commands``, ``mercado.demo`` in pyproject.toml), never by import.
 """
@@ -19,16 +20,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("schemas", "processors", "streams", "sinks", "queries", "infra")
+PACKAGES = ("schemas", "processors", "streams", "sinks", "queries", "gateway", "infra")
 
 # package -> the packages of ours it must not import
 FORBIDDEN = {
-    "schemas": {"processors", "streams", "sinks", "queries", "infra"},
-    "processors": {"streams", "sinks", "queries", "infra"},
-    "streams": {"sinks", "queries"},
-    "sinks": {"queries"},
-    "queries": set(),
-    "infra": {"schemas", "processors", "streams", "sinks", "queries"},
+    "schemas": {"processors", "streams", "sinks", "queries", "gateway", "infra"},
+    "processors": {"streams", "sinks", "queries", "gateway", "infra"},
+    "streams": {"sinks", "queries", "gateway"},
+    "sinks": {"queries", "gateway"},
+    "queries": {"gateway"},
+    "gateway": set(),
+    "infra": {"schemas", "processors", "streams", "sinks", "queries", "gateway"},
 }
 
 MAX_MODULES_PER_FOLDER = 15

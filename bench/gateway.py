@@ -1,0 +1,365 @@
+"""``python -m bench.gateway``: WebSocket push latency and fan-out of ``mercado api``, next to a raw baseline,
+and HTTP read latency at a fixed request rate.
+
+**Push.** Fresh topics (``<prefix>bench.gateway.<run>.``). ``--clients`` WebSocket clients (this process,
+asyncio + the ``websockets`` library) connect on loopback and subscribe to ``ticks:sim:BENCH`` and
+``bars:sim:BENCH:1``; a producer thread (the project's producer settings) then writes ``--rate`` PriceTicks
+per second for ``--seconds`` seconds, and one Bar per second, each stamped with its wall-clock produce time.
+Latency = the time a client parsed the message minus that produce time (same machine, same clock), over
+every message of every client: ``p50/p99_tick_to_client_ms``; ``p99_bar_to_client_ms`` is the same for
+bars (from the Bar's produce: the worker's own tick -> bar latency, ``bench.marketdata_live``, comes on
+top). ``messages_per_s`` = messages received by all clients / the produce duration.
+
+* Candidate: ``python -m gateway`` (= ``mercado api``) as a subprocess: one read_committed consumer,
+  channels, sequence numbers, per-client outboxes. Its RSS is read from /proc after the clients connect
+  (``rss_mb_idle``) and at the end of the load (``rss_mb``).
+* Baseline (``raw_*``): ``python -m bench.gateway --raw``: a plain confluent-kafka loop (read_committed)
+  decoding with the project's serde and ``websockets.broadcast`` of the same JSON to every connected
+  socket — no auth, channels, sequences or buffers. Same clients, same load, run first.
+
+**HTTP.** A private database filled like the integration tests (tests/support/gateway.py: the generated
+day's 16:00-17:15 window through the pipelines and the sink), then ``--http-rate`` requests/s for
+``--http-seconds`` s of each of ``/marketdata/prices`` and a one-hour ``/marketdata/bars`` range, issued
+on a fixed schedule (open loop: a late answer does not delay the next request) with httpx:
+``http_latest_p99_ms``, ``http_bars_p99_ms``.
+
+The last line is one JSON object. No client starves: ``starved_clients`` counts clients that received
+less than 90 % of the ticks (conflation would show there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from processors import topics
+from streams.config import Settings, get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "bench-read-key"
+TICKS_CHANNEL, BARS_CHANNEL = "ticks:sim:BENCH", "bars:sim:BENCH:1"
+
+
+# --------------------------------------------------------------------------- the raw baseline's process
+def raw_server(port: int) -> None:
+    """Consume ticks and bars (read_committed, from the end) and broadcast each as JSON to every socket."""
+    import websockets
+    from confluent_kafka import Consumer, TopicPartition
+    from websockets.asyncio.server import broadcast, serve
+
+    from streams.codec.serde import AvroSerde
+    from streams.kafka.clients import consumer_config
+    from streams.kafka.consumer import end_offsets
+
+    settings = get_settings()
+    names = [settings.topic(topics.TICKS), settings.topic(topics.BARS)]
+    clients: set[Any] = set()
+
+    async def handler(ws: Any) -> None:
+        clients.add(ws)
+        try:
+            await ws.wait_closed()
+        finally:
+            clients.discard(ws)
+
+    def send(batch: list[str]) -> None:
+        for text in batch:
+            broadcast(clients, text)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        consumer = Consumer(consumer_config(settings, f"bench-raw-{os.getpid()}", **{"fetch.wait.max.ms": 5}))
+        consumer.assign([TopicPartition(t, p, o) for (t, p), o in end_offsets(settings, names).items()])
+        serde = AvroSerde()
+
+        def consume() -> None:  # the same consumer settings as the gateway's push consumer
+            while not stop.is_set():
+                batch = []
+                for msg in consumer.consume(2000, 0.05):
+                    if msg.error() is None:
+                        schema, record = serde.decode(msg.value())
+                        batch.append(orjson.dumps({"channel": schema.name, "data": record}, default=str).decode())
+                if batch:
+                    loop.call_soon_threadsafe(send, batch)
+            consumer.close()
+
+        async with serve(handler, "127.0.0.1", port, max_queue=None):
+            thread = threading.Thread(target=consume, daemon=True)
+            thread.start()
+            print("ready", flush=True)
+            await stop.wait()
+        thread.join(10)
+
+    assert websockets
+    asyncio.run(main())
+
+
+# --------------------------------------------------------------------------- load
+def tick(i: int, now_us: int) -> dict[str, Any]:
+    return {"event_id": f"sim:BENCH:{i}", "event_time": now_us, "venue": "sim", "symbol": "BENCH", "bid": 100.0,
+            "ask": 100.5, "last": 100.25, "volume": 1.0, "sequence": i, "backfill_id": None}  # fmt: skip
+
+
+def bar(i: int, now_us: int) -> dict[str, Any]:
+    return {"event_id": f"bar:sim:BENCH:1:{i}", "event_time": now_us, "venue": "sim", "symbol": "BENCH",
+            "interval_s": 1, "start": now_us - 1_000_000, "end": now_us, "open": 100.0, "high": 101.0, "low": 99.0,
+            "close": 100.5, "volume": 10.0, "vwap": 100.2, "tick_count": 10, "price_source": "LAST",
+            "session": "24x7", "revision": 0, "first_tick_id": "a", "last_tick_id": "b"}  # fmt: skip
+
+
+def produce(settings: Settings, rate: int, seconds: float, sent: dict[str, int]) -> float:
+    """Ticks at ``rate``/s and a Bar per second; ``sent[event_id]`` = produce time (ns). Returns the duration."""
+    from confluent_kafka import Producer
+
+    from streams.codec.serde import AvroSerde
+    from streams.kafka.clients import producer_config
+
+    serde = AvroSerde()
+    enc_tick, enc_bar = serde.encoder("PriceTick"), serde.encoder("Bar")
+    producer = Producer(producer_config(settings))
+    tick_topic, bar_topic = settings.topic(topics.TICKS), settings.topic(topics.BARS)
+    warm = tick(-1, time.time_ns() // 1000)  # connection, metadata and producer id before the clock starts
+    producer.produce(tick_topic, enc_tick(warm), b"sim:BENCH")
+    producer.flush(30)
+    time.sleep(1)
+    started = time.perf_counter()
+    n = int(rate * seconds)
+    next_bar = 1.0
+    for i in range(n):
+        due = started + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        now = time.time_ns()
+        record = tick(i, now // 1000)
+        sent[record["event_id"]] = now
+        producer.produce(tick_topic, enc_tick(record), b"sim:BENCH")
+        if time.perf_counter() - started >= next_bar:
+            b = bar(int(next_bar), now // 1000)
+            sent[b["event_id"]] = time.time_ns()
+            producer.produce(bar_topic, enc_bar(b), b"sim:BENCH")
+            next_bar += 1
+        producer.poll(0)
+    producer.flush(30)
+    return time.perf_counter() - started
+
+
+async def clients_run(url: str, n: int, gateway: bool, settings: Settings, rate: int, seconds: float,
+                      on_connected: Any = None) -> dict[str, Any]:  # fmt: skip
+    from websockets.asyncio.client import connect
+
+    received: list[list[tuple[str, int]]] = [[] for _ in range(n)]
+    sockets = []
+    for _ in range(n):
+        ws = await connect(url, additional_headers={"Authorization": f"Bearer {KEY}"}, max_queue=None,
+                           open_timeout=60)  # fmt: skip
+        if gateway:
+            await ws.recv()  # welcome
+            await ws.send(orjson.dumps({"op": "subscribe", "channels": [TICKS_CHANNEL, BARS_CHANNEL]}).decode())
+            await ws.recv()
+            await ws.recv()  # two snapshots
+        sockets.append(ws)
+    if on_connected:
+        on_connected()
+
+    async def reader(k: int, ws: Any) -> None:
+        out = received[k]
+        try:
+            async for text in ws:
+                m = orjson.loads(text)
+                data = m.get("data")
+                if isinstance(data, dict):
+                    out.append((data["event_id"], time.time_ns()))
+        except Exception:  # noqa: BLE001 — closed at the end
+            return
+
+    tasks = [asyncio.create_task(reader(k, ws)) for k, ws in enumerate(sockets)]
+    sent: dict[str, int] = {}
+    duration = await asyncio.to_thread(produce, settings, rate, seconds, sent)
+    await asyncio.sleep(3)  # stragglers
+    for ws in sockets:
+        await ws.close()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    ticks_ms, bars_ms, counts = [], [], []
+    for per_client in received:
+        got = 0
+        for event_id, at in per_client:
+            t0 = sent.get(event_id)
+            if t0 is None:
+                continue
+            (bars_ms if event_id.startswith("bar:") else ticks_ms).append((at - t0) / 1e6)
+            got += not event_id.startswith("bar:")
+        counts.append(got)
+    expected = int(rate * seconds)
+    return {
+        "ticks_ms": ticks_ms, "bars_ms": bars_ms, "duration": duration,
+        "messages": sum(len(r) for r in received), "starved": sum(c < 0.9 * expected for c in counts),
+    }  # fmt: skip
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout_s: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the server exited"
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(url)
+
+
+async def http_load(base: str, path: str, params: dict[str, Any], rate: int, seconds: float) -> list[float]:
+    import httpx
+
+    latencies: list[float] = []
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {KEY}"},
+                                 limits=httpx.Limits(max_connections=64)) as client:  # fmt: skip
+
+        async def one() -> None:
+            t0 = time.perf_counter()
+            r = await client.get(path, params=params)
+            assert r.status_code == 200, r.text[:200]
+            latencies.append((time.perf_counter() - t0) * 1000)
+
+        start, tasks = time.perf_counter(), []
+        for i in range(int(rate * seconds)):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one()))
+        await asyncio.gather(*tasks)
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--raw", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--rate", type=int, default=500, help="ticks per second")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--http-rate", type=int, default=50)
+    parser.add_argument("--http-seconds", type=float, default=5)
+    parser.add_argument("--no-http", action="store_true")
+    args = parser.parse_args()
+    if args.raw:
+        raw_server(args.port)
+        return
+
+    from bench.common import delete_run_topics
+    from gateway.push import PUSH_TOPICS
+    from tests.support.sink import create_database, create_topics, drop_database, free_port, isolated, migrated
+
+    base_settings = get_settings()
+    run = f"{base_settings.kafka.topic_prefix}bench.gateway.{uuid.uuid4().hex[:8]}."
+    settings = base_settings.with_(kafka__topic_prefix=run)
+    create_topics(settings, *PUSH_TOPICS)
+    env = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": run, "MERCADO_GATEWAY__READ_KEYS": json.dumps([KEY]),
+           "MERCADO_KAFKA_BOOTSTRAP": settings.bootstrap()}  # fmt: skip
+    database = None
+    prefixes = [run]  # topics this run creates, deleted at the end
+    out: dict[str, Any] = {"bench": "gateway", "clients": args.clients, "ticks_per_s": args.rate}
+    try:
+        # baseline
+        port = free_port()
+        raw = subprocess.Popen([sys.executable, "-m", "bench.gateway", "--raw", "--port", str(port)], cwd=ROOT,
+                               env=env, stdout=subprocess.PIPE, text=True)  # fmt: skip
+        assert raw.stdout is not None and raw.stdout.readline().strip() == "ready"
+        r = asyncio.run(clients_run(f"ws://127.0.0.1:{port}", args.clients, False, settings, args.rate, args.seconds))
+        raw.send_signal(signal.SIGTERM)
+        raw.wait(30)
+        # candidate (+ the database for the HTTP part)
+        if not args.no_http:
+            database = create_database(base_settings, "bench_gateway")
+            filled = migrated(isolated(database))
+            prefixes.append(filled.kafka.topic_prefix)
+            from tests.support.gateway import fill
+
+            with tempfile.TemporaryDirectory() as tmp:
+                fill(filled, Path(tmp))
+            env.update({"MERCADO_DATABASE_URL": filled.dsn(), "MERCADO_DB__SCHEMA_NAME": filled.db.schema_name})
+        port = free_port()
+        api = subprocess.Popen([sys.executable, "-m", "gateway", "--port", str(port)], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            wait_http(f"http://127.0.0.1:{port}/api/v1/system/ping", api)
+            time.sleep(2)  # the push consumer's assignment
+            idle: list[float] = []
+            g = asyncio.run(clients_run(f"ws://127.0.0.1:{port}/api/v1/ws", args.clients, True, settings, args.rate,
+                                        args.seconds, on_connected=lambda: idle.append(rss_mb(api.pid))))  # fmt: skip
+            out["rss_mb_idle"] = round(idle[0], 1)
+            out["rss_mb"] = round(rss_mb(api.pid), 1)
+            if not args.no_http:
+                base = f"http://127.0.0.1:{port}/api/v1"
+                latest = asyncio.run(http_load(base, "/marketdata/prices", {}, args.http_rate, args.http_seconds))
+                bars = asyncio.run(http_load(base, "/marketdata/bars", {
+                    "venue": "binance", "symbol": "BTC/USDT", "start": "2026-11-20T16:00:00Z",
+                    "end": "2026-11-20T17:00:00Z", "limit": 60}, args.http_rate, args.http_seconds))  # fmt: skip
+                out.update(
+                    {
+                        "http_rate": args.http_rate,
+                        "http_latest_p50_ms": round(pct(latest, 0.5), 2),
+                        "http_latest_p99_ms": round(pct(latest, 0.99), 2),
+                        "http_bars_p50_ms": round(pct(bars, 0.5), 2),
+                        "http_bars_p99_ms": round(pct(bars, 0.99), 2),
+                    }
+                )
+        finally:
+            api.send_signal(signal.SIGTERM)
+            api.wait(30)
+    finally:
+        delete_run_topics(settings, prefixes, [])
+        if database is not None:
+            drop_database(database)
+    out.update({
+        "p50_tick_to_client_ms": round(pct(g["ticks_ms"], 0.5), 2),
+        "p99_tick_to_client_ms": round(pct(g["ticks_ms"], 0.99), 2),
+        "p99_bar_to_client_ms": round(pct(g["bars_ms"], 0.99), 2),
+        "raw_p50_tick_to_client_ms": round(pct(r["ticks_ms"], 0.5), 2),
+        "raw_p99_tick_to_client_ms": round(pct(r["ticks_ms"], 0.99), 2),
+        "messages_per_s": round(g["messages"] / g["duration"]),
+        "raw_messages_per_s": round(r["messages"] / r["duration"]),
+        "starved_clients": g["starved"], "raw_starved_clients": r["starved"],
+    })  # fmt: skip
+    print(f"push, {args.clients} clients, {args.rate} ticks/s: tick->client p50 {out['p50_tick_to_client_ms']} ms, "
+          f"p99 {out['p99_tick_to_client_ms']} ms (raw {out['raw_p99_tick_to_client_ms']} ms); bar->client p99 "
+          f"{out['p99_bar_to_client_ms']} ms; {out['messages_per_s']:,} msg/s (raw {out['raw_messages_per_s']:,}); "
+          f"RSS {out['rss_mb']} MB", file=sys.stderr)  # fmt: skip
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""The push hub's channels, sequences, snapshots, resumption and conflation, without Kafka or sockets (the
+same over the real broker and real sockets: tests/integration/test_gateway_push.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+import pytest
+
+from gateway.push import CHANNEL, Client, PushHub, _parse_subscribe
+from gateway.settings import GatewaySection, GatewaySettings
+from processors import topics
+
+
+class FakeSocket:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    async def send_text(self, text: str) -> None:
+        self.sent.append(orjson.loads(text))
+
+
+def hub(ring: int = 1000) -> PushHub:
+    return PushHub(GatewaySettings().with_(gateway=GatewaySection(push_ring=ring)))
+
+
+def client(cap: int = 100) -> Client:
+    return Client(FakeSocket(), cap, heartbeat_s=60)  # type: ignore[arg-type]
+
+
+def bar(i: int, venue: str = "binance", symbol: str = "BTC/USDT") -> tuple[str, str, dict[str, Any]]:
+    return topics.BARS, "Bar", {"venue": venue, "symbol": symbol, "interval_s": 60, "start": i, "close": 100.0 + i}
+
+
+def opp(oid: str, tier: str, revision: int = 0) -> tuple[str, str, dict[str, Any]]:
+    return topics.OPPORTUNITIES, "ArbitrageOpportunity", {"opportunity_id": oid, "tier": tier, "revision": revision}
+
+
+def messages(c: Client) -> list[dict[str, Any]]:
+    return [orjson.loads(text) for _channel, text in c.outbox]
+
+
+def test_events_get_a_sequence_per_channel_and_reach_only_subscribers() -> None:
+    h, a, b = hub(), client(), client()
+    h.attach(a, ["bars:binance:BTC/USDT:60"], {}, None)
+    h.attach(b, ["bars:kraken:BTC/USDT:60"], {}, None)
+    h.publish([bar(1), bar(2), bar(1, venue="kraken"), (topics.TICKS, "Heartbeat", {"venue": "binance"})])
+    got = messages(a)
+    assert got[0] == {"type": "snapshot", "channel": "bars:binance:BTC/USDT:60", "seq": 0, "epoch": h.epoch, "data": []}
+    assert [(m["type"], m["seq"], m["data"]["start"]) for m in got[1:]] == [("event", 1, 1), ("event", 2, 2)]
+    assert [(m["seq"], m["data"]["venue"]) for m in messages(b)[1:]] == [(1, "kraken")]
+    assert h.published == 3  # the heartbeat is no tick
+
+
+def test_a_snapshot_holds_the_latest_state_of_the_channel() -> None:
+    h = hub()
+    h.publish([bar(1), bar(2)])
+    h.publish([(topics.BREAKERS, "BreakerTransition", {"venue": "binance", "breaker": "DRAWDOWN", "scope": s,
+                                                        "to_state": state})
+               for s, state in (("a", "OPEN"), ("b", "OPEN"), ("a", "HALF_OPEN"))])  # fmt: skip
+    c = client()
+    h.attach(c, ["bars:binance:BTC/USDT:60", "breakers"], {}, None)
+    snap_bars, snap_breakers = messages(c)
+    assert (snap_bars["seq"], [r["start"] for r in snap_bars["data"]]) == (2, [2])
+    assert snap_breakers["seq"] == 3
+    assert sorted((r["scope"], r["to_state"]) for r in snap_breakers["data"]) == [("a", "HALF_OPEN"), ("b", "OPEN")]
+
+
+def test_opportunities_follow_their_tier_and_leave_when_closed() -> None:
+    h, c = hub(), client()
+    h.attach(c, ["opportunities:critical", "opportunities:tracking"], {}, None)
+    h.publish([opp("opp:1", "CRITICAL"), opp("opp:2", "CRITICAL"), opp("opp:1", "TRACKING", 1)])
+    h.publish([(topics.OPPORTUNITIES, "ArbitrageOpportunityClosed", {"opportunity_id": "opp:2", "reason": "x"})])
+    events = [(m["channel"], m["seq"], m["data"]["opportunity_id"]) for m in messages(c) if m["type"] == "event"]
+    assert events == [
+        ("opportunities:critical", 1, "opp:1"), ("opportunities:critical", 2, "opp:2"),
+        ("opportunities:tracking", 1, "opp:1"), ("opportunities:critical", 3, "opp:1"),  # left critical
+        ("opportunities:critical", 4, "opp:2"),  # closed
+    ]  # fmt: skip
+    later = client()
+    h.attach(later, ["opportunities:critical", "opportunities:tracking"], {}, None)
+    critical, tracking = messages(later)
+    assert critical["data"] == [] and [r["opportunity_id"] for r in tracking["data"]] == ["opp:1"]
+
+
+def test_a_reconnect_gets_what_it_missed_or_a_fresh_snapshot() -> None:
+    h = hub(ring=5)
+    name = "bars:binance:BTC/USDT:60"
+    h.publish([bar(i) for i in range(1, 8)])  # seq 1..7; the ring keeps 3..7
+    resumed = client()
+    h.attach(resumed, [name], {name: 4}, h.epoch)
+    assert [(m["type"], m["seq"]) for m in messages(resumed)] == [("event", 5), ("event", 6), ("event", 7)]
+    up_to_date = client()
+    h.attach(up_to_date, [name], {name: 7}, h.epoch)
+    assert messages(up_to_date) == []
+    for since, epoch in ((1, h.epoch), (4, "another-process"), (9, h.epoch), (-1, h.epoch)):
+        c = client()
+        h.attach(c, [name], {name: since}, epoch)
+        [m] = messages(c)
+        assert (m["type"], m["seq"], len(m["data"])) == ("snapshot", 7, 1), (since, epoch)
+    edge = client()  # the ring's oldest change is since + 1: still resumable
+    h.attach(edge, [name], {name: 2}, h.epoch)
+    assert [m["seq"] for m in messages(edge)] == [3, 4, 5, 6, 7]
+
+
+def test_a_slow_clients_outbox_conflates_to_the_latest_per_channel() -> None:
+    h, slow, fast = hub(), client(cap=4), client(cap=10_000)
+    for c in (slow, fast):
+        h.attach(c, ["bars:binance:BTC/USDT:60", "bars:binance:ETH/USDT:60"], {}, None)
+    h.publish([bar(i, symbol=s) for i in range(1, 51) for s in ("BTC/USDT", "ETH/USDT")])
+    assert len(fast.outbox) == 2 + 100 and fast.conflations == 0
+    assert len(slow.outbox) <= 4 and slow.conflations > 0
+    latest = {m["channel"]: m["seq"] for m in messages(slow)}
+    assert latest == {"bars:binance:BTC/USDT:60": 50, "bars:binance:ETH/USDT:60": 50}
+
+
+def test_the_pump_sends_in_order_and_heartbeats_when_idle() -> None:
+    async def run() -> list[dict[str, Any]]:
+        c = Client(FakeSocket(), 100, heartbeat_s=0.05)  # type: ignore[arg-type]
+        task = asyncio.create_task(c.pump())
+        c.offer("x", '{"n": 1}')
+        c.offer("x", '{"n": 2}')
+        await asyncio.sleep(0.12)
+        task.cancel()
+        return c.websocket.sent  # type: ignore[attr-defined,no-any-return]
+
+    sent = asyncio.run(run())
+    assert sent[:2] == [{"n": 1}, {"n": 2}] and sent[2]["type"] == "heartbeat"
+
+
+@pytest.mark.parametrize(
+    ("message", "error"),
+    [
+        ({"channels": "bars"}, "list of channel names"),
+        ({"channels": ["bars:x"]}, "unknown channel"),
+        ({"channels": ["ticks:binance:BTC/USDT'--"]}, "unknown channel"),
+        ({"channels": ["opportunities:urgent"]}, "unknown channel"),
+        ({"channels": ["alerts"], "since": {"alerts": "3"}}, "sequence numbers"),
+        ({"channels": ["alerts"] * 201}, "at most 200"),
+    ],
+)
+def test_bad_subscriptions_are_refused_with_a_reason(message: dict[str, Any], error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        _parse_subscribe(message, 0)
+
+
+def test_channel_names() -> None:
+    for name in ("bars:binance:BTC/USDT:60", "ticks:setfx:USD/COP", "alerts", "breakers", "opportunities:critical"):
+        assert CHANNEL.match(name)
+    for name in ("bars:binance:BTC/USDT", "ticks:a b:c", "alert", "opportunities:CRITICAL", "breakers:x"):
+        assert not CHANNEL.match(name)
+
+
+def test_database_seeds_sit_under_what_the_process_has_seen() -> None:
+    h = hub()
+    h.publish([(topics.BREAKERS, "BreakerTransition", {"venue": "v", "breaker": "LATENCY", "scope": "v",
+                                                        "to_state": "CLOSED"})])  # fmt: skip
+    breakers = h.channels["breakers"]
+    breakers.seed([("v|LATENCY|v", {"to_state": "OPEN"}), ("v|DRAWDOWN|a", {"to_state": "OPEN"})])
+    assert list(breakers.latest.items()) == [("v|DRAWDOWN|a", {"to_state": "OPEN"}),
+                                             ("v|LATENCY|v", {"breaker": "LATENCY", "scope": "v", "to_state": "CLOSED",
+                                                              "venue": "v"})]  # fmt: skip
+    h.publish([bar(5)])
+    bars = h.channels["bars:binance:BTC/USDT:60"]
+    bars.seed([("bar", {"start": 1})])  # an older bar from the database never replaces the live one
+    assert [r["start"] for r in bars.snapshot()] == [5]
+    empty = h.channel("bars:kraken:BTC/USDT:60")
+    empty.seed([("bar", {"start": 3})])
+    assert empty.snapshot() == [{"start": 3}] and empty.seq == 0
+
+
+def test_a_hub_without_a_database_subscribes_from_memory() -> None:
+    h, c = hub(), client()
+    h.publish([bar(1)])
+    asyncio.run(h.subscribe(c, ["bars:binance:BTC/USDT:60", "ticks:binance:BTC/USDT"], {}, None))
+    assert [(m["type"], m["seq"], len(m["data"])) for m in messages(c)] == [("snapshot", 1, 1), ("snapshot", 0, 0)]
