@@ -17,4 +17,5 @@ def test_every_command_and_group_is_registered() -> None:
         "generate", "demo",  # samples
         "retail",  # retail evaluate
         "db", "sink", "notify", "risk", "opportunities",  # entry points of sinks/ and queries/
+        "api",  # entry point of gateway/
     } <= names
