@@ -436,14 +436,10 @@ class ScannerProcessor(KeyedProcessor):
         board, published, n = self.boards.get(session, {}), self.published.get(session, {}), self.config.persist_top_n
         out: list[Emit] = []
         for category in self.config.categories:
-            for rank, tk in enumerate(board.get(category, [])[:n], 1):
-                price, change, _, gap, volume, rvol, _, _, placed = published[tk]
-                score = next(p["score"] for p in placed if p["category"] == category)
-                out.append(Emit(topics.SCAN_TOP, f"{self.key}:{session}:{category}", "ScanTopEntry", {
-                    "event_id": f"{self.key}:{self.day}:{session}:{category}:{at}:{rank}", "event_time": at,
-                    "scanner": self.key, "trading_day": self.day, "session": session, "category": category,
-                    "rank": rank, "ticker": tk, "score": score, "price": price, "change_pct": change, "gap_pct": gap,
-                    "volume": volume, "relative_volume": rvol, "trigger": trigger}))
+            for tk in board.get(category, [])[:n]:
+                line = self._result(at, session, tk, published[tk])
+                out.append(Emit(topics.SCAN_TOP, f"{self.key}:{session}:{category}", "ScanTopEntry",
+                                R.top_entry(line, category, at, trigger)))
         return out
 
     # ------------------------------------------------------------------ day end

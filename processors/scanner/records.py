@@ -19,7 +19,10 @@ A whole snapshot that cannot be used (behind the last one, outside every session
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from processors import topics
+from processors.core import Record
 
 OUTPUT_TOPICS: tuple[str, ...] = (
     topics.SCAN_RESULTS,
@@ -48,3 +51,25 @@ NEW_HIGH, NEW_LOW, GAP, RVOL_SPIKE, HALT, RESUME = "new_high", "new_low", "gap",
 
 # persistence triggers
 HOURLY, CLOSE, MANUAL = "interval", "close", "manual"
+
+
+def rebuild_board(lines: Iterable[Record]) -> dict[str, dict[str, list[Record]]]:
+    """session -> category -> the ScanResult lines in rank order: the board a consumer rebuilds from the
+    compacted ``scanner.results.v1`` alone (its last value per key, tombstoned keys left out)."""
+    placed: dict[str, dict[str, list[tuple[int, str, Record]]]] = {}
+    for r in lines:
+        for p in r["categories"]:
+            placed.setdefault(r["session"], {}).setdefault(p["category"], []).append((p["rank"], r["ticker"], r))
+    return {s: {c: [r for _, _, r in sorted(v, key=lambda x: x[:2])] for c, v in cats.items()}
+            for s, cats in placed.items()}
+
+
+def top_entry(line: Record, category: str, at: int, trigger: str) -> Record:
+    """The ScanTopEntry of a board line (a ScanResult) in ``category``, as of ``at``."""
+    p = next(p for p in line["categories"] if p["category"] == category)
+    return {"event_id": f"{line['scanner']}:{line['trading_day']}:{line['session']}:{category}:{at}:{p['rank']}",
+            "event_time": at, "scanner": line["scanner"], "trading_day": line["trading_day"],
+            "session": line["session"], "category": category, "rank": p["rank"], "ticker": line["ticker"],
+            "score": p["score"], "price": line["price"], "change_pct": line["change_pct"],
+            "gap_pct": line["gap_pct"], "volume": line["volume"], "relative_volume": line["relative_volume"],
+            "trigger": trigger}

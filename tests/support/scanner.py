@@ -5,13 +5,13 @@ compacted results alone."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import orjson
 
 from processors.core import TOMBSTONE, Emit, Record
 from processors.marketdata.calendars import UsEquitiesCalendar
 from processors.scanner import ScannerConfig, ScannerProcessor
+from processors.scanner.records import rebuild_board
 from tests.support.marketdata import HOUR, MINUTE, SECOND, SERDE, new_york
 
 __all__ = ["HOUR", "MINUTE", "SECOND", "Harness", "board_from_results", "new_york", "row", "snapshot"]
@@ -66,12 +66,5 @@ def board_from_results(emits: Iterable[Emit]) -> dict[str, dict[str, list[str]]]
             latest[e.key] = e.record
         elif e.schema == TOMBSTONE:
             latest[e.key] = None
-    return board_of_lines(r for r in latest.values() if r is not None)
-
-
-def board_of_lines(lines: Iterable[dict[str, Any]]) -> dict[str, dict[str, list[str]]]:
-    placed: dict[str, dict[str, list[tuple[int, str]]]] = {}
-    for r in lines:
-        for p in r["categories"]:
-            placed.setdefault(r["session"], {}).setdefault(p["category"], []).append((p["rank"], r["ticker"]))
-    return {s: {c: [tk for _, tk in sorted(v)] for c, v in cats.items()} for s, cats in placed.items()}
+    board = rebuild_board(r for r in latest.values() if r is not None)
+    return {s: {c: [r["ticker"] for r in lines] for c, lines in cats.items()} for s, cats in board.items()}
