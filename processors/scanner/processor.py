@@ -44,6 +44,7 @@ from processors.scanner.config import ScannerConfig
 _FLOAT_COLUMNS = ("prev_close", "pre_last", "open", "close", "high", "low", "last", "volume")
 _BOOL_COLUMNS = ("halted", "gap_out", "rvol_hot")
 _INF = math.inf
+_KIND_CODES = {R.NEW_HIGH: "H", R.NEW_LOW: "L", R.GAP: "G", R.RVOL_SPIKE: "V", R.HALT: "X", R.RESUME: "R"}
 
 
 def _r(x: np.ndarray) -> np.ndarray:
@@ -119,6 +120,9 @@ class ScannerProcessor(KeyedProcessor):
         if self.day is not None and day != self.day:
             out.extend(self._end_day(t))
         if name != self.session or day != self.day:
+            for ended in self.published.values():  # a finished session's lines are only tombstoned later: the
+                for ticker in ended:  # keys are enough (a smaller saved state)
+                    ended[ticker] = []
             self.day, self.session, self.session_end = day, name, session.end
             self.persist_next = self._next_point(t)
             self.boards.setdefault(name, {})
@@ -140,9 +144,11 @@ class ScannerProcessor(KeyedProcessor):
         prev_close = np.fromiter((r["prev_close"] for r in rows), float, n)
         volume = np.fromiter((r["volume"] for r in rows), float, n)
         avg_volume = np.fromiter((r["avg_volume"] for r in rows), float, n)
-        rvol_in = np.fromiter((-1.0 if (x := r.get("relative_volume")) is None else x for r in rows), float, n)
-        high_in = np.fromiter((0.0 if (x := r.get("high")) is None else x for r in rows), float, n)
-        low_in = np.fromiter((0.0 if (x := r.get("low")) is None else x for r in rows), float, n)
+        # optional numbers: None (NaN here; the doors refuse a NaN itself) -> -1 (rvol) / 0 (high, low)
+        rvol_in = np.array([r["relative_volume"] for r in rows], dtype=float)
+        rvol_in[np.isnan(rvol_in)] = -1.0
+        high_in = np.nan_to_num(np.array([r["high"] for r in rows], dtype=float), nan=0.0, posinf=-_INF)
+        low_in = np.nan_to_num(np.array([r["low"] for r in rows], dtype=float), nan=0.0, posinf=-_INF)
 
         # ---- bad rows: that row alone
         with np.errstate(invalid="ignore"):
@@ -283,45 +289,45 @@ class ScannerProcessor(KeyedProcessor):
         if cfg.min_relative_volume > 0:
             passed &= known_rvol & (rvol >= cfg.min_relative_volume)
         board = self.boards[session]
-        ranked: dict[str, list[int]] = {}
-        scores: dict[str, list[float]] = {}
+        ranked: dict[str, tuple[list[int], list[float]]] = {}
         for category, rule in cfg.categories.items():
             mask = passed.copy()
             for f, v in rule.above.items():
                 mask &= features[f] > v
             for f, v in rule.below.items():
                 mask &= features[f] < v
-            score = np.zeros(len(tickers))
+            candidates = np.flatnonzero(mask)
+            score = np.zeros(len(candidates))
             for f, w in rule.weights.items():
-                score += w * features[f]
-            score = _r(score)
-            ranked[category] = self._top(np.flatnonzero(mask), score, tickers, cfg.board_size)
-            scores[category] = score.tolist()
+                score += w * features[f][candidates]
+            ranked[category] = self._top(candidates, _r(score), tickers, cfg.board_size)
 
         # ---- deltas per board
-        for category, order in ranked.items():
+        for category, (order, sc) in ranked.items():
             new = [tickers[j] for j in order]
             old = board.get(category, [])
-            delta = self._delta(t, session, category, old, new, scores[category], order)
+            delta = self._delta(t, session, category, old, new, sc)
             if delta is not None:
                 out.append(delta)
             board[category] = new
 
         # ---- results (changed lines), tombstones, summary
         placed: dict[int, list[dict[str, Any]]] = {}
-        for category, order in ranked.items():
-            sc = scores[category]
-            for rank, j in enumerate(order, 1):
-                placed.setdefault(j, []).append({"category": category, "rank": rank, "score": sc[j]})
+        for category, (order, sc) in ranked.items():
+            for rank, (j, score_j) in enumerate(zip(order, sc, strict=True), 1):
+                placed.setdefault(j, []).append({"category": category, "rank": rank, "score": score_j})
         published = self.published[session]
         values_of: dict[str, list[Any]] = {}
-        cols_out = (price.tolist(), change.tolist(), change_open.tolist(), gap.tolist(), volume.tolist(),
-                    rvol.tolist(), known_rvol.tolist(), high.tolist(), low.tolist())
-        p_l, ch_l, cho_l, gap_l, vol_l, rv_l, krv_l, hi_l, lo_l = cols_out
-        for j in sorted(placed, key=tickers.__getitem__):
+        lines = sorted(placed, key=tickers.__getitem__)
+        at = np.array(lines, dtype=np.int64)
+        columns = zip(price[at].tolist(), change[at].tolist(), change_open[at].tolist(), gap[at].tolist(),
+                      volume[at].astype(np.int64).tolist(), rvol[at].tolist(), known_rvol[at].tolist(),
+                      high[at].tolist(), low[at].tolist(), strict=True)
+        pre = session == R.PRE_MARKET
+        for j, (p_j, ch_j, cho_j, gap_j, vol_j, rv_j, krv_j, hi_j, lo_j) in zip(lines, columns, strict=True):
             ticker = tickers[j]
-            values = [p_l[j], ch_l[j], cho_l[j] if session != R.PRE_MARKET else None, gap_l[j], int(vol_l[j]),
-                      rv_l[j] if krv_l[j] else None, hi_l[j], lo_l[j], placed[j]]
+            values = [p_j, ch_j, None if pre else cho_j, gap_j, vol_j, rv_j if krv_j else None, hi_j, lo_j,
+                      placed[j]]
             values_of[ticker] = values
             if published.get(ticker) != values:
                 published[ticker] = values
@@ -335,28 +341,29 @@ class ScannerProcessor(KeyedProcessor):
         return out
 
     @staticmethod
-    def _top(candidates: np.ndarray, score: np.ndarray, tickers: list[str], k: int) -> list[int]:
-        """The best ``k`` candidates by (score desc, ticker asc). A partition first keeps every candidate
-        that ties with the k-th score, so the tie-break sees them all."""
+    def _top(candidates: np.ndarray, score: np.ndarray, tickers: list[str], k: int) -> tuple[list[int], list[float]]:
+        """The best ``k`` candidates by (score desc, ticker asc), and their scores. A partition first keeps
+        every candidate that ties with the k-th score, so the tie-break sees them all."""
         if len(candidates) > k:
-            neg = -score[candidates]
-            kth = np.partition(neg, k - 1)[k - 1]
-            candidates = candidates[neg <= kth]
-        sc = score.tolist()
-        return sorted(candidates.tolist(), key=lambda j: (-sc[j], tickers[j]))[:k]
+            kth = np.partition(score, len(score) - k)[len(score) - k]
+            keep = score >= kth
+            candidates, score = candidates[keep], score[keep]
+        best = sorted(zip((-score).tolist(), [tickers[j] for j in candidates.tolist()], candidates.tolist(),
+                          strict=True))[:k]
+        return [j for _, _, j in best], [-s for s, _, _ in best]
 
-    def _delta(self, t: int, session: str, category: str, old: list[str], new: list[str], score: list[float],
-               order: list[int]) -> Emit | None:
+    def _delta(self, t: int, session: str, category: str, old: list[str], new: list[str],
+               score: list[float]) -> Emit | None:
         if old == new:
             return None
         old_rank = {tk: r for r, tk in enumerate(old, 1)}
         changes: list[Record] = []
-        for r, (tk, j) in enumerate(zip(new, order, strict=True), 1):
+        for r, (tk, s) in enumerate(zip(new, score, strict=True), 1):
             was = old_rank.pop(tk, None)
             if was is None:
-                changes.append({"ticker": tk, "change": "ENTERED", "from_rank": None, "to_rank": r, "score": score[j]})
+                changes.append({"ticker": tk, "change": "ENTERED", "from_rank": None, "to_rank": r, "score": s})
             elif was != r:
-                changes.append({"ticker": tk, "change": "MOVED", "from_rank": was, "to_rank": r, "score": score[j]})
+                changes.append({"ticker": tk, "change": "MOVED", "from_rank": was, "to_rank": r, "score": s})
         for tk, was in sorted(old_rank.items(), key=lambda kv: kv[1]):
             changes.append({"ticker": tk, "change": "LEFT", "from_rank": was, "to_rank": None, "score": None})
         if not changes:
@@ -372,7 +379,7 @@ class ScannerProcessor(KeyedProcessor):
         return {"event_id": f"{self.key}:{session}:{ticker}:{t}", "event_time": t, "scanner": self.key,
                 "trading_day": self.day, "session": session, "ticker": ticker, "price": price, "change_pct": change,
                 "change_open_pct": change_open, "gap_pct": gap, "volume": volume, "relative_volume": rvol,
-                "day_high": high, "day_low": low, "categories": [dict(p) for p in placed]}
+                "day_high": high, "day_low": low, "categories": placed}
 
     def _summary(self, t: int, record: Record, session: str, rows: int, refused: int, passed: int) -> Record:
         board, published, top = self.boards[session], self.published[session], self.config.summary_top
@@ -393,8 +400,9 @@ class ScannerProcessor(KeyedProcessor):
 
     def _alert(self, t: int, record: Record, ticker: str, kind: str, price: float, value: float,
                threshold: float | None) -> Record | None:
+        # one throttle per scanner: its keys are ticker:kind code (short: the state holds one per ticker and kind)
+        suppressed = self.throttle.admit(f"{ticker}:{_KIND_CODES[kind]}", t)
         alert_key = f"{self.key}:{ticker}:{kind}"
-        suppressed = self.throttle.admit(alert_key, t)
         if suppressed is None:
             return None
         if kind == R.NEW_HIGH:
@@ -448,7 +456,7 @@ class ScannerProcessor(KeyedProcessor):
         out: list[Emit] = []
         for session in sorted(self.boards):
             for category, old in self.boards[session].items():
-                delta = self._delta(t, session, category, old, [], [], [])
+                delta = self._delta(t, session, category, old, [], [])
                 if delta is not None:
                     out.append(delta)
             for ticker in sorted(self.published.get(session, {})):
@@ -462,13 +470,25 @@ class ScannerProcessor(KeyedProcessor):
 
     # ------------------------------------------------------------------ state
     def snapshot(self) -> dict[str, Any]:
-        n = len(self.tickers)
+        """The state as JSON-able data, compact (the live worker writes it to one changelog message, which
+        Kafka bounds at 1 MB by default: about 100 bytes per ticker of the day here): flags as "0"/"1"
+        strings, last prints and throttle times as offsets from the last snapshot's time."""
+        n, now = len(self.tickers), self.last_time or 0
+        cols: dict[str, Any] = {}
+        for name, col in self.cols.items():
+            if name in _BOOL_COLUMNS:
+                cols[name] = "".join("1" if x else "0" for x in col[:n].tolist())
+            elif name == "print_us":
+                cols[name] = (now - col[:n]).tolist()
+            else:
+                cols[name] = col[:n].tolist()
+        last = self.throttle.last
         return {
             "last_time": self.last_time, "day": self.day, "session": self.session, "session_end": self.session_end,
-            "persist_next": self.persist_next, "tickers": list(self.tickers),
-            "cols": {name: col[:n].tolist() for name, col in self.cols.items()},
+            "persist_next": self.persist_next, "tickers": list(self.tickers), "cols": cols,
             "boards": self.boards, "published": self.published, "sequences": dict(sorted(self.sequences.items())),
-            "throttle": self.throttle.snapshot(),
+            "throttle": {"keys": list(last), "ago": [now - x for x in last.values()],
+                         "suppressed": dict(self.throttle.suppressed), "since_prune": self.throttle._since_prune},
         }
 
     @classmethod
@@ -478,12 +498,21 @@ class ScannerProcessor(KeyedProcessor):
         proc.session_end, proc.persist_next = state["session_end"], state["persist_next"]
         proc.tickers = list(state["tickers"])
         proc.index = {tk: i for i, tk in enumerate(proc.tickers)}
+        now = proc.last_time or 0
         proc.cols = {}
         for name, values in state["cols"].items():
-            dtype = np.int64 if name == "print_us" else bool if name in _BOOL_COLUMNS else float
-            proc.cols[name] = np.array(values, dtype=dtype)
+            if name in _BOOL_COLUMNS:
+                proc.cols[name] = np.array([c == "1" for c in values], dtype=bool)
+            elif name == "print_us":
+                proc.cols[name] = now - np.array(values, dtype=np.int64)
+            else:
+                proc.cols[name] = np.array(values, dtype=float)
         proc.boards = {s: {c: list(v) for c, v in b.items()} for s, b in state["boards"].items()}
         proc.published = {s: {tk: list(v) for tk, v in p.items()} for s, p in state["published"].items()}
         proc.sequences = dict(state["sequences"])
-        proc.throttle = AlertThrottle.restore(state["throttle"], proc.config.alert_throttle_us)
+        throttle = state["throttle"]
+        proc.throttle = AlertThrottle.restore(
+            {"last": {k: now - ago for k, ago in zip(throttle["keys"], throttle["ago"], strict=True)},
+             "suppressed": throttle["suppressed"], "since_prune": throttle["since_prune"]},
+            proc.config.alert_throttle_us)
         return proc
