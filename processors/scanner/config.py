@@ -85,7 +85,9 @@ class ScannerConfig(BaseModel):
     categories: dict[str, CategoryRule] = Field(default_factory=lambda: dict(DEFAULT_CATEGORIES))
     board_size: int = Field(100, ge=1, description="tickers kept per session and category (the hot board)")
     summary_top: int = Field(10, ge=1, description="tickers per category in the ScanBoard summary")
-    max_tickers: int = Field(10_000, ge=1, description="per scanner and day; rows of further tickers are refused")
+    # per scanner and day; rows of further tickers are refused. The state is ~125 bytes per ticker and the live
+    # worker saves it as one changelog record, which Kafka bounds at 1 MB by default: 6,000 leaves room
+    max_tickers: int = Field(6_000, ge=1)
     # alerts (throttled per ticker and kind)
     alert_throttle_s: float = Field(300.0, ge=0)
     gap_alert_pct: float = Field(5.0, gt=0, description="|gap %| reaching it alerts (on the crossing)")
