@@ -24,6 +24,10 @@ def scanner_key(schema: str, record: Record) -> str:
 def scanner_pipeline(config: ScannerConfig | None = None) -> PipelineSpec:
     config = config or ScannerConfig()
     calendar = UsEquitiesCalendar(config.us_equities)  # shared by every scanner: sessions built once
+    # The calendar's library now rather than at the first snapshot: the live worker freezes what exists at its
+    # start out of the cyclic garbage collector (streams/engines/native.py); left to the first snapshot,
+    # pandas' ~10^5 objects were walked by every full collection (~50 ms pauses with 5,000 tickers).
+    import pandas_market_calendars  # noqa: F401
 
     def create(key: str) -> KeyedProcessor:
         return ScannerProcessor(key, config, calendar)
