@@ -2,7 +2,7 @@
 persistence point, the regular close, the post-market close; a snapshot behind the last one and a
 duplicated row added) produced to ``scanner.snapshots.v1`` and run by ``mercado worker --pipeline
 scanner``. The outputs (tombstones included) equal the replay's per key, also after ``kill -9`` of the
-worker twice, and the compacted topic alone rebuilds the board."""
+worker twice, the compacted topic alone rebuilds the board, and the sink writes the replay's top-N rows."""
 
 from __future__ import annotations
 
@@ -26,11 +26,12 @@ from streams.config import Settings
 from streams.engines.replay import KafkaRangeReader, run_replay
 from streams.ingest.producer import FileProducer
 from streams.kafka.clients import committed_reader_config
-from streams.kafka.consumer import default_serde, end_offsets
+from streams.kafka.consumer import data_end_offsets, default_serde, end_offsets
 from streams.runtime.pipelines import build_stages
 from tests.integration.test_marketdata_live import _assert_same_as_replay, _Collector, _isolated, _plain, _stop
+from tests.support.sink import create_database, drain, drop_database, isolated, migrated, query
 
-pytestmark = [pytest.mark.kafka]
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 DAY = dt.date(2026, 11, 20)
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,6 +158,17 @@ def test_live_scanner_equals_replay_and_the_compacted_topic_rebuilds_the_board(
             assert len(board[session].get(c["category"], [])) == c["count"]
     manual = manual_entries(board, 5)
     assert manual and {r["trigger"] for r in manual} == {"manual"}
+
+    # The sink writes the live top-N entries: the replay's, once each.
+    database = create_database(services, "scanner_kafka")
+    try:
+        db = migrated(isolated(database, kafka__topic_prefix=settings.kafka.topic_prefix, db__timescaledb="off"))
+        drain(db, ["scanner.top.v1"], ends=data_end_offsets(db, [db.topic("scanner.top.v1")]))
+        rows = query(db, "SELECT event_id, ticker, rank, trigger FROM scanner_top")
+        assert sorted(tuple(r) for r in rows) == sorted(
+            (r["event_id"], r["ticker"], r["rank"], r["trigger"]) for _, _, r in expected["scanner.top.v1"])
+    finally:
+        drop_database(database)
 
 
 def _latest(events: list) -> dict[str, tuple[str, dict]]:
