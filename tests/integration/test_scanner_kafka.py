@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from typer.testing import CliRunner
 
 from processors.core import TOMBSTONE
 from streams.commands.scanner import current_board, manual_entries, read_board_lines, read_topic_to_end
@@ -125,7 +126,7 @@ def _board_tickers(board: dict) -> dict:
 
 
 def test_live_scanner_equals_replay_and_the_compacted_topic_rebuilds_the_board(
-    services: Settings, day_lines: list[dict], tmp_path: Path
+    services: Settings, day_lines: list[dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = _isolated(services, "scanner")
     path = _slice(day_lines, [("09:20:00", "10:05:00"), ("15:55:00", "16:05:00"), ("19:55:00", "20:00:00")],
@@ -158,6 +159,21 @@ def test_live_scanner_equals_replay_and_the_compacted_topic_rebuilds_the_board(
             assert len(board[session].get(c["category"], [])) == c["count"]
     manual = manual_entries(board, 5)
     assert manual and {r["trigger"] for r in manual} == {"manual"}
+    # `mercado scanner board` prints that board
+    monkeypatch.setenv("MERCADO_KAFKA__TOPIC_PREFIX", settings.kafka.topic_prefix)
+    from streams.commands.cli import app
+    from streams.config import get_settings
+
+    get_settings.cache_clear()
+    try:
+        printed = CliRunner().invoke(app, ["scanner", "board", "--session", "regular", "--category", "top_gainers",
+                                           "--top", "3"])
+    finally:
+        get_settings.cache_clear()
+    assert printed.exit_code == 0, printed.output
+    gainers = _board_tickers(board)["REGULAR"]["top_gainers"]
+    assert f"REGULAR · top_gainers ({len(gainers)})" in printed.output
+    assert all(tk in printed.output for tk in gainers[:3]) and "PRE_MARKET" not in printed.output
 
     # The sink writes the live top-N entries: the replay's, once each.
     database = create_database(services, "scanner_kafka")
