@@ -318,3 +318,22 @@ def test_the_driver_dead_letters_a_refused_snapshot_and_writes_tombstones_withou
     later = send(2, T_OPEN + SECOND, [row("BBB", 11.0)])
     assert [(o.topic, o.key, o.timestamp_ms) for o in later if o.value is None] == [
         ("scanner.results.v1", "s1:REGULAR:AAA", (T_OPEN + SECOND) // 1000)]
+
+
+def test_a_replay_to_parquet_keeps_tombstones_apart(tmp_path) -> None:
+    import pyarrow.parquet as pq
+
+    from processors.scanner import scanner_pipeline
+    from streams.engines.replay import ParquetOutput
+    from streams.runtime.driver import PipelineDriver
+    from tests.support.marketdata import SERDE
+    from tests.support.scanner import snapshot
+
+    driver = PipelineDriver(scanner_pipeline(ScannerConfig(categories=GAINERS_ONLY)), SERDE)
+    sink = ParquetOutput(tmp_path, SERDE)
+    for i, (t, rows) in enumerate([(T_OPEN, [row("AAA", 11.0)]), (T_OPEN + SECOND, [row("BBB", 11.0)])]):
+        sink.write(driver.process("scanner.snapshots.v1", 0, i, SERDE.encode("ScanSnapshot", snapshot(t, rows))))
+    counts = sink.close()
+    assert counts["scanner.results.v1.tombstone"] == 1 and counts["scanner.results.v1.ScanResult"] == 2
+    assert pq.read_table(tmp_path / "scanner.results.v1.tombstone.parquet").to_pylist() == [
+        {"event_time": T_OPEN + SECOND, "_key": "s1:REGULAR:AAA"}]
