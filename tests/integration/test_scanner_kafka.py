@@ -29,7 +29,14 @@ from streams.ingest.producer import FileProducer
 from streams.kafka.clients import committed_reader_config
 from streams.kafka.consumer import data_end_offsets, default_serde, end_offsets
 from streams.runtime.pipelines import build_stages
-from tests.integration.test_marketdata_live import _assert_same_as_replay, _Collector, _isolated, _plain, _stop
+from tests.integration.test_marketdata_live import (
+    ENGINES,
+    _assert_same_as_replay,
+    _Collector,
+    _isolated,
+    _plain,
+    _stop,
+)
 from tests.support.sink import create_database, drain, drop_database, isolated, migrated, query
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -125,10 +132,11 @@ def _board_tickers(board: dict) -> dict:
     return {s: {c: [r["ticker"] for r in lines] for c, lines in cats.items()} for s, cats in board.items()}
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 def test_live_scanner_equals_replay_and_the_compacted_topic_rebuilds_the_board(
-    services: Settings, day_lines: list[dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    services: Settings, day_lines: list[dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str
 ) -> None:
-    settings = _isolated(services, "scanner")
+    settings = _isolated(services, f"scanner-{engine}")
     path = _slice(day_lines, [("09:20:00", "10:05:00"), ("15:55:00", "16:05:00"), ("19:55:00", "20:00:00")],
                   tmp_path / "slice.jsonl")
     expected = _produce_and_replay(settings, path)
@@ -136,7 +144,7 @@ def test_live_scanner_equals_replay_and_the_compacted_topic_rebuilds_the_board(
     assert {r["trigger"] for _, _, r in expected["scanner.top.v1"]} == {"interval", "close"}
     assert any(s == TOMBSTONE for _, s, _ in expected[RESULTS])
 
-    worker = _start_worker(settings)
+    worker = _start_worker(settings, {"MERCADO_WORKER__ENGINE": engine})
     try:
         live = _wait_for(settings, expected, worker)
     finally:
