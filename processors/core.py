@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
 Record = dict[str, Any]
 
+# An Emit whose schema is TOMBSTONE is written as a message without a value (its record carries only
+# ``event_time``, the message's timestamp): on a compacted topic it deletes its key.
+TOMBSTONE = "tombstone"
+
 
 class Emit(NamedTuple):
     """One output event: which derived topic, its key, its record type and the record.

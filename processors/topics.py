@@ -36,5 +36,13 @@ TRADING_STATE = "risk.trading-state.v1"
 POSITIONS = "risk.positions.v1"
 RISK_ALERTS = "risk.alerts.v1"
 
+# stock scanner (processors/scanner)
+SCAN_RESULTS = "scanner.results.v1"
+SCAN_DELTAS = "scanner.deltas.v1"
+SCAN_BOARDS = "scanner.boards.v1"
+SCAN_ALERTS = "scanner.alerts.v1"
+SCAN_TOP = "scanner.top.v1"
+SCAN_REJECTED = "scanner.rejected.v1"
+
 # refused and undecodable messages, from every consumer
 DEAD_LETTERS = "mercado.deadletter.v1"

@@ -24,6 +24,7 @@ from processors.admission import AdmissionConfig
 from processors.marketdata.config import MarketDataConfig
 from processors.retail.config import RetailConfig
 from processors.risk.config import RiskConfig
+from processors.scanner.config import ScannerConfig
 from streams.engines.settings import WorkerSettings
 from streams.kafka.settings import KafkaSettings
 from streams.observability.settings import MetricsSettings
@@ -83,6 +84,7 @@ class Settings(BaseSettings):
     marketdata: MarketDataConfig = MarketDataConfig()
     retail: RetailConfig = RetailConfig()
     risk: RiskConfig = RiskConfig()
+    scanner: ScannerConfig = ScannerConfig()
 
     @model_validator(mode="before")
     @classmethod

@@ -11,8 +11,10 @@ from streams.commands import services, catalog, events, run, samples  # noqa: F4
 # isort: on
 from streams.commands.app import app
 from streams.commands.retail_evaluate import retail_app
+from streams.commands.scanner import scanner_app
 
 app.add_typer(retail_app, name="retail")
+app.add_typer(scanner_app, name="scanner")
 
 __all__ = ["app"]
 

@@ -60,7 +60,7 @@ def wait_until_consumed(
 
 
 # The retail and risk workers serve their metrics next to the market-data worker's port.
-EXTRA_WORKERS: dict[str, int] = {"retail": 4, "risk": 5}  # pipeline -> offset from metrics_port_worker
+EXTRA_WORKERS: dict[str, int] = {"retail": 4, "risk": 5, "scanner": 6}  # pipeline -> offset from metrics_port_worker
 
 
 def _extra_env(settings: Settings, pipeline: str) -> dict[str, str]:
@@ -125,6 +125,8 @@ def run_marketdata(settings: Settings, console: Console) -> int:
                                   f"(log: {settings.local.state_dir / 'logs' / f'demo-worker-{name}.log'})")
                     return 1
             console.print(f"mercado worker --pipeline {name}: the day is processed", highlight=False)
+            if name == "scanner":
+                scanner_report(settings, console)
     finally:
         for proc in (worker, *others.values()):
             stop_process(proc)
@@ -154,3 +156,39 @@ def _market_table(per_key: dict[str, dict[str, list[dict]]]) -> Table:
             f"{sum(q['tick_count'] for q in quality):,}", f"{len(t[topics.LATE_TICKS])}",
         )
     return table
+
+
+def scanner_report(settings: Settings, console: Console, top: int = 5) -> None:
+    """The scanner's board at the close of each session (its persisted close entries) and the day's alerts."""
+    physical = {settings.topic(t): t for t in (topics.SCAN_TOP, topics.SCAN_ALERTS)}
+    closes: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    alerts: list[dict] = []
+    with EventConsumer(settings, list(physical)) as consumer:
+        for ev in consumer.iterate(idle_timeout=10):
+            if physical[ev.topic] == topics.SCAN_ALERTS:
+                alerts.append(ev.record)
+            elif ev.record["trigger"] == "close":
+                closes[(ev.record["trading_day"], ev.record["session"], ev.record["category"])].append(ev.record)
+    order = {"PRE_MARKET": 0, "REGULAR": 1, "POST_MARKET": 2}
+    for day, session in sorted({(d, s) for d, s, _ in closes}, key=lambda k: (k[0], order.get(k[1], 3))):
+        table = Table("category", *(f"#{i}" for i in range(1, top + 1)),
+                      title=f"Scanner board at the close of {session} {day} (ticker, change %)", title_justify="left")
+        for (d, s, category), entries in sorted(closes.items()):
+            if (d, s) == (day, session):
+                lines = sorted(entries, key=lambda r: r["rank"])[:top]
+                table.add_row(category, *(f"{r['ticker']} {r['change_pct']:+.1f}" for r in lines))
+        console.print(table)
+    kinds = defaultdict(int)
+    for a in alerts:
+        kinds[a["kind"]] += 1
+    console.print(f"scanner alerts of the day: {len(alerts):,} ("
+                  + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items())) + ")", highlight=False)
+    table = Table("time (UTC)", "session", "kind", "message", "suppressed", title="Scanner alerts (first of each kind)",
+                  title_justify="left")
+    seen: set[str] = set()
+    for a in sorted(alerts, key=lambda r: r["event_time"]):
+        if a["kind"] not in seen:
+            seen.add(a["kind"])
+            when = time.strftime("%H:%M:%S", time.gmtime(a["event_time"] // 1_000_000))
+            table.add_row(when, a["session"], a["kind"], a["message"], str(a["suppressed_count"]))
+    console.print(table)

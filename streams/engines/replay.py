@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from processors.core import PipelineSpec
+from processors.core import TOMBSTONE, PipelineSpec
 from processors.stages import StageRoutes
 from streams.codec.serde import AvroSerde
 from streams.config import Settings
@@ -195,6 +195,10 @@ class ParquetOutput:
         for t, parts in sorted(by_topic.items()):
             for schema, rows in parts:
                 name = t if len(parts) == 1 else f"{t}.{schema}"
+                if schema == TOMBSTONE:  # deletions of a compacted topic's keys: key and time only
+                    pq.write_table(pa.Table.from_pylist(rows), self.dir / f"{name}.parquet")
+                    counts[name] = len(rows)
+                    continue
                 table = to_table(self.serde.schemas[schema].expanded, rows, [pa.field("_key", pa.string())])
                 pq.write_table(table, self.dir / f"{name}.parquet")
                 counts[name] = len(rows)

@@ -108,6 +108,18 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(topics.POSITIONS, ("PositionUpdate",), ("account", "venue", "symbol"),
               "Positions and PnL after each fill and mark."),
     TopicSpec(topics.RISK_ALERTS, ("Alert",), ("alert_key",), "Risk alerts, throttled per alert key."),
+    # Stock scanner (processors/scanner).
+    TopicSpec(topics.SCAN_RESULTS, ("ScanResult",), ("scanner", "session", "ticker"),
+              "Each session's board, a line per ticker (compacted: the topic alone rebuilds the board; a tombstone "
+              "removes a ticker that left every category).", cleanup_policy="compact"),
+    TopicSpec(topics.SCAN_DELTAS, ("ScanDelta",), ("scanner", "session", "category"),
+              "Board changes (entered, left, moved) with a per-board sequence number."),
+    TopicSpec(topics.SCAN_BOARDS, ("ScanBoard",), ("scanner", "session"), "Board summary per scan snapshot."),
+    TopicSpec(topics.SCAN_ALERTS, ("ScanAlert",), ("scanner", "ticker"),
+              "Scanner alerts (new high/low, gap, relative-volume spike, halt, resume), throttled per ticker, kind."),
+    TopicSpec(topics.SCAN_TOP, ("ScanTopEntry",), ("scanner", "session", "category"),
+              "The top N per session and category to persist, hourly and at each session's close (event time)."),
+    TopicSpec(topics.SCAN_REJECTED, ("ScanRowRejected",), ("scanner",), "Scan rows refused, with the reason."),
     TopicSpec(
         topics.DEAD_LETTERS,
         (),

@@ -18,7 +18,6 @@ from streams.config import Settings
 from streams.kafka.catalog import DEAD_LETTER_TOPIC
 from streams.kafka.clients import consumer_config, producer_config
 from streams.kafka.dead_letters import DeadLetter
-from streams.kafka.headers import is_marker
 
 T = TypeVar("T")
 
@@ -116,7 +115,7 @@ class EventConsumer:
                     continue
                 raise RuntimeError(f"consumer error: {err.str()}")
             self._eof.discard((msg.topic(), msg.partition()))
-            if is_marker(msg.value(), msg.headers()):  # a repartition topic's progress marker, not an event
+            if msg.value() is None:  # a progress marker (is_marker) or a compacted topic's tombstone: no event
                 continue
             try:
                 schema, record = self.serde.decode(msg.value())

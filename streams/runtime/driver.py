@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from processors.admission import Refused
-from processors.core import Emit, PipelineSpec
+from processors.core import TOMBSTONE, Emit, PipelineSpec
 from processors.runtime import PartitionRuntime
 from schemas.loader import AvroSchema
 from streams.codec.serde import AvroSerde, DecodeError
@@ -28,7 +28,7 @@ class Output(NamedTuple):
 
     topic: str
     key: str
-    value: bytes
+    value: bytes | None  # None: a tombstone (processors.core.TOMBSTONE)
     timestamp_ms: int
     emit: Emit
 
@@ -170,7 +170,11 @@ class PipelineDriver:
                 self.refused += 1
                 return Rejected(topic, partition, offset, refused)
         self.inputs_seen += 1
-        emits = rt.process(name, record, key)
+        try:
+            emits = rt.process(name, record, key)
+        except Refused as refused:  # a processor refusing a whole event (it changed no state): dead letter
+            self.refused += 1
+            return Rejected(topic, partition, offset, refused)
         return self.encode(emits) if emits else []
 
     def saved_state(self, key: str, partition: int) -> dict[str, Any]:
@@ -199,6 +203,9 @@ class PipelineDriver:
             return []
         out = []
         for e in emits:
+            if e.schema == TOMBSTONE:  # a compacted topic's deletion: no value
+                out.append(Output(e.topic, e.key, None, e.record["event_time"] // 1000, e))
+                continue
             enc = self._encoders.get((e.schema, e.topic))
             if enc is None:
                 enc = self._encoders[(e.schema, e.topic)] = self.serde.encoder(e.schema, e.topic)

@@ -31,10 +31,17 @@ def _risk(settings: Settings) -> list[PipelineSpec]:
     return list(risk_pipelines(settings.risk))
 
 
+def _scanner(settings: Settings) -> list[PipelineSpec]:
+    from processors.scanner import scanner_pipeline
+
+    return [scanner_pipeline(settings.scanner)]
+
+
 PIPELINES: dict[str, Callable[[Settings], list[PipelineSpec]]] = {
     "marketdata": _marketdata,
     "retail": _retail,
     "risk": _risk,
+    "scanner": _scanner,
 }
 
 

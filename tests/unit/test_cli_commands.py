@@ -16,6 +16,7 @@ def test_every_command_and_group_is_registered() -> None:
         "worker", "replay",  # run
         "generate", "demo",  # samples
         "retail",  # retail evaluate
+        "scanner",  # scanner board, persist
         "db", "sink", "notify", "risk", "opportunities",  # entry points of sinks/ and queries/
         "api",  # entry point of gateway/
     } <= names
