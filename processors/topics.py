@@ -36,5 +36,15 @@ TRADING_STATE = "risk.trading-state.v1"
 POSITIONS = "risk.positions.v1"
 RISK_ALERTS = "risk.alerts.v1"
 
+# daily recommendations (processors/recommendations)
+DAILY_BARS = "reco.daily-bars.v1"
+FUNDAMENTALS = "reco.fundamentals.v1"
+MACRO = "reco.macro.v1"
+SENTIMENT = "reco.sentiment.v1"
+JOB_REQUESTS = "reco.job-requests.v1"
+RECO_INPUTS = "reco.inputs.v1"
+RECOMMENDATIONS = "reco.recommendations.v1"
+JOB_RUNS = "reco.job-runs.v1"
+
 # refused and undecodable messages, from every consumer
 DEAD_LETTERS = "mercado.deadletter.v1"
