@@ -1,0 +1,5 @@
+"""Seeded years of daily inputs for the recommendations job (BYMA shares and CEDEARs)."""
+
+from streams.generator.recommendations.history import HistoryConfig, generate_history, job_request, write_history
+
+__all__ = ["HistoryConfig", "generate_history", "job_request", "write_history"]
