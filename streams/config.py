@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from infra.settings import PROJECT_ROOT, DatabaseSettings, LocalServices
 from processors.admission import AdmissionConfig
 from processors.marketdata.config import MarketDataConfig
+from processors.recommendations.config import RecommendationsConfig
 from processors.retail.config import RetailConfig
 from processors.risk.config import RiskConfig
 from streams.engines.settings import WorkerSettings
@@ -83,6 +84,7 @@ class Settings(BaseSettings):
     marketdata: MarketDataConfig = MarketDataConfig()
     retail: RetailConfig = RetailConfig()
     risk: RiskConfig = RiskConfig()
+    recommendations: RecommendationsConfig = RecommendationsConfig()
 
     @model_validator(mode="before")
     @classmethod

@@ -31,10 +31,17 @@ def _risk(settings: Settings) -> list[PipelineSpec]:
     return list(risk_pipelines(settings.risk))
 
 
+def _recommendations(settings: Settings) -> list[PipelineSpec]:
+    from processors.recommendations import recommendation_pipelines
+
+    return recommendation_pipelines(settings.recommendations)
+
+
 PIPELINES: dict[str, Callable[[Settings], list[PipelineSpec]]] = {
     "marketdata": _marketdata,
     "retail": _retail,
     "risk": _risk,
+    "recommendations": _recommendations,
 }
 
 

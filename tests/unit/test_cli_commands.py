@@ -16,5 +16,11 @@ def test_every_command_and_group_is_registered() -> None:
         "worker", "replay",  # run
         "generate", "demo",  # samples
         "retail",  # retail evaluate
+        "recommend", "jobs",  # recommendations
         "db", "sink", "notify", "risk", "opportunities",  # entry points of sinks/ and queries/
     } <= names
+
+
+def test_the_recommend_group_has_its_commands() -> None:
+    group = typer.main.get_command(app).commands["recommend"]  # type: ignore[attr-defined]
+    assert {"generate", "run", "backtest", "history", "schedule"} <= set(group.commands)

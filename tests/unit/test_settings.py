@@ -24,6 +24,7 @@ def test_each_section_is_declared_by_the_package_that_uses_it() -> None:
         "marketdata": "processors.marketdata.config",
         "retail": "processors.retail.config",
         "risk": "processors.risk.config",
+        "recommendations": "processors.recommendations.config",
     }
     assert type(SinkSettings().sink).__module__ == "sinks.settings"
 
