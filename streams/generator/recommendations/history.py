@@ -25,6 +25,7 @@ from typing import Any
 from processors import topics
 from processors.recommendations.calendar import TradingCalendar
 from processors.recommendations.config import RecommendationsConfig
+from streams.generator.clock import iso
 from streams.generator.rng import domain_rng
 from streams.generator.writer import FileEntry, write_jsonl
 
@@ -214,5 +215,10 @@ def job_request(day: date, reco: RecommendationsConfig | None = None, trigger: s
 def write_history(out_dir: Path, config: HistoryConfig = HistoryConfig()) -> dict[str, FileEntry]:
     """One JSON Lines file per input topic (``<topic>.jsonl``) for ``mercado produce``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    return {topic: write_jsonl(out_dir / f"{topic}.jsonl", records, topic=topic)
+    times = ("event_time", "period_end", "available_at")
+
+    def text(record: dict[str, Any]) -> dict[str, Any]:  # timestamps as ISO-8601, like every generated file
+        return {k: iso(v) if k in times else v for k, v in record.items()}
+
+    return {topic: write_jsonl(out_dir / f"{topic}.jsonl", map(text, records), topic=topic)
             for topic, records in generate_history(config).items()}
