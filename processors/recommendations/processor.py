@@ -19,7 +19,7 @@ past dates are answered by ``mercado recommend backtest``, which folds only what
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, Self
 
 import orjson
@@ -154,12 +154,13 @@ class ShardProcessor(KeyedProcessor):
             return []
         self.last_run, self.last_cutoff = run_date, cutoff
         macro, macro_ids, macro_later = self._macro_at(cutoff)
+        context = _RunContext(job, self.config, macro, macro_ids, macro_later)
         out: list[Emit] = []
         errors: list[Record] = []
         for name in sorted(self.tickers):
             state = self.tickers[name]
-            result = self.recommend(state, job, macro, macro_ids, macro_later)
-            if isinstance(result, dict):
+            result = recommend(state, context)
+            if type(result) is dict:
                 out.append(Emit(topics.RECOMMENDATIONS, f"{run_date}:{name}", "Recommendation", result))
             else:
                 errors.append({"ticker": name, "reason": result[0], "message": result[1]})
@@ -184,119 +185,6 @@ class ShardProcessor(KeyedProcessor):
         }))
         return out
 
-    def recommend(self, s: TickerState, job: Record, macro: dict[str, float], macro_ids: list[str],
-                  macro_later: list[str]) -> Record | tuple[str, str]:
-        """One ticker's Recommendation, or (reason, message) when it gets none."""
-        cfg = self.config
-        cutoff, run_date = job["cutoff"], job["run_date"]
-        issues = "; ".join(s.issues)
-        suffix = f" (excluded: {issues})" if issues else ""
-        if s.last_time is None or s.last_close is None or s.last_adjusted is None:
-            return "no-bars", "no daily bar folded yet" + suffix
-        if s.last_time > cutoff:
-            return "state-after-cutoff", (f"bars up to {s.last_date} already folded, after the cutoff of {run_date}; "
-                                          "use mercado recommend backtest for past dates")
-        if date.fromisoformat(run_date) - date.fromisoformat(s.last_date) > timedelta(days=cfg.max_bar_age_days):
-            return "stale-bars", (f"last bar {s.last_date}, more than {cfg.max_bar_age_days} days before {run_date}"
-                                  + suffix)
-        if s.bars < cfg.min_bars:
-            return "insufficient-history", f"{s.bars} bars, {cfg.min_bars} needed" + suffix
-
-        values = s.technical.values
-        close = s.last_adjusted
-        tech = scoring.technical_score(close, values)
-        sma20, sma50, sma200, rsi, macd, signal, hist, atr, up, mid, low = values
-        atr_pct = atr / close if atr else None
-        bb_width = (up - low) / mid if up is not None and low is not None and mid else None
-
-        fund, fund_later = s.fundamentals_at(cutoff)
-        fund_meta: dict[str, Any] = {"not_yet_available": [f["event_id"] for f in fund_later]}
-        fund_parts: dict[str, float] = {}
-        fund_raw: dict[str, Any] = {}
-        if fund is not None:
-            fund_raw = {k: fund[k] for k in ("pe", "pb", "roe", "debt_to_equity", "revenue_growth", "profit_margin",
-                                             "period_end", "available_at")}
-            fund_meta["event_id"] = fund["event_id"]
-            if fund["available_at"] < cutoff - cfg.fundamentals_max_age_days * DAY_US:
-                fund_meta["stale"] = True
-            else:
-                fund_parts = scoring.fundamental_components(fund["pe"], fund["pb"], fund["roe"],
-                                                            fund["debt_to_equity"], fund["revenue_growth"],
-                                                            fund["profit_margin"])
-        fund_score = scoring.score_of(list(fund_parts.values()))
-
-        macro_parts = scoring.macro_components(macro, s.market)
-        macro_score = scoring.score_of(list(macro_parts.values()))
-
-        sent = s.sentiment_at(cutoff)
-        sent_score = None
-        sent_meta: dict[str, Any] = {}
-        if sent is not None:
-            sent_meta["event_id"] = sent["event_id"]
-            if sent["event_time"] >= cutoff - cfg.sentiment_max_age_days * DAY_US:
-                sent_score = scoring.sentiment_score(sent["score"])
-            else:
-                sent_meta["stale"] = True
-
-        scores = {"technical": tech.score, "fundamental": fund_score, "macro": macro_score, "sentiment": sent_score}
-        if all(v is None for v in scores.values()):
-            return "no-score", "no analysis had inputs" + suffix
-        d = scoring.decide(scores, cfg, s.last_close, atr_pct, bb_width, sma200 is not None)
-
-        inputs_hash = hashlib.sha256(_json([
-            cfg.model_version, cutoff, s.bar_hash, s.bars, fund_meta.get("event_id"), sent_meta.get("event_id"),
-            macro_ids,
-        ]).encode()).hexdigest()[:16]
-        trend = "up" if tech.components.get("trend", 0.0) > 0 else "down"
-        parts = ", ".join(f"{k[:4]} {v:.0f}" for k, v in scores.items() if v is not None)
-        summary = (f"{d.label} {s.ticker} at {s.last_close:,.2f}: score {d.total:.1f} ({parts}); "
-                   f"trend {trend}, RSI {rsi:.0f}, {d.risk.lower()} risk, target {d.target:,.2f}"
-                   if rsi is not None else
-                   f"{d.label} {s.ticker} at {s.last_close:,.2f}: score {d.total:.1f} ({parts}); "
-                   f"{d.risk.lower()} risk, target {d.target:,.2f}")
-        indicators = dict(zip(("sma20", "sma50", "sma200", "rsi", "macd", "macd_signal", "macd_hist", "atr",
-                               "bb_upper", "bb_middle", "bb_lower"), values, strict=True))
-        details = [
-            {"analysis_type": "technical", "score": _r(tech.score),
-             "raw_data": _json({"close": s.last_close, "adjusted_close": close, "adjustment_factor": s.factor,
-                                "bars": s.bars, "last_date": s.last_date}),
-             "indicators": _json({**indicators, "atr_pct": atr_pct, "bb_width": bb_width,
-                                  "components": tech.components}),
-             "metadata": _json({"bar_hash": s.bar_hash, "units": "adjusted to the first bar"})},
-            {"analysis_type": "fundamental", "score": _r(fund_score), "raw_data": _json(fund_raw),
-             "indicators": _json(fund_parts), "metadata": _json(fund_meta)},
-            {"analysis_type": "macro", "score": _r(macro_score), "raw_data": _json(macro),
-             "indicators": _json(macro_parts), "metadata": _json({"event_ids": macro_ids,
-                                                                 "not_yet_available": macro_later})},
-            {"analysis_type": "sentiment", "score": _r(sent_score),
-             "raw_data": _json({} if sent is None else {k: sent[k] for k in ("date", "score", "articles")}),
-             "indicators": _json({}), "metadata": _json(sent_meta)},
-        ]
-        return {
-            "event_id": f"reco:{run_date}:{s.ticker}:{cfg.model_version}",
-            "event_time": cutoff,
-            "analysis_date": run_date,
-            "ticker": s.ticker,
-            "market": s.market,
-            "recommendation": d.label,
-            "total_score": _r(d.total),
-            "confidence": _r(d.confidence),
-            "technical_score": _r(tech.score),
-            "fundamental_score": _r(fund_score),
-            "macro_score": _r(macro_score),
-            "sentiment_score": _r(sent_score),
-            "current_price": s.last_close,
-            "target_price": d.target,
-            "risk_level": d.risk,
-            "summary": summary,
-            "last_bar_date": s.last_date,
-            "cutoff": cutoff,
-            "inputs_hash": inputs_hash,
-            "model_version": cfg.model_version,
-            "data_issues": list(s.issues),
-            "analysis_details": details,
-        }
-
     # ------------------------------------------------------------------ state
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -315,3 +203,153 @@ class ShardProcessor(KeyedProcessor):
         proc.last_run, proc.last_cutoff = state["last_run"], state["last_cutoff"]
         proc.skipped_requests = state["skipped_requests"]
         return proc
+
+
+class _RunContext:
+    """What one run shares across the tickers of a shard: the job, and the macro analysis per market
+    (it depends only on the market), computed once."""
+
+    def __init__(self, job: Record, config: RecommendationsConfig, macro: dict[str, float], macro_ids: list[str],
+                 macro_later: list[str]):
+        self.job = job
+        self.config = config
+        self.cutoff: int = job["cutoff"]
+        self.run_date: str = job["run_date"]
+        self.run_day = date.fromisoformat(self.run_date).toordinal()
+        self.macro_ids = macro_ids
+        self.oldest_fundamentals = self.cutoff - config.fundamentals_max_age_days * DAY_US
+        self.oldest_sentiment = self.cutoff - config.sentiment_max_age_days * DAY_US
+        self._macro_raw = _json(macro)
+        self._macro_meta = _json({"event_ids": macro_ids, "not_yet_available": macro_later})
+        self._macro = macro
+        self._by_market: dict[str, tuple[float | None, Record]] = {}
+        self.hash_head = f"{config.model_version}|{self.cutoff}|{','.join(macro_ids)}"
+
+    def macro(self, market: str) -> tuple[float | None, Record]:
+        """(score, analysis detail) of the macro analysis for a ticker of ``market``."""
+        found = self._by_market.get(market)
+        if found is None:
+            parts = scoring.macro_components(self._macro, market)
+            score = scoring.score_of(list(parts.values()))
+            found = self._by_market[market] = (score, {
+                "analysis_type": "macro", "score": _r(score), "raw_data": self._macro_raw,
+                "indicators": _json(parts), "metadata": self._macro_meta})
+        return found
+
+
+_NAMES = ("sma20", "sma50", "sma200", "rsi", "macd", "macd_signal", "macd_hist", "atr", "bb_upper", "bb_middle",
+          "bb_lower")
+
+
+def _fundamental(s: TickerState, ctx: _RunContext) -> tuple[float | None, Record, str | None]:
+    """(score, analysis detail, event id used) of the fundamental analysis."""
+    fund, later = s.fundamentals_at(ctx.cutoff)
+    meta: dict[str, Any] = {"not_yet_available": [f["event_id"] for f in later]}
+    parts: dict[str, float] = {}
+    raw: dict[str, Any] = {}
+    used = None
+    if fund is not None:
+        used = meta["event_id"] = fund["event_id"]
+        raw = {k: fund[k] for k in ("pe", "pb", "roe", "debt_to_equity", "revenue_growth", "profit_margin",
+                                    "period_end", "available_at")}
+        if fund["available_at"] < ctx.oldest_fundamentals:
+            meta["stale"] = True
+        else:
+            parts = scoring.fundamental_components(fund["pe"], fund["pb"], fund["roe"], fund["debt_to_equity"],
+                                                   fund["revenue_growth"], fund["profit_margin"])
+    score = scoring.score_of(list(parts.values()))
+    return score, {"analysis_type": "fundamental", "score": _r(score), "raw_data": _json(raw),
+                   "indicators": _json(parts), "metadata": _json(meta)}, used
+
+
+def recommend(s: TickerState, ctx: _RunContext) -> Record | tuple[str, str]:
+    """One ticker's Recommendation at the run's cutoff, or (reason, message) when it gets none."""
+    cfg = ctx.config
+    cutoff, run_date = ctx.cutoff, ctx.run_date
+    if s.last_time is None or s.last_close is None or s.last_adjusted is None or s.last_date is None:
+        return "no-bars", "no daily bar folded yet" + _excluded(s)
+    if s.last_time > cutoff:
+        return "state-after-cutoff", (f"bars up to {s.last_date} already folded, after the cutoff of {run_date}; "
+                                      "use mercado recommend backtest for past dates")
+    if ctx.run_day - date.fromisoformat(s.last_date).toordinal() > cfg.max_bar_age_days:
+        return "stale-bars", (f"last bar {s.last_date}, more than {cfg.max_bar_age_days} days before {run_date}"
+                              + _excluded(s))
+    if s.bars < cfg.min_bars:
+        return "insufficient-history", f"{s.bars} bars, {cfg.min_bars} needed" + _excluded(s)
+
+    values = s.technical.values
+    close = s.last_adjusted
+    tech = scoring.technical_score(close, values)
+    sma20, sma50, sma200, rsi, macd, signal, hist, atr, up, mid, low = values
+    atr_pct = atr / close if atr else None
+    bb_width = (up - low) / mid if up is not None and low is not None and mid else None
+
+    fund_score, fund_detail, fund_id = _fundamental(s, ctx)
+    macro_score, macro_detail = ctx.macro(s.market)
+    sent = s.sentiment_at(cutoff)
+    sent_score = None
+    sent_meta: dict[str, Any] = {}
+    sent_raw: dict[str, Any] = {}
+    if sent is not None:
+        sent_meta["event_id"] = sent["event_id"]
+        sent_raw = {"date": sent["date"], "score": sent["score"], "articles": sent["articles"]}
+        if sent["event_time"] >= ctx.oldest_sentiment:
+            sent_score = scoring.sentiment_score(sent["score"])
+        else:
+            sent_meta["stale"] = True
+
+    scores = {"technical": tech.score, "fundamental": fund_score, "macro": macro_score, "sentiment": sent_score}
+    if tech.score is None and fund_score is None and macro_score is None and sent_score is None:
+        return "no-score", "no analysis had inputs" + _excluded(s)
+    d = scoring.decide(scores, cfg, s.last_close, atr_pct, bb_width, sma200 is not None)
+
+    digest = hashlib.blake2b(f"{ctx.hash_head}|{s.bar_hash}|{s.bars}|{fund_id}|{sent_meta.get('event_id')}".encode(),
+                             digest_size=8)
+    parts = ", ".join(f"{k[:4]} {v:.0f}" for k, v in scores.items() if v is not None)
+    trend = "up" if tech.components.get("trend", 0.0) > 0 else "down"
+    momentum = f"trend {trend}, RSI {rsi:.0f}, " if rsi is not None else ""
+    summary = (f"{d.label} {s.ticker} at {s.last_close:,.2f}: score {d.total:.1f} ({parts}); "
+               f"{momentum}{d.risk.lower()} risk, target {d.target:,.2f}")
+    indicators = dict(zip(_NAMES, values, strict=True))
+    indicators["atr_pct"] = atr_pct
+    indicators["bb_width"] = bb_width
+    indicators["components"] = tech.components
+    details = [
+        {"analysis_type": "technical", "score": _r(tech.score),
+         "raw_data": _json({"close": s.last_close, "adjusted_close": close, "adjustment_factor": s.factor,
+                            "bars": s.bars, "last_date": s.last_date}),
+         "indicators": _json(indicators),
+         "metadata": _json({"bar_hash": s.bar_hash, "units": "adjusted to the first bar"})},
+        fund_detail,
+        macro_detail,
+        {"analysis_type": "sentiment", "score": _r(sent_score), "raw_data": _json(sent_raw),
+         "indicators": "{}", "metadata": _json(sent_meta)},
+    ]
+    return {
+        "event_id": f"reco:{run_date}:{s.ticker}:{cfg.model_version}",
+        "event_time": cutoff,
+        "analysis_date": run_date,
+        "ticker": s.ticker,
+        "market": s.market,
+        "recommendation": d.label,
+        "total_score": round(d.total, 2),
+        "confidence": round(d.confidence, 2),
+        "technical_score": _r(tech.score),
+        "fundamental_score": _r(fund_score),
+        "macro_score": _r(macro_score),
+        "sentiment_score": _r(sent_score),
+        "current_price": s.last_close,
+        "target_price": d.target,
+        "risk_level": d.risk,
+        "summary": summary,
+        "last_bar_date": s.last_date,
+        "cutoff": cutoff,
+        "inputs_hash": digest.hexdigest(),
+        "model_version": cfg.model_version,
+        "data_issues": list(s.issues),
+        "analysis_details": details,
+    }
+
+
+def _excluded(s: TickerState) -> str:
+    return f" (excluded: {'; '.join(s.issues)})" if s.issues else ""

@@ -109,15 +109,22 @@ def decide(scores: dict[str, float | None], config: RecommendationsConfig, price
     """The weighted total over the available scores; confidence = coverage (weight of the scores present)
     x agreement (1 - their spread / 50, half weight) x 0.9 without a 200-day trend yet."""
     w = config.weights
-    weights = {"technical": w.technical, "fundamental": w.fundamental, "macro": w.macro, "sentiment": w.sentiment}
-    present = {k: v for k, v in scores.items() if v is not None and weights[k] > 0}
-    if not present:
+    pairs = [(weight, v) for weight, v in ((w.technical, scores["technical"]), (w.fundamental, scores["fundamental"]),
+                                            (w.macro, scores["macro"]), (w.sentiment, scores["sentiment"]))
+             if v is not None and weight > 0]
+    if not pairs:
         raise ValueError("no score")
-    weight = sum(weights[k] for k in present)
-    total = sum(weights[k] * v for k, v in present.items()) / weight
+    weight = 0.0
+    weighted = 0.0
+    plain = 0.0
+    for k, v in pairs:
+        weight += k
+        weighted += k * v
+        plain += v
+    total = weighted / weight
     label = "BUY" if total >= config.buy_above else "SELL" if total <= config.sell_below else "HOLD"
-    mean = sum(present.values()) / len(present)
-    spread = math.sqrt(sum((v - mean) ** 2 for v in present.values()) / len(present))
+    mean = plain / len(pairs)
+    spread = math.sqrt(sum((v - mean) ** 2 for _, v in pairs) / len(pairs))
     agreement = clamp(1.0 - spread / 50.0, 0.0, 1.0)
     confidence = 100.0 * (weight / w.total) * (0.5 + 0.5 * agreement) * (1.0 if has_long_trend else 0.9)
     vol = atr_pct if atr_pct is not None else 0.03

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
@@ -11,11 +10,9 @@ from processors import topics
 from processors.core import Emit
 from processors.recommendations import InProcessRecommendations, RecommendationsConfig
 from processors.recommendations.calendar import TradingCalendar
-from streams.generator.recommendations import job_request
+from streams.generator.recommendations import input_events
 
 Event = tuple[str, str, dict[str, Any]]  # (topic, schema, record)
-SCHEMA = {topics.DAILY_BARS: "DailyBar", topics.FUNDAMENTALS: "FundamentalSnapshot", topics.MACRO: "MacroIndicator",
-          topics.SENTIMENT: "SentimentScore", topics.JOB_REQUESTS: "JobRequested"}
 
 
 def bar(ticker: str, day: date, close: float, *, high: float | None = None, low: float | None = None,
@@ -32,12 +29,7 @@ def bar(ticker: str, day: date, close: float, *, high: float | None = None, low:
 def events_of(history: dict[str, list[dict[str, Any]]], days: Iterable[date],
               config: RecommendationsConfig | None = None) -> list[Event]:
     """Every input and a job request per day, merged in event-time order (each topic's list keeps its order)."""
-    streams: list[list[tuple[int, int, Event]]] = []
-    for i, (topic, records) in enumerate(sorted(history.items())):
-        streams.append([(r["event_time"], i, (topic, SCHEMA[topic], r)) for r in records])
-    jobs = [job_request(d, config) for d in days]
-    streams.append([(j["event_time"], len(streams), (topics.JOB_REQUESTS, "JobRequested", j)) for j in jobs])
-    return [e for _t, _i, e in heapq.merge(*streams, key=lambda x: (x[0], x[1]))]
+    return list(input_events(history, days, config))
 
 
 def run(events: Sequence[Event], config: RecommendationsConfig | None = None) -> list[Emit]:

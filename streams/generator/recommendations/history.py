@@ -16,7 +16,9 @@ sentiment 23:00 local time.
 
 from __future__ import annotations
 
+import heapq
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 from pathlib import Path
@@ -210,6 +212,22 @@ def job_request(day: date, reco: RecommendationsConfig | None = None, trigger: s
     cutoff = TradingCalendar(reco).cutoff_us(day)
     return {"event_id": f"job:{reco.job}:{day.isoformat()}", "event_time": cutoff, "job": reco.job,
             "run_date": day.isoformat(), "cutoff": cutoff, "trigger": trigger, "shard": None}
+
+
+SCHEMAS = {topics.DAILY_BARS: "DailyBar", topics.FUNDAMENTALS: "FundamentalSnapshot", topics.MACRO: "MacroIndicator",
+           topics.SENTIMENT: "SentimentScore", topics.JOB_REQUESTS: "JobRequested"}
+
+
+def input_events(history: dict[str, list[dict[str, Any]]], days: Iterable[date],
+                 reco: RecommendationsConfig | None = None) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """``(topic, schema, record)``: every input and one job request per day, merged in event-time order
+    as the replay merges topics (each topic's list keeps its order; at equal times, inputs first)."""
+    streams = [[(r["event_time"], i, (topic, SCHEMAS[topic], r)) for r in records]
+               for i, (topic, records) in enumerate(sorted(history.items()))]
+    jobs = [job_request(d, reco) for d in days]
+    streams.append([(j["event_time"], len(streams), (topics.JOB_REQUESTS, "JobRequested", j)) for j in jobs])
+    for _t, _i, event in heapq.merge(*streams, key=lambda x: (x[0], x[1])):
+        yield event
 
 
 def write_history(out_dir: Path, config: HistoryConfig = HistoryConfig()) -> dict[str, FileEntry]:
