@@ -100,18 +100,15 @@ def produce_job_requests(settings: Settings, records: list[dict[str, Any]]) -> N
 
 
 def read_topic(settings: Settings, topic_name: str) -> list[dict[str, Any]]:
-    """Every record of a derived topic, in event-time order."""
-    serde = default_serde(settings)
-    reader = KafkaRangeReader(settings, [settings.topic(topic_name)], None, None, serde)
-    try:
-        out = []
-        for m in reader:
-            decoded = m.decoded if m.decoded is not None else serde.decode(m.value)
-            if isinstance(decoded, tuple):
-                out.append(decoded[1])
-        return out
-    finally:
-        reader.close()
+    """Every record of a topic (read committed, to its end), in event-time order. A consumer that stops at
+    each partition's end: a topic the worker writes in transactions ends with a commit marker, which
+    the replay's range reader would wait for as if it were a message."""
+    from streams.kafka.consumer import EventConsumer
+
+    with EventConsumer(settings, [settings.topic(topic_name)]) as consumer:
+        records = [ev.record for ev in consumer.iterate(idle_timeout=10)]
+    records.sort(key=lambda r: r["event_time"])
+    return records
 
 
 def last_requested(settings: Settings) -> date | None:

@@ -23,4 +23,4 @@ def test_every_command_and_group_is_registered() -> None:
 
 def test_the_recommend_group_has_its_commands() -> None:
     group = typer.main.get_command(app).commands["recommend"]  # type: ignore[attr-defined]
-    assert {"generate", "run", "backtest", "history", "schedule"} <= set(group.commands)
+    assert {"generate", "run", "backtest", "evaluate", "history", "schedule"} <= set(group.commands)

@@ -310,3 +310,34 @@ def test_the_order_tickers_arrive_in_does_not_matter(order: list[str]) -> None:
     ref = recommendations(run([(topics.DAILY_BARS, "DailyBar", bar(t, DAYS[i], base[t][i]))
                                for i in range(35) for t in sorted(order)] + [job(DAYS[35])], CFG))
     assert out == ref and len(out) == 5
+
+
+# ---------------------------------------------------------------------------------------------- evaluation
+def test_evaluation_exact_on_a_hand_built_universe() -> None:
+    from processors.recommendations.evaluation import evaluate, rank, spearman
+
+    assert list(rank(np.array([3.0, 1.0, 3.0, 2.0]))) == [3.5, 1.0, 3.5, 2.0]
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 45]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    # five tickers, one day: returns after 1 bar +4 %, +2 %, 0, -2 %, -4 % (A best), scores 80..20
+    days = DAYS[:3]
+    moves = {"A": 1.04, "B": 1.02, "C": 1.00, "D": 0.98, "E": 0.96}
+    bars = []
+    for t, m in moves.items():
+        bars += [bar(t, days[0], 100.0), bar(t, days[1], 100.0 * m), bar(t, days[2], 100.0 * m * m)]
+    bars.sort(key=lambda b: b["event_time"])
+    scores = {"A": 80.0, "B": 65.0, "C": 50.0, "D": 35.0, "E": 20.0}
+    label = {"A": "BUY", "B": "BUY", "C": "HOLD", "D": "SELL", "E": "SELL"}
+    recos = [{"analysis_date": days[1].isoformat(), "ticker": t, "recommendation": label[t], "total_score": s,
+              "last_bar_date": days[0].isoformat()} for t, s in scores.items()]
+    ev = evaluate(recos, bars, horizons=(1, 2))
+    buy = ev.by_label[1]["BUY"]
+    assert (buy.count, buy.mean, buy.hit_rate, buy.beat_benchmark) == (2, pytest.approx(0.03), 1.0, 1.0)
+    sell = ev.by_label[1]["SELL"]
+    assert (sell.mean, sell.hit_rate, sell.beat_benchmark) == (pytest.approx(-0.03), 0.0, 0.0)
+    assert ev.by_label[2]["BUY"].mean == pytest.approx((1.04 ** 2 + 1.02 ** 2) / 2 - 1)
+    assert ev.mean_ic[1] == pytest.approx(1.0)
+    assert ev.quintiles[1] == pytest.approx([-0.04, -0.02, 0.0, 0.02, 0.04])
+    assert ev.basket_returns["BUY"] == pytest.approx([0.03])
+    assert ev.basket_returns["benchmark"] == pytest.approx([0.0])
+    assert ev.cumulative()["SELL"] == pytest.approx([0.97])
