@@ -188,6 +188,12 @@ _RULES: dict[str, _Rules] = {
     "OrderFilled": _Rules(positive=("fill_price", "fill_quantity")),
     "OrderAccepted": _Rules(not_negative=("ack_latency_ms",)),
     "VenueHealth": _Rules(not_negative=("latency_ms",)),
+    "DailyBar": _Rules(
+        positive=("open", "high", "low", "close", "split_ratio"),
+        not_negative=("volume", "dividend"),
+        ordered=(_Order("low", "high", lambda low, high: f"low {low} > high {high}"),),
+    ),
+    "SentimentScore": _Rules(not_negative=("articles",)),
 }
 
 

@@ -43,6 +43,15 @@ SCAN_BOARDS = "scanner.boards.v1"
 SCAN_ALERTS = "scanner.alerts.v1"
 SCAN_TOP = "scanner.top.v1"
 SCAN_REJECTED = "scanner.rejected.v1"
+# daily recommendations (processors/recommendations)
+DAILY_BARS = "reco.daily-bars.v1"
+FUNDAMENTALS = "reco.fundamentals.v1"
+MACRO = "reco.macro.v1"
+SENTIMENT = "reco.sentiment.v1"
+JOB_REQUESTS = "reco.job-requests.v1"
+RECO_INPUTS = "reco.inputs.v1"
+RECOMMENDATIONS = "reco.recommendations.v1"
+JOB_RUNS = "reco.job-runs.v1"
 
 # refused and undecodable messages, from every consumer
 DEAD_LETTERS = "mercado.deadletter.v1"

@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from infra.settings import PROJECT_ROOT, DatabaseSettings, LocalServices
 from processors.admission import AdmissionConfig
 from processors.marketdata.config import MarketDataConfig
+from processors.recommendations.config import RecommendationsConfig
 from processors.retail.config import RetailConfig
 from processors.risk.config import RiskConfig
 from processors.scanner.config import ScannerConfig
@@ -85,6 +86,7 @@ class Settings(BaseSettings):
     retail: RetailConfig = RetailConfig()
     risk: RiskConfig = RiskConfig()
     scanner: ScannerConfig = ScannerConfig()
+    recommendations: RecommendationsConfig = RecommendationsConfig()
 
     @model_validator(mode="before")
     @classmethod

@@ -7,7 +7,7 @@ import typer
 
 # Each group registers its commands on import; this order is the order of `mercado --help`.
 # isort: off
-from streams.commands import services, catalog, events, run, samples  # noqa: F401
+from streams.commands import services, catalog, events, run, samples, recommend  # noqa: F401
 # isort: on
 from streams.commands.app import app
 from streams.commands.retail_evaluate import retail_app

@@ -133,6 +133,10 @@ def run_demo(settings: Settings, *, seed: int, day: dt.date, console: Console) -
     from streams.commands.demo_pipelines import run_marketdata
 
     code = run_marketdata(settings, console)
+    if not code:
+        from streams.commands.demo_pipelines import run_recommendations
+
+        code = run_recommendations(settings, console, day, seed)
     # Steps of packages layered above streams (the sink) register as ``mercado.demo`` entry points.
     for step in sorted(entry_points(group="mercado.demo"), key=lambda e: e.name):
         if code:

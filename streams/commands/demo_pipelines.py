@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -61,6 +62,7 @@ def wait_until_consumed(
 
 # The retail and risk workers serve their metrics next to the market-data worker's port.
 EXTRA_WORKERS: dict[str, int] = {"retail": 4, "risk": 5, "scanner": 6}  # pipeline -> offset from metrics_port_worker
+RECOMMENDATIONS_PORT_OFFSET = 7
 
 
 def _extra_env(settings: Settings, pipeline: str) -> dict[str, str]:
@@ -192,3 +194,42 @@ def scanner_report(settings: Settings, console: Console, top: int = 5) -> None:
             when = time.strftime("%H:%M:%S", time.gmtime(a["event_time"] // 1_000_000))
             table.add_row(when, a["session"], a["kind"], a["message"], str(a["suppressed_count"]))
     console.print(table)
+
+
+def run_recommendations(settings: Settings, console: Console, day: dt.date, seed: int) -> int:
+    """The daily recommendations job for the demo day: a generated year of daily inputs (40 BYMA shares and
+    CEDEARs), the day's JobRequested, the worker, and the day's top BUY and SELL."""
+    from processors.recommendations.calendar import TradingCalendar
+    from streams.commands.recommend import print_top
+    from streams.engines.recommend import job_request, produce_job_requests, read_topic
+    from streams.generator.recommendations import HistoryConfig, write_history
+    from streams.ingest.producer import FileProducer
+
+    calendar = TradingCalendar(settings.recommendations)
+    run_day = day
+    while not calendar.is_trading_day(run_day):
+        run_day -= dt.timedelta(days=1)
+    data_dir = settings.local.state_dir / "demo" / f"reco-{run_day.isoformat()}-seed{seed}"
+    history = HistoryConfig(seed=seed, start=run_day - dt.timedelta(days=400), end=run_day - dt.timedelta(days=1),
+                            tickers=40)
+    with console.status("recommendations: generating and producing a year of daily inputs…"):
+        for topic_name in write_history(data_dir, history):
+            FileProducer(settings, topic_name).produce_file(data_dir / f"{topic_name}.jsonl")
+        produce_job_requests(settings, [job_request(settings, run_day, "manual")])
+    log = settings.local.state_dir / "logs" / "demo-worker-recommendations.log"
+    port = settings.metrics.port_worker + RECOMMENDATIONS_PORT_OFFSET
+    worker = start_worker(settings, "recommendations", log, {"MERCADO_METRICS__PORT_WORKER": str(port)})
+    try:
+        with console.status(f"mercado worker --pipeline recommendations (metrics on http://{settings.metrics.host}:"
+                            f"{port}/metrics)…"):
+            if not wait_for_pipeline(settings, "recommendations", worker, 600):
+                console.print(f"[bold red]the recommendations worker did not finish[/] (log: {log})")
+                return 1
+    finally:
+        stop_process(worker)
+    recos = [r for r in read_topic(settings, topics.RECOMMENDATIONS) if r["analysis_date"] == run_day.isoformat()]
+    runs = [r for r in read_topic(settings, topics.JOB_RUNS) if r["run_date"] == run_day.isoformat()]
+    console.print(f"daily recommendations for {run_day} (cutoff 06:00 Buenos Aires): {len(recos)} tickers, "
+                  f"{sum(r['errors_count'] for r in runs)} ticker errors, {len(runs)} shard runs", highlight=False)
+    print_top(recos, run_day.isoformat())
+    return 0

@@ -120,6 +120,26 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(topics.SCAN_TOP, ("ScanTopEntry",), ("scanner", "session", "category"),
               "The top N per session and category to persist, hourly and at each session's close (event time)."),
     TopicSpec(topics.SCAN_REJECTED, ("ScanRowRejected",), ("scanner",), "Scan rows refused, with the reason."),
+    # Daily recommendations (processors/recommendations): the inputs keyed by ticker (macro by indicator, job
+    # requests by job), repartitioned into shards of tickers; macro values and job requests go to every shard.
+    TopicSpec(topics.DAILY_BARS, ("DailyBar",), ("ticker",), "End-of-day OHLCV per ticker (BYMA, CEDEARs).",
+              retention_ms=-1),
+    TopicSpec(topics.FUNDAMENTALS, ("FundamentalSnapshot",), ("ticker",),
+              "Fundamentals per ticker and period, with available_at.", retention_ms=-1),
+    TopicSpec(topics.MACRO, ("MacroIndicator",), ("indicator",), "Macro indicator values, with available_at.",
+              retention_ms=-1),
+    TopicSpec(topics.SENTIMENT, ("SentimentScore",), ("ticker",), "News sentiment per ticker and day.",
+              retention_ms=-1),
+    TopicSpec(topics.JOB_REQUESTS, ("JobRequested",), ("job",), "Requests to run the daily job at a cutoff.",
+              retention_ms=-1),
+    TopicSpec(topics.RECO_INPUTS, ("DailyBar", "FundamentalSnapshot", "MacroIndicator", "SentimentScore",
+                                   "JobRequested"), ("shard",),
+              "Repartition of the recommendation inputs by shard of tickers (macro and job requests to every "
+              "shard); the processor keys records by their ticker's shard.", partitions=6),
+    TopicSpec(topics.RECOMMENDATIONS, ("Recommendation",), ("analysis_date", "ticker"),
+              "BUY / HOLD / SELL per ticker and date, point in time.", retention_ms=-1),
+    TopicSpec(topics.JOB_RUNS, ("JobRun",), ("job", "run_date"), "Runs of the daily job per shard.",
+              retention_ms=-1),
     TopicSpec(
         topics.DEAD_LETTERS,
         (),

@@ -37,11 +37,18 @@ def _scanner(settings: Settings) -> list[PipelineSpec]:
     return [scanner_pipeline(settings.scanner)]
 
 
+def _recommendations(settings: Settings) -> list[PipelineSpec]:
+    from processors.recommendations import recommendation_pipelines
+
+    return recommendation_pipelines(settings.recommendations)
+
+
 PIPELINES: dict[str, Callable[[Settings], list[PipelineSpec]]] = {
     "marketdata": _marketdata,
     "retail": _retail,
     "risk": _risk,
     "scanner": _scanner,
+    "recommendations": _recommendations,
 }
 
 

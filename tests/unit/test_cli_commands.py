@@ -17,6 +17,12 @@ def test_every_command_and_group_is_registered() -> None:
         "generate", "demo",  # samples
         "retail",  # retail evaluate
         "scanner",  # scanner board, persist
+        "recommend", "jobs",  # recommendations
         "db", "sink", "notify", "risk", "opportunities",  # entry points of sinks/ and queries/
         "api",  # entry point of gateway/
     } <= names
+
+
+def test_the_recommend_group_has_its_commands() -> None:
+    group = typer.main.get_command(app).commands["recommend"]  # type: ignore[attr-defined]
+    assert {"generate", "run", "backtest", "evaluate", "history", "schedule"} <= set(group.commands)

@@ -1,0 +1,355 @@
+"""The two stages' processors: the router (inputs → shards of tickers) and the shard that runs the job.
+
+The job needs every ticker at one instant (the cutoff) and the macro values for all of them, while its
+state must stay per ticker and spread over workers. So tickers are hashed into ``shards`` keyed groups
+(murmur2, like Kafka's partitioner): the router sends each ticker's bars, fundamentals and sentiment to
+its shard, and a copy of every macro value and job request to every shard (``shard`` set on the copy).
+A shard holds its tickers' incremental states (:class:`~processors.recommendations.state.TickerState`)
+and the macro values; on a ``JobRequested`` it answers for each of its tickers from what was known at
+the cutoff and reports its part of the run (``JobRun``, one per shard).
+
+Point in time: the shard reads ``reco.inputs.v1`` in position order, which is the event-time order of
+the inputs (docs/architecture.md, "Scale-out"), so a job's bars are those at or before its cutoff;
+fundamentals and macro values are used only when ``available_at`` <= cutoff (later ones wait, and
+are named in the run's details), sentiment when its event time is. A ticker whose last bar is after
+the cutoff (a request that arrived after newer bars were folded) fails with ``state-after-cutoff``:
+past dates are answered by ``mercado recommend backtest``, which folds only what precedes each cutoff.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from typing import Any, Self
+
+import orjson
+
+from processors import topics
+from processors.core import Emit, KeyedProcessor, Record
+from processors.partitioning import partition_of
+from processors.recommendations import scoring
+from processors.recommendations.config import RecommendationsConfig
+from processors.recommendations.state import TickerState
+
+DAY_US = 86_400_000_000
+_TICKER_RECORDS = frozenset({"DailyBar", "FundamentalSnapshot", "SentimentScore"})
+
+
+class Shards:
+    """Which shard a ticker is in (cached), and the shards' keys."""
+
+    def __init__(self, count: int):
+        self.count = count
+        self.keys = tuple(shard_key(i) for i in range(count))
+        self._of: dict[str, str] = {}
+
+    def of(self, ticker: str) -> str:
+        key = self._of.get(ticker)
+        if key is None:
+            key = self._of[ticker] = self.keys[partition_of(ticker, self.count)]
+        return key
+
+
+def shard_key(i: int) -> str:
+    return f"shard-{i:04d}"
+
+
+def shard_index(key: str) -> int:
+    return int(key.rpartition("-")[2])
+
+
+def input_key(schema: str, record: Record) -> str:
+    """The key an input has on its own topic (the router's processor key)."""
+    if schema in _TICKER_RECORDS:
+        return record["ticker"]
+    if schema == "MacroIndicator":
+        return record["indicator"]
+    return record["job"]
+
+
+class RouteProcessor(KeyedProcessor):
+    """Stateless: each input to its ticker's shard; macro values and job requests to every shard."""
+
+    def __init__(self, key: str, shards: Shards):
+        super().__init__(key)
+        self.shards = shards
+
+    def on_event(self, schema: str, record: Record) -> list[Emit]:
+        if schema in _TICKER_RECORDS:
+            return [Emit(topics.RECO_INPUTS, self.shards.of(record["ticker"]), schema, record)]
+        return [Emit(topics.RECO_INPUTS, key, schema, {**record, "shard": i})
+                for i, key in enumerate(self.shards.keys)]
+
+    def snapshot(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def restore(cls, key: str, state: dict[str, Any], **config: Any) -> Self:
+        return cls(key, config["shards"])
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _r(x: float | None, digits: int = 2) -> float | None:
+    return None if x is None else round(x, digits)
+
+
+class ShardProcessor(KeyedProcessor):
+    """The tickers of one shard and the macro values; runs the job for them on a ``JobRequested``."""
+
+    def __init__(self, key: str, config: RecommendationsConfig):
+        super().__init__(key)
+        self.config = config
+        self.index = shard_index(key)
+        self.tickers: dict[str, TickerState] = {}
+        self.macro: dict[str, list[Record]] = {}  # indicator -> values not superseded (some after a cutoff)
+        self.last_run: str | None = None  # run_date of the latest run
+        self.last_cutoff: int | None = None
+        self.skipped_requests = 0  # requests for a date at or before the latest run (idempotent re-runs)
+
+    def ticker(self, name: str) -> TickerState:
+        state = self.tickers.get(name)
+        if state is None:
+            state = self.tickers[name] = TickerState(name, self.config)
+        return state
+
+    def on_event(self, schema: str, record: Record) -> list[Emit]:
+        if schema == "DailyBar":
+            self.ticker(record["ticker"]).on_bar(record)
+        elif schema == "FundamentalSnapshot":
+            self.ticker(record["ticker"]).on_fundamentals(record)
+        elif schema == "SentimentScore":
+            self.ticker(record["ticker"]).on_sentiment(record)
+        elif schema == "MacroIndicator":
+            values = self.macro.setdefault(record["indicator"], [])
+            values.append(record)
+            values.sort(key=lambda v: (v["available_at"], v["period"], v["event_id"]))
+        elif schema == "JobRequested":
+            return self.run(record)
+        return []
+
+    # ------------------------------------------------------------------ the job
+    def _macro_at(self, cutoff: int) -> tuple[dict[str, float], list[str], list[str]]:
+        oldest = cutoff - self.config.macro_max_age_days * DAY_US
+        values: dict[str, float] = {}
+        used: list[str] = []
+        later: list[str] = []
+        for name in sorted(self.macro):
+            entries = self.macro[name]
+            known = [v for v in entries if v["available_at"] <= cutoff]
+            waiting = [v for v in entries if v["available_at"] > cutoff]
+            self.macro[name] = known[-1:] + waiting
+            later.extend(v["event_id"] for v in waiting)
+            if known and known[-1]["available_at"] >= oldest:
+                values[name] = known[-1]["value"]
+                used.append(known[-1]["event_id"])
+        return values, used, later
+
+    def run(self, job: Record) -> list[Emit]:
+        cutoff, run_date = job["cutoff"], job["run_date"]
+        if self.last_cutoff is not None and cutoff <= self.last_cutoff:
+            self.skipped_requests += 1  # this date (or a later one) already ran: the same events exist
+            return []
+        self.last_run, self.last_cutoff = run_date, cutoff
+        macro, macro_ids, macro_later = self._macro_at(cutoff)
+        context = _RunContext(job, self.config, macro, macro_ids, macro_later)
+        out: list[Emit] = []
+        errors: list[Record] = []
+        for name in sorted(self.tickers):
+            state = self.tickers[name]
+            result = recommend(state, context)
+            if type(result) is dict:
+                out.append(Emit(topics.RECOMMENDATIONS, f"{run_date}:{name}", "Recommendation", result))
+            else:
+                errors.append({"ticker": name, "reason": result[0], "message": result[1]})
+            state.issues = []
+        processed = len(out)
+        status = "FAILED" if errors and not processed else "COMPLETED"
+        out.append(Emit(topics.JOB_RUNS, f"{job['job']}:{run_date}", "JobRun", {
+            "event_id": f"jobrun:{job['job']}:{run_date}:{self.index}:{status}",
+            "event_time": cutoff,
+            "job": job["job"],
+            "run_date": run_date,
+            "cutoff": cutoff,
+            "shard": self.index,
+            "shards": self.config.shards,
+            "status": status,
+            "trigger": job["trigger"],
+            "tickers_processed": processed,
+            "errors_count": len(errors),
+            "errors": errors,
+            "model_version": self.config.model_version,
+            "duration_ms": None,
+        }))
+        return out
+
+    # ------------------------------------------------------------------ state
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "tickers": {name: t.snapshot() for name, t in sorted(self.tickers.items())},
+            "macro": self.macro,
+            "last_run": self.last_run,
+            "last_cutoff": self.last_cutoff,
+            "skipped_requests": self.skipped_requests,
+        }
+
+    @classmethod
+    def restore(cls, key: str, state: dict[str, Any], **config: Any) -> Self:
+        proc = cls(key, config["config"])
+        proc.tickers = {name: TickerState.restore(name, t, proc.config) for name, t in state["tickers"].items()}
+        proc.macro = {name: list(v) for name, v in state["macro"].items()}
+        proc.last_run, proc.last_cutoff = state["last_run"], state["last_cutoff"]
+        proc.skipped_requests = state["skipped_requests"]
+        return proc
+
+
+class _RunContext:
+    """What one run shares across the tickers of a shard: the job, and the macro analysis per market
+    (it depends only on the market), computed once."""
+
+    def __init__(self, job: Record, config: RecommendationsConfig, macro: dict[str, float], macro_ids: list[str],
+                 macro_later: list[str]):
+        self.job = job
+        self.config = config
+        self.cutoff: int = job["cutoff"]
+        self.run_date: str = job["run_date"]
+        self.run_day = date.fromisoformat(self.run_date).toordinal()
+        self.macro_ids = macro_ids
+        self.oldest_fundamentals = self.cutoff - config.fundamentals_max_age_days * DAY_US
+        self.oldest_sentiment = self.cutoff - config.sentiment_max_age_days * DAY_US
+        self._macro_raw = _json(macro)
+        self._macro_meta = _json({"event_ids": macro_ids, "not_yet_available": macro_later})
+        self._macro = macro
+        self._by_market: dict[str, tuple[float | None, Record]] = {}
+        self.hash_head = f"{config.model_version}|{self.cutoff}|{','.join(macro_ids)}"
+
+    def macro(self, market: str) -> tuple[float | None, Record]:
+        """(score, analysis detail) of the macro analysis for a ticker of ``market``."""
+        found = self._by_market.get(market)
+        if found is None:
+            parts = scoring.macro_components(self._macro, market)
+            score = scoring.score_of(list(parts.values()))
+            found = self._by_market[market] = (score, {
+                "analysis_type": "macro", "score": _r(score), "raw_data": self._macro_raw,
+                "indicators": _json(parts), "metadata": self._macro_meta})
+        return found
+
+
+_NAMES = ("sma20", "sma50", "sma200", "rsi", "macd", "macd_signal", "macd_hist", "atr", "bb_upper", "bb_middle",
+          "bb_lower")
+
+
+def _fundamental(s: TickerState, ctx: _RunContext) -> tuple[float | None, Record, str | None]:
+    """(score, analysis detail, event id used) of the fundamental analysis."""
+    fund, later = s.fundamentals_at(ctx.cutoff)
+    meta: dict[str, Any] = {"not_yet_available": [f["event_id"] for f in later]}
+    parts: dict[str, float] = {}
+    raw: dict[str, Any] = {}
+    used = None
+    if fund is not None:
+        used = meta["event_id"] = fund["event_id"]
+        raw = {k: fund[k] for k in ("pe", "pb", "roe", "debt_to_equity", "revenue_growth", "profit_margin",
+                                    "period_end", "available_at")}
+        if fund["available_at"] < ctx.oldest_fundamentals:
+            meta["stale"] = True
+        else:
+            parts = scoring.fundamental_components(fund["pe"], fund["pb"], fund["roe"], fund["debt_to_equity"],
+                                                   fund["revenue_growth"], fund["profit_margin"])
+    score = scoring.score_of(list(parts.values()))
+    return score, {"analysis_type": "fundamental", "score": _r(score), "raw_data": _json(raw),
+                   "indicators": _json(parts), "metadata": _json(meta)}, used
+
+
+def recommend(s: TickerState, ctx: _RunContext) -> Record | tuple[str, str]:
+    """One ticker's Recommendation at the run's cutoff, or (reason, message) when it gets none."""
+    cfg = ctx.config
+    cutoff, run_date = ctx.cutoff, ctx.run_date
+    if s.last_time is None or s.last_close is None or s.last_adjusted is None or s.last_date is None:
+        return "no-bars", "no daily bar folded yet" + _excluded(s)
+    if s.last_time > cutoff:
+        return "state-after-cutoff", (f"bars up to {s.last_date} already folded, after the cutoff of {run_date}; "
+                                      "use mercado recommend backtest for past dates")
+    if ctx.run_day - date.fromisoformat(s.last_date).toordinal() > cfg.max_bar_age_days:
+        return "stale-bars", (f"last bar {s.last_date}, more than {cfg.max_bar_age_days} days before {run_date}"
+                              + _excluded(s))
+    if s.bars < cfg.min_bars:
+        return "insufficient-history", f"{s.bars} bars, {cfg.min_bars} needed" + _excluded(s)
+
+    values = s.technical.values
+    close = s.last_adjusted
+    tech = scoring.technical_score(close, values)
+    sma20, sma50, sma200, rsi, macd, signal, hist, atr, up, mid, low = values
+    atr_pct = atr / close if atr else None
+    bb_width = (up - low) / mid if up is not None and low is not None and mid else None
+
+    fund_score, fund_detail, fund_id = _fundamental(s, ctx)
+    macro_score, macro_detail = ctx.macro(s.market)
+    sent = s.sentiment_at(cutoff)
+    sent_score = None
+    sent_meta: dict[str, Any] = {}
+    sent_raw: dict[str, Any] = {}
+    if sent is not None:
+        sent_meta["event_id"] = sent["event_id"]
+        sent_raw = {"date": sent["date"], "score": sent["score"], "articles": sent["articles"]}
+        if sent["event_time"] >= ctx.oldest_sentiment:
+            sent_score = scoring.sentiment_score(sent["score"])
+        else:
+            sent_meta["stale"] = True
+
+    scores = {"technical": tech.score, "fundamental": fund_score, "macro": macro_score, "sentiment": sent_score}
+    if tech.score is None and fund_score is None and macro_score is None and sent_score is None:
+        return "no-score", "no analysis had inputs" + _excluded(s)
+    d = scoring.decide(scores, cfg, s.last_close, atr_pct, bb_width, sma200 is not None)
+
+    digest = hashlib.blake2b(f"{ctx.hash_head}|{s.bar_hash}|{s.bars}|{fund_id}|{sent_meta.get('event_id')}".encode(),
+                             digest_size=8)
+    parts = ", ".join(f"{k[:4]} {v:.0f}" for k, v in scores.items() if v is not None)
+    trend = "up" if tech.components.get("trend", 0.0) > 0 else "down"
+    momentum = f"trend {trend}, RSI {rsi:.0f}, " if rsi is not None else ""
+    summary = (f"{d.label} {s.ticker} at {s.last_close:,.2f}: score {d.total:.1f} ({parts}); "
+               f"{momentum}{d.risk.lower()} risk, target {d.target:,.2f}")
+    indicators = dict(zip(_NAMES, values, strict=True))
+    indicators["atr_pct"] = atr_pct
+    indicators["bb_width"] = bb_width
+    indicators["components"] = tech.components
+    details = [
+        {"analysis_type": "technical", "score": _r(tech.score),
+         "raw_data": _json({"close": s.last_close, "adjusted_close": close, "adjustment_factor": s.factor,
+                            "bars": s.bars, "last_date": s.last_date}),
+         "indicators": _json(indicators),
+         "metadata": _json({"bar_hash": s.bar_hash, "units": "adjusted to the first bar"})},
+        fund_detail,
+        macro_detail,
+        {"analysis_type": "sentiment", "score": _r(sent_score), "raw_data": _json(sent_raw),
+         "indicators": "{}", "metadata": _json(sent_meta)},
+    ]
+    return {
+        "event_id": f"reco:{run_date}:{s.ticker}:{cfg.model_version}",
+        "event_time": cutoff,
+        "analysis_date": run_date,
+        "ticker": s.ticker,
+        "market": s.market,
+        "recommendation": d.label,
+        "total_score": round(d.total, 2),
+        "confidence": round(d.confidence, 2),
+        "technical_score": _r(tech.score),
+        "fundamental_score": _r(fund_score),
+        "macro_score": _r(macro_score),
+        "sentiment_score": _r(sent_score),
+        "current_price": s.last_close,
+        "target_price": d.target,
+        "risk_level": d.risk,
+        "summary": summary,
+        "last_bar_date": s.last_date,
+        "cutoff": cutoff,
+        "inputs_hash": digest.hexdigest(),
+        "model_version": cfg.model_version,
+        "data_issues": list(s.issues),
+        "analysis_details": details,
+    }
+
+
+def _excluded(s: TickerState) -> str:
+    return f" (excluded: {'; '.join(s.issues)})" if s.issues else ""
