@@ -4,7 +4,7 @@
   ``reco.sentiment.v1`` (keyed by ticker), ``reco.macro.v1`` (by indicator), ``reco.job-requests.v1``
   (by job); output ``reco.inputs.v1`` keyed by shard (stateless; :class:`RouteProcessor`).
 * ``recommendations``: input ``reco.inputs.v1`` keyed by shard; outputs ``reco.recommendations.v1``
-  [analysis_date:ticker] and ``reco.job-runs.v1`` [job:run_date] (:class:`ShardProcessor`).
+  [analysis_date:ticker] and ``reco.job-runs.v1`` [job:run_date:shard] (:class:`ShardProcessor`).
 
 The stage after the repartition reads it in position order (docs/architecture.md, "Scale-out"), so any
 number of workers gives the replay's outputs.

@@ -167,7 +167,8 @@ class ShardProcessor(KeyedProcessor):
             state.issues = []
         processed = len(out)
         status = "FAILED" if errors and not processed else "COMPLETED"
-        out.append(Emit(topics.JOB_RUNS, f"{job['job']}:{run_date}", "JobRun", {
+        # keyed per shard: a key's events come from one task, so their order is the same live and in replay
+        out.append(Emit(topics.JOB_RUNS, f"{job['job']}:{run_date}:{self.index}", "JobRun", {
             "event_id": f"jobrun:{job['job']}:{run_date}:{self.index}:{status}",
             "event_time": cutoff,
             "job": job["job"],

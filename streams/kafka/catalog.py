@@ -138,7 +138,7 @@ TOPICS: tuple[TopicSpec, ...] = (
               "shard); the processor keys records by their ticker's shard.", partitions=6),
     TopicSpec(topics.RECOMMENDATIONS, ("Recommendation",), ("analysis_date", "ticker"),
               "BUY / HOLD / SELL per ticker and date, point in time.", retention_ms=-1),
-    TopicSpec(topics.JOB_RUNS, ("JobRun",), ("job", "run_date"), "Runs of the daily job per shard.",
+    TopicSpec(topics.JOB_RUNS, ("JobRun",), ("job", "run_date", "shard"), "Runs of the daily job per shard.",
               retention_ms=-1),
     TopicSpec(
         topics.DEAD_LETTERS,

@@ -104,6 +104,7 @@ class _Workers:
     def start(self, worker_id: str) -> None:
         env = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": self.settings.kafka.topic_prefix,
                "MERCADO_METRICS__PORT_WORKER": "0", "MERCADO_RISK": self.settings.risk.model_dump_json(),
+               "MERCADO_RECOMMENDATIONS": self.settings.recommendations.model_dump_json(),
                "MERCADO_WORKER__ENGINE": "native", "MERCADO_WORKER__ID": worker_id,
                "MERCADO_WORKER__COMMIT_INTERVAL_S": "0.05"}
         with (self.logs / f"worker-{worker_id}.log").open("ab") as log:
@@ -294,16 +295,17 @@ def test_scaled_from_one_to_three_to_two_workers_while_input_flows_equals_the_re
 
 
 def _churned(settings: Settings, tmp_path: Path, pipeline: str, inputs: tuple[str, ...],
-             parts: list[Path], *, live_edge: bool) -> tuple[tuple[str, ...], dict[str, list], dict[str, list]]:
+             parts: list[Path] | list[Callable[[], None]], *, live_edge: bool,
+             expected: dict[str, list] | None = None) -> tuple[tuple[str, ...], dict[str, list], dict[str, list]]:
     """The group changes while it works: one worker (a); two join (three workers: a gives partitions up,
     committing first, and b and c restore their state from the changelog); b is killed with ``kill -9``
     as soon as the three share the work; c stops cleanly once a and c own b's partitions (a finishes
     alone). With ``live_edge`` the input's four parts arrive one at each of these steps; otherwise all of
     it is in the log before a starts (what a stage that merges several writers needs for the replay's
-    order: README, "Running on several machines"). The outputs, the replay's of the whole input, and the
-    output topics."""
-    [name] = inputs
-    producer = FileProducer(settings, name)
+    order: README, "Running on several machines"). ``parts``: files of the one input, or functions that
+    produce a part. The output topics, the replay's outputs of the whole input (or ``expected``), and the
+    live outputs."""
+    producer = FileProducer(settings, inputs[0]) if len(inputs) == 1 else None
     workers = _Workers(settings, tmp_path, pipeline)
     group = Consumer(committed_reader_config(settings, f"{settings.kafka.topic_prefix}mercado-{pipeline}"))
     pending = list(parts)
@@ -311,12 +313,16 @@ def _churned(settings: Settings, tmp_path: Path, pipeline: str, inputs: tuple[st
     def arrive(everything: bool = False) -> None:
         """The next part (live edge), or everything left."""
         while pending:
-            producer.produce_file(pending.pop(0))
+            part = pending.pop(0)
+            if isinstance(part, Path):
+                producer.produce_file(part)
+            else:
+                part()
             if live_edge and not everything:
                 return
 
     def committed() -> int:
-        ends = end_offsets(settings, [settings.topic(name)])
+        ends = end_offsets(settings, [settings.topic(name) for name in inputs])
         return sum(max(tp.offset, 0) for tp in group.committed([TopicPartition(t, p) for t, p in ends], timeout=10))
 
     def last(worker_id: str) -> set[tuple[str, int]]:
@@ -337,7 +343,10 @@ def _churned(settings: Settings, tmp_path: Path, pipeline: str, inputs: tuple[st
         _wait_until(workers, lambda: last("a") | last("c") == every, "a and c took b's partitions over")
         workers.stop("c")
         arrive(everything=True)
-        outputs, expected = _replayed(settings, pipeline)
+        if expected is None:
+            outputs, expected = _replayed(settings, pipeline)
+        else:
+            outputs = tuple(expected)
         live = _finished(workers, settings, expected)
     finally:
         workers.close()
@@ -444,3 +453,39 @@ def test_marketdata_through_scaling_and_a_kill_9_equals_the_replay(services: Set
     outputs, expected, live = _churned(settings, tmp_path, "marketdata", ("md.ticks.v1",), parts, live_edge=True)
     assert len(expected["md.bars.v1"]) > 500
     _assert_same_as_replay(live, expected, outputs)
+
+
+def test_recommendations_through_scaling_and_a_kill_9_equal_the_backtest(services: Settings, tmp_path: Path) -> None:
+    """The daily job's two stages (route to shards, then the shards) on inputs of six partitions, three
+    years of 80 tickers and a job request per trading day, all in the log; workers join, one is killed,
+    one leaves: every date answered once per shard, the outputs equal the backtest's."""
+    from processors.recommendations.calendar import TradingCalendar
+    from streams.engines.recommend import job_request, produce_job_requests, run_backtest
+    from streams.generator.recommendations import HistoryConfig, write_history
+    from tests.integration.test_marketdata_live import _plain
+    from tests.integration.test_recommendations_kafka import INPUTS as RECO_INPUTS
+    from tests.integration.test_recommendations_kafka import OUTPUTS as RECO_OUTPUTS
+    from tests.integration.test_recommendations_kafka import _check
+
+    history = HistoryConfig(seed=13, start=dt.date(2021, 1, 4), end=dt.date(2023, 12, 29), tickers=80)
+    first, last = dt.date(2021, 3, 1), dt.date(2023, 12, 29)
+    write_history(tmp_path, history)
+    prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.reco-churn."
+    settings = services.with_({"kafka__topic_prefix": prefix, "recommendations__shards": 4})
+    ensure_topics(settings, tuple(dataclasses.replace(topic(t), partitions=PARTITIONS) for t in RECO_INPUTS))
+    ensure_topics(settings)
+    days = TradingCalendar(settings.recommendations).trading_days(first, last)
+
+    def produce() -> None:
+        for name in RECO_INPUTS[:-1]:
+            FileProducer(settings, name).produce_file(tmp_path / f"{name}.jsonl")
+        produce_job_requests(settings, [job_request(settings, d, "backtest") for d in days])
+
+    produce()
+    sink, _report, _days = run_backtest(settings, first, last)
+    expected: dict[str, list] = {t: [] for t in RECO_OUTPUTS}
+    for e in sink.emits:
+        expected[e.topic].append((e.key, e.schema, _plain(e.record)))
+    _outputs, _expected, live = _churned(settings, tmp_path, "recommendations", RECO_INPUTS, [], live_edge=False,
+                                         expected=expected)
+    _check(live, expected, days, tickers=80)
