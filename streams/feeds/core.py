@@ -74,7 +74,7 @@ def backfill_complete(venue: str, symbol: str, backfill_id: str, start_us: int, 
 class TradeDedup:
     """Drops a trade already written, by its id, per symbol.
 
-    The last ``window`` ids are remembered; a trade older than the oldest forgotten one (``floor_us``)
+    The last ``window`` ids are remembered; a trade not newer than the newest forgotten one (``floor_us``)
     can no longer be checked and is dropped too (counted as ``too_old``): never a duplicate, at the
     price of trades arriving later than ``window`` newer ones. Out-of-order trades inside the window pass.
     """
@@ -95,7 +95,7 @@ class TradeDedup:
         if trade_id in ids:
             self.duplicates += 1
             return False
-        if time_us < self.floor_us.get(symbol, -math.inf):
+        if time_us <= self.floor_us.get(symbol, -math.inf):
             self.too_old += 1
             return False
         ids.add(trade_id)

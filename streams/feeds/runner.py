@@ -42,9 +42,10 @@ class FeedAdapter(Protocol):
 
     async def connect(self) -> None: ...
 
-    async def stream(self, emit: Emit, seen: Callable[[], None]) -> None:
-        """Receives until the connection ends (returns) or fails (raises); calls ``seen()`` on every frame or
-        answer and ``emit(events)`` with what it turned them into."""
+    async def stream(self, emit: Emit, seen: Callable[[], None]) -> str | None:
+        """Receives until the connection ends (returns None: closed by the venue, a failure), the adapter
+        leaves on purpose (returns why, e.g. ``"market-closed"``) or it fails (raises); calls ``seen()`` on
+        every frame or answer and ``emit(events)`` with what it turned them into."""
 
     async def probe(self) -> float:
         """One round trip to the venue, in milliseconds (raises on failure)."""
@@ -145,8 +146,11 @@ class FeedRunner:
                 done, _ = await asyncio.wait({stream}, timeout=tick)
                 if stream in done:
                     exc = stream.exception()
-                    if exc is None:
+                    if exc is None and stream.result():  # the adapter left on purpose (market closed)
+                        reason = stream.result()
+                    elif exc is None:
                         reason = "closed"
+                        self._health("connection", ok=False, error="connection closed by the venue")
                     else:
                         reason = "error"
                         self._health("connection", ok=False, error=f"{type(exc).__name__}: {exc}"[:500])

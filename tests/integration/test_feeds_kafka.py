@@ -136,3 +136,107 @@ async def test_ccxt_binance_trades_once_through_faults_and_a_restart(services: S
     dead = read_dead_letters(settings)
     assert sorted(d["mercado.dlq.reason"] for d in dead) == ["malformed-trade", "malformed-trade"]
     assert any('"abc"' in d["value"] for d in dead)
+
+
+async def test_twelvedata_quotes_backfill_the_hole_after_a_disconnect(services: Settings) -> None:
+    from processors.marketdata.calendars import CalendarBook
+    from streams.feeds.twelvedata import TwelveDataQuotes
+    from tests.support.fake_venues import FakeTwelveData
+
+    # BTC/USD on TwelveData trades around the clock here, so the test does not depend on the hour it runs at
+    settings = _settings(services, "feed-td").with_(marketdata__venue_calendars={"twelvedata": "crypto"})
+    server = FakeTwelveData()
+    url = await server.start()
+    writer = FeedWriter(settings, "t-twelvedata")
+    feed = TwelveDataQuotes(["BTC/USD"], CalendarBook(settings.marketdata), ws_url=url.replace("http", "ws")
+                            + "/v1/quotes/price", rest_url=url, heartbeat_every_s=0.3, feed_id="t-twelvedata",
+                            key="test-key")
+    feed.retry_s = 0.1
+    runner = FeedRunner(feed, writer, settings)
+    task = asyncio.create_task(runner.run())
+    minute = int(time.time()) // 60 * 60 - 240  # four minutes ago, on a minute boundary
+    pushed: list[tuple[int, float]] = []
+    try:
+        await asyncio.wait_for(server.subscribed.wait(), 10)
+        assert server.requests[0].endswith("apikey=test-key")
+        for i in range(5):  # live quotes in the first minute
+            pushed.append((minute + i * 10, 60_000.0 + i))
+            assert await server.push("BTC/USD", *pushed[-1]) == 1
+        await server.push("BTC/USD", *pushed[2])  # the same quote again: dropped
+        for raw in ("not json{", '{"event": "price", "symbol": "BTC/USD", "timestamp": "x", "price": 1}',
+                    '{"event": "mystery"}'):
+            await server.push("BTC/USD", 0, 0, raw=raw)
+        await _until(lambda: writer.written >= 5, 10, "the live quotes")
+        # a disconnect in the middle of a frame; meanwhile minutes 1 and 2 happen without the feed
+        server.bars["BTC/USD"] = [(minute + 60, 60_100.0), (minute + 120, 60_200.0), (minute + 180, 60_300.0)]
+        server.faults.append("429")  # the first backfill request is refused
+        server.cut_mid_message()
+        await _until(lambda: runner.connections >= 2 and server.subscribed.is_set(), 10, "the reconnect")
+        pushed.append((minute + 185, 60_400.0))  # first quote after the reconnect: the hole is [m+60, m+180)
+        await server.push("BTC/USD", *pushed[-1])
+        await _until(lambda: feed.backfills, 10, "the backfill")
+        # a silent stall: nothing answered; the stale detector reconnects
+        server.mute = True
+        await _until(lambda: runner.reconnects.get("stale", 0) >= 1, 10, "the stale detector")
+        server.mute = False
+        await _until(lambda: runner.connections >= 3 and server.subscribed.is_set(), 10, "the second reconnect")
+        pushed.append((minute + 190, 60_500.0))
+        assert await server.push("BTC/USD", *pushed[-1]) == 1
+        await _until(lambda: feed.last_live_us["BTC/USD"] == pushed[-1][0] * 1_000_000, 10, "the last quote")
+        commits = writer.commits
+        await _until(lambda: writer.commits > commits + 1, 10, "its commit")
+        assert not task.done()
+    finally:
+        runner.stop.set()
+        await asyncio.wait_for(task, 15)
+        await server.stop()
+
+    ticks = [e.record | {"_type": e.schema.fullname.rsplit(".", 1)[-1]} for e in read_events(settings, topics.TICKS)]
+    live = [r for r in ticks if r["_type"] == "PriceTick" and r["backfill_id"] is None]
+    assert sorted((r["event_time"] // 1_000_000, r["last"]) for r in live) == sorted(pushed)  # each once
+    assert live[0]["bid"] == pushed[0][1] - 0.5 and live[0]["venue"] == "twelvedata"
+    start, end = (minute + 60) * 1_000_000, (minute + 180) * 1_000_000
+    assert feed.backfills == [("BTC/USD", start, end, 2)]
+    replacement = [r for r in ticks if r["_type"] == "PriceTick" and r["backfill_id"]]
+    assert [(r["event_time"], r["last"]) for r in replacement] == [
+        (start + 60_000_000 - 1, 60_100.0), (start + 120_000_000 - 1, 60_200.0)]
+    markers = [r for r in ticks if r["_type"] == "BackfillComplete"]
+    assert [(m["start"], m["end"], m["tick_count"], m["backfill_id"]) for m in markers] == [
+        (start, end, 2, replacement[0]["backfill_id"])]
+    health = [e.record for e in read_events(settings, topics.VENUE_HEALTH)]
+    assert any(h["probe"] == "backfill" and not h["ok"] and "429" in h["error"] for h in health)
+    assert any(h["probe"] == "stale" and not h["ok"] for h in health)
+    assert any(h["probe"] == "connection" and not h["ok"] for h in health)  # the cut frame
+    assert any(h["probe"] == "ping" and h["ok"] for h in health)
+    dead = read_dead_letters(settings)
+    errors = sorted(d["mercado.dlq.error"] for d in dead)
+    assert len(errors) == 3 and errors[0] == "no timestamp" and errors[1].startswith("not JSON")
+    assert errors[2] == "unknown event 'mystery'" and {d["mercado.dlq.reason"] for d in dead} == {"malformed-frame"}
+
+
+async def test_mercado_feed_process_stops_cleanly_on_sigterm(services: Settings) -> None:
+    import os
+    import signal
+    import sys
+
+    settings = _settings(services, "feed-cli")
+    server = FakeBinance()
+    url = await server.start()
+    now_ms = int(time.time() * 1000)
+    trades = server.add_trades(500, [now_ms - 5_000 + i * 50 for i in range(40)])
+    env = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+           "MERCADO_FEEDS__POLL_INTERVAL_S": "0.1", "MERCADO_METRICS__PORT_FEED": "0"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "streams.commands.cli", "feed", "ccxt", "binance", "-s", "BTC/USDT",
+        "--api-url", url + "/api/v3", env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    try:
+        await _until(lambda: sum("aggTrades" in r for r in server.requests) >= 3, 30, "the feed's polls")
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), 20)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await server.stop()
+    assert code == 0, (await process.stderr.read()).decode()[-2000:]
+    ids = [e.record["event_id"] for e in read_events(settings, topics.TICKS) if e.schema.fullname.endswith("PriceTick")]
+    assert sorted(ids) == sorted(f"binance:BTC/USDT:{t['a']}" for t in trades)

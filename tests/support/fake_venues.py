@@ -135,6 +135,8 @@ class FakeTwelveData(_Server):
         self.subscribed = asyncio.Event()
         self.connections = 0
         self.heartbeats = 0
+        self.mute = False  # a silent stall: nothing answered, nothing sent
+        self.transports: list[Any] = []
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/v1/quotes/price", self.websocket)
@@ -145,12 +147,14 @@ class FakeTwelveData(_Server):
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self.connections += 1
+        self.subscribed.clear()
+        self.transports.append(request.transport)
         symbols: set[str] = set()
         entry = (ws, symbols)
         self.sockets.append(entry)
         try:
             async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
+                if msg.type != WSMsgType.TEXT or self.mute:
                     continue
                 data = json.loads(msg.data)
                 if data.get("action") == "subscribe":
@@ -184,6 +188,14 @@ class FakeTwelveData(_Server):
     async def drop_connections(self) -> None:
         for ws, _ in list(self.sockets):
             await ws.close()
+
+    def cut_mid_message(self) -> None:
+        """The start of a text frame announcing 256 bytes, a few of them, then the TCP connection closes."""
+        for transport in self.transports:
+            if transport is not None and not transport.is_closing():
+                transport.write(b"\x81\x7e\x01\x00" + b'{"event": "price", "sym')
+                transport.close()
+        self.transports.clear()
 
     async def time_series(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(request.path_qs)

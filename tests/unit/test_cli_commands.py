@@ -16,5 +16,6 @@ def test_every_command_and_group_is_registered() -> None:
         "worker", "replay",  # run
         "generate", "demo",  # samples
         "retail",  # retail evaluate
+        "feed",  # live feeds
         "db", "sink", "notify", "risk", "opportunities",  # entry points of sinks/ and queries/
     } <= names
