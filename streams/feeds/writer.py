@@ -63,6 +63,7 @@ class FeedWriter:
         self.dead_letter_topic = settings.topic(topics.DEAD_LETTERS)
         self.pending: list[FeedEvent | Unreadable] = []
         self.written = 0
+        self.committed: dict[str, int] = {}  # events committed, by record type
         self.refused = 0
         self.commits = 0
         self._events = {name: metrics.FEED_EVENTS.labels(feed_id, name)
@@ -100,6 +101,9 @@ class FeedWriter:
             self._latency.observe(seconds)
         self.last_commit_latencies_s = latencies
         self.commits += 1
+        for item in batch:
+            if isinstance(item, FeedEvent):
+                self.committed[item.schema] = self.committed.get(item.schema, 0) + 1
 
     def _produce(self, item: FeedEvent | Unreadable) -> None:
         if isinstance(item, Unreadable):

@@ -18,6 +18,7 @@ Faults are queued and consumed one per request (REST) or applied to the running 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 from collections import deque
 from datetime import UTC, datetime
@@ -75,7 +76,13 @@ class FakeBinance(_Server):
                 "l": first_id + i, "T": t, "m": i % 2 == 0, "M": True} for i, t in enumerate(times_ms)]
         self.trades.extend(new)
         self.trades.sort(key=lambda t: (t["T"], t["a"]))
+        self._sorted_times: list[int] | None = None
         return new
+
+    def _times(self) -> list[int]:
+        if getattr(self, "_sorted_times", None) is None:
+            self._sorted_times = [t["T"] for t in self.trades]
+        return self._sorted_times  # type: ignore[return-value]
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/{base:.*}/exchangeInfo", self.exchange_info)
@@ -113,8 +120,10 @@ class FakeBinance(_Server):
         limit = min(int(q.get("limit", 500)), 1000)
         start = int(q["startTime"]) if "startTime" in q else None
         end = int(q["endTime"]) if "endTime" in q else None
-        page = [t for t in self.trades if (start is None or t["T"] >= start) and (end is None or t["T"] <= end)]
-        page = page[:limit] if start is not None else page[-limit:]
+        times = self._times()
+        lo = bisect.bisect_left(times, start) if start is not None else 0
+        hi = bisect.bisect_right(times, end) if end is not None else len(times)
+        page = self.trades[lo:min(hi, lo + limit)] if start is not None else self.trades[max(lo, hi - limit):hi]
         if fault == "dup":
             page = page + page[: max(1, len(page) // 2)]
         elif fault == "shuffle":
