@@ -15,9 +15,7 @@ and can be pointed at any base URL (``--api-url``, which replaces every entry of
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -25,6 +23,7 @@ import orjson
 from processors import topics
 from streams.feeds.core import FeedEvent, TradeDedup, trade_tick
 from streams.feeds.runner import Emit
+from streams.feeds.settings import read_secret
 from streams.feeds.writer import Unreadable
 from streams.observability import metrics
 
@@ -32,16 +31,12 @@ PAGE_LIMIT = 1000
 
 
 def credentials(exchange: str, env: dict[str, str] | None = None) -> dict[str, str]:
-    """API credentials from the environment (``MERCADO_FEED_<EXCHANGE>_API_KEY`` / ``_SECRET``) or files named by
-    ``…_API_KEY_FILE`` / ``…_SECRET_FILE`` (e.g. Docker secrets); never from the command line or settings files."""
-    env = os.environ if env is None else env
+    """API credentials: ``MERCADO_FEED_<EXCHANGE>_API_KEY`` / ``_SECRET`` (or ``…_FILE``, :func:`read_secret`)."""
     out: dict[str, str] = {}
     for name, field in (("API_KEY", "apiKey"), ("SECRET", "secret")):
-        var = f"MERCADO_FEED_{exchange.upper()}_{name}"
-        if env.get(var):
-            out[field] = env[var]
-        elif env.get(var + "_FILE"):
-            out[field] = Path(env[var + "_FILE"]).read_text().strip()
+        value = read_secret(f"MERCADO_FEED_{exchange.upper()}_{name}", env)
+        if value:
+            out[field] = value
     return out
 
 

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field
+
+
+def read_secret(var: str, env: Mapping[str, str] | None = None) -> str | None:
+    """A credential from the environment variable ``var``, else from the file named by ``var + "_FILE"`` (e.g. a
+    Docker or Kubernetes secret); never from the command line or a settings file."""
+    env = os.environ if env is None else env
+    if env.get(var):
+        return env[var]
+    path = env.get(var + "_FILE")
+    return Path(path).read_text().strip() if path else None
 
 
 class FeedSettings(BaseModel):

@@ -22,10 +22,8 @@ tried again.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -37,6 +35,7 @@ from processors.marketdata.calendars import CalendarBook
 from processors.marketdata.config import UnknownVenueError
 from streams.feeds.core import FeedEvent, TradeDedup, backfill_complete, trade_tick, venue_health
 from streams.feeds.runner import Emit
+from streams.feeds.settings import read_secret
 from streams.feeds.writer import Unreadable
 from streams.observability import metrics
 
@@ -49,11 +48,7 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 def api_key(env: dict[str, str] | None = None) -> str | None:
     """``MERCADO_FEED_TWELVEDATA_API_KEY``, or the file named by ``MERCADO_FEED_TWELVEDATA_API_KEY_FILE``."""
-    env = os.environ if env is None else env
-    if env.get("MERCADO_FEED_TWELVEDATA_API_KEY"):
-        return env["MERCADO_FEED_TWELVEDATA_API_KEY"]
-    path = env.get("MERCADO_FEED_TWELVEDATA_API_KEY_FILE")
-    return Path(path).read_text().strip() if path else None
+    return read_secret("MERCADO_FEED_TWELVEDATA_API_KEY", env)
 
 
 def quote_events(text: str | bytes, dedup: TradeDedup, received_us: int, venue: str = VENUE
