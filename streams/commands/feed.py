@@ -76,4 +76,4 @@ def twelvedata_feed(
         raise fail(str(exc)) from None
     if adapter.key is None and ws_url is None:
         raise fail("TwelveData needs an API key: set MERCADO_FEED_TWELVEDATA_API_KEY or …_API_KEY_FILE")
-    _run(settings, adapter, adapter.feed_id)
+    _run(settings, adapter, adapter.feed_id, [f"{adapter.venue}:{s}" for s in symbols])

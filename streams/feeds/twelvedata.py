@@ -159,6 +159,17 @@ class TwelveDataQuotes:
         self.early: list[tuple[str, int]] = []
         self.retry_s = 1.0  # first wait before asking the REST API again for a refused backfill
 
+    def remember(self, recent: dict[str, list[tuple[str, int]]]) -> None:
+        """Quotes already written (read back at start): dropped if received again, and the last live one starts
+        the hole a restart backfills (from it to the first new quote)."""
+        for key, quotes in recent.items():
+            symbol = key.partition(":")[2]
+            for quote_id, time_us in quotes:
+                self.dedup.accept(symbol, quote_id, time_us)
+                if quote_id.startswith("q"):  # a live quote (replacement ticks are "bf…")
+                    self.last_live_us[symbol] = max(self.last_live_us.get(symbol, time_us), time_us)
+        self.dedup.duplicates = 0
+
     # ------------------------------------------------------------------ market hours
     def open_now(self, now_us: int) -> tuple[bool, int]:
         """Whether any symbol's session is open at ``now_us``, and until when (µs) that answer holds."""

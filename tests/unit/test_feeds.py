@@ -167,3 +167,11 @@ def test_a_quote_feed_symbol_without_a_calendar_stops_it_at_start_up_by_name():
     ok = TwelveDataQuotes(["AAPL"], CalendarBook(MarketDataConfig(venue_calendars={"twelvedata": "us_equities"})),
                           key="k")
     assert ok.open_now(at("2026-03-02 15:00:00"))[0]  # 10:00 New York
+
+
+def test_a_restarted_quote_feed_remembers_what_it_wrote_and_backfills_from_its_last_live_quote():
+    feed = TwelveDataQuotes(["USD/COP"], CalendarBook(MarketDataConfig()), key="k")
+    feed.remember({"twelvedata:USD/COP": [("q1700000000-3950.5", 1_700_000_000_000_000),
+                                          ("bf1700000060000000", 1_700_000_119_999_999)]})
+    assert feed.last_live_us == {"USD/COP": 1_700_000_000_000_000}  # the replacement tick is not live
+    assert quote_events(price(), feed.dedup, 1) == [] and feed.dedup.duplicates == 1  # written before the restart
