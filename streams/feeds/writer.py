@@ -84,7 +84,7 @@ class FeedWriter:
             try:
                 for item in batch:
                     self._produce(item)
-                self.producer.commit_transaction(30)
+                self._commit()
                 break
             except KafkaException as exc:
                 error = exc.args[0]
@@ -104,6 +104,17 @@ class FeedWriter:
         for item in batch:
             if isinstance(item, FeedEvent):
                 self.committed[item.schema] = self.committed.get(item.schema, 0) + 1
+
+    def _commit(self) -> None:
+        """Commits the open transaction, again while the error is retriable (e.g. the broker briefly away)."""
+        while True:
+            try:
+                self.producer.commit_transaction(30)
+                return
+            except KafkaException as exc:
+                if not exc.args[0].retriable():
+                    raise
+                log.warning("feed commit failed; trying again", feed=self.feed_id, error=str(exc))
 
     def _produce(self, item: FeedEvent | Unreadable) -> None:
         if isinstance(item, Unreadable):
