@@ -175,3 +175,100 @@ def test_a_restarted_quote_feed_remembers_what_it_wrote_and_backfills_from_its_l
                                           ("bf1700000060000000", 1_700_000_119_999_999)]})
     assert feed.last_live_us == {"USD/COP": 1_700_000_000_000_000}  # the replacement tick is not live
     assert quote_events(price(), feed.dedup, 1) == [] and feed.dedup.duplicates == 1  # written before the restart
+
+
+class _ListWriter:
+    """What the runner needs of a FeedWriter, keeping the events in a list."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+        self.closed = False
+
+    def add(self, events) -> None:
+        self.events.extend(events)
+
+    async def run(self, stop) -> None:
+        await stop.wait()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _ScriptedAdapter:
+    """Each connection plays the next script: 'fail' (connect raises), 'silent' (connected, nothing received),
+    'close' (one trade, then the venue closes), 'error' (raises mid-stream), 'stay' (trades until stopped)."""
+
+    feed_id, venue, symbols = "t-scripted", "binance", ["BTC/USDT"]
+
+    def __init__(self, scripts: list[str]):
+        self.scripts = scripts
+        self.connections = 0
+        self.closes = 0
+        self.script = ""
+
+    async def connect(self) -> None:
+        self.script = self.scripts[min(self.connections, len(self.scripts) - 1)]
+        self.connections += 1
+        if self.script == "fail":
+            raise ConnectionRefusedError("nobody home")
+
+    async def stream(self, emit, seen):
+        import asyncio
+
+        from streams.feeds.core import trade_tick
+
+        if self.script == "silent":
+            await asyncio.sleep(3600)
+        n = 0
+        while True:
+            n += 1
+            seen()
+            emit([trade_tick("binance", "BTC/USDT", f"{self.connections}{n:04d}", 1_700_000_000_000_000 + n, 1.0, 1.0,
+                             1)])
+            if self.script == "close":
+                return None
+            if self.script == "error":
+                raise ValueError("bad frame stream")
+            await asyncio.sleep(0.02)
+
+    async def probe(self) -> float:
+        return 1.5
+
+    async def wait_open(self, stop) -> bool:
+        return not stop.is_set()
+
+    async def close(self) -> None:
+        self.closes += 1
+
+
+async def test_the_runner_reconnects_reports_health_and_stops_cleanly():
+    import asyncio
+
+    from streams.config import Settings
+    from streams.feeds.runner import FeedRunner
+
+    settings = Settings().with_(feeds__stale_after_s=0.3, feeds__heartbeat_after_s=0.2, feeds__probe_interval_s=0.1,
+                                feeds__backoff_initial_s=0.01, feeds__backoff_max_s=0.02)
+    adapter = _ScriptedAdapter(["fail", "silent", "close", "error", "stay"])
+    writer = _ListWriter()
+    runner = FeedRunner(adapter, writer, settings, backoff=Backoff(0.01, 0.02, rng=random.Random(1)))
+    task = asyncio.create_task(runner.run())
+    for _ in range(300):
+        await asyncio.sleep(0.01)
+        if adapter.connections >= 5 and sum(e.schema == "PriceTick" for e in writer.events) >= 5:
+            break
+    runner.stop.set()
+    await asyncio.wait_for(task, 5)
+    assert runner.reconnects == {"connect-failed": 1, "stale": 1, "closed": 1, "error": 1}
+    assert writer.closed and adapter.closes == 5  # every connection closed, the last one by the stop
+    health = [(e.record["probe"], e.record["ok"], e.record["error"]) for e in writer.events
+              if e.schema == "VenueHealth" and not e.record["ok"]]
+    assert health == [
+        ("connection", False, "connect: ConnectionRefusedError: nobody home"),
+        ("stale", False, health[1][2]),
+        ("connection", False, "connection closed by the venue"),
+        ("connection", False, "ValueError: bad frame stream"),
+    ]
+    assert health[1][2].startswith("nothing received for 0.")
+    assert any(e.schema == "VenueHealth" and e.record["ok"] and e.record["latency_ms"] == 1.5 for e in writer.events)
+    assert any(e.schema == "Heartbeat" for e in writer.events)  # the silent connection's quiet symbol
