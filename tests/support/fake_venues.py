@@ -74,10 +74,19 @@ class FakeBinance(_Server):
     def add_trades(self, first_id: int, times_ms: list[int], price: float = 100.0) -> list[dict[str, Any]]:
         new = [{"a": first_id + i, "p": f"{price + i * 0.01:.2f}", "q": "0.50000000", "f": first_id + i,
                 "l": first_id + i, "T": t, "m": i % 2 == 0, "M": True} for i, t in enumerate(times_ms)]
+        last = self.trades[-1] if self.trades else None
+        in_order = last is None or not new or (new[0]["T"], new[0]["a"]) >= (last["T"], last["a"])
         self.trades.extend(new)
-        self.trades.sort(key=lambda t: (t["T"], t["a"]))
-        self._sorted_times: list[int] | None = None
+        if in_order and getattr(self, "_sorted_times", None) is not None:  # appended at the end: no re-sort
+            self._sorted_times.extend(t["T"] for t in new)  # type: ignore[union-attr]
+        else:
+            self.trades.sort(key=lambda t: (t["T"], t["a"]))
+            self._sorted_times = None
         return new
+
+    def clear(self) -> None:
+        self.trades.clear()
+        self._sorted_times = None
 
     def _times(self) -> list[int]:
         if getattr(self, "_sorted_times", None) is None:
