@@ -129,6 +129,71 @@ async def paced(settings: Settings, url_server: tuple[str, FakeBinance], rate: i
     return follower.latencies_ms
 
 
+async def ws_round(settings: Settings, n: int, adapter: bool) -> float:
+    """Quotes/s over TwelveData's WebSocket format: the ``mercado feed twelvedata`` adapter (``adapter``) or a bare
+    aiohttp client that parses each frame with orjson and produces it; the server sends ``n`` price frames."""
+    from processors.marketdata.calendars import CalendarBook
+    from streams.feeds.twelvedata import TwelveDataQuotes
+    from tests.support.fake_venues import FakeTwelveData
+
+    server = FakeTwelveData()
+    url = await server.start()
+    t0 = int(time.time()) - 200
+    frames = [orjson.dumps({"event": "price", "symbol": "BTC/USD", "timestamp": t0 + i // 1000,
+                            "price": round(60_000 + i * 0.01, 2), "bid": 59_999.5, "ask": 60_000.5}).decode()
+              for i in range(n)]
+    ws_url = url.replace("http", "ws") + "/v1/quotes/price"
+    try:
+        if adapter:
+            cal = settings.with_(marketdata__venue_calendars={"twelvedata": "crypto"}).marketdata
+            writer = FeedWriter(settings, f"bench-ws-{time.time_ns()}")
+            feed = TwelveDataQuotes(["BTC/USD"], CalendarBook(cal), ws_url=ws_url, rest_url=url, key="bench",
+                                    feed_id=writer.feed_id)
+            runner = FeedRunner(feed, writer, settings)
+            task = asyncio.create_task(runner.run())
+            await asyncio.wait_for(server.subscribed.wait(), 30)
+            started = time.perf_counter()
+            for frame in frames:
+                await server.push("BTC/USD", 0, 0, raw=frame)
+            while writer.committed.get("PriceTick", 0) < n:
+                if task.done():
+                    raise RuntimeError(f"the feed stopped: {task.exception()}")
+                await asyncio.sleep(0.005)
+            elapsed = time.perf_counter() - started
+            runner.stop.set()
+            await task
+            return n / elapsed
+        producer = Producer(producer_config(settings))
+        producer.list_topics(timeout=10)
+        topic = settings.topic(topics.TICKS)
+        async with aiohttp.ClientSession() as session, session.ws_connect(ws_url) as ws:
+            await ws.send_str('{"action": "subscribe", "params": {"symbols": "BTC/USD"}}')
+            await ws.receive()  # subscribe-status
+
+            async def send() -> None:
+                for frame in frames:
+                    await server.push("BTC/USD", 0, 0, raw=frame)
+
+            started = time.perf_counter()
+            sender = asyncio.create_task(send())
+            for _ in range(n):
+                msg = await ws.receive()
+                frame = orjson.loads(msg.data)
+                while True:
+                    try:
+                        producer.produce(topic, orjson.dumps(frame), b"twelvedata:BTC/USD",
+                                         timestamp=frame["timestamp"] * 1000)
+                        break
+                    except BufferError:
+                        producer.poll(0.01)
+                producer.poll(0)
+            await sender
+            producer.flush(60)
+            return n / (time.perf_counter() - started)
+    finally:
+        await server.stop()
+
+
 async def baseline(settings: Settings, url: str, n: int, start_ms: int) -> float:
     producer = Producer(producer_config(settings))
     producer.list_topics(timeout=10)
@@ -167,6 +232,7 @@ async def main_async(args: argparse.Namespace) -> None:
     server.add_trades(1, [start_ms + i for i in range(n)])
     rates: dict[str, list[float]] = {"candidate": [], "baseline": []}
     latencies: list[float] = []
+    ws_rates: dict[str, list[float]] = {"candidate": [], "baseline": []}
     try:
         for r in range(args.repeats):
             settings = base.with_(kafka__topic_prefix=f"{run}{r}.", feeds__commit_interval_ms=args.commit_ms,
@@ -179,6 +245,11 @@ async def main_async(args: argparse.Namespace) -> None:
             rates["candidate"].append(rate)
             latencies += lat
             print(f"round {r}: candidate {rate:,.0f} trades/s, baseline {rates['baseline'][-1]:,.0f} trades/s")
+            if args.ws_quotes:
+                ws_rates["baseline"].append(await ws_round(raw, args.ws_quotes, adapter=False))
+                ws_rates["candidate"].append(await ws_round(settings, args.ws_quotes, adapter=True))
+                print(f"round {r}: twelvedata websocket adapter {ws_rates['candidate'][-1]:,.0f} quotes/s, "
+                      f"baseline {ws_rates['baseline'][-1]:,.0f} quotes/s")
         settings = base.with_(kafka__topic_prefix=f"{run}paced.", feeds__commit_interval_ms=args.commit_ms,
                               feeds__probe_interval_s=3600.0)
         ensure_topics(settings)
@@ -197,7 +268,9 @@ async def main_async(args: argparse.Namespace) -> None:
           f"p99 {p99:.1f} ms over {len(steady):,} ticks; saturated (backlog): p50 {s50:.1f} ms, p99 {s99:.1f} ms")
     result("feeds", max(rates["candidate"]), max(rates["baseline"]), "trades/s", p99_ms=round(p99, 1),
            p50_ms=round(p50, 1), paced_rate=args.paced_rate, saturated_p99_ms=round(s99, 1), trades=n,
-           commit_interval_ms=args.commit_ms)
+           commit_interval_ms=args.commit_ms,
+           ws_quotes_per_s=round(max(ws_rates["candidate"], default=0.0), 1),
+           ws_baseline_per_s=round(max(ws_rates["baseline"], default=0.0), 1))
 
 
 def main() -> None:
@@ -205,6 +278,7 @@ def main() -> None:
     parser.add_argument("--trades", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--commit-ms", type=int, default=50)
+    parser.add_argument("--ws-quotes", type=int, default=50_000, help="quotes per WebSocket round (0: none)")
     parser.add_argument("--paced-rate", type=int, default=2000, help="trades/s of the latency round")
     parser.add_argument("--paced-s", type=float, default=15.0, help="length of the latency round")
     asyncio.run(main_async(parser.parse_args()))
