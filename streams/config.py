@@ -27,6 +27,7 @@ from processors.retail.config import RetailConfig
 from processors.risk.config import RiskConfig
 from processors.scanner.config import ScannerConfig
 from streams.engines.settings import WorkerSettings
+from streams.feeds.settings import FeedSettings
 from streams.kafka.settings import KafkaSettings
 from streams.observability.settings import MetricsSettings
 
@@ -78,6 +79,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    feeds: FeedSettings = Field(default_factory=FeedSettings)  # mercado feed (streams/feeds/)
 
     # Pipelines (domain constants; nested overrides such as MERCADO_MARKETDATA__GRACE_S=5).
     # What every door and the runtime refuse (processors/admission.py): MERCADO_ADMISSION__MAX_AHEAD_S=600

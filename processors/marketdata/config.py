@@ -6,7 +6,9 @@ Processors never read the environment: ``streams/`` builds a :class:`MarketDataC
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import time
+from fnmatch import fnmatchcase
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -67,6 +69,18 @@ DEFAULT_VENUE_CALENDARS: dict[str, CalendarKind] = {
 DEFAULT_CALENDAR_OVERRIDES: tuple[CalendarRule, ...] = (CalendarRule(pattern="*:USD/COP", calendar="colombian_fx"),)
 
 
+class UnknownVenueError(ValueError):
+    """Venues named in the configuration that have no session calendar (a configuration error)."""
+
+    def __init__(self, missing: list[tuple[str, str]]):
+        self.venues = [venue for venue, _ in missing]
+        named = ", ".join(f"{venue!r} (named in {where})" for venue, where in missing)
+        super().__init__(
+            f"venue(s) without a session calendar: {named}; name each in MERCADO_MARKETDATA__VENUE_CALENDARS "
+            "(crypto, us_equities or colombian_fx) or cover its symbols with MERCADO_MARKETDATA__CALENDAR_OVERRIDES"
+        )
+
+
 class MarketDataConfig(BaseModel):
     """Everything the market-data pipeline needs to know."""
 
@@ -111,6 +125,25 @@ class MarketDataConfig(BaseModel):
 
     def venue_calendar(self, venue: str) -> CalendarKind | None:
         return self.venue_calendars.get(venue) or DEFAULT_VENUE_CALENDARS.get(venue)
+
+    def uncovered(self, venue: str, symbols: Iterable[str] = ()) -> bool:
+        """True when ticks of ``venue`` would be refused: it has no calendar and its named ``symbols`` (none
+        named, or ``*``: any symbol) are not all covered by a calendar override."""
+        if self.venue_calendar(venue) is not None:
+            return False
+        named = tuple(symbols)
+        if not named or "*" in named:
+            return True
+        return not all(any(fnmatchcase(f"{venue}:{s}", rule.pattern) for rule in self.calendar_overrides)
+                       for s in named)
+
+    def check_venues(self, named: dict[str, tuple[str, tuple[str, ...]]]) -> None:
+        """Start-up check of the venues the configuration names (venue -> (where, symbols)): raises
+        :class:`UnknownVenueError` naming every venue without a calendar and where it is named."""
+        missing = [(venue, where) for venue, (where, symbols) in sorted(named.items())
+                   if self.uncovered(venue, symbols)]
+        if missing:
+            raise UnknownVenueError(missing)
 
     @model_validator(mode="after")
     def _check(self) -> MarketDataConfig:

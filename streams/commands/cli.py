@@ -10,11 +10,13 @@ import typer
 from streams.commands import services, catalog, events, run, samples, recommend  # noqa: F401
 # isort: on
 from streams.commands.app import app
+from streams.commands.feed import feed_app
 from streams.commands.retail_evaluate import retail_app
 from streams.commands.scanner import scanner_app
 
 app.add_typer(retail_app, name="retail")
 app.add_typer(scanner_app, name="scanner")
+app.add_typer(feed_app, name="feed")
 
 __all__ = ["app"]
 

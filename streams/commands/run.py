@@ -33,11 +33,15 @@ def worker(
     loglevel: str = typer.Option("warn", "--loglevel", help="faust engine only: crit, error, warn, info or debug"),
 ) -> None:
     """Run a pipeline live (exactly-once; state in a changelog topic) until stopped."""
-    from streams.runtime.pipelines import PIPELINES
+    from streams.runtime.pipelines import PIPELINES, build_stages
 
     if pipeline not in PIPELINES:
         raise fail(f"unknown pipeline {pipeline!r}; known: {', '.join(sorted(PIPELINES))}")
     settings = get_settings()
+    try:  # configuration errors (e.g. a venue without a calendar) at start-up, by name, before any input
+        build_stages(pipeline, settings)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     engine = engine or settings.worker.engine
     if engine == "faust":
         _require_faust()

@@ -10,6 +10,7 @@ worker      ``metrics_port_worker``  9461
 sink        ``metrics_port_sink``    9462
 produce     ``metrics_port_produce`` 9463
 replay      ``metrics_port_replay``  9464
+feed        ``metrics_port_feed``    9465
 ==========  =======================  =======
 
 Metrics (all names start with ``mercado_``):
@@ -33,6 +34,10 @@ Metrics (all names start with ``mercado_``):
 * ``mercado_sink_unwritten_messages`` — messages a sink consumed but has not committed yet.
 * ``mercado_sink_assigned_partitions`` — partitions the sink's consumer owns (changes at each rebalance).
 * ``mercado_sink_last_write_timestamp_seconds`` — Unix time of the last successful commit.
+* ``mercado_feed_events_total{feed, type}``, ``mercado_feed_duplicates_total{feed}``,
+  ``mercado_feed_dead_letters_total{feed}``, ``mercado_feed_reconnects_total{feed, reason}``,
+  ``mercado_feed_connected{feed}``, ``mercado_feed_receive_to_commit_seconds{feed}`` — the live feeds
+  (``mercado feed``, streams/feeds/).
 * ``mercado_process_cpu_seconds_total``, ``mercado_process_resident_memory_bytes``, … — prometheus-client's
   process collector (also exported under its standard ``process_*`` names).
 """
@@ -54,7 +59,7 @@ from prometheus_client import (
 
 from streams.config import Settings, get_settings
 
-ProcessKind = Literal["worker", "sink", "produce", "replay"]
+ProcessKind = Literal["worker", "sink", "produce", "replay", "feed"]
 
 LAG_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 BATCH_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -101,6 +106,17 @@ SINK_PAUSED = Gauge("mercado_sink_paused", "1 while the sink has paused consumpt
 SINK_UNWRITTEN = Gauge("mercado_sink_unwritten_messages", "Messages the sink consumed but has not committed yet.")
 SINK_ASSIGNED = Gauge("mercado_sink_assigned_partitions", "Partitions the sink's consumer owns.")
 SINK_LAST_WRITE = Gauge("mercado_sink_last_write_timestamp_seconds", "Unix time of the last successful commit.")
+FEED_EVENTS = Counter("mercado_feed_events", "Events a feed wrote (committed), by record type.", ["feed", "type"])
+FEED_DUPLICATES = Counter("mercado_feed_duplicates", "Trades a feed received again and dropped (same id).", ["feed"])
+FEED_DEAD_LETTERS = Counter(
+    "mercado_feed_dead_letters", "Frames a feed could not read and events the door refused (dead-lettered).", ["feed"]
+)
+FEED_RECONNECTS = Counter("mercado_feed_reconnects", "Reconnections of a feed, by reason.", ["feed", "reason"])
+FEED_CONNECTED = Gauge("mercado_feed_connected", "1 while a feed is connected to its venue, else 0.", ["feed"])
+FEED_COMMIT_LATENCY = Histogram(
+    "mercado_feed_receive_to_commit_seconds", "Frame received to event committed (visible to read_committed).",
+    ["feed"], buckets=COMMIT_SECONDS_BUCKETS,
+)
 PROCESS = ProcessCollector(namespace="mercado", registry=REGISTRY)
 
 

@@ -13,3 +13,4 @@ class MetricsSettings(BaseModel):
     port_sink: int = 9462
     port_produce: int = 9463
     port_replay: int = 9464
+    port_feed: int = 9465

@@ -13,9 +13,27 @@ from processors.core import PipelineSpec
 from streams.config import Settings
 
 
+def named_venues(settings: Settings) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """The venues the configuration names (venue -> (the setting naming it, its symbols if listed)): the
+    risk pipeline's per-venue settings, markets and accounts. Their ticks would reach the market-data
+    pipeline, so each needs a session calendar."""
+    risk = settings.risk
+    named: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for account, venues in sorted(risk.accounts.items()):
+        for venue in venues:
+            named[venue] = (f"MERCADO_RISK__ACCOUNTS ({account})", ())
+    for venue in risk.venues:
+        named[venue] = ("MERCADO_RISK__VENUES", ())
+    for venue, symbols in risk.markets.items():
+        named[venue] = ("MERCADO_RISK__MARKETS", tuple(symbols))
+    return named
+
+
 def _marketdata(settings: Settings) -> list[PipelineSpec]:
     from processors.marketdata import marketdata_pipeline
 
+    # at start-up, not at the first tick: a venue the configuration names without a calendar is an error
+    settings.marketdata.check_venues(named_venues(settings))
     return [marketdata_pipeline(settings.marketdata)]
 
 

@@ -75,7 +75,7 @@ def test_prometheus_scrapes_every_process_kind_on_its_default_port() -> None:
     defaults = MetricsSettings()  # a model: the declared defaults, not this machine's environment
     assert targets == {
         f"mercado-{kind}": [f"127.0.0.1:{getattr(defaults, f'port_{kind}')}"]
-        for kind in ("worker", "sink", "produce", "replay")
+        for kind in ("worker", "sink", "produce", "replay", "feed")
     }
     assert [(kind, metrics.metrics_port(kind, Settings())) for kind in ("worker", "sink", "produce", "replay")] == [
         ("worker", 9461), ("sink", 9462), ("produce", 9463), ("replay", 9464)
@@ -243,14 +243,14 @@ def _exported_samples() -> dict[str, tuple[str, ...]]:
 def test_pipeline_dashboard_shows_every_mercado_metric() -> None:
     exprs = re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", " ".join(q.text for q in prometheus_queries("pipeline")))
     families = _exported_samples()
-    assert len(families) == 18
+    assert len(families) == 24
     assert sorted(name for name, samples in families.items() if not set(samples) & set(exprs)) == []
 
 
 def test_every_dashboard_promql_expression_parses(tmp_path: Path) -> None:
     """promtool parses each expression (as a recording rule): a typo fails here, not in Grafana."""
     queries = prometheus_queries("pipeline")
-    assert len(queries) == 29
+    assert len(queries) == 36
     group = {
         "name": "dashboard-expressions",
         "rules": [{"record": f"dashboard:query_{i}", "expr": runnable_promql(q.text)} for i, q in enumerate(queries)],

@@ -18,6 +18,7 @@ def test_every_command_and_group_is_registered() -> None:
         "retail",  # retail evaluate
         "scanner",  # scanner board, persist
         "recommend", "jobs",  # recommendations
+        "feed",  # live feeds
         "db", "sink", "notify", "risk", "opportunities",  # entry points of sinks/ and queries/
         "api",  # entry point of gateway/
     } <= names

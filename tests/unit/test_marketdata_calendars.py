@@ -165,3 +165,57 @@ def test_sessions_across_a_year_boundary():
     span = FX.span_at(bogota("2027-01-01 10:00:00"))
     assert span.session is None
     assert (span.lo, span.hi) == (bogota("2026-12-31 12:55:00"), bogota("2027-01-04 08:00:00"))
+
+
+def test_a_venue_the_configuration_names_without_a_calendar_fails_at_start_up():
+    from processors.marketdata.config import DEFAULT_CALENDAR_OVERRIDES, UnknownVenueError
+    from processors.risk.config import AccountVenueConfig, RiskConfig, VenueOverrides
+    from streams.config import Settings
+    from streams.runtime.pipelines import build_stages, named_venues
+
+    risk = RiskConfig(
+        venues={"acme": VenueOverrides(), "kraken": VenueOverrides()},
+        markets={"setfx": ("USD/COP",), "fxbroker": ("USD/COP",), "mystery": ("XRP/ETH",)},
+        accounts={"mm1": {"binance": AccountVenueConfig(), "zeta": AccountVenueConfig()}},
+    )
+    settings = Settings().with_(risk=risk)
+    assert named_venues(settings)["zeta"] == ("MERCADO_RISK__ACCOUNTS (mm1)", ())
+    with pytest.raises(UnknownVenueError) as error:
+        build_stages("marketdata", settings)
+    # every uncovered venue by name and where it is named; fxbroker's only symbol is covered by *:USD/COP
+    assert error.value.venues == ["acme", "mystery", "zeta"]
+    message = str(error.value)
+    assert "'acme' (named in MERCADO_RISK__VENUES)" in message
+    assert "'mystery' (named in MERCADO_RISK__MARKETS)" in message
+    assert "'zeta' (named in MERCADO_RISK__ACCOUNTS (mm1))" in message
+    assert "fxbroker" not in message and "kraken" not in message
+    # naming their calendars (or an override for the listed symbol) makes the same configuration start
+    fixed = settings.with_(marketdata__venue_calendars={"acme": "crypto", "zeta": "us_equities"},
+                           marketdata__calendar_overrides=(*DEFAULT_CALENDAR_OVERRIDES,
+                                                           CalendarRule(pattern="mystery:*", calendar="crypto")))
+    assert [stage.name for stage in build_stages("marketdata", fixed)] == ["marketdata"]
+
+
+def test_uncovered_venues_symbols_and_wildcards():
+    config = MarketDataConfig()
+    assert not config.uncovered("binance") and config.uncovered("acme")
+    assert not config.uncovered("acme", ("USD/COP",))  # the USD/COP override covers it
+    assert config.uncovered("acme", ("USD/COP", "EUR/COP"))
+    assert config.uncovered("acme", ("*",))  # any symbol: an override of one pair is not enough
+    config.check_venues({"binance": ("here", ())})  # nothing raised
+
+
+def test_the_worker_command_reports_an_unknown_venue_at_start_up(monkeypatch):
+    from typer.testing import CliRunner
+
+    from streams.commands.cli import app
+    from streams.config import get_settings
+
+    monkeypatch.setenv("MERCADO_RISK__VENUES", '{"acme": {}}')
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["worker", "--pipeline", "marketdata"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code != 0
+    assert "'acme' (named in MERCADO_RISK__VENUES)" in " ".join(result.output.split())

@@ -20,6 +20,7 @@ def test_each_section_is_declared_by_the_package_that_uses_it() -> None:
         "kafka": "streams.kafka.settings",
         "worker": "streams.engines.settings",
         "metrics": "streams.observability.settings",
+        "feeds": "streams.feeds.settings",
         "admission": "processors.admission",
         "marketdata": "processors.marketdata.config",
         "retail": "processors.retail.config",

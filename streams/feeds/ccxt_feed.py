@@ -1,0 +1,182 @@
+"""Exchanges through ccxt (``mercado feed ccxt``): trades by REST polling of ``fetch_trades``.
+
+Each symbol is polled every ``poll_interval_s`` from the time of its last trade (``since``, inclusive: the
+trades of that millisecond come again and are dropped by id); a full page is followed at once by the next.
+A trade becomes a ``PriceTick`` with ``event_id = venue:symbol:trade id`` (so a replayed page never writes
+it twice), the venue's timestamp as event time and the receive time as its produced-at stamp. At start the
+feed reads back the last ticks it wrote (:meth:`FeedWriter.recent_trades`) and polls from there: a restart
+fills the hole and writes nothing twice.
+
+ccxt's WebSocket clients (ccxt.pro) are not used yet: REST polling works for every exchange ccxt supports
+and can be pointed at any base URL (``--api-url``, which replaces every entry of the exchange's
+``urls['api']``, for a proxy, a testnet or the local test servers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+
+from processors import topics
+from streams.feeds.core import FeedEvent, TradeDedup, trade_tick
+from streams.feeds.runner import Emit
+from streams.feeds.settings import read_secret
+from streams.feeds.writer import Unreadable
+from streams.observability import metrics
+
+PAGE_LIMIT = 1000
+
+
+def credentials(exchange: str, env: dict[str, str] | None = None) -> dict[str, str]:
+    """API credentials: ``MERCADO_FEED_<EXCHANGE>_API_KEY`` / ``_SECRET`` (or ``…_FILE``, :func:`read_secret`)."""
+    out: dict[str, str] = {}
+    for name, field in (("API_KEY", "apiKey"), ("SECRET", "secret")):
+        value = read_secret(f"MERCADO_FEED_{exchange.upper()}_{name}", env)
+        if value:
+            out[field] = value
+    return out
+
+
+def trade_events(venue: str, symbol: str, trades: list[dict[str, Any]], dedup: TradeDedup, received_us: int
+                 ) -> tuple[list[FeedEvent | Unreadable], int]:
+    """ccxt's unified trades of one page → PriceTicks in (time, id) order, repeats dropped, unusable trades
+    (no id, no time, no positive price, negative amount) as dead letters; also the newest trade time (ms)."""
+    out: list[FeedEvent | Unreadable] = []
+    newest = 0
+    key = f"{venue}:{symbol}"
+    good: list[tuple[int, str, float, float]] = []
+    for trade in trades:
+        trade_id, ts, price, amount = trade.get("id"), trade.get("timestamp"), trade.get("price"), trade.get("amount")
+        problem = ("no trade id" if trade_id in (None, "") else "no timestamp" if not isinstance(ts, int)
+                   else "no positive price" if not isinstance(price, (int, float)) or not price > 0
+                   else "no amount" if not isinstance(amount, (int, float)) or amount < 0 else None)
+        if problem:
+            out.append(Unreadable(topics.TICKS, key, orjson.dumps(trade.get("info", trade), default=str),
+                                  "malformed-trade", problem, received_us))
+            continue
+        good.append((ts, str(trade_id), float(price), float(amount)))
+    good.sort(key=lambda t: (t[0], int(t[1]) if t[1].isdigit() else 0, t[1]))
+    for ts, trade_id, price, amount in good:
+        newest = max(newest, ts)
+        if dedup.accept(symbol, trade_id, ts * 1000):
+            out.append(trade_tick(venue, symbol, trade_id, ts * 1000, price, amount, received_us))
+    return out, newest
+
+
+class CcxtTradesFeed:
+    """One exchange, some symbols, through ccxt's async client."""
+
+    def __init__(self, exchange: str, symbols: list[str], *, api_url: str | None = None, venue: str | None = None,
+                 poll_interval_s: float = 1.0, timeout_s: float = 10.0, dedup_window: int = 100_000,
+                 options: dict[str, Any] | None = None, feed_id: str | None = None):
+        import ccxt.async_support as ccxt_async
+
+        if not hasattr(ccxt_async, exchange):
+            raise ValueError(f"ccxt has no exchange {exchange!r}")
+        self.exchange_id = exchange
+        self.venue = venue or exchange
+        self.symbols = list(symbols)
+        self.feed_id = feed_id or f"ccxt-{self.venue}"
+        self.api_url = api_url
+        self.poll_interval_s = poll_interval_s
+        self.timeout_s = timeout_s
+        self.options = options or {}
+        self.dedup = TradeDedup(dedup_window)
+        self.since: dict[str, int | None] = dict.fromkeys(self.symbols)  # ms: newest trade time seen
+        self.client: Any = None
+        self.malformed: list[tuple[Any, str]] = []
+        self._duplicates = metrics.FEED_DUPLICATES.labels(self.feed_id)
+
+    def remember(self, recent: dict[str, list[tuple[str, int]]]) -> None:
+        """Trades already written (read back at start): dropped if fetched again; polling resumes from them."""
+        for key, trades in recent.items():
+            symbol = key.partition(":")[2]
+            for trade_id, time_us in trades:
+                self.dedup.accept(symbol, trade_id, time_us)
+                self.since[symbol] = max(self.since.get(symbol) or 0, time_us // 1000)
+        self.dedup.duplicates = 0
+
+    def _new_client(self) -> Any:
+        import ccxt.async_support as ccxt_async
+
+        config: dict[str, Any] = {"enableRateLimit": False, "timeout": int(self.timeout_s * 1000),
+                                  **credentials(self.exchange_id)}
+        if self.exchange_id.startswith("binance"):
+            config["options"] = {"fetchMarkets": {"types": ["spot"]}}
+        if self.options:
+            config.setdefault("options", {}).update(self.options)
+        client = getattr(ccxt_async, self.exchange_id)(config)
+        if self.api_url:
+            api = client.urls["api"]
+            for name in list(api) if isinstance(api, dict) else []:
+                api[name] = self.api_url
+            if not isinstance(api, dict):
+                client.urls["api"] = self.api_url
+        parse_trade = client.parse_trade
+
+        # ccxt parses a page in one call, and one unreadable trade (e.g. a price "abc") makes the whole
+        # fetch raise, which would poison the page forever: parse each trade on its own and keep the
+        # unreadable ones aside (they become dead letters).
+        def parse_trades(trades: Any, market: Any = None, since: Any = None, limit: Any = None,
+                         params: Any = None) -> list[dict[str, Any]]:
+            items = trades if isinstance(trades, list) else list((trades or {}).values())
+            out = []
+            for item in items:
+                try:
+                    out.append(parse_trade(item, market))
+                except Exception as exc:  # noqa: BLE001 - any parse failure of one item
+                    self.malformed.append((item, f"{type(exc).__name__}: {exc}"))
+            return out
+
+        client.parse_trades = parse_trades
+        return client
+
+    async def connect(self) -> None:
+        self.client = self._new_client()
+        await self.client.load_markets()
+        missing = [s for s in self.symbols if s not in self.client.markets]
+        if missing:
+            raise ValueError(f"{self.exchange_id} lists no market {', '.join(missing)}")
+
+    async def stream(self, emit: Emit, seen: Any) -> None:
+        client = self.client
+        while True:
+            full = False
+            for symbol in self.symbols:
+                since = self.since[symbol]
+                trades = await client.fetch_trades(symbol, since=since, limit=PAGE_LIMIT)
+                received_us = time.time_ns() // 1000
+                seen()
+                before = self.dedup.duplicates
+                events, newest = trade_events(self.venue, symbol, trades, self.dedup, received_us)
+                if self.malformed:
+                    key = f"{self.venue}:{symbol}"
+                    events.extend(Unreadable(topics.TICKS, key, orjson.dumps(item, default=str), "malformed-trade",
+                                             error, received_us) for item, error in self.malformed)
+                    self.malformed.clear()
+                self._duplicates.inc(self.dedup.duplicates - before)
+                if newest:
+                    self.since[symbol] = max(since or 0, newest)
+                emit(events)
+                full = full or len(trades) >= PAGE_LIMIT
+            if not full:
+                await asyncio.sleep(self.poll_interval_s)
+
+    async def probe(self) -> float:
+        started = time.perf_counter()
+        if self.client.has.get("fetchTime"):
+            await self.client.fetch_time()
+        else:
+            await self.client.fetch_ticker(self.symbols[0])
+        return (time.perf_counter() - started) * 1000
+
+    async def wait_open(self, stop: asyncio.Event) -> bool:
+        return not stop.is_set()  # exchanges trade around the clock
+
+    async def close(self) -> None:
+        if self.client is not None:
+            client, self.client = self.client, None
+            await client.close()

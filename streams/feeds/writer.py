@@ -1,0 +1,226 @@
+"""The exactly-once writer of a feed: the door's encoding and admission on one transactional producer.
+
+Events are encoded by :class:`~streams.ingest.producer.FileProducer` (the ``mercado produce`` door: schema
+validation, admission at the event's receive time, the ``mercado-produced-us`` stamp), on one
+transactional producer whose ``transactional.id`` names the feed: the events of a commit interval are
+committed together (a backfill's ticks and its ``BackfillComplete`` in one transaction), read_committed
+consumers never see a half-written batch, and a restarted feed fences its predecessor (one process per
+feed). An event the door refuses, and a frame the adapter could not read, go to the dead-letter topic with
+the reason (nothing lost, nothing silently dropped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+
+import orjson
+import structlog
+from confluent_kafka import KafkaException, Producer
+
+from processors import topics
+from processors.partitioning import partition_of
+from streams.codec.coerce import RowError
+from streams.codec.serde import AvroSerde
+from streams.config import Settings
+from streams.feeds.core import FeedEvent
+from streams.ingest.producer import DeliveryError, DeliveryTracker, FileProducer
+from streams.kafka.clients import producer_config
+from streams.kafka.dead_letters import DeadLetter
+from streams.kafka.headers import PRODUCED_AT_HEADER
+from streams.observability import metrics
+
+log = structlog.get_logger("mercado.feed")
+
+FEED_TOPICS = (topics.TICKS, topics.VENUE_HEALTH)
+
+
+class Unreadable:
+    """A frame (or an item of one) the adapter could not turn into events: written as a dead letter."""
+
+    __slots__ = ("topic", "key", "raw", "reason", "error", "received_us")
+
+    def __init__(self, topic: str, key: str, raw: bytes, reason: str, error: str, received_us: int):
+        self.topic, self.key, self.raw, self.reason, self.error, self.received_us = (
+            topic, key, raw, reason, error, received_us)
+
+
+class FeedWriter:
+    """Collects a feed's events and writes them, one transaction per commit interval."""
+
+    def __init__(self, settings: Settings, feed_id: str, *, serde: AvroSerde | None = None):
+        self.settings = settings
+        self.feed_id = feed_id
+        self.tracker = DeliveryTracker()
+        self.producer = Producer(producer_config(settings, **{
+            "transactional.id": f"{settings.kafka.topic_prefix}mercado-feed-{feed_id}",
+            "delivery.report.only.error": True, "on_delivery": self.tracker,
+        }))
+        self.producer.init_transactions(30)  # fences a previous process of the same feed
+        serde = serde or AvroSerde(registry_url=settings.kafka.schema_registry_url)
+        self.doors = {name: FileProducer(settings, name, serde=serde, producer=self.producer) for name in FEED_TOPICS}
+        self.dead_letter_topic = settings.topic(topics.DEAD_LETTERS)
+        self.pending: list[FeedEvent | Unreadable] = []
+        self.written = 0
+        self.committed: dict[str, int] = {}  # events committed, by record type
+        self.refused = 0
+        self.commits = 0
+        self._events = {name: metrics.FEED_EVENTS.labels(feed_id, name)
+                        for name in ("PriceTick", "Heartbeat", "BackfillComplete", "VenueHealth")}
+        self._latency = metrics.FEED_COMMIT_LATENCY.labels(feed_id)
+        self._dead = metrics.FEED_DEAD_LETTERS.labels(feed_id)
+        self.last_commit_latencies_s: list[float] = []  # receive → committed, of the last batch (bench, tests)
+
+    def add(self, events: Iterable[FeedEvent | Unreadable]) -> None:
+        self.pending.extend(events)
+
+    # ------------------------------------------------------------------ one transaction (blocking)
+    def write_batch(self, batch: list[FeedEvent | Unreadable]) -> None:
+        """Writes ``batch`` in one transaction; retries it after an abortable error. A fatal error (fenced
+        by a newer process of the same feed) raises :class:`KafkaException`."""
+        while True:
+            self.producer.begin_transaction()
+            try:
+                for item in batch:
+                    self._produce(item)
+                self._commit()
+                break
+            except KafkaException as exc:
+                error = exc.args[0]
+                if error.txn_requires_abort():
+                    log.warning("feed transaction aborted; writing the batch again", feed=self.feed_id, error=str(exc))
+                    self.producer.abort_transaction(30)
+                    continue
+                raise
+        if self.tracker.failed:
+            raise DeliveryError("; ".join(self.tracker.errors))
+        done = time.time_ns() // 1000
+        latencies = [(done - item.received_us) / 1e6 for item in batch if isinstance(item, FeedEvent)]
+        for seconds in latencies:
+            self._latency.observe(seconds)
+        self.last_commit_latencies_s = latencies
+        self.commits += 1
+        for item in batch:
+            if isinstance(item, FeedEvent):
+                self.committed[item.schema] = self.committed.get(item.schema, 0) + 1
+
+    def _commit(self) -> None:
+        """Commits the open transaction, again while the error is retriable (e.g. the broker briefly away)."""
+        while True:
+            try:
+                self.producer.commit_transaction(30)
+                return
+            except KafkaException as exc:
+                if not exc.args[0].retriable():
+                    raise
+                log.warning("feed commit failed; trying again", feed=self.feed_id, error=str(exc))
+
+    def _produce(self, item: FeedEvent | Unreadable) -> None:
+        if isinstance(item, Unreadable):
+            self._dead_letter(item.topic, item.key, item.raw, item.received_us, item.reason, item.error)
+            return
+        door = self.doors[item.topic]
+        door.now_us = item.received_us  # admission at the time it was received (as its produced-at stamp)
+        row = item.record if not door.spec.multi_schema else {"type": item.schema, **item.record}
+        try:
+            _, key, event_time, value = door.encode_row(row)
+        except RowError as exc:
+            self.refused += 1
+            self._dead_letter(item.topic, item.key, orjson.dumps(item.record), item.received_us, "feed-refused",
+                              f"{item.schema}: {exc}")
+            return
+        headers = [(PRODUCED_AT_HEADER, str(item.received_us).encode())]
+        while True:
+            try:
+                self.producer.produce(door.topic_name, value, key, timestamp=event_time // 1000, headers=headers)
+                break
+            except BufferError:
+                self.producer.poll(0.05)
+        self.written += 1
+        self._events[item.schema].inc()
+
+    def _dead_letter(self, topic: str, key: str, raw: bytes, received_us: int, reason: str, error: str) -> None:
+        letter = DeadLetter(self.settings.topic(topic), -1, -1, key.encode(), raw,
+                            [(PRODUCED_AT_HEADER, str(received_us).encode()), ("mercado-feed", self.feed_id.encode())],
+                            reason, error)
+        value, kkey, headers = letter.kafka_record()
+        self.producer.produce(self.dead_letter_topic, value, kkey, headers=headers)
+        metrics.DEAD_LETTERS.labels(self.settings.topic(topic), reason).inc()
+        self._dead.inc()
+
+    # ------------------------------------------------------------------ the writing task
+    async def run(self, stop: asyncio.Event) -> None:
+        """Writes what is pending every commit interval until ``stop``, then what is left."""
+        interval = self.settings.feeds.commit_interval_ms / 1000
+        loop = asyncio.get_running_loop()
+        while True:
+            stopping = stop.is_set()
+            if self.pending:
+                batch, self.pending = self.pending, []
+                started = loop.time()
+                await loop.run_in_executor(None, self.write_batch, batch)
+                wait = max(0.0, interval - (loop.time() - started))
+            else:
+                wait = interval
+            if stopping and not self.pending:
+                return
+            if wait:
+                try:
+                    await asyncio.wait_for(stop.wait(), wait)
+                except TimeoutError:
+                    pass
+
+    def close(self) -> None:
+        if self.pending:
+            batch, self.pending = self.pending, []
+            self.write_batch(batch)
+        self.producer.flush(30)
+
+    # ------------------------------------------------------------------ restart
+    def recent_trades(self, keys: list[str], tail: int) -> dict[str, list[tuple[str, int]]]:
+        """The ``(trade id, event time)`` of the last ticks already written for each ``venue:symbol`` key, from
+        the last ``tail`` committed messages of its partition: a restarted feed remembers them, so a REST
+        page it fetches again is not written twice."""
+        from confluent_kafka import Consumer, TopicPartition
+
+        from streams.kafka.clients import consumer_config
+
+        name = self.settings.topic(topics.TICKS)
+        consumer = Consumer(consumer_config(self.settings, f"mercado-feed-recover-{self.feed_id}",
+                                            **{"enable.partition.eof": True}))
+        out: dict[str, list[tuple[str, int]]] = {k: [] for k in keys}
+        try:
+            meta = consumer.list_topics(name, timeout=10).topics[name]
+            count = len(meta.partitions)
+            wanted = {partition_of(k, count) for k in keys}
+            serde = self.doors[topics.TICKS].serde
+            for partition in sorted(wanted):
+                lo, hi = consumer.get_watermark_offsets(TopicPartition(name, partition), timeout=10)
+                if hi <= lo:
+                    continue
+                consumer.assign([TopicPartition(name, partition, max(lo, hi - tail))])
+                done = False
+                while not done:
+                    for msg in consumer.consume(1000, 2.0) or [None]:
+                        if msg is None or (msg.error() and msg.error().code() == -191):  # _PARTITION_EOF
+                            done = True
+                            break
+                        if msg.error() or msg.value() is None:
+                            continue
+                        key = (msg.key() or b"").decode()
+                        if key in out:
+                            schema, record = serde.decode(msg.value())
+                            if schema.fullname.endswith("PriceTick"):
+                                prefix = f"{key}:"
+                                event_id = record["event_id"]
+                                if event_id.startswith(prefix):
+                                    out[key].append((event_id[len(prefix):], record["event_time"]))
+        finally:
+            consumer.close()
+        return out
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+

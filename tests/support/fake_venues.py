@@ -1,0 +1,235 @@
+"""Local servers on 127.0.0.1 that speak real venues' documented formats, with faults on demand.
+
+* :class:`FakeBinance` — Binance's spot REST API as ccxt's binance client calls it: ``GET …/exchangeInfo``
+  (one symbol), ``GET …/aggTrades?symbol&startTime&endTime&limit`` (aggregate trades ``{a, p, q, f, l, T, m, M}``,
+  ascending, ``startTime`` inclusive), ``GET …/time`` (``{serverTime}``); errors as Binance sends them
+  (``{"code": -1003, "msg": …}`` with HTTP 429 for the rate limit).
+* :class:`FakeTwelveData` — TwelveData's WebSocket ``/v1/quotes/price`` (``{"action": "subscribe", "params":
+  {"symbols": …}}`` → ``subscribe-status``; ``price`` events; ``{"action": "heartbeat"}`` → ``heartbeat``)
+  and REST ``/time_series`` (``{"meta": …, "values": [{"datetime", "open", "high", "low", "close", …}],
+  "status": "ok"}``, newest first; errors ``{"code": 429, "message": …, "status": "error"}``).
+
+Faults are queued and consumed one per request (REST) or applied to the running stream (WebSocket):
+``"429"``, ``"cut"`` (the body stops half-way and the connection is closed), ``"stall"`` (no answer for
+``stall_s``), ``"dup"`` (the page repeats trades), ``"shuffle"`` (a page out of order), ``"malformed"``
+(an unreadable trade in the page).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import json
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+
+class _Server:
+    def __init__(self) -> None:
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+        self.requests: list[str] = []
+        self.faults: deque[str] = deque()
+        self.stall_s = 3.0
+
+    def routes(self, app: web.Application) -> None:
+        raise NotImplementedError
+
+    async def start(self) -> str:
+        app = web.Application()
+        self.routes(app)
+        self.runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return f"http://127.0.0.1:{self.port}"
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    async def _body(self, request: web.Request, payload: Any, fault: str | None) -> web.StreamResponse:
+        body = json.dumps(payload).encode()
+        if fault == "cut":  # half the body, then the connection is closed
+            response = web.StreamResponse(headers={"Content-Type": "application/json",
+                                                   "Content-Length": str(len(body))})
+            await response.prepare(request)
+            await response.write(body[: len(body) // 2])
+            request.transport.close()  # type: ignore[union-attr]
+            return response
+        return web.Response(body=body, content_type="application/json")
+
+
+class FakeBinance(_Server):
+    SYMBOL = "BTCUSDT"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trades: list[dict[str, Any]] = []  # ascending by T
+
+    def add_trades(self, first_id: int, times_ms: list[int], price: float = 100.0) -> list[dict[str, Any]]:
+        new = [{"a": first_id + i, "p": f"{price + i * 0.01:.2f}", "q": "0.50000000", "f": first_id + i,
+                "l": first_id + i, "T": t, "m": i % 2 == 0, "M": True} for i, t in enumerate(times_ms)]
+        last = self.trades[-1] if self.trades else None
+        in_order = last is None or not new or (new[0]["T"], new[0]["a"]) >= (last["T"], last["a"])
+        self.trades.extend(new)
+        if in_order and getattr(self, "_sorted_times", None) is not None:  # appended at the end: no re-sort
+            self._sorted_times.extend(t["T"] for t in new)  # type: ignore[union-attr]
+        else:
+            self.trades.sort(key=lambda t: (t["T"], t["a"]))
+            self._sorted_times = None
+        return new
+
+    def clear(self) -> None:
+        self.trades.clear()
+        self._sorted_times = None
+
+    def _times(self) -> list[int]:
+        if getattr(self, "_sorted_times", None) is None:
+            self._sorted_times = [t["T"] for t in self.trades]
+        return self._sorted_times  # type: ignore[return-value]
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/{base:.*}/exchangeInfo", self.exchange_info)
+        app.router.add_get("/{base:.*}/aggTrades", self.agg_trades)
+        app.router.add_get("/{base:.*}/time", self.time)
+
+    async def exchange_info(self, request: web.Request) -> web.Response:
+        self.requests.append(request.path_qs)
+        return web.json_response({"timezone": "UTC", "serverTime": 0, "rateLimits": [], "exchangeFilters": [],
+                                  "symbols": [{
+                                      "symbol": self.SYMBOL, "status": "TRADING", "baseAsset": "BTC",
+                                      "baseAssetPrecision": 8, "quoteAsset": "USDT", "quotePrecision": 8,
+                                      "quoteAssetPrecision": 8, "orderTypes": ["LIMIT", "MARKET"],
+                                      "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
+                                      "filters": [
+                                          {"filterType": "PRICE_FILTER", "minPrice": "0.01", "maxPrice": "1000000",
+                                           "tickSize": "0.01"},
+                                          {"filterType": "LOT_SIZE", "minQty": "0.00001", "maxQty": "9000",
+                                           "stepSize": "0.00001"}],
+                                      "permissions": ["SPOT"]}]})
+
+    async def time(self, request: web.Request) -> web.Response:
+        self.requests.append(request.path_qs)
+        return web.json_response({"serverTime": int(datetime.now(UTC).timestamp() * 1000)})
+
+    async def agg_trades(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(request.path_qs)
+        fault = self.faults.popleft() if self.faults else None
+        if fault == "429":
+            return web.json_response({"code": -1003, "msg": "Too many requests; current limit is 1200 request "
+                                      "weight per 1 MINUTE."}, status=429, headers={"Retry-After": "1"})
+        if fault == "stall":
+            await asyncio.sleep(self.stall_s)
+        q = request.query
+        limit = min(int(q.get("limit", 500)), 1000)
+        start = int(q["startTime"]) if "startTime" in q else None
+        end = int(q["endTime"]) if "endTime" in q else None
+        times = self._times()
+        lo = bisect.bisect_left(times, start) if start is not None else 0
+        hi = bisect.bisect_right(times, end) if end is not None else len(times)
+        page = self.trades[lo:min(hi, lo + limit)] if start is not None else self.trades[max(lo, hi - limit):hi]
+        if fault == "dup":
+            page = page + page[: max(1, len(page) // 2)]
+        elif fault == "shuffle":
+            page = list(reversed(page))
+        elif fault == "malformed" and page:
+            bad = dict(page[0], a=page[0]["a"] + 10_000_000, p="abc")
+            page = [*page, bad, {"a": page[0]["a"] + 10_000_001, "q": "1", "T": page[0]["T"]}]
+        return await self._body(request, page, fault)
+
+
+class FakeTwelveData(_Server):
+    """One quote stream; ``push(symbol, ts_s, price)`` sends a price event to every subscriber of the symbol."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sockets: list[tuple[web.WebSocketResponse, set[str]]] = []
+        self.bars: dict[str, list[tuple[int, float]]] = {}  # symbol -> (minute start s, close) for time_series
+        self.subscribed = asyncio.Event()
+        self.connections = 0
+        self.heartbeats = 0
+        self.mute = False  # a silent stall: nothing answered, nothing sent
+        self.transports: list[Any] = []
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/v1/quotes/price", self.websocket)
+        app.router.add_get("/time_series", self.time_series)
+
+    async def websocket(self, request: web.Request) -> web.WebSocketResponse:
+        self.requests.append(request.path_qs)
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.connections += 1
+        self.subscribed.clear()
+        self.transports.append(request.transport)
+        symbols: set[str] = set()
+        entry = (ws, symbols)
+        self.sockets.append(entry)
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT or self.mute:
+                    continue
+                data = json.loads(msg.data)
+                if data.get("action") == "subscribe":
+                    wanted = data["params"]["symbols"]
+                    names = wanted.split(",") if isinstance(wanted, str) else [w["symbol"] for w in wanted]
+                    symbols.update(n.strip() for n in names)
+                    await ws.send_str(json.dumps({"event": "subscribe-status", "status": "ok", "success": [
+                        {"symbol": n, "exchange": "PHYSICAL CURRENCY", "country": "", "type": "Physical Currency"}
+                        for n in sorted(symbols)], "fails": []}))
+                    self.subscribed.set()
+                elif data.get("action") == "heartbeat":
+                    self.heartbeats += 1
+                    await ws.send_str(json.dumps({"event": "heartbeat", "status": "ok"}))
+        finally:
+            self.sockets.remove(entry)
+        return ws
+
+    async def push(self, symbol: str, ts_s: int, price: float, *, raw: str | None = None) -> int:
+        """Sends a price event (or ``raw`` text) to the subscribers of ``symbol``; returns how many got it."""
+        text = raw or json.dumps({"event": "price", "symbol": symbol, "currency_base": symbol.split("/")[0],
+                                  "currency_quote": symbol.split("/")[-1], "exchange": "PHYSICAL CURRENCY",
+                                  "type": "Physical Currency", "timestamp": ts_s, "price": price,
+                                  "bid": price - 0.5, "ask": price + 0.5, "day_volume": 0})
+        sent = 0
+        for ws, symbols in list(self.sockets):
+            if symbol in symbols and not ws.closed:
+                await ws.send_str(text)
+                sent += 1
+        return sent
+
+    async def drop_connections(self) -> None:
+        for ws, _ in list(self.sockets):
+            await ws.close()
+
+    def cut_mid_message(self) -> None:
+        """The start of a text frame announcing 256 bytes, a few of them, then the TCP connection closes."""
+        for transport in self.transports:
+            if transport is not None and not transport.is_closing():
+                transport.write(b"\x81\x7e\x01\x00" + b'{"event": "price", "sym')
+                transport.close()
+        self.transports.clear()
+
+    async def time_series(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(request.path_qs)
+        fault = self.faults.popleft() if self.faults else None
+        if fault == "429":
+            return web.json_response({"code": 429, "message": "You have run out of API credits for the current "
+                                      "minute.", "status": "error"})
+        q = request.query
+        symbol = q["symbol"]
+        fmt = "%Y-%m-%d %H:%M:%S"
+        start = datetime.strptime(q["start_date"], fmt).replace(tzinfo=UTC).timestamp()
+        end = datetime.strptime(q["end_date"], fmt).replace(tzinfo=UTC).timestamp()
+        rows = [(t, c) for t, c in self.bars.get(symbol, []) if start <= t <= end]
+        values = [{"datetime": datetime.fromtimestamp(t, UTC).strftime(fmt), "open": f"{c:.5f}", "high": f"{c:.5f}",
+                   "low": f"{c:.5f}", "close": f"{c:.5f}"} for t, c in sorted(rows, reverse=True)]
+        return await self._body(request, {
+            "meta": {"symbol": symbol, "interval": q.get("interval", "1min"), "currency_base": symbol.split("/")[0],
+                     "currency_quote": symbol.split("/")[-1], "type": "Physical Currency"},
+            "values": values, "status": "ok"}, fault)
