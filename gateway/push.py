@@ -68,7 +68,7 @@ TIERS = ("critical", "important", "tracking")
 CHANNEL = re.compile(
     r"^(bars:[A-Za-z0-9_.-]{1,64}:[A-Za-z0-9_./-]{1,32}:[0-9]{1,6}|ticks:[A-Za-z0-9_.-]{1,64}:[A-Za-z0-9_./-]{1,32}"
     r"|alerts|breakers|opportunities:(critical|important|tracking)"
-    r"|scanner:(PRE_MARKET|REGULAR|POST_MARKET):[A-Za-z0-9_]{1,64})$"
+    r"|scanner:(PRE_MARKET|REGULAR|POST_MARKET):[A-Za-z][A-Za-z0-9_]{0,63})$"
 )
 MAX_CHANNELS = 10_000  # per process: a subscription to a channel no event has named yet creates it
 MAX_SUBSCRIPTIONS = 200  # per client

@@ -22,7 +22,7 @@ from processors.core import Record
 from processors.scanner.records import rebuild_board
 
 router = APIRouter(prefix="/scanner", tags=["scanner"])
-CATEGORY = r"^[A-Za-z0-9_]{1,64}$"
+CATEGORY = r"^[A-Za-z][A-Za-z0-9_]{0,63}$"
 TICKER = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,15}$"
 MAX_TOP = 500
 Session = Annotated[Literal["PRE_MARKET", "REGULAR", "POST_MARKET"] | None, Query(description="Only this session.")]

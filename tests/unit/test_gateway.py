@@ -147,7 +147,8 @@ def test_ping_needs_no_key_and_version_names_the_package(client: TestClient) -> 
     assert client.get(f"{PREFIX}/system/ping").json()["pong"] is True
     body = client.get(f"{PREFIX}/system/version", headers=bearer(READ)).json()
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    assert body["name"] == "mercado" and body["api"] == "v1" and body["pipelines"] == ["marketdata", "retail", "risk", "scanner"]
+    assert body["name"] == "mercado" and body["api"] == "v1"
+    assert body["pipelines"] == ["marketdata", "retail", "risk", "scanner"]
     assert body["schemas"] > 10 and body["version"] in (version, "0+unknown")
 
 
