@@ -15,7 +15,10 @@ Channels (names a client subscribes to):
 The scanner board itself (``scanner.results.v1``, compacted) is read whole when the consumer starts and
 kept up to date from the topic (``hub.board``: ``/api/v1/scanner/board`` serves it); a scanner snapshot is
 taken from it, so it may already show a change whose delta follows it: a client applies a delta's changes
-by ticker (ENTERED and MOVED set the rank, LEFT removes), which makes a repeat harmless.
+by ticker (ENTERED and MOVED set the rank, LEFT removes), which makes a repeat harmless. Results and deltas
+are two topics: within a fetch, each batch's results are applied before its deltas are published, but a
+delta fetched one poll (~50 ms) before its results leaves a snapshot taken in between a step behind (until
+that board's next delta or a re-subscribe).
 
 A channel's first subscriber in a process reads its snapshot from the sink's database (gateway/seed.py:
 in the events' shape; ticks are not stored, their snapshot starts empty); from then on the process keeps
