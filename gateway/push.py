@@ -291,7 +291,7 @@ class PushHub:
                         board.append((msg.key(), record))
                     else:
                         batch.append((msg.topic().removeprefix(prefix), schema.name, record))
-                if board:  # before the batch's deltas: a snapshot never lags the deltas sent before it
+                if board:  # before the batch's deltas: a snapshot after them holds their results
                     self._loop.call_soon_threadsafe(self.apply_board, board)
                 if batch:
                     self._loop.call_soon_threadsafe(self.publish, batch)
