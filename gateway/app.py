@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from gateway.auth import KeyStore, Role, requires
 from gateway.db import Database, create_pool
 from gateway.models import Problem
-from gateway.routes import marketdata, retail, risk, system
+from gateway.routes import marketdata, retail, risk, scanner, system
 from gateway.settings import GatewaySettings
 
 PREFIX = "/api/v1"
@@ -74,7 +74,7 @@ def create_app(settings: GatewaySettings, *, push: bool = True) -> FastAPI:
         )
     reader = [Depends(requires(Role.read))]
     app.include_router(system.ping_router, prefix=PREFIX)
-    for router in (system.router, marketdata.router, retail.router, risk.router, risk.alerts_router):
+    for router in (system.router, marketdata.router, retail.router, risk.router, risk.alerts_router, scanner.router):
         app.include_router(router, prefix=PREFIX, dependencies=reader, responses=ERRORS)
     if push:
         from gateway.push import router as push_router

@@ -327,6 +327,73 @@ class OrderDecision(BaseModel):
     trading_state: str | None
 
 
+# --------------------------------------------------------------------------- scanner
+class ScannerLine(BaseModel):
+    """A ticker's line on the current board (``scanner.results.v1``) in one category."""
+
+    scanner: str
+    trading_day: str
+    session: str
+    category: str
+    rank: int
+    score: float
+    ticker: str
+    price: float
+    change_pct: float
+    change_open_pct: float | None
+    gap_pct: float
+    volume: int
+    relative_volume: float | None
+    day_high: float
+    day_low: float
+    updated_at: dt.datetime = Field(description="The event time of the snapshot that last changed this line.")
+
+
+class ScannerBoard(BaseModel):
+    """The current board: the top ``top`` lines of each scanner, session and category, in rank order."""
+
+    items: list[ScannerLine]
+    top: int
+    as_of: dt.datetime | None = Field(description="The latest event time on the board (null: an empty board).")
+
+
+class ScannerTopEntry(BaseModel):
+    """A persisted board line (``scanner_top``): at each interval boundary, each session's close, or manual."""
+
+    event_id: str
+    event_time: dt.datetime
+    scanner: str
+    trading_day: str
+    session: str
+    category: str
+    rank: int
+    ticker: str
+    score: float
+    price: float
+    change_pct: float
+    gap_pct: float
+    volume: int
+    relative_volume: float | None
+    trigger: str
+
+
+class TickerPlacement(BaseModel):
+    """Where a ticker stood at one persisted instant (``scanner_ticker_history``)."""
+
+    ticker: str
+    scanner: str
+    trading_day: str
+    session: str
+    as_of: dt.datetime
+    trigger: str
+    category: str
+    rank: int
+    score: float
+    price: float
+    change_pct: float
+    gap_pct: float
+
+
 # --------------------------------------------------------------------------- system
 class Ping(BaseModel):
     pong: Literal[True] = True

@@ -7,7 +7,18 @@ Channels (names a client subscribes to):
 - ``alerts`` every alert of every pipeline (snapshot: the latest 50);
 - ``breakers`` every breaker transition (snapshot: the latest transition of each breaker and scope);
 - ``opportunities:<critical|important|tracking>`` opportunity revisions, re-validations and closures of a
-  tier (snapshot: the open opportunities of the tier).
+  tier (snapshot: the open opportunities of the tier);
+- ``scanner:<PRE_MARKET|REGULAR|POST_MARKET>:<category>`` the scanner board's deltas (ScanDelta: tickers
+  ENTERED / LEFT / MOVED, each with the scanner's own ``sequence``) of a session and category (snapshot: the
+  board's ScanResult lines of that session and category, each scanner's in rank order).
+
+The scanner board itself (``scanner.results.v1``, compacted) is read whole when the consumer starts and
+kept up to date from the topic (``hub.board``: ``/api/v1/scanner/board`` serves it); a scanner snapshot is
+taken from it, so it may already show a change whose delta follows it: a client applies a delta's changes
+by ticker (ENTERED and MOVED set the rank, LEFT removes), which makes a repeat harmless. Results and deltas
+are two topics: within a fetch, each batch's results are applied before its deltas are published, but a
+delta fetched one poll (~50 ms) before its results leaves a snapshot taken in between a step behind (until
+that board's next delta or a re-subscribe).
 
 A channel's first subscriber in a process reads its snapshot from the sink's database (gateway/seed.py:
 in the events' shape; ticks are not stored, their snapshot starts empty); from then on the process keeps
@@ -59,13 +70,15 @@ router = APIRouter(tags=["push"])
 TIERS = ("critical", "important", "tracking")
 CHANNEL = re.compile(
     r"^(bars:[A-Za-z0-9_.-]{1,64}:[A-Za-z0-9_./-]{1,32}:[0-9]{1,6}|ticks:[A-Za-z0-9_.-]{1,64}:[A-Za-z0-9_./-]{1,32}"
-    r"|alerts|breakers|opportunities:(critical|important|tracking))$"
+    r"|alerts|breakers|opportunities:(critical|important|tracking)"
+    r"|scanner:(PRE_MARKET|REGULAR|POST_MARKET):[A-Za-z][A-Za-z0-9_]{0,63})$"
 )
 MAX_CHANNELS = 10_000  # per process: a subscription to a channel no event has named yet creates it
 MAX_SUBSCRIPTIONS = 200  # per client
 RECENT_ALERTS = 50
 MAX_OPEN_OPPORTUNITIES = 20_000  # per tier: the oldest leave the snapshot first
-PUSH_TOPICS = (topics.TICKS, topics.BARS, topics.MD_ALERTS, topics.RISK_ALERTS, topics.BREAKERS, topics.OPPORTUNITIES)
+PUSH_TOPICS = (topics.TICKS, topics.BARS, topics.MD_ALERTS, topics.RISK_ALERTS, topics.BREAKERS, topics.OPPORTUNITIES,
+               topics.SCAN_RESULTS, topics.SCAN_DELTAS)
 
 
 def _json_default(value: Any) -> Any:
@@ -173,6 +186,9 @@ def route(topic: str, schema: str, record: dict[str, Any]) -> Iterable[tuple[str
     elif topic == topics.BREAKERS:
         if schema == "BreakerTransition":
             yield "breakers", f"{record['venue']}|{record['breaker']}|{record['scope']}", record
+    elif topic == topics.SCAN_DELTAS:
+        if schema == "ScanDelta":  # the snapshot is the board's (PushHub.board), not the channel's memory
+            yield f"scanner:{record['session']}:{record['category']}", None, None
 
 
 class PushHub:
@@ -191,6 +207,8 @@ class PushHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.missing_topics: list[str] = []
         self.db: Any = None  # gateway.db.Database: snapshots of channels this process has not seen yet
+        self.board: dict[bytes, dict[str, Any]] | None = None  # scanner.results.v1: key -> its last ScanResult
+        self.board_error: str | None = "still reading scanner.results.v1"
 
     # ------------------------------------------------------------------ consumer thread
     async def start(self) -> None:
@@ -209,6 +227,7 @@ class PushHub:
 
         from streams.codec.serde import DecodeError
         from streams.kafka.clients import admin_config, consumer_config
+        from streams.kafka.compacted import read_latest
         from streams.kafka.consumer import default_serde, end_offsets
         from streams.kafka.headers import is_marker
 
@@ -231,6 +250,16 @@ class PushHub:
                 # "ready" means every event committed after it reaches the clients; a fetch returns after
                 # 5 ms at most (the default 500 ms would be the latency of a quiet topic)
                 ends = end_offsets(settings, present) if present else {}
+                results = settings.topic(topics.SCAN_RESULTS)
+                if results in present:  # read after `ends`: the consumer re-applies, last value per key wins
+                    try:
+                        board = read_latest(settings, topics.SCAN_RESULTS)
+                        self._loop.call_soon_threadsafe(self.load_board, board)  # type: ignore[union-attr]
+                    except Exception as exc:  # noqa: BLE001 — no board; every other channel still works
+                        log.warning("push: cannot read the scanner board: %s", exc)
+                        self.board_error = f"cannot read {results}"
+                else:
+                    self.board_error = f"no topic {results}"
                 quick = {"fetch.wait.max.ms": 5, "enable.partition.eof": False}
                 consumer = Consumer(consumer_config(settings, f"mercado-api-push-{self.epoch}", **quick))
                 consumer.assign([TopicPartition(t, p, offset) for (t, p), offset in ends.items()])
@@ -238,8 +267,10 @@ class PushHub:
             self._loop.call_soon_threadsafe(self.ready.set)
             serde = default_serde(settings)
             prefix = settings.kafka.topic_prefix
+            results = settings.topic(topics.SCAN_RESULTS)
             while not self._stop.is_set() and consumer is not None:
                 batch = []
+                board: list[tuple[bytes, dict[str, Any] | None]] = []
                 for msg in consumer.consume(2000, 0.05):
                     err = msg.error()
                     if err is not None:
@@ -248,11 +279,20 @@ class PushHub:
                         continue
                     if is_marker(msg.value(), msg.headers()):
                         continue
+                    if msg.value() is None:  # a tombstone: only the board's mean something
+                        if msg.topic() == results:
+                            board.append((msg.key(), None))
+                        continue
                     try:
                         schema, record = serde.decode(msg.value())
                     except DecodeError:  # the sink dead-letters it; push skips it
                         continue
-                    batch.append((msg.topic().removeprefix(prefix), schema.name, record))
+                    if msg.topic() == results:
+                        board.append((msg.key(), record))
+                    else:
+                        batch.append((msg.topic().removeprefix(prefix), schema.name, record))
+                if board:  # before the batch's deltas: a snapshot after them holds their results
+                    self._loop.call_soon_threadsafe(self.apply_board, board)
                 if batch:
                     self._loop.call_soon_threadsafe(self.publish, batch)
         except Exception:  # noqa: BLE001 — logged; the REST API keeps serving without push
@@ -262,6 +302,28 @@ class PushHub:
                 consumer.close()
 
     # ------------------------------------------------------------------ on the event loop
+    def load_board(self, board: dict[bytes, dict[str, Any]]) -> None:
+        self.board, self.board_error = board, None
+
+    def apply_board(self, changes: list[tuple[bytes, dict[str, Any] | None]]) -> None:
+        """ScanResult lines (None: a tombstone) of ``scanner.results.v1``, in log order."""
+        if self.board is None:
+            return
+        for key, record in changes:
+            if record is None:
+                self.board.pop(key, None)
+            else:
+                self.board[key] = record
+
+    def snapshot(self, ch: Channel) -> list[dict[str, Any]]:
+        if not ch.name.startswith("scanner:"):
+            return ch.snapshot()
+        from gateway.routes.scanner import ranked
+
+        _, session, category = ch.name.split(":", 2)
+        lines = (self.board or {}).values()
+        return [r for _name, ordered in ranked(lines, session=session, category=category) for r in ordered]
+
     def channel(self, name: str) -> Channel:
         ch = self.channels.get(name)
         if ch is None:
@@ -347,7 +409,7 @@ class PushHub:
                         client.offer(name, text, force=True)
             else:
                 snapshot = {"type": "snapshot", "channel": name, "seq": ch.seq, "epoch": self.epoch,
-                            "data": ch.snapshot()}  # fmt: skip
+                            "data": self.snapshot(ch)}  # fmt: skip
                 client.offer(name, dumps(snapshot), force=True)
             ch.subscribers.add(client)
             client.channels.add(name)

@@ -11,67 +11,24 @@ second run for the same board writes nothing more.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Producer
 from rich.table import Table
 
 from processors import topics
 from processors.core import Record
-from processors.scanner.records import MANUAL, rebuild_board, top_entry
+from processors.scanner.records import MANUAL, top_entry
 from streams.commands.app import console, fail
 from streams.config import Settings, get_settings
 from streams.kafka.catalog import topic as catalog_topic
-from streams.kafka.clients import consumer_config, producer_config
+from streams.kafka.clients import producer_config
+from streams.kafka.compacted import current_board
 from streams.kafka.consumer import default_serde
 
 scanner_app = typer.Typer(help="The stock scanner's board (from its compacted topic) and persistence.",
                           no_args_is_help=True)
-
-
-def read_topic_to_end(settings: Settings, names: list[str], timeout_s: float = 60.0) -> Iterator[Message]:
-    """Every committed message of ``names`` (tombstones included), from the beginning to where each
-    partition ends now (its end-of-partition event, read_committed)."""
-    consumer = Consumer(consumer_config(settings, f"mercado-read-{time.time_ns()}"))
-    try:
-        md = consumer.list_topics(timeout=30)
-        partitions = [TopicPartition(n, p, OFFSET_BEGINNING) for n in names for p in sorted(md.topics[n].partitions)]
-        consumer.assign(partitions)
-        pending = {(tp.topic, tp.partition) for tp in partitions}
-        deadline = time.monotonic() + timeout_s
-        while pending:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"did not reach the end of {sorted(pending)} in {timeout_s:.0f} s")
-            for msg in consumer.consume(1000, 0.2):
-                error = msg.error()
-                if error is None:
-                    yield msg
-                elif error.code() == KafkaError._PARTITION_EOF:
-                    pending.discard((msg.topic(), msg.partition()))
-                else:
-                    raise RuntimeError(f"consumer error: {error.str()}")
-    finally:
-        consumer.close()
-
-
-def read_board_lines(settings: Settings, timeout_s: float = 60.0) -> list[Record]:
-    """The current ScanResult lines: ``scanner.results.v1`` read to its end, the last value per key (a
-    tombstone removes its key)."""
-    serde = default_serde(settings)
-    latest: dict[bytes, Record | None] = {}
-    for msg in read_topic_to_end(settings, [settings.topic(topics.SCAN_RESULTS)], timeout_s):
-        latest[msg.key()] = None if msg.value() is None else serde.decode(msg.value())[1]
-    return [r for r in latest.values() if r is not None]
-
-
-def current_board(settings: Settings, scanner: str | None = None) -> dict[str, dict[str, list[Record]]]:
-    lines = read_board_lines(settings)
-    if scanner is not None:
-        lines = [r for r in lines if r["scanner"] == scanner]
-    return rebuild_board(lines)
 
 
 def manual_entries(board: dict[str, dict[str, list[Record]]], top_n: int) -> list[Record]:

@@ -1,7 +1,8 @@
 """Every read endpoint of ``mercado api`` over the real database, filled by the real sink after a generated
 day (tests/support/gateway.py: 16:00-17:15 UTC of seed 42's 2026-11-20 through every pipeline), served by
-uvicorn on loopback: values against independent SQL, filters, pages, auth, hostile parameters, and
-Schemathesis over the OpenAPI document (no 5xx, every response matches its schema)."""
+uvicorn on loopback: values against independent SQL (the scanner board: against its topic), filters, pages,
+auth, hostile parameters, and Schemathesis over the OpenAPI document (no 5xx, every response matches its
+schema)."""
 
 from __future__ import annotations
 
@@ -23,11 +24,13 @@ from websockets.asyncio.client import connect
 
 from gateway.app import PREFIX, create_app
 from gateway.settings import GatewaySection, GatewaySettings
+from processors import topics
 from schemas.loader import load_schemas
+from streams.codec.serde import AvroSerde
 from streams.config import Settings
 from tests.support.api_server import serving
 from tests.support.gateway import WINDOW_END, WINDOW_START, fill
-from tests.support.sink import create_database, drop_database, isolated, migrated, query
+from tests.support.sink import create_database, drop_database, isolated, migrated, query, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 READ, COMMAND, EXPIRED = "it-read-key", "it-command-key", "it-expired-key"
@@ -35,7 +38,7 @@ HOSTILE = [
     "' OR '1'='1", "x'; DROP TABLE md_bars; --", "BTC/USDT' --", "\x00", "a\nb", "../../etc/passwd", "%", "_",
     "x" * 500, "😀", "$1", "binance:BTC/USDT", " binance", "(SELECT 1)",
 ]  # fmt: skip
-EXAMPLES_PER_OPERATION = 12  # Schemathesis: ~25 operations, bounded to keep the test near 15 s
+EXAMPLES_PER_OPERATION = 12  # Schemathesis: ~28 operations, bounded to keep the test near 15 s
 
 
 @dataclass
@@ -257,6 +260,68 @@ def test_order_decisions_and_alerts(api: Api) -> None:
     assert all(isinstance(a["details"], dict) for a in md)
 
 
+# --------------------------------------------------------------------------- scanner
+def topic_board(api: Api) -> tuple[dict[str, dict[str, Any]], list[tuple[str, str, str, int, str]]]:
+    """The compacted topic read here by hand (last value per key, tombstones remove): key -> line, and every
+    (scanner, session, category, rank, ticker) placement, sorted."""
+    serde, latest = AvroSerde(), {}
+    for msg in read_topic(api.settings, api.settings.topic(topics.SCAN_RESULTS)):
+        latest[msg.key()] = None if msg.value() is None else serde.decode(msg.value())[1]
+    lines = {k.decode(): r for k, r in latest.items() if r is not None}
+    placed = sorted((r["scanner"], r["session"], p["category"], p["rank"], r["ticker"])
+                    for r in lines.values() for p in r["categories"])  # fmt: skip
+    return lines, placed
+
+
+def test_scanner_board_is_the_compacted_topics_last_value_per_key(api: Api) -> None:
+    lines, placed = topic_board(api)
+    assert len(lines) > 20 and len(placed) >= len(lines)  # a line in no category is a tombstone
+    body = api.ok("/scanner/board", top=500)
+    got = [(i["scanner"], i["session"], i["category"], i["rank"], i["ticker"]) for i in body["items"]]
+    assert got == placed  # every placement, in (scanner, session, category, rank) order
+    latest = max(r["event_time"] for r in lines.values())
+    assert body["as_of"] == iso(dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=latest))
+    for item in body["items"][:50]:
+        line = lines[f"{item['scanner']}:{item['session']}:{item['ticker']}"]
+        assert (item["price"], item["volume"], item["gap_pct"]) == (line["price"], line["volume"], line["gap_pct"])
+    category = placed[0][2]
+    top3 = api.ok("/scanner/board", session="REGULAR", category=category, top=3)["items"]
+    assert [(i["category"], i["rank"], i["ticker"]) for i in top3] == [p[2:] for p in placed if p[2] == category][:3]
+    assert [i["rank"] for i in top3] == [1, 2, 3]
+    assert api.ok("/scanner/board", session="PRE_MARKET")["items"] == []  # 11:00-12:15 New York: regular only
+    assert api.ok("/scanner/board", scanner="nobody")["items"] == []
+
+
+def test_scanner_history_is_every_persisted_board_in_order(api: Api) -> None:
+    history = all_pages(api, "/scanner/history", 40)
+    rows = api.sql("SELECT event_id, event_time, category, rank, ticker, volume, trigger FROM scanner_top "
+                   "ORDER BY event_time, scanner, session, category, rank")  # fmt: skip
+    assert len(history) == len(rows) > 50
+    assert [(h["event_id"], dt.datetime.fromisoformat(h["event_time"]), h["category"], h["rank"], h["ticker"],
+             h["volume"], h["trigger"]) for h in history] == [tuple(r) for r in rows]  # fmt: skip
+    assert {h["event_time"] for h in history} == {"2026-11-20T17:00:00Z"}  # the 12:00 New York interval board
+    category = history[0]["category"]
+    one = api.ok("/scanner/history", category=category, trigger="interval", session="REGULAR", limit=1000)["items"]
+    assert [h["event_id"] for h in one] == [h["event_id"] for h in history if h["category"] == category]
+    assert [h["rank"] for h in one] == list(range(1, len(one) + 1))
+    assert api.ok("/scanner/history", trigger="close")["items"] == []
+    assert api.ok("/scanner/history", start="2026-11-20T16:00:00Z", end="2026-11-20T17:00:00Z")["items"] == []
+
+
+def test_a_tickers_category_history(api: Api) -> None:
+    [(ticker, n)] = api.sql("SELECT ticker, count(*) FROM scanner_top GROUP BY ticker ORDER BY 2 DESC, 1 LIMIT 1")
+    got = api.ok(f"/scanner/tickers/{ticker}")["items"]
+    rows = api.sql("SELECT category, rank, score, as_of FROM scanner_ticker_history WHERE ticker = $1 "
+                   "ORDER BY as_of, scanner, session, category", ticker)  # fmt: skip
+    assert len(got) == n == len(rows) >= 2  # one ticker in several categories
+    assert [(g["category"], g["rank"], g["score"], dt.datetime.fromisoformat(g["as_of"])) for g in got] == [
+        tuple(r) for r in rows
+    ]
+    assert all(g["ticker"] == ticker for g in got)
+    assert api.ok(f"/scanner/tickers/{ticker}", category=got[0]["category"])["items"] == got[:1]
+    assert api.ok("/scanner/tickers/NOSUCH")["items"] == []  # never in a persisted top: an empty page
+
+
 # --------------------------------------------------------------------------- system
 def test_health_reports_kafka_postgres_the_sink_and_the_tables(api: Api) -> None:
     body = api.ok("/system/health")
@@ -264,7 +329,7 @@ def test_health_reports_kafka_postgres_the_sink_and_the_tables(api: Api) -> None
     assert body["sink"]["group"] == api.settings.kafka.topic_prefix + "sink" and body["sink"]["lag"] == 0
     assert body["sink"]["last_commit"] is not None and body["sink"]["partitions"] > 10
     assert {w["group"] for w in body["workers"]} == {f"{api.settings.kafka.topic_prefix}mercado-{p}"
-                                                      for p in ("marketdata", "retail", "risk")}  # fmt: skip
+                                                      for p in ("marketdata", "retail", "risk", "scanner")}  # fmt: skip
     tables = {t["table_name"]: t["row_count"] for t in body["tables"]}
     assert tables["md_bars"] == api.sql("SELECT count(*) FROM md_bars")[0][0] > 0
     assert api.ok("/system/ping")["pong"] is True
@@ -298,19 +363,21 @@ def _string_parameters(api: Api) -> list[tuple[str, str, str]]:
     return out
 
 
-VALID = {"venue": "binance", "symbol": "BTC/USDT", "retailer": "paris", "sku": "1", "opportunity_id": "opp:" + "0" * 20}
+VALID = {"venue": "binance", "symbol": "BTC/USDT", "retailer": "paris", "sku": "1", "opportunity_id": "opp:" + "0" * 20,
+         "ticker": "AAPL"}
 
 
 def test_a_hostile_value_in_every_string_parameter_is_4xx_and_changes_nothing(api: Api) -> None:
     parameters = _string_parameters(api)
-    assert {("/api/v1/retail/listings/{retailer}/{sku}", "sku", "path"),
-            ("/api/v1/marketdata/bars", "symbol", "query")} <= set(parameters)  # fmt: skip
+    assert {("/api/v1/retail/listings/{retailer}/{sku}", "sku", "path"), ("/api/v1/marketdata/bars", "symbol", "query"),
+            ("/api/v1/scanner/tickers/{ticker}", "ticker", "path"), ("/api/v1/scanner/board", "category", "query"),
+            ("/api/v1/scanner/history", "session", "query")} <= set(parameters)  # fmt: skip
     before = api.sql("SELECT count(*) FROM md_bars")[0][0]
     for path, name, where in parameters:
         for value in HOSTILE:
             params = {"venue": "binance", "symbol": "BTC/USDT"} if path.endswith(("/bars", "/indicators")) else {}
             url = path
-            for other in ("retailer", "sku", "opportunity_id"):
+            for other in ("retailer", "sku", "opportunity_id", "ticker"):
                 url = url.replace("{" + other + "}", httpx.URL("/", params={"v": value}).query.decode()[2:]
                                   if other == name else VALID[other])  # fmt: skip
             if where == "query":
@@ -344,7 +411,10 @@ def test_schemathesis_finds_no_5xx_and_every_response_matches_the_schema(api: Ap
 
 # --------------------------------------------------------------------------- push snapshots from the database
 def test_push_snapshots_come_from_the_database_in_the_events_shape(api: Api) -> None:
-    channels = ["bars:binance:BTC/USDT:60", "breakers", "alerts", "opportunities:critical", "ticks:binance:BTC/USDT"]
+    _lines, placed = topic_board(api)
+    scanner_channel = f"scanner:REGULAR:{placed[0][2]}"
+    channels = ["bars:binance:BTC/USDT:60", "breakers", "alerts", "opportunities:critical", "ticks:binance:BTC/USDT",
+                scanner_channel]  # fmt: skip
     url = api.base.replace("http://", "ws://") + PREFIX + "/ws"
 
     async def collect() -> dict[str, list[dict[str, Any]]]:
@@ -378,3 +448,6 @@ def test_push_snapshots_come_from_the_database_in_the_events_shape(api: Api) -> 
     expected_ids = api.sql("SELECT opportunity_id FROM retail_open_opportunities WHERE tier = 'CRITICAL'")
     assert critical == {r[0] for r in expected_ids} and critical
     assert snapshots["ticks:binance:BTC/USDT"] == []  # ticks are not stored
+    board = snapshots[scanner_channel]  # the board's lines of the category, in rank order (from the topic)
+    assert [(r["scanner"], r["ticker"]) for r in board] == [(p[0], p[4]) for p in placed if p[2] == placed[0][2]]
+    assert board and all(set(r) == fields["ScanResult"] for r in board)

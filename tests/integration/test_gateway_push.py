@@ -1,6 +1,7 @@
 """``/api/v1/ws`` over the real broker and real sockets: auth closes (4001/4003), snapshot then changes
 with per-channel sequence numbers, resumption after a reconnect (or a fresh snapshot), read_committed
-(an aborted transaction never reaches a client), heartbeats, and many clients fed by one consumer."""
+(an aborted transaction never reaches a client), heartbeats, many clients fed by one consumer, and the
+scanner board's deltas over a snapshot of the board the consumer keeps (which ``/scanner/board`` serves)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from confluent_kafka import Producer
@@ -39,6 +41,7 @@ class Push:
     url: str
     producer: EventProducer
     hub: Any  # the app's PushHub: tests wait on its sequence numbers, never the other way round
+    base: str  # http://127.0.0.1:<port>
 
     async def seen(self, channel: str, seq: int, timeout_s: float = 15.0) -> None:
         """Until the hub has published ``seq`` changes on ``channel``."""
@@ -58,7 +61,7 @@ def push(services: Settings) -> Iterator[Push]:
     with serving(app) as base:
         wait_until(lambda: app.state.hub.ready.is_set(), 60, "the push consumer")
         url = base.replace("http://", "ws://") + PREFIX + "/ws"
-        yield Push(gateway, url, EventProducer(settings), app.state.hub)
+        yield Push(gateway, url, EventProducer(settings), app.state.hub, base)
 
 
 def auth(key: str) -> dict[str, str]:
@@ -199,3 +202,76 @@ async def test_one_consumer_feeds_many_clients_every_change_in_order(push: Push)
         )
         assert sorted(m["data"]["event_id"] for m in by_channel["alerts"]) == sorted(a["event_id"] for a in alerts)
         await ws.close()
+
+
+# --------------------------------------------------------------------------- the scanner board's deltas
+T0 = 1_795_190_400_000_000  # 2026-11-20T16:00Z: 11:00 New York, regular session
+GAINERS = "scanner:REGULAR:top_gainers"
+
+
+def scan_result(ticker: str, rank: int, t: int) -> dict[str, Any]:
+    return {"event_id": f"ws:REGULAR:{ticker}:{t}", "event_time": t, "scanner": "ws", "trading_day": "2026-11-20",
+            "session": "REGULAR", "ticker": ticker, "price": 10.0 + rank, "change_pct": 5.0 / rank,
+            "change_open_pct": None, "gap_pct": 1.0, "volume": 100_000, "relative_volume": None, "day_high": 12.0,
+            "day_low": 9.0, "categories": [{"category": "top_gainers", "rank": rank, "score": 5.0 / rank}]}  # fmt: skip
+
+
+def scan_delta(seq: int, t: int, size: int, changes: list[tuple[str, str, int | None, int | None]]) -> dict[str, Any]:
+    return {"event_id": f"ws:REGULAR:top_gainers:{seq}", "event_time": t, "scanner": "ws",
+            "trading_day": "2026-11-20", "session": "REGULAR", "category": "top_gainers", "sequence": seq,
+            "size": size, "changes": [{"ticker": tk, "change": c, "from_rank": a, "to_rank": b, "score": None}
+                                      for tk, c, a, b in changes]}  # fmt: skip
+
+
+async def test_scanner_deltas_arrive_in_order_over_a_snapshot_of_the_board(push: Push) -> None:
+    def board() -> list[tuple[str, int]]:
+        response = httpx.get(push.base + PREFIX + "/scanner/board", params={"scanner": "ws"}, headers=auth(READ))
+        assert response.status_code == 200, response.text
+        return [(i["ticker"], i["rank"]) for i in response.json()["items"]]
+
+    async def board_becomes(want: list[tuple[str, int]]) -> None:
+        deadline = time.monotonic() + 15
+        while (got := board()) != want:
+            assert time.monotonic() < deadline, f"the board stayed {got}, not {want}"
+            await asyncio.sleep(0.05)
+
+    def results(*records: dict[str, Any] | str) -> None:
+        for r in records:
+            if isinstance(r, str):  # a tombstone: the ticker left every category
+                push.producer.send_raw(topics.SCAN_RESULTS, None, f"ws:REGULAR:{r}".encode())
+            else:
+                push.producer.send(topics.SCAN_RESULTS, "ScanResult", r, key=f"ws:REGULAR:{r['ticker']}")
+        push.producer.flush()
+
+    assert push.hub.board is not None  # read whole (empty) when the consumer started
+    results(scan_result("WSA", 1, T0), scan_result("WSB", 2, T0))
+    await board_becomes([("WSA", 1), ("WSB", 2)])
+    ws, _, _ = await subscribed(push, [GAINERS])
+    snapshot = await receive(ws)
+    assert snapshot["type"] == "snapshot" and [(r["ticker"], r["price"]) for r in snapshot["data"]] == [
+        ("WSA", 11.0), ("WSB", 12.0)
+    ]
+    start = snapshot["seq"]
+    t1, t2, t3 = T0 + 10_000_000, T0 + 20_000_000, T0 + 30_000_000
+    deltas = [
+        scan_delta(1, t1, 3, [("WSC", "ENTERED", None, 1), ("WSA", "MOVED", 1, 2), ("WSB", "MOVED", 2, 3)]),
+        scan_delta(2, t2, 2, [("WSA", "MOVED", 2, 1), ("WSB", "LEFT", 3, None)]),
+        scan_delta(3, t3, 2, [("WSC", "MOVED", 2, 1), ("WSA", "MOVED", 1, 2)]),
+    ]
+    results(scan_result("WSC", 1, t1), scan_result("WSA", 2, t1), scan_result("WSB", 3, t1))
+    results(scan_result("WSA", 1, t2), "WSB", scan_result("WSC", 2, t2))
+    results(scan_result("WSC", 1, t3), scan_result("WSA", 2, t3))
+    for d in deltas:
+        push.producer.send(topics.SCAN_DELTAS, "ScanDelta", d, key="ws:REGULAR:top_gainers")
+    push.producer.flush()
+    got = [await receive(ws) for _ in deltas]
+    assert [(m["channel"], m["seq"], m["data"]["sequence"]) for m in got] == [
+        (GAINERS, start + 1, 1), (GAINERS, start + 2, 2), (GAINERS, start + 3, 3)
+    ]  # fmt: skip
+    assert [m["data"]["changes"] for m in got] == [d["changes"] for d in deltas]
+    await ws.close()
+    await board_becomes([("WSC", 1), ("WSA", 2)])  # the tombstone removed WSB; the REST board is the live one
+    ws, _, _ = await subscribed(push, [GAINERS])
+    fresh = await receive(ws)
+    assert fresh["seq"] == start + 3 and [r["ticker"] for r in fresh["data"]] == ["WSC", "WSA"]
+    await ws.close()

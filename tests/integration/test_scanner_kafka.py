@@ -22,11 +22,12 @@ from confluent_kafka import Consumer, TopicPartition
 from typer.testing import CliRunner
 
 from processors.core import TOMBSTONE
-from streams.commands.scanner import current_board, manual_entries, read_board_lines, read_topic_to_end
+from streams.commands.scanner import manual_entries
 from streams.config import Settings
 from streams.engines.replay import KafkaRangeReader, run_replay
 from streams.ingest.producer import FileProducer
 from streams.kafka.clients import committed_reader_config
+from streams.kafka.compacted import current_board, read_board_lines, read_topic_to_end
 from streams.kafka.consumer import data_end_offsets, default_serde, end_offsets
 from streams.runtime.pipelines import build_stages
 from tests.integration.test_marketdata_live import (

@@ -2,10 +2,12 @@
 a private schema: what the gateway's integration tests and benchmark read (this module holds no tests).
 
 The generator's day (seed 42, 2026-11-20) is cut to [16:00, 17:15) UTC — the crypto crash (drawdown
-breakers), the USD/COP feed gap, the market maker's orders and probes, every retail listing — and each
-pipeline runs over it in process (``InProcessPipeline``, the replay's routing); the derived events, and the
-order events the sink keeps, are produced to the catalog topics under the test's prefix and ``mercado
-sink``'s runner writes them to PostgreSQL.
+breakers), the USD/COP feed gap, the market maker's orders and probes, every retail listing, the stock
+scanner's 10-second snapshots (11:00-12:15 New York, regular session: the 12:00 persisted board) — and
+each pipeline runs over it in process (``InProcessPipeline``, the replay's routing); the derived events,
+and the order events the sink keeps, are produced to the catalog topics under the test's prefix and
+``mercado sink``'s runner writes them to PostgreSQL. The scanner's board (``scanner.results.v1``,
+tombstones included) is produced too, for the gateway's board to read.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import orjson
 
 from processors import topics
+from processors.core import TOMBSTONE
 from processors.stages import InProcessPipeline
 from schemas.loader import load_schemas
 from sinks.runner import default_topics
@@ -38,6 +41,7 @@ FILES = (  # topic, record type of rows without "type"
     (topics.ORDERS, None),
     (topics.VENUE_HEALTH, "VenueHealth"),
     (topics.LISTINGS, "RetailListing"),
+    (topics.SCAN_SNAPSHOTS, "ScanSnapshot"),
 )
 
 
@@ -47,7 +51,7 @@ def _us(t: dt.datetime) -> int:
 
 def day_events(out_dir: Path) -> list[tuple[str, str, dict[str, Any]]]:
     """(topic, record type, wire record) of the window, in event-time order (retail: the whole day)."""
-    generate_day(out_dir, SEED, DAY, domains=("fx", "crypto", "retail", "orders"))
+    generate_day(out_dir, SEED, DAY, domains=("fx", "crypto", "retail", "scanner", "orders"))
     schemas = {s.name: s for s in load_schemas()}
     coercers: dict[str, Any] = {}
     start, end = _us(WINDOW_START), _us(WINDOW_END)
@@ -74,8 +78,9 @@ def fill(settings: Settings, out_dir: Path) -> dict[str, int]:
     settings_risk = settings.with_(risk=day_config())
     produced: Counter[str] = Counter()
     producer = EventProducer(settings)
-    create_topics(settings, *sorted(sink_topics))
-    for name, run_settings in (("marketdata", settings), ("retail", settings), ("risk", settings_risk)):
+    create_topics(settings, *sorted(sink_topics), topics.SCAN_RESULTS)
+    pipelines = (("marketdata", settings), ("retail", settings), ("risk", settings_risk), ("scanner", settings))
+    for name, run_settings in pipelines:
         stages = build_stages(name, run_settings)
         inputs = set(stages[0].inputs)
         pipeline = InProcessPipeline(stages)
@@ -84,6 +89,12 @@ def fill(settings: Settings, out_dir: Path) -> dict[str, int]:
         for e in emits:
             if e.topic in sink_topics:
                 producer.send(e.topic, e.schema, e.record, key=e.key)
+                produced[e.topic] += 1
+            elif e.topic == topics.SCAN_RESULTS:
+                if e.schema == TOMBSTONE:
+                    producer.send_raw(e.topic, None, e.key.encode())
+                else:
+                    producer.send(e.topic, e.schema, e.record, key=e.key)
                 produced[e.topic] += 1
     for topic, schema, record in events:  # the order events the sink keeps (fills, venue rejections)
         if topic == topics.ORDERS:

@@ -144,7 +144,7 @@ class EventProducer:
         key = key if key is not None else f"{record.get('venue', 'x')}:{record.get('symbol', 'x')}"
         self.send_raw(topic_name, encode(record), key.encode())
 
-    def send_raw(self, topic_name: str, value: bytes, key: bytes | None = b"raw") -> None:
+    def send_raw(self, topic_name: str, value: bytes | None, key: bytes | None = b"raw") -> None:
         while True:
             try:
                 self.producer.produce(self.settings.topic(topic_name), value, key)

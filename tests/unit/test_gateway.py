@@ -135,6 +135,7 @@ def test_every_read_needs_a_key_with_the_read_role(client: TestClient) -> None:
     assert len(paths) >= 20
     for path in paths:
         url = path.replace("{opportunity_id}", "opp:" + "0" * 20).replace("{retailer}", "paris").replace("{sku}", "1")
+        url = url.replace("{ticker}", "AAPL")
         assert client.get(url).status_code == 401, url
         assert client.get(url, headers=bearer("unknown")).status_code == 401, url
         assert client.get(url, headers={"Authorization": f"Basic {READ}"}).status_code == 401, url
@@ -177,6 +178,17 @@ def test_an_unreachable_database_is_503_not_500(client: TestClient) -> None:
         ("/risk/orders?decision=MAYBE", 422, "decision"),
         ("/alerts?level=LOUD", 422, "level"),
         ("/risk/positions?open_only=perhaps", 422, "open_only"),
+        ("/scanner/board?session=regular", 422, "session"),
+        ("/scanner/board?category=top%20gainers", 422, "category"),
+        ("/scanner/board?top=0", 422, "top"),
+        ("/scanner/board?top=501", 422, "top"),
+        ("/scanner/board", 503, "not available on this process"),  # no push consumer here: no board
+        ("/scanner/history?trigger=hourly", 422, "trigger"),
+        ("/scanner/history?scanner=g%27--", 422, "scanner"),
+        ("/scanner/history?start=2026-11-20T17:00:00Z&end=2026-11-20T16:00:00Z", 400, "end must be after"),
+        ("/scanner/tickers/AAPL%27%20OR%201=1", 422, "ticker"),
+        ("/scanner/tickers/" + "A" * 17, 422, "ticker"),
+        ("/scanner/tickers/AAPL?limit=5000", 422, "limit"),
     ],
 )
 def test_bad_parameters_are_4xx_naming_the_parameter(client: TestClient, query: str, status: int,

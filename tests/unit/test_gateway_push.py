@@ -147,9 +147,11 @@ def test_bad_subscriptions_are_refused_with_a_reason(message: dict[str, Any], er
 
 
 def test_channel_names() -> None:
-    for name in ("bars:binance:BTC/USDT:60", "ticks:setfx:USD/COP", "alerts", "breakers", "opportunities:critical"):
+    for name in ("bars:binance:BTC/USDT:60", "ticks:setfx:USD/COP", "alerts", "breakers", "opportunities:critical",
+                 "scanner:REGULAR:top_gainers", "scanner:PRE_MARKET:gappers_up"):  # fmt: skip
         assert CHANNEL.match(name)
-    for name in ("bars:binance:BTC/USDT", "ticks:a b:c", "alert", "opportunities:CRITICAL", "breakers:x"):
+    for name in ("bars:binance:BTC/USDT", "ticks:a b:c", "alert", "opportunities:CRITICAL", "breakers:x",
+                 "scanner:REGULAR", "scanner:regular:top_gainers", "scanner:REGULAR:top gainers'--"):  # fmt: skip
         assert not CHANNEL.match(name)
 
 
@@ -176,3 +178,54 @@ def test_a_hub_without_a_database_subscribes_from_memory() -> None:
     h.publish([bar(1)])
     asyncio.run(h.subscribe(c, ["bars:binance:BTC/USDT:60", "ticks:binance:BTC/USDT"], {}, None))
     assert [(m["type"], m["seq"], len(m["data"])) for m in messages(c)] == [("snapshot", 1, 1), ("snapshot", 0, 0)]
+
+
+def scan_line(ticker: str, placements: dict[str, int], scanner: str = "s1", session: str = "REGULAR",
+              t: int = 1) -> tuple[bytes, dict[str, Any]]:  # fmt: skip
+    record = {"scanner": scanner, "session": session, "ticker": ticker, "event_time": t,
+              "categories": [{"category": c, "rank": r, "score": 10.0 - r} for c, r in placements.items()]}
+    return f"{scanner}:{session}:{ticker}".encode(), record
+
+
+def delta(seq: int, changes: list[tuple[str, str]], category: str = "top_gainers", session: str = "REGULAR",
+          scanner: str = "s1") -> tuple[str, str, dict[str, Any]]:  # fmt: skip
+    return topics.SCAN_DELTAS, "ScanDelta", {
+        "event_id": f"{scanner}:{session}:{category}:{seq}", "scanner": scanner, "session": session,
+        "category": category, "sequence": seq, "changes": [{"ticker": t, "change": c} for t, c in changes]}
+
+
+def test_scanner_deltas_are_sequenced_per_session_and_category_over_a_snapshot_of_the_board() -> None:
+    h = hub()
+    h.load_board(dict([scan_line("AAA", {"top_gainers": 2}), scan_line("BBB", {"top_gainers": 1, "most_active": 1}),
+                       scan_line("CCC", {"top_gainers": 1}, session="PRE_MARKET"),
+                       scan_line("DDD", {"top_gainers": 1}, scanner="s0")]))  # fmt: skip
+    c = client()
+    h.attach(c, ["scanner:REGULAR:top_gainers", "scanner:REGULAR:most_active", "scanner:POST_MARKET:top_gainers"],
+             {}, None)  # fmt: skip
+    gainers, active, post = messages(c)
+    # each scanner's lines in rank order, scanners by name; only the session's
+    assert [(r["scanner"], r["ticker"]) for r in gainers["data"]] == [("s0", "DDD"), ("s1", "BBB"), ("s1", "AAA")]
+    assert [r["ticker"] for r in active["data"]] == ["BBB"] and post["data"] == []
+    assert gainers["seq"] == 0
+    # the board moves (results before their deltas), the deltas are published in order, one seq per delta
+    h.apply_board([scan_line("EEE", {"top_gainers": 1}, t=2), scan_line("BBB", {"top_gainers": 2}, t=2),
+                   (b"s1:REGULAR:AAA", None)])  # fmt: skip
+    h.publish([delta(7, [("EEE", "ENTERED"), ("BBB", "MOVED"), ("AAA", "LEFT")]),
+               delta(3, [("BBB", "LEFT")], category="most_active"),
+               delta(1, [("CCC", "LEFT")], session="PRE_MARKET")])  # fmt: skip
+    events = [(m["channel"], m["seq"], m["data"]["sequence"]) for m in messages(c)[3:]]
+    assert events == [("scanner:REGULAR:top_gainers", 1, 7), ("scanner:REGULAR:most_active", 1, 3)]
+    assert h.channels["scanner:PRE_MARKET:top_gainers"].seq == 1  # published, nobody listening
+    later = client()
+    h.attach(later, ["scanner:REGULAR:top_gainers", "scanner:REGULAR:most_active"], {}, None)
+    gainers, active = messages(later)
+    assert gainers["seq"] == 1 and [r["ticker"] for r in gainers["data"]] == ["DDD", "EEE", "BBB"]
+    assert active["data"] == []  # BBB left most_active (its line now places it in top_gainers only)
+
+
+def test_without_a_board_the_scanner_snapshot_is_empty_and_changes_wait() -> None:
+    h, c = hub(), client()
+    assert h.board is None and h.board_error
+    h.apply_board([scan_line("AAA", {"top_gainers": 1})])  # before the board is read: dropped, the read has it
+    h.attach(c, ["scanner:REGULAR:top_gainers"], {}, None)
+    assert messages(c)[0]["data"] == []
