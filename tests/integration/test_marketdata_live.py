@@ -13,7 +13,6 @@ import importlib.util
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -30,6 +29,7 @@ from streams.kafka.admin import ensure_topics
 from streams.kafka.consumer import EventConsumer, default_serde
 from streams.runtime.pipelines import build_pipeline
 from tests.support.files import split_lines
+from tests.support.workers import start_worker
 
 pytestmark = pytest.mark.kafka
 
@@ -134,14 +134,7 @@ def _assert_same_as_replay(live: dict[str, list], expected: dict[str, list], top
 
 
 def _start_worker(settings: Settings, engine: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-    env = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
-           "MERCADO_METRICS__PORT_WORKER": "0",
-           "MERCADO_WORKER__ENGINE": engine, **(extra_env or {})}
-    return subprocess.Popen(
-        [sys.executable, "-m", "streams.commands.cli", "worker", "--pipeline", "marketdata"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(ROOT / ".mercado" / "worker-test.log", "ab"),
-        start_new_session=True,
-    )
+    return start_worker(settings, "marketdata", engine, extra_env)
 
 
 def _wait_for(

@@ -12,9 +12,7 @@ same events (``report.rejected``) and gives the live outputs.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +42,7 @@ from tests.integration.test_marketdata_live import (
     _start_worker,
     _stop,
 )
+from tests.support.workers import start_worker
 
 pytestmark = pytest.mark.kafka
 
@@ -176,14 +175,7 @@ def _replay(settings: Settings, stages: list[PipelineSpec], inputs: tuple[str, .
 
 def _start(settings: Settings, pipeline: str) -> subprocess.Popen:
     """``mercado worker --pipeline NAME`` (native engine) on this test's prefix."""
-    env = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
-           "MERCADO_METRICS__PORT_WORKER": "0",
-           "MERCADO_WORKER__ENGINE": "native"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "streams.commands.cli", "worker", "--pipeline", pipeline],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(ROOT / ".mercado" / "worker-test.log", "ab"),
-        start_new_session=True,
-    )
+    return start_worker(settings, pipeline)
 
 
 def _counts(events: dict[str, list]) -> dict[str, int]:

@@ -9,7 +9,6 @@ import datetime as dt
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from streams.kafka.clients import committed_reader_config
 from streams.kafka.consumer import end_offsets
 from tests.integration.test_marketdata_live import _assert_same_as_replay, _isolated, _plain, _read_outputs, _stop
 from tests.integration.test_risk_kafka import _committed_fraction
+from tests.support.workers import start_worker
 
 pytestmark = [pytest.mark.kafka]
 
@@ -39,7 +39,6 @@ LONG = HistoryConfig(seed=11, start=dt.date(2023, 1, 2), end=dt.date(2023, 12, 2
 LONG_LAST = dt.date(2023, 12, 29)
 OUTPUTS = (topics.RECOMMENDATIONS, topics.JOB_RUNS)
 INPUTS = (topics.DAILY_BARS, topics.FUNDAMENTALS, topics.MACRO, topics.SENTIMENT, topics.JOB_REQUESTS)
-SECTION = '{"shards": 4}'
 
 
 @pytest.fixture(scope="module")
@@ -72,14 +71,7 @@ def _produce(services: Settings, history_dir: Path, name: str,
 
 
 def _start(settings: Settings, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-    env = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
-           "MERCADO_METRICS__PORT_WORKER": "0", "MERCADO_RECOMMENDATIONS": SECTION,
-           "MERCADO_WORKER__ENGINE": "native", **(extra_env or {})}
-    return subprocess.Popen(
-        [sys.executable, "-m", "streams.commands.cli", "worker", "--pipeline", "recommendations"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(ROOT / ".mercado" / "worker-test.log", "ab"),
-        start_new_session=True,
-    )
+    return start_worker(settings, "recommendations", extra_env=extra_env)  # settings: 4 shards (_produce)
 
 
 def _wait(settings: Settings, expected: dict[str, list], worker: subprocess.Popen, timeout_s: float = 300) -> dict:

@@ -10,9 +10,7 @@ the sink, running alongside the worker, writes each of them exactly once into ``
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -33,7 +31,6 @@ from streams.kafka.consumer import EventConsumer, default_serde, end_offsets
 from streams.runtime.pipelines import build_stages
 from tests.integration.test_marketdata_live import ENGINES
 from tests.support.sink import (
-    ROOT,
     SinkProcess,
     create_database,
     drop_database,
@@ -42,6 +39,7 @@ from tests.support.sink import (
     query,
     stored_offsets,
 )
+from tests.support.workers import start_worker
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -169,14 +167,7 @@ def _wait_for_worker(
 
 
 def _start_worker(settings: Settings, log: Path, engine: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
-           "MERCADO_METRICS__PORT_WORKER": "0",
-           "MERCADO_WORKER__ENGINE": engine}
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "streams.commands.cli", "worker", "--pipeline", "retail"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=out, start_new_session=True,
-        )  # fmt: skip
+    return start_worker(settings, "retail", engine, log=log)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -10,7 +10,6 @@ import datetime as dt
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from tests.integration.test_marketdata_live import (
     _wait_for,
 )
 from tests.support.sink import create_database, drain, drop_database, isolated, migrated, query
+from tests.support.workers import start_worker
 from tests.unit.test_risk_day import expected_drawdown_openings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -52,14 +52,7 @@ def day_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _start_risk_worker(settings: Settings, engine: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-    env = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
-           "MERCADO_METRICS__PORT_WORKER": "0",
-           "MERCADO_RISK": settings.risk.model_dump_json(), "MERCADO_WORKER__ENGINE": engine, **(extra_env or {})}
-    return subprocess.Popen(
-        [sys.executable, "-m", "streams.commands.cli", "worker", "--pipeline", "risk"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(ROOT / ".mercado" / "worker-test.log", "ab"),
-        start_new_session=True,
-    )
+    return start_worker(settings, "risk", engine, extra_env)
 
 
 def _day_and_its_replay(services: Settings, day_dir: Path, name: str) -> tuple[Settings, tuple[str, ...], dict]:

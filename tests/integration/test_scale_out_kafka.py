@@ -20,7 +20,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +44,7 @@ from streams.runtime.pipelines import build_stages
 from tests.integration.test_marketdata_live import _assert_same_as_replay, _Collector, _read_outputs
 from tests.integration.test_risk_kafka import INPUTS, _committed_fraction, assert_same_as_replay, produce_and_replay
 from tests.support.files import split_lines
+from tests.support.workers import start_worker
 
 pytestmark = pytest.mark.kafka
 
@@ -102,16 +102,11 @@ class _Workers:
         self.procs: dict[str, subprocess.Popen] = {}
 
     def start(self, worker_id: str) -> None:
-        env = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": self.settings.kafka.topic_prefix,
-               "MERCADO_METRICS__PORT_WORKER": "0", "MERCADO_RISK": self.settings.risk.model_dump_json(),
-               "MERCADO_RECOMMENDATIONS": self.settings.recommendations.model_dump_json(),
-               "MERCADO_WORKER__ENGINE": "native", "MERCADO_WORKER__ID": worker_id,
-               "MERCADO_WORKER__COMMIT_INTERVAL_S": "0.05"}
-        with (self.logs / f"worker-{worker_id}.log").open("ab") as log:
-            self.procs[worker_id] = subprocess.Popen(
-                [sys.executable, "-m", "streams.commands.cli", "worker", "--pipeline", self.pipeline],
-                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
-            )
+        self.procs[worker_id] = start_worker(
+            self.settings, self.pipeline,
+            extra_env={"MERCADO_WORKER__ID": worker_id, "MERCADO_WORKER__COMMIT_INTERVAL_S": "0.05"},
+            log=self.logs / f"worker-{worker_id}.log",
+        )
 
     def kill_9(self, worker_id: str) -> None:
         proc = self.procs.pop(worker_id)
@@ -408,10 +403,9 @@ def test_retail_through_scaling_and_a_kill_9_equals_the_replay(services: Setting
     _assert_retail_same_as_replay(live, expected, outputs)
 
 
-def test_marketdata_on_two_workers_equals_the_replay(services: Settings, tmp_path: Path) -> None:
-    """Market data has one input topic keyed per symbol and no repartition: two workers split its six
-    partitions, each partition's clock (bars of quiet keys close on it) is one worker's, and every derived
-    topic equals the replay per key. The first six hours of the generated day (fx and crypto feeds)."""
+def _six_hours_of_ticks(services: Settings, tmp_path: Path, name: str) -> tuple[Settings, Path]:
+    """The first six hours of the generated day's ticks (fx and crypto feeds) in a file, and settings with
+    a prefix of their own whose md.ticks.v1 has six partitions."""
     from streams.generator import generate_day
 
     full = tmp_path / "day"
@@ -421,10 +415,18 @@ def test_marketdata_on_two_workers_equals_the_replay(services: Settings, tmp_pat
     ticks = tmp_path / "md.ticks.v1.jsonl"
     lines = (full / "md.ticks.v1.jsonl").read_bytes().splitlines(keepends=True)
     ticks.write_bytes(b"".join(x for x in lines if orjson.loads(x)["event_time"] < cutoff))
-    prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.md-two."
+    prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.{name}."
     settings = services.with_({"kafka__topic_prefix": prefix})
     ensure_topics(settings, (dataclasses.replace(topic("md.ticks.v1"), partitions=PARTITIONS),))
     ensure_topics(settings)
+    return settings, ticks
+
+
+def test_marketdata_on_two_workers_equals_the_replay(services: Settings, tmp_path: Path) -> None:
+    """Market data has one input topic keyed per symbol and no repartition: two workers split its six
+    partitions, each partition's clock (bars of quiet keys close on it) is one worker's, and every derived
+    topic equals the replay per key. The first six hours of the generated day (fx and crypto feeds)."""
+    settings, ticks = _six_hours_of_ticks(services, tmp_path, "md-two")
     FileProducer(settings, "md.ticks.v1").produce_file(ticks)
     outputs, expected = _replayed(settings, "marketdata")
     assert len(expected["md.bars.v1"]) > 500
@@ -435,20 +437,8 @@ def test_marketdata_on_two_workers_equals_the_replay(services: Settings, tmp_pat
 
 def test_marketdata_through_scaling_and_a_kill_9_equals_the_replay(services: Settings, tmp_path: Path) -> None:
     """Market data (per-partition clocks: quiet keys' bars close on them) while workers join, one is
-    killed and one leaves. The first six hours of the generated day."""
-    from streams.generator import generate_day
-
-    full = tmp_path / "day"
-    full.mkdir()
-    generate_day(full, 42, DAY, domains=("fx", "crypto"))
-    cutoff = f"{DAY.isoformat()}T06:00:00"
-    ticks = tmp_path / "md.ticks.v1.jsonl"
-    lines = (full / "md.ticks.v1.jsonl").read_bytes().splitlines(keepends=True)
-    ticks.write_bytes(b"".join(x for x in lines if orjson.loads(x)["event_time"] < cutoff))
-    prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.md-churn."
-    settings = services.with_({"kafka__topic_prefix": prefix})
-    ensure_topics(settings, (dataclasses.replace(topic("md.ticks.v1"), partitions=PARTITIONS),))
-    ensure_topics(settings)
+    killed and one leaves. The first six hours of the generated day, arriving in four parts."""
+    settings, ticks = _six_hours_of_ticks(services, tmp_path, "md-churn")
     parts = split_lines(ticks, tmp_path, 4)
     outputs, expected, live = _churned(settings, tmp_path, "marketdata", ("md.ticks.v1",), parts, live_edge=True)
     assert len(expected["md.bars.v1"]) > 500

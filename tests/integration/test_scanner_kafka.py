@@ -10,7 +10,6 @@ import datetime as dt
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -39,6 +38,7 @@ from tests.integration.test_marketdata_live import (
     _stop,
 )
 from tests.support.sink import create_database, drain, drop_database, isolated, migrated, query
+from tests.support.workers import start_worker
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -102,13 +102,7 @@ def _read_outputs(settings: Settings) -> dict[str, list]:
 
 
 def _start_worker(settings: Settings, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-    env = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
-           "MERCADO_METRICS__PORT_WORKER": "0", **(extra_env or {})}
-    return subprocess.Popen(
-        [sys.executable, "-m", "streams.commands.cli", "worker", "--pipeline", "scanner"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(ROOT / ".mercado" / "worker-test.log", "ab"),
-        start_new_session=True,
-    )
+    return start_worker(settings, "scanner", extra_env=extra_env)
 
 
 def _wait_for(settings: Settings, expected: dict[str, list], worker: subprocess.Popen, timeout_s: float = 120) -> dict:
