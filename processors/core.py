@@ -86,3 +86,7 @@ class PipelineSpec:
     # Event-time bounds the runtime enforces before a processor sees an event (None: none, e.g. a
     # stage that reads what an earlier stage of its pipeline wrote, which admitted it already)
     admission: AdmissionConfig | None = None
+    # Output schemas whose records the live engines stamp with the wall time their input took to process
+    # (header ``mercado-processing-us``, streams/kafka/headers.py): a processor has no clock, and a
+    # payload with a wall-clock figure would differ from the replay's
+    timed_outputs: tuple[str, ...] = ()

@@ -42,6 +42,7 @@ def scanner_pipeline(config: ScannerConfig | None = None) -> PipelineSpec:
         create=create,
         restore=restore,
         key_of=scanner_key,
+        timed_outputs=("ScanBoard",),  # the snapshot's processing time, next to the board's summary
     )
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -42,6 +43,7 @@ from streams.engines.live import (
     state_writes,
 )
 from streams.kafka.catalog import DEAD_LETTER_TOPIC
+from streams.kafka.headers import PROCESSING_HEADER
 from streams.observability import metrics
 from streams.runtime.align import Held
 from streams.runtime.driver import PipelineDriver
@@ -310,6 +312,7 @@ def _add_stage(
     group = group_id(settings, pipeline)
     events_in = {t: metrics.EVENTS_IN.labels(settings.topic(t), spec.name) for t in spec.inputs}
     router = Router(settings, spec)
+    timed = bool(spec.timed_outputs)
     lag = metrics.PROCESSING_LAG.labels(spec.name)
     aligner = None
     if align:
@@ -349,10 +352,14 @@ def _add_stage(
 
     async def handle(messages: list) -> None:
         for msg in messages:
+            started = time.perf_counter_ns() if timed else 0
             result = driver.process(msg.topic, msg.partition, msg.offset, msg.value, msg.headers)
-            for r in router.route(result, msg.key, msg.value, msg.headers) if result else ():
+            took = time.perf_counter_ns() - started if timed else None
+            for r in router.route(result, msg.key, msg.value, msg.headers, took) if result else ():
                 if r.headers is None:
                     await sender.send(r.topic, r.key, r.value, timestamp_s=r.timestamp_ms / 1000)
+                elif took is not None and r.headers[0][0] == PROCESSING_HEADER:  # a timed output keeps its time
+                    await sender.send(r.topic, r.key, r.value, timestamp_s=r.timestamp_ms / 1000, headers=r.headers)
                 else:
                     await sender.send(r.topic, r.key, r.value, headers=r.headers)
         # The batch's state goes into the same transaction as its outputs, before its offsets are

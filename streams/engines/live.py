@@ -20,6 +20,7 @@ from processors.topics import DEAD_LETTERS as DEAD_LETTER_TOPIC
 from streams.config import Settings
 from streams.kafka.clients import consumer_config
 from streams.kafka.dead_letters import DeadLetter
+from streams.kafka.headers import PROCESSING_HEADER
 from streams.observability import metrics
 from streams.runtime.align import EventTimeAligner, Held, pending_check, restore_held
 from streams.runtime.driver import Output, Rejected
@@ -86,9 +87,11 @@ class Router:
         self.outputs = {name: settings.topic(name) for name in spec.outputs}
         self.dead_letter_topic = settings.topic(DEAD_LETTER_TOPIC)
         self.events_out = {name: metrics.EVENTS_OUT.labels(settings.topic(name), spec.name) for name in spec.outputs}
+        self.timed = frozenset(spec.timed_outputs)  # schemas stamped with the input's processing time
 
     def route(self, result: list[Output] | Rejected, key: bytes | None, value: bytes | None,
-              headers: Any) -> list[Produce]:
+              headers: Any, processing_ns: int | None = None) -> list[Produce]:
+        """``processing_ns``: the wall time the input took (measured by the engine when ``timed``)."""
         if isinstance(result, Rejected):
             metrics.DEAD_LETTERS.labels(result.topic, result.error.reason).inc()
             letter = DeadLetter.refused(result.topic, result.partition, result.offset, key, value, headers,
@@ -97,8 +100,12 @@ class Router:
             return [Produce(self.dead_letter_topic, dl_key, dl_value, None, dl_headers)]
         records = []
         outputs, events_out = self.outputs, self.events_out
+        timed = self.timed
         for out in result:
-            records.append(Produce(outputs[out.topic], out.key.encode(), out.value, out.timestamp_ms, None))
+            stamp = None
+            if timed and processing_ns is not None and out.emit.schema in timed:
+                stamp = [(PROCESSING_HEADER, str(processing_ns // 1000).encode())]
+            records.append(Produce(outputs[out.topic], out.key.encode(), out.value, out.timestamp_ms, stamp))
             events_out[out.topic].inc()
             if out.emit.schema == "LateTick":
                 late_tick(out)

@@ -523,6 +523,7 @@ class NativeWorker:
         driver, route = st.driver, st.router.route
         decoded = self.serde.decode_many([m.value() for m in batch])
         ordered = st.ordered_outputs
+        timed, took = bool(st.spec.timed_outputs), None
         if ordered:
             advance, source_next, merge_key = st.watermarks.advance, st.source_next, self._merge_key
         for msg, item in zip(batch, decoded, strict=True):
@@ -530,9 +531,14 @@ class NativeWorker:
             if ordered:
                 w = advance(topic_name, partition, merge_key(msg.timestamp()[1], msg.headers()))
                 source_next[(topic_name, partition)] = offset + 1
-            result = driver.process_decoded(topic_name, partition, offset, item, msg.headers())
+            if timed:
+                started = time.perf_counter_ns()
+                result = driver.process_decoded(topic_name, partition, offset, item, msg.headers())
+                took = time.perf_counter_ns() - started
+            else:
+                result = driver.process_decoded(topic_name, partition, offset, item, msg.headers())
             if result:
-                records = route(result, msg.key(), msg.value(), msg.headers())
+                records = route(result, msg.key(), msg.value(), msg.headers(), took)
                 if ordered:
                     n = 0
                     for i, r in enumerate(records):

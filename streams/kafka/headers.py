@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 PRODUCED_AT_HEADER = "mercado-produced-us"
+# The wall time (integer microseconds, ASCII digits) the live worker took to process the input an output
+# came from, on the outputs a pipeline names (PipelineSpec.timed_outputs; e.g. a scanner's board summary)
+PROCESSING_HEADER = "mercado-processing-us"
 # Progress markers of repartition topics (streams/runtime/ordered.py): records without a value
 PROGRESS_HEADER = "mercado-progress"
 BOUND_HEADER = "mercado-bound"

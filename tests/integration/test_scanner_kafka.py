@@ -28,6 +28,7 @@ from streams.ingest.producer import FileProducer
 from streams.kafka.clients import committed_reader_config
 from streams.kafka.compacted import current_board, read_board_lines, read_topic_to_end
 from streams.kafka.consumer import data_end_offsets, default_serde, end_offsets
+from streams.kafka.headers import PROCESSING_HEADER
 from streams.runtime.pipelines import build_stages
 from tests.integration.test_marketdata_live import (
     ENGINES,
@@ -147,6 +148,12 @@ def test_live_scanner_equals_replay_and_the_compacted_topic_rebuilds_the_board(
     _assert_same_as_replay(live, expected, [t for t in OUTPUTS if t != RESULTS])
     assert _latest(live[RESULTS]) == _latest(expected[RESULTS])
     assert _dead_letter_reasons(settings) == ["event-time-behind"]
+    # every board summary carries its snapshot's processing time (a header: the payload equals the replay's)
+    boards = [msg for msg in read_topic_to_end(settings, [settings.topic("scanner.boards.v1")])]
+    took = [int(dict(m.headers() or [])[PROCESSING_HEADER]) for m in boards]
+    assert len(took) == len(live["scanner.boards.v1"]) and all(us > 0 for us in took)
+    assert sorted(m.timestamp()[1] for m in boards) == sorted(r["event_time"] // 1000
+                                                              for _, _, r in live["scanner.boards.v1"])
 
     # The compacted topic alone gives the board: the replay's last value per key, and the live summaries' tops.
     board = current_board(settings)
