@@ -233,7 +233,7 @@ def live(services: Settings, day_file: Path, tmp_path_factory: pytest.TempPathFa
     try:
         ensure_topics(settings)
         asyncio.run(migrate(settings))
-        ports = {kind: free_port() for kind in ("worker", "sink", "produce", "replay", "prometheus")}
+        ports = {kind: free_port() for kind in ("worker", "sink", "produce", "replay", "feed", "prometheus")}
         _prometheus_config(work / "prometheus.yml", ports)
         assert shutil.which("prometheus"), "prometheus is missing: install Debian's prometheus package (./dev does)"
         processes.start("prometheus", [
@@ -355,7 +355,7 @@ def test_throughput_panels_show_what_the_pipeline_did(live: LiveRun) -> None:
     assert prom.scalar(runnable_promql(panel_query("pipeline", "Dead letters (since process start)"))) == len(GARBAGE)
     assert prom.by("sum by (reason) (mercado_dead_letters_total)", "reason") == dict(live.dead_letter_reasons)
     assert prom.by(runnable_promql(panel_query("pipeline", "Targets up")), "job") == {
-        "mercado-worker": 1, "mercado-sink": 1, "mercado-produce": 0, "mercado-replay": 0
+        "mercado-worker": 1, "mercado-sink": 1, "mercado-produce": 0, "mercado-replay": 0, "mercado-feed": 0
     }  # fmt: skip
     assert prom.by(runnable_promql(panel_query("pipeline", "Sink state", "A")), "instance") == {
         f"127.0.0.1:{live.ports['sink']}": 0
@@ -370,13 +370,17 @@ def test_throughput_panels_show_what_the_pipeline_did(live: LiveRun) -> None:
 def test_every_pipeline_expression_evaluates(live: LiveRun) -> None:
     queries = prometheus_queries("pipeline")
     results = {str(q): live.prometheus.query(runnable_promql(q.text)) for q in queries}
-    assert len(results) == 29
-    # no late ticks, no sink retries and no key conflicts (every row is new) in this run: the only empty results
-    assert sorted(name for name, result in results.items() if not result) == [
+    assert len(results) == 36
+    # no late ticks, no sink retries and no key conflicts (every row is new) and no live feed in this run: the
+    # only empty results
+    feeds = sorted(name for name in results if name.startswith("pipeline / Feed "))
+    assert len(feeds) == 7
+    assert sorted(name for name, result in results.items() if not result) == sorted([
         "pipeline / Late ticks / A",
         "pipeline / Sink retries and key conflicts / A",
         "pipeline / Sink retries and key conflicts / B",
-    ]
+        *feeds,
+    ])
 
 
 def test_consumer_lag_panel_shows_both_groups_caught_up(live: LiveRun) -> None:
