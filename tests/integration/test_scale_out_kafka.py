@@ -198,6 +198,8 @@ def _on_two_workers(settings: Settings, tmp_path: Path, expected: dict,
         workers.start("a")
         workers.start("b")
         live = _finished(workers, settings, expected)
+        # a small input can be done before b's first assignment is logged (seen in CI): wait for both
+        _wait_until(workers, lambda: bool(workers.assignments("a") and workers.assignments("b")), "both assigned")
         last_a, last_b = workers.assignments("a")[-1], workers.assignments("b")[-1]
     finally:
         workers.close()
