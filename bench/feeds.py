@@ -1,6 +1,6 @@
 """``python -m bench.feeds``: trades/s one feed adapter sustains from a local server, and frame → visible p99.
 
-A local server speaking Binance's REST format (tests/support/fake_venues.py) holds ``--trades`` aggregate
+A local server speaking Binance's REST format (streams/feeds/loopback.py) holds ``--trades`` aggregate
 trades (1 ms apart, ending now). Candidate: the ``mercado feed ccxt binance`` adapter in this process
 (ccxt's async client polling ``fetch_trades`` pages of 1000 from the last trade's time, ccxt's parsing,
 dedup by trade id, the door's validation and Avro encoding, one Kafka transaction per commit interval),
@@ -31,12 +31,12 @@ from bench.common import delete_run_topics, result
 from processors import topics
 from streams.config import Settings, get_settings
 from streams.feeds.ccxt_feed import CcxtTradesFeed
+from streams.feeds.loopback import FakeBinance
 from streams.feeds.runner import FeedRunner
 from streams.feeds.writer import FeedWriter
 from streams.kafka.admin import ensure_topics
 from streams.kafka.clients import consumer_config, producer_config
 from streams.kafka.headers import produced_at
-from tests.support.fake_venues import FakeBinance
 
 PAGE = 1000
 
@@ -133,8 +133,8 @@ async def ws_round(settings: Settings, n: int, adapter: bool) -> float:
     """Quotes/s over TwelveData's WebSocket format: the ``mercado feed twelvedata`` adapter (``adapter``) or a bare
     aiohttp client that parses each frame with orjson and produces it; the server sends ``n`` price frames."""
     from processors.marketdata.calendars import CalendarBook
+    from streams.feeds.loopback import FakeTwelveData
     from streams.feeds.twelvedata import TwelveDataQuotes
-    from tests.support.fake_venues import FakeTwelveData
 
     server = FakeTwelveData()
     url = await server.start()

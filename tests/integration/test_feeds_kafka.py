@@ -19,12 +19,12 @@ from confluent_kafka import Consumer, TopicPartition
 from processors import topics
 from streams.config import Settings
 from streams.feeds.ccxt_feed import CcxtTradesFeed
+from streams.feeds.loopback import FakeBinance
 from streams.feeds.runner import FeedRunner
 from streams.feeds.writer import FeedWriter
 from streams.kafka.admin import ensure_topics
 from streams.kafka.clients import consumer_config
 from streams.kafka.consumer import EventConsumer
-from tests.support.fake_venues import FakeBinance
 
 pytestmark = pytest.mark.kafka
 
@@ -140,8 +140,8 @@ async def test_ccxt_binance_trades_once_through_faults_and_a_restart(services: S
 
 async def test_twelvedata_quotes_backfill_the_hole_after_a_disconnect(services: Settings) -> None:
     from processors.marketdata.calendars import CalendarBook
+    from streams.feeds.loopback import FakeTwelveData
     from streams.feeds.twelvedata import TwelveDataQuotes
-    from tests.support.fake_venues import FakeTwelveData
 
     # BTC/USD on TwelveData trades around the clock here, so the test does not depend on the hour it runs at
     settings = _settings(services, "feed-td").with_(marketdata__venue_calendars={"twelvedata": "crypto"})

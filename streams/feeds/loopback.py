@@ -1,9 +1,16 @@
-"""Local servers on 127.0.0.1 that speak real venues' documented formats, with faults on demand.
+"""Local servers on 127.0.0.1 that speak real venues' documented formats, with faults on demand: the feed and
+venue tests, ``python -m bench.feeds`` and the demo's feed step (``./dev demo``) run the adapters against them.
 
 * :class:`FakeBinance` — Binance's spot REST API as ccxt's binance client calls it: ``GET …/exchangeInfo``
   (one symbol), ``GET …/aggTrades?symbol&startTime&endTime&limit`` (aggregate trades ``{a, p, q, f, l, T, m, M}``,
   ascending, ``startTime`` inclusive), ``GET …/time`` (``{serverTime}``); errors as Binance sends them
-  (``{"code": -1003, "msg": …}`` with HTTP 429 for the rate limit).
+  (``{"code": -1003, "msg": …}`` with HTTP 429 for the rate limit). Its trading endpoints (signature not
+  checked): ``POST …/order`` (``symbol, side, type, quantity, price, timeInForce, newClientOrderId``; answers
+  ``FULL``; a second order with the client id of a known one: ``-2010 Duplicate order sent.``; more quote than the
+  balance: ``-2010 Account has insufficient balance for requested action.``), ``GET …/order`` (by ``orderId`` or
+  ``origClientOrderId``; ``-2013 Order does not exist.``), ``DELETE …/order`` (``-2011 Unknown order sent.``),
+  ``GET …/openOrders``, ``GET …/allOrders``, ``GET …/myTrades?symbol&orderId``. Orders rest until the test
+  fills them (:meth:`FakeBinance.fill`) or a market order fills at ``market_price``.
 * :class:`FakeTwelveData` — TwelveData's WebSocket ``/v1/quotes/price`` (``{"action": "subscribe", "params":
   {"symbols": …}}`` → ``subscribe-status``; ``price`` events; ``{"action": "heartbeat"}`` → ``heartbeat``)
   and REST ``/time_series`` (``{"meta": …, "values": [{"datetime", "open", "high", "low", "close", …}],
@@ -11,8 +18,9 @@
 
 Faults are queued and consumed one per request (REST) or applied to the running stream (WebSocket):
 ``"429"``, ``"cut"`` (the body stops half-way and the connection is closed), ``"stall"`` (no answer for
-``stall_s``), ``"dup"`` (the page repeats trades), ``"shuffle"`` (a page out of order), ``"malformed"``
-(an unreadable trade in the page).
+``stall_s``; on ``POST …/order`` the order is placed first, then the answer stalls), ``"dup"`` (the page repeats
+trades), ``"shuffle"`` (a page out of order), ``"malformed"`` (an unreadable trade in the page). Order requests
+take theirs from ``order_faults``.
 """
 
 from __future__ import annotations
@@ -70,6 +78,11 @@ class FakeBinance(_Server):
     def __init__(self) -> None:
         super().__init__()
         self.trades: list[dict[str, Any]] = []  # ascending by T
+        self.orders: list[dict[str, Any]] = []  # Binance order objects, by orderId - 1
+        self.my_trades: list[dict[str, Any]] = []
+        self.order_faults: deque[str] = deque()  # consumed one per POST …/order
+        self.quote_balance = 1_000_000.0  # USDT a BUY may spend
+        self.market_price = 100.0
 
     def add_trades(self, first_id: int, times_ms: list[int], price: float = 100.0) -> list[dict[str, Any]]:
         new = [{"a": first_id + i, "p": f"{price + i * 0.01:.2f}", "q": "0.50000000", "f": first_id + i,
@@ -97,6 +110,118 @@ class FakeBinance(_Server):
         app.router.add_get("/{base:.*}/exchangeInfo", self.exchange_info)
         app.router.add_get("/{base:.*}/aggTrades", self.agg_trades)
         app.router.add_get("/{base:.*}/time", self.time)
+        app.router.add_post("/{base:.*}/order", self.new_order)
+        app.router.add_get("/{base:.*}/order", self.query_order)
+        app.router.add_delete("/{base:.*}/order", self.cancel_order)
+        app.router.add_get("/{base:.*}/openOrders", self.open_orders)
+        app.router.add_get("/{base:.*}/allOrders", self.all_orders)
+        app.router.add_get("/{base:.*}/myTrades", self.trades_of_order)
+
+    # ------------------------------------------------------------------ trading
+    @staticmethod
+    def _error(code: int, msg: str, status: int = 400) -> web.Response:
+        return web.json_response({"code": code, "msg": msg}, status=status)
+
+    async def _params(self, request: web.Request) -> dict[str, str]:
+        params = dict(request.query)
+        if request.can_read_body:
+            params.update(await request.post())  # type: ignore[arg-type]
+        return params
+
+    def _find(self, params: dict[str, str]) -> dict[str, Any] | None:
+        if "orderId" in params:
+            i = int(params["orderId"]) - 1
+            return self.orders[i] if 0 <= i < len(self.orders) else None
+        coid = params.get("origClientOrderId")
+        return next((o for o in self.orders if o["clientOrderId"] == coid), None)
+
+    @staticmethod
+    def _fmt(x: float) -> str:
+        return f"{x:.8f}"
+
+    async def new_order(self, request: web.Request) -> web.StreamResponse:
+        params = await self._params(request)
+        self.requests.append(f"POST {request.path} {params.get('newClientOrderId')}")
+        fault = self.order_faults.popleft() if self.order_faults else None
+        if fault == "429":
+            return self._error(-1003, "Too many requests; current limit is 50 orders per 10 SECOND.", 429)
+        coid = params.get("newClientOrderId") or f"x-{len(self.orders) + 1}"
+        if any(o["clientOrderId"] == coid for o in self.orders):
+            return self._error(-2010, "Duplicate order sent.")
+        qty = float(params["quantity"])
+        kind = params["type"]
+        price = float(params["price"]) if kind == "LIMIT" else self.market_price
+        if params["side"] == "BUY" and qty * price > self.quote_balance:
+            return self._error(-2010, "Account has insufficient balance for requested action.")
+        now = int(datetime.now(UTC).timestamp() * 1000)
+        order = {"symbol": params["symbol"], "orderId": len(self.orders) + 1, "orderListId": -1, "clientOrderId": coid,
+                 "price": self._fmt(price if kind == "LIMIT" else 0.0), "origQty": self._fmt(qty),
+                 "executedQty": self._fmt(0), "cummulativeQuoteQty": self._fmt(0), "status": "NEW",
+                 "timeInForce": params.get("timeInForce", "GTC"), "type": kind, "side": params["side"],
+                 "stopPrice": self._fmt(0), "icebergQty": self._fmt(0), "time": now, "updateTime": now,
+                 "isWorking": True, "workingTime": now, "origQuoteOrderQty": self._fmt(0),
+                 "selfTradePreventionMode": "EXPIRE_MAKER"}
+        self.orders.append(order)
+        fills = self.fill(coid, qty, price) if kind == "MARKET" else []
+        if fault == "stall":  # placed, but the answer comes after the client gave up
+            await asyncio.sleep(self.stall_s)
+        return web.json_response({**{k: v for k, v in order.items() if k not in ("time", "updateTime", "isWorking",
+                                                                                 "stopPrice", "icebergQty")},
+                                  "transactTime": now, "fills": [
+                                      {"price": t["price"], "qty": t["qty"], "commission": t["commission"],
+                                       "commissionAsset": t["commissionAsset"], "tradeId": t["id"]} for t in fills]})
+
+    def fill(self, coid: str, qty: float, price: float, *, maker: bool = False) -> list[dict[str, Any]]:
+        """The order with client id ``coid`` trades ``qty`` at ``price`` (one trade; fee 0.1% of the quote)."""
+        order = next(o for o in self.orders if o["clientOrderId"] == coid)
+        done = float(order["executedQty"]) + qty
+        now = int(datetime.now(UTC).timestamp() * 1000)
+        order["executedQty"] = self._fmt(done)
+        order["cummulativeQuoteQty"] = self._fmt(float(order["cummulativeQuoteQty"]) + qty * price)
+        order["status"] = "FILLED" if done >= float(order["origQty"]) - 1e-12 else "PARTIALLY_FILLED"
+        order["updateTime"] = now
+        if order["side"] == "BUY":
+            self.quote_balance -= qty * price
+        trade = {"symbol": order["symbol"], "id": 28457 + len(self.my_trades), "orderId": order["orderId"],
+                 "orderListId": -1, "price": self._fmt(price), "qty": self._fmt(qty),
+                 "quoteQty": self._fmt(qty * price),
+                 "commission": self._fmt(qty * price * 0.001), "commissionAsset": "USDT", "time": now,
+                 "isBuyer": order["side"] == "BUY", "isMaker": maker, "isBestMatch": True}
+        self.my_trades.append(trade)
+        return [trade]
+
+    async def query_order(self, request: web.Request) -> web.Response:
+        params = await self._params(request)
+        self.requests.append(f"GET {request.path} {params.get('origClientOrderId') or params.get('orderId')}")
+        order = self._find(params)
+        return web.json_response(order) if order else self._error(-2013, "Order does not exist.")
+
+    async def cancel_order(self, request: web.Request) -> web.Response:
+        params = await self._params(request)
+        self.requests.append(f"DELETE {request.path} {params.get('origClientOrderId') or params.get('orderId')}")
+        order = self._find(params)
+        if order is None or order["status"] not in ("NEW", "PARTIALLY_FILLED"):
+            return self._error(-2011, "Unknown order sent.")
+        order["status"] = "CANCELED"
+        return web.json_response({k: v for k, v in order.items() if k not in (
+            "time", "updateTime", "isWorking", "workingTime", "stopPrice", "icebergQty", "origQuoteOrderQty")} | {
+            "origClientOrderId": order["clientOrderId"], "transactTime": int(datetime.now(UTC).timestamp() * 1000)})
+
+    async def open_orders(self, request: web.Request) -> web.Response:
+        self.requests.append(f"GET {request.path}")
+        return web.json_response([o for o in self.orders if o["status"] in ("NEW", "PARTIALLY_FILLED")])
+
+    async def all_orders(self, request: web.Request) -> web.Response:
+        self.requests.append(f"GET {request.path}")
+        return web.json_response(self.orders)
+
+    async def trades_of_order(self, request: web.Request) -> web.Response:
+        params = await self._params(request)
+        self.requests.append(f"GET {request.path} {params.get('orderId')}")
+        wanted = params.get("orderId")
+        return web.json_response([t for t in self.my_trades if wanted is None or str(t["orderId"]) == wanted])
+
+    # ------------------------------------------------------------------ market data
 
     async def exchange_info(self, request: web.Request) -> web.Response:
         self.requests.append(request.path_qs)
