@@ -30,14 +30,39 @@ from streams.observability import metrics
 PAGE_LIMIT = 1000
 
 
-def credentials(exchange: str, env: dict[str, str] | None = None) -> dict[str, str]:
-    """API credentials: ``MERCADO_FEED_<EXCHANGE>_API_KEY`` / ``_SECRET`` (or ``…_FILE``, :func:`read_secret`)."""
+def credentials(exchange: str, env: dict[str, str] | None = None, prefix: str = "MERCADO_FEED") -> dict[str, str]:
+    """API credentials: ``<prefix>_<EXCHANGE>_API_KEY`` / ``_SECRET`` / ``_PASSWORD`` (or ``…_FILE``,
+    :func:`read_secret`)."""
     out: dict[str, str] = {}
-    for name, field in (("API_KEY", "apiKey"), ("SECRET", "secret")):
-        value = read_secret(f"MERCADO_FEED_{exchange.upper()}_{name}", env)
+    for name, field in (("API_KEY", "apiKey"), ("SECRET", "secret"), ("PASSWORD", "password")):
+        value = read_secret(f"{prefix}_{exchange.upper()}_{name}", env)
         if value:
             out[field] = value
     return out
+
+
+def ccxt_client(exchange: str, *, api_url: str | None, timeout_s: float, options: dict[str, Any] | None = None,
+                creds: dict[str, str] | None = None) -> Any:
+    """ccxt's async client of ``exchange``: no client-side rate limiter (the adapters back off themselves), binance
+    on its spot markets only, and ``api_url`` (a proxy, a testnet, the local test servers) replacing every entry of
+    the exchange's ``urls['api']``."""
+    import ccxt.async_support as ccxt_async
+
+    if not hasattr(ccxt_async, exchange):
+        raise ValueError(f"ccxt has no exchange {exchange!r}")
+    config: dict[str, Any] = {"enableRateLimit": False, "timeout": int(timeout_s * 1000), **(creds or {})}
+    if exchange.startswith("binance"):
+        config["options"] = {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False, "fetchMargins": False}
+    if options:
+        config.setdefault("options", {}).update(options)
+    client = getattr(ccxt_async, exchange)(config)
+    if api_url:
+        api = client.urls["api"]
+        for name in list(api) if isinstance(api, dict) else []:
+            api[name] = api_url
+        if not isinstance(api, dict):
+            client.urls["api"] = api_url
+    return client
 
 
 def trade_events(venue: str, symbol: str, trades: list[dict[str, Any]], dedup: TradeDedup, received_us: int
@@ -100,21 +125,8 @@ class CcxtTradesFeed:
         self.dedup.duplicates = 0
 
     def _new_client(self) -> Any:
-        import ccxt.async_support as ccxt_async
-
-        config: dict[str, Any] = {"enableRateLimit": False, "timeout": int(self.timeout_s * 1000),
-                                  **credentials(self.exchange_id)}
-        if self.exchange_id.startswith("binance"):
-            config["options"] = {"fetchMarkets": {"types": ["spot"]}}
-        if self.options:
-            config.setdefault("options", {}).update(self.options)
-        client = getattr(ccxt_async, self.exchange_id)(config)
-        if self.api_url:
-            api = client.urls["api"]
-            for name in list(api) if isinstance(api, dict) else []:
-                api[name] = self.api_url
-            if not isinstance(api, dict):
-                client.urls["api"] = self.api_url
+        client = ccxt_client(self.exchange_id, api_url=self.api_url, timeout_s=self.timeout_s, options=self.options,
+                             creds=credentials(self.exchange_id))
         parse_trade = client.parse_trade
 
         # ccxt parses a page in one call, and one unreadable trade (e.g. a price "abc") makes the whole

@@ -49,7 +49,8 @@ class Unreadable:
 class FeedWriter:
     """Collects a feed's events and writes them, one transaction per commit interval."""
 
-    def __init__(self, settings: Settings, feed_id: str, *, serde: AvroSerde | None = None):
+    def __init__(self, settings: Settings, feed_id: str, *, serde: AvroSerde | None = None,
+                 topics_written: tuple[str, ...] = FEED_TOPICS, group_metadata: object | None = None):
         self.settings = settings
         self.feed_id = feed_id
         self.tracker = DeliveryTracker()
@@ -59,9 +60,13 @@ class FeedWriter:
         }))
         self.producer.init_transactions(30)  # fences a previous process of the same feed
         serde = serde or AvroSerde(registry_url=settings.kafka.schema_registry_url)
-        self.doors = {name: FileProducer(settings, name, serde=serde, producer=self.producer) for name in FEED_TOPICS}
+        self.doors = {name: FileProducer(settings, name, serde=serde, producer=self.producer)
+                      for name in topics_written}
         self.dead_letter_topic = settings.topic(topics.DEAD_LETTERS)
         self.pending: list[FeedEvent | Unreadable] = []
+        # consumed input offsets committed with the next batch (an adapter that consumes, e.g. order decisions)
+        self.offsets: dict[tuple[str, int], int] = {}
+        self.group_metadata = group_metadata
         self.written = 0
         self.committed: dict[str, int] = {}  # events committed, by record type
         self.refused = 0
@@ -76,14 +81,25 @@ class FeedWriter:
         self.pending.extend(events)
 
     # ------------------------------------------------------------------ one transaction (blocking)
-    def write_batch(self, batch: list[FeedEvent | Unreadable]) -> None:
-        """Writes ``batch`` in one transaction; retries it after an abortable error. A fatal error (fenced
-        by a newer process of the same feed) raises :class:`KafkaException`."""
+    def mark_consumed(self, topic: str, partition: int, next_offset: int) -> None:
+        """Input consumed up to ``next_offset`` (exclusive): committed in the transaction of the next batch, with
+        the events its messages led to (``group_metadata`` names the consumer group)."""
+        self.offsets[(topic, partition)] = next_offset
+
+    def write_batch(self, batch: list[FeedEvent | Unreadable],
+                    offsets: dict[tuple[str, int], int] | None = None) -> None:
+        """Writes ``batch`` (and commits ``offsets`` of the consumer group) in one transaction; retries it after an
+        abortable error. A fatal error (fenced by a newer process of the same feed) raises :class:`KafkaException`."""
         while True:
             self.producer.begin_transaction()
             try:
                 for item in batch:
                     self._produce(item)
+                if offsets:
+                    from confluent_kafka import TopicPartition
+
+                    self.producer.send_offsets_to_transaction(
+                        [TopicPartition(t, p, o) for (t, p), o in sorted(offsets.items())], self.group_metadata, 30)
                 self._commit()
                 break
             except KafkaException as exc:
@@ -138,7 +154,10 @@ class FeedWriter:
             except BufferError:
                 self.producer.poll(0.05)
         self.written += 1
-        self._events[item.schema].inc()
+        counter = self._events.get(item.schema)
+        if counter is None:
+            counter = self._events[item.schema] = metrics.FEED_EVENTS.labels(self.feed_id, item.schema)
+        counter.inc()
 
     def _dead_letter(self, topic: str, key: str, raw: bytes, received_us: int, reason: str, error: str) -> None:
         letter = DeadLetter(self.settings.topic(topic), -1, -1, key.encode(), raw,
@@ -156,14 +175,15 @@ class FeedWriter:
         loop = asyncio.get_running_loop()
         while True:
             stopping = stop.is_set()
-            if self.pending:
+            if self.pending or self.offsets:
                 batch, self.pending = self.pending, []
+                offsets, self.offsets = self.offsets, {}
                 started = loop.time()
-                await loop.run_in_executor(None, self.write_batch, batch)
+                await loop.run_in_executor(None, self.write_batch, batch, offsets)
                 wait = max(0.0, interval - (loop.time() - started))
             else:
                 wait = interval
-            if stopping and not self.pending:
+            if stopping and not self.pending and not self.offsets:
                 return
             if wait:
                 try:
@@ -172,9 +192,10 @@ class FeedWriter:
                     pass
 
     def close(self) -> None:
-        if self.pending:
+        if self.pending or self.offsets:
             batch, self.pending = self.pending, []
-            self.write_batch(batch)
+            offsets, self.offsets = self.offsets, {}
+            self.write_batch(batch, offsets)
         self.producer.flush(30)
 
     # ------------------------------------------------------------------ restart
