@@ -7,11 +7,15 @@ import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from streams.config import Settings
+
+if TYPE_CHECKING:
+    from streams.feeds.loopback import LoopbackFeed
 
 
 @dataclass
@@ -37,13 +41,10 @@ def topic_files(data_dir: Path) -> list[tuple[str, Path]]:
     return out
 
 
-def run_demo(settings: Settings, *, seed: int, day: dt.date, console: Console) -> int:
+def run_demo(settings: Settings, *, seed: int, day: dt.date, console: Console, feed_seconds: float = 60.0) -> int:
     from infra.local import InfraError
     from infra.local import up as infra_up
-    from streams.generator import generate_day
-    from streams.ingest.producer import FileProducer
     from streams.kafka.admin import ensure_topics
-    from streams.kafka.consumer import EventConsumer, end_offsets
 
     console.rule("[bold]Mercado demo")
     try:
@@ -68,6 +69,64 @@ def run_demo(settings: Settings, *, seed: int, day: dt.date, console: Console) -
         + (f", {removed} of earlier demo runs removed)" if removed else ")"),
         highlight=False,
     )
+
+    # one feed adapter runs beside the day, against a local server (its report comes after the day's)
+    feed = _start_feed(settings, feed_seconds, console) if feed_seconds > 0 else None
+    code = 1
+    try:
+        code = _run_day(settings, seed=seed, day=day, console=console)
+    finally:
+        if feed is not None and code:  # the day failed: the feed stops now instead of at its time
+            feed.stop()
+    if feed is not None:
+        code = _print_feed(feed, console) or code
+    return code
+
+
+def _start_feed(settings: Settings, seconds: float, console: Console) -> LoopbackFeed:
+    from processors import topics
+    from streams.feeds.loopback import LoopbackFeed
+    from streams.kafka.admin import ensure_topics
+    from streams.kafka.catalog import topic
+
+    # topics of its own: the feed's ticks carry today's time, the generated day another date
+    feed_settings = settings.with_(kafka__topic_prefix=f"{settings.kafka.topic_prefix}feed.")
+    ensure_topics(feed_settings, tuple(topic(t) for t in (topics.TICKS, topics.VENUE_HEALTH, topics.DEAD_LETTERS)))
+    feed = LoopbackFeed(feed_settings, seconds)
+    feed.start()
+    console.print(f"live feed: mercado feed ccxt binance against a local server in Binance's format, for {seconds:g} s "
+                  f"beside the day (topics {feed_settings.kafka.topic_prefix}*)", highlight=False)
+    return feed
+
+
+def _print_feed(feed: LoopbackFeed, console: Console) -> int:
+    with console.status("live feed: finishing, reading its ticks back…"):
+        report = feed.join()
+    table = Table("served trades", "ticks written", "distinct ids", "missing", "repeats dropped", "heartbeats",
+                  "pings ok", "failed requests", "reconnects",
+                  title=f"Live feed: ccxt binance REST against {report.url} for {report.seconds:g} s")
+    table.add_row(f"{report.served:,}", f"{report.ticks:,}", f"{report.distinct:,}", f"{report.missing:,}",
+                  f"{report.duplicates_dropped:,}", f"{report.heartbeats:,}", f"{report.pings_ok:,}",
+                  f"{len(report.failures):,}",
+                  ", ".join(f"{k} {v}" for k, v in sorted(report.reconnects.items())) or "-")
+    console.print(table)
+    for label, tick in (("first", report.first), ("last", report.last)):
+        if tick is not None:
+            at = dt.datetime.fromtimestamp(tick["event_time"] / 1e6, dt.UTC).strftime("%H:%M:%S.%f")[:-3]
+            console.print(f"  {label} tick: {tick['event_id']} at {at} UTC, last {tick['last']:,.2f}, "
+                          f"volume {tick['volume']:g}", highlight=False)
+    for error in report.failures[:3]:
+        console.print(f"  failed request: {error[:110]}", highlight=False)
+    ok = report.ticks == report.distinct and report.missing == 0 and report.ticks > 0
+    console.print("every served trade written once" if ok else "[bold red]the live feed lost or repeated trades[/]",
+                  highlight=False)
+    return 0 if ok else 1
+
+
+def _run_day(settings: Settings, *, seed: int, day: dt.date, console: Console) -> int:
+    from streams.generator import generate_day
+    from streams.ingest.producer import FileProducer
+    from streams.kafka.consumer import EventConsumer, end_offsets
 
     data_dir = settings.local.state_dir / "demo" / f"{day.isoformat()}-seed{seed}"
     started = time.perf_counter()

@@ -52,10 +52,12 @@ def manifest_files(manifest: object) -> dict[str, dict]:
 def demo(
     seed: int = typer.Option(42, "--seed"),
     day: str = typer.Option("2026-11-20", "--day", help="YYYY-MM-DD"),
+    feed_seconds: float = typer.Option(60.0, "--feed-seconds", help="How long a live feed adapter runs beside the "
+                                       "day against a local server in Binance's format (0: no feed)."),
 ) -> None:
     """Start the services, create topics, generate a day, produce it, read it back, print a summary."""
     from streams.commands.demo import run_demo
 
     the_day = _parse_day(day)
-    code = run_demo(get_settings(), seed=seed, day=the_day, console=console)
+    code = run_demo(get_settings(), seed=seed, day=the_day, console=console, feed_seconds=feed_seconds)
     raise typer.Exit(code)

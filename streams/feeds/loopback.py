@@ -28,7 +28,11 @@ from __future__ import annotations
 import asyncio
 import bisect
 import json
+import random
+import threading
+import time
 from collections import deque
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -358,3 +362,137 @@ class FakeTwelveData(_Server):
             "meta": {"symbol": symbol, "interval": q.get("interval", "1min"), "currency_base": symbol.split("/")[0],
                      "currency_quote": symbol.split("/")[-1], "type": "Physical Currency"},
             "values": values, "status": "ok"}, fault)
+
+
+# ---------------------------------------------------------------------- a feed against a local server (the demo)
+@dataclass
+class LoopbackFeedReport:
+    """What :class:`LoopbackFeed` served and what the feed wrote (read back from its topics)."""
+
+    url: str
+    seconds: float
+    served: int  # trades the server held at the end
+    ticks: int  # PriceTicks read back (committed)
+    distinct: int  # distinct event ids among them
+    missing: int  # served trades without a tick
+    duplicates_dropped: int  # trades the feed received again and dropped
+    heartbeats: int
+    pings_ok: int
+    failures: list[str]  # VenueHealth errors (the faults)
+    reconnects: dict[str, int]
+    refused: int  # events the door refused (dead letters)
+    first: dict[str, Any] | None  # a tick, as written
+    last: dict[str, Any] | None
+
+
+class LoopbackFeed:
+    """``mercado feed ccxt binance`` against :class:`FakeBinance` for ``seconds``, in a thread of its own: the
+    server receives trades in Binance's aggregate-trade format (a seeded random walk, ``rate`` a second) and
+    serves a repeated page, a rate-limit error and a cut body on the way; the feed writes to the topics of
+    ``settings`` (the demo gives it a topic prefix of its own, so its wall-clock ticks never meet the generated
+    day's event time)."""
+
+    def __init__(self, settings: Any, seconds: float, *, rate: float = 25.0, seed: int = 42):
+        self.settings = settings.with_({"feeds__poll_interval_s": 0.5, "feeds__heartbeat_after_s": 2.0,
+                                        "feeds__probe_interval_s": 5.0, "feeds__stale_after_s": 10.0,
+                                        "feeds__backoff_initial_s": 0.2, "feeds__backoff_max_s": 2.0,
+                                        "feeds__request_timeout_s": 2.0})
+        self.seconds = seconds
+        self.rate = rate
+        self.seed = seed
+        self.url = ""
+        self.served = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._runner: Any = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        def main() -> None:
+            try:
+                asyncio.run(self._main())
+            except BaseException as exc:  # noqa: BLE001 - reported by join()
+                self._error = exc
+
+        self._thread = threading.Thread(target=main, name="loopback-feed", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def _main(self) -> None:
+        from streams.feeds.ccxt_feed import CcxtTradesFeed
+        from streams.feeds.runner import FeedRunner
+        from streams.feeds.writer import FeedWriter
+
+        rng = random.Random(self.seed)
+        server = FakeBinance()
+        self.url = await server.start()
+        price = 64_000.0
+        next_id = 1
+
+        def add(count: int, at_ms: int) -> None:
+            nonlocal price, next_id
+            times = [at_ms - count + i for i in range(count)]
+            for t in times:
+                price = max(1.0, price * (1 + rng.gauss(0, 0.0002)))
+                server.trades.append({"a": next_id, "p": f"{price:.2f}", "q": f"{rng.uniform(0.001, 0.5):.5f}",
+                                      "f": next_id, "l": next_id, "T": t, "m": rng.random() < 0.5, "M": True})
+                next_id += 1
+            server._sorted_times = None  # type: ignore[attr-defined]
+            self.served = len(server.trades)
+
+        add(int(self.rate * 5), int(time.time() * 1000))  # the recorded last five seconds
+        writer = FeedWriter(self.settings, "demo-loopback")
+        feed = CcxtTradesFeed("binance", ["BTC/USDT"], api_url=self.url + "/api/v3", poll_interval_s=0.5,
+                              timeout_s=2.0, feed_id="demo-loopback")
+        runner = self._runner = FeedRunner(feed, writer, self.settings)
+        task = asyncio.create_task(runner.run())
+        started = time.monotonic()
+        faults_at = started + min(5.0, self.seconds / 3)
+        owed = 0.0
+        try:
+            while time.monotonic() - started < self.seconds and not self._stop.is_set() and not task.done():
+                await asyncio.sleep(0.1)
+                owed += self.rate * 0.1
+                if owed >= 1:
+                    add(int(owed), int(time.time() * 1000))
+                    owed -= int(owed)
+                if faults_at and time.monotonic() >= faults_at:
+                    server.faults.extend(["dup", "429", "cut"])
+                    faults_at = 0.0
+            await asyncio.sleep(1.5)  # the last trades are polled
+        finally:
+            runner.stop.set()
+            await asyncio.wait_for(task, 30)
+            await server.stop()
+        self.duplicates = feed.dedup.duplicates
+        self._trade_ids = {f"binance:BTC/USDT:{t['a']}" for t in server.trades}
+
+    def join(self) -> LoopbackFeedReport:
+        """Waits for the feed to stop (at its time, or now after :meth:`stop`), reads back what it committed."""
+        from processors import topics
+        from streams.kafka.consumer import EventConsumer
+
+        assert self._thread is not None
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        ticks: list[dict[str, Any]] = []
+        heartbeats = 0
+        with EventConsumer(self.settings, [self.settings.topic(topics.TICKS)]) as consumer:
+            for event in consumer.iterate(idle_timeout=5.0):
+                if event.schema.fullname.endswith("PriceTick"):
+                    ticks.append(event.record)
+                elif event.schema.fullname.endswith("Heartbeat"):
+                    heartbeats += 1
+        with EventConsumer(self.settings, [self.settings.topic(topics.VENUE_HEALTH)]) as consumer:
+            health = [e.record for e in consumer.iterate(idle_timeout=5.0)]
+        ids = {t["event_id"] for t in ticks}
+        ticks.sort(key=lambda t: (t["event_time"], t["sequence"]))
+        return LoopbackFeedReport(
+            url=self.url, seconds=self.seconds, served=self.served, ticks=len(ticks), distinct=len(ids),
+            missing=len(self._trade_ids - ids), duplicates_dropped=self.duplicates, heartbeats=heartbeats,
+            pings_ok=sum(1 for h in health if h["ok"]), failures=[h["error"] or "" for h in health if not h["ok"]],
+            reconnects=dict(self._runner.reconnects), refused=self._runner.writer.refused,
+            first=ticks[0] if ticks else None, last=ticks[-1] if ticks else None)

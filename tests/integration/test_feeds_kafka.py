@@ -240,3 +240,21 @@ async def test_mercado_feed_process_stops_cleanly_on_sigterm(services: Settings)
     assert code == 0, (await process.stderr.read()).decode()[-2000:]
     ids = [e.record["event_id"] for e in read_events(settings, topics.TICKS) if e.schema.fullname.endswith("PriceTick")]
     assert sorted(ids) == sorted(f"binance:BTC/USDT:{t['a']}" for t in trades)
+
+
+def test_the_demo_feed_writes_every_trade_its_local_server_served_once(services: Settings) -> None:
+    """The demo's live-feed step (streams/feeds/loopback.py LoopbackFeed): a ccxt feed in a thread of its own
+    against the loopback Binance, trades arriving while it runs, a repeated page, a 429 and a cut body."""
+    from streams.feeds.loopback import LoopbackFeed
+
+    settings = _settings(services, "feed-demo")
+    feed = LoopbackFeed(settings, 6.0, rate=40.0)
+    feed.start()
+    report = feed.join()
+    assert report.served > 6 * 40  # the recorded five seconds and what arrived while it ran
+    assert report.ticks == report.distinct == report.served and report.missing == 0
+    assert report.duplicates_dropped > 0  # the repeated page (and the inclusive `since` of each poll)
+    assert len(report.failures) >= 2 and any("429" in f for f in report.failures)
+    assert report.reconnects.get("error", 0) >= 2
+    assert report.first is not None and report.first["event_id"] == "binance:BTC/USDT:1"
+    assert report.last is not None and report.last["event_id"] == f"binance:BTC/USDT:{report.served}"
