@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
+from typing import Any
 
 import orjson
 import structlog
@@ -34,6 +35,7 @@ from streams.observability import metrics
 log = structlog.get_logger("mercado.feed")
 
 FEED_TOPICS = (topics.TICKS, topics.VENUE_HEALTH)
+COLUMNAR_MIN_RUN = 32  # shorter runs of ticks are encoded row by row (building Arrow columns costs more)
 
 
 class Unreadable:
@@ -76,6 +78,7 @@ class FeedWriter:
         self._latency = metrics.FEED_COMMIT_LATENCY.labels(feed_id)
         self._dead = metrics.FEED_DEAD_LETTERS.labels(feed_id)
         self.last_commit_latencies_s: list[float] = []  # receive → committed, of the last batch (bench, tests)
+        self._tick_schema: Any = None  # PriceTick's Arrow schema (wire form), once a run needs it
 
     def add(self, events: Iterable[FeedEvent | Unreadable]) -> None:
         self.pending.extend(events)
@@ -93,8 +96,7 @@ class FeedWriter:
         while True:
             self.producer.begin_transaction()
             try:
-                for item in batch:
-                    self._produce(item)
+                self._produce_all(batch)
                 if offsets:
                     from confluent_kafka import TopicPartition
 
@@ -131,6 +133,62 @@ class FeedWriter:
                 if not exc.args[0].retriable():
                     raise
                 log.warning("feed commit failed; trying again", feed=self.feed_id, error=str(exc))
+
+    def _produce_all(self, batch: list[FeedEvent | Unreadable]) -> None:
+        """Every item in order; runs of PriceTicks go column-wise (:meth:`_produce_ticks`)."""
+        run: list[FeedEvent] = []
+        for item in batch:
+            if type(item) is FeedEvent and item.schema == "PriceTick":
+                run.append(item)
+                continue
+            if run:
+                self._produce_ticks(run)
+                run = []
+            self._produce(item)
+        if run:
+            self._produce_ticks(run)
+
+    def _produce_ticks(self, run: list[FeedEvent]) -> None:
+        """A run of ticks through the door's column-wise path (the one ``mercado produce`` takes for Parquet
+        files: the same Avro bytes and admission rules, checked over whole columns at the earliest receive time
+        of the run, so no tick passes that its own receive time would refuse). Encoding a tick as its own dict
+        costs ≈ 10 µs, the writer's largest share once pages arrive fast; a run that is short, does not convert
+        or breaks a rule goes row by row (which names the row and the rule)."""
+        door = self.doors.get(topics.TICKS)
+        encoded = None
+        if door is not None and len(run) >= COLUMNAR_MIN_RUN:
+            import pyarrow as pa
+
+            from schemas.loader import strip_timestamp_logical_types
+            from streams.codec.arrow import arrow_schema
+
+            if self._tick_schema is None:
+                wire = strip_timestamp_logical_types(door.serde.schemas["PriceTick"].expanded)
+                self._tick_schema = arrow_schema(wire)
+            schema = self._tick_schema
+            try:
+                columns = {name: [e.record[name] for e in run] for name in schema.names}
+                table = pa.RecordBatch.from_pydict(columns, schema=schema)
+            except (KeyError, TypeError, ValueError, pa.ArrowException):
+                table = None
+            if table is not None:
+                encoded = door.encode_batch(table, now_us=min(e.received_us for e in run))
+        if encoded is None:
+            for item in run:
+                self._produce(item)
+            return
+        topic = door.topic_name
+        produce = self.producer.produce
+        for item, value, key, timestamp in zip(run, encoded.values, encoded.keys, encoded.timestamps_ms, strict=True):
+            headers = [(PRODUCED_AT_HEADER, str(item.received_us).encode())]
+            while True:
+                try:
+                    produce(topic, value, key, timestamp=timestamp, headers=headers)
+                    break
+                except BufferError:
+                    self.producer.poll(0.05)
+        self.written += len(run)
+        self._events["PriceTick"].inc(len(run))
 
     def _produce(self, item: FeedEvent | Unreadable) -> None:
         if isinstance(item, Unreadable):

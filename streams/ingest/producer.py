@@ -206,9 +206,10 @@ class FileProducer:
         self._admit(rt.name, record)
         return rt.name, rt.key_of(record), record["event_time"], value
 
-    def encode_batch(self, batch: Any) -> _EncodedBatch | None:
+    def encode_batch(self, batch: Any, now_us: int | None = None) -> _EncodedBatch | None:
         """A whole Arrow record batch, column-wise, when it maps one-to-one onto one record type
-        (see :mod:`streams.codec.columnar`); None sends it row by row."""
+        (see :mod:`streams.codec.columnar`); None sends it row by row. Admission is checked at ``now_us``
+        (default: the wall clock now)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -225,7 +226,7 @@ class FileProducer:
         event_time = batch.column(names.index("event_time"))
         if not pa.types.is_integer(event_time.type) or event_time.null_count:
             return None
-        checked_us = time.time_ns() // 1000
+        checked_us = time.time_ns() // 1000 if now_us is None else now_us
         if not batch_admitted(rt.name, _numeric_columns(batch, rt.columnar.names), checked_us, self.admission):
             return None  # row by row: the row path names the row and the rule it breaks
         keys = string_keys(batch, rt.key_fields)

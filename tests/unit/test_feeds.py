@@ -6,12 +6,12 @@ import random
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from processors.marketdata import CalendarBook, MarketDataConfig
 from processors.marketdata.config import UnknownVenueError
-from streams.feeds.ccxt_feed import credentials, trade_events
+from streams.feeds.ccxt_feed import binance_agg_trades, credentials, trade_events
 from streams.feeds.core import Backoff, FeedEvent, QuietClock, StaleDetector, TradeDedup
 from streams.feeds.twelvedata import BackfillRefused, TwelveDataQuotes, api_key, backfill_events, hole, quote_events
 from streams.feeds.writer import Unreadable
@@ -89,6 +89,39 @@ def test_ccxt_trades_become_ticks_in_order_once_and_unreadable_ones_dead_letters
     assert newest == 2_000 and d.duplicates == 1
     again, _ = trade_events("binance", "BTC/USDT", page[:3], d, received_us=10)  # the same page again
     assert again == []
+
+
+@pytest.fixture(scope="module")
+def ccxt_binance():
+    import ccxt
+
+    exchange = ccxt.binance()
+    exchange.set_markets([{"id": "BTCUSDT", "symbol": "BTC/USDT", "base": "BTC", "quote": "USDT", "baseId": "BTC",
+                           "quoteId": "USDT", "type": "spot", "spot": True, "option": False, "swap": False,
+                           "future": False, "contract": False, "linear": None, "inverse": None}])
+    return exchange
+
+
+@settings(deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(0, 2**40), st.integers(0, 2**42),
+                               st.decimals(min_value="0.00000001", max_value="1000000", places=8),
+                               st.decimals(min_value="0", max_value="100000", places=8)), max_size=20))
+def test_binance_raw_pages_read_as_ccxt_reads_them(ccxt_binance, rows):
+    """The feed's own reading of Binance's aggregate trades gives the fields ccxt's parser gives."""
+    page = [{"a": a, "p": f"{p:f}", "q": f"{q:f}", "f": a, "l": a, "T": t, "m": True, "M": True} for a, t, p, q in rows]
+    ours, bad = binance_agg_trades(page)
+    assert bad == []
+    theirs = [ccxt_binance.parse_trade(item, ccxt_binance.markets["BTC/USDT"]) for item in page]
+    assert [(o["id"], o["timestamp"], o["price"], o["amount"]) for o in ours] == [
+        (c["id"], c["timestamp"], c["price"], c["amount"]) for c in theirs]
+
+
+def test_binance_raw_items_that_do_not_read_are_set_aside():
+    good = {"a": 5, "p": "100.5", "q": "0.25", "T": 1_000}
+    ours, bad = binance_agg_trades([good, {**good, "a": 6, "p": "abc"}, {"a": 7, "q": "1", "T": 1}, "junk"])
+    assert ours == [{"id": "5", "timestamp": 1_000, "price": 100.5, "amount": 0.25, "info": good}]
+    assert [error.split(":")[0] for _, error in bad] == ["ValueError", "KeyError", "TypeError"]
+    assert binance_agg_trades({"code": -1003}) == ([], [])  # not a page
 
 
 def test_credentials_from_environment_or_files(tmp_path):
@@ -272,3 +305,66 @@ async def test_the_runner_reconnects_reports_health_and_stops_cleanly():
     assert health[1][2].startswith("nothing received for 0.")
     assert any(e.schema == "VenueHealth" and e.record["ok"] and e.record["latency_ms"] == 1.5 for e in writer.events)
     assert any(e.schema == "Heartbeat" for e in writer.events)  # the silent connection's quiet symbol
+
+
+class _RecordingProducer:
+    """confluent_kafka.Producer's transactional calls, recorded (no broker)."""
+
+    def __init__(self, config):
+        self.messages = []
+
+    def init_transactions(self, timeout=None):
+        pass
+
+    def begin_transaction(self):
+        pass
+
+    def commit_transaction(self, timeout=None):
+        pass
+
+    def send_offsets_to_transaction(self, offsets, metadata, timeout=None):
+        self.messages.append(("offsets", [(tp.topic, tp.partition, tp.offset) for tp in offsets]))
+
+    def produce(self, topic, value, key=None, timestamp=None, headers=None):
+        self.messages.append((topic, value, key, timestamp, headers))
+
+    def poll(self, timeout=None):
+        return 0
+
+    def flush(self, timeout=None):
+        return 0
+
+
+def test_runs_of_ticks_are_written_column_wise_as_the_row_path_writes_them(monkeypatch):
+    from processors import topics
+    from streams.config import Settings
+    from streams.feeds import writer as feed_writer
+    from streams.feeds.core import heartbeat, trade_tick
+
+    monkeypatch.setattr(feed_writer, "Producer", _RecordingProducer)
+    settings = Settings()
+    now = 1_796_000_000_000_000
+    ticks = [trade_tick("binance", "BTC/USDT", str(i), now - 60_000_000 + i, 100.0 + i / 8, 0.5, now + i % 7)
+             for i in range(100)]
+    batch = [*ticks[:60], heartbeat("binance", "BTC/USDT", now), *ticks[60:70],
+             Unreadable(topics.TICKS, "binance:BTC/USDT", b"{}", "malformed-trade", "no price", now), *ticks[70:]]
+    written, rows = {}, {}
+    encode_row = feed_writer.FileProducer.encode_row
+    calls = []
+    monkeypatch.setattr(feed_writer.FileProducer, "encode_row",
+                        lambda door, row: calls.append(1) or encode_row(door, row))
+    for min_run in (32, 10**9):  # column-wise runs, then every tick row by row
+        calls.clear()
+        monkeypatch.setattr(feed_writer, "COLUMNAR_MIN_RUN", min_run)
+        writer = feed_writer.FeedWriter(settings, "t-feed")
+        writer.write_batch(batch, {("risk.order-decisions.v1", 0): 5})
+        written[min_run] = [m if m[0] != "mercado.deadletter.v1" else m[:4] + (
+            [h for h in m[4] if h[0] != "mercado.dlq.at-us"],) for m in writer.producer.messages]
+        rows[min_run] = len(calls)
+        assert writer.written == 101 and writer.committed == {"PriceTick": 100, "Heartbeat": 1}
+    assert rows == {32: 10 + 30 + 1, 10**9: 100 + 1}  # the run of 60 went column-wise (+1: the heartbeat)
+    assert written[32] == written[10**9]  # same bytes, keys, timestamps, headers, order
+    assert written[32][-1] == ("offsets", [("risk.order-decisions.v1", 0, 5)])
+    assert [m[2] for m in written[32][:60]] == ["binance:BTC/USDT"] * 60
+    assert written[32][5][3] == (now - 60_000_000 + 5) // 1000 and written[32][5][4] == [
+        ("mercado-produced-us", str(now + 5).encode())]
