@@ -38,19 +38,28 @@ BINANCE_WINDOW_MS = 3_600_000  # aggTrades: startTime..endTime spans at most an 
 RAW_PAGES = frozenset({"binance", "binanceus"})
 
 
-def binance_agg_trades(page: Any) -> tuple[list[dict[str, Any]], list[tuple[Any, str]]]:
-    """Binance spot aggregate trades ``{a: id, p: price, q: quantity, T: time ms, …}`` → the fields of ccxt's
-    unified trade the feed uses (``id``, ``timestamp``, ``price``, ``amount``, ``info``); an item that does not
-    read (no id, a price "abc") is set aside with the error, as ccxt's parser would have raised on it."""
-    out: list[dict[str, Any]] = []
+Row = tuple[int, str, float, float]  # a usable trade: (time ms, trade id, price, amount)
+
+
+def binance_agg_rows(page: Any) -> tuple[list[Row], list[tuple[Any, str]]]:
+    """Binance spot aggregate trades ``{a: id, p: price, q: quantity, T: time ms, …}`` → rows; an item that does
+    not read (no id, a price "abc") or is unusable (no positive price, a negative quantity) is set aside with the
+    reason, as ccxt's parser would have raised on it or :func:`unified_rows` refused it."""
+    good: list[Row] = []
     bad: list[tuple[Any, str]] = []
     for item in page if isinstance(page, list) else []:
         try:
-            out.append({"id": str(item["a"]), "timestamp": int(item["T"]), "price": float(item["p"]),
-                        "amount": float(item["q"]), "info": item})
+            row = (int(item["T"]), str(item["a"]), float(item["p"]), float(item["q"]))
         except (KeyError, TypeError, ValueError) as exc:
             bad.append((item, f"{type(exc).__name__}: {exc}"))
-    return out, bad
+            continue
+        if not row[2] > 0:
+            bad.append((item, "no positive price"))
+        elif not row[3] >= 0:
+            bad.append((item, "no amount"))
+        else:
+            good.append(row)
+    return good, bad
 
 
 def credentials(exchange: str, env: dict[str, str] | None = None, prefix: str = "MERCADO_FEED") -> dict[str, str]:
@@ -88,30 +97,51 @@ def ccxt_client(exchange: str, *, api_url: str | None, timeout_s: float, options
     return client
 
 
-def trade_events(venue: str, symbol: str, trades: list[dict[str, Any]], dedup: TradeDedup, received_us: int
-                 ) -> tuple[list[FeedEvent | Unreadable], int]:
-    """ccxt's unified trades of one page → PriceTicks in (time, id) order, repeats dropped, unusable trades
-    (no id, no time, no positive price, negative amount) as dead letters; also the newest trade time (ms)."""
-    out: list[FeedEvent | Unreadable] = []
-    newest = 0
-    key = f"{venue}:{symbol}"
-    good: list[tuple[int, str, float, float]] = []
+def unified_rows(trades: list[dict[str, Any]]) -> tuple[list[Row], list[tuple[Any, str]]]:
+    """ccxt's unified trades → rows; unusable ones (no id, no time, no positive price, negative amount) set aside
+    with the reason."""
+    good: list[Row] = []
+    bad: list[tuple[Any, str]] = []
     for trade in trades:
         trade_id, ts, price, amount = trade.get("id"), trade.get("timestamp"), trade.get("price"), trade.get("amount")
         problem = ("no trade id" if trade_id in (None, "") else "no timestamp" if not isinstance(ts, int)
                    else "no positive price" if not isinstance(price, (int, float)) or not price > 0
                    else "no amount" if not isinstance(amount, (int, float)) or amount < 0 else None)
         if problem:
-            out.append(Unreadable(topics.TICKS, key, orjson.dumps(trade.get("info", trade), default=str),
-                                  "malformed-trade", problem, received_us))
-            continue
-        good.append((ts, str(trade_id), float(price), float(amount)))
-    good.sort(key=lambda t: (t[0], int(t[1]) if t[1].isdigit() else 0, t[1]))
-    for ts, trade_id, price, amount in good:
-        newest = max(newest, ts)
-        if dedup.accept(symbol, trade_id, ts * 1000):
+            bad.append((trade.get("info", trade), problem))
+        else:
+            good.append((ts, str(trade_id), float(price), float(amount)))
+    return good, bad
+
+
+def tick_events(venue: str, symbol: str, rows: list[Row], dedup: TradeDedup, received_us: int
+                ) -> tuple[list[FeedEvent], int]:
+    """Rows of one page → PriceTicks in (time, id) order, repeats dropped; also the newest trade time (ms)."""
+    out: list[FeedEvent] = []
+    newest = 0
+    rows.sort(key=lambda t: (t[0], int(t[1]) if t[1].isdigit() else 0, t[1]))
+    accept = dedup.accept
+    for ts, trade_id, price, amount in rows:
+        if ts > newest:
+            newest = ts
+        if accept(symbol, trade_id, ts * 1000):
             out.append(trade_tick(venue, symbol, trade_id, ts * 1000, price, amount, received_us))
     return out, newest
+
+
+def unreadable(venue: str, symbol: str, bad: list[tuple[Any, str]], received_us: int) -> list[Unreadable]:
+    key = f"{venue}:{symbol}"
+    return [Unreadable(topics.TICKS, key, orjson.dumps(item, default=str), "malformed-trade", problem, received_us)
+            for item, problem in bad]
+
+
+def trade_events(venue: str, symbol: str, trades: list[dict[str, Any]], dedup: TradeDedup, received_us: int
+                 ) -> tuple[list[FeedEvent | Unreadable], int]:
+    """ccxt's unified trades of one page → PriceTicks in (time, id) order, repeats dropped, unusable trades
+    (no id, no time, no positive price, negative amount) as dead letters; also the newest trade time (ms)."""
+    good, bad = unified_rows(trades)
+    ticks, newest = tick_events(venue, symbol, good, dedup, received_us)
+    return [*unreadable(venue, symbol, bad, received_us), *ticks], newest
 
 
 class CcxtTradesFeed:
@@ -179,35 +209,35 @@ class CcxtTradesFeed:
         self._raw_ids = {s: self.client.markets[s]["id"] for s in self.symbols
                          if self.exchange_id in RAW_PAGES and self.client.markets[s].get("spot")}
 
-    async def _page(self, symbol: str, since: int | None) -> tuple[list[dict[str, Any]], int]:
-        """One page of trades from ``since`` (inclusive), and how many items the exchange sent."""
+    async def _page(self, symbol: str, since: int | None) -> tuple[list[Row], list[tuple[Any, str]], int]:
+        """One page of trades from ``since`` (inclusive): usable rows, unusable items with the reason, and how
+        many items the exchange sent."""
         market_id = self._raw_ids.get(symbol)
         if market_id is None:
             trades = await self.client.fetch_trades(symbol, since=since, limit=PAGE_LIMIT)
-            return trades, len(trades) + len(self.malformed)
+            good, bad = unified_rows(trades)
+            bad.extend(self.malformed)  # the items ccxt's parser could not read
+            self.malformed.clear()
+            return good, bad, len(trades) + len(bad)
         request: dict[str, Any] = {"symbol": market_id, "limit": PAGE_LIMIT}
         if since is not None:
             request.update(startTime=since, endTime=since + BINANCE_WINDOW_MS)
         page = await self.client.publicGetAggTrades(request)
-        trades, bad = binance_agg_trades(page)
-        self.malformed.extend(bad)
-        return trades, len(trades) + len(bad)
+        good, bad = binance_agg_rows(page)
+        return good, bad, len(good) + len(bad)
 
     async def stream(self, emit: Emit, seen: Any) -> None:
         while True:
             full = False
             for symbol in self.symbols:
                 since = self.since[symbol]
-                trades, sent = await self._page(symbol, since)
+                good, bad, sent = await self._page(symbol, since)
                 received_us = time.time_ns() // 1000
                 seen()
                 before = self.dedup.duplicates
-                events, newest = trade_events(self.venue, symbol, trades, self.dedup, received_us)
-                if self.malformed:
-                    key = f"{self.venue}:{symbol}"
-                    events.extend(Unreadable(topics.TICKS, key, orjson.dumps(item, default=str), "malformed-trade",
-                                             error, received_us) for item, error in self.malformed)
-                    self.malformed.clear()
+                ticks, newest = tick_events(self.venue, symbol, good, self.dedup, received_us)
+                events: list[FeedEvent | Unreadable] = unreadable(self.venue, symbol, bad, received_us) if bad else []
+                events.extend(ticks)
                 self._duplicates.inc(self.dedup.duplicates - before)
                 if newest:
                     self.since[symbol] = max(since or 0, newest)

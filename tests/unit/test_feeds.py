@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from processors.marketdata import CalendarBook, MarketDataConfig
 from processors.marketdata.config import UnknownVenueError
-from streams.feeds.ccxt_feed import binance_agg_trades, credentials, trade_events
+from streams.feeds.ccxt_feed import binance_agg_rows, credentials, trade_events
 from streams.feeds.core import Backoff, FeedEvent, QuietClock, StaleDetector, TradeDedup
 from streams.feeds.twelvedata import BackfillRefused, TwelveDataQuotes, api_key, backfill_events, hole, quote_events
 from streams.feeds.writer import Unreadable
@@ -109,19 +109,20 @@ def ccxt_binance():
 def test_binance_raw_pages_read_as_ccxt_reads_them(ccxt_binance, rows):
     """The feed's own reading of Binance's aggregate trades gives the fields ccxt's parser gives."""
     page = [{"a": a, "p": f"{p:f}", "q": f"{q:f}", "f": a, "l": a, "T": t, "m": True, "M": True} for a, t, p, q in rows]
-    ours, bad = binance_agg_trades(page)
-    assert bad == []
+    ours, bad = binance_agg_rows(page)
     theirs = [ccxt_binance.parse_trade(item, ccxt_binance.markets["BTC/USDT"]) for item in page]
-    assert [(o["id"], o["timestamp"], o["price"], o["amount"]) for o in ours] == [
-        (c["id"], c["timestamp"], c["price"], c["amount"]) for c in theirs]
+    assert ours == [(c["timestamp"], c["id"], c["price"], c["amount"]) for c in theirs if c["price"] > 0]
+    assert len(bad) == sum(1 for c in theirs if not c["price"] > 0)  # what unified_rows refuses too
 
 
 def test_binance_raw_items_that_do_not_read_are_set_aside():
     good = {"a": 5, "p": "100.5", "q": "0.25", "T": 1_000}
-    ours, bad = binance_agg_trades([good, {**good, "a": 6, "p": "abc"}, {"a": 7, "q": "1", "T": 1}, "junk"])
-    assert ours == [{"id": "5", "timestamp": 1_000, "price": 100.5, "amount": 0.25, "info": good}]
-    assert [error.split(":")[0] for _, error in bad] == ["ValueError", "KeyError", "TypeError"]
-    assert binance_agg_trades({"code": -1003}) == ([], [])  # not a page
+    ours, bad = binance_agg_rows([good, {**good, "a": 6, "p": "abc"}, {"a": 7, "q": "1", "T": 1}, "junk",
+                                  {**good, "a": 8, "p": "0"}, {**good, "a": 9, "q": "-1"}])
+    assert ours == [(1_000, "5", 100.5, 0.25)]
+    assert [error.split(":")[0] for _, error in bad] == ["ValueError", "KeyError", "TypeError", "no positive price",
+                                                          "no amount"]
+    assert binance_agg_rows({"code": -1003}) == ([], [])  # not a page
 
 
 def test_credentials_from_environment_or_files(tmp_path):
