@@ -7,5 +7,6 @@
 * :mod:`.runner` — the loop every adapter shares: reconnect with backoff, stale detection, latency
   probes, heartbeats, SIGTERM;
 * :mod:`.ccxt_feed` — exchanges through ccxt (REST polling of trades);
-* :mod:`.twelvedata` — a quote feed speaking TwelveData's WebSocket and REST formats.
+* :mod:`.twelvedata` — a quote feed speaking TwelveData's WebSocket and REST formats;
+* :mod:`.loopback` — local servers speaking those venues' formats (tests, ``bench.feeds``, the demo's feed step).
 """
