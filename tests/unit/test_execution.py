@@ -252,3 +252,27 @@ async def test_cancel_on_shutdown_cancels_open_orders_and_writes_their_last_fill
                                                                        "DELETE /api/v3/order 2"]
     assert not any(e.schema == "VenueHealth" for e in venue.pending)  # a refused cancel is no failed request
     assert venue.pending[4].record["side"] == "SELL"
+
+
+async def test_the_risk_pipelines_error_rate_breaker_opens_on_what_the_adapter_writes(exchange: Any) -> None:
+    """The adapter's records are what the risk processor's error-rate breaker counts: acceptances as successes,
+    venue rejections and failed requests as failures."""
+    from processors.risk.processor import VenueRiskProcessor
+
+    server, make = exchange
+    venue = await make()
+    for i in range(8):
+        assert await venue.submit(approval(f"ok{i}"), maybe_placed=False)
+    server.quote_balance = 0.0
+    server.order_faults.append("429")  # a failed request first (retried at least 1 s later), then refusals
+    for i in range(4):
+        assert await venue.submit(approval(f"broke{i}"), maybe_placed=False)
+    kinds = _kinds(venue)
+    assert kinds.count("OrderAccepted") == 8 and kinds.count("OrderRejected") == 4 and kinds.count("VenueHealth") == 1
+    risk = VenueRiskProcessor("binance")
+    out = [emit for event in venue.pending for emit in risk.on_event(event.schema, event.record)]
+    opened = [e.record for e in out if e.schema == "BreakerTransition" and e.record["to_state"] == "OPEN"]
+    assert [(r["breaker"], r["venue"]) for r in opened] == [("ERROR_RATE", "binance")]
+    # 8 successes, then failures: the 10th sample is the first observation (2/10 = 20 % > 10 %), the 12th the
+    # third violation in a row, which opens it
+    assert opened[0]["caused_by"] == venue.pending[11].record["event_id"]
