@@ -162,8 +162,9 @@ class CcxtExecution:
                     if ambiguous_before:  # e.g. "duplicate order": an earlier attempt may have landed after all
                         try:
                             found = await self.find(order)
-                        except Exception as again:  # noqa: BLE001 - cannot tell: keep trying
+                        except Exception as again:  # noqa: BLE001 - cannot tell: look again before anything else
                             self._failure("find", f"{type(again).__name__}: {again}")
+                            look_first = True
                             if not await self._pause(False):
                                 return False
                             continue
@@ -200,16 +201,18 @@ class CcxtExecution:
         if side in ("buy", "sell"):
             order.side = side.upper()
         filled_qty = float(state.get("filled") or 0)
-        if filled_qty > 0:
-            await self._fills(order, filled_qty)
+        traded = await self._fills(order) if filled_qty > 0 else 0.0
+        # finished only once its trades cover what the exchange says it filled (a trade list can lag the order)
+        complete = traded >= filled_qty * (1 - 1e-9)
         status = state.get("status")
-        if status == "closed":
+        if status == "closed" and complete:
             order.done = True
-        elif status in _TERMINAL:
+        elif status in _TERMINAL and complete:
             order.done = True
             self.emit(canceled(order, now_us(), reason or status, now_us()))
 
-    async def _fills(self, order: TrackedOrder, filled_qty: float) -> None:
+    async def _fills(self, order: TrackedOrder) -> float:
+        """Writes the order's trades not written yet; returns the quantity of all its trades."""
         client = self.client
         if client.has.get("fetchOrderTrades"):
             trades = await client.fetch_order_trades(order.venue_order_id, order.symbol)
@@ -217,12 +220,16 @@ class CcxtExecution:
             trades = [t for t in await client.fetch_my_trades(order.symbol) if str(t.get("order")) ==
                       order.venue_order_id]
         received = now_us()
+        total = 0.0
         for trade in sorted(trades, key=lambda t: (t.get("timestamp") or 0, str(t.get("id")))):
-            trade_id = str(trade.get("id"))
-            if trade.get("id") is None or trade_id in order.fills:
+            if trade.get("id") is None:
                 continue
-            order.fills.add(trade_id)
-            self.emit(filled(order, trade, received))
+            total += float(trade.get("amount") or 0)
+            trade_id = str(trade["id"])
+            if trade_id not in order.fills:
+                order.fills.add(trade_id)
+                self.emit(filled(order, trade, received))
+        return total
 
     async def follow_open(self) -> None:
         for order in self.book.open_orders():

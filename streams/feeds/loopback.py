@@ -86,6 +86,7 @@ class FakeBinance(_Server):
         self.my_trades: list[dict[str, Any]] = []
         self.order_faults: deque[str] = deque()  # consumed one per POST …/order
         self.quote_balance = 1_000_000.0  # USDT a BUY may spend
+        self.trades_visible = True  # False: myTrades lags (answers [] while orders show their fills)
         self.market_price = 100.0
 
     def add_trades(self, first_id: int, times_ms: list[int], price: float = 100.0) -> list[dict[str, Any]]:
@@ -223,7 +224,8 @@ class FakeBinance(_Server):
         params = await self._params(request)
         self.requests.append(f"GET {request.path} {params.get('orderId')}")
         wanted = params.get("orderId")
-        return web.json_response([t for t in self.my_trades if wanted is None or str(t["orderId"]) == wanted])
+        return web.json_response([t for t in self.my_trades if self.trades_visible
+                                  and (wanted is None or str(t["orderId"]) == wanted)])
 
     # ------------------------------------------------------------------ market data
 

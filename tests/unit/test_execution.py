@@ -276,3 +276,16 @@ async def test_the_risk_pipelines_error_rate_breaker_opens_on_what_the_adapter_w
     # 8 successes, then failures: the 10th sample is the first observation (2/10 = 20 % > 10 %), the 12th the
     # third violation in a row, which opens it
     assert opened[0]["caused_by"] == venue.pending[11].record["event_id"]
+
+
+async def test_an_order_is_followed_until_its_trades_cover_what_it_filled(exchange: Any) -> None:
+    server, make = exchange
+    venue = await make()
+    assert await venue.submit(approval("o9"), maybe_placed=False)
+    server.trades_visible = False  # the order says FILLED before its trade list shows the trade
+    server.fill(venue_client_order_id("acc", "o9"), 0.5, 100.0)
+    await venue.follow_open()
+    assert _kinds(venue) == ["OrderAccepted"] and len(venue.book.open_orders()) == 1  # still followed
+    server.trades_visible = True
+    await venue.follow_open()
+    assert _kinds(venue) == ["OrderAccepted", "OrderFilled"] and venue.book.open_orders() == []
