@@ -13,10 +13,12 @@ from streams.commands.app import app
 from streams.commands.feed import feed_app
 from streams.commands.retail_evaluate import retail_app
 from streams.commands.scanner import scanner_app
+from streams.commands.venue import venue_app
 
 app.add_typer(retail_app, name="retail")
 app.add_typer(scanner_app, name="scanner")
 app.add_typer(feed_app, name="feed")
+app.add_typer(venue_app, name="venue")
 
 __all__ = ["app"]
 
