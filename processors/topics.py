@@ -36,6 +36,9 @@ TRADING_STATE = "risk.trading-state.v1"
 POSITIONS = "risk.positions.v1"
 RISK_ALERTS = "risk.alerts.v1"
 
+# paper venue (processors/venue): approvals and ticks together, then the order lifecycle to ORDERS
+PAPER_INPUTS = "paper.inputs.v1"
+
 # stock scanner (processors/scanner)
 SCAN_RESULTS = "scanner.results.v1"
 SCAN_DELTAS = "scanner.deltas.v1"

@@ -26,6 +26,7 @@ from processors.recommendations.config import RecommendationsConfig
 from processors.retail.config import RetailConfig
 from processors.risk.config import RiskConfig
 from processors.scanner.config import ScannerConfig
+from processors.venue.config import PaperVenueConfig
 from streams.engines.settings import WorkerSettings
 from streams.feeds.settings import FeedSettings
 from streams.kafka.settings import KafkaSettings
@@ -89,6 +90,7 @@ class Settings(BaseSettings):
     risk: RiskConfig = RiskConfig()
     scanner: ScannerConfig = ScannerConfig()
     recommendations: RecommendationsConfig = RecommendationsConfig()
+    paper: PaperVenueConfig = PaperVenueConfig()  # mercado venue paper: MERCADO_PAPER__LATENCY_MS=120
 
     @model_validator(mode="before")
     @classmethod

@@ -706,7 +706,8 @@ class NativeWorker:
                     continue
                 next_offset = st.source_next[tp] = found[0]
             end = self._end_offset(*tp, next_offset)
-            state = (st.watermarks.of.get(tp), next_offset, end is not None and next_offset >= end)
+            caught_up = end is not None and (next_offset >= end or self._past_end(tp, end))
+            state = (st.watermarks.of.get(tp), next_offset, caught_up)
             if st.marked.get(tp) == state:
                 continue
             st.marked[tp] = state
@@ -714,6 +715,17 @@ class NativeWorker:
             for topic_name in sorted(st.ordered_outputs):
                 for q in range(self.marker_partitions[topic_name]):
                     self._produce(topic_name, None, None, partition=q, headers=header)
+
+    def _past_end(self, tp: tuple[str, int], end: int) -> bool:
+        """Whether the consumer's position reached ``end`` (every fetched message is processed when markers are
+        written): a source written in transactions (a worker's outputs, such as the risk gate's decisions the
+        paper venue reads) ends with a commit marker, which the consumer skips and never delivers, so the
+        offset after its last message stays one short of the end."""
+        try:
+            [position] = self.consumer.position([TopicPartition(*tp)])
+        except KafkaException:
+            return False
+        return bool(position.offset >= end)
 
     def _end_offset(self, topic_name: str, partition: int, position: int) -> int | None:
         """The partition's end offset: the consumer's (cached from its fetches) or, when that is unknown or

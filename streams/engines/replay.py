@@ -92,7 +92,7 @@ class KafkaRangeReader:
         decoded at once (``InputMessage.decoded``)."""
         self.serde = serde
         self._consumer = Consumer(
-            consumer_config(settings, f"mercado-replay-{time.time_ns()}", **{"enable.partition.eof": False})
+            consumer_config(settings, f"mercado-replay-{time.time_ns()}", **{"enable.partition.eof": True})
         )
         ranges = partition_ranges(self._consumer, topics, start_ms, end_ms)
         self.start_ms, self.end_ms = start_ms, end_ms  # messages outside [start_ms, end_ms) are skipped
@@ -121,6 +121,13 @@ class KafkaRangeReader:
                     err = msg.error()
                     if err is not None:
                         if err.code() == KafkaError._PARTITION_EOF:
+                            # A topic a worker writes (transactions) ends with a commit marker that is never
+                            # delivered: its high watermark, the range's end, is one past it. The end of what
+                            # is committed ends the range too.
+                            tp = (msg.topic(), msg.partition())
+                            if tp in by_tp and tp not in done:
+                                done.add(tp)
+                                starving.discard(tp)
                             continue
                         raise RuntimeError(f"replay consumer error: {err.str()}")
                     tp = (msg.topic(), msg.partition())

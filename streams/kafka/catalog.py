@@ -108,6 +108,10 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(topics.POSITIONS, ("PositionUpdate",), ("account", "venue", "symbol"),
               "Positions and PnL after each fill and mark."),
     TopicSpec(topics.RISK_ALERTS, ("Alert",), ("alert_key",), "Risk alerts, throttled per alert key."),
+    # Paper venue (processors/venue): its fills go to trading.orders.v1.
+    TopicSpec(topics.PAPER_INPUTS, ("OrderApproved", "PriceTick"), ("venue", "symbol"),
+              "Repartition of the paper venue's inputs (approved orders, live ticks): one log order per "
+              "venue:symbol that live and replay follow."),
     # Stock scanner (processors/scanner).
     TopicSpec(topics.SCAN_RESULTS, ("ScanResult",), ("scanner", "session", "ticker"),
               "Each session's board, a line per ticker (compacted: the topic alone rebuilds the board; a tombstone "

@@ -61,12 +61,19 @@ def _recommendations(settings: Settings) -> list[PipelineSpec]:
     return recommendation_pipelines(settings.recommendations)
 
 
+def _venue_paper(settings: Settings) -> list[PipelineSpec]:
+    from processors.venue import paper_pipelines
+
+    return paper_pipelines(settings.paper)
+
+
 PIPELINES: dict[str, Callable[[Settings], list[PipelineSpec]]] = {
     "marketdata": _marketdata,
     "retail": _retail,
     "risk": _risk,
     "scanner": _scanner,
     "recommendations": _recommendations,
+    "venue-paper": _venue_paper,
 }
 
 

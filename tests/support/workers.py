@@ -20,7 +20,8 @@ def start_worker(settings: Settings, pipeline: str, engine: str = "native", extr
     env = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
            "MERCADO_METRICS__PORT_WORKER": "0", "MERCADO_WORKER__ENGINE": engine,
            "MERCADO_RISK": settings.risk.model_dump_json(),
-           "MERCADO_RECOMMENDATIONS": settings.recommendations.model_dump_json(), **(extra_env or {})}
+           "MERCADO_RECOMMENDATIONS": settings.recommendations.model_dump_json(),
+           "MERCADO_PAPER": settings.paper.model_dump_json(), **(extra_env or {})}
     log = log or ROOT / ".mercado" / "worker-test.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as err:

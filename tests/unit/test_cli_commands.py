@@ -19,7 +19,7 @@ def test_every_command_and_group_is_registered() -> None:
         "scanner",  # scanner board, persist
         "recommend", "jobs",  # recommendations
         "feed",  # live feeds
-        "venue",  # execution venues (mercado venue ccxt)
+        "venue",  # execution venues (mercado venue ccxt, paper)
         "db", "sink", "notify", "risk", "opportunities",  # entry points of sinks/ and queries/
         "api",  # entry point of gateway/
     } <= names

@@ -27,6 +27,7 @@ def test_each_section_is_declared_by_the_package_that_uses_it() -> None:
         "risk": "processors.risk.config",
         "scanner": "processors.scanner.config",
         "recommendations": "processors.recommendations.config",
+        "paper": "processors.venue.config",
     }
     assert type(SinkSettings().sink).__module__ == "sinks.settings"
 
