@@ -106,6 +106,9 @@ class MatchConfig(BaseModel):
     subset_weight: float = Field(0.85, ge=0, le=1)
     #: score taken off per soft token one listing has and the other lacks (e.g. "5G")
     soft_token_penalty: float = Field(0.12, ge=0, le=1)
+    #: score taken off per licence or edition word one listing has and the other lacks ("upgrade",
+    #: "academic", "oem": data/lexicon.toml ``licence_words``), unless a code agrees
+    licence_penalty: float = Field(0.12, ge=0, le=1)
     #: screens closer than this (inches) are the same size
     screen_tolerance: float = Field(0.15, ge=0)
     #: a word block (``t|...``, blocking.py) compares newcomers only while it holds at most this many
