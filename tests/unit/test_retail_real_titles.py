@@ -345,7 +345,7 @@ def test_the_evidence_names_a_code_found_inside_the_other_title() -> None:
 
 # --------------------------------------------------------------------------- session 14: editions, platforms
 def test_packaging_is_not_an_accessory() -> None:
-    """"(jewel case)" is how a CD is packed: the title is not an accessory and the words are not read."""
+    """A "(jewel case)" is how a CD is packed: the title is not an accessory and the words are not read."""
     boxed = parse_listing("Hoyle Solitaire (Jewel Case)")
     assert (boxed.accessory, boxed.category, boxed.product_line) == (False, "other", "hoyle solitaire")
     assert parse_listing("HP 564 Ink Cartridge in Retail Packaging").product_line == "564 ink cartridge"  # brand "hp"
@@ -377,7 +377,7 @@ def test_a_platform_list_on_one_side_does_not_veto() -> None:
 
 
 def test_a_licence_word_on_one_side_costs_the_penalty() -> None:
-    """"upgrade", "academic"... (data/lexicon.toml ``licence_words``) on one side only: a penalty, not a veto;
+    """Licence words "upgrade", "academic"... (data/lexicon.toml ``licence_words``) on one side only: a penalty, not a veto;
     the same licence on both sides costs nothing."""
     full = parse_listing("Adobe Photoshop Elements 4 Mac")
     upgrade = parse_listing("Adobe Photoshop Elements 4 Mac Upgrade")
