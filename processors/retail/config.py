@@ -100,8 +100,8 @@ class MatchConfig(BaseModel):
     #: two listings of one retailer with the same model and variant words, titles of the same words
     #: (rapidfuzz ``token_sort_ratio`` at least this) and no veto between them are one product listed
     #: twice: with ``one_to_one``, a listing whose best candidate is one of them is matched to the other
-    #: too (when it is a candidate of both). ``None``: none. Chosen on Amazon-GoogleProducts (0.95 of
-    #: 0.85 / 0.9 / 0.95), reported unchanged on the others (BENCHMARKS.md).
+    #: too (when it is a candidate of both). ``None``: none. Chosen on one real catalogue pair
+    #: (0.95 of 0.85 / 0.9 / 0.95), reported unchanged on the others (BENCHMARKS.md).
     duplicate_threshold: float | None = Field(0.95, ge=0, le=1)
     #: weight of the fuzzy title similarity (the rest is attribute agreement)
     text_weight: float = Field(0.35, ge=0, le=1)
