@@ -377,8 +377,8 @@ def test_a_platform_list_on_one_side_does_not_veto() -> None:
 
 
 def test_a_licence_word_on_one_side_costs_the_penalty() -> None:
-    """Licence words "upgrade", "academic"... (data/lexicon.toml ``licence_words``) on one side only: a penalty, not a veto;
-    the same licence on both sides costs nothing."""
+    """Licence words "upgrade", "academic"... (data/lexicon.toml ``licence_words``) on one side only: a
+    penalty, not a veto; the same licence on both sides costs nothing."""
     full = parse_listing("Adobe Photoshop Elements 4 Mac")
     upgrade = parse_listing("Adobe Photoshop Elements 4 Mac Upgrade")
     both = parse_listing("Adobe Photoshop Elements 4 Upgrade Mac")
