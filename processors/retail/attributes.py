@@ -22,7 +22,11 @@ from processors.retail.lexicon import (
     EDITION_WORDS,
     FAMILIES,
     FAMILY_CATEGORY_WORDS,
+    LICENCE_WORDS,
     NOISE_WORDS,
+    PACKAGING_PHRASES,
+    PLATFORM_VERSIONS,
+    PLATFORM_WORDS,
     SOFT_QUALIFIERS,
     STRONG_QUALIFIERS,
 )
@@ -96,8 +100,9 @@ def _brand_phrases() -> dict[tuple[str, ...], str]:
 _BRAND_INDEX = _phrase_index(_brand_phrases())
 _COLOR_INDEX = _phrase_index({tuple(tokens_of(v)): canon for canon, vs in COLORS.items() for v in vs})
 _PHRASE_STARTS = frozenset(_BRAND_INDEX) | frozenset(_COLOR_INDEX)
-_QUALIFIERS = STRONG_QUALIFIERS | SOFT_QUALIFIERS | CONDITION_WORDS
+_QUALIFIERS = STRONG_QUALIFIERS | SOFT_QUALIFIERS | CONDITION_WORDS | LICENCE_WORDS
 _CATEGORY_WORDS = dict(CATEGORY_WORDS)
+_PLATFORM = PLATFORM_WORDS
 _FAMILY_CATEGORY = dict(FAMILY_CATEGORY_WORDS)
 _CATEGORY_RANK = {word: rank for rank, (word, _) in enumerate(CATEGORY_WORDS)}
 
@@ -529,6 +534,9 @@ def _distinctive(line: list[str]) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
+# a version's zero decimals, a number alone: "2.0" = "2", "17.00" = "17" ("2.05", "10.5", a dotted code
+# "T120.407.11.051.00" and a unit "2.0mp" are kept)
+_ZERO_DECIMALS = re.compile(r"(?<![\w.])(\d+)\.0+(?![\w.])")
 _APOSTROPHE = re.compile(r"(?<=[a-z])'(?=[a-z])")
 # a version marker before its number: "v. 5.0", "v.11", "version 2", "v5.0" (not "v50", a model)
 _VERSION = re.compile(r"\b(?:version\s|ver\.\s?|v\.\s?|v(?=\d{1,2}\.\d))(?=\d)")
@@ -567,8 +575,13 @@ def parse_listing(
     text = fold(title)
     if "'" in text:
         text = _APOSTROPHE.sub("", text)  # "trudy's" = "trudys", "cook'n" = "cookn"
+    for phrase in PACKAGING_PHRASES:
+        if phrase in text:
+            text = text.replace(phrase, " ")  # how it is packed, not what it is
     if "v." in text or "ver" in text or ("v" in text and "." in text and _VERSION.search(text)):
         text = _VERSION.sub("", text)  # "v. 5.0", "v.11" = "5.0", "11"
+    if ".0" in text:
+        text = _ZERO_DECIMALS.sub(r"\1", text)  # "audition 2.0" = "audition 2"
     count, body_text = _count(text)
     raw_words = body_text.split()
     target_at = _target_at(raw_words)
@@ -608,6 +621,7 @@ def parse_listing(
     color: str | None = None
     line: list[str] = []
     qualifiers: list[str] = []
+    platform = False
     i, n = 0, len(toks)
     while i < n:
         t = toks[i]
@@ -630,6 +644,12 @@ def parse_listing(
         i += 1
         if t in NOISE_WORDS:
             continue
+        if t in _PLATFORM:
+            platform = True
+        elif platform and (t in PLATFORM_VERSIONS or t.isdigit()):
+            continue  # "win 98 me 2000 xp": the platform's versions, not the product's
+        else:
+            platform = False
         if t[-1] == "+" and len(t) > 1:  # "s24+", "a9+"
             t = t[:-1]
             if "plus" not in qualifiers:

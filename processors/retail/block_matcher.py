@@ -5,8 +5,10 @@ could be its own (the same colour, or none stated) only (the work grows with the
 with the catalogue), for the pairs this block owns (the smallest block
 key both listings share). Scored pairs at or above the threshold are candidate edges; with
 ``one_to_one`` a pair is a match when each listing is the other's best candidate among that
-retailer's listings in the block (ties: the smaller listing key). The diff against the matches the
-block had gives, per pair (sorted by match id): ProductMatch for a new match (or a changed title),
+retailer's listings in the block (ties: the smaller listing key), or a duplicate listing of that best
+candidate (the same retailer listing the product twice, ``duplicate_threshold``). A change is decided
+over the connected components (by candidate edges) of the listings it touched. The diff against the
+matches the block had gives, per pair (sorted by match id): ProductMatch for a new match (or a changed title),
 MatchRepriced when a listing of a live match was observed again, ProductMatchRetracted when a match no
 longer holds. All keyed by match id for the opportunity stage.
 """
@@ -14,6 +16,8 @@ longer holds. All keyed by match id for the opportunity stage.
 from __future__ import annotations
 
 from typing import Any, Self
+
+from rapidfuzz.fuzz import token_sort_ratio
 
 from processors import topics
 from processors.core import Emit, KeyedProcessor, Record
@@ -195,37 +199,71 @@ class BlockMatcher(KeyedProcessor):
         a, _, b = mid.partition("|")
         return b if a == key else a
 
-    def _best(self, key: str) -> dict[str, tuple[float, str]]:
-        """retailer -> (score, key) of this listing's best candidate of that retailer (highest score, then
-        smaller key)."""
-        best: dict[str, tuple[float, str]] = {}
-        theirs = self.edges.get(key)
-        if not theirs:
-            return best
-        members = self.members
-        for other, s in theirs.items():
-            r = members[other].retailer
-            cur = best.get(r)
-            if cur is None or s > cur[0] or (s == cur[0] and other < cur[1]):
-                best[r] = (s, other)
-        return best
+    def _component(self, seeds: set[str]) -> set[str]:
+        """The listings connected to ``seeds`` by candidate edges (a change can move the assignment only
+        inside the components it touches)."""
+        edges = self.edges
+        seen = set(seeds)
+        todo = [k for k in seeds if k in edges]
+        while todo:
+            for other in edges[todo.pop()]:
+                if other not in seen:
+                    seen.add(other)
+                    todo.append(other)
+        return seen
 
-    def _is_match(self, a: str, b: str, best: dict[str, dict[str, tuple[float, str]]]) -> bool:
-        theirs = self.edges.get(a)
-        if not theirs or b not in theirs:
-            return False
+    def _assign(self, nodes: set[str]) -> dict[str, tuple[str, str]]:
+        """The matches among ``nodes`` (a union of components), match id -> (a, b): every candidate edge
+        without ``one_to_one``; with it, an edge whose two listings are each the other's best candidate
+        of that retailer (highest score, then smaller key), or a *duplicate* of it — a listing of the
+        same retailer that is that best candidate listed twice (:meth:`_duplicates`)."""
+        edges, members = self.edges, self.members
         if not self.config.match.one_to_one:
-            return True
-        members = self.members
-        mine = best.get(a)
-        if mine is None:
-            mine = best[a] = self._best(a)
-        if mine[members[b].retailer][1] != b:
-            return False
-        mine = best.get(b)
-        if mine is None:
-            mine = best[b] = self._best(b)
-        return mine[members[a].retailer][1] == a
+            return {f"{a}|{b}": (a, b) for a in nodes if a in edges for b in edges[a] if a < b}
+        top: dict[tuple[str, str], tuple[float, str]] = {}  # (listing, retailer) -> its best candidate there
+        for a in nodes:
+            theirs = edges.get(a)
+            if theirs:
+                for b, s in theirs.items():
+                    k = (a, members[b].retailer)
+                    cur = top.get(k)
+                    if cur is None or s > cur[0] or (s == cur[0] and b < cur[1]):
+                        top[k] = (s, b)
+        dups: dict[str, bool] | None = {} if self.config.match.duplicate_threshold is not None else None
+        out: dict[str, tuple[str, str]] = {}
+        for a in nodes:
+            theirs = edges.get(a)
+            if not theirs:
+                continue
+            ra = members[a].retailer
+            for b in theirs:
+                if a < b:
+                    pa, pb = top[(a, members[b].retailer)][1], top[(b, ra)][1]
+                    if (pa == b and pb == a) or (
+                        dups is not None
+                        and (pa == b or self._duplicates(pa, b, dups))
+                        and (pb == a or self._duplicates(pb, a, dups))
+                    ):
+                        out[f"{a}|{b}"] = (a, b)
+        return out
+
+    def _duplicates(self, x: str, y: str, dups: dict[str, bool]) -> bool:
+        """Two listings of one retailer that are one product listed twice: the same model and variant
+        words ("A15" and "A15 5G" are two products), titles with the same words (rapidfuzz
+        ``token_sort_ratio`` at least ``duplicate_threshold``) and nothing vetoes the pair (memoized in
+        ``dups``)."""
+        pair = f"{x}|{y}" if x <= y else f"{y}|{x}"
+        known = dups.get(pair)
+        if known is None:
+            cfg = self.config.match
+            a, b = self.members[x].attrs, self.members[y].attrs
+            known = dups[pair] = (
+                a.distinctive == b.distinctive
+                and a.qualifiers == b.qualifiers
+                and token_sort_ratio(a.normalized_title, b.normalized_title) >= 100 * cfg.duplicate_threshold
+                and score(a, b, cfg).veto is None
+            )
+        return known
 
     def _diff(
         self,
@@ -236,22 +274,19 @@ class BlockMatcher(KeyedProcessor):
         gone: str | None,
         title_changed: bool,
     ) -> list[Emit]:
-        candidates: set[str] = set()
-        edges, members, matched, matched_of = self.edges, self.members, self.matched, self.matched_of
-        for u in touched:
-            theirs = edges.get(u)
-            if theirs:
-                for v in theirs:
-                    candidates.add(f"{u}|{v}" if u <= v else f"{v}|{u}")  # match_id(u, v)
+        edges, matched, matched_of = self.edges, self.matched, self.matched_of
+        nodes = self._component(touched)
+        now_matched = self._assign(nodes)
+        candidates = set(now_matched)
+        for u in nodes:
             mids = matched_of.get(u)
             if mids:
                 candidates.update(mids)
-        best: dict[str, dict[str, tuple[float, str]]] = {}
         out: list[Emit] = []
         for mid in sorted(candidates):
-            a, _, b = mid.partition("|")
-            theirs = edges.get(a)  # (_is_match's first test, inlined: most candidates fail it or pass all)
-            now = theirs is not None and b in theirs and a in members and b in members and self._is_match(a, b, best)
+            pair = now_matched.get(mid)
+            now = pair is not None
+            a, b = pair if pair is not None else mid.partition("|")[::2]
             before = matched.get(mid)
             if now:
                 s = edges[a][b]

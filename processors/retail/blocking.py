@@ -10,7 +10,8 @@
   appliances and watches);
 * ``t|<rank>|<word>``: for a listing the lexicon does not recognize (a brand it does not know, or no
   category but "other" or "accessory"),
-  its three rarest-looking title words: words with a digit first, then the longest. The rank (two
+  its three rarest-looking product-line words (the title without its brand, primary code, units and a
+  platform's versions: "win 98 me 2000 xp"): words with a digit first, then the longest. The rank (two
   digits, rarer first) makes a pair sharing several such words owned by the rarest-looking one.
 
 Only listings of a block are compared, so the work grows with the true candidates, not with all pairs.
@@ -57,7 +58,7 @@ def word_keys(a: ProductAttributes) -> list[str]:
     brand = set(a.brand.split()) if a.brand else set()
     words = {
         w
-        for w in a.normalized_title.split()
+        for w in (a.product_line or a.normalized_title).split()
         if len(w) >= 3 and w not in STOP_WORDS and w not in brand and not (w.isdigit() and len(w) < 5)
     }
     out = []

@@ -94,8 +94,15 @@ class MatchConfig(BaseModel):
 
     threshold: float = Field(0.7, ge=0, le=1)
     #: keep only mutual best candidates per pair of retailers inside a block (a retailer lists a
-    #: product once, so two listings of one retailer cannot both be the same product of another)
+    #: product once, so two listings of one retailer cannot both be the same product of another —
+    #: unless they are its duplicate listings, below)
     one_to_one: bool = True
+    #: two listings of one retailer with the same model and variant words, titles of the same words
+    #: (rapidfuzz ``token_sort_ratio`` at least this) and no veto between them are one product listed
+    #: twice: with ``one_to_one``, a listing whose best candidate is one of them is matched to the other
+    #: too (when it is a candidate of both). ``None``: none. Chosen on one real catalogue pair
+    #: (0.95 of 0.85 / 0.9 / 0.95), reported unchanged on the others (BENCHMARKS.md).
+    duplicate_threshold: float | None = Field(0.95, ge=0, le=1)
     #: weight of the fuzzy title similarity (the rest is attribute agreement)
     text_weight: float = Field(0.35, ge=0, le=1)
     #: when nothing names the model on both sides, one title's words all found in the other's (editions,
@@ -106,6 +113,9 @@ class MatchConfig(BaseModel):
     subset_weight: float = Field(0.85, ge=0, le=1)
     #: score taken off per soft token one listing has and the other lacks (e.g. "5G")
     soft_token_penalty: float = Field(0.12, ge=0, le=1)
+    #: score taken off per licence or edition word one listing has and the other lacks ("upgrade",
+    #: "academic", "oem": data/lexicon.toml ``licence_words``), unless a code agrees
+    licence_penalty: float = Field(0.12, ge=0, le=1)
     #: screens closer than this (inches) are the same size
     screen_tolerance: float = Field(0.15, ge=0)
     #: a word block (``t|...``, blocking.py) compares newcomers only while it holds at most this many

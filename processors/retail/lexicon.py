@@ -56,6 +56,15 @@ ACCESSORY_WORDS: frozenset[str] = frozenset(_DATA["accessory_words"])
 ACCESSORY_PREPOSITIONS: frozenset[str] = frozenset(_DATA["accessory_prepositions"])
 #: words that make a listing a different offer of the product whatever its code (remanufactured...)
 CONDITION_WORDS: frozenset[str] = frozenset(_DATA["condition_words"])
+#: how a product is packed ("jewel case", "retail packaging"): taken out of a title before it is read
+PACKAGING_PHRASES: tuple[str, ...] = tuple(_DATA["packaging_phrases"])
+#: operating systems ("win", "mac os"), and the words of their versions ("98", "xp", "x"): after one of the
+#: first, those and bare numbers name the platform, not the product
+PLATFORM_WORDS: frozenset[str] = frozenset(_DATA["platform_words"])
+PLATFORM_VERSIONS: frozenset[str] = frozenset(_DATA["platform_versions"])
+#: words that name a licence or edition of a product ("upgrade", "academic", "oem"): one side only costs
+#: ``licence_penalty`` (a title may leave the full licence's "standard" out, so not a veto)
+LICENCE_WORDS: frozenset[str] = frozenset(_DATA["licence_words"])
 #: words that never name a product (function words, English and Spanish): never a word block
 STOP_WORDS: frozenset[str] = frozenset(_DATA["stop_words"])
 

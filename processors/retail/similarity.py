@@ -37,7 +37,7 @@ from rapidfuzz.fuzz import token_set_ratio, token_sort_ratio
 
 from processors.retail.attributes import ProductAttributes, code_in_title
 from processors.retail.config import MatchConfig
-from processors.retail.lexicon import CONDITION_WORDS, SOFT_QUALIFIERS, STRONG_QUALIFIERS
+from processors.retail.lexicon import CONDITION_WORDS, LICENCE_WORDS, SOFT_QUALIFIERS, STRONG_QUALIFIERS
 
 #: (attribute, weight when both state it, weight when only one does)
 WEIGHTS: dict[str, tuple[float, float]] = {
@@ -55,6 +55,7 @@ _W = WEIGHTS
 _STRONG = STRONG_QUALIFIERS
 _SOFT = SOFT_QUALIFIERS
 _CONDITION = CONDITION_WORDS
+_LICENCE = LICENCE_WORDS
 
 
 class Verdict(NamedTuple):  # immutable; a NamedTuple is built faster than a frozen dataclass
@@ -330,6 +331,8 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
     if differ and not same_code:
         soft = len(set(da).symmetric_difference(db) & _SOFT)
         s -= soft * cfg.soft_token_penalty
+    if qa != qb and not same_code:  # a licence or edition on one side only ("upgrade", "academic")
+        s -= len(_LICENCE.intersection(qa).symmetric_difference(_LICENCE.intersection(qb))) * cfg.licence_penalty
     return Verdict(round(min(1.0, max(0.0, s)), 6), None)
 
 

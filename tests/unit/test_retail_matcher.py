@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from processors.core import Emit
 from processors.retail import (
     MatchConfig,
+    RetailConfig,
     RetailReplay,
     block_keys,
     match_id,
@@ -253,6 +254,59 @@ def test_each_listing_matches_its_best_candidate_per_retailer() -> None:
     assert [m["match_id"] for m in of(out, "ProductMatch")] == ["falabella:1|ripley:2", "falabella:1|ripley:3"]
     [r] = of(out, "ProductMatchRetracted")
     assert (r["match_id"], r["reason"]) == ("falabella:1|ripley:2", "outcompeted")
+    assert live_matches(out) == {"falabella:1|ripley:3"}
+
+
+def test_a_listing_matches_both_duplicate_listings_of_another_retailer() -> None:
+    """A retailer lists one product twice (two SKUs, the same words): the other retailer's listing is
+    matched to both; with ``duplicate_threshold`` None, to its best candidate only."""
+    recs = [
+        listing("falabella", "1", "Audifonos Sony WH-1000XM5 Negro", 299_990),
+        listing("ripley", "2", "Audífonos Sony WH-1000XM5 Negro", 289_990, t=T0 + 1),
+        listing("ripley", "3", "AUDIFONOS SONY WH-1000XM5 NEGRO", 279_990, t=T0 + 2),
+    ]
+    assert live_matches(run_retail(recs)) == {"falabella:1|ripley:2", "falabella:1|ripley:3"}
+    off = RetailConfig(match=MatchConfig(duplicate_threshold=None))
+    assert live_matches(run_retail(recs, off)) == {"falabella:1|ripley:2"}
+
+
+def test_two_variants_of_one_retailer_are_not_duplicates() -> None:
+    """Variants "A15" and "A15 5G" of one retailer are two products (a variant word): only the best is matched
+    (the same as test_each_listing_matches_its_best_candidate_per_retailer, through the duplicate rule)."""
+    recs = [
+        listing("falabella", "1", "Celular Samsung Galaxy A15 4GB RAM 128GB Negro", 159_990),
+        listing("ripley", "2", "CELULAR SAMSUNG GALAXY A15 5G 4+128GB NEGRO", 189_990, t=T0 + 1),
+        listing("ripley", "3", "CELULAR SAMSUNG GALAXY A15 4+128GB NEGRO", 149_990, t=T0 + 2),
+    ]
+    assert live_matches(run_retail(recs, RetailConfig(match=MatchConfig(duplicate_threshold=0.0)))) == {
+        "falabella:1|ripley:3"
+    }
+
+
+def test_titles_below_the_duplicate_threshold_are_not_duplicates() -> None:
+    """Two listings of one retailer whose titles differ by a word are not one product listed twice at the
+    default threshold: token_sort_ratio 91.18 < 95; at 0.9 they are."""
+    recs = [
+        listing("falabella", "1", "Audifonos Sony WH-1000XM5 Negro", 299_990),
+        listing("ripley", "2", "Audifonos Sony WH-1000XM5 Negro", 289_990, t=T0 + 1),
+        listing("ripley", "3", "Audifonos Sony WH-1000XM5 Negro Nuevo", 279_990, t=T0 + 2),
+    ]
+    assert live_matches(run_retail(recs)) == {"falabella:1|ripley:2"}
+    loose = RetailConfig(match=MatchConfig(duplicate_threshold=0.9))
+    assert live_matches(run_retail(recs, loose)) == {"falabella:1|ripley:2", "falabella:1|ripley:3"}
+
+
+def test_a_duplicate_withdrawn_retracts_its_match_only() -> None:
+    recs = [
+        listing("falabella", "1", "Audifonos Sony WH-1000XM5 Negro", 299_990),
+        listing("ripley", "2", "Audifonos Sony WH-1000XM5 Negro", 289_990, t=T0 + 1),
+        listing("ripley", "3", "Audifonos Sony WH-1000XM5 Negro", 279_990, t=T0 + 2),
+        listing("ripley", "2", "Audifonos Sony WH-1000XM5 Negro", None, t=T0 + 3),  # no price: rejected
+    ]
+    out = run_retail(recs)
+    assert [(r["match_id"], r["reason"]) for r in of(out, "ProductMatchRetracted")] == [
+        ("falabella:1|ripley:2", "listing_withdrawn")
+    ]
     assert live_matches(out) == {"falabella:1|ripley:3"}
 
 

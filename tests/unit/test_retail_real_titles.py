@@ -341,3 +341,59 @@ def test_the_evidence_names_a_code_found_inside_the_other_title() -> None:
         "weight": 3.0,
     }
     assert agreeing_code(a, b) == "EQ50"  # "eq 50" written apart, found inside the title
+
+
+# --------------------------------------------------------------------------- session 14: editions, platforms
+def test_packaging_is_not_an_accessory() -> None:
+    """A "(jewel case)" is how a CD is packed: the title is not an accessory and the words are not read."""
+    boxed = parse_listing("Hoyle Solitaire (Jewel Case)")
+    assert (boxed.accessory, boxed.category, boxed.product_line) == (False, "other", "hoyle solitaire")
+    assert parse_listing("HP 564 Ink Cartridge in Retail Packaging").product_line == "564 ink cartridge"  # brand "hp"
+    assert parse_listing("Funda Case iPhone 15 Pro Transparente").accessory  # a case, not packaging
+
+
+@pytest.mark.parametrize(
+    ("title", "line", "distinctive"),
+    [
+        ("Adobe Audition 2.0", "adobe audition 2", ("2",)),  # zero decimals: "2.0" = "2"
+        ("Encore Marine Aquarium v.2.0", "encore marine aquarium 2", ("2",)),
+        ("Sound Forge 9.00", "sound forge 9", ("9",)),
+        ("Nero 7.5 Ultra", "nero 7 5 ultra", ("5", "7", "ultra")),  # a real decimal is kept
+        ("Hoyle Texas Holdem (Win 98 ME 2000 XP)", "hoyle texas holdem win", ()),  # a platform's versions
+        ("Scrabble Mac OS X 10.4 or later", "scrabble mac os or later", ()),
+        ("Juego Carreras Windows XP Vista", "juego carreras windows", ()),
+        ("Photo Studio 3 para Windows", "photo studio 3 windows", ("3",)),  # before the platform: the product's
+    ],
+)
+def test_versions_and_platforms(title: str, line: str, distinctive: tuple[str, ...]) -> None:
+    a = parse_listing(title)
+    assert (a.product_line, a.distinctive) == (line, distinctive)
+
+
+def test_a_platform_list_on_one_side_does_not_veto() -> None:
+    a = parse_listing("Hoyle Solitaire")
+    b = parse_listing("Encore Hoyle Solitaire (Win 98 ME 2000 XP)")
+    assert veto(a, b, CFG) is None
+
+
+def test_a_licence_word_on_one_side_costs_the_penalty() -> None:
+    """Licence words "upgrade", "academic"... (data/lexicon.toml ``licence_words``) on one side only: a
+    penalty, not a veto; the same licence on both sides costs nothing."""
+    full = parse_listing("Adobe Photoshop Elements 4 Mac")
+    upgrade = parse_listing("Adobe Photoshop Elements 4 Mac Upgrade")
+    both = parse_listing("Adobe Photoshop Elements 4 Upgrade Mac")
+    assert upgrade.qualifiers == ("upgrade",)
+    assert veto(full, upgrade, CFG) is None
+    free = CFG.model_copy(update={"licence_penalty": 0.0})
+    assert score(full, upgrade, free).score == 1.0  # the same model key, one line inside the other
+    assert score(full, upgrade, CFG).score == round(1.0 - CFG.licence_penalty, 6) == 0.88
+    assert score(upgrade, both, CFG).score == 1.0
+    academic = parse_listing("Adobe Photoshop Elements 4 Mac Academic")
+    assert score(upgrade, academic, CFG).score == round(score(upgrade, academic, free).score - 0.24, 6)
+
+
+def test_a_code_agreement_ignores_the_licence_penalty() -> None:
+    """Both model numbers agree: the manufacturer says it is one product, whatever one title adds."""
+    a = parse_listing("Acme Office Suite 2007 Upgrade", "Acme", None, "OFS-2207")
+    b = parse_listing("Acme Office Suite 2007", "Acme", None, "OFS2207")
+    assert score(a, b, CFG).score == score(a, b, CFG.model_copy(update={"licence_penalty": 0.0})).score == 1.0
