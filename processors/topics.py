@@ -36,6 +36,10 @@ TRADING_STATE = "risk.trading-state.v1"
 POSITIONS = "risk.positions.v1"
 RISK_ALERTS = "risk.alerts.v1"
 
+# commands (gateway/commands.py writes them; the owning pipeline acts on them)
+RISK_COMMANDS = "risk.commands.v1"
+COMMAND_RESULTS = "mercado.command-results.v1"
+
 # stock scanner (processors/scanner)
 SCAN_RESULTS = "scanner.results.v1"
 SCAN_DELTAS = "scanner.deltas.v1"

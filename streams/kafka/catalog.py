@@ -98,9 +98,9 @@ TOPICS: tuple[TopicSpec, ...] = (
               ("match_id",), "Arbitrage opportunities: opened, re-validated, closed."),
     # Market-maker risk (processors/risk).
     TopicSpec(topics.RISK_INPUTS, ("PriceTick", "OrderSubmitted", "OrderAccepted", "OrderRejected", "OrderFilled",
-                                 "OrderCanceled", "VenueHealth", "Heartbeat"), ("venue",),
+                                 "OrderCanceled", "VenueHealth", "Heartbeat", "Command"), ("venue",),
               "Repartition of the risk inputs by venue: the single log order live and replay follow.",
-              key_overrides={"Heartbeat": ("source",)}),
+              key_overrides={"Heartbeat": ("source",), "Command": ("target",)}),
     TopicSpec(topics.DECISIONS, ("OrderApproved", "OrderRejected"), ("venue", "symbol"),
               "The order gate's decision for every OrderSubmitted."),
     TopicSpec(topics.BREAKERS, ("BreakerTransition",), ("venue",), "Circuit-breaker state transitions."),
@@ -108,6 +108,11 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(topics.POSITIONS, ("PositionUpdate",), ("account", "venue", "symbol"),
               "Positions and PnL after each fill and mark."),
     TopicSpec(topics.RISK_ALERTS, ("Alert",), ("alert_key",), "Risk alerts, throttled per alert key."),
+    TopicSpec(topics.RISK_COMMANDS, ("Command",), ("target",),
+              "Commands to the risk pipeline (mercado api), keyed by venue: the audit log of who asked what.",
+              retention_ms=-1),
+    TopicSpec(topics.COMMAND_RESULTS, ("CommandResult",), ("idempotency_key",),
+              "Each command's owner's decision: accepted, or rejected with a reason.", retention_ms=-1),
     # Stock scanner (processors/scanner).
     TopicSpec(topics.SCAN_RESULTS, ("ScanResult",), ("scanner", "session", "ticker"),
               "Each session's board, a line per ticker (compacted: the topic alone rebuilds the board; a tombstone "
