@@ -6,10 +6,11 @@ A ``Command`` (schemas/commands) is written once per idempotency key to its owne
 like the owner's state (``risk.commands.v1``: by venue), and is acted on by the owner, which emits one
 ``CommandResult`` (ACCEPTED, or REJECTED with a reason) to ``mercado.command-results.v1``.
 
-The risk pipeline's commands: a command reaches the venue's :class:`~processors.risk.processor.VenueRiskProcessor` through the rekey
-stage like any other input, at its place in the repartition topic's order, and is handled at the
-processor's clock (its own event time — the gateway's wall clock when it received the request — or
-later): a replay decides exactly as the live worker did. Each command gets one ``CommandResult``.
+The risk pipeline's commands: a command reaches the venue's
+:class:`~processors.risk.processor.VenueRiskProcessor` through the rekey stage like any other input, at
+its place in the repartition topic's order, and is handled at the processor's clock (its own event time
+— the gateway's wall clock when it received the request — or later): a replay decides exactly as the
+live worker did. Each command gets one ``CommandResult``.
 
 * ``SET_RISK_MODE`` {mode, account?}: an operator's override of the trading state, on top of the
   breakers: the effective state is the more restrictive of the breakers' state and the override (an

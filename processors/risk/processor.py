@@ -36,10 +36,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Self
 
+from processors import commands as cmd
 from processors import topics
 from processors.alerts.throttle import AlertThrottle
 from processors.core import Emit, KeyedProcessor, Record
-from processors import commands as cmd
 from processors.risk import alert_rules
 from processors.risk.breaker import CLOSED, OPEN, Change, CircuitBreaker, Timing
 from processors.risk.config import BreakerConfig, GateConfig, RiskConfig
