@@ -151,9 +151,9 @@ async def submit_order(body: OrderRequest, request: Request, response: Response,
                        who: Commander) -> dict:
     """Submit an order (SUBMIT_ORDER): the risk gate decides as for any order; its decision is the result."""
     if (body.order_type == "LIMIT") != (body.price is not None):
-        raise HTTPException(422, "price: a LIMIT order needs a price, a MARKET order takes none")
+        raise HTTPException(400, "price: a LIMIT order needs a price, a MARKET order takes none")
     if Decimal(body.quantity) <= 0 or (body.price is not None and Decimal(body.price) <= 0):
-        raise HTTPException(422, "quantity and price must be positive")
+        raise HTTPException(400, "quantity and price must be positive")
     return await _issue(request, response, key, who, cmd.SUBMIT_ORDER, body.venue,
                         body.model_dump(exclude={"venue"}))
 
