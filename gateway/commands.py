@@ -39,7 +39,7 @@ from streams.ingest.producer import DeliveryError, FileProducer
 from streams.kafka.headers import PRODUCED_AT_HEADER
 
 #: the owner of each command kind, and its command topic
-OWNER_TOPICS = {"risk": topics.RISK_COMMANDS}
+OWNER_TOPICS = {"risk": topics.RISK_COMMANDS, "recommendations": topics.RECO_COMMANDS}
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 COLUMNS = "idempotency_key, event_id, event_time, actor, kind, owner, target, params, body_sha256"
 

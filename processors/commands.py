@@ -25,6 +25,12 @@ live worker did. Each command gets one ``CommandResult``.
   (OrderApproved / OrderRejected on ``risk.order-decisions.v1``).
 * ``CLOSE_POSITION`` {account, symbol}: a MARKET order for the opposite of the position, through the gate.
 
+The recommendations pipeline's command (``reco.commands.v1``, keyed by job; its route stage decides at the
+command's event time): ``RUN_DAILY_JOB`` {run_date} becomes the date's ``JobRequested`` (the event
+``mercado recommend run`` writes, trigger ``manual``, the same event id for the same date, so a date already
+run is not run again); rejected ``not-a-trading-day``, ``cutoff-not-reached`` (the date's cutoff is after
+the command's event time), ``unknown-job``, ``invalid-parameter``.
+
 Rejections (``CommandResult.reason``): ``unknown-account`` (neither configured for the venue nor seen in
 its orders), ``invalid-parameter``, ``unknown-breaker``, ``breaker-not-tripped``, ``no-position``,
 ``duplicate-order`` (the client order id is approved and still open), or the gate's own reason
@@ -39,13 +45,15 @@ from processors.core import Record
 from processors.risk.exact import WIRE_LIMIT
 from processors.risk.gate import ACTIVE, HALTED, REDUCING
 
-RISK = "risk"  # the owner
+RISK = "risk"  # the owners
+RECOMMENDATIONS = "recommendations"
 
 SET_RISK_MODE = "SET_RISK_MODE"
 RESET_BREAKER = "RESET_BREAKER"
 SUBMIT_ORDER = "SUBMIT_ORDER"
 CLOSE_POSITION = "CLOSE_POSITION"
-KINDS = (SET_RISK_MODE, RESET_BREAKER, SUBMIT_ORDER, CLOSE_POSITION)
+RUN_DAILY_JOB = "RUN_DAILY_JOB"
+KINDS = (SET_RISK_MODE, RESET_BREAKER, SUBMIT_ORDER, CLOSE_POSITION, RUN_DAILY_JOB)
 
 UNKNOWN_ACCOUNT = "unknown-account"
 INVALID_PARAMETER = "invalid-parameter"
@@ -54,6 +62,9 @@ BREAKER_NOT_TRIPPED = "breaker-not-tripped"
 NO_POSITION = "no-position"
 DUPLICATE_ORDER = "duplicate-order"
 UNKNOWN_KIND = "unknown-kind"
+UNKNOWN_JOB = "unknown-job"
+NOT_A_TRADING_DAY = "not-a-trading-day"
+CUTOFF_NOT_REACHED = "cutoff-not-reached"
 
 MODES = (ACTIVE, REDUCING, HALTED)
 #: how restrictive a trading state is: the effective state is the highest of the breakers' and the overrides'

@@ -38,6 +38,7 @@ RISK_ALERTS = "risk.alerts.v1"
 
 # commands (gateway/commands.py writes them; the owning pipeline acts on them)
 RISK_COMMANDS = "risk.commands.v1"
+RECO_COMMANDS = "reco.commands.v1"
 COMMAND_RESULTS = "mercado.command-results.v1"
 
 # stock scanner (processors/scanner)

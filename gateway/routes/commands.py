@@ -31,6 +31,7 @@ IdempotencyKey = Annotated[str, Header(
     alias="Idempotency-Key", pattern=KEY,
     description="Names the command: a repeated request with the same key has no second effect.")]
 Commander = Annotated[Principal, Depends(requires(Role.command))]
+Kind = Literal["SET_RISK_MODE", "RESET_BREAKER", "SUBMIT_ORDER", "CLOSE_POSITION", "RUN_DAILY_JOB"]
 
 
 class _Body(BaseModel):
@@ -64,6 +65,10 @@ class ClosePosition(_Body):
     venue: str = Field(pattern=NAME)
     account: str = Field(pattern=NAME)
     symbol: str = Field(pattern=SYMBOL)
+
+
+class DailyJobRun(_Body):
+    run_date: dt.date = Field(description="The date to run the daily recommendations for (YYYY-MM-DD).")
 
 
 class CommandStatus(BaseModel):
@@ -104,9 +109,9 @@ def _service(request: Request) -> Commands:
 
 
 async def _issue(request: Request, response: Response, key: str, who: Principal, kind: str, target: str,
-                 params: dict[str, Any]) -> dict:
+                 params: dict[str, Any], owner: str = cmd.RISK) -> dict:
     clean = {k: str(v) for k, v in sorted(params.items()) if v is not None}
-    issued = await _service(request).issue(key, who.name, kind, cmd.RISK, target, clean)
+    issued = await _service(request).issue(key, who.name, kind, owner, target, clean)
     if issued.new:
         response.status_code = 202
         c = issued.command
@@ -167,15 +172,26 @@ async def close_position(body: ClosePosition, request: Request, response: Respon
                         {"account": body.account, "symbol": body.symbol})
 
 
+@router.post("/recommendations/run", response_model=CommandStatus, status_code=202, responses=RESPONSES)
+async def run_daily_job(body: DailyJobRun, request: Request, response: Response, key: IdempotencyKey,
+                        who: Commander) -> dict:
+    """Run the daily recommendations for a date (RUN_DAILY_JOB): the pipeline turns it into the date's
+    JobRequested (as `mercado recommend run`); rejected when it is not a trading day or its cutoff has not
+    come yet at the command's time."""
+    job = request.app.state.settings.recommendations.job
+    return await _issue(request, response, key, who, cmd.RUN_DAILY_JOB, job, {"run_date": body.run_date.isoformat()},
+                        owner=cmd.RECOMMENDATIONS)
+
+
 reads = APIRouter(prefix="/commands", tags=["commands"])
 
 
 @reads.get("", response_model=Page[CommandStatus])
 async def list_commands(
     request: Request,
-    kind: Annotated[str | None, Query(pattern=r"^[A-Z_]{1,32}$", description="Only this kind.")] = None,
+    kind: Annotated[Kind | None, Query(description="Only this kind.")] = None,
     actor: Annotated[str | None, Query(pattern=NAME, description="Only this API key's commands.")] = None,
-    target: Annotated[str | None, Query(pattern=NAME, description="Only commands to this target (venue).")] = None,
+    target: Annotated[str | None, Query(pattern=NAME, description="Only commands to this target (venue, job).")] = None,
     page: Paging = Depends(paging),
 ) -> dict:
     """The command log, newest first: who asked what, when, and the owner's decision."""

@@ -111,6 +111,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(topics.RISK_COMMANDS, ("Command",), ("target",),
               "Commands to the risk pipeline (mercado api), keyed by venue: the audit log of who asked what.",
               retention_ms=-1),
+    TopicSpec(topics.RECO_COMMANDS, ("Command",), ("target",),
+              "Commands to the recommendations pipeline (mercado api), keyed by job: the audit log.",
+              retention_ms=-1),
     TopicSpec(topics.COMMAND_RESULTS, ("CommandResult",), ("idempotency_key",),
               "Each command's owner's decision: accepted, or rejected with a reason.", retention_ms=-1),
     # Stock scanner (processors/scanner).
