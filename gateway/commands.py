@@ -39,7 +39,8 @@ from streams.ingest.producer import DeliveryError, FileProducer
 from streams.kafka.headers import PRODUCED_AT_HEADER
 
 #: the owner of each command kind, and its command topic
-OWNER_TOPICS = {"risk": topics.RISK_COMMANDS, "recommendations": topics.RECO_COMMANDS}
+OWNER_TOPICS = {"risk": topics.RISK_COMMANDS, "recommendations": topics.RECO_COMMANDS,
+                "scanner": topics.SCAN_SNAPSHOTS}  # the scanner's commands share its snapshots' log
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 COLUMNS = "idempotency_key, event_id, event_time, actor, kind, owner, target, params, body_sha256"
 
@@ -68,8 +69,9 @@ class CommandWriter:
         door = self.doors[command["owner"]]
         with self._lock:
             door.now_us = command["event_time"]  # admission at the time it was received
+            row = {"type": "Command", **command} if door.spec.multi_schema else command
             try:
-                _, key, event_time, value = door.encode_row(command)
+                _, key, event_time, value = door.encode_row(row)
             except RowError as exc:
                 raise HTTPException(400, f"the command does not fit its contract: {exc}") from None
             headers = [(PRODUCED_AT_HEADER, str(time.time_ns() // 1000).encode())]

@@ -31,6 +31,12 @@ command's event time): ``RUN_DAILY_JOB`` {run_date} becomes the date's ``JobRequ
 run is not run again); rejected ``not-a-trading-day``, ``cutoff-not-reached`` (the date's cutoff is after
 the command's event time), ``unknown-job``, ``invalid-parameter``.
 
+The scanner's command, ``PERSIST_SCANNER_BOARD`` (no parameters; target: the scanner), is written to the
+scanner's own input log, ``scanner.snapshots.v1``, keyed by scanner like its snapshots: the scanner is one
+stage, so its commands must share its input's partition and log order (a second input topic would be
+merged by arrival, not by the log). The scanner emits the board's top N now (``scanner.top.v1``, trigger
+``manual``, as ``mercado scanner persist`` does), as of the command's event time; rejected ``board-empty``.
+
 Rejections (``CommandResult.reason``): ``unknown-account`` (neither configured for the venue nor seen in
 its orders), ``invalid-parameter``, ``unknown-breaker``, ``breaker-not-tripped``, ``no-position``,
 ``duplicate-order`` (the client order id is approved and still open), or the gate's own reason
@@ -47,13 +53,15 @@ from processors.risk.gate import ACTIVE, HALTED, REDUCING
 
 RISK = "risk"  # the owners
 RECOMMENDATIONS = "recommendations"
+SCANNER = "scanner"
 
 SET_RISK_MODE = "SET_RISK_MODE"
 RESET_BREAKER = "RESET_BREAKER"
 SUBMIT_ORDER = "SUBMIT_ORDER"
 CLOSE_POSITION = "CLOSE_POSITION"
 RUN_DAILY_JOB = "RUN_DAILY_JOB"
-KINDS = (SET_RISK_MODE, RESET_BREAKER, SUBMIT_ORDER, CLOSE_POSITION, RUN_DAILY_JOB)
+PERSIST_SCANNER_BOARD = "PERSIST_SCANNER_BOARD"
+KINDS = (SET_RISK_MODE, RESET_BREAKER, SUBMIT_ORDER, CLOSE_POSITION, RUN_DAILY_JOB, PERSIST_SCANNER_BOARD)
 
 UNKNOWN_ACCOUNT = "unknown-account"
 INVALID_PARAMETER = "invalid-parameter"
@@ -65,6 +73,7 @@ UNKNOWN_KIND = "unknown-kind"
 UNKNOWN_JOB = "unknown-job"
 NOT_A_TRADING_DAY = "not-a-trading-day"
 CUTOFF_NOT_REACHED = "cutoff-not-reached"
+BOARD_EMPTY = "board-empty"
 
 MODES = (ACTIVE, REDUCING, HALTED)
 #: how restrictive a trading state is: the effective state is the highest of the breakers' and the overrides'

@@ -31,7 +31,8 @@ IdempotencyKey = Annotated[str, Header(
     alias="Idempotency-Key", pattern=KEY,
     description="Names the command: a repeated request with the same key has no second effect.")]
 Commander = Annotated[Principal, Depends(requires(Role.command))]
-Kind = Literal["SET_RISK_MODE", "RESET_BREAKER", "SUBMIT_ORDER", "CLOSE_POSITION", "RUN_DAILY_JOB"]
+Kind = Literal["SET_RISK_MODE", "RESET_BREAKER", "SUBMIT_ORDER", "CLOSE_POSITION", "RUN_DAILY_JOB",
+               "PERSIST_SCANNER_BOARD"]
 
 
 class _Body(BaseModel):
@@ -69,6 +70,10 @@ class ClosePosition(_Body):
 
 class DailyJobRun(_Body):
     run_date: dt.date = Field(description="The date to run the daily recommendations for (YYYY-MM-DD).")
+
+
+class ScannerPersist(_Body):
+    scanner: str = Field(pattern=NAME, description="The scanner whose board to persist now.")
 
 
 class CommandStatus(BaseModel):
@@ -181,6 +186,15 @@ async def run_daily_job(body: DailyJobRun, request: Request, response: Response,
     job = request.app.state.settings.recommendations.job
     return await _issue(request, response, key, who, cmd.RUN_DAILY_JOB, job, {"run_date": body.run_date.isoformat()},
                         owner=cmd.RECOMMENDATIONS)
+
+
+@router.post("/scanner/persist", response_model=CommandStatus, status_code=202, responses=RESPONSES)
+async def persist_scanner_board(body: ScannerPersist, request: Request, response: Response, key: IdempotencyKey,
+                                who: Commander) -> dict:
+    """Persist a scanner's board now (PERSIST_SCANNER_BOARD): its top N per category to scanner.top.v1,
+    trigger manual, as of the command's time; rejected when the board is empty."""
+    return await _issue(request, response, key, who, cmd.PERSIST_SCANNER_BOARD, body.scanner, {},
+                        owner=cmd.SCANNER)
 
 
 reads = APIRouter(prefix="/commands", tags=["commands"])

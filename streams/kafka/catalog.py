@@ -76,7 +76,9 @@ TOPICS: tuple[TopicSpec, ...] = (
         "Price-move alerts, throttled per symbol; the processor keys them venue:symbol like their input.",
     ),
     TopicSpec(topics.LISTINGS, ("RetailListing",), ("retailer", "sku"), "Observed retail listings (CLP)."),
-    TopicSpec(topics.SCAN_SNAPSHOTS, ("ScanSnapshot",), ("scanner",), "Stock scanner snapshots per session."),
+    TopicSpec(topics.SCAN_SNAPSHOTS, ("ScanSnapshot", "Command"), ("scanner",),
+              "Stock scanner snapshots per session, and the operators' commands to the scanner (in its log order).",
+              key_overrides={"Command": ("target",)}),
     TopicSpec(
         topics.ORDERS,
         ORDER_EVENTS,

@@ -7,6 +7,7 @@ operations with the command key."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import threading
 import time
@@ -31,15 +32,18 @@ from streams.config import Settings
 from streams.ingest.producer import FileProducer
 from streams.kafka.admin import ensure_topics
 from streams.kafka.consumer import default_serde
+from tests.integration.test_marketdata_live import _stop
 from tests.support.api_server import serving
 from tests.support.sink import create_database, drop_database, isolated, migrated, query, read_topic
 from tests.support.workers import start_worker
-from tests.integration.test_marketdata_live import _stop
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 READ, COMMAND, EXPIRED = "cmd-it-read", "cmd-it-command", "cmd-it-expired"
 D = Decimal
-SINK_TOPICS = [topics.TRADING_STATE, topics.DECISIONS, topics.BREAKERS, topics.RISK_COMMANDS, topics.COMMAND_RESULTS]
+SINK_TOPICS = [topics.TRADING_STATE, topics.DECISIONS, topics.BREAKERS, topics.RISK_COMMANDS, topics.RECO_COMMANDS,
+               topics.COMMAND_RESULTS, topics.SCAN_TOP, topics.JOB_RUNS]
+FRIDAY = dt.datetime(2026, 12, 4, 20, 0, tzinfo=dt.UTC)  # 15:00 New York: the regular session
+RUN_DATE = "2026-12-04"  # a BYMA trading day whose cutoff has passed
 
 
 @dataclass
@@ -93,7 +97,8 @@ def risk_config() -> RiskConfig:
 @pytest.fixture(scope="module")
 def api(services: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     database = create_database(services, "gateway_commands")
-    worker = sink = None
+    workers: list = []
+    sink = None
     try:
         settings = migrated(isolated(database, db__timescaledb="off")).with_(risk=risk_config())
         ensure_topics(settings)
@@ -105,7 +110,17 @@ def api(services: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             "ask": 100.01, "last": None, "sequence": 1, "backfill_id": None})[3], "binance:BTC/USDT",
             timestamp=now_us // 1000)
         door.flush()
-        worker = start_worker(settings, "risk")
+        # the scanner's board: one snapshot in Friday's regular session
+        t = int(FRIDAY.timestamp() * 1_000_000)
+        rows = [{"ticker": tk, "price": price, "prev_close": 10.0, "change_pct": 0.0, "gap_pct": 0.0,
+                 "volume": 500_000, "avg_volume": 100_000, "relative_volume": None, "market_cap": None,
+                 "float_shares": None, "high": None, "low": None} for tk, price in (("AAA", 12.0), ("BBB", 11.0))]
+        snaps = FileProducer(settings, topics.SCAN_SNAPSHOTS)
+        snaps.producer.produce(snaps.topic_name, snaps.encode_row({
+            "type": "ScanSnapshot", "event_id": "snap-1", "event_time": t, "scanner": "s1", "session": "REGULAR",
+            "taken_at": t, "rows": rows})[3], "s1", timestamp=t // 1000)
+        snaps.flush()
+        workers = [start_worker(settings, name) for name in ("risk", "scanner", "recommendations")]
         sink = BackgroundSink(settings)
         keys = tmp_path_factory.mktemp("keys") / "keys.toml"
         keys.write_text(f'[[key]]\nname = "old"\nsha256 = "{hashlib.sha256(EXPIRED.encode()).hexdigest()}"\n'
@@ -117,7 +132,7 @@ def api(services: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     finally:
         if sink is not None:
             sink.stop()
-        if worker is not None:
+        for worker in workers:
             _stop(worker)
         drop_database(database)
 
@@ -162,6 +177,36 @@ def test_halt_then_an_order_is_rejected_and_the_state_shows_halted(api: Api) -> 
         "REJECTED", "breaker-not-tripped", "LATENCY:binance is CLOSED")
 
 
+def test_persist_the_scanner_board_now_and_run_the_daily_job(api: Api) -> None:
+    assert api.post("/scanner/persist", {"scanner": "s1"}, "e2e-persist").status_code == 202
+    persisted = api.decided("e2e-persist", timeout_s=60)
+    assert (persisted["status"], persisted["owner"], persisted["target"]) == ("ACCEPTED", "scanner", "s1")
+    manual = []
+    deadline = time.monotonic() + 30
+    while len(manual) < len(persisted["caused"]) and time.monotonic() < deadline:
+        manual = api.get("/scanner/history", trigger="manual", limit=1000).json()["items"]
+        time.sleep(0.1)
+    assert sorted(f"s1:2026-12-04:REGULAR:{m['category']}:" for m in manual) == sorted(
+        c.rsplit(":", 2)[0] + ":" for c in persisted["caused"])
+    assert {m["ticker"] for m in manual} <= {"AAA", "BBB"} and manual
+    assert api.post("/scanner/persist", {"scanner": "nobody"}, "e2e-persist-2").status_code == 202
+    empty = api.decided("e2e-persist-2")
+    assert (empty["status"], empty["reason"]) == ("REJECTED", "board-empty")
+
+    assert api.post("/recommendations/run", {"run_date": RUN_DATE}, "e2e-run").status_code == 202
+    ran = api.decided("e2e-run", timeout_s=60)
+    assert (ran["status"], ran["caused"]) == ("ACCEPTED", [f"job:daily-recommendations:{RUN_DATE}"])
+    wait_for = time.monotonic() + 30
+    runs: list = []
+    while not runs and time.monotonic() < wait_for:
+        runs = query(api.settings, "SELECT run_date, trigger FROM job_run_shards")
+        time.sleep(0.2)
+    assert runs and {(str(r["run_date"]), r["trigger"]) for r in runs} == {(RUN_DATE, "manual")}
+    assert api.post("/recommendations/run", {"run_date": "2026-12-05"}, "e2e-run-2").status_code == 202
+    saturday = api.decided("e2e-run-2")
+    assert (saturday["status"], saturday["reason"]) == ("REJECTED", "not-a-trading-day")
+
+
 def test_a_repeated_key_writes_nothing_and_another_body_is_409(api: Api) -> None:
     body = {"venue": "binance", "account": "mm-1", "mode": "REDUCING"}
     first = api.post("/risk/mode", body, "idem-1")
@@ -201,7 +246,7 @@ def test_auth_no_key_read_role_and_expired_key_write_nothing(api: Api) -> None:
 def test_schemathesis_over_the_command_operations(api: Api) -> None:
     schema = schemathesis.openapi.from_url(api.base + "/openapi.json")
     operations = [r.ok() for r in schema.get_all_operations() if "/commands" in r.ok().path]
-    assert len(operations) == 6
+    assert len(operations) == 8
     calls = 0
     for operation in operations:
 

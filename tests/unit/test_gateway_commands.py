@@ -83,3 +83,24 @@ def test_the_fingerprint_is_of_kind_target_and_parameters_in_any_order() -> None
     assert a != body_sha256("SET_RISK_MODE", "binance", {"mode": "REDUCING", "account": "mm-1"})
     assert a != body_sha256("SET_RISK_MODE", "kraken", {"mode": "HALTED", "account": "mm-1"})
     assert a != body_sha256("RESET_BREAKER", "binance", {"mode": "HALTED", "account": "mm-1"})
+
+
+def test_the_kind_filter_lists_exactly_the_contracts_kinds() -> None:
+    import typing
+
+    from gateway.routes.commands import Kind
+    from processors.commands import KINDS
+    from schemas.loader import load_schemas
+
+    assert typing.get_args(Kind) == KINDS == tuple(load_schemas()["CommandKind"].wire["symbols"])
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/recommendations/run", {"run_date": "2026-13-01"}),
+    ("/recommendations/run", {"run_date": "' OR 1=1"}),
+    ("/recommendations/run", {}),
+    ("/scanner/persist", {"scanner": "'; DROP TABLE scanner_top; --"}),
+    ("/scanner/persist", {"scanner": "s1", "top_n": 5}),
+])
+def test_bad_recommendation_and_scanner_commands_are_422(client: TestClient, path: str, body: dict) -> None:
+    assert post(client, path, body).status_code == 422

@@ -9,6 +9,7 @@ from datetime import date
 from processors import topics
 from processors.recommendations import InProcessRecommendations, RecommendationsConfig
 from processors.recommendations.calendar import TradingCalendar
+from processors.recommendations.pipeline import recommendation_pipelines
 from processors.recommendations.processor import RouteProcessor, Shards, input_key
 from processors.recommendations.schedule import job_request
 from tests.support.recommendations import run
@@ -41,6 +42,7 @@ def test_a_command_becomes_the_dates_job_request_to_every_shard_and_is_accepted(
         (topics.RECO_INPUTS, key, "JobRequested", {**requested, "shard": i})
         for i, key in enumerate(Shards(CFG.shards).keys)]
     assert requested["event_id"] == "job:daily-recommendations:2024-03-04" and requested["trigger"] == "manual"
+    assert {e.topic for e in out} <= set(recommendation_pipelines(CFG)[0].outputs)  # the worker writes them
     result = out[-1]
     assert (result.topic, result.key, result.schema) == (topics.COMMAND_RESULTS, "run-1", "CommandResult")
     assert result.record == {

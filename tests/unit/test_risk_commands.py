@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from processors import topics
 from processors.risk import AccountVenueConfig, BreakerConfig, GateConfig, InProcessRisk, RiskConfig
+from processors.risk.pipeline import risk_pipelines
 from processors.risk.rekey import InputRouter, input_key, venue_key
 from tests.support.risk_events import T0, Run, S, command, filled, probe, submitted, tick
 
@@ -64,6 +65,7 @@ def test_halted_mode_halts_every_account_and_the_gate_refuses_orders() -> None:
                    "trading-state:mm-2@binance:ACTIVE>HALTED:cmd:k1"],
         "caused_by": "cmd:k1",
     }
+    assert {e.topic for e in got} <= set(risk_pipelines()[1].outputs)  # every output is one the worker writes
     [e] = [e for e in got if e.schema == "CommandResult"]
     assert (e.topic, e.key) == (topics.COMMAND_RESULTS, "k1")
     got = run(submitted(T0 + 2 * S, "c1", "BUY", "0.5", "99.5"))
