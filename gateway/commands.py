@@ -29,13 +29,16 @@ from typing import Any
 
 import asyncpg
 import orjson
+from confluent_kafka import Producer
 from fastapi import HTTPException
 
 from gateway.settings import GatewaySettings
 from processors import topics
 from sinks.database import CONNECT_TIMEOUT_S, search_path
 from streams.codec.coerce import RowError
-from streams.ingest.producer import DeliveryError, FileProducer
+from streams.codec.serde import AvroSerde
+from streams.ingest.producer import DeliveryError, DeliveryTracker, FileProducer
+from streams.kafka.clients import producer_config
 from streams.kafka.headers import PRODUCED_AT_HEADER
 
 #: the owner of each command kind, and its command topic
@@ -58,11 +61,17 @@ class Issued:
 
 
 class CommandWriter:
-    """Writes commands through the door on one idempotent producer (blocking calls: run in a thread)."""
+    """Writes commands through the door (one per owner's topic) on one idempotent producer, one command at a
+    time, each flushed before the request is answered (blocking calls: run in a thread)."""
 
     def __init__(self, settings: GatewaySettings):
         self.settings = settings
-        self.doors = {owner: FileProducer(settings, topic) for owner, topic in OWNER_TOPICS.items()}
+        self.tracker = DeliveryTracker()
+        self.producer = Producer(producer_config(settings, **{"delivery.report.only.error": True,
+                                                              "on_delivery": self.tracker}))
+        serde = AvroSerde(registry_url=settings.kafka.schema_registry_url)
+        self.doors = {owner: FileProducer(settings, topic, serde=serde, producer=self.producer)
+                      for owner, topic in OWNER_TOPICS.items()}
         self._lock = threading.Lock()
 
     def write(self, command: dict[str, Any]) -> None:
@@ -75,16 +84,15 @@ class CommandWriter:
             except RowError as exc:
                 raise HTTPException(400, f"the command does not fit its contract: {exc}") from None
             headers = [(PRODUCED_AT_HEADER, str(time.time_ns() // 1000).encode())]
-            door.producer.produce(door.topic_name, value, key, timestamp=event_time // 1000, headers=headers)
-            left = door.producer.flush(30)
-            failed = door.tracker.failed
-            door.tracker.failed = 0
+            self.producer.produce(door.topic_name, value, key, timestamp=event_time // 1000, headers=headers)
+            left = self.producer.flush(30)
+            failed, errors = self.tracker.failed, self.tracker.errors[-1:]
+            self.tracker.failed = 0
         if left or failed:
-            raise DeliveryError(f"the command was not acknowledged by Kafka: {door.tracker.errors[-1:]}")
+            raise DeliveryError(f"the command was not acknowledged by Kafka: {errors}")
 
     def close(self) -> None:
-        for door in self.doors.values():
-            door.flush(10)
+        self.producer.flush(10)
 
 
 class Commands:

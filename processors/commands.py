@@ -25,6 +25,12 @@ live worker did. Each command gets one ``CommandResult``.
   (OrderApproved / OrderRejected on ``risk.order-decisions.v1``).
 * ``CLOSE_POSITION`` {account, symbol}: a MARKET order for the opposite of the position, through the gate.
 
+The risk pipeline's rejections (``CommandResult.reason``): ``unknown-account`` (neither configured for the
+venue nor seen in its orders), ``unknown-venue`` (a venue-wide mode for a venue with no account: a typo,
+most likely), ``invalid-parameter``, ``unknown-breaker``, ``breaker-not-tripped``, ``no-position``,
+``duplicate-order`` (the client order id is approved and still open), or the gate's own reason
+(``TRADING_HALTED``, ``PRICE_BAND``, ...) for an order.
+
 The recommendations pipeline's command (``reco.commands.v1``, keyed by job; its route stage decides at the
 command's event time): ``RUN_DAILY_JOB`` {run_date} becomes the date's ``JobRequested`` (the event
 ``mercado recommend run`` writes, trigger ``manual``, the same event id for the same date, so a date already
@@ -36,11 +42,6 @@ scanner's own input log, ``scanner.snapshots.v1``, keyed by scanner like its sna
 stage, so its commands must share its input's partition and log order (a second input topic would be
 merged by arrival, not by the log). The scanner emits the board's top N now (``scanner.top.v1``, trigger
 ``manual``, as ``mercado scanner persist`` does), as of the command's event time; rejected ``board-empty``.
-
-Rejections (``CommandResult.reason``): ``unknown-account`` (neither configured for the venue nor seen in
-its orders), ``invalid-parameter``, ``unknown-breaker``, ``breaker-not-tripped``, ``no-position``,
-``duplicate-order`` (the client order id is approved and still open), or the gate's own reason
-(``TRADING_HALTED``, ``PRICE_BAND``, ...) for an order.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ PERSIST_SCANNER_BOARD = "PERSIST_SCANNER_BOARD"
 KINDS = (SET_RISK_MODE, RESET_BREAKER, SUBMIT_ORDER, CLOSE_POSITION, RUN_DAILY_JOB, PERSIST_SCANNER_BOARD)
 
 UNKNOWN_ACCOUNT = "unknown-account"
+UNKNOWN_VENUE = "unknown-venue"
 INVALID_PARAMETER = "invalid-parameter"
 UNKNOWN_BREAKER = "unknown-breaker"
 BREAKER_NOT_TRIPPED = "breaker-not-tripped"

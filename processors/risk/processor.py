@@ -394,6 +394,8 @@ class VenueRiskProcessor(KeyedProcessor):
             account = self._known_account(c, required=False)
         except _Unknown as exc:
             return cmd.UNKNOWN_ACCOUNT, f"no account {exc} on {self.venue}"
+        if account is None and not self.states:  # a venue-wide mode on a venue without accounts: a typo?
+            return cmd.UNKNOWN_VENUE, f"no account is known on {self.venue}"
         scope = cmd.VENUE_WIDE if account is None else account
         if mode == ACTIVE:
             self.overrides.pop(scope, None)

@@ -115,6 +115,8 @@ def test_rejections_say_why() -> None:
     cases = [
         (command(T0 + S, "SET_RISK_MODE", "r1", mode="HALTED", account="nobody"),
          "unknown-account", "no account nobody on binance"),
+        (command(T0 + S, "SET_RISK_MODE", "r1b", venue="binanse", mode="HALTED"),
+         "unknown-venue", "no account is known on binanse"),
         (command(T0 + S, "SET_RISK_MODE", "r2", mode="PANIC"),
          "invalid-parameter", "mode 'PANIC' must be one of ACTIVE, REDUCING, HALTED"),
         (command(T0 + S, "RESET_BREAKER", "r3", breaker="LATENCY:binance"),
