@@ -29,7 +29,7 @@ from typing import Any
 
 import asyncpg
 import orjson
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer
 from fastapi import HTTPException
 
 from gateway.settings import GatewaySettings
@@ -143,7 +143,7 @@ class Commands:
                 await asyncio.get_running_loop().run_in_executor(None, writer.write, command)
         except asyncpg.UndefinedTableError:
             raise HTTPException(503, "the schema is not migrated yet (run `mercado db migrate`)") from None
-        except DeliveryError as exc:
+        except (DeliveryError, KafkaException, BufferError) as exc:
             raise HTTPException(503, f"Kafka did not take the command; nothing was written ({exc})") from None
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
             raise HTTPException(503, "PostgreSQL is unavailable; nothing was written, retry later") from None
