@@ -104,3 +104,9 @@ def test_the_kind_filter_lists_exactly_the_contracts_kinds() -> None:
 ])
 def test_bad_recommendation_and_scanner_commands_are_422(client: TestClient, path: str, body: dict) -> None:
     assert post(client, path, body).status_code == 422
+
+
+def test_without_postgresql_a_command_is_503(client: TestClient) -> None:
+    response = post(client, "/risk/mode", MODE)
+    assert response.status_code == 503
+    assert response.json()["detail"] == "PostgreSQL is unavailable; nothing was written, retry later"
