@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from gateway.auth import KeyStore, Role, requires
 from gateway.db import Database, create_pool
 from gateway.models import Problem
+from gateway.routes import commands as command_routes
 from gateway.routes import marketdata, retail, risk, scanner, system
 from gateway.settings import GatewaySettings
 
@@ -52,6 +53,8 @@ def create_app(settings: GatewaySettings, *, push: bool = True) -> FastAPI:
         finally:
             if hub is not None:
                 await hub.stop()
+            if getattr(app.state, "commands", None) is not None:
+                await app.state.commands.close()
             await pool.close()
 
     app = FastAPI(
@@ -76,6 +79,8 @@ def create_app(settings: GatewaySettings, *, push: bool = True) -> FastAPI:
     app.include_router(system.ping_router, prefix=PREFIX)
     for router in (system.router, marketdata.router, retail.router, risk.router, risk.alerts_router, scanner.router):
         app.include_router(router, prefix=PREFIX, dependencies=reader, responses=ERRORS)
+    app.include_router(command_routes.reads, prefix=PREFIX, dependencies=reader, responses=ERRORS)
+    app.include_router(command_routes.router, prefix=PREFIX, responses=ERRORS)  # each POST requires the command role
     if push:
         from gateway.push import router as push_router
 

@@ -39,6 +39,11 @@ RISK_ALERTS = "risk.alerts.v1"
 # paper venue (processors/venue): approvals and ticks together, then the order lifecycle to ORDERS
 PAPER_INPUTS = "paper.inputs.v1"
 
+# commands (gateway/commands.py writes them; the owning pipeline acts on them)
+RISK_COMMANDS = "risk.commands.v1"
+RECO_COMMANDS = "reco.commands.v1"
+COMMAND_RESULTS = "mercado.command-results.v1"
+
 # stock scanner (processors/scanner)
 SCAN_RESULTS = "scanner.results.v1"
 SCAN_DELTAS = "scanner.deltas.v1"

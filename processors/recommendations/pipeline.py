@@ -2,7 +2,8 @@
 
 * ``recommendations-route``: inputs ``reco.daily-bars.v1``, ``reco.fundamentals.v1``,
   ``reco.sentiment.v1`` (keyed by ticker), ``reco.macro.v1`` (by indicator), ``reco.job-requests.v1``
-  (by job); output ``reco.inputs.v1`` keyed by shard (stateless; :class:`RouteProcessor`).
+  (by job), ``reco.commands.v1`` (operators' RUN_DAILY_JOB commands, by job); outputs ``reco.inputs.v1``
+  keyed by shard and ``mercado.command-results.v1`` (stateless; :class:`RouteProcessor`).
 * ``recommendations``: input ``reco.inputs.v1`` keyed by shard; outputs ``reco.recommendations.v1``
   [analysis_date:ticker] and ``reco.job-runs.v1`` [job:run_date:shard] (:class:`ShardProcessor`).
 
@@ -21,7 +22,7 @@ from processors.stages import InProcessPipeline
 ROUTE_STAGE = "recommendations-route"
 SHARD_STAGE = "recommendations"
 INPUT_TOPICS: tuple[str, ...] = (topics.DAILY_BARS, topics.FUNDAMENTALS, topics.MACRO, topics.SENTIMENT,
-                                 topics.JOB_REQUESTS)
+                                 topics.JOB_REQUESTS, topics.RECO_COMMANDS)
 OUTPUT_TOPICS: tuple[str, ...] = (topics.RECOMMENDATIONS, topics.JOB_RUNS)
 
 
@@ -36,9 +37,9 @@ def recommendation_pipelines(config: RecommendationsConfig | None = None) -> lis
     route = PipelineSpec(
         name=ROUTE_STAGE,
         inputs=INPUT_TOPICS,
-        outputs=(topics.RECO_INPUTS,),
-        create=lambda key: RouteProcessor(key, shards),
-        restore=lambda key, state: RouteProcessor.restore(key, state, shards=shards),
+        outputs=(topics.RECO_INPUTS, topics.COMMAND_RESULTS),
+        create=lambda key: RouteProcessor(key, shards, config),
+        restore=lambda key, state: RouteProcessor.restore(key, state, shards=shards, config=config),
         key_of=input_key,
     )
     shard = PipelineSpec(

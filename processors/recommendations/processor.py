@@ -24,11 +24,14 @@ from typing import Any, Self
 
 import orjson
 
+from processors import commands as cmd
 from processors import topics
 from processors.core import Emit, KeyedProcessor, Record
 from processors.partitioning import partition_of
 from processors.recommendations import scoring
+from processors.recommendations.calendar import TradingCalendar
 from processors.recommendations.config import RecommendationsConfig
+from processors.recommendations.schedule import job_request
 from processors.recommendations.state import TickerState
 
 DAY_US = 86_400_000_000
@@ -64,28 +67,67 @@ def input_key(schema: str, record: Record) -> str:
         return record["ticker"]
     if schema == "MacroIndicator":
         return record["indicator"]
+    if schema == "Command":
+        return record["target"]
     return record["job"]
 
 
 class RouteProcessor(KeyedProcessor):
-    """Stateless: each input to its ticker's shard; macro values and job requests to every shard."""
+    """Stateless: each input to its ticker's shard; macro values and job requests to every shard; an
+    operator's RUN_DAILY_JOB command (``reco.commands.v1``, mercado api) becomes the date's JobRequested
+    (the one ``mercado recommend run`` writes, trigger ``manual``) to every shard, with its CommandResult."""
 
-    def __init__(self, key: str, shards: Shards):
+    def __init__(self, key: str, shards: Shards, config: RecommendationsConfig | None = None):
         super().__init__(key)
         self.shards = shards
+        self.config = config or RecommendationsConfig()
+        self._calendar: TradingCalendar | None = None
 
     def on_event(self, schema: str, record: Record) -> list[Emit]:
         if schema in _TICKER_RECORDS:
             return [Emit(topics.RECO_INPUTS, self.shards.of(record["ticker"]), schema, record)]
+        if schema == "Command":
+            return self._command(record)
+        return self._to_every_shard(schema, record)
+
+    def _to_every_shard(self, schema: str, record: Record) -> list[Emit]:
         return [Emit(topics.RECO_INPUTS, key, schema, {**record, "shard": i})
                 for i, key in enumerate(self.shards.keys)]
+
+    def _command(self, c: Record) -> list[Emit]:
+        """RUN_DAILY_JOB {run_date}: decided at the command's event time (a cutoff not reached yet then is
+        rejected, live and in a replay alike)."""
+        out: list[Emit] = []
+        reason, message = self._job_request(c, out)
+        caused = [out[0].record["event_id"]] if out else []
+        result = cmd.command_result(c, c["event_time"], reason, message, caused)
+        return [*out, Emit(topics.COMMAND_RESULTS, c["idempotency_key"], "CommandResult", result)]
+
+    def _job_request(self, c: Record, out: list[Emit]) -> tuple[str | None, str]:
+        if c["kind"] != cmd.RUN_DAILY_JOB:
+            return cmd.UNKNOWN_KIND, f"the recommendations pipeline does not handle {c['kind']}"
+        job = self.config.job
+        if c["target"] != job:
+            return cmd.UNKNOWN_JOB, f"no job {c['target']} (this pipeline runs {job})"
+        try:
+            day = date.fromisoformat(cmd.text(c["params"], "run_date") or "")
+        except ValueError:
+            return cmd.INVALID_PARAMETER, f"run_date {c['params'].get('run_date')!r} is not a date (YYYY-MM-DD)"
+        calendar = self._calendar = self._calendar or TradingCalendar(self.config)
+        if not calendar.is_trading_day(day):
+            return cmd.NOT_A_TRADING_DAY, f"{day} is not a trading day ({calendar.holiday(day) or 'weekend'})"
+        request = job_request(day, self.config, "manual")
+        if request["cutoff"] > c["event_time"]:
+            return cmd.CUTOFF_NOT_REACHED, f"the cutoff of {day} ({request['cutoff']} µs) has not come yet"
+        out.extend(self._to_every_shard("JobRequested", request))
+        return None, f"run of {day} requested (JobRequested {request['event_id']})"
 
     def snapshot(self) -> dict[str, Any]:
         return {}
 
     @classmethod
     def restore(cls, key: str, state: dict[str, Any], **config: Any) -> Self:
-        return cls(key, config["shards"])
+        return cls(key, config["shards"], config.get("config"))
 
 
 def _json(value: Any) -> str:

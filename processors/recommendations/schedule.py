@@ -9,11 +9,12 @@ after downtime, only the latest scheduled run that was missed is requested, once
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from croniter import croniter
 
 from processors.recommendations.calendar import TradingCalendar
+from processors.recommendations.config import RecommendationsConfig
 
 
 class Due(NamedTuple):
@@ -50,3 +51,12 @@ def next_fire(calendar: TradingCalendar, now: datetime) -> datetime:
         fire: datetime = it.get_next(datetime)
         if calendar.is_trading_day(fire.date()):
             return fire
+
+
+def job_request(day: date, config: RecommendationsConfig | None = None, trigger: str = "manual") -> dict[str, Any]:
+    """The JobRequested of ``day``'s run, at its cutoff; its event id depends only on the job and the date
+    (whoever asks — the schedule, `mercado recommend run`, a command, a backtest — so re-runs are idempotent)."""
+    config = config or RecommendationsConfig()
+    cutoff = TradingCalendar(config).cutoff_us(day)
+    return {"event_id": f"job:{config.job}:{day.isoformat()}", "event_time": cutoff, "job": config.job,
+            "run_date": day.isoformat(), "cutoff": cutoff, "trigger": trigger, "shard": None}

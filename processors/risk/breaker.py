@@ -86,6 +86,16 @@ class CircuitBreaker:
         self.state = HALF_OPEN
         return Change(OPEN, HALF_OPEN, 0)
 
+    def reset(self) -> Change:
+        """An operator's manual reset (a command): back to CLOSED at once, the cooldown at its base."""
+        assert self.state != CLOSED
+        from_state = self.state
+        self.state = CLOSED
+        self.violations = 0
+        self.cooldown_us = self.timing.cooldown_us
+        self.open_until = None
+        return Change(from_state, CLOSED, 0)
+
     def _open(self, t: int, cooldown_us: int) -> None:
         self.state = OPEN
         self.violations = 0

@@ -2,7 +2,7 @@
 
 Checks, in this order (the first failing one is the reason):
 
-1. ``TRADING_HALTED``: the account's trading state on the venue is HALTED.
+1. ``TRADING_HALTED``: the account's trading state on the venue is HALTED (by a breaker or an operator's risk mode).
 2. ``INVALID_QUANTITY`` (quantity <= 0), ``INVALID_PRICE`` (a LIMIT order without a positive price).
 3. ``TRADING_REDUCING``: the state is REDUCING and the order does not reduce the position: it must be
    on the opposite side of a non-zero position, and its quantity plus the unfilled quantity of the
@@ -75,7 +75,8 @@ def check_order(order: dict[str, Any], state: str, position: Decimal, funds: Acc
     price: Decimal | None = order["price"]
     limit = order["order_type"] == "LIMIT"
     if state == HALTED:
-        return Decision(TRADING_HALTED, "trading is halted on the venue (a circuit breaker is not closed)")
+        return Decision(TRADING_HALTED,
+                        "trading is halted on the venue (a circuit breaker is not closed, or an operator halted it)")
     if not 0 < quantity < WIRE_LIMIT:
         return Decision(INVALID_QUANTITY, f"quantity {show(quantity)} is not positive (or not a decimal(28, 12))")
     if limit and (price is None or not 0 < price < WIRE_LIMIT):

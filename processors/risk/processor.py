@@ -20,11 +20,13 @@ Per event, in order: cooldowns due by the clock end; then the event is handled â
   observation; position opened/closed and large-loss alerts;
 * OrderSubmitted: the gate's decision (OrderApproved or OrderRejected with rejected_by RISK); a repeat
   of an order that was approved and is still open is ignored (it was decided once);
-* Heartbeat: nothing but time.
+* Heartbeat: nothing but time;
+* Command (an operator's, via ``mercado api``): see :mod:`processors.commands`; one CommandResult each.
 
 Every breaker transition is a BreakerTransition; trading states (per account on the venue) follow:
 HALTED while any latency, error-rate, spread or volatility breaker of the venue is not CLOSED,
-else REDUCING while the account's drawdown breaker is not CLOSED, else ACTIVE. Accounts are those
+else REDUCING while the account's drawdown breaker is not CLOSED, else ACTIVE â€” or the operators'
+override (SET_RISK_MODE) of the venue or the account when that is more restrictive. Accounts are those
 configured for the venue and those seen in its order events (a new account starts ACTIVE and gets a
 TradingStateChanged at once if the venue is HALTED).
 """
@@ -34,6 +36,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Self
 
+from processors import commands as cmd
 from processors import topics
 from processors.alerts.throttle import AlertThrottle
 from processors.core import Emit, KeyedProcessor, Record
@@ -76,6 +79,7 @@ class VenueRiskProcessor(KeyedProcessor):
         self.books: dict[str, AccountBook] = {}
         self.funds: dict[str, AccountFunds] = {}
         self.states: dict[str, str] = {}
+        self.overrides: dict[str, str] = {}  # operators' risk modes: account (or VENUE_WIDE "") -> REDUCING/HALTED
         self.tripped: set[str] = set()  # names of venue-wide breakers that are not CLOSED
         self.cooling: dict[str, CircuitBreaker] = {}  # OPEN breakers by name (their cooldowns are timers)
         self.next_due: int | None = None
@@ -121,6 +125,8 @@ class VenueRiskProcessor(KeyedProcessor):
             funds = self.funds.get(record["account"])
             if funds is not None:
                 funds.close(record["client_order_id"])
+        elif schema == "Command":
+            self._command(now, record, out)
         return out
 
     def next_timer(self) -> int | None:
@@ -353,6 +359,101 @@ class VenueRiskProcessor(KeyedProcessor):
             self._alert(alert_rules.risk_limit_alert(r, now, decision.reason, decision.message, decision.value,
                                                      decision.limit, record["event_id"]), out)
 
+    # ------------------------------------------------------------------ operators' commands
+    def _command(self, now: int, c: Record, out: list[Emit]) -> None:
+        start = len(out)
+        kind = c["kind"]
+        try:
+            if kind == cmd.SET_RISK_MODE:
+                reason, message = self._set_mode(now, c, out)
+            elif kind == cmd.RESET_BREAKER:
+                reason, message = self._reset_breaker(now, c, out)
+            elif kind == cmd.SUBMIT_ORDER:
+                reason, message = self._order_command(now, c, cmd.order_of(c, now), out)
+            elif kind == cmd.CLOSE_POSITION:
+                reason, message = self._close_position(now, c, out)
+            else:
+                reason, message = cmd.UNKNOWN_KIND, f"the risk pipeline does not handle {kind}"
+        except cmd.BadParameter as exc:
+            reason, message = cmd.INVALID_PARAMETER, str(exc)
+        caused = [e.record["event_id"] for e in out[start:] if e.topic != topics.RISK_ALERTS]
+        record = cmd.command_result(c, now, reason, message, caused)
+        out.append(Emit(topics.COMMAND_RESULTS, c["idempotency_key"], "CommandResult", record))
+
+    def _known_account(self, c: Record, *, required: bool = True) -> str | None:
+        account = cmd.text(c["params"], "account", required=required)
+        if account is not None and account not in self.states:
+            raise _Unknown(account)
+        return account
+
+    def _set_mode(self, now: int, c: Record, out: list[Emit]) -> tuple[str | None, str]:
+        mode = cmd.text(c["params"], "mode")
+        if mode not in cmd.MODES:
+            raise cmd.BadParameter(f"mode {mode!r} must be one of {', '.join(cmd.MODES)}")
+        try:
+            account = self._known_account(c, required=False)
+        except _Unknown as exc:
+            return cmd.UNKNOWN_ACCOUNT, f"no account {exc} on {self.venue}"
+        if account is None and not self.states:  # a venue-wide mode on a venue without accounts: a typo?
+            return cmd.UNKNOWN_VENUE, f"no account is known on {self.venue}"
+        scope = cmd.VENUE_WIDE if account is None else account
+        if mode == ACTIVE:
+            self.overrides.pop(scope, None)
+        else:
+            self.overrides[scope] = mode
+        for name in sorted(self.states) if account is None else [account]:
+            self._refresh_state(now, name, c["event_id"], out)
+        where = f"account {account} on {self.venue}" if account else f"every account on {self.venue}"
+        return None, f"risk mode {mode} set for {where}"
+
+    def _breakers(self) -> dict[str, CircuitBreaker]:
+        found: dict[str, CircuitBreaker] = {self.latency.name: self.latency, self.errors.name: self.errors}
+        for market in self.markets.values():
+            found[market.spread.name] = market.spread
+            found[market.volatility.name] = market.volatility
+        for book in self.books.values():
+            found[book.breaker.name] = book.breaker
+        return found
+
+    def _reset_breaker(self, now: int, c: Record, out: list[Emit]) -> tuple[str | None, str]:
+        name = cmd.text(c["params"], "breaker")
+        breaker = self._breakers().get(name)  # type: ignore[arg-type]
+        if breaker is None:
+            return cmd.UNKNOWN_BREAKER, f"no breaker {name} on {self.venue}"
+        if not breaker.tripped:
+            return cmd.BREAKER_NOT_TRIPPED, f"{name} is CLOSED"
+        change = breaker.reset()
+        self._transition(breaker, change, now, None, c["event_id"], out)
+        return None, f"{name} reset from {change.from_state} to CLOSED"
+
+    def _order_command(self, now: int, c: Record, order: Record, out: list[Emit]) -> tuple[str | None, str]:
+        account = order["account"]
+        if account not in self.states:
+            return cmd.UNKNOWN_ACCOUNT, f"no account {account} on {self.venue}"
+        if order["client_order_id"] in self.funds[account].orders:
+            return cmd.DUPLICATE_ORDER, f"order {order['client_order_id']} is already approved and open"
+        start = len(out)
+        self._submitted(now, order, out)
+        decision = next(e.record for e in out[start:] if e.topic == topics.DECISIONS)
+        if "reason" in decision:
+            return decision["reason"], decision["message"]
+        return None, f"order {order['client_order_id']} approved by the risk gate"
+
+    def _close_position(self, now: int, c: Record, out: list[Emit]) -> tuple[str | None, str]:
+        try:
+            account = self._known_account(c)
+        except _Unknown as exc:
+            return cmd.UNKNOWN_ACCOUNT, f"no account {exc} on {self.venue}"
+        assert account is not None
+        symbol = cmd.text(c["params"], "symbol")
+        pos = self.books[account].positions.get(symbol)  # type: ignore[arg-type]
+        if pos is None or not pos.quantity:
+            return cmd.NO_POSITION, f"account {account} holds no {symbol} on {self.venue}"
+        quantity = pos.quantity
+        order = cmd.order_record(c, now, account, symbol, "SELL" if quantity > 0 else "BUY", "MARKET",  # type: ignore[arg-type]
+                                 abs(quantity), None, f"close-{c['idempotency_key']}", reduce_only=True)
+        return self._order_command(now, c, order, out)
+
     # ------------------------------------------------------------------ breakers and states
     def _transition(self, breaker: CircuitBreaker, change: Change, t: int, value: Decimal | None,
                     caused_by: str | None, out: list[Emit]) -> None:
@@ -385,6 +486,12 @@ class VenueRiskProcessor(KeyedProcessor):
             state = REDUCING
         else:
             state = ACTIVE
+        overrides = self.overrides
+        if overrides:  # an operator's risk mode, venue-wide or the account's, when more restrictive
+            for scope in (cmd.VENUE_WIDE, account):
+                mode = overrides.get(scope)
+                if mode is not None and cmd.SEVERITY[mode] > cmd.SEVERITY[state]:
+                    state = mode
         old = self.states[account]
         if state == old:
             return
@@ -419,6 +526,7 @@ class VenueRiskProcessor(KeyedProcessor):
             "books": {a: b.snapshot() for a, b in sorted(self.books.items())},
             "funds": {a: f.snapshot() for a, f in sorted(self.funds.items())},
             "states": dict(sorted(self.states.items())),
+            "overrides": dict(sorted(self.overrides.items())),
             "throttle": self.throttle.snapshot(),
             "failed_probes": self.failed_probes,
             "venue_down": self.venue_down,
@@ -439,6 +547,7 @@ class VenueRiskProcessor(KeyedProcessor):
         for symbol, snap in state["markets"].items():
             proc._market(symbol).restore(snap)
         proc.states = dict(state["states"])
+        proc.overrides = dict(state.get("overrides", {}))  # absent in snapshots from before commands
         proc.throttle = AlertThrottle.restore(state["throttle"], risk_config.alerts.throttle_us)
         proc.failed_probes = state["failed_probes"]
         proc.venue_down = state["venue_down"]
@@ -453,3 +562,7 @@ class VenueRiskProcessor(KeyedProcessor):
                 proc.cooling[b.name] = b  # type: ignore[attr-defined]
         proc.next_due = min((b.open_until for b in proc.cooling.values()), default=None)  # type: ignore[type-var]
         return proc
+
+
+class _Unknown(LookupError):
+    """A command names an account the venue does not know."""

@@ -10,7 +10,9 @@ Topics (keys in brackets):
 * outputs of the risk stage: ``risk.order-decisions.v1`` [venue:symbol] OrderApproved / OrderRejected
   (rejected_by RISK), ``risk.breakers.v1`` [venue] BreakerTransition, ``risk.trading-state.v1`` [venue]
   TradingStateChanged, ``risk.positions.v1`` [account:venue:symbol] PositionUpdate, ``risk.alerts.v1``
-  [alert_key] Alert.
+  [alert_key] Alert, ``mercado.command-results.v1`` [idempotency_key] CommandResult;
+* ``risk.commands.v1`` [venue]: the operators' commands (mercado api), an input of the rekey stage like
+  the others, so a command reaches the venue's task in the repartition topic's order.
 """
 
 from __future__ import annotations
@@ -22,15 +24,16 @@ from processors.core import Record
 from processors.risk.breaker import Change, CircuitBreaker
 from processors.risk.exact import wire
 
-INPUT_TOPICS: tuple[str, ...] = (topics.ORDERS, topics.VENUE_HEALTH, topics.TICKS)
+INPUT_TOPICS: tuple[str, ...] = (topics.ORDERS, topics.VENUE_HEALTH, topics.TICKS, topics.RISK_COMMANDS)
 
 OUTPUT_TOPICS: tuple[str, ...] = (
-    topics.DECISIONS, topics.BREAKERS, topics.TRADING_STATE, topics.POSITIONS, topics.RISK_ALERTS
+    topics.DECISIONS, topics.BREAKERS, topics.TRADING_STATE, topics.POSITIONS, topics.RISK_ALERTS,
+    topics.COMMAND_RESULTS,
 )
 
 ORDER_EVENTS: tuple[str, ...] = ("OrderSubmitted", "OrderAccepted", "OrderRejected", "OrderFilled", "OrderCanceled")
 #: record types of the repartition topic
-INPUT_RECORDS: tuple[str, ...] = ("PriceTick", "Heartbeat", *ORDER_EVENTS, "VenueHealth")
+INPUT_RECORDS: tuple[str, ...] = ("PriceTick", "Heartbeat", *ORDER_EVENTS, "VenueHealth", "Command")
 
 
 def transition_record(breaker: CircuitBreaker, change: Change, t: int, value: Decimal | None,
@@ -106,3 +109,4 @@ def rejected_record(order: Record, t: int, reason: str, message: str) -> Record:
         "reason": reason,
         "message": message,
     }
+

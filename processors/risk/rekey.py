@@ -8,7 +8,8 @@ schema — to ``risk.inputs.v1`` keyed by venue. The risk stage reads only that 
 order of each of its partitions is the one canonical order that the live worker and a replay of the
 repartition topic both follow.
 
-Forwarded: the five order events and VenueHealth of every venue; PriceTicks of the configured markets
+Forwarded: the five order events, VenueHealth and the operators' Commands (``risk.commands.v1``, keyed
+by venue) of every venue; PriceTicks of the configured markets
 (``RiskConfig.markets``; empty: all). Not forwarded: backfill replacement ticks (``backfill_id`` set:
 history re-sent late, not the market now), BackfillComplete markers, and Heartbeats — a quiet feed's
 heartbeat only says time passes, and the venue's health probes (every few seconds) and the partition's
@@ -34,6 +35,8 @@ def input_key(schema: str, record: Record) -> str:
         return record["venue"]
     if schema == "Heartbeat":
         return record["source"]
+    if schema == "Command":
+        return record["target"]
     if schema == "BackfillComplete":
         return f"{record.get('venue')}:{record.get('symbol')}"
     return f"{record['venue']}:{record['symbol']}"
@@ -43,6 +46,8 @@ def venue_key(schema: str, record: Record) -> str:
     """The key of the repartition topic and of the risk stage: the venue."""
     if schema == "Heartbeat":
         return record["source"].partition(":")[0]
+    if schema == "Command":
+        return record["target"]
     return record["venue"]
 
 
@@ -71,6 +76,8 @@ class InputRouter:
             return venue if symbols is None or record["symbol"] in symbols else None
         if schema in _ORDER_EVENTS or schema == "VenueHealth":
             return record["venue"]
+        if schema == "Command":  # an operator's command to the venue's risk state (mercado api)
+            return record["target"]
         if schema == "Heartbeat" and self._heartbeats:
             venue, _, symbol = record["source"].partition(":")
             if self._all or (self._forwards(venue, symbol) if symbol else venue in self._symbols):

@@ -18,7 +18,7 @@ from processors.stages import InProcessPipeline
 
 
 def scanner_key(schema: str, record: Record) -> str:
-    return record["scanner"]
+    return record["target"] if schema == "Command" else record["scanner"]
 
 
 def scanner_pipeline(config: ScannerConfig | None = None) -> PipelineSpec:

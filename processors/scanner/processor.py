@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from processors import commands as cmd
 from processors import topics
 from processors.admission import Refused, iso
 from processors.alerts.throttle import AlertThrottle
@@ -105,6 +106,8 @@ class ScannerProcessor(KeyedProcessor):
 
     # ------------------------------------------------------------------ events
     def on_event(self, schema: str, record: Record) -> list[Emit]:
+        if schema == "Command":
+            return self._command(record)
         t = record["event_time"]
         if self.last_time is not None and t < self.last_time:
             raise Refused(R.EVENT_TIME_BEHIND, f"event_time {iso(t)} is behind the scanner's last snapshot "
@@ -423,6 +426,24 @@ class ScannerProcessor(KeyedProcessor):
                 "caused_by": record["event_id"]}
 
     # ------------------------------------------------------------------ persistence points
+    def _command(self, c: Record) -> list[Emit]:
+        """PERSIST_SCANNER_BOARD (an operator's, via mercado api, on this scanner's snapshot log): the current
+        session's top N per category now, trigger ``manual``, as of the command's event time (or the last
+        snapshot's, when that is later). The clock does not move: a snapshot older than the command still
+        comes in."""
+        at = c["event_time"] if self.last_time is None else max(c["event_time"], self.last_time)
+        out: list[Emit] = []
+        if c["kind"] != cmd.PERSIST_SCANNER_BOARD:
+            reason, message = cmd.UNKNOWN_KIND, f"the scanner does not handle {c['kind']}"
+        else:
+            out = self.top_entries(at, R.MANUAL)
+            if out:
+                reason, message = None, f"{len(out)} top entries of the {self.session} board persisted"
+            else:
+                reason, message = cmd.BOARD_EMPTY, f"the board of scanner {self.key} is empty: nothing to persist"
+        result = cmd.command_result(c, at, reason, message, [e.record["event_id"] for e in out])
+        return [*out, Emit(topics.COMMAND_RESULTS, c["idempotency_key"], "CommandResult", result)]
+
     def _next_point(self, after: int) -> int:
         every = self.config.persist_every_us
         return min((after // every + 1) * every, self.session_end)

@@ -31,6 +31,7 @@ OUTPUT_TOPICS: tuple[str, ...] = (
     topics.SCAN_ALERTS,
     topics.SCAN_TOP,
     topics.SCAN_REJECTED,
+    topics.COMMAND_RESULTS,  # the results of PERSIST_SCANNER_BOARD commands
 )
 
 # the calendar's session names (processors/marketdata/calendars.py) -> the scanner's

@@ -17,6 +17,7 @@ from typing import Any
 
 from processors import topics
 from processors.core import Emit
+from processors.recommendations import schedule
 from processors.recommendations.calendar import TradingCalendar
 from streams.codec.serde import AvroSerde
 from streams.config import Settings
@@ -32,10 +33,7 @@ DATA_TOPICS = (topics.DAILY_BARS, topics.FUNDAMENTALS, topics.MACRO, topics.SENT
 
 def job_request(settings: Settings, day: date, trigger: str) -> dict[str, Any]:
     """The JobRequested of ``day``'s run; its event id depends only on the job and the date."""
-    config = settings.recommendations
-    cutoff = TradingCalendar(config).cutoff_us(day)
-    return {"event_id": f"job:{config.job}:{day.isoformat()}", "event_time": cutoff, "job": config.job,
-            "run_date": day.isoformat(), "cutoff": cutoff, "trigger": trigger, "shard": None}
+    return schedule.job_request(day, settings.recommendations, trigger)
 
 
 class Collected:

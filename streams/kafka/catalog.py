@@ -76,7 +76,9 @@ TOPICS: tuple[TopicSpec, ...] = (
         "Price-move alerts, throttled per symbol; the processor keys them venue:symbol like their input.",
     ),
     TopicSpec(topics.LISTINGS, ("RetailListing",), ("retailer", "sku"), "Observed retail listings (CLP)."),
-    TopicSpec(topics.SCAN_SNAPSHOTS, ("ScanSnapshot",), ("scanner",), "Stock scanner snapshots per session."),
+    TopicSpec(topics.SCAN_SNAPSHOTS, ("ScanSnapshot", "Command"), ("scanner",),
+              "Stock scanner snapshots per session, and the operators' commands to the scanner (in its log order).",
+              key_overrides={"Command": ("target",)}),
     TopicSpec(
         topics.ORDERS,
         ORDER_EVENTS,
@@ -98,9 +100,9 @@ TOPICS: tuple[TopicSpec, ...] = (
               ("match_id",), "Arbitrage opportunities: opened, re-validated, closed."),
     # Market-maker risk (processors/risk).
     TopicSpec(topics.RISK_INPUTS, ("PriceTick", "OrderSubmitted", "OrderAccepted", "OrderRejected", "OrderFilled",
-                                 "OrderCanceled", "VenueHealth", "Heartbeat"), ("venue",),
+                                 "OrderCanceled", "VenueHealth", "Heartbeat", "Command"), ("venue",),
               "Repartition of the risk inputs by venue: the single log order live and replay follow.",
-              key_overrides={"Heartbeat": ("source",)}),
+              key_overrides={"Heartbeat": ("source",), "Command": ("target",)}),
     TopicSpec(topics.DECISIONS, ("OrderApproved", "OrderRejected"), ("venue", "symbol"),
               "The order gate's decision for every OrderSubmitted."),
     TopicSpec(topics.BREAKERS, ("BreakerTransition",), ("venue",), "Circuit-breaker state transitions."),
@@ -112,6 +114,14 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(topics.PAPER_INPUTS, ("OrderApproved", "PriceTick"), ("venue", "symbol"),
               "Repartition of the paper venue's inputs (approved orders, live ticks): one log order per "
               "venue:symbol that live and replay follow."),
+    TopicSpec(topics.RISK_COMMANDS, ("Command",), ("target",),
+              "Commands to the risk pipeline (mercado api), keyed by venue: the audit log of who asked what.",
+              retention_ms=-1),
+    TopicSpec(topics.RECO_COMMANDS, ("Command",), ("target",),
+              "Commands to the recommendations pipeline (mercado api), keyed by job: the audit log.",
+              retention_ms=-1),
+    TopicSpec(topics.COMMAND_RESULTS, ("CommandResult",), ("idempotency_key",),
+              "Each command's owner's decision: accepted, or rejected with a reason.", retention_ms=-1),
     # Stock scanner (processors/scanner).
     TopicSpec(topics.SCAN_RESULTS, ("ScanResult",), ("scanner", "session", "ticker"),
               "Each session's board, a line per ticker (compacted: the topic alone rebuilds the board; a tombstone "

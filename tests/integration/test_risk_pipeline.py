@@ -35,10 +35,11 @@ from tests.support.risk_events import (
 def test_two_stages_with_their_topics_and_keys() -> None:
     rekey, risk = risk_pipelines(RiskConfig())
     assert (rekey.name, rekey.inputs, rekey.outputs) == (
-        "risk-rekey", ("trading.orders.v1", "trading.venue-health.v1", "md.ticks.v1"), ("risk.inputs.v1",))
+        "risk-rekey", ("trading.orders.v1", "trading.venue-health.v1", "md.ticks.v1", "risk.commands.v1"),
+        ("risk.inputs.v1",))
     assert (risk.name, risk.inputs, risk.outputs) == ("risk", ("risk.inputs.v1",), (
         "risk.order-decisions.v1", "risk.breakers.v1", "risk.trading-state.v1", "risk.positions.v1",
-        "risk.alerts.v1"))
+        "risk.alerts.v1", "mercado.command-results.v1"))
     events = [tick(T0, 1.0, 1.1), probe(T0, 5.0), heartbeat(T0, "kraken:ETH/USDT"), submitted(T0, "c", "BUY", "1", "1")]
     assert [rekey.key_of(n, r) for n, r in events] == ["binance:BTC/USDT", "binance", "kraken:ETH/USDT",
                                                        "binance:BTC/USDT"]

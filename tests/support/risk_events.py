@@ -108,3 +108,9 @@ class Run:
         """(breaker:scope, from, to, event_time) of the BreakerTransitions."""
         return [(f"{r['breaker']}:{r['scope']}", r["from_state"], r["to_state"], r["event_time"])
                 for r in self.records("BreakerTransition", emits)]
+
+
+def command(t: int, kind: str, key: str, *, venue: str = "binance", actor: str = "ops", **params: str) -> Event:
+    """An operator's command to the risk pipeline (what gateway/commands.py writes to risk.commands.v1)."""
+    return wire("Command", event_id=f"cmd:{key}", event_time=t, idempotency_key=key, actor=actor, kind=kind,
+                owner="risk", target=venue, params=params, body_sha256="0" * 64)

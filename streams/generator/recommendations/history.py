@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from processors import topics
+from processors.recommendations import schedule
 from processors.recommendations.calendar import TradingCalendar
 from processors.recommendations.config import RecommendationsConfig
 from streams.generator.clock import iso
@@ -208,10 +209,7 @@ def _macro(config: HistoryConfig, cal: TradingCalendar) -> list[dict[str, Any]]:
 
 def job_request(day: date, reco: RecommendationsConfig | None = None, trigger: str = "backtest") -> dict[str, Any]:
     """The JobRequested of the run for ``day`` (its event id is the same whoever asks: re-runs are idempotent)."""
-    reco = reco or RecommendationsConfig()
-    cutoff = TradingCalendar(reco).cutoff_us(day)
-    return {"event_id": f"job:{reco.job}:{day.isoformat()}", "event_time": cutoff, "job": reco.job,
-            "run_date": day.isoformat(), "cutoff": cutoff, "trigger": trigger, "shard": None}
+    return schedule.job_request(day, reco, trigger)
 
 
 SCHEMAS = {topics.DAILY_BARS: "DailyBar", topics.FUNDAMENTALS: "FundamentalSnapshot", topics.MACRO: "MacroIndicator",

@@ -1,0 +1,162 @@
+"""Commands as events: the contract shared by the gateway (``gateway/commands.py`` writes them) and the
+pipelines that own the state they act on — the kinds, how parameters are read, the reasons a command is
+rejected, and the ``CommandResult`` builder.
+
+A ``Command`` (schemas/commands) is written once per idempotency key to its owner's command topic, keyed
+like the owner's state (``risk.commands.v1``: by venue), and is acted on by the owner, which emits one
+``CommandResult`` (ACCEPTED, or REJECTED with a reason) to ``mercado.command-results.v1``.
+
+The risk pipeline's commands: a command reaches the venue's
+:class:`~processors.risk.processor.VenueRiskProcessor` through the rekey stage like any other input, at
+its place in the repartition topic's order, and is handled at the processor's clock (its own event time
+— the gateway's wall clock when it received the request — or later): a replay decides exactly as the
+live worker did. Each command gets one ``CommandResult``.
+
+* ``SET_RISK_MODE`` {mode, account?}: an operator's override of the trading state, on top of the
+  breakers: the effective state is the more restrictive of the breakers' state and the override (an
+  override never lifts a tripped breaker). ``mode`` ACTIVE removes the override. Without ``account`` the
+  override is venue-wide (every account of the venue); an account's own override and the venue's
+  combine the same way. A state that changes is a TradingStateChanged caused by the command.
+* ``RESET_BREAKER`` {breaker}: a tripped breaker (OPEN or HALF_OPEN), named as in its transitions'
+  ``KIND:scope`` (e.g. ``LATENCY:binance``, ``DRAWDOWN:mm-1@binance``), goes back to CLOSED: a
+  BreakerTransition caused by the command, then the trading states that follow.
+* ``SUBMIT_ORDER`` {account, symbol, side, quantity, order_type, price?, client_order_id?}: an
+  OrderSubmitted (``event_id`` the command's) through the order gate, which decides as for any order
+  (OrderApproved / OrderRejected on ``risk.order-decisions.v1``).
+* ``CLOSE_POSITION`` {account, symbol}: a MARKET order for the opposite of the position, through the gate.
+
+The risk pipeline's rejections (``CommandResult.reason``): ``unknown-account`` (neither configured for the
+venue nor seen in its orders), ``unknown-venue`` (a venue-wide mode for a venue with no account: a typo,
+most likely), ``invalid-parameter``, ``unknown-breaker``, ``breaker-not-tripped``, ``no-position``,
+``duplicate-order`` (the client order id is approved and still open), or the gate's own reason
+(``TRADING_HALTED``, ``PRICE_BAND``, ...) for an order.
+
+The recommendations pipeline's command (``reco.commands.v1``, keyed by job; its route stage decides at the
+command's event time): ``RUN_DAILY_JOB`` {run_date} becomes the date's ``JobRequested`` (the event
+``mercado recommend run`` writes, trigger ``manual``, the same event id for the same date, so a date already
+run is not run again); rejected ``not-a-trading-day``, ``cutoff-not-reached`` (the date's cutoff is after
+the command's event time), ``unknown-job``, ``invalid-parameter``.
+
+The scanner's command, ``PERSIST_SCANNER_BOARD`` (no parameters; target: the scanner), is written to the
+scanner's own input log, ``scanner.snapshots.v1``, keyed by scanner like its snapshots: the scanner is one
+stage, so its commands must share its input's partition and log order (a second input topic would be
+merged by arrival, not by the log). The scanner emits the board's top N now (``scanner.top.v1``, trigger
+``manual``, as ``mercado scanner persist`` does), as of the command's event time; rejected ``board-empty``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from processors.core import Record
+from processors.risk.exact import WIRE_LIMIT
+from processors.risk.gate import ACTIVE, HALTED, REDUCING
+
+RISK = "risk"  # the owners
+RECOMMENDATIONS = "recommendations"
+SCANNER = "scanner"
+
+SET_RISK_MODE = "SET_RISK_MODE"
+RESET_BREAKER = "RESET_BREAKER"
+SUBMIT_ORDER = "SUBMIT_ORDER"
+CLOSE_POSITION = "CLOSE_POSITION"
+RUN_DAILY_JOB = "RUN_DAILY_JOB"
+PERSIST_SCANNER_BOARD = "PERSIST_SCANNER_BOARD"
+KINDS = (SET_RISK_MODE, RESET_BREAKER, SUBMIT_ORDER, CLOSE_POSITION, RUN_DAILY_JOB, PERSIST_SCANNER_BOARD)
+
+UNKNOWN_ACCOUNT = "unknown-account"
+UNKNOWN_VENUE = "unknown-venue"
+INVALID_PARAMETER = "invalid-parameter"
+UNKNOWN_BREAKER = "unknown-breaker"
+BREAKER_NOT_TRIPPED = "breaker-not-tripped"
+NO_POSITION = "no-position"
+DUPLICATE_ORDER = "duplicate-order"
+UNKNOWN_KIND = "unknown-kind"
+UNKNOWN_JOB = "unknown-job"
+NOT_A_TRADING_DAY = "not-a-trading-day"
+CUTOFF_NOT_REACHED = "cutoff-not-reached"
+BOARD_EMPTY = "board-empty"
+
+MODES = (ACTIVE, REDUCING, HALTED)
+#: how restrictive a trading state is: the effective state is the highest of the breakers' and the overrides'
+SEVERITY = {ACTIVE: 0, REDUCING: 1, HALTED: 2}
+VENUE_WIDE = ""  # the key of a venue-wide override in the processor's overrides
+
+
+class BadParameter(ValueError):
+    """A command parameter that cannot be used: the message names it."""
+
+
+def text(params: dict[str, str], name: str, *, required: bool = True) -> str | None:
+    value = params.get(name)
+    if value is None or value == "":
+        if required:
+            raise BadParameter(f"{name} is required")
+        return None
+    return value
+
+
+def decimal(params: dict[str, str], name: str, *, required: bool = True) -> Decimal | None:
+    raw = text(params, name, required=required)
+    if raw is None:
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise BadParameter(f"{name} {raw!r} is not a decimal number") from None
+    if not value.is_finite() or not 0 < value < WIRE_LIMIT:
+        raise BadParameter(f"{name} {raw!r} must be positive and below {WIRE_LIMIT}")
+    return value
+
+
+def order_of(command: Record, t: int) -> Record:
+    """The OrderSubmitted a SUBMIT_ORDER command asks for (wire form: exact decimals); BadParameter names
+    the first unusable parameter."""
+    p = command["params"]
+    side = text(p, "side")
+    if side not in ("BUY", "SELL"):
+        raise BadParameter(f"side {side!r} must be BUY or SELL")
+    order_type = text(p, "order_type", required=False) or "LIMIT"
+    if order_type not in ("LIMIT", "MARKET"):
+        raise BadParameter(f"order_type {order_type!r} must be LIMIT or MARKET")
+    price = decimal(p, "price", required=order_type == "LIMIT")
+    if order_type == "MARKET" and price is not None:
+        raise BadParameter("a MARKET order takes no price")
+    return order_record(command, t, text(p, "account"), text(p, "symbol"), side, order_type,  # type: ignore[arg-type]
+                        decimal(p, "quantity"), price,  # type: ignore[arg-type]
+                        text(p, "client_order_id", required=False) or f"cmd-{command['idempotency_key']}")
+
+
+def order_record(command: Record, t: int, account: str, symbol: str, side: str, order_type: str,
+                 quantity: Decimal, price: Decimal | None, client_order_id: str, reduce_only: bool = False) -> Record:
+    return {
+        "event_id": command["event_id"],
+        "event_time": t,
+        "account": account,
+        "venue": command["target"],
+        "symbol": symbol,
+        "client_order_id": client_order_id,
+        "side": side,
+        "order_type": order_type,
+        "price": price,
+        "quantity": quantity,
+        "reduce_only": reduce_only,
+        "strategy": f"command:{command['actor']}",
+    }
+
+
+def command_result(command: Record, t: int, reason: str | None, message: str, caused: list[str]) -> Record:
+    """The owner's decision on a command: ACCEPTED when ``reason`` is None, else REJECTED with it."""
+    return {
+        "event_id": f"result:{command['idempotency_key']}",
+        "event_time": t,
+        "idempotency_key": command["idempotency_key"],
+        "kind": command["kind"],
+        "owner": command["owner"],
+        "target": command["target"],
+        "status": "ACCEPTED" if reason is None else "REJECTED",
+        "reason": reason,
+        "message": message,
+        "caused": caused,
+        "caused_by": command["event_id"],
+    }

@@ -1,0 +1,264 @@
+"""Commands end to end on the real broker and database: ``mercado api`` (uvicorn on loopback) writes each
+command to risk.commands.v1, a live ``mercado worker --pipeline risk`` decides, the real sink materializes
+the results, and the API shows the state change — request -> command event -> owner's decision -> state.
+Also: idempotency (a repeat writes nothing, another body is 409), auth, and Schemathesis over the command
+operations with the command key."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from schemathesis.checks import positive_data_acceptance
+
+from gateway.app import PREFIX, create_app
+from gateway.settings import GatewaySection, GatewaySettings
+from processors import topics
+from processors.risk import AccountVenueConfig, GateConfig, RiskConfig
+from sinks.runner import SinkRunner
+from streams.config import Settings
+from streams.ingest.producer import FileProducer
+from streams.kafka.admin import ensure_topics
+from streams.kafka.consumer import default_serde
+from tests.integration.test_marketdata_live import _stop
+from tests.support.api_server import serving
+from tests.support.sink import create_database, drop_database, isolated, migrated, query, read_topic
+from tests.support.workers import start_worker
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+READ, COMMAND, EXPIRED = "cmd-it-read", "cmd-it-command", "cmd-it-expired"
+D = Decimal
+SINK_TOPICS = [topics.TRADING_STATE, topics.DECISIONS, topics.BREAKERS, topics.RISK_COMMANDS, topics.RECO_COMMANDS,
+               topics.COMMAND_RESULTS, topics.SCAN_TOP, topics.JOB_RUNS]
+FRIDAY = dt.datetime(2026, 12, 4, 20, 0, tzinfo=dt.UTC)  # 15:00 New York: the regular session
+RUN_DATE = "2026-12-04"  # a BYMA trading day whose cutoff has passed
+
+
+@dataclass
+class Api:
+    settings: Settings
+    client: httpx.Client
+    base: str
+
+    def post(self, path: str, body: dict[str, Any], idem: str, key: str | None = COMMAND) -> httpx.Response:
+        headers = {"Idempotency-Key": idem}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return self.client.post(PREFIX + "/commands" + path, json=body, headers=headers)
+
+    def get(self, path: str, key: str = READ, **params: Any) -> httpx.Response:
+        return self.client.get(PREFIX + path, params=params, headers={"Authorization": f"Bearer {key}"})
+
+    def decided(self, idem: str, timeout_s: float = 30.0) -> dict[str, Any]:
+        """The command once its owner's result reached the database."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            body = self.get(f"/commands/{idem}").json()
+            if body["status"] != "PENDING":
+                return body
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{idem} still PENDING after {timeout_s:.0f} s")
+            time.sleep(0.1)
+
+
+class BackgroundSink:
+    """``mercado sink``'s runner in a thread of its own until stopped."""
+
+    def __init__(self, settings: Settings):
+        self.runner = SinkRunner(settings, SINK_TOPICS)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self.runner.run(),), daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.runner.stop)
+        self.thread.join(30)
+
+
+def risk_config() -> RiskConfig:
+    funds = AccountVenueConfig(balances={"USDT": D(10_000), "BTC": D(1)}, starting_equity=D(10_000))
+    gate = GateConfig(min_notional=D(10), max_notional=D(5_000), quantity_steps={"BTC/USDT": D("0.001")},
+                      price_band_pct=D(5), max_reference_age_s=3600)
+    return RiskConfig(gate=gate, accounts={"mm-1": {"binance": funds}})
+
+
+@pytest.fixture(scope="module")
+def api(services: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    database = create_database(services, "gateway_commands")
+    workers: list = []
+    sink = None
+    try:
+        settings = migrated(isolated(database, db__timescaledb="off")).with_(risk=risk_config())
+        ensure_topics(settings)
+        # the market the gate prices against: one binance tick, now
+        now_us = time.time_ns() // 1000
+        door = FileProducer(settings, topics.TICKS)
+        door.producer.produce(door.topic_name, door.encode_row({
+            "event_id": "t1", "event_time": now_us, "venue": "binance", "symbol": "BTC/USDT", "bid": 99.99,
+            "ask": 100.01, "last": None, "sequence": 1, "backfill_id": None})[3], "binance:BTC/USDT",
+            timestamp=now_us // 1000)
+        door.flush()
+        # the scanner's board: one snapshot in Friday's regular session
+        t = int(FRIDAY.timestamp() * 1_000_000)
+        rows = [{"ticker": tk, "price": price, "prev_close": 10.0, "change_pct": 0.0, "gap_pct": 0.0,
+                 "volume": 500_000, "avg_volume": 100_000, "relative_volume": None, "market_cap": None,
+                 "float_shares": None, "high": None, "low": None} for tk, price in (("AAA", 12.0), ("BBB", 11.0))]
+        snaps = FileProducer(settings, topics.SCAN_SNAPSHOTS)
+        snaps.producer.produce(snaps.topic_name, snaps.encode_row({
+            "type": "ScanSnapshot", "event_id": "snap-1", "event_time": t, "scanner": "s1", "session": "REGULAR",
+            "taken_at": t, "rows": rows})[3], "s1", timestamp=t // 1000)
+        snaps.flush()
+        workers = [start_worker(settings, name) for name in ("risk", "scanner", "recommendations")]
+        sink = BackgroundSink(settings)
+        keys = tmp_path_factory.mktemp("keys") / "keys.toml"
+        keys.write_text(f'[[key]]\nname = "old"\nsha256 = "{hashlib.sha256(EXPIRED.encode()).hexdigest()}"\n'
+                        'roles = ["command"]\nexpires = 2020-01-01T00:00:00Z\n')
+        section = GatewaySection(read_keys=[READ], command_keys=[COMMAND], keys_file=keys)
+        gateway = GatewaySettings.extend(settings).with_(gateway=section)
+        with serving(create_app(gateway, push=False)) as base, httpx.Client(base_url=base, timeout=30) as client:
+            yield Api(settings, client, base)
+    finally:
+        if sink is not None:
+            sink.stop()
+        for worker in workers:
+            _stop(worker)
+        drop_database(database)
+
+
+ORDER = {"venue": "binance", "account": "mm-1", "symbol": "BTC/USDT", "side": "BUY", "quantity": "0.5",
+         "price": "99.5"}
+
+
+def test_halt_then_an_order_is_rejected_and_the_state_shows_halted(api: Api) -> None:
+    response = api.post("/risk/mode", {"venue": "binance", "mode": "HALTED"}, "e2e-halt")
+    assert response.status_code == 202, response.text
+    pending = response.json()
+    assert (pending["status"], pending["kind"], pending["actor"], pending["target"], pending["params"]) == (
+        "PENDING", "SET_RISK_MODE", "env-command-1", "binance", {"mode": "HALTED"})
+    done = api.decided("e2e-halt", timeout_s=60)  # the worker's first start
+    assert (done["status"], done["reason"], done["message"]) == (
+        "ACCEPTED", None, "risk mode HALTED set for every account on binance")
+    assert done["caused"] == ["trading-state:mm-1@binance:ACTIVE>HALTED:cmd:e2e-halt"]
+    [state] = api.get("/risk/trading-states", venue="binance").json()["items"]
+    assert (state["account"], state["state"]) == ("mm-1", "HALTED")
+
+    assert api.post("/risk/orders", ORDER, "e2e-order-1").status_code == 202
+    rejected = api.decided("e2e-order-1")
+    assert (rejected["status"], rejected["reason"], rejected["caused"]) == (
+        "REJECTED", "TRADING_HALTED", ["risk:cmd:e2e-order-1"])
+    decisions = api.get("/risk/orders", account="mm-1").json()["items"]
+    assert [(d["client_order_id"], d["decision"], d["reason"]) for d in decisions] == [
+        ("cmd-e2e-order-1", "REJECTED", "TRADING_HALTED")]
+
+    assert api.post("/risk/mode", {"venue": "binance", "mode": "ACTIVE"}, "e2e-resume").status_code == 202
+    assert api.decided("e2e-resume")["status"] == "ACCEPTED"
+    assert api.post("/risk/orders", ORDER, "e2e-order-2").status_code == 202
+    approved = api.decided("e2e-order-2")
+    assert (approved["status"], approved["message"]) == ("ACCEPTED", "order cmd-e2e-order-2 approved by the risk gate")
+    [state] = api.get("/risk/trading-states", venue="binance").json()["items"]
+    assert state["state"] == "ACTIVE"
+    # a rejection by the owner says why
+    assert api.post("/risk/breaker-reset", {"venue": "binance", "breaker": "LATENCY:binance"}, "e2e-reset")\
+        .status_code == 202
+    refused = api.decided("e2e-reset")
+    assert (refused["status"], refused["reason"], refused["message"]) == (
+        "REJECTED", "breaker-not-tripped", "LATENCY:binance is CLOSED")
+
+
+def test_persist_the_scanner_board_now_and_run_the_daily_job(api: Api) -> None:
+    assert api.post("/scanner/persist", {"scanner": "s1"}, "e2e-persist").status_code == 202
+    persisted = api.decided("e2e-persist", timeout_s=60)
+    assert (persisted["status"], persisted["owner"], persisted["target"]) == ("ACCEPTED", "scanner", "s1")
+    manual = []
+    deadline = time.monotonic() + 30
+    while len(manual) < len(persisted["caused"]) and time.monotonic() < deadline:
+        manual = api.get("/scanner/history", trigger="manual", limit=1000).json()["items"]
+        time.sleep(0.1)
+    assert sorted(f"s1:2026-12-04:REGULAR:{m['category']}:" for m in manual) == sorted(
+        c.rsplit(":", 2)[0] + ":" for c in persisted["caused"])
+    assert {m["ticker"] for m in manual} <= {"AAA", "BBB"} and manual
+    assert api.post("/scanner/persist", {"scanner": "nobody"}, "e2e-persist-2").status_code == 202
+    empty = api.decided("e2e-persist-2")
+    assert (empty["status"], empty["reason"]) == ("REJECTED", "board-empty")
+
+    assert api.post("/recommendations/run", {"run_date": RUN_DATE}, "e2e-run").status_code == 202
+    ran = api.decided("e2e-run", timeout_s=60)
+    assert (ran["status"], ran["caused"]) == ("ACCEPTED", [f"job:daily-recommendations:{RUN_DATE}"])
+    wait_for = time.monotonic() + 30
+    runs: list = []
+    while not runs and time.monotonic() < wait_for:
+        runs = query(api.settings, "SELECT run_date, trigger FROM job_run_shards")
+        time.sleep(0.2)
+    assert runs and {(str(r["run_date"]), r["trigger"]) for r in runs} == {(RUN_DATE, "manual")}
+    assert api.post("/recommendations/run", {"run_date": "2026-12-05"}, "e2e-run-2").status_code == 202
+    saturday = api.decided("e2e-run-2")
+    assert (saturday["status"], saturday["reason"]) == ("REJECTED", "not-a-trading-day")
+
+
+def test_a_repeated_key_writes_nothing_and_another_body_is_409(api: Api) -> None:
+    body = {"venue": "binance", "account": "mm-1", "mode": "REDUCING"}
+    first = api.post("/risk/mode", body, "idem-1")
+    assert first.status_code == 202
+    again = api.post("/risk/mode", body, "idem-1")
+    assert again.status_code == 200, again.text
+    assert again.json()["issued_at"] == first.json()["issued_at"]
+    conflict = api.post("/risk/mode", {**body, "mode": "HALTED"}, "idem-1")
+    assert conflict.status_code == 409 and "already used" in conflict.json()["detail"]
+    assert api.decided("idem-1")["status"] == "ACCEPTED"
+    after = api.post("/risk/mode", body, "idem-1")  # decided: the repeat answers with the result
+    assert (after.status_code, after.json()["status"]) == (200, "ACCEPTED")
+    serde = default_serde(api.settings)
+    written = [serde.decode(m.value())[1] for m in read_topic(api.settings, api.settings.topic(topics.RISK_COMMANDS))]
+    mine = [r for r in written if r["idempotency_key"] == "idem-1"]
+    assert len(mine) == 1 and mine[0]["actor"] == "env-command-1" and mine[0]["params"] == {
+        "account": "mm-1", "mode": "REDUCING"}
+    results = query(api.settings, "SELECT status FROM command_results WHERE idempotency_key = 'idem-1'")
+    assert [r["status"] for r in results] == ["ACCEPTED"]
+    # the command log lists it, newest first, filtered by actor and kind
+    listed = api.get("/commands", kind="SET_RISK_MODE", actor="env-command-1").json()["items"]
+    times = [item["issued_at"] for item in listed]
+    assert "idem-1" in [item["idempotency_key"] for item in listed] and times == sorted(times, reverse=True)
+    assert api.get("/commands/no-such-key").status_code == 404
+
+
+def test_auth_no_key_read_role_and_expired_key_write_nothing(api: Api) -> None:
+    body = {"venue": "binance", "mode": "HALTED"}
+    assert api.post("/risk/mode", body, "auth-1", key=None).status_code == 401
+    assert api.post("/risk/mode", body, "auth-2", key=READ).status_code == 403
+    expired = api.post("/risk/mode", body, "auth-3", key=EXPIRED)
+    assert expired.status_code == 401 and "expired" in expired.json()["detail"]
+    rows = query(api.settings, "SELECT idempotency_key FROM commands WHERE idempotency_key LIKE 'auth-%'")
+    assert rows == []
+
+
+def test_schemathesis_over_the_command_operations(api: Api) -> None:
+    schema = schemathesis.openapi.from_url(api.base + "/openapi.json")
+    operations = [r.ok() for r in schema.get_all_operations() if "/commands" in r.ok().path]
+    assert len(operations) == 8
+    calls = 0
+    for operation in operations:
+
+        @hypothesis_settings(max_examples=10, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @given(case=operation.as_strategy())
+        def run(case: Any) -> None:
+            nonlocal calls
+            calls += 1
+            # both roles: the POSTs are tried for real (and GETs read what they wrote)
+            key = COMMAND if case.method == "POST" else READ
+            case.call_and_validate(base_url=api.base, headers={"Authorization": f"Bearer {key}"},
+                                   excluded_checks=[positive_data_acceptance])
+
+        run()
+    assert calls >= len(operations) * 3
