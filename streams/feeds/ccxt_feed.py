@@ -15,6 +15,7 @@ and can be pointed at any base URL (``--api-url``, which replaces every entry of
 from __future__ import annotations
 
 import asyncio
+import decimal
 import time
 from typing import Any
 
@@ -80,6 +81,11 @@ def ccxt_client(exchange: str, *, api_url: str | None, timeout_s: float, options
     the exchange's ``urls['api']``."""
     import ccxt.async_support as ccxt_async
 
+    # ccxt's decimal_to_precision sets the *current* decimal context's rounding to ROUND_HALF_UP (and traps
+    # Underflow) on every call. Give the calling thread or asyncio task a context of its own first, so that
+    # ccxt's change stays inside the adapter and never reaches other code sharing the context (it changed the
+    # generator's order quantities when a test ran both in one process).
+    decimal.setcontext(decimal.getcontext().copy())
     if not hasattr(ccxt_async, exchange):
         raise ValueError(f"ccxt has no exchange {exchange!r}")
     config: dict[str, Any] = {"enableRateLimit": False, "timeout": int(timeout_s * 1000), **(creds or {})}

@@ -369,3 +369,26 @@ def test_runs_of_ticks_are_written_column_wise_as_the_row_path_writes_them(monke
     assert [m[2] for m in written[32][:60]] == ["binance:BTC/USDT"] * 60
     assert written[32][5][3] == (now - 60_000_000 + 5) // 1000 and written[32][5][4] == [
         ("mercado-produced-us", str(now + 5).encode())]
+
+
+def test_a_ccxt_client_keeps_ccxts_decimal_rounding_to_the_task_that_made_it() -> None:
+    """ccxt's decimal_to_precision sets the current decimal context to ROUND_HALF_UP on every call; a client
+    made by ccxt_client runs it in a context of its own, so the rest of the process keeps ROUND_HALF_EVEN
+    (it once changed the generator's order quantities in a process that had run the execution adapter)."""
+    import asyncio
+    import decimal
+
+    from streams.feeds.ccxt_feed import ccxt_client
+
+    async def use_a_client() -> str:
+        client = ccxt_client("binance", api_url="http://127.0.0.1:9/api/v3", timeout_s=0.1)
+        try:
+            client.decimal_to_precision("1.25", 0, 1)  # ccxt's own rounding helper, the one that mutates
+            return decimal.getcontext().rounding
+        finally:
+            await client.close()
+
+    assert decimal.getcontext().rounding == decimal.ROUND_HALF_EVEN
+    assert asyncio.run(use_a_client()) == decimal.ROUND_HALF_UP  # ccxt's setting, inside the task
+    assert decimal.getcontext().rounding == decimal.ROUND_HALF_EVEN
+    assert decimal.Decimal("0.125").quantize(decimal.Decimal("0.01")) == decimal.Decimal("0.12")

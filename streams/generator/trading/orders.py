@@ -241,7 +241,8 @@ class MarketMaker:
             traded = feed.lasts[j]
             if (side == "BUY" and traded <= limit) or (side == "SELL" and traded >= limit):
                 if fills == 0 and self.rng.random() < 0.3:
-                    part = (qty * Decimal(str(round(self.rng.uniform(0.25, 0.75), 2)))).quantize(lot)
+                    share = Decimal(str(round(self.rng.uniform(0.25, 0.75), 2)))
+                    part = (qty * share).quantize(lot, rounding=ROUND_HALF_EVEN)
                     part = max(lot, min(part, qty - lot))
                 else:
                     part = remaining
