@@ -24,7 +24,9 @@ from streams.engines.recommend import job_request, produce_job_requests, read_to
 from streams.generator.recommendations import HistoryConfig, write_history
 from streams.ingest.producer import FileProducer
 from streams.kafka.clients import committed_reader_config
+from streams.kafka.compacted import read_topic_to_end
 from streams.kafka.consumer import end_offsets
+from streams.kafka.headers import PROCESSING_HEADER
 from tests.integration.test_marketdata_live import _assert_same_as_replay, _isolated, _plain, _read_outputs, _stop
 from tests.integration.test_risk_kafka import _committed_fraction
 from tests.support.workers import start_worker
@@ -102,6 +104,12 @@ def test_worker_equals_backtest_and_a_rerun_adds_nothing(services: Settings, his
     try:
         live = _wait(settings, expected, worker)
         _check(live, expected, days)
+        # every JobRun carries its shard's processing time in a header (the payload's duration_ms is null,
+        # equal to the backtest's); the sink writes it to job_run_shards.duration_ms
+        stamped = read_topic_to_end(settings, [settings.topic(topics.JOB_RUNS)])
+        took = [int(dict(m.headers() or [])[PROCESSING_HEADER]) for m in stamped]
+        assert len(took) == len(live[topics.JOB_RUNS]) and all(us > 0 for us in took)
+        assert all(r["duration_ms"] is None for _, _, r in live[topics.JOB_RUNS])
         # the same date requested again (a manual re-run): the same event id, nothing new
         produce_job_requests(settings, [job_request(settings, days[-1], "backtest")])
         time.sleep(3)
