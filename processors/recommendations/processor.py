@@ -329,8 +329,7 @@ def recommend(s: TickerState, ctx: _RunContext) -> Record | tuple[str, str]:
 
     values = s.technical.values
     close = s.last_adjusted
-    tech = scoring.technical_score(close, values)
-    tech_score = tech.score
+    tech_score, components = scoring.technical(close, values)
     sma20, sma50, sma200, rsi, macd, signal, hist, atr, up, mid, low = values
     atr_pct = atr / close if atr else None
     bb_width = (up - low) / mid if up is not None and low is not None and mid else None
@@ -341,7 +340,8 @@ def recommend(s: TickerState, ctx: _RunContext) -> Record | tuple[str, str]:
 
     if tech_score is None and fund_score is None and macro_score is None and sent_score is None:
         return "no-score", "no analysis had inputs" + _excluded(s)
-    d = ctx.decide(tech_score, fund_score, macro_score, sent_score, last_close, atr_pct, bb_width, sma200 is not None)
+    label, total, confidence, target, risk = ctx.decide(tech_score, fund_score, macro_score, sent_score, last_close,
+                                                        atr_pct, bb_width, sma200 is not None)
 
     digest = hashlib.blake2b(f"{ctx.hash_head}|{s.bar_hash}|{s.bars}|{fund_id}|{sent_id}".encode(), digest_size=8)
     parts = [f"tech {tech_score:.0f}"] if tech_score is not None else []
@@ -351,12 +351,10 @@ def recommend(s: TickerState, ctx: _RunContext) -> Record | tuple[str, str]:
         parts.append(f"macr {macro_score:.0f}")
     if sent_score is not None:
         parts.append(f"sent {sent_score:.0f}")
-    components = tech.components
     trend = "up" if components.get("trend", 0.0) > 0 else "down"
     momentum = f"trend {trend}, RSI {rsi:.0f}, " if rsi is not None else ""
-    label, risk, total = d.label, d.risk, d.total
     summary = (f"{label} {s.ticker} at {last_close:,.2f}: score {total:.1f} ({', '.join(parts)}); "
-               f"{momentum}{risk.lower()} risk, target {d.target:,.2f}")
+               f"{momentum}{risk.lower()} risk, target {target:,.2f}")
     # the indicators' keys in sorted order (as _json writes them), the components' sorted by the option
     indicators = {"atr": atr, "atr_pct": atr_pct, "bb_lower": low, "bb_middle": mid, "bb_upper": up,
                   "bb_width": bb_width, "components": components, "macd": macd, "macd_hist": hist,
@@ -381,13 +379,13 @@ def recommend(s: TickerState, ctx: _RunContext) -> Record | tuple[str, str]:
         "market": s.market,
         "recommendation": label,
         "total_score": round(total, 2),
-        "confidence": round(d.confidence, 2),
+        "confidence": round(confidence, 2),
         "technical_score": tech_score_r,
         "fundamental_score": fund_detail["score"],
         "macro_score": macro_detail["score"],
         "sentiment_score": sent_detail["score"],
         "current_price": last_close,
-        "target_price": d.target,
+        "target_price": target,
         "risk_level": risk,
         "summary": summary,
         "last_bar_date": last_date,

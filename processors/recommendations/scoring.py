@@ -30,6 +30,11 @@ def technical_score(close: float, values: list[float | None]) -> Technical:
     """Trend (close vs SMA 20, SMA 20 vs 50, SMA 50 vs 200) and momentum (RSI, MACD histogram over ATR),
     averaged; ``values`` as :class:`~processors.recommendations.state.TechnicalState` keeps them (adjusted
     units; ``close`` too)."""
+    return Technical(*technical(close, values))
+
+
+def technical(close: float, values: list[float | None]) -> tuple[float | None, dict[str, float]]:
+    """:func:`technical_score` as a plain (score, components) tuple (per ticker and day: no NamedTuple)."""
     sma20, sma50, sma200, rsi, _macd, _signal, hist, atr, _up, _mid, _low = values
     # (runs per ticker and day: clamp is inlined; the means stay sum(list) / len(list))
     trend: list[float] = []
@@ -55,7 +60,7 @@ def technical_score(close: float, values: list[float | None]) -> Technical:
         parts["trend"] = sum(trend) / len(trend)
     if momentum:
         parts["momentum"] = sum(momentum) / len(momentum)
-    return Technical(score_of(list(parts.values())), parts)
+    return score_of(list(parts.values())), parts
 
 
 def fundamental_components(pe: float | None, pb: float | None, roe: float | None, debt_to_equity: float | None,
@@ -114,12 +119,13 @@ def decide(scores: dict[str, float | None], config: RecommendationsConfig, price
            bb_width: float | None, has_long_trend: bool) -> Decision:
     """The weighted total over the available scores; confidence = coverage (weight of the scores present)
     x agreement (1 - their spread / 50, half weight) x 0.9 without a 200-day trend yet."""
-    return Decider(config)(scores["technical"], scores["fundamental"], scores["macro"], scores["sentiment"], price,
-                           atr_pct, bb_width, has_long_trend)
+    return Decision(*Decider(config)(scores["technical"], scores["fundamental"], scores["macro"], scores["sentiment"],
+                                     price, atr_pct, bb_width, has_long_trend))
 
 
 class Decider:
-    """:func:`decide` with the config's constants read once (a run decides for every ticker of a shard)."""
+    """:func:`decide` with the config's constants read once (a run decides for every ticker of a shard), as a
+    plain (label, total, confidence, target, risk) tuple."""
 
     __slots__ = ("weights", "total_weight", "buy_above", "sell_below", "horizon")
 
@@ -132,7 +138,7 @@ class Decider:
 
     def __call__(self, technical: float | None, fundamental: float | None, macro: float | None,
                  sentiment: float | None, price: float, atr_pct: float | None, bb_width: float | None,
-                 has_long_trend: bool) -> Decision:
+                 has_long_trend: bool) -> tuple[str, float, float, float, str]:
         # the sums in the scores' order, as a loop over them would add them (written out: per ticker and day)
         w_technical, w_fundamental, w_macro, w_sentiment = self.weights
         weight = 0.0
@@ -176,4 +182,4 @@ class Decider:
         target = price * math.exp(expected)
         swing = max(vol, (bb_width or 0.0) / 4.0)
         risk = "LOW" if swing < 0.02 else "MEDIUM" if swing < 0.04 else "HIGH"
-        return Decision(label, total, confidence, target, risk)
+        return label, total, confidence, target, risk
