@@ -119,7 +119,8 @@ class ShardProcessor(KeyedProcessor):
 
     def on_event(self, schema: str, record: Record) -> list[Emit]:
         if schema == "DailyBar":
-            self.ticker(record["ticker"]).on_bar(record)
+            state = self.tickers.get(record["ticker"])
+            (state or self.ticker(record["ticker"])).on_bar(record)
         elif schema == "FundamentalSnapshot":
             self.ticker(record["ticker"]).on_fundamentals(record)
         elif schema == "SentimentScore":
@@ -247,7 +248,8 @@ class _RunContext:
 
 
 _FUND_RAW = ("pe", "pb", "roe", "debt_to_equity", "revenue_growth", "profit_margin", "period_end", "available_at")
-_TECH_UNITS = "adjusted to the first bar"
+# the technical analysis' metadata, {"bar_hash": ..., "units": ...} as _json writes it
+_TECH_META_HEAD, _TECH_META_TAIL = _json({"bar_hash": "\0", "units": "adjusted to the first bar"}).split("\\u0000")
 
 
 @lru_cache(maxsize=4096)
@@ -366,7 +368,7 @@ def recommend(s: TickerState, ctx: _RunContext) -> Record | tuple[str, str]:
          "raw_data": orjson.dumps({"adjusted_close": close, "adjustment_factor": s.factor, "bars": s.bars,
                                    "close": last_close, "last_date": last_date}).decode(),
          "indicators": orjson.dumps(indicators, option=orjson.OPT_SORT_KEYS).decode(),
-         "metadata": orjson.dumps({"bar_hash": s.bar_hash, "units": _TECH_UNITS}).decode()},
+         "metadata": _TECH_META_HEAD + s.bar_hash + _TECH_META_TAIL},  # (bar_hash: hex digits)
         fund_detail,
         macro_detail,
         sent_detail,

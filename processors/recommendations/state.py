@@ -183,8 +183,11 @@ class TickerState:
         return best, later
 
     def sentiment_at(self, cutoff: int) -> Record | None:
-        if len(self.sentiment) == 1 and self.sentiment[0]["event_time"] <= cutoff:  # the usual case
-            return self.sentiment[0]
+        sentiment = self.sentiment  # in (event time, id) order
+        if sentiment and sentiment[-1]["event_time"] <= cutoff:  # the usual case: all known, the last one wins
+            if len(sentiment) > 1:
+                self.sentiment = sentiment[-1:]
+            return sentiment[-1]
         known = [s for s in self.sentiment if s["event_time"] <= cutoff]
         self.sentiment = known[-1:] + [s for s in self.sentiment if s["event_time"] > cutoff]
         return known[-1] if known else None
