@@ -382,7 +382,7 @@ def test_a_tickers_history_and_one_days_analysis_details(api: Api) -> None:
     analyses = {a["analysis_type"]: a for a in body["analyses"]}
     assert sorted(analyses) == ["fundamental", "macro", "sentiment", "technical"]
     assert analyses["technical"]["score"] == reco["technical_score"] == body["recommendation"]["technical_score"]
-    stored = {d["analysis_type"]: d for d in reco["analysis_details"]}
+    stored = {d["analysis_type"]: d for d in orjson.loads(reco["analysis_details"])}  # jsonb: text here
     for kind, a in analyses.items():  # the event's JSON text, as objects
         assert (a["raw_data"], a["indicators"], a["metadata"]) == tuple(
             orjson.loads(stored[kind][k]) for k in ("raw_data", "indicators", "metadata"))
