@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
+import gateway.routes.recommendations as recommendations
 from gateway.auth import KeyStore, Role, requires
 from gateway.db import Database, create_pool
 from gateway.models import Problem
@@ -79,6 +80,7 @@ def create_app(settings: GatewaySettings, *, push: bool = True) -> FastAPI:
     app.include_router(system.ping_router, prefix=PREFIX)
     for router in (system.router, marketdata.router, retail.router, risk.router, risk.alerts_router, scanner.router):
         app.include_router(router, prefix=PREFIX, dependencies=reader, responses=ERRORS)
+    app.include_router(recommendations.router, prefix=PREFIX, dependencies=reader, responses=ERRORS)
     app.include_router(command_routes.reads, prefix=PREFIX, dependencies=reader, responses=ERRORS)
     app.include_router(command_routes.router, prefix=PREFIX, responses=ERRORS)  # each POST requires the command role
     if push:

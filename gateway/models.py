@@ -394,6 +394,80 @@ class TickerPlacement(BaseModel):
     gap_pct: float
 
 
+# --------------------------------------------------------------------------- recommendations
+class RecommendationLatest(BaseModel):
+    """A ticker's recommendation of one date (``daily_recommendations``; the latest: ``latest_recommendations``)."""
+
+    analysis_date: str = Field(description="The run's date, YYYY-MM-DD.")
+    ticker: str
+    market: str
+    recommendation: Literal["BUY", "HOLD", "SELL"]
+    total_score: float
+    confidence: float
+    technical_score: float | None
+    fundamental_score: float | None
+    macro_score: float | None
+    sentiment_score: float | None
+    current_price: float
+    target_price: float
+    risk_level: str
+    summary: str
+    last_bar_date: str
+    cutoff: dt.datetime = Field(description="What was known at this instant was used (point in time).")
+    inputs_hash: str
+    model_version: str
+    data_issues: list[str] = Field(description="Inputs excluded since the previous run, with the reason.")
+
+
+class RecommendationEntry(BaseModel):
+    """One date of a ticker's history (``recommendation_history``)."""
+
+    analysis_date: str
+    ticker: str
+    recommendation: Literal["BUY", "HOLD", "SELL"]
+    total_score: float
+    confidence: float
+    current_price: float
+    target_price: float
+    risk_level: str
+    previous_recommendation: Literal["BUY", "HOLD", "SELL"] | None
+    score_change: float | None
+
+
+class AnalysisDetail(BaseModel):
+    """One analysis of a recommendation (``analysis_details``): its inputs, indicators and score."""
+
+    analysis_type: Literal["technical", "fundamental", "macro", "sentiment"]
+    score: float | None
+    raw_data: dict[str, Any]
+    indicators: dict[str, Any]
+    metadata: dict[str, Any]
+
+
+class AnalysisDetails(BaseModel):
+    recommendation: RecommendationLatest
+    analyses: list[AnalysisDetail]
+
+
+class JobRunSummary(BaseModel):
+    """One run of the job (``job_runs``: its shards' JobRun events added up)."""
+
+    job_name: str
+    run_date: str
+    start_time: dt.datetime = Field(description="The run's cutoff.")
+    end_time: dt.datetime | None = Field(description="When the sink stored the last shard's report (null: running).")
+    status: Literal["running", "completed", "failed"]
+    shards_reported: int
+    shards: int
+    tickers_processed: int
+    errors_count: int
+    log_data: list[Any] | None = Field(description="The errors of each shard that had any, with their reasons.")
+    trigger: str
+    duration_ms: int | None = Field(
+        description="Processing time of the slowest shard, as the live worker measured it (header "
+        "mercado-processing-us); null when no shard was timed (a run not made by a live worker).")
+
+
 # --------------------------------------------------------------------------- system
 class Ping(BaseModel):
     pong: Literal[True] = True

@@ -10,7 +10,9 @@ Channels (names a client subscribes to):
   tier (snapshot: the open opportunities of the tier);
 - ``scanner:<PRE_MARKET|REGULAR|POST_MARKET>:<category>`` the scanner board's deltas (ScanDelta: tickers
   ENTERED / LEFT / MOVED, each with the scanner's own ``sequence``) of a session and category (snapshot: the
-  board's ScanResult lines of that session and category, each scanner's in rank order).
+  board's ScanResult lines of that session and category, each scanner's in rank order);
+- ``recommendations`` every daily Recommendation as the job writes it (snapshot: the latest recommendation
+  of each ticker, oldest first).
 
 The scanner board itself (``scanner.results.v1``, compacted) is read whole when the consumer starts and
 kept up to date from the topic (``hub.board``: ``/api/v1/scanner/board`` serves it); a scanner snapshot is
@@ -71,14 +73,15 @@ TIERS = ("critical", "important", "tracking")
 CHANNEL = re.compile(
     r"^(bars:[A-Za-z0-9_.-]{1,64}:[A-Za-z0-9_./-]{1,32}:[0-9]{1,6}|ticks:[A-Za-z0-9_.-]{1,64}:[A-Za-z0-9_./-]{1,32}"
     r"|alerts|breakers|opportunities:(critical|important|tracking)"
-    r"|scanner:(PRE_MARKET|REGULAR|POST_MARKET):[A-Za-z][A-Za-z0-9_]{0,63})$"
+    r"|scanner:(PRE_MARKET|REGULAR|POST_MARKET):[A-Za-z][A-Za-z0-9_]{0,63}"
+    r"|recommendations)$"
 )
 MAX_CHANNELS = 10_000  # per process: a subscription to a channel no event has named yet creates it
 MAX_SUBSCRIPTIONS = 200  # per client
 RECENT_ALERTS = 50
 MAX_OPEN_OPPORTUNITIES = 20_000  # per tier: the oldest leave the snapshot first
 PUSH_TOPICS = (topics.TICKS, topics.BARS, topics.MD_ALERTS, topics.RISK_ALERTS, topics.BREAKERS, topics.OPPORTUNITIES,
-               topics.SCAN_RESULTS, topics.SCAN_DELTAS)
+               topics.SCAN_RESULTS, topics.SCAN_DELTAS, topics.RECOMMENDATIONS)
 
 
 def _json_default(value: Any) -> Any:
@@ -189,6 +192,9 @@ def route(topic: str, schema: str, record: dict[str, Any]) -> Iterable[tuple[str
     elif topic == topics.SCAN_DELTAS:
         if schema == "ScanDelta":  # the snapshot is the board's (PushHub.board), not the channel's memory
             yield f"scanner:{record['session']}:{record['category']}", None, None
+    elif topic == topics.RECOMMENDATIONS:
+        if schema == "Recommendation":  # a date's re-run repeats the same event: the ticker's latest stays
+            yield "recommendations", record["ticker"], record
 
 
 class PushHub:

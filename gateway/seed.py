@@ -17,6 +17,7 @@ RECORDS = {
     "breakers": "mercado.risk.BreakerTransition",
     "alerts": "mercado.alerts.Alert",
     "opportunities": "mercado.retail.ArbitrageOpportunity",
+    "recommendations": "mercado.recommendations.Recommendation",
 }
 
 
@@ -41,6 +42,8 @@ def _select(mapping: TableMapping, alias: str = "t") -> str:
 def to_record(mapping: TableMapping, row: Any) -> dict[str, Any]:
     record: dict[str, Any] = {}
     for c in mapping.columns:
+        if c.header is not None:  # from a message header: not a field of the event
+            continue
         node = record
         for part in c.path[:-1]:
             node = node.setdefault(part, {})
@@ -69,6 +72,9 @@ def seed_query(channel: str) -> tuple[str, tuple[Any, ...], TableMapping] | None
         sql = (f"SELECT * FROM (SELECT {columns} FROM {table} t ORDER BY event_time DESC, event_id DESC LIMIT $1) a "
                "ORDER BY event_time, event_id")  # fmt: skip
         return sql, (50,), mapping
+    if kind == "recommendations":  # the latest of each ticker (the view has the table's columns)
+        sql = (f"SELECT {columns} FROM latest_recommendations t ORDER BY analysis_date, ticker LIMIT $1")
+        return sql, (20_000,), mapping
     # opportunities:<tier>: the latest revision of each open opportunity of the tier
     sql = (f"SELECT {columns} FROM {table} t JOIN retail_open_opportunities o "
            "ON o.opportunity_id = t.opportunity_id AND o.revision = t.revision AND o.updated_at = t.event_time "
@@ -84,4 +90,6 @@ def item_key(channel: str, record: dict[str, Any]) -> str:
         return f"{record['venue']}|{record['breaker']}|{record['scope']}"
     if kind == "alerts":
         return str(record["event_id"])
+    if kind == "recommendations":
+        return str(record["ticker"])
     return str(record["opportunity_id"])

@@ -39,7 +39,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from sinks.database import connect, describe, is_transient
 from sinks.dead_letters import UNMAPPED_RECORD, DeadLetterDeliveryError, DeadLetterTopic, dead_letter
 from sinks.settings import SinkSettings
-from sinks.tables import Ignored, Row, TableMapping, load_ignored, load_mappings
+from sinks.tables import HEADERS, Ignored, Row, TableMapping, load_ignored, load_mappings
 from sinks.writer import Batch, BatchWriter, TableRows
 from streams.codec.serde import DecodeError
 from streams.config import Settings
@@ -142,6 +142,8 @@ class SinkRunner:
         self.mappings = tuple(mappings or load_mappings())
         self.ignored = load_ignored() if ignored is None else ignored
         self._by_record = {m.record: m for m in self.mappings}
+        # record types with a column taken from a message header (sinks/tables.py HEADERS)
+        self._headed = frozenset(m.record for m in self.mappings if m.headers)
         self.topics = [settings.topic(t) for t in (topics or default_topics(self.mappings, self.ignored))]
         self.group = settings.kafka.topic_prefix + settings.sink.group
         self.serde = default_serde(settings)
@@ -295,6 +297,7 @@ class SinkRunner:
                 if err is not None:
                     self._consumer_error(err)
         routes = self._routes
+        headed = self._headed
         offsets = batch.next_offsets
         counts = batch.messages_by_partition
         for msg, decoded in zip(good, self.serde.decode_many([msg.value() for msg in good]), strict=True):
@@ -306,6 +309,8 @@ class SinkRunner:
                     batch.dead_letters.append(dead_letter(msg, UNMAPPED_RECORD, error, schema.fullname))
                 else:
                     add_row, add_message, extract = route
+                    if headed and schema.fullname in headed:
+                        record[HEADERS] = dict(msg.headers() or ())
                     add_row(extract(record))
                     add_message(msg)
             elif not is_marker(msg.value(), msg.headers()):  # a repartition topic's progress marker: skipped

@@ -49,6 +49,13 @@ class ColumnType(StrEnum):
     VALUE = "value"
     TIMESTAMP = "timestamp"  # timestamp-micros (int µs) -> timestamptz
     JSON = "json"  # -> jsonb
+    US_TO_MS = "us_to_ms"  # integer microseconds -> milliseconds (rounded), e.g. a processing-time header
+
+
+# A column may come from a Kafka message header instead of a field (``{ header = "...", type = ... }``): the
+# runner puts the headers of such a record type's messages under this key of the decoded record (a name no
+# Avro field can have), as {name: bytes}; the value is the header's integer (ASCII digits), None if absent.
+HEADERS = "__headers__"
 
 
 def quote_ident(name: str) -> str:
@@ -62,10 +69,13 @@ def _to_json(value: Any) -> str:
 @dataclass(frozen=True)
 class ColumnMapping:
     name: str
-    path: tuple[str, ...]  # field names from the record down to the value
+    path: tuple[str, ...]  # field names from the record down to the value (() for a header column)
     type: ColumnType = ColumnType.VALUE
+    header: str | None = None  # a Kafka header's integer instead of a field (see HEADERS)
 
     def getter(self) -> Callable[[dict[str, Any]], Any]:
+        if self.header is not None:
+            return _header_getter(self.header, self.type)
         path = self.path
         if len(path) == 1:
             get: Callable[[dict[str, Any]], Any] = operator.itemgetter(path[0])
@@ -109,6 +119,11 @@ class TableMapping:
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @property
+    def headers(self) -> tuple[str, ...]:
+        """The Kafka headers some columns read (the runner hands them over with the record; see HEADERS)."""
+        return tuple(c.header for c in self.columns if c.header is not None)
 
     @property
     def staging_table(self) -> str:
@@ -186,9 +201,31 @@ class TableMapping:
         return parts
 
 
+def _header_getter(name: str, kind: ColumnType) -> Callable[[dict[str, Any]], Any]:
+    divisor = 1000 if kind is ColumnType.US_TO_MS else 1
+
+    def get(record: dict[str, Any]) -> int | None:
+        raw = record.get(HEADERS, {}).get(name)
+        try:
+            value = int(raw) if raw else None
+        except ValueError:
+            return None  # a malformed stamp is no measurement
+        return None if value is None else (value + divisor // 2) // divisor
+
+    return get
+
+
 def _column(name: str, spec: Any) -> ColumnMapping:
     if isinstance(spec, str):
         return ColumnMapping(name, tuple(spec.split(".")))
+    if isinstance(spec, dict) and isinstance(spec.get("header"), str):
+        unknown = set(spec) - {"header", "type"}
+        if unknown:
+            raise MappingError(f"column {name!r}: unknown keys {sorted(unknown)}")
+        kind = spec.get("type", "value")
+        if kind not in (ColumnType.VALUE, ColumnType.US_TO_MS):
+            raise MappingError(f"column {name!r}: a header column's type is 'value' or 'us_to_ms', not {kind!r}")
+        return ColumnMapping(name, (), ColumnType(kind), header=spec["header"])
     if isinstance(spec, dict) and isinstance(spec.get("field"), str):
         unknown = set(spec) - {"field", "type"}
         if unknown:
@@ -199,6 +236,8 @@ def _column(name: str, spec: Any) -> ColumnMapping:
             raise MappingError(
                 f"column {name!r}: type {spec.get('type')!r} is not one of {[t.value for t in ColumnType]}"
             ) from None
+        if kind is ColumnType.US_TO_MS:
+            raise MappingError(f"column {name!r}: type 'us_to_ms' is for header columns")
         return ColumnMapping(name, tuple(spec["field"].split(".")), kind)
     raise MappingError(f"column {name!r}: expected a field name or {{ field = ..., type = ... }}, got {spec!r}")
 
@@ -307,7 +346,8 @@ def parse_mappings(document: dict[str, Any], schemas: SchemaSet | None = None) -
         except KeyError:
             raise MappingError(f"table {where!r}: unknown record type {mapping.record!r}") from None
         for column in columns:
-            _check_path(schemas, mapping, column)
+            if column.header is None:
+                _check_path(schemas, mapping, column)
         mappings.append(mapping)
     records = [m.record for m in mappings]
     duplicates = {r for r in records if records.count(r) > 1}

@@ -46,18 +46,25 @@ class SimpleMovingAverage:
         self.since_exact = 0
 
     def update(self, x: float) -> float | None:
+        # (per bar of every instrument: the fields are read and written once; the same operations in the
+        # same order as "total -= oldest; total += x")
         window = self.window
-        if len(window) == self.period:
-            self.total -= window[0]
+        period = self.period
+        total = self.total
+        full = len(window) == period
+        if full:
+            total -= window[0]
         window.append(x)
-        self.total += x
-        self.since_exact += 1
-        if self.since_exact >= self.period:
-            self.total = math.fsum(window)
-            self.since_exact = 0
-        if len(window) < self.period:
-            return None
-        return self.total / self.period
+        total += x
+        since = self.since_exact + 1
+        if since >= period:
+            total = math.fsum(window)
+            since = 0
+        self.total = total
+        self.since_exact = since
+        if full or len(window) == period:
+            return total / period
+        return None
 
     def snapshot(self) -> list[Any]:
         return [list(self.window), self.total, self.since_exact]
@@ -214,28 +221,32 @@ class BollingerBands:
         self.since_exact = 0
 
     def update(self, x: float) -> tuple[float, float, float] | None:
+        # (the fields read and written once per bar; the same operations in the same order)
         window = self.window
-        if self.shift is None:
-            self.shift = x
+        period = self.period
         shift = self.shift
-        if len(window) == self.period:
+        if shift is None:
+            self.shift = shift = x
+        total, total_sq = self.total, self.total_sq
+        if len(window) == period:
             old = window[0] - shift
-            self.total -= old
-            self.total_sq -= old * old
+            total -= old
+            total_sq -= old * old
         window.append(x)
         d = x - shift
-        self.total += d
-        self.total_sq += d * d
-        self.since_exact += 1
-        if self.since_exact >= self.period:
+        total += d
+        total_sq += d * d
+        since = self.since_exact + 1
+        if since >= period:
             self.shift = shift = x
-            self.total = math.fsum(v - shift for v in window)
-            self.total_sq = math.fsum((v - shift) * (v - shift) for v in window)
-            self.since_exact = 0
-        if len(window) < self.period:
+            total = math.fsum(v - shift for v in window)
+            total_sq = math.fsum((v - shift) * (v - shift) for v in window)
+            since = 0
+        self.total, self.total_sq, self.since_exact = total, total_sq, since
+        if len(window) < period:
             return None
-        mean_shifted = self.total / self.period
-        variance = self.total_sq / self.period - mean_shifted * mean_shifted
+        mean_shifted = total / period
+        variance = total_sq / period - mean_shifted * mean_shifted
         deviation = math.sqrt(variance) * self.deviations if variance > 0.0 else 0.0
         middle = shift + mean_shifted
         return middle + deviation, middle, middle - deviation

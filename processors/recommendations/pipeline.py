@@ -49,6 +49,9 @@ def recommendation_pipelines(config: RecommendationsConfig | None = None) -> lis
         create=lambda key: ShardProcessor(key, config),
         restore=lambda key, state: ShardProcessor.restore(key, state, config=config),
         key_of=shard_of,
+        # a JobRun carries the live worker's processing time of its shard's run in a header (the payload's
+        # duration_ms stays null: a processor has no clock, and the replay's bytes equal the live run's)
+        timed_outputs=("JobRun",),
     )
     return [route, shard]
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
+from functools import lru_cache
 from typing import Any, Self
 
 import orjson
@@ -150,6 +151,7 @@ class ShardProcessor(KeyedProcessor):
         self.last_run: str | None = None  # run_date of the latest run
         self.last_cutoff: int | None = None
         self.skipped_requests = 0  # requests for a date at or before the latest run (idempotent re-runs)
+        self.decide = scoring.Decider(config)
 
     def ticker(self, name: str) -> TickerState:
         state = self.tickers.get(name)
@@ -159,7 +161,8 @@ class ShardProcessor(KeyedProcessor):
 
     def on_event(self, schema: str, record: Record) -> list[Emit]:
         if schema == "DailyBar":
-            self.ticker(record["ticker"]).on_bar(record)
+            state = self.tickers.get(record["ticker"])
+            (state or self.ticker(record["ticker"])).on_bar(record)
         elif schema == "FundamentalSnapshot":
             self.ticker(record["ticker"]).on_fundamentals(record)
         elif schema == "SentimentScore":
@@ -180,6 +183,11 @@ class ShardProcessor(KeyedProcessor):
         later: list[str] = []
         for name in sorted(self.macro):
             entries = self.macro[name]
+            if len(entries) == 1 and entries[0]["available_at"] <= cutoff:  # the usual case: one value, known
+                if entries[0]["available_at"] >= oldest:
+                    values[name] = entries[0]["value"]
+                    used.append(entries[0]["event_id"])
+                continue
             known = [v for v in entries if v["available_at"] <= cutoff]
             waiting = [v for v in entries if v["available_at"] > cutoff]
             self.macro[name] = known[-1:] + waiting
@@ -196,7 +204,7 @@ class ShardProcessor(KeyedProcessor):
             return []
         self.last_run, self.last_cutoff = run_date, cutoff
         macro, macro_ids, macro_later = self._macro_at(cutoff)
-        context = _RunContext(job, self.config, macro, macro_ids, macro_later)
+        context = _RunContext(job, self.config, self.decide, macro, macro_ids, macro_later)
         out: list[Emit] = []
         errors: list[Record] = []
         for name in sorted(self.tickers):
@@ -252,10 +260,11 @@ class _RunContext:
     """What one run shares across the tickers of a shard: the job, and the macro analysis per market
     (it depends only on the market), computed once."""
 
-    def __init__(self, job: Record, config: RecommendationsConfig, macro: dict[str, float], macro_ids: list[str],
-                 macro_later: list[str]):
+    def __init__(self, job: Record, config: RecommendationsConfig, decide: scoring.Decider, macro: dict[str, float],
+                 macro_ids: list[str], macro_later: list[str]):
         self.job = job
         self.config = config
+        self.decide = decide
         self.cutoff: int = job["cutoff"]
         self.run_date: str = job["run_date"]
         self.run_day = date.fromisoformat(self.run_date).toordinal()
@@ -280,93 +289,131 @@ class _RunContext:
         return found
 
 
-_NAMES = ("sma20", "sma50", "sma200", "rsi", "macd", "macd_signal", "macd_hist", "atr", "bb_upper", "bb_middle",
-          "bb_lower")
+_FUND_RAW = ("pe", "pb", "roe", "debt_to_equity", "revenue_growth", "profit_margin", "period_end", "available_at")
+# the technical analysis' metadata, {"bar_hash": ..., "units": ...} as _json writes it
+_TECH_META_HEAD, _TECH_META_TAIL = _json({"bar_hash": "\0", "units": "adjusted to the first bar"}).split("\\u0000")
+
+
+@lru_cache(maxsize=4096)
+def _ordinal(day: str) -> int:
+    return date.fromisoformat(day).toordinal()
+
+
+# The analysis details are JSON text on the record. The parts that depend only on an input event (the
+# fundamental snapshot, the sentiment score) are built once per event and reused by every later run
+# while that event is the one in use (the memo sits on the ticker's state, outside its snapshot: it is
+# rebuilt from the same event after a restore, with the same bytes).
 
 
 def _fundamental(s: TickerState, ctx: _RunContext) -> tuple[float | None, Record, str | None]:
     """(score, analysis detail, event id used) of the fundamental analysis."""
     fund, later = s.fundamentals_at(ctx.cutoff)
+    stale = fund is not None and fund["available_at"] < ctx.oldest_fundamentals
+    memo = s.fund_memo
+    if memo is not None and memo[0] is fund and memo[1] == stale and not later and not memo[2]:
+        return memo[3]
     meta: dict[str, Any] = {"not_yet_available": [f["event_id"] for f in later]}
     parts: dict[str, float] = {}
     raw: dict[str, Any] = {}
     used = None
     if fund is not None:
         used = meta["event_id"] = fund["event_id"]
-        raw = {k: fund[k] for k in ("pe", "pb", "roe", "debt_to_equity", "revenue_growth", "profit_margin",
-                                    "period_end", "available_at")}
-        if fund["available_at"] < ctx.oldest_fundamentals:
+        raw = {k: fund[k] for k in _FUND_RAW}
+        if stale:
             meta["stale"] = True
         else:
             parts = scoring.fundamental_components(fund["pe"], fund["pb"], fund["roe"], fund["debt_to_equity"],
                                                    fund["revenue_growth"], fund["profit_margin"])
     score = scoring.score_of(list(parts.values()))
-    return score, {"analysis_type": "fundamental", "score": _r(score), "raw_data": _json(raw),
-                   "indicators": _json(parts), "metadata": _json(meta)}, used
+    found = (score, {"analysis_type": "fundamental", "score": _r(score), "raw_data": _json(raw),
+                     "indicators": _json(parts), "metadata": _json(meta)}, used)
+    s.fund_memo = (fund, stale, bool(later), found)
+    return found
+
+
+def _sentiment(s: TickerState, ctx: _RunContext) -> tuple[float | None, Record, str | None]:
+    """(score, analysis detail, event id used) of the sentiment analysis."""
+    sent = s.sentiment_at(ctx.cutoff)
+    stale = sent is not None and sent["event_time"] < ctx.oldest_sentiment
+    memo = s.sent_memo
+    if memo is not None and memo[0] is sent and memo[1] == stale:
+        return memo[2]
+    score = None
+    meta: dict[str, Any] = {}
+    raw: dict[str, Any] = {}
+    used = None
+    if sent is not None:
+        used = meta["event_id"] = sent["event_id"]
+        raw = {"date": sent["date"], "score": sent["score"], "articles": sent["articles"]}
+        if stale:
+            meta["stale"] = True
+        else:
+            score = scoring.sentiment_score(sent["score"])
+    found = (score, {"analysis_type": "sentiment", "score": _r(score), "raw_data": _json(raw),
+                     "indicators": "{}", "metadata": _json(meta)}, used)
+    s.sent_memo = (sent, stale, found)
+    return found
 
 
 def recommend(s: TickerState, ctx: _RunContext) -> Record | tuple[str, str]:
     """One ticker's Recommendation at the run's cutoff, or (reason, message) when it gets none."""
     cfg = ctx.config
     cutoff, run_date = ctx.cutoff, ctx.run_date
-    if s.last_time is None or s.last_close is None or s.last_adjusted is None or s.last_date is None:
+    last_date, last_close = s.last_date, s.last_close
+    if s.last_time is None or last_close is None or s.last_adjusted is None or last_date is None:
         return "no-bars", "no daily bar folded yet" + _excluded(s)
     if s.last_time > cutoff:
-        return "state-after-cutoff", (f"bars up to {s.last_date} already folded, after the cutoff of {run_date}; "
+        return "state-after-cutoff", (f"bars up to {last_date} already folded, after the cutoff of {run_date}; "
                                       "use mercado recommend backtest for past dates")
-    if ctx.run_day - date.fromisoformat(s.last_date).toordinal() > cfg.max_bar_age_days:
-        return "stale-bars", (f"last bar {s.last_date}, more than {cfg.max_bar_age_days} days before {run_date}"
+    if ctx.run_day - _ordinal(last_date) > cfg.max_bar_age_days:
+        return "stale-bars", (f"last bar {last_date}, more than {cfg.max_bar_age_days} days before {run_date}"
                               + _excluded(s))
     if s.bars < cfg.min_bars:
         return "insufficient-history", f"{s.bars} bars, {cfg.min_bars} needed" + _excluded(s)
 
     values = s.technical.values
     close = s.last_adjusted
-    tech = scoring.technical_score(close, values)
+    tech_score, components = scoring.technical(close, values)
     sma20, sma50, sma200, rsi, macd, signal, hist, atr, up, mid, low = values
     atr_pct = atr / close if atr else None
     bb_width = (up - low) / mid if up is not None and low is not None and mid else None
 
     fund_score, fund_detail, fund_id = _fundamental(s, ctx)
     macro_score, macro_detail = ctx.macro(s.market)
-    sent = s.sentiment_at(cutoff)
-    sent_score = None
-    sent_meta: dict[str, Any] = {}
-    sent_raw: dict[str, Any] = {}
-    if sent is not None:
-        sent_meta["event_id"] = sent["event_id"]
-        sent_raw = {"date": sent["date"], "score": sent["score"], "articles": sent["articles"]}
-        if sent["event_time"] >= ctx.oldest_sentiment:
-            sent_score = scoring.sentiment_score(sent["score"])
-        else:
-            sent_meta["stale"] = True
+    sent_score, sent_detail, sent_id = _sentiment(s, ctx)
 
-    scores = {"technical": tech.score, "fundamental": fund_score, "macro": macro_score, "sentiment": sent_score}
-    if tech.score is None and fund_score is None and macro_score is None and sent_score is None:
+    if tech_score is None and fund_score is None and macro_score is None and sent_score is None:
         return "no-score", "no analysis had inputs" + _excluded(s)
-    d = scoring.decide(scores, cfg, s.last_close, atr_pct, bb_width, sma200 is not None)
+    label, total, confidence, target, risk = ctx.decide(tech_score, fund_score, macro_score, sent_score, last_close,
+                                                        atr_pct, bb_width, sma200 is not None)
 
-    digest = hashlib.blake2b(f"{ctx.hash_head}|{s.bar_hash}|{s.bars}|{fund_id}|{sent_meta.get('event_id')}".encode(),
-                             digest_size=8)
-    parts = ", ".join(f"{k[:4]} {v:.0f}" for k, v in scores.items() if v is not None)
-    trend = "up" if tech.components.get("trend", 0.0) > 0 else "down"
+    digest = hashlib.blake2b(f"{ctx.hash_head}|{s.bar_hash}|{s.bars}|{fund_id}|{sent_id}".encode(), digest_size=8)
+    parts = [f"tech {tech_score:.0f}"] if tech_score is not None else []
+    if fund_score is not None:
+        parts.append(f"fund {fund_score:.0f}")
+    if macro_score is not None:
+        parts.append(f"macr {macro_score:.0f}")
+    if sent_score is not None:
+        parts.append(f"sent {sent_score:.0f}")
+    trend = "up" if components.get("trend", 0.0) > 0 else "down"
     momentum = f"trend {trend}, RSI {rsi:.0f}, " if rsi is not None else ""
-    summary = (f"{d.label} {s.ticker} at {s.last_close:,.2f}: score {d.total:.1f} ({parts}); "
-               f"{momentum}{d.risk.lower()} risk, target {d.target:,.2f}")
-    indicators = dict(zip(_NAMES, values, strict=True))
-    indicators["atr_pct"] = atr_pct
-    indicators["bb_width"] = bb_width
-    indicators["components"] = tech.components
+    summary = (f"{label} {s.ticker} at {last_close:,.2f}: score {total:.1f} ({', '.join(parts)}); "
+               f"{momentum}{risk.lower()} risk, target {target:,.2f}")
+    # the indicators' keys in sorted order (as _json writes them), the components' sorted by the option
+    indicators = {"atr": atr, "atr_pct": atr_pct, "bb_lower": low, "bb_middle": mid, "bb_upper": up,
+                  "bb_width": bb_width, "components": components, "macd": macd, "macd_hist": hist,
+                  "macd_signal": signal, "rsi": rsi, "sma20": sma20, "sma200": sma200, "sma50": sma50}
+    tech_score_r = None if tech_score is None else round(tech_score, 2)
     details = [
-        {"analysis_type": "technical", "score": _r(tech.score),
-         "raw_data": _json({"close": s.last_close, "adjusted_close": close, "adjustment_factor": s.factor,
-                            "bars": s.bars, "last_date": s.last_date}),
-         "indicators": _json(indicators),
-         "metadata": _json({"bar_hash": s.bar_hash, "units": "adjusted to the first bar"})},
+        {"analysis_type": "technical", "score": tech_score_r,
+         # keys in sorted order, as _json writes them
+         "raw_data": orjson.dumps({"adjusted_close": close, "adjustment_factor": s.factor, "bars": s.bars,
+                                   "close": last_close, "last_date": last_date}).decode(),
+         "indicators": orjson.dumps(indicators, option=orjson.OPT_SORT_KEYS).decode(),
+         "metadata": _TECH_META_HEAD + s.bar_hash + _TECH_META_TAIL},  # (bar_hash: hex digits)
         fund_detail,
         macro_detail,
-        {"analysis_type": "sentiment", "score": _r(sent_score), "raw_data": _json(sent_raw),
-         "indicators": "{}", "metadata": _json(sent_meta)},
+        sent_detail,
     ]
     return {
         "event_id": f"reco:{run_date}:{s.ticker}:{cfg.model_version}",
@@ -374,18 +421,18 @@ def recommend(s: TickerState, ctx: _RunContext) -> Record | tuple[str, str]:
         "analysis_date": run_date,
         "ticker": s.ticker,
         "market": s.market,
-        "recommendation": d.label,
-        "total_score": round(d.total, 2),
-        "confidence": round(d.confidence, 2),
-        "technical_score": _r(tech.score),
-        "fundamental_score": _r(fund_score),
-        "macro_score": _r(macro_score),
-        "sentiment_score": _r(sent_score),
-        "current_price": s.last_close,
-        "target_price": d.target,
-        "risk_level": d.risk,
+        "recommendation": label,
+        "total_score": round(total, 2),
+        "confidence": round(confidence, 2),
+        "technical_score": tech_score_r,
+        "fundamental_score": fund_detail["score"],
+        "macro_score": macro_detail["score"],
+        "sentiment_score": sent_detail["score"],
+        "current_price": last_close,
+        "target_price": target,
+        "risk_level": risk,
         "summary": summary,
-        "last_bar_date": s.last_date,
+        "last_bar_date": last_date,
         "cutoff": cutoff,
         "inputs_hash": digest.hexdigest(),
         "model_version": cfg.model_version,

@@ -30,26 +30,37 @@ def technical_score(close: float, values: list[float | None]) -> Technical:
     """Trend (close vs SMA 20, SMA 20 vs 50, SMA 50 vs 200) and momentum (RSI, MACD histogram over ATR),
     averaged; ``values`` as :class:`~processors.recommendations.state.TechnicalState` keeps them (adjusted
     units; ``close`` too)."""
+    return Technical(*technical(close, values))
+
+
+def technical(close: float, values: list[float | None]) -> tuple[float | None, dict[str, float]]:
+    """:func:`technical_score` as a plain (score, components) tuple (per ticker and day: no NamedTuple)."""
     sma20, sma50, sma200, rsi, _macd, _signal, hist, atr, _up, _mid, _low = values
+    # (runs per ticker and day: clamp is inlined; the means stay sum(list) / len(list))
     trend: list[float] = []
     if sma20:
-        trend.append(clamp((close / sma20 - 1.0) / 0.05))  # 5 % above SMA 20: fully bullish
-    if sma20 and sma50:
-        trend.append(clamp((sma20 / sma50 - 1.0) / 0.05))
+        x = (close / sma20 - 1.0) / 0.05  # 5 % above SMA 20: fully bullish
+        trend.append(-1.0 if x < -1.0 else 1.0 if x > 1.0 else x)
+        if sma50:
+            x = (sma20 / sma50 - 1.0) / 0.05
+            trend.append(-1.0 if x < -1.0 else 1.0 if x > 1.0 else x)
     if sma50 and sma200:
-        trend.append(clamp((sma50 / sma200 - 1.0) / 0.10))
+        x = (sma50 / sma200 - 1.0) / 0.10
+        trend.append(-1.0 if x < -1.0 else 1.0 if x > 1.0 else x)
     momentum: list[float] = []
     if rsi is not None:
         # overbought (> 70) leans to a pull-back, oversold (< 30) to a rebound; between, momentum
-        momentum.append(-0.5 if rsi > 70 else 0.5 if rsi < 30 else clamp((rsi - 50.0) / 25.0))
+        x = (rsi - 50.0) / 25.0
+        momentum.append(-0.5 if rsi > 70 else 0.5 if rsi < 30 else -1.0 if x < -1.0 else 1.0 if x > 1.0 else x)
     if hist is not None and atr:
-        momentum.append(clamp(hist / (0.5 * atr)))  # histogram of half an ATR: fully bullish
+        x = hist / (0.5 * atr)  # histogram of half an ATR: fully bullish
+        momentum.append(-1.0 if x < -1.0 else 1.0 if x > 1.0 else x)
     parts: dict[str, float] = {}
     if trend:
         parts["trend"] = sum(trend) / len(trend)
     if momentum:
         parts["momentum"] = sum(momentum) / len(momentum)
-    return Technical(score_of(list(parts.values())), parts)
+    return score_of(list(parts.values())), parts
 
 
 def fundamental_components(pe: float | None, pb: float | None, roe: float | None, debt_to_equity: float | None,
@@ -108,29 +119,67 @@ def decide(scores: dict[str, float | None], config: RecommendationsConfig, price
            bb_width: float | None, has_long_trend: bool) -> Decision:
     """The weighted total over the available scores; confidence = coverage (weight of the scores present)
     x agreement (1 - their spread / 50, half weight) x 0.9 without a 200-day trend yet."""
-    w = config.weights
-    pairs = [(weight, v) for weight, v in ((w.technical, scores["technical"]), (w.fundamental, scores["fundamental"]),
-                                            (w.macro, scores["macro"]), (w.sentiment, scores["sentiment"]))
-             if v is not None and weight > 0]
-    if not pairs:
-        raise ValueError("no score")
-    weight = 0.0
-    weighted = 0.0
-    plain = 0.0
-    for k, v in pairs:
-        weight += k
-        weighted += k * v
-        plain += v
-    total = weighted / weight
-    label = "BUY" if total >= config.buy_above else "SELL" if total <= config.sell_below else "HOLD"
-    mean = plain / len(pairs)
-    spread = math.sqrt(sum((v - mean) ** 2 for _, v in pairs) / len(pairs))
-    agreement = clamp(1.0 - spread / 50.0, 0.0, 1.0)
-    confidence = 100.0 * (weight / w.total) * (0.5 + 0.5 * agreement) * (1.0 if has_long_trend else 0.9)
-    vol = atr_pct if atr_pct is not None else 0.03
-    # the score's conviction times the volatility over the horizon, as a log move (a target stays > 0)
-    expected = (total - 50.0) / 50.0 * vol * math.sqrt(config.target_horizon_days)
-    target = price * math.exp(expected)
-    swing = max(vol, (bb_width or 0.0) / 4.0)
-    risk = "LOW" if swing < 0.02 else "MEDIUM" if swing < 0.04 else "HIGH"
-    return Decision(label, total, confidence, target, risk)
+    return Decision(*Decider(config)(scores["technical"], scores["fundamental"], scores["macro"], scores["sentiment"],
+                                     price, atr_pct, bb_width, has_long_trend))
+
+
+class Decider:
+    """:func:`decide` with the config's constants read once (a run decides for every ticker of a shard), as a
+    plain (label, total, confidence, target, risk) tuple."""
+
+    __slots__ = ("weights", "total_weight", "buy_above", "sell_below", "horizon")
+
+    def __init__(self, config: RecommendationsConfig):
+        w = config.weights
+        self.weights = (w.technical, w.fundamental, w.macro, w.sentiment)
+        self.total_weight = w.total
+        self.buy_above, self.sell_below = config.buy_above, config.sell_below
+        self.horizon = math.sqrt(config.target_horizon_days)
+
+    def __call__(self, technical: float | None, fundamental: float | None, macro: float | None,
+                 sentiment: float | None, price: float, atr_pct: float | None, bb_width: float | None,
+                 has_long_trend: bool) -> tuple[str, float, float, float, str]:
+        # the sums in the scores' order, as a loop over them would add them (written out: per ticker and day)
+        w_technical, w_fundamental, w_macro, w_sentiment = self.weights
+        weight = 0.0
+        weighted = 0.0
+        plain = 0.0
+        present: list[float] = []
+        if technical is not None and w_technical > 0:
+            weight += w_technical
+            weighted += w_technical * technical
+            plain += technical
+            present.append(technical)
+        if fundamental is not None and w_fundamental > 0:
+            weight += w_fundamental
+            weighted += w_fundamental * fundamental
+            plain += fundamental
+            present.append(fundamental)
+        if macro is not None and w_macro > 0:
+            weight += w_macro
+            weighted += w_macro * macro
+            plain += macro
+            present.append(macro)
+        if sentiment is not None and w_sentiment > 0:
+            weight += w_sentiment
+            weighted += w_sentiment * sentiment
+            plain += sentiment
+            present.append(sentiment)
+        if not present:
+            raise ValueError("no score")
+        total = weighted / weight
+        label = "BUY" if total >= self.buy_above else "SELL" if total <= self.sell_below else "HOLD"
+        n = len(present)
+        mean = plain / n
+        spread = math.sqrt(sum([(v - mean) ** 2 for v in present]) / n)
+        agreement = 1.0 - spread / 50.0
+        agreement = 0.0 if agreement < 0.0 else 1.0 if agreement > 1.0 else agreement  # clamp(.., 0, 1)
+        confidence = (100.0 * (weight / self.total_weight) * (0.5 + 0.5 * agreement)
+                      * (1.0 if has_long_trend else 0.9))
+        vol = atr_pct if atr_pct is not None else 0.03
+        # the score's conviction times the volatility over the horizon, as a log move (a target stays > 0)
+        expected = (total - 50.0) / 50.0 * vol * self.horizon
+        target = price * math.exp(expected)
+        swing = max(vol, (bb_width or 0.0) / 4.0)
+        risk = "LOW" if swing < 0.02 else "MEDIUM" if swing < 0.04 else "HIGH"
+        return label, total, confidence, target, risk

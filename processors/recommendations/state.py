@@ -24,6 +24,8 @@ from processors.marketdata.indicators import (
 )
 from processors.recommendations.config import RecommendationsConfig
 
+_INF = math.inf
+
 
 def chain(previous: str, event_id: str) -> str:
     """The running hash of the bars folded so far (16 hex chars)."""
@@ -84,6 +86,10 @@ class TickerState:
         self.fundamentals: list[Record] = []  # snapshots not superseded yet (some may be after the cutoff)
         self.sentiment: list[Record] = []  # the latest ones, by event time (at most 2)
         self.issues: list[str] = []  # inputs excluded since the last run, with the reason
+        # the analysis details last built from a fundamental snapshot / sentiment score (the processor's
+        # memo, not state: rebuilt from the same event after a restore)
+        self.fund_memo: tuple[Any, ...] | None = None
+        self.sent_memo: tuple[Any, ...] | None = None
 
     # ------------------------------------------------------------------ inputs
     def issue(self, text: str) -> None:
@@ -124,6 +130,16 @@ class TickerState:
 
     @staticmethod
     def _bad_bar(bar: Record) -> str | None:
+        o, h, lo, c = bar["open"], bar["high"], bar["low"], bar["close"]
+        if (type(o) is float and type(h) is float and type(lo) is float and type(c) is float  # the usual bar
+                and 0.0 < o < _INF and 0.0 < lo <= h < _INF and 0.0 < c < _INF):
+            ratio, dividend = bar["split_ratio"], bar["dividend"]
+            if 0.0 < ratio < _INF and 0.0 <= dividend < _INF:
+                return None
+        return TickerState._bad_bar_reason(bar)
+
+    @staticmethod
+    def _bad_bar_reason(bar: Record) -> str | None:
         for name in ("open", "high", "low", "close"):
             v = bar[name]
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
@@ -157,15 +173,21 @@ class TickerState:
     def fundamentals_at(self, cutoff: int) -> tuple[Record | None, list[Record]]:
         """The snapshot of the latest period known at the cutoff, and those not available yet. Older
         known snapshots are dropped: they are superseded for every later run too."""
-        known = [s for s in self.fundamentals if s["available_at"] <= cutoff]
+        fundamentals = self.fundamentals
+        if len(fundamentals) == 1 and fundamentals[0]["available_at"] <= cutoff:  # the usual case
+            return fundamentals[0], []
+        known = [s for s in fundamentals if s["available_at"] <= cutoff]
         later = [s for s in self.fundamentals if s["available_at"] > cutoff]
         best = max(known, key=lambda s: (s["period_end"], s["available_at"], s["event_id"]), default=None)
         self.fundamentals = ([best] if best is not None else []) + later
         return best, later
 
     def sentiment_at(self, cutoff: int) -> Record | None:
-        if len(self.sentiment) == 1 and self.sentiment[0]["event_time"] <= cutoff:  # the usual case
-            return self.sentiment[0]
+        sentiment = self.sentiment  # in (event time, id) order
+        if sentiment and sentiment[-1]["event_time"] <= cutoff:  # the usual case: all known, the last one wins
+            if len(sentiment) > 1:
+                self.sentiment = sentiment[-1:]
+            return sentiment[-1]
         known = [s for s in self.sentiment if s["event_time"] <= cutoff]
         self.sentiment = known[-1:] + [s for s in self.sentiment if s["event_time"] > cutoff]
         return known[-1] if known else None

@@ -563,12 +563,18 @@ class NativeWorker:
 
     def _run_ordered(self, st: _Stage, topic_name: str, items: list[tuple[Any, Ordered]]) -> None:
         driver, route, ordered = st.driver, st.router.route, st.ordered_outputs
+        timed, took = bool(st.spec.timed_outputs), None
         for pos, item in items:
             # offset -1: released out of log order, so not the driver's offset bookkeeping (the merge drops
             # re-deliveries by position)
-            result = driver.process(topic_name, item.partition, -1, item.value, None)
+            if timed:  # (e.g. a recommendations shard's JobRun: the run's processing time)
+                started = time.perf_counter_ns()
+                result = driver.process(topic_name, item.partition, -1, item.value, None)
+                took = time.perf_counter_ns() - started
+            else:
+                result = driver.process(topic_name, item.partition, -1, item.value, None)
             if result:
-                records = route(result, item.key, item.value, None)
+                records = route(result, item.key, item.value, None, took)
                 if ordered and pos is not None:  # a later repartition: positions extend this record's
                     n = 0
                     writer = writer_header(topic_name, item.partition)

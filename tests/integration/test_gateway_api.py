@@ -30,7 +30,7 @@ from streams.codec.serde import AvroSerde
 from streams.config import Settings
 from streams.runtime.pipelines import PIPELINES
 from tests.support.api_server import serving
-from tests.support.gateway import WINDOW_END, WINDOW_START, fill
+from tests.support.gateway import RECO_PROCESSING_US, WINDOW_END, WINDOW_START, fill
 from tests.support.sink import create_database, drop_database, isolated, migrated, query, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -337,6 +337,81 @@ def test_health_reports_kafka_postgres_the_sink_and_the_tables(api: Api) -> None
     assert api.ok("/system/ping")["pong"] is True
 
 
+# --------------------------------------------------------------------------- recommendations
+def test_latest_recommendations_filters_and_pages(api: Api) -> None:
+    rows = api.sql("SELECT ticker, analysis_date, recommendation, total_score, summary FROM latest_recommendations "
+                   "ORDER BY total_score DESC, ticker")  # fmt: skip
+    assert len(rows) == 8
+    got = all_pages(api, "/recommendations/latest", 3)
+    assert [(r["ticker"], r["analysis_date"], r["recommendation"], r["total_score"], r["summary"]) for r in got] == [
+        tuple(r) for r in rows]
+    assert {r["analysis_date"] for r in got} == {api.sql("SELECT max(analysis_date) FROM daily_recommendations")[0][0]}
+    for label in ("BUY", "HOLD", "SELL"):
+        mine = api.ok("/recommendations/latest", label=label)["items"]
+        assert [r["ticker"] for r in mine] == [r["ticker"] for r in rows if r["recommendation"] == label]
+    middle = sorted(r["total_score"] for r in rows)[4]
+    above = api.ok("/recommendations/latest", min_score=middle)["items"]
+    assert [r["ticker"] for r in above] == [r["ticker"] for r in rows if r["total_score"] >= middle] and above
+    assert api.ok("/recommendations/latest", min_score=0, max_score=100, market="CEDEAR")["items"] == [
+        r for r in got if r["market"] == "CEDEAR"]
+    assert api.get("/recommendations/latest", min_score=60, max_score=40).status_code == 400
+    for bad in ({"min_score": 101}, {"label": "buy"}, {"limit": 1001}, {"market": "NYSE"}):
+        assert api.get("/recommendations/latest", **bad).status_code == 422, bad
+
+
+def test_a_tickers_history_and_one_days_analysis_details(api: Api) -> None:
+    ticker = api.sql("SELECT ticker FROM latest_recommendations ORDER BY ticker LIMIT 1")[0][0]
+    rows = api.sql("SELECT analysis_date, recommendation, total_score FROM daily_recommendations WHERE ticker = $1 "
+                   "ORDER BY analysis_date", ticker)  # fmt: skip
+    history = all_pages(api, f"/recommendations/tickers/{ticker}", 10)
+    assert [(h["analysis_date"], h["recommendation"], h["total_score"]) for h in history] == [tuple(r) for r in rows]
+    assert [h["previous_recommendation"] for h in history] == [None] + [r[1] for r in rows[:-1]]
+    first, last = rows[3][0], rows[7][0]
+    ranged = api.ok(f"/recommendations/tickers/{ticker}", start=first, end=last)["items"]
+    assert [h["analysis_date"] for h in ranged] == [r[0] for r in rows[3:8]]  # both ends included
+    assert api.get(f"/recommendations/tickers/{ticker}", start=last, end=first).status_code == 400
+    assert api.get(f"/recommendations/tickers/{ticker}", start="2026-02-30").status_code == 422
+    assert api.ok("/recommendations/tickers/NOSUCH")["items"] == []
+
+    day = rows[-1][0]
+    body = api.ok(f"/recommendations/tickers/{ticker}/{day}")
+    reco = api.sql("SELECT technical_score, inputs_hash, analysis_details FROM daily_recommendations "
+                   "WHERE ticker = $1 AND analysis_date = $2", ticker, day)[0]  # fmt: skip
+    assert (body["recommendation"]["ticker"], body["recommendation"]["analysis_date"]) == (ticker, day)
+    assert body["recommendation"]["inputs_hash"] == reco["inputs_hash"]
+    analyses = {a["analysis_type"]: a for a in body["analyses"]}
+    assert sorted(analyses) == ["fundamental", "macro", "sentiment", "technical"]
+    assert analyses["technical"]["score"] == reco["technical_score"] == body["recommendation"]["technical_score"]
+    stored = {d["analysis_type"]: d for d in orjson.loads(reco["analysis_details"])}  # jsonb: text here
+    for kind, a in analyses.items():  # the event's JSON text, as objects
+        assert (a["raw_data"], a["indicators"], a["metadata"]) == tuple(
+            orjson.loads(stored[kind][k]) for k in ("raw_data", "indicators", "metadata"))
+    assert api.get(f"/recommendations/tickers/{ticker}/2020-01-02").status_code == 404
+    assert api.get(f"/recommendations/tickers/{ticker}/yesterday").status_code == 422
+
+
+def test_job_runs_by_date_and_status_with_the_processing_time(api: Api) -> None:
+    runs = all_pages(api, "/recommendations/jobs", 10)
+    per_date = api.sql("SELECT analysis_date, count(*) FROM daily_recommendations GROUP BY 1 ORDER BY 1")
+    assert [(r["run_date"], r["tickers_processed"]) for r in runs] == [tuple(r) for r in per_date]
+    assert {(r["status"], r["shards_reported"], r["shards"], r["errors_count"]) for r in runs} == {
+        ("completed", 3, 3, 0)}
+    # the last date's shards were stamped with a processing time (tests/support/gateway.py); the run's is
+    # the slowest shard's, in ms; a run no live worker timed has none
+    shards = api.sql("SELECT shard, duration_ms FROM job_run_shards WHERE run_date = $1 ORDER BY shard",
+                     runs[-1]["run_date"])  # fmt: skip
+    assert [tuple(s) for s in shards] == [(i, (us + 500) // 1000) for i, us in enumerate(RECO_PROCESSING_US)]
+    assert runs[-1]["duration_ms"] == max(RECO_PROCESSING_US) // 1000 == 2500
+    assert all(r["duration_ms"] is None for r in runs[:-1])
+    assert api.ok("/recommendations/jobs", status="completed", job="daily-recommendations")["items"] == runs[:100]
+    assert api.ok("/recommendations/jobs", status="failed")["items"] == []
+    assert api.ok("/recommendations/jobs", job="another")["items"] == []
+    mid = runs[len(runs) // 2]["run_date"]
+    assert api.ok("/recommendations/jobs", start=mid, end=mid)["items"] == [runs[len(runs) // 2]]
+    assert api.get("/recommendations/jobs", status="done").status_code == 422
+    assert api.get("/recommendations/jobs", start="2026-11-20", end="2026-11-19").status_code == 400
+
+
 # --------------------------------------------------------------------------- auth and hostile input
 def test_auth_no_key_wrong_role_unknown_and_expired(api: Api) -> None:
     assert api.get("/marketdata/prices", key=None).status_code == 401
@@ -366,20 +441,22 @@ def _string_parameters(api: Api) -> list[tuple[str, str, str]]:
 
 
 VALID = {"venue": "binance", "symbol": "BTC/USDT", "retailer": "paris", "sku": "1", "opportunity_id": "opp:" + "0" * 20,
-         "ticker": "AAPL"}
+         "ticker": "AAPL", "analysis_date": "2026-11-20"}
 
 
 def test_a_hostile_value_in_every_string_parameter_is_4xx_and_changes_nothing(api: Api) -> None:
     parameters = _string_parameters(api)
     assert {("/api/v1/retail/listings/{retailer}/{sku}", "sku", "path"), ("/api/v1/marketdata/bars", "symbol", "query"),
             ("/api/v1/scanner/tickers/{ticker}", "ticker", "path"), ("/api/v1/scanner/board", "category", "query"),
-            ("/api/v1/scanner/history", "session", "query")} <= set(parameters)  # fmt: skip
+            ("/api/v1/scanner/history", "session", "query"), ("/api/v1/recommendations/latest", "label", "query"),
+            ("/api/v1/recommendations/tickers/{ticker}/{analysis_date}", "ticker", "path"),
+            ("/api/v1/recommendations/jobs", "status", "query")} <= set(parameters)  # fmt: skip
     before = api.sql("SELECT count(*) FROM md_bars")[0][0]
     for path, name, where in parameters:
         for value in HOSTILE:
             params = {"venue": "binance", "symbol": "BTC/USDT"} if path.endswith(("/bars", "/indicators")) else {}
             url = path
-            for other in ("retailer", "sku", "opportunity_id", "ticker"):
+            for other in ("retailer", "sku", "opportunity_id", "ticker", "analysis_date"):
                 url = url.replace("{" + other + "}", httpx.URL("/", params={"v": value}).query.decode()[2:]
                                   if other == name else VALID[other])  # fmt: skip
             if where == "query":
@@ -416,7 +493,7 @@ def test_push_snapshots_come_from_the_database_in_the_events_shape(api: Api) -> 
     _lines, placed = topic_board(api)
     scanner_channel = f"scanner:REGULAR:{placed[0][2]}"
     channels = ["bars:binance:BTC/USDT:60", "breakers", "alerts", "opportunities:critical", "ticks:binance:BTC/USDT",
-                scanner_channel]  # fmt: skip
+                scanner_channel, "recommendations"]  # fmt: skip
     url = api.base.replace("http://", "ws://") + PREFIX + "/ws"
 
     async def collect() -> dict[str, list[dict[str, Any]]]:
@@ -453,3 +530,8 @@ def test_push_snapshots_come_from_the_database_in_the_events_shape(api: Api) -> 
     board = snapshots[scanner_channel]  # the board's lines of the category, in rank order (from the topic)
     assert [(r["scanner"], r["ticker"]) for r in board] == [(p[0], p[4]) for p in placed if p[2] == placed[0][2]]
     assert board and all(set(r) == fields["ScanResult"] for r in board)
+    latest = snapshots["recommendations"]  # the latest of each ticker, oldest first, in the event's shape
+    expected_latest = api.sql("SELECT ticker, event_id FROM latest_recommendations ORDER BY analysis_date, ticker")
+    assert [(r["ticker"], r["event_id"]) for r in latest] == [tuple(r) for r in expected_latest]
+    assert latest and all(set(r) == fields["Recommendation"] and isinstance(r["cutoff"], int) for r in latest)
+    assert isinstance(latest[0]["analysis_details"], list)

@@ -24,8 +24,17 @@ from streams.engines.recommend import job_request, produce_job_requests, read_to
 from streams.generator.recommendations import HistoryConfig, write_history
 from streams.ingest.producer import FileProducer
 from streams.kafka.clients import committed_reader_config
+from streams.kafka.compacted import read_topic_to_end
 from streams.kafka.consumer import end_offsets
-from tests.integration.test_marketdata_live import _assert_same_as_replay, _isolated, _plain, _read_outputs, _stop
+from streams.kafka.headers import PROCESSING_HEADER
+from tests.integration.test_marketdata_live import (
+    ENGINES,
+    _assert_same_as_replay,
+    _isolated,
+    _plain,
+    _read_outputs,
+    _stop,
+)
 from tests.integration.test_risk_kafka import _committed_fraction
 from tests.support.workers import start_worker
 
@@ -70,8 +79,8 @@ def _produce(services: Settings, history_dir: Path, name: str,
     return settings, expected, days
 
 
-def _start(settings: Settings, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-    return start_worker(settings, "recommendations", extra_env=extra_env)  # settings: 4 shards (_produce)
+def _start(settings: Settings, extra_env: dict[str, str] | None = None, engine: str = "native") -> subprocess.Popen:
+    return start_worker(settings, "recommendations", engine, extra_env=extra_env)  # settings: 4 shards (_produce)
 
 
 def _wait(settings: Settings, expected: dict[str, list], worker: subprocess.Popen, timeout_s: float = 300) -> dict:
@@ -95,13 +104,20 @@ def _check(live: dict[str, list], expected: dict[str, list], days: list[dt.date]
     assert len(recos) > 0.8 * tickers * len(days)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 def test_worker_equals_backtest_and_a_rerun_adds_nothing(services: Settings, history_dir: Path,
-                                                          tmp_path: Path) -> None:
-    settings, expected, days = _produce(services, history_dir, "reco-parity")
-    worker = _start(settings)
+                                                          tmp_path: Path, engine: str) -> None:
+    settings, expected, days = _produce(services, history_dir, f"reco-parity-{engine}")
+    worker = _start(settings, engine=engine)
     try:
         live = _wait(settings, expected, worker)
         _check(live, expected, days)
+        # every JobRun carries its shard's processing time in a header (the payload's duration_ms is null,
+        # equal to the backtest's); the sink writes it to job_run_shards.duration_ms
+        stamped = read_topic_to_end(settings, [settings.topic(topics.JOB_RUNS)])
+        took = [int(dict(m.headers() or [])[PROCESSING_HEADER]) for m in stamped]
+        assert len(took) == len(live[topics.JOB_RUNS]) and all(us > 0 for us in took)
+        assert all(r["duration_ms"] is None for _, _, r in live[topics.JOB_RUNS])
         # the same date requested again (a manual re-run): the same event id, nothing new
         produce_job_requests(settings, [job_request(settings, days[-1], "backtest")])
         time.sleep(3)

@@ -8,6 +8,11 @@ each pipeline runs over it in process (``InProcessPipeline``, the replay's routi
 and the order events the sink keeps, are produced to the catalog topics under the test's prefix and
 ``mercado sink``'s runner writes them to PostgreSQL. The scanner's board (``scanner.results.v1``,
 tombstones included) is produced too, for the gateway's board to read.
+
+The recommendations job runs over a generated daily history of its own (``RECO_HISTORY``: eight BYMA
+tickers and CEDEARs) for the trading days of ``RECO_FIRST``..``DAY``, three shards; the JobRuns of the last
+date carry a processing-time header (``RECO_PROCESSING_US``: as a live worker stamps them; the replay's
+carry none), which the sink turns into ``job_run_shards.duration_ms``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import orjson
 
 from processors import topics
 from processors.core import TOMBSTONE
+from processors.recommendations import RecommendationsConfig
+from processors.recommendations.calendar import TradingCalendar
 from processors.stages import InProcessPipeline
 from schemas.loader import load_schemas
 from sinks.runner import default_topics
@@ -29,13 +36,21 @@ from sinks.tables import load_mappings
 from streams.codec.coerce import record_coercer, timestamp_micros
 from streams.config import Settings
 from streams.generator import generate_day
+from streams.generator.recommendations import HistoryConfig, generate_history
+from streams.kafka.headers import PROCESSING_HEADER
 from streams.runtime.pipelines import build_stages
+from tests.support.recommendations import events_of
+from tests.support.recommendations import run as run_recommendations
 from tests.support.sink import EventProducer, create_topics, drain
 
 SEED = 42
 DAY = dt.date(2026, 11, 20)
 WINDOW_START = dt.datetime(2026, 11, 20, 16, 0, tzinfo=dt.UTC)
 WINDOW_END = dt.datetime(2026, 11, 20, 17, 15, tzinfo=dt.UTC)
+RECO_CONFIG = RecommendationsConfig(shards=3)
+RECO_HISTORY = HistoryConfig(seed=SEED, start=dt.date(2026, 6, 1), end=DAY, tickers=8)
+RECO_FIRST = dt.date(2026, 10, 1)
+RECO_PROCESSING_US = (1_234_567, 2_500_400, 987)  # per shard of the last date: 1235, 2500 and 1 ms
 FILES = (  # topic, record type of rows without "type"
     (topics.TICKS, "PriceTick"),
     (topics.ORDERS, None),
@@ -96,6 +111,14 @@ def fill(settings: Settings, out_dir: Path) -> dict[str, int]:
                 else:
                     producer.send(e.topic, e.schema, e.record, key=e.key)
                 produced[e.topic] += 1
+    days = TradingCalendar(RECO_CONFIG).trading_days(RECO_FIRST, DAY)
+    last = days[-1].isoformat()
+    for e in run_recommendations(events_of(generate_history(RECO_HISTORY), days, RECO_CONFIG), RECO_CONFIG):
+        headers = None
+        if e.schema == "JobRun" and e.record["run_date"] == last:
+            headers = [(PROCESSING_HEADER, str(RECO_PROCESSING_US[e.record["shard"]]).encode())]
+        producer.send(e.topic, e.schema, e.record, key=e.key, headers=headers)
+        produced[e.topic] += 1
     for topic, schema, record in events:  # the order events the sink keeps (fills, venue rejections)
         if topic == topics.ORDERS:
             producer.send(topic, schema, record, key=f"{record['venue']}:{record['symbol']}")

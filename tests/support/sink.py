@@ -139,15 +139,17 @@ class EventProducer:
         self.producer = Producer(producer_config(settings))
         self._encoders: dict[str, Callable[[dict[str, Any]], bytes]] = {}
 
-    def send(self, topic_name: str, schema: str, record: dict[str, Any], key: str | None = None) -> None:
+    def send(self, topic_name: str, schema: str, record: dict[str, Any], key: str | None = None,
+             headers: list[tuple[str, bytes]] | None = None) -> None:
         encode = self._encoders.get(schema) or self._encoders.setdefault(schema, self.serde.encoder(schema))
         key = key if key is not None else f"{record.get('venue', 'x')}:{record.get('symbol', 'x')}"
-        self.send_raw(topic_name, encode(record), key.encode())
+        self.send_raw(topic_name, encode(record), key.encode(), headers=headers)
 
-    def send_raw(self, topic_name: str, value: bytes | None, key: bytes | None = b"raw") -> None:
+    def send_raw(self, topic_name: str, value: bytes | None, key: bytes | None = b"raw",
+                 headers: list[tuple[str, bytes]] | None = None) -> None:
         while True:
             try:
-                self.producer.produce(self.settings.topic(topic_name), value, key)
+                self.producer.produce(self.settings.topic(topic_name), value, key, headers=headers)
                 break
             except BufferError:
                 self.producer.poll(0.05)

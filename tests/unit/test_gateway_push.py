@@ -148,11 +148,31 @@ def test_bad_subscriptions_are_refused_with_a_reason(message: dict[str, Any], er
 
 def test_channel_names() -> None:
     for name in ("bars:binance:BTC/USDT:60", "ticks:setfx:USD/COP", "alerts", "breakers", "opportunities:critical",
-                 "scanner:REGULAR:top_gainers", "scanner:PRE_MARKET:gappers_up"):  # fmt: skip
+                 "scanner:REGULAR:top_gainers", "scanner:PRE_MARKET:gappers_up", "recommendations"):  # fmt: skip
         assert CHANNEL.match(name)
     for name in ("bars:binance:BTC/USDT", "ticks:a b:c", "alert", "opportunities:CRITICAL", "breakers:x",
-                 "scanner:REGULAR", "scanner:regular:top_gainers", "scanner:REGULAR:top gainers'--"):  # fmt: skip
+                 "scanner:REGULAR", "scanner:regular:top_gainers", "scanner:REGULAR:top gainers'--",
+                 "recommendations:GGAL", "recommendation"):  # fmt: skip
         assert not CHANNEL.match(name)
+
+
+def test_recommendations_are_sequenced_with_the_latest_of_each_ticker_as_snapshot() -> None:
+    def reco(ticker: str, day: str, label: str) -> tuple[str, str, dict[str, Any]]:
+        record = {"ticker": ticker, "analysis_date": day, "recommendation": label}
+        return topics.RECOMMENDATIONS, "Recommendation", record
+
+    h, early = hub(), client()
+    h.attach(early, ["recommendations"], {}, None)
+    h.publish([reco("GGAL", "2026-11-19", "BUY"), reco("YPFD", "2026-11-19", "SELL"),
+               (topics.JOB_RUNS, "JobRun", {"run_date": "2026-11-19"}), reco("GGAL", "2026-11-20", "HOLD")])
+    assert [(m["seq"], m["data"]["ticker"], m["data"]["recommendation"]) for m in messages(early)[1:]] == [
+        (1, "GGAL", "BUY"), (2, "YPFD", "SELL"), (3, "GGAL", "HOLD")]  # a job run is not on the channel
+    late = client()
+    h.attach(late, ["recommendations"], {}, None)
+    [snapshot] = messages(late)
+    assert snapshot["seq"] == 3  # the latest of each ticker, the least recently changed first
+    assert [(r["ticker"], r["analysis_date"]) for r in snapshot["data"]] == [("YPFD", "2026-11-19"),
+                                                                             ("GGAL", "2026-11-20")]
 
 
 def test_database_seeds_sit_under_what_the_process_has_seen() -> None:

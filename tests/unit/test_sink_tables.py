@@ -9,7 +9,7 @@ import pytest
 
 from sinks.migrate import MigrationError, StorageMode, discover_migrations
 from sinks.runner import Backoff, default_topics
-from sinks.tables import MAPPING_FILE, ConflictPolicy, MappingError, load_mappings, parse_mappings
+from sinks.tables import HEADERS, MAPPING_FILE, ConflictPolicy, MappingError, load_mappings, parse_mappings
 from sinks.writer import sql_literal, store_offsets_sql
 from tests.support.sink import T0_US, alert, bar, late_tick
 
@@ -67,6 +67,26 @@ def test_nested_record_fields_map_to_columns() -> None:
         "tick_sequence": 900_003,
         "tick_backfill_id": None,
     }
+
+
+def test_a_header_column_reads_the_messages_stamp_and_nothing_else() -> None:
+    runs = next(m for m in load_mappings() if m.table == "job_run_shards")
+    assert runs.headers == ("mercado-processing-us",)
+    assert next(m for m in load_mappings() if m.table == "daily_recommendations").headers == ()
+    record = {"job": "daily", "run_date": "2026-11-20", "shard": 2, "shards": 3, "status": "COMPLETED",
+              "trigger": "schedule", "cutoff": T0_US, "tickers_processed": 5, "errors_count": 0, "errors": [],
+              "model_version": "reco-1", "duration_ms": None, "event_id": "jobrun:x", "event_time": T0_US}
+
+    def duration(headers: dict | None) -> object:
+        rec = dict(record) if headers is None else {**record, HEADERS: headers}
+        return dict(zip(runs.column_names, runs.extract(rec), strict=True))["duration_ms"]
+
+    assert duration({"mercado-processing-us": b"1234567"}) == 1235  # µs -> ms, rounded
+    assert duration({"mercado-processing-us": b"1499"}) == 1
+    assert duration({"mercado-processing-us": b"0"}) == 0
+    assert duration({}) is None and duration(None) is None  # not stamped (a replay's): no measurement
+    assert duration({"mercado-processing-us": b"12ms"}) is None  # malformed: no measurement
+    assert duration({"other": b"5000"}) is None
 
 
 def test_revisions_of_one_key_in_a_batch_are_split_into_ordered_parts() -> None:
@@ -128,6 +148,9 @@ def _document(**changes: object) -> dict:
         ({"on_conflict": "replace"}, "'replace' is not a valid ConflictPolicy"),
         ({"columns": {"event_id": {"field": "event_id", "type": "uuid"}}}, "type 'uuid' is not one of"),
         ({"columns": {"event_id": "event_id", "ingested_at": "event_time"}}, "'ingested_at' is written by the sink"),
+        ({"columns": {"event_id": {"field": "event_id", "type": "us_to_ms"}}}, "'us_to_ms' is for header columns"),
+        ({"columns": {"event_id": "event_id", "took": {"header": "h", "type": "json"}}}, "a header column's type"),
+        ({"columns": {"event_id": "event_id", "took": {"header": "h", "unit": "s"}}}, "unknown keys ['unit']"),
     ],
 )
 def test_mapping_mistakes_are_reported_by_name(changes: dict, message: str) -> None:
