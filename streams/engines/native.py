@@ -118,8 +118,7 @@ class _Stage:
         self.watermarks = SourceWatermarks()
         self.source_next: dict[tuple[str, int], int] = {}  # next offset to process, per source partition
         self.marked: dict[tuple[str, int], tuple[int | None, int, bool]] = {}  # last marker written per source
-        self.bounds_marked: dict[int, tuple[Any, bool, int | None]] = {}  # a later stage's: last marker per input
-        self.input_next: dict[tuple[str, int], int] = {}  # a merging stage's next offset per input partition
+        self.bounds_marked: dict[int, tuple[Any, bool, Any]] = {}  # a later stage's: last marker per input
         self.merge: LiveOrderedMerge | None = None  # set by the worker's start (it needs the sources' partitions)
         self.changelog = changelog_topic(s, worker.pipeline, spec.name)
         self.table: dict[bytes, bytes] = {}
@@ -152,8 +151,6 @@ class _Stage:
             del self.marked[tp]
         for q in partitions:
             self.bounds_marked.pop(q, None)
-        for tp in [tp for tp in self.input_next if tp[1] in partitions]:
-            del self.input_next[tp]
         for tp in [tp for tp in self.watermarks.of if tp[1] in partitions]:
             del self.watermarks.of[tp]
 
@@ -566,9 +563,7 @@ class NativeWorker:
         it releases is processed (records without a position, at once)."""
         merge = st.merge
         assert merge is not None
-        input_next = st.input_next
         for msg in batch:
-            input_next[(msg.topic(), msg.partition())] = msg.offset() + 1
             now = merge.arrived(msg.partition(), msg.offset(), msg.key(), msg.value(), msg.timestamp()[1],
                                 msg.headers())
             if now:
@@ -699,17 +694,7 @@ class NativeWorker:
         write (:meth:`~processors.ordering.OrderedMerge.frontier`), when it changed."""
         assert st.merge is not None
         for topic_name, q in sorted(tp for tp in self.assigned if tp[0] in st.inputs):
-            bound, caught = st.merge.frontier(q, self._at_end)
-            next_offset = None
-            if caught:  # where it stopped reading, for the reader to check against the partition's end
-                next_offset = st.input_next.get((topic_name, q))
-                if next_offset is None:
-                    found = self._start_and_end(topic_name, q)
-                    if found is None:
-                        caught = False
-                    else:
-                        next_offset = st.input_next[(topic_name, q)] = found[0]
-            state = (bound, caught, next_offset)
+            state = st.merge.frontier(q, self._at_end)
             if st.bounds_marked.get(q) == state:
                 continue
             st.bounds_marked[q] = state
@@ -758,9 +743,8 @@ class NativeWorker:
             self._ends[tp] = (known, now)
         return known
 
-    def _at_end(self, topic_name: str, partition: int, next_offset: int, exact: bool) -> bool:
-        """Whether a partition still ends at ``next_offset`` (``exact``: a plain topic; else a transactional
-        one, which ends one past its last commit marker), by an end looked up at most 0.1 s ago."""
+    def _at_end(self, topic_name: str, partition: int, next_offset: int) -> bool:
+        """Whether a source partition still ends at ``next_offset``, by an end looked up at most 0.1 s ago."""
         tp = (topic_name, partition)
         known, when = self._fresh_ends.get(tp, (None, 0.0))
         now = time.monotonic()
@@ -770,7 +754,7 @@ class NativeWorker:
             except KafkaException:
                 return False
             self._fresh_ends[tp] = (known, now)
-        return known <= next_offset if exact else known - next_offset <= 1
+        return known <= next_offset
 
     def _start_and_end(self, topic_name: str, partition: int) -> tuple[int, int] | None:
         """Where the group resumes a partition nothing was processed of yet (its committed offset, else the

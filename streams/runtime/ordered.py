@@ -53,11 +53,11 @@ def writer_header(topic: str, partition: int) -> tuple[str, bytes]:
 
 
 def bound_header(topic: str, partition: int, bound: Position, caught_up: bool,
-                 next_offset: int | None = None) -> tuple[str, bytes]:
+                 at: CaughtAt | None = None) -> tuple[str, bytes]:
     """The progress marker of a task of a later stage (topic, partition: its input partition): every
-    record it still writes is at least ``bound``; ``caught_up`` with the next offset of its input
-    partition it would read (so that a reader can check, against that partition's end, that it is)."""
-    return BOUND_HEADER, orjson.dumps([topic, partition, bound, caught_up, next_offset])
+    record it still writes is at least ``bound``; ``caught_up`` with where the first stage's sources
+    ended when it found them all caught up (``at``: a reader checks that they still end there)."""
+    return BOUND_HEADER, orjson.dumps([topic, partition, bound, caught_up, at])
 
 
 def _header(headers: Iterable[tuple[str, bytes]] | None, name: str) -> bytes | None:
@@ -132,10 +132,17 @@ class Ordered:
                    None if value is None else base64.b64decode(value), ts)
 
 
-# (topic, partition, next offset, exact): where a caught-up stream's writer stopped reading its input; the
-# stream is caught up in the log only while that partition ends there (exact: a plain topic; else a
-# transactional one, whose end is one past the last transaction's commit marker).
-CaughtAt = tuple[str, int, int, bool]
+
+
+# Where a caught-up stream's sources ended: (physical topic, partition, next offset) of each first-stage
+# source partition it depends on (one for a progress marker; every source of a later stage's task for its
+# bound). The stream is caught up in the log only while each of them still ends there.
+CaughtAt = tuple[tuple[str, int, int], ...]
+AtEnd = Callable[[str, int, int], bool]
+
+
+def _at(value: Any) -> CaughtAt:
+    return tuple((t, p, o) for t, p, o in value)
 
 
 class LiveOrderedMerge:
@@ -178,7 +185,7 @@ class LiveOrderedMerge:
                     stream = tuple(data["stream"])
                     self.merge.set_state(stream, _tuple(data["low"]), data["caught_up"])
                     if data.get("at") is not None:
-                        self.caught_at[stream] = tuple(data["at"])
+                        self.caught_at[stream] = _at(data["at"])
             elif text.startswith(_HELD):
                 data = orjson.loads(value)
                 if data["partition"] in partitions:
@@ -208,15 +215,14 @@ class LiveOrderedMerge:
             topic, writer_partition, bound, caught_up, *rest = orjson.loads(raw)
             stream = (partition, topic, writer_partition)
             self.merge.progress(stream, _tuple(bound), caught_up)
-            self._caught(stream, (topic, writer_partition, rest[0], False) if caught_up and rest and
-                         rest[0] is not None else None)
+            self._caught(stream, _at(rest[0]) if caught_up and rest and rest[0] is not None else None)
             return []
         progress = read_progress(headers)
         if progress is not None:
             topic, source_partition, watermark, next_offset, caught_up = progress
             stream = (partition, topic, source_partition)
             self.merge.progress(stream, progress_bound(watermark, topic, source_partition, next_offset), caught_up)
-            self._caught(stream, (topic, source_partition, next_offset, True) if caught_up else None)
+            self._caught(stream, ((topic, source_partition, next_offset),) if caught_up else None)
             return []
         item = Ordered(partition, offset, key, value, timestamp_ms)
         pos = read_position(headers)
@@ -241,22 +247,27 @@ class LiveOrderedMerge:
         else:
             self.caught_at[stream] = at
 
-    def passable(self, at_end: Callable[[str, int, int, bool], bool]) -> Callable[[Stream], bool]:
-        """Whether a caught-up stream may be passed now: its writer's input partition still ends where the
-        writer stopped (``at_end(topic, partition, next offset, exact)``, the reader's own look-up)."""
+    def passable(self, at_end: AtEnd) -> Callable[[Stream], bool]:
+        """Whether a caught-up stream may be passed now: every source partition it was caught up at still
+        ends there (``at_end(topic, partition, next offset)``, the reader's own look-up)."""
 
         def passable(stream: Stream) -> bool:
             at = self.caught_at.get(stream)
-            return at is not None and at_end(*at)
+            return at is not None and all(at_end(*source) for source in at)
 
         return passable
 
-    def frontier(self, destination: int, at_end: Callable[[str, int, int, bool], bool]) -> tuple[Position, bool]:
-        """:meth:`~processors.ordering.OrderedMerge.frontier`, caught up only with every stream passable."""
-        return self.merge.frontier(destination, self.passable(at_end) if self.idle_s >= 0 else lambda s: False)
+    def frontier(self, destination: int, at_end: AtEnd) -> tuple[Position, bool, CaughtAt | None]:
+        """:meth:`~processors.ordering.OrderedMerge.frontier`, caught up only with every stream passable;
+        then also where their sources ended (for the next stage to check)."""
+        bound, caught = self.merge.frontier(destination, self.passable(at_end) if self.idle_s >= 0 else
+                                            lambda s: False)
+        if not caught:
+            return bound, False, None
+        at = sorted({source for s, at_s in self.caught_at.items() if s[0] == destination for source in at_s})
+        return bound, True, tuple(at)
 
-    def release(self, now: float = 0.0,
-                at_end: Callable[[str, int, int, bool], bool] | None = None) -> list[tuple[Position, Ordered]]:
+    def release(self, now: float = 0.0, at_end: AtEnd | None = None) -> list[tuple[Position, Ordered]]:
         """The records that may go now, in position order, each with its position: what every stream has
         passed; then, once held records have waited ``idle_s`` (``now``: the caller's monotonic clock) for
         caught-up streams, also what only streams verified at their end (``at_end``) hold back. Without

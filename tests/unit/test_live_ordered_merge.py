@@ -35,8 +35,8 @@ def test_a_caught_up_writer_is_passed_after_idle_s_when_its_source_still_ends_th
     merge = _merge(0.5)
     checked = []
 
-    def at_end(topic: str, partition: int, next_offset: int, exact: bool) -> bool:
-        checked.append((topic, partition, next_offset, exact))
+    def at_end(topic: str, partition: int, next_offset: int) -> bool:
+        checked.append((topic, partition, next_offset))
         return True
 
     assert _progress(merge, 0, 0, 5, 3, caught_up=True) == []
@@ -44,7 +44,7 @@ def test_a_caught_up_writer_is_passed_after_idle_s_when_its_source_still_ends_th
     assert merge.release(10.0, at_end) == []  # waits for source 0 ...
     assert merge.release(10.4, at_end) == []
     assert _values(merge.release(10.5, at_end)) == [b"v1"]  # ... idle_s, then passes it
-    assert checked == [("in", 0, 3, True)]
+    assert checked == [("in", 0, 3)]
     assert merge.blocked_since is None and merge.passed == 1
 
 
@@ -80,12 +80,32 @@ def test_where_a_caught_up_writer_stopped_is_state_and_bounds_carry_it() -> None
     merge = LiveOrderedMerge(table, SOURCES)
     merge.assign({0})
     _progress(merge, 0, 0, 5, 3, caught_up=True)
-    merge.arrived(0, 1, None, None, 0, [bound_header("by-block", 2, position(4, "in", 1, 0), True, 17)])
+    merge.arrived(0, 1, None, None, 0,
+                  [bound_header("by-block", 2, position(4, "in", 1, 0), True, (("in", 0, 3), ("in", 1, 8)))])
     merge.save()
     restored = LiveOrderedMerge(table, SOURCES)
     restored.assign({0})
-    assert restored.caught_at == {(0, "in", 0): ("in", 0, 3, True), (0, "by-block", 2): ("by-block", 2, 17, False)}
+    assert restored.caught_at == {(0, "in", 0): (("in", 0, 3),), (0, "by-block", 2): (("in", 0, 3), ("in", 1, 8))}
     # a marker of an older worker (four fields) or one not caught up: nothing to check, not passable
     old = orjson.dumps(["by-block", 2, list(position(6, "in", 1, 0)), True])
     restored.arrived(0, 2, None, None, 0, [("mercado-bound", old)])
     assert (0, "by-block", 2) not in restored.caught_at
+
+
+def test_a_later_stages_frontier_names_where_its_sources_ended_and_its_reader_checks_them_all() -> None:
+    merge = _merge(0.5)
+    _progress(merge, 0, 0, 5, 3, caught_up=True)
+    assert merge.frontier(0, lambda *at: True)[1:] == (False, None)  # source 1 announced nothing yet
+    _progress(merge, 1, 1, 7, 4, caught_up=True)
+    bound, caught, at = merge.frontier(0, lambda *at: True)
+    assert caught and at == (("in", 0, 3), ("in", 1, 4))
+    assert merge.frontier(0, lambda t, p, o: p == 0)[1:] == (False, None)  # source 1 got more
+    reader = LiveOrderedMerge({}, [("by-block", 0)], idle_s=0)
+    reader.assign({0})
+    reader.arrived(0, 0, None, None, 0, [bound_header("by-block", 0, bound, caught, at)])
+    reader.arrived(0, 1, b"k", b"late", 9, [position_header((*position(9, "in", 1, 5), 0)),
+                                            ("mercado-writer", orjson.dumps(["by-block", 1]))])
+    looked = []
+    assert reader.release(1.0, lambda t, p, o: looked.append((t, p, o)) or p == 0) == []  # source 1 moved on
+    assert looked == [("in", 0, 3), ("in", 1, 4)]
+    assert _values(reader.release(2.0, lambda *at: True)) == [b"late"]
