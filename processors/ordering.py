@@ -23,7 +23,10 @@ checks it on random logs). The in-process runner (``processors/stages.py``) is f
 :class:`OrderedMerge` releases a record only when no stream — a (destination partition, source)
 pair — can still deliver a smaller one: every other stream either holds a record (streams are in
 position order) or has announced, by a progress marker the writing task put in the log, that its
-future records are at least some position, or that its source is caught up.
+future records are at least some position, or that its source is caught up. That last one is the only
+judgement that is not in the log (the source may receive more, below what was released meanwhile): the
+caller decides when a caught-up stream may be passed (``release(passable)``; the live worker's rule is
+in ``streams/runtime/ordered.py``, ``LiveOrderedMerge``).
 """
 
 from __future__ import annotations
@@ -137,29 +140,39 @@ class OrderedMerge:
         changed, self.changed = self.changed, set()
         return changed
 
-    def frontier(self, destination: int) -> tuple[Position, bool]:
+    def frontier(self, destination: int, passable: Callable[[Stream], bool] | None = None) -> tuple[Position, bool]:
         """What the streams of one destination partition can still release: positions at least the bound,
-        and whether every one of them is empty and caught up. (A stage that reads a repartition topic and
-        writes another announces this, so that the next stage can merge what it writes.)"""
+        and whether every one of them is empty and caught up (and, with ``passable``, passable: see
+        :meth:`release`). (A stage that reads a repartition topic and writes another announces this, so
+        that the next stage can merge what it writes.)"""
         bound: Position | None = None
         caught = True
         for s, queue in self.queues.items():
             if s[0] != destination:
                 continue
             here = queue[0][0] if queue else self.low[s]
-            if queue or s not in self.caught_up:
+            if queue or s not in self.caught_up or (passable is not None and not passable(s)):
                 caught = False
             if bound is None or here < bound:
                 bound = here
         return (BEFORE_ALL if bound is None else bound), caught
 
-    def release(self) -> list[tuple[Stream, Any]]:
+    def release(self, passable: Callable[[Stream], bool] | None = None) -> list[tuple[Stream, Any]]:
+        """The held records that no stream can still precede, in position order. An empty stream blocks at
+        its ``low``; a caught-up one too, unless ``passable`` (None: every caught-up stream) says that it
+        may be passed. Passing a caught-up stream is the one decision that is not in the log: a record its
+        source receives later, below what was released meanwhile, comes after it (the replay puts it
+        before). ``passable=lambda s: False`` releases only what the log already orders."""
         heads = [(q[0][0], s) for s, q in self.queues.items() if q]
         if not heads:
             return []
         heapq.heapify(heads)
         caught_up, low = self.caught_up, self.low
-        blocking = min((low[s] for s, q in self.queues.items() if not q and s not in caught_up), default=AFTER_ALL)
+
+        def blocks(s: Stream) -> bool:
+            return s not in caught_up or (passable is not None and not passable(s))
+
+        blocking = min((low[s] for s, q in self.queues.items() if not q and blocks(s)), default=AFTER_ALL)
         out: list[tuple[Stream, Any]] = []
         while heads and heads[0][0] < blocking:
             _, s = heapq.heappop(heads)
@@ -167,7 +180,7 @@ class OrderedMerge:
             out.append((s, queue.popleft()[1]))
             if queue:
                 heapq.heappush(heads, (queue[0][0], s))
-            elif s not in caught_up and low[s] < blocking:
+            elif low[s] < blocking and blocks(s):
                 blocking = low[s]
         self.held -= len(out)
         return out

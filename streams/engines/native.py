@@ -118,7 +118,7 @@ class _Stage:
         self.watermarks = SourceWatermarks()
         self.source_next: dict[tuple[str, int], int] = {}  # next offset to process, per source partition
         self.marked: dict[tuple[str, int], tuple[int | None, int, bool]] = {}  # last marker written per source
-        self.bounds_marked: dict[int, tuple[Any, bool]] = {}  # a later stage's: last marker per input partition
+        self.bounds_marked: dict[int, tuple[Any, bool, Any]] = {}  # a later stage's: last marker per input
         self.merge: LiveOrderedMerge | None = None  # set by the worker's start (it needs the sources' partitions)
         self.changelog = changelog_topic(s, worker.pipeline, spec.name)
         self.table: dict[bytes, bytes] = {}
@@ -190,6 +190,7 @@ class NativeWorker:
         self.merging = [st for st, m in zip(self.stages, merging, strict=True) if m]
         self._lookup: Any = None  # a consumer for offset lookups (never subscribed)
         self._ends: dict[tuple[str, int], tuple[int, float]] = {}
+        self._fresh_ends: dict[tuple[str, int], tuple[int, float]] = {}  # for _at_end
         self._marked_at = 0.0
         self.members: set[str] | None = None  # the group's static members at the last rebalance
         self._merge_key = merge_keyer(settings.admission)
@@ -232,7 +233,8 @@ class NativeWorker:
         self.marker_partitions = {t: counts[t] for st in self.stages for t in st.ordered_outputs}
         for st in self.merging:  # the tasks that write its input: the writing stage's input partitions
             writer = self.stages[self.writer_of[st.spec.inputs[0]]]
-            st.merge = LiveOrderedMerge(st.table, [(t, p) for t in sorted(writer.inputs) for p in range(counts[t])])
+            st.merge = LiveOrderedMerge(st.table, [(t, p) for t in sorted(writer.inputs) for p in range(counts[t])],
+                                        idle_s=s.worker.merge_idle_ms / 1000 if s.worker.merge_idle_ms >= 0 else -1)
         member = f"{self.group}.{s.worker.id}"
         try:
             self._new_producer()
@@ -295,6 +297,10 @@ class NativeWorker:
     def close(self) -> None:
         """Commits what was processed and leaves (static membership: the partitions wait for this
         worker's restart until the session times out)."""
+        for st in self.merging:
+            if st.merge is not None:
+                log.info("ordered merge", stage=st.spec.name, passed_caught_up=st.merge.passed,
+                         waited_s=round(st.merge.waited_s, 3), idle_s=st.merge.idle_s)
         if self.consumer is not None:
             if not self.lost:
                 self.commit()
@@ -516,6 +522,11 @@ class NativeWorker:
                 if released:
                     self.dirty = True  # their state changes are due at the next commit, outputs or not
                     self._run_held(st, released)
+            if st.merge is not None and st.merge.merge.held:  # waiting for a caught-up writer (idle_s)
+                ordered = st.merge.release(time.monotonic(), self._at_end)
+                if ordered:
+                    self.dirty = True
+                    self._run_ordered(st, next(iter(st.inputs)), ordered)
 
     def _run(self, st: _Stage, batch: list[Any]) -> None:
         """A batch of one stage's messages, decoded together. A stage that writes a repartition topic stamps
@@ -557,7 +568,7 @@ class NativeWorker:
                                 msg.headers())
             if now:
                 self._run_ordered(st, msg.topic(), [(None, item) for item in now])
-        released = merge.release()
+        released = merge.release(time.monotonic(), self._at_end)
         if released:
             self._run_ordered(st, next(iter(st.inputs)), released)
 
@@ -689,7 +700,7 @@ class NativeWorker:
         write (:meth:`~processors.ordering.OrderedMerge.frontier`), when it changed."""
         assert st.merge is not None
         for topic_name, q in sorted(tp for tp in self.assigned if tp[0] in st.inputs):
-            state = st.merge.merge.frontier(q)
+            state = st.merge.frontier(q, self._at_end)
             if st.bounds_marked.get(q) == state:
                 continue
             st.bounds_marked[q] = state
@@ -749,6 +760,19 @@ class NativeWorker:
                 return end if end is not None and end >= 0 else None
             self._ends[tp] = (known, now)
         return known
+
+    def _at_end(self, topic_name: str, partition: int, next_offset: int) -> bool:
+        """Whether a source partition still ends at ``next_offset``, by an end looked up at most 0.1 s ago."""
+        tp = (topic_name, partition)
+        known, when = self._fresh_ends.get(tp, (None, 0.0))
+        now = time.monotonic()
+        if known is None or now - when > 0.1:
+            try:
+                known = self._lookup_consumer().get_watermark_offsets(TopicPartition(*tp), timeout=5)[1]
+            except KafkaException:
+                return False
+            self._fresh_ends[tp] = (known, now)
+        return known <= next_offset
 
     def _start_and_end(self, topic_name: str, partition: int) -> tuple[int, int] | None:
         """Where the group resumes a partition nothing was processed of yet (its committed offset, else the

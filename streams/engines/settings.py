@@ -37,3 +37,10 @@ class WorkerSettings(BaseModel):
     # until then the new owner cannot read the group's offsets of its partitions and read_committed readers
     # of the outputs see nothing after it. A transaction lives one commit interval, so a few seconds suffice.
     transaction_timeout_ms: int = Field(default=5000, ge=1000)
+    # Native engine, a stage merging a repartition topic's writers at the live edge (docs/architecture.md,
+    # "Scale-out"): held records wait this long for a writer that announced its source caught up (and whose
+    # source the reader finds still ending there) before they pass it; input reaching that source within
+    # this time still comes first, as in the replay. -1: never pass (the replay's order whatever the timing,
+    # but what is past an idle source waits for that source's next record). Kafka Streams'
+    # max.task.idle.ms.
+    merge_idle_ms: int = Field(default=500, ge=-1)

@@ -18,7 +18,7 @@ written in the batch's transaction like the aligner's held messages.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,10 +52,12 @@ def writer_header(topic: str, partition: int) -> tuple[str, bytes]:
     return WRITER_HEADER, orjson.dumps([topic, partition])
 
 
-def bound_header(topic: str, partition: int, bound: Position, caught_up: bool) -> tuple[str, bytes]:
+def bound_header(topic: str, partition: int, bound: Position, caught_up: bool,
+                 at: CaughtAt | None = None) -> tuple[str, bytes]:
     """The progress marker of a task of a later stage (topic, partition: its input partition): every
-    record it still writes is at least ``bound``."""
-    return BOUND_HEADER, orjson.dumps([topic, partition, bound, caught_up])
+    record it still writes is at least ``bound``; ``caught_up`` with where the first stage's sources
+    ended when it found them all caught up (``at``: a reader checks that they still end there)."""
+    return BOUND_HEADER, orjson.dumps([topic, partition, bound, caught_up, at])
 
 
 def _header(headers: Iterable[tuple[str, bytes]] | None, name: str) -> bytes | None:
@@ -130,14 +132,41 @@ class Ordered:
                    None if value is None else base64.b64decode(value), ts)
 
 
+
+
+# Where a caught-up stream's sources ended: (physical topic, partition, next offset) of each first-stage
+# source partition it depends on (one for a progress marker; every source of a later stage's task for its
+# bound). The stream is caught up in the log only while each of them still ends there.
+CaughtAt = tuple[tuple[str, int, int], ...]
+AtEnd = Callable[[str, int, int], bool]
+
+
+def _at(value: Any) -> CaughtAt:
+    return tuple((t, p, o) for t, p, o in value)
+
+
 class LiveOrderedMerge:
     """The reading stage's :class:`~processors.ordering.OrderedMerge` over its assigned partitions of the
     repartition topic, with its state in the stage's table. ``sources`` are the writing stage's input
-    partitions (physical topic, partition): every partition of every input topic."""
+    partitions (physical topic, partition): every partition of every input topic.
 
-    def __init__(self, table: MutableMapping[bytes, bytes], sources: Iterable[tuple[str, int]]) -> None:
+    The live edge (docs/architecture.md, "Scale-out"): :meth:`release` releases what the log orders —
+    every stream passed — at once. A stream whose writer announced "caught up" is passed only when (1)
+    its writer's input partition still ends where the writer stopped (``at_end``: looked up by the
+    reader, so a writer that is slow, restoring, or dead with data waiting is never passed) and (2) the
+    held records have waited ``idle_s`` for it (Kafka Streams' ``max.task.idle.ms``: input that reaches
+    the writer's source within that time still comes first). ``idle_s`` < 0: never passed (the
+    replay's order whatever the timing; what is past an idle source waits for its next record)."""
+
+    def __init__(self, table: MutableMapping[bytes, bytes], sources: Iterable[tuple[str, int]],
+                 idle_s: float = 0.5) -> None:
         self.table = table
         self.sources = sorted(set(sources))
+        self.idle_s = idle_s
+        self.caught_at: dict[Stream, CaughtAt] = {}
+        self.blocked_since: float | None = None  # when held records began waiting for a caught-up stream
+        self.passed = 0  # releases that passed a caught-up stream
+        self.waited_s = 0.0  # how long held records waited before those
         self.merge = OrderedMerge()
         self.positions: dict[tuple[int, int], tuple[Stream, Position]] = {}  # (partition, offset) of held ones
         self.added: dict[tuple[int, int], Ordered] = {}  # arrived since the last save, still held
@@ -155,6 +184,8 @@ class LiveOrderedMerge:
                 if data["partition"] in partitions:
                     stream = tuple(data["stream"])
                     self.merge.set_state(stream, _tuple(data["low"]), data["caught_up"])
+                    if data.get("at") is not None:
+                        self.caught_at[stream] = _at(data["at"])
             elif text.startswith(_HELD):
                 data = orjson.loads(value)
                 if data["partition"] in partitions:
@@ -170,6 +201,8 @@ class LiveOrderedMerge:
         self.merge.close(lambda s: s[0] not in partitions)
         for qo in [qo for qo in self.positions if qo[0] in partitions]:
             del self.positions[qo]
+        for stream in [st for st in self.caught_at if st[0] in partitions]:
+            del self.caught_at[stream]
         self.added = {qo: item for qo, item in self.added.items() if qo[0] not in partitions}
         self.released = [qo for qo in self.released if qo[0] not in partitions]
 
@@ -179,14 +212,17 @@ class LiveOrderedMerge:
         without a position is returned as it is, to be processed at once ([record]); None: a duplicate."""
         raw = _header(headers, BOUND_HEADER)
         if raw is not None:
-            topic, writer_partition, bound, caught_up = orjson.loads(raw)
-            self.merge.progress((partition, topic, writer_partition), _tuple(bound), caught_up)
+            topic, writer_partition, bound, caught_up, *rest = orjson.loads(raw)
+            stream = (partition, topic, writer_partition)
+            self.merge.progress(stream, _tuple(bound), caught_up)
+            self._caught(stream, _at(rest[0]) if caught_up and rest and rest[0] is not None else None)
             return []
         progress = read_progress(headers)
         if progress is not None:
             topic, source_partition, watermark, next_offset, caught_up = progress
-            self.merge.progress((partition, topic, source_partition),
-                                progress_bound(watermark, topic, source_partition, next_offset), caught_up)
+            stream = (partition, topic, source_partition)
+            self.merge.progress(stream, progress_bound(watermark, topic, source_partition, next_offset), caught_up)
+            self._caught(stream, ((topic, source_partition, next_offset),) if caught_up else None)
             return []
         item = Ordered(partition, offset, key, value, timestamp_ms)
         pos = read_position(headers)
@@ -205,10 +241,57 @@ class LiveOrderedMerge:
         self.added[(partition, offset)] = item
         return []
 
-    def release(self) -> list[tuple[Position, Ordered]]:
-        """The records that may go now, in position order, each with its position."""
+    def _caught(self, stream: Stream, at: CaughtAt | None) -> None:
+        if at is None:
+            self.caught_at.pop(stream, None)
+        else:
+            self.caught_at[stream] = at
+
+    def passable(self, at_end: AtEnd) -> Callable[[Stream], bool]:
+        """Whether a caught-up stream may be passed now: every source partition it was caught up at still
+        ends there (``at_end(topic, partition, next offset)``, the reader's own look-up)."""
+
+        def passable(stream: Stream) -> bool:
+            at = self.caught_at.get(stream)
+            return at is not None and all(at_end(*source) for source in at)
+
+        return passable
+
+    def frontier(self, destination: int, at_end: AtEnd) -> tuple[Position, bool, CaughtAt | None]:
+        """:meth:`~processors.ordering.OrderedMerge.frontier`, caught up only with every stream passable;
+        then also where their sources ended (for the next stage to check)."""
+        bound, caught = self.merge.frontier(destination, self.passable(at_end) if self.idle_s >= 0 else
+                                            lambda s: False)
+        if not caught:
+            return bound, False, None
+        at = sorted({source for s, at_s in self.caught_at.items() if s[0] == destination for source in at_s})
+        return bound, True, tuple(at)
+
+    def release(self, now: float = 0.0, at_end: AtEnd | None = None) -> list[tuple[Position, Ordered]]:
+        """The records that may go now, in position order, each with its position: what every stream has
+        passed; then, once held records have waited ``idle_s`` (``now``: the caller's monotonic clock) for
+        caught-up streams, also what only streams verified at their end (``at_end``) hold back. Without
+        ``at_end``, caught-up streams are passed at once (the whole input in the log: tests, tools)."""
+        if at_end is None:
+            return self._items(self.merge.release())
+        released = self.merge.release(lambda s: False)
+        if self.merge.held and self.idle_s >= 0:
+            if self.blocked_since is None:
+                self.blocked_since = now
+            if now - self.blocked_since >= self.idle_s:
+                passed = self.merge.release(self.passable(at_end))
+                if passed:
+                    self.passed += 1
+                    self.waited_s += now - self.blocked_since
+                    self.blocked_since = None
+                released += passed
+        if not self.merge.held:
+            self.blocked_since = None
+        return self._items(released)
+
+    def _items(self, released: list[tuple[Stream, Any]]) -> list[tuple[Position, Ordered]]:
         out = []
-        for _, item in self.merge.release():
+        for _, item in released:
             qo = (item.partition, item.offset)
             _, pos = self.positions.pop(qo)
             if self.added.pop(qo, None) is None:
@@ -236,7 +319,8 @@ class LiveOrderedMerge:
             q, topic, partition = stream
             key = f"{_STREAM}{q}:{topic}:{partition}".encode()
             value = orjson.dumps({"stream": stream, "low": self.merge.low[stream],
-                                  "caught_up": stream in self.merge.caught_up, "partition": q})
+                                  "caught_up": stream in self.merge.caught_up, "partition": q,
+                                  "at": self.caught_at.get(stream)})
             self.table[key] = value
             writes.append((key, value, q))
         self.added = {}

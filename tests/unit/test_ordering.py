@@ -162,3 +162,74 @@ def test_a_later_stage_merges_what_ordered_tasks_wrote_in_the_replays_depth_firs
     assert stage3.held == 0
     assert len(written) >= len(pos)
     assert [item for _, item in released] == sorted(written)  # every one, once, in the global order
+
+
+@settings(max_examples=200, deadline=None)
+@given(logs, st.integers(1, 3), st.integers(1, 3), st.randoms(use_true_random=False))
+def test_at_the_live_edge_only_what_every_stream_passed_goes_whatever_the_arrival(
+    log: dict[tuple[str, int], list[int]], destinations: int, writers: int, rnd: random.Random
+) -> None:
+    """Each source's messages reach its partition over time, and a writer that has processed everything that
+    arrived announces "caught up" — then more arrives (the live edge). Released with ``passable`` false
+    (what the log orders), the records come out in position order whatever the arrival, and all of them
+    once every source's end is announced. (Passing a momentarily caught-up source would not: see
+    test_passing_a_momentarily_caught_up_source_breaks_the_order.)"""
+    pos = positions(log)
+    sources = sorted(log)
+    owner = {s: rnd.randrange(writers) for s in sources}
+    arrived = dict.fromkeys(sources, 0)
+    cursor = dict.fromkeys(sources, 0)
+    marks = SourceWatermarks()
+    merge = OrderedMerge()
+    merge.open((q, t, p) for q in range(destinations) for t, p in sources)
+    released: list[tuple] = []
+    delivered: list[tuple] = []
+
+    def write_marker(source: tuple[str, int]) -> None:
+        t, p = source
+        bound = progress_bound(marks.of.get(source), t, p, cursor[source])
+        for q in range(destinations):
+            merge.progress((q, t, p), bound, caught_up=cursor[source] == arrived[source])
+
+    while any(cursor[s] < len(log[s]) for s in sources):
+        source = rnd.choice(sources)
+        if arrived[source] < len(log[source]) and rnd.random() < 0.5:
+            arrived[source] += rnd.randint(1, len(log[source]) - arrived[source])
+        mine = [s for s in sources if owner[s] == rnd.randrange(writers) and cursor[s] < arrived[s]]
+        if mine:
+            source = rnd.choice(mine)
+            t, p = source
+            o = cursor[source]
+            marks.advance(t, p, log[source][o])
+            merge.add(((o * 7 + p) % destinations, t, p), pos[(t, p, o)], pos[(t, p, o)])
+            delivered.append(pos[(t, p, o)])
+            cursor[source] += 1
+        write_marker(rnd.choice(sources))
+        released.extend(item for _, item in merge.release(lambda s: False))
+        assert released == sorted(released)
+    released.extend(item for _, item in merge.release(lambda s: False))
+    for source in sources:  # the end of the input (what a replay knows): every stream passed
+        write_marker(source)
+    released.extend(item for _, item in merge.release())
+    assert released == sorted(delivered)
+
+
+def test_passing_a_momentarily_caught_up_source_breaks_the_order() -> None:
+    """Why the live merge checks a caught-up writer against its source's end and waits before passing it."""
+    merge = OrderedMerge()
+    merge.open([(0, "a", 0), (0, "b", 0)])
+    merge.progress((0, "a", 0), progress_bound(5, "a", 0, 3), caught_up=True)  # a: all it had, so far
+    merge.add((0, "b", 0), position(9, "b", 0, 0), "b@9")
+    assert merge.release(lambda s: False) == []  # what the log orders: a may still write 5..9
+    assert merge.release() == [((0, "b", 0), "b@9")]  # passed: then a's source receives ...
+    merge.add((0, "a", 0), position(7, "a", 0, 3), "a@7")  # ... a record the replay puts before b@9
+    assert merge.release() == [((0, "a", 0), "a@7")]
+
+
+def test_a_frontier_is_caught_up_only_with_every_stream_passable() -> None:
+    merge = OrderedMerge()
+    merge.open([(0, "a", 0), (0, "b", 0)])
+    merge.progress((0, "a", 0), progress_bound(5, "a", 0, 3), caught_up=True)
+    merge.progress((0, "b", 0), progress_bound(6, "b", 0, 1), caught_up=True)
+    assert merge.frontier(0) == (progress_bound(5, "a", 0, 3), True)
+    assert merge.frontier(0, lambda s: s[1] == "a") == (progress_bound(5, "a", 0, 3), False)
