@@ -723,7 +723,14 @@ class NativeWorker:
                     continue
                 next_offset = st.source_next[tp] = found[0]
             end = self._end_offset(*tp, next_offset)
-            caught_up = end is not None and (next_offset >= end or self._past_end(tp, end))
+            caught_up = end is not None and next_offset >= end
+            if end is not None and not caught_up:
+                position = self._past_end(tp, end)
+                if position is not None:
+                    # only transaction markers lie between next_offset and the position: no later record of
+                    # this source comes before it, and a reader checking that the source still ends where
+                    # this marker says (LiveOrderedMerge's at_end) compares the end with the position
+                    caught_up, next_offset = True, position
             state = (st.watermarks.of.get(tp), next_offset, caught_up)
             if st.marked.get(tp) == state:
                 continue
@@ -733,16 +740,16 @@ class NativeWorker:
                 for q in range(self.marker_partitions[topic_name]):
                     self._produce(topic_name, None, None, partition=q, headers=header)
 
-    def _past_end(self, tp: tuple[str, int], end: int) -> bool:
+    def _past_end(self, tp: tuple[str, int], end: int) -> int | None:
         """Whether the consumer's position reached ``end`` (every fetched message is processed when markers are
         written): a source written in transactions (a worker's outputs, such as the risk gate's decisions the
         paper venue reads) ends with a commit marker, which the consumer skips and never delivers, so the
-        offset after its last message stays one short of the end."""
+        offset after its last message stays one short of the end. Returns the position when it is."""
         try:
             [position] = self.consumer.position([TopicPartition(*tp)])
         except KafkaException:
-            return False
-        return bool(position.offset >= end)
+            return None
+        return position.offset if position.offset >= end else None
 
     def _end_offset(self, topic_name: str, partition: int, position: int) -> int | None:
         """The partition's end offset: the consumer's (cached from its fetches) or, when that is unknown or

@@ -28,7 +28,7 @@ def _worker(position: int | None) -> NativeWorker:
 
 def test_a_position_past_the_commit_marker_is_the_end() -> None:
     tp = ("risk.order-decisions.v1", 1)
-    assert _worker(8)._past_end(tp, 8)  # last message at 6, its commit marker at 7: the position is 8
-    assert not _worker(7)._past_end(tp, 8)  # a message at 7 is still to come
-    assert not _worker(-1001)._past_end(tp, 8)  # nothing fetched yet (librdkafka's invalid offset)
-    assert not _worker(None)._past_end(tp, 8)  # no answer: not caught up
+    assert _worker(8)._past_end(tp, 8) == 8  # last message at 6, its commit marker at 7: the position is 8
+    assert _worker(7)._past_end(tp, 8) is None  # a message at 7 is still to come
+    assert _worker(-1001)._past_end(tp, 8) is None  # nothing fetched yet (librdkafka's invalid offset)
+    assert _worker(None)._past_end(tp, 8) is None  # no answer: not caught up
