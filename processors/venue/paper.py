@@ -3,7 +3,8 @@
 Fed, in the repartition topic's order (``paper.inputs.v1``, :mod:`processors.venue.pipeline`), the key's
 ``OrderApproved`` decisions, ``OrderCancelRequested`` s and ``PriceTick`` s; emits the order lifecycle the
 risk pipeline consumes — ``OrderAccepted``, ``OrderFilled`` (partial and full, with the fee),
-``OrderCanceled`` (time in force, an operator's cancel), ``OrderRejected`` (rejected_by VENUE) — to ``trading.orders.v1``, keyed ``venue:symbol``.
+``OrderCanceled`` (time in force, an operator's cancel), ``OrderRejected`` (rejected_by VENUE) — to
+``trading.orders.v1``, keyed ``venue:symbol``.
 
 Rules (event time only):
 
