@@ -24,11 +24,18 @@ live worker did. Each command gets one ``CommandResult``.
   OrderSubmitted (``event_id`` the command's) through the order gate, which decides as for any order
   (OrderApproved / OrderRejected on ``risk.order-decisions.v1``).
 * ``CLOSE_POSITION`` {account, symbol}: a MARKET order for the opposite of the position, through the gate.
+* ``CANCEL_ORDER`` {account, client_order_id}: an order the gate approved that is still open (not filled
+  completely, canceled or rejected by the venue, as the risk owner has seen) gets an OrderCancelRequested on
+  ``risk.order-decisions.v1``, keyed venue:symbol like the approval, so it reaches the venue that holds the
+  order (the paper venue, the ccxt adapter); the venue cancels what is unfilled (OrderCanceled, reason
+  ``USER``). The reservation is released by the OrderCanceled, not by the request (the order may fill first).
 
 The risk pipeline's rejections (``CommandResult.reason``): ``unknown-account`` (neither configured for the
 venue nor seen in its orders), ``unknown-venue`` (a venue-wide mode for a venue with no account: a typo,
 most likely), ``invalid-parameter``, ``unknown-breaker``, ``breaker-not-tripped``, ``no-position``,
-``duplicate-order`` (the client order id is approved and still open), or the gate's own reason
+``duplicate-order`` (the client order id is approved and still open), ``order-not-open`` (a cancel for an
+order the risk owner does not hold open: never approved, or already final — filled, canceled, rejected;
+finished orders are not kept, so the two are one reason), or the gate's own reason
 (``TRADING_HALTED``, ``PRICE_BAND``, ...) for an order.
 
 The recommendations pipeline's command (``reco.commands.v1``, keyed by job; its route stage decides at the
@@ -62,7 +69,9 @@ SUBMIT_ORDER = "SUBMIT_ORDER"
 CLOSE_POSITION = "CLOSE_POSITION"
 RUN_DAILY_JOB = "RUN_DAILY_JOB"
 PERSIST_SCANNER_BOARD = "PERSIST_SCANNER_BOARD"
-KINDS = (SET_RISK_MODE, RESET_BREAKER, SUBMIT_ORDER, CLOSE_POSITION, RUN_DAILY_JOB, PERSIST_SCANNER_BOARD)
+CANCEL_ORDER = "CANCEL_ORDER"
+KINDS = (SET_RISK_MODE, RESET_BREAKER, SUBMIT_ORDER, CLOSE_POSITION, RUN_DAILY_JOB, PERSIST_SCANNER_BOARD,
+         CANCEL_ORDER)
 
 UNKNOWN_ACCOUNT = "unknown-account"
 UNKNOWN_VENUE = "unknown-venue"
@@ -76,6 +85,9 @@ UNKNOWN_JOB = "unknown-job"
 NOT_A_TRADING_DAY = "not-a-trading-day"
 CUTOFF_NOT_REACHED = "cutoff-not-reached"
 BOARD_EMPTY = "board-empty"
+ORDER_NOT_OPEN = "order-not-open"
+#: the OrderCanceled reason of an order canceled on an operator's request (CANCEL_ORDER)
+USER_CANCELED = "USER"
 
 MODES = (ACTIVE, REDUCING, HALTED)
 #: how restrictive a trading state is: the effective state is the highest of the breakers' and the overrides'
@@ -142,6 +154,20 @@ def order_record(command: Record, t: int, account: str, symbol: str, side: str, 
         "quantity": quantity,
         "reduce_only": reduce_only,
         "strategy": f"command:{command['actor']}",
+    }
+
+
+def cancel_request_record(command: Record, t: int, account: str, symbol: str, client_order_id: str) -> Record:
+    """The OrderCancelRequested a CANCEL_ORDER command becomes (schemas/risk/OrderCancelRequested.avsc)."""
+    return {
+        "event_id": f"risk:cancel:{command['event_id']}",
+        "event_time": t,
+        "account": account,
+        "venue": command["target"],
+        "symbol": symbol,
+        "client_order_id": client_order_id,
+        "requested_by": command["actor"],
+        "caused_by": command["event_id"],
     }
 
 

@@ -26,13 +26,15 @@ router = APIRouter(prefix="/commands", tags=["commands"])
 
 KEY = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 BREAKER = r"^(LATENCY|ERROR_RATE|SPREAD|VOLATILITY|DRAWDOWN):[A-Za-z0-9][A-Za-z0-9_.@:/-]{0,127}$"
+#: a client order id to cancel: also those the gateway made (cmd-<Idempotency-Key>, close-<Idempotency-Key>)
+CLIENT_ORDER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 DECIMAL = r"^[0-9]{1,16}(\.[0-9]{1,12})?$"
 IdempotencyKey = Annotated[str, Header(
     alias="Idempotency-Key", pattern=KEY,
     description="Names the command: a repeated request with the same key has no second effect.")]
 Commander = Annotated[Principal, Depends(requires(Role.command))]
 Kind = Literal["SET_RISK_MODE", "RESET_BREAKER", "SUBMIT_ORDER", "CLOSE_POSITION", "RUN_DAILY_JOB",
-               "PERSIST_SCANNER_BOARD"]
+               "PERSIST_SCANNER_BOARD", "CANCEL_ORDER"]
 
 
 class _Body(BaseModel):
@@ -66,6 +68,12 @@ class ClosePosition(_Body):
     venue: str = Field(pattern=NAME)
     account: str = Field(pattern=NAME)
     symbol: str = Field(pattern=SYMBOL)
+
+
+class CancelOrder(_Body):
+    venue: str = Field(pattern=NAME)
+    account: str = Field(pattern=NAME)
+    client_order_id: str = Field(pattern=CLIENT_ORDER_ID, description="The order's client order id (as approved).")
 
 
 class DailyJobRun(_Body):
@@ -175,6 +183,15 @@ async def close_position(body: ClosePosition, request: Request, response: Respon
     the risk gate."""
     return await _issue(request, response, key, who, cmd.CLOSE_POSITION, body.venue,
                         {"account": body.account, "symbol": body.symbol})
+
+
+@router.post("/risk/cancel-order", response_model=CommandStatus, status_code=202, responses=RESPONSES)
+async def cancel_order(body: CancelOrder, request: Request, response: Response, key: IdempotencyKey,
+                       who: Commander) -> dict:
+    """Cancel an open order (CANCEL_ORDER): the risk pipeline asks the order's venue to cancel what is
+    unfilled (OrderCanceled, reason USER); rejected when the order is not open (unknown or already final)."""
+    return await _issue(request, response, key, who, cmd.CANCEL_ORDER, body.venue,
+                        {"account": body.account, "client_order_id": body.client_order_id})
 
 
 @router.post("/recommendations/run", response_model=CommandStatus, status_code=202, responses=RESPONSES)

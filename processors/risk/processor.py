@@ -21,7 +21,8 @@ Per event, in order: cooldowns due by the clock end; then the event is handled â
 * OrderSubmitted: the gate's decision (OrderApproved or OrderRejected with rejected_by RISK); a repeat
   of an order that was approved and is still open is ignored (it was decided once);
 * Heartbeat: nothing but time;
-* Command (an operator's, via ``mercado api``): see :mod:`processors.commands`; one CommandResult each.
+* Command (an operator's, via ``mercado api``): see :mod:`processors.commands`; one CommandResult each
+  (CANCEL_ORDER: an OrderCancelRequested on ``risk.order-decisions.v1`` for an open order).
 
 Every breaker transition is a BreakerTransition; trading states (per account on the venue) follow:
 HALTED while any latency, error-rate, spread or volatility breaker of the venue is not CLOSED,
@@ -372,6 +373,8 @@ class VenueRiskProcessor(KeyedProcessor):
                 reason, message = self._order_command(now, c, cmd.order_of(c, now), out)
             elif kind == cmd.CLOSE_POSITION:
                 reason, message = self._close_position(now, c, out)
+            elif kind == cmd.CANCEL_ORDER:
+                reason, message = self._cancel_order(now, c, out)
             else:
                 reason, message = cmd.UNKNOWN_KIND, f"the risk pipeline does not handle {kind}"
         except cmd.BadParameter as exc:
@@ -453,6 +456,21 @@ class VenueRiskProcessor(KeyedProcessor):
         order = cmd.order_record(c, now, account, symbol, "SELL" if quantity > 0 else "BUY", "MARKET",  # type: ignore[arg-type]
                                  abs(quantity), None, f"close-{c['idempotency_key']}", reduce_only=True)
         return self._order_command(now, c, order, out)
+
+    def _cancel_order(self, now: int, c: Record, out: list[Emit]) -> tuple[str | None, str]:
+        """An order approved and still open: an OrderCancelRequested to its venue:symbol (the venue cancels)."""
+        try:
+            account = self._known_account(c)
+        except _Unknown as exc:
+            return cmd.UNKNOWN_ACCOUNT, f"no account {exc} on {self.venue}"
+        assert account is not None
+        coid: str = cmd.text(c["params"], "client_order_id")  # type: ignore[assignment]
+        order = self.funds[account].orders.get(coid)
+        if order is None:
+            return cmd.ORDER_NOT_OPEN, f"order {coid} of {account} is not open on {self.venue} (unknown or final)"
+        record = cmd.cancel_request_record(c, now, account, order.symbol, coid)
+        out.append(Emit(topics.DECISIONS, f"{self.venue}:{order.symbol}", "OrderCancelRequested", record))
+        return None, f"cancel of order {coid} ({order.symbol}) requested from {self.venue}"
 
     # ------------------------------------------------------------------ breakers and states
     def _transition(self, breaker: CircuitBreaker, change: Change, t: int, value: Decimal | None,

@@ -8,7 +8,8 @@ Topics (keys in brackets):
   events, VenueHealth; Heartbeat if configured) keyed by venue. Its log order is the one canonical
   order of the risk stage;
 * outputs of the risk stage: ``risk.order-decisions.v1`` [venue:symbol] OrderApproved / OrderRejected
-  (rejected_by RISK), ``risk.breakers.v1`` [venue] BreakerTransition, ``risk.trading-state.v1`` [venue]
+  (rejected_by RISK) / OrderCancelRequested (an operator's CANCEL_ORDER), ``risk.breakers.v1`` [venue]
+  BreakerTransition, ``risk.trading-state.v1`` [venue]
   TradingStateChanged, ``risk.positions.v1`` [account:venue:symbol] PositionUpdate, ``risk.alerts.v1``
   [alert_key] Alert, ``mercado.command-results.v1`` [idempotency_key] CommandResult;
 * ``risk.commands.v1`` [venue]: the operators' commands (mercado api), an input of the rekey stage like

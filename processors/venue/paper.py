@@ -1,9 +1,10 @@
 """The paper venue of one ``venue:symbol``: executes the risk gate's approved orders against the tick stream.
 
 Fed, in the repartition topic's order (``paper.inputs.v1``, :mod:`processors.venue.pipeline`), the key's
-``OrderApproved`` decisions and ``PriceTick`` s; emits the order lifecycle the risk pipeline consumes —
-``OrderAccepted``, ``OrderFilled`` (partial and full, with the fee), ``OrderCanceled`` (time in force),
-``OrderRejected`` (rejected_by VENUE) — to ``trading.orders.v1``, keyed ``venue:symbol``.
+``OrderApproved`` decisions, ``OrderCancelRequested`` s and ``PriceTick`` s; emits the order lifecycle the
+risk pipeline consumes — ``OrderAccepted``, ``OrderFilled`` (partial and full, with the fee),
+``OrderCanceled`` (time in force, an operator's cancel), ``OrderRejected`` (rejected_by VENUE) — to
+``trading.orders.v1``, keyed ``venue:symbol``.
 
 Rules (event time only):
 
@@ -24,6 +25,12 @@ Rules (event time only):
   places.
 * **Time in force.** An order not fully filled ``time_in_force`` after arrival is canceled (``EXPIRED``),
   stamped with the expiry.
+* **Cancel requests** (an operator's CANCEL_ORDER, ``OrderCancelRequested``) act at the request's event time,
+  after the arrivals and expiries due by then: the order (same account and client order id) is canceled with
+  what it has not filled (``OrderCanceled``, reason ``USER``, stamped with the request) — also one that has
+  not reached the venue yet. A request for an order the venue no longer holds (filled, expired, rejected,
+  canceled, or never approved here) changes nothing and emits nothing: the order's final event is already
+  on ``trading.orders.v1``.
 
 Ids derive from the order and the fill sequence: ``paper:<approval caused_by>:accepted|fill:<n>|canceled|
 rejected``; ``venue_order_id`` is ``paper:<approval caused_by>``. Same inputs, same outputs, byte for byte.
@@ -35,6 +42,7 @@ from decimal import Decimal
 from typing import Any, Self
 
 from processors import topics
+from processors.commands import USER_CANCELED
 from processors.core import Emit, KeyedProcessor, Record
 from processors.risk.exact import EXACT, MAX_PRICE, TEN_THOUSAND, price_decimal, wire
 from processors.risk.funds import assets_of
@@ -114,6 +122,8 @@ class PaperVenueProcessor(KeyedProcessor):
             self._due(t, out)  # a zero latency, or an approval that arrives after its time (live edge)
         elif schema == "PriceTick":
             self._tick(record, out)
+        elif schema == "OrderCancelRequested":
+            self._cancel(record, out)
         return out
 
     def next_timer(self) -> int | None:
@@ -133,6 +143,14 @@ class PaperVenueProcessor(KeyedProcessor):
         tif = self.config.time_in_force_us
         self.orders.append(PaperOrder(r["caused_by"], r["account"], coid, r["side"] == "BUY", r["quantity"],
                                       r["price"], arrival, None if tif is None else arrival + tif))
+
+    def _cancel(self, r: Record, out: list[Emit]) -> None:
+        account, coid = r["account"], r["client_order_id"]
+        for o in self.orders:
+            if o.client_order_id == coid and o.account == account:
+                self._canceled(o, r["event_time"], USER_CANCELED, out)
+                self.orders = [x for x in self.orders if x is not o]
+                return
 
     def _due(self, now: int, out: list[Emit]) -> None:
         """Arrivals and expiries due by ``now``, in (time, approval) order, each stamped with its own time."""
@@ -166,8 +184,11 @@ class PaperVenueProcessor(KeyedProcessor):
         return o.arrival if o.status == PENDING else o.expiry
 
     def _expire(self, o: PaperOrder, at: int, out: list[Emit]) -> None:
+        self._canceled(o, at, EXPIRED, out)
+
+    def _canceled(self, o: PaperOrder, at: int, reason: str, out: list[Emit]) -> None:
         out.append(self._emit("OrderCanceled", self._head(o, "canceled", at) | {
-            "venue_order_id": self._venue_order_id(o), "reason": EXPIRED}))
+            "venue_order_id": self._venue_order_id(o), "reason": reason}))
 
     # ------------------------------------------------------------------ ticks
     def _tick(self, r: Record, out: list[Emit]) -> None:

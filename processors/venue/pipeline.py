@@ -1,8 +1,8 @@
 """The paper-venue pipeline (``mercado venue paper``): two stages, and a pure in-process runner of both.
 
 * ``paper-rekey``: inputs ``risk.order-decisions.v1`` and ``md.ticks.v1`` (both keyed venue:symbol, three
-  partitions: already co-partitioned); output ``paper.inputs.v1`` keyed venue:symbol — the approved orders
-  and live ticks of the served venues, the same records. Stateless. The keys do not change; the stage
+  partitions: already co-partitioned); output ``paper.inputs.v1`` keyed venue:symbol — the approved orders,
+  cancel requests and live ticks of the served venues, the same records. Stateless. The keys do not change; the stage
   exists for the order: a stateful stage must not merge two topics itself (docs/architecture.md,
   "Scale-out": no merge before a repartition), so the decisions and the ticks meet in one topic that the
   next stage reads in position order, the order a replay gives.
@@ -25,7 +25,7 @@ from processors.venue.paper import PaperVenueProcessor
 REKEY_STAGE = "paper-rekey"
 PAPER_STAGE = "paper-venue"
 INPUT_TOPICS: tuple[str, ...] = (topics.DECISIONS, topics.TICKS)
-INPUT_RECORDS: tuple[str, ...] = ("OrderApproved", "PriceTick")  # record types of paper.inputs.v1
+INPUT_RECORDS: tuple[str, ...] = ("OrderApproved", "PriceTick", "OrderCancelRequested")  # of paper.inputs.v1
 
 
 def market_key(schema: str, record: Record) -> str:
@@ -33,13 +33,14 @@ def market_key(schema: str, record: Record) -> str:
 
 
 class PaperInputRouter:
-    """What the rekey stage forwards: approvals and live ticks (not backfill replacements) of served venues."""
+    """What the rekey stage forwards: approvals, cancel requests and live ticks (not backfill replacements)
+    of served venues."""
 
     def __init__(self, config: PaperVenueConfig | None = None):
         self.config = config or PaperVenueConfig()
 
     def forwards(self, schema: str, record: Record) -> bool:
-        if schema == "OrderApproved":
+        if schema in ("OrderApproved", "OrderCancelRequested"):
             return self.config.serves(record["venue"])
         if schema == "PriceTick":
             return record["backfill_id"] is None and self.config.serves(record["venue"])

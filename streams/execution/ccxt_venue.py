@@ -1,7 +1,8 @@
 """The ccxt execution adapter (``mercado venue ccxt``): approved orders to an exchange, its answers as events.
 
 It reads ``OrderApproved`` decisions of its venue from ``risk.order-decisions.v1`` (read_committed, one consumer
-group per venue), places each through ccxt's async client and writes the order's life on ``trading.orders.v1``:
+group per venue), places each through ccxt's async client (an operator's ``OrderCancelRequested`` on the same topic
+cancels the order it placed: ``OrderCanceled`` reason ``USER``) and writes the order's life on ``trading.orders.v1``:
 ``OrderAccepted`` (with the submit-to-ack latency), ``OrderFilled`` per exchange trade, ``OrderCanceled``,
 ``OrderRejected`` (``rejected_by`` VENUE, a reason code) — and every failed request as
 ``VenueHealth(probe='order', ok=false)`` on ``trading.venue-health.v1``. The risk pipeline's error-rate breaker
@@ -36,6 +37,7 @@ from typing import Any
 import structlog
 
 from processors import topics
+from processors.commands import USER_CANCELED
 from streams.config import Settings
 from streams.execution.orders import (
     FINAL,
@@ -46,6 +48,7 @@ from streams.execution.orders import (
     classify,
     filled,
     rejected,
+    venue_client_order_id,
 )
 from streams.feeds.ccxt_feed import ccxt_client, credentials
 from streams.feeds.core import Backoff, FeedEvent, venue_health
@@ -238,18 +241,44 @@ class CcxtExecution:
             except Exception as exc:  # noqa: BLE001 - reported, tried again at the next poll
                 self._failure("fetch_order", f"{type(exc).__name__}: {exc}")
 
+    async def _cancel_once(self, order: TrackedOrder, reason: str) -> None:
+        """Cancels the order on the exchange, then writes its last fills and its cancellation; raises when the
+        exchange could not be asked (to be tried again)."""
+        try:
+            await self.client.cancel_order(order.venue_order_id, order.symbol)
+        except Exception as exc:  # noqa: BLE001 - classified
+            if classify(exc).kind != FINAL:
+                raise
+            # refused ("unknown order"): filled or canceled meanwhile; follow() tells which
+        await self.follow(order, reason=reason)
+
+    async def cancel(self, request: dict[str, Any]) -> bool:
+        """An operator's cancel (``OrderCancelRequested``): the order this adapter placed for ``(account,
+        client_order_id)`` is canceled on the exchange, its last fills and its ``OrderCanceled`` (reason ``USER``)
+        written; an order it does not hold open (never placed here, rejected, filled, canceled) is left alone.
+        Failed requests are retried with the backoff; False when the adapter stopped first (the request stays
+        unconsumed and is taken up again after a restart)."""
+        order = self.book.get(venue_client_order_id(request["account"], request["client_order_id"]))
+        if order is None or order.done or order.venue_order_id is None:
+            log.info("cancel for an order not open here", venue=self.venue, order=request["client_order_id"])
+            return True
+        while True:
+            try:
+                await self._cancel_once(order, USER_CANCELED)
+                self.backoff.reset()
+                return True
+            except Exception as exc:  # noqa: BLE001 - reported, retried
+                c = classify(exc)
+                self._failure("cancel_order", c.message)
+                if not await self._pause(c.rate_limited):
+                    return False
+
     async def cancel_open(self) -> None:
         """Cancels every open order (shutdown), then writes its last fills and its cancellation."""
         for order in self.book.open_orders():
             for _ in range(3):
                 try:
-                    try:
-                        await self.client.cancel_order(order.venue_order_id, order.symbol)
-                    except Exception as exc:  # noqa: BLE001 - classified
-                        if classify(exc).kind != FINAL:
-                            raise
-                        # refused ("unknown order"): filled or canceled meanwhile; follow() tells which
-                    await self.follow(order, reason="shutdown")
+                    await self._cancel_once(order, "shutdown")
                     break
                 except Exception as exc:  # noqa: BLE001 - reported; tried twice more
                     self._failure("cancel_order", f"{type(exc).__name__}: {exc}")
@@ -356,9 +385,14 @@ class ExecutionRunner:
                         continue
                     if msg.value() is not None:
                         schema, record = serde.decode(msg.value())
-                        if schema.fullname.endswith("OrderApproved") and record["venue"] == venue.venue:
+                        name = schema.fullname.rpartition(".")[2]
+                        if name in ("OrderApproved", "OrderCancelRequested") and record["venue"] == venue.venue:
                             self.decisions += 1
-                            done = await venue.submit(record, maybe_placed=msg.offset() < ends.get(msg.partition(), 0))
+                            if name == "OrderApproved":
+                                done = await venue.submit(
+                                    record, maybe_placed=msg.offset() < ends.get(msg.partition(), 0))
+                            else:
+                                done = await venue.cancel(record)
                             if not done:  # stopped mid-retry: this decision (and what follows) stays unconsumed
                                 break
                     # the decision's events and its offset go in the same transaction

@@ -103,15 +103,15 @@ TOPICS: tuple[TopicSpec, ...] = (
                                  "OrderCanceled", "VenueHealth", "Heartbeat", "Command"), ("venue",),
               "Repartition of the risk inputs by venue: the single log order live and replay follow.",
               key_overrides={"Heartbeat": ("source",), "Command": ("target",)}),
-    TopicSpec(topics.DECISIONS, ("OrderApproved", "OrderRejected"), ("venue", "symbol"),
-              "The order gate's decision for every OrderSubmitted."),
+    TopicSpec(topics.DECISIONS, ("OrderApproved", "OrderRejected", "OrderCancelRequested"), ("venue", "symbol"),
+              "The order gate's decision for every OrderSubmitted; operators' cancel requests (CANCEL_ORDER)."),
     TopicSpec(topics.BREAKERS, ("BreakerTransition",), ("venue",), "Circuit-breaker state transitions."),
     TopicSpec(topics.TRADING_STATE, ("TradingStateChanged",), ("venue",), "ACTIVE / REDUCING / HALTED changes."),
     TopicSpec(topics.POSITIONS, ("PositionUpdate",), ("account", "venue", "symbol"),
               "Positions and PnL after each fill and mark."),
     TopicSpec(topics.RISK_ALERTS, ("Alert",), ("alert_key",), "Risk alerts, throttled per alert key."),
     # Paper venue (processors/venue): its fills go to trading.orders.v1.
-    TopicSpec(topics.PAPER_INPUTS, ("OrderApproved", "PriceTick"), ("venue", "symbol"),
+    TopicSpec(topics.PAPER_INPUTS, ("OrderApproved", "PriceTick", "OrderCancelRequested"), ("venue", "symbol"),
               "Repartition of the paper venue's inputs (approved orders, live ticks): one log order per "
               "venue:symbol that live and replay follow."),
     TopicSpec(topics.RISK_COMMANDS, ("Command",), ("target",),

@@ -27,6 +27,7 @@ from gateway.app import PREFIX, create_app
 from gateway.settings import GatewaySection, GatewaySettings
 from processors import topics
 from processors.risk import AccountVenueConfig, GateConfig, RiskConfig
+from processors.venue import PaperVenueConfig
 from sinks.runner import SinkRunner
 from streams.config import Settings
 from streams.ingest.producer import FileProducer
@@ -100,7 +101,9 @@ def api(services: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     workers: list = []
     sink = None
     try:
-        settings = migrated(isolated(database, db__timescaledb="off")).with_(risk=risk_config())
+        # the paper venue executes the approvals (at once, good till canceled): a cancel has an order to cancel
+        settings = migrated(isolated(database, db__timescaledb="off")).with_(
+            risk=risk_config(), paper=PaperVenueConfig(latency_ms=0, time_in_force_s=None))
         ensure_topics(settings)
         # the market the gate prices against: one binance tick, now
         now_us = time.time_ns() // 1000
@@ -120,7 +123,7 @@ def api(services: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             "type": "ScanSnapshot", "event_id": "snap-1", "event_time": t, "scanner": "s1", "session": "REGULAR",
             "taken_at": t, "rows": rows})[3], "s1", timestamp=t // 1000)
         snaps.flush()
-        workers = [start_worker(settings, name) for name in ("risk", "scanner", "recommendations")]
+        workers = [start_worker(settings, name) for name in ("risk", "scanner", "recommendations", "venue-paper")]
         sink = BackgroundSink(settings)
         keys = tmp_path_factory.mktemp("keys") / "keys.toml"
         keys.write_text(f'[[key]]\nname = "old"\nsha256 = "{hashlib.sha256(EXPIRED.encode()).hexdigest()}"\n'
@@ -175,6 +178,32 @@ def test_halt_then_an_order_is_rejected_and_the_state_shows_halted(api: Api) -> 
     refused = api.decided("e2e-reset")
     assert (refused["status"], refused["reason"], refused["message"]) == (
         "REJECTED", "breaker-not-tripped", "LATENCY:binance is CLOSED")
+
+
+def test_cancel_an_open_order_gateway_risk_paper_venue(api: Api) -> None:
+    resting = {**ORDER, "price": "99", "client_order_id": "e2e-resting"}  # below the ask: it rests
+    assert api.post("/risk/orders", resting, "e2e-cancel-order").status_code == 202
+    assert api.decided("e2e-cancel-order", timeout_s=60)["status"] == "ACCEPTED"
+    cancel = {"venue": "binance", "account": "mm-1", "client_order_id": "e2e-resting"}
+    response = api.post("/risk/cancel-order", cancel, "e2e-cancel")
+    assert response.status_code == 202, response.text
+    assert (response.json()["kind"], response.json()["params"]) == (
+        "CANCEL_ORDER", {"account": "mm-1", "client_order_id": "e2e-resting"})
+    done = api.decided("e2e-cancel")
+    assert (done["status"], done["message"], done["caused"]) == (
+        "ACCEPTED", "cancel of order e2e-resting (BTC/USDT) requested from binance", ["risk:cancel:cmd:e2e-cancel"])
+    serde = default_serde(api.settings)
+    deadline = time.monotonic() + 60
+    mine: list[tuple[str, str | None]] = []
+    while ("OrderCanceled", "USER") not in mine and time.monotonic() < deadline:
+        decoded = (serde.decode(m.value()) for m in read_topic(api.settings, api.settings.topic(topics.ORDERS)))
+        mine = [(s.fullname.rpartition(".")[2], r.get("reason")) for s, r in decoded
+                if r["client_order_id"] == "e2e-resting"]
+        time.sleep(0.2)
+    assert mine == [("OrderAccepted", None), ("OrderCanceled", "USER")]  # the paper venue canceled it
+    assert api.post("/risk/cancel-order", {**cancel, "client_order_id": "no-such"}, "e2e-cancel-2").status_code == 202
+    refused = api.decided("e2e-cancel-2")
+    assert (refused["status"], refused["reason"]) == ("REJECTED", "order-not-open")
 
 
 def test_persist_the_scanner_board_now_and_run_the_daily_job(api: Api) -> None:
@@ -246,7 +275,7 @@ def test_auth_no_key_read_role_and_expired_key_write_nothing(api: Api) -> None:
 def test_schemathesis_over_the_command_operations(api: Api) -> None:
     schema = schemathesis.openapi.from_url(api.base + "/openapi.json")
     operations = [r.ok() for r in schema.get_all_operations() if "/commands" in r.ok().path]
-    assert len(operations) == 8
+    assert len(operations) == 9
     calls = 0
     for operation in operations:
 

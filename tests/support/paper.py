@@ -21,6 +21,13 @@ def approved(t: int, coid: str, side: str, quantity: str, price: str | None = No
                 reference_price="100", notional="100", trading_state="ACTIVE", caused_by=f"{coid}:submitted")
 
 
+def cancel_requested(t: int, coid: str, *, venue: str = "binance", symbol: str = "BTC/USDT", account: str = "mm-1",
+                     key: str = "k1") -> Event:
+    """An OrderCancelRequested as the risk owner writes it for the CANCEL_ORDER command ``cmd:<key>``."""
+    return wire("OrderCancelRequested", event_id=f"risk:cancel:cmd:{key}", event_time=t, account=account, venue=venue,
+                symbol=symbol, client_order_id=coid, requested_by="ops", caused_by=f"cmd:{key}")
+
+
 class Paper:
     """The paper venue's two stages in process (one partition unless told): ``(topic, (schema, record))``
     inputs; returns and keeps the lifecycle events (``trading.orders.v1``), each checked against its contract."""
@@ -50,6 +57,9 @@ class Paper:
     def order(self, *args: Any, **kwargs: Any) -> list[Emit]:
         return self.feed((topics.DECISIONS, approved(*args, **kwargs)))
 
+    def cancel(self, *args: Any, **kwargs: Any) -> list[Emit]:
+        return self.feed((topics.DECISIONS, cancel_requested(*args, **kwargs)))
+
 
 def brief(emits: list[Emit]) -> list[tuple]:
     """(schema, event_time, and the figures that matter) of lifecycle events, for exact comparisons."""
@@ -70,7 +80,7 @@ def brief(emits: list[Emit]) -> list[tuple]:
 
 class ClosedLoop:
     """The risk pipeline and the paper venue in process, wired as the workers are through Kafka: inputs
-    (OrderSubmitted, PriceTick, VenueHealth) go to the risk pipeline and the ticks to the paper venue too;
+    (OrderSubmitted, PriceTick, VenueHealth, Command) go to the risk pipeline and the ticks to the paper venue too;
     every decision goes to the paper venue and every lifecycle event it writes goes back to the risk
     pipeline, at once (first in, first out)."""
 
@@ -82,12 +92,13 @@ class ClosedLoop:
     def feed(self, schema: str, record: Record) -> None:
         queue: deque[tuple[str, str, Record]] = deque()
         topic = topics.TICKS if schema in ("PriceTick", "Heartbeat") else (
-            topics.VENUE_HEALTH if schema == "VenueHealth" else topics.ORDERS)
+            topics.VENUE_HEALTH if schema == "VenueHealth" else
+            topics.RISK_COMMANDS if schema == "Command" else topics.ORDERS)
         queue.append((topic, schema, record))
         while queue:
             topic, schema, record = queue.popleft()
             emitted: list[Emit] = []
-            if topic in (topics.TICKS, topics.VENUE_HEALTH, topics.ORDERS):
+            if topic in (topics.TICKS, topics.VENUE_HEALTH, topics.ORDERS, topics.RISK_COMMANDS):
                 emitted += self.risk.feed(schema, record)
             if topic in (topics.TICKS, topics.DECISIONS):
                 emitted += [e for e in self.paper.run_events([(topic, schema, record)]) if e.topic == topics.ORDERS]

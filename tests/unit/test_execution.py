@@ -289,3 +289,62 @@ async def test_an_order_is_followed_until_its_trades_cover_what_it_filled(exchan
     server.trades_visible = True
     await venue.follow_open()
     assert _kinds(venue) == ["OrderAccepted", "OrderFilled"] and venue.book.open_orders() == []
+
+
+def cancel_request(coid: str) -> dict[str, Any]:
+    return {"event_id": f"risk:cancel:cmd:{coid}", "event_time": 2, "account": "acc", "venue": "binance",
+            "symbol": "BTC/USDT", "client_order_id": coid, "requested_by": "ops", "caused_by": f"cmd:{coid}"}
+
+
+async def test_an_operators_cancel_cancels_the_rest_on_the_exchange_after_its_last_fills(exchange: Any) -> None:
+    server, make = exchange
+    venue = await make()
+    assert await venue.submit(approval("c1", qty="0.5", price="100"), maybe_placed=False)
+    server.fill(venue_client_order_id("acc", "c1"), 0.2, 100.0)  # a partial fill not followed yet
+    assert await venue.cancel(cancel_request("c1"))
+    assert [r for r in server.requests if r.startswith("DELETE")] == ["DELETE /api/v3/order 1"]
+    assert server.orders[0]["status"] == "CANCELED" and server.orders[0]["executedQty"] == "0.20000000"
+    written = [(e.schema, e.record["client_order_id"]) for e in venue.pending]
+    assert written == [("OrderAccepted", "c1"), ("OrderFilled", "c1"), ("OrderCanceled", "c1")]
+    fill, canceled = venue.pending[1].record, venue.pending[2].record
+    assert fill["fill_quantity"] == Decimal("0.2")
+    coid = venue_client_order_id("acc", "c1")
+    assert (canceled["event_id"], canceled["venue_order_id"], canceled["reason"]) == (
+        f"exec:binance:{coid}:canceled", "1", "USER")
+    assert venue.book.open_orders() == []
+    assert await venue.cancel(cancel_request("c1"))  # read again (a restart): done, nothing asked or written
+    assert len([r for r in server.requests if r.startswith("DELETE")]) == 1 and len(venue.pending) == 3
+
+
+async def test_a_cancel_of_a_filled_or_unknown_order_writes_no_cancellation(exchange: Any) -> None:
+    server, make = exchange
+    venue = await make()
+    assert await venue.submit(approval("c2", qty="0.5", price="100"), maybe_placed=False)
+    server.fill(venue_client_order_id("acc", "c2"), 0.5, 100.0)  # filled before the adapter looked
+    assert await venue.cancel(cancel_request("c2"))  # refused by the exchange ("Unknown order sent."): followed
+    assert [(e.schema, e.record["client_order_id"]) for e in venue.pending] == [
+        ("OrderAccepted", "c2"), ("OrderFilled", "c2")]
+    assert not any(e.schema == "VenueHealth" for e in venue.pending)  # a refused cancel is no failed request
+    assert await venue.cancel(cancel_request("never-placed"))  # not this adapter's: nothing asked
+    assert [r for r in server.requests if r.startswith("DELETE")] == ["DELETE /api/v3/order 1"]
+
+
+async def test_a_cancel_that_fails_is_retried(exchange: Any) -> None:
+    server, make = exchange
+    venue = await make()
+    assert await venue.submit(approval("c3"), maybe_placed=False)
+    real = venue.client.cancel_order
+    calls = []
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:  # the first request times out before reaching the exchange
+        calls.append(args)
+        if len(calls) == 1:
+            raise ccxt.RequestTimeout("binance GET timed out")
+        return await real(*args, **kwargs)
+
+    venue.client.cancel_order = flaky
+    assert await venue.cancel(cancel_request("c3"))
+    assert _kinds(venue) == ["OrderAccepted", "VenueHealth", "OrderCanceled"]
+    health = venue.pending[1].record
+    assert (health["probe"], health["ok"]) == ("order", False) and "cancel_order: RequestTimeout" in health["error"]
+    assert len(calls) == 2 and server.orders[0]["status"] == "CANCELED"

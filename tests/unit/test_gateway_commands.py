@@ -51,6 +51,7 @@ def test_an_idempotency_key_is_required_and_plain(client: TestClient, idem: str 
     ("account", "/risk/mode", MODE),
     ("breaker", "/risk/breaker-reset", {"venue": "binance", "breaker": "LATENCY:binance"}),
     ("symbol", "/risk/close-position", {"venue": "binance", "account": "mm-1", "symbol": "BTC/USDT"}),
+    ("client_order_id", "/risk/cancel-order", {"venue": "binance", "account": "mm-1", "client_order_id": "c-1"}),
     ("quantity", "/risk/orders", {"venue": "binance", "account": "mm-1", "symbol": "BTC/USDT", "side": "BUY",
                                   "quantity": "1", "price": "100"}),
 ])

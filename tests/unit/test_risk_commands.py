@@ -13,7 +13,7 @@ from processors import topics
 from processors.risk import AccountVenueConfig, BreakerConfig, GateConfig, InProcessRisk, RiskConfig
 from processors.risk.pipeline import risk_pipelines
 from processors.risk.rekey import InputRouter, input_key, venue_key
-from tests.support.risk_events import T0, Run, S, command, filled, probe, submitted, tick
+from tests.support.risk_events import T0, Run, S, canceled, command, filled, probe, submitted, tick
 
 D = Decimal
 GATE = GateConfig(min_notional=D(10), max_notional=D(5_000), quantity_steps={"BTC/USDT": D("0.001")},
@@ -182,6 +182,46 @@ def test_closing_a_position_is_a_reduce_only_market_order_for_the_opposite_quant
     got = run(command(T0 + 7 * S, "CLOSE_POSITION", "x2", account="mm-2", symbol="BTC/USDT"))
     [approved] = run.records("OrderApproved", got)
     assert (approved["side"], approved["quantity"]) == ("BUY", D("0.500000000000"))
+
+
+def test_cancelling_an_open_order_asks_its_venue_and_keeps_the_reservation_until_it_is_canceled() -> None:
+    run = ready()
+    run(submitted(T0 + S, "c1", "BUY", "0.5", "100"), filled(T0 + 2 * S, "c1", "BUY", "100", "0.2"))
+    funds = run.risk.processor("binance").funds["mm-1"]
+    assert funds.reserved["USDT"] == D("30")  # the unfilled 0.3 x 100
+    got = run(command(T0 + 3 * S, "CANCEL_ORDER", "k1", account="mm-1", client_order_id="c1", actor="alice"))
+    [request] = run.records("OrderCancelRequested", got)
+    assert request == {
+        "event_id": "risk:cancel:cmd:k1", "event_time": T0 + 3 * S, "account": "mm-1", "venue": "binance",
+        "symbol": "BTC/USDT", "client_order_id": "c1", "requested_by": "alice", "caused_by": "cmd:k1",
+    }
+    [emit] = [e for e in got if e.schema == "OrderCancelRequested"]
+    assert (emit.topic, emit.key) == (topics.DECISIONS, "binance:BTC/USDT")  # where the approval went
+    r = result(run, got)
+    assert (r["status"], r["reason"], r["message"], r["caused"]) == (
+        "ACCEPTED", None, "cancel of order c1 (BTC/USDT) requested from binance", ["risk:cancel:cmd:k1"])
+    assert funds.reserved["USDT"] == D("30")  # the order may still fill before the venue cancels it
+    run(canceled(T0 + 4 * S, "c1"))
+    assert funds.reserved["USDT"] == D("0") and "c1" not in funds.orders
+
+
+def test_a_cancel_for_an_order_not_open_is_rejected() -> None:
+    run = ready()
+    run(submitted(T0 + S, "c1", "BUY", "0.5", "100"), filled(T0 + 2 * S, "c1", "BUY", "100", "0.5"))
+    run(submitted(T0 + S, "c2", "BUY", "0.1", "100"), canceled(T0 + 2 * S, "c2"))
+    cases = [
+        ("c1", "mm-1", "order-not-open", "order c1 of mm-1 is not open on binance (unknown or final)"),  # filled
+        ("c2", "mm-1", "order-not-open", "order c2 of mm-1 is not open on binance (unknown or final)"),  # canceled
+        ("nope", "mm-1", "order-not-open", "order nope of mm-1 is not open on binance (unknown or final)"),
+        ("c1", "mm-2", "order-not-open", "order c1 of mm-2 is not open on binance (unknown or final)"),  # not its
+        ("c1", "ghost", "unknown-account", "no account ghost on binance"),
+        ("", "mm-1", "invalid-parameter", "client_order_id is required"),
+    ]
+    for i, (coid, account, reason, message) in enumerate(cases):
+        got = run(command(T0 + 3 * S, "CANCEL_ORDER", f"k{i}", account=account, client_order_id=coid))
+        r = result(run, got)
+        assert (r["status"], r["reason"], r["message"], r["caused"]) == ("REJECTED", reason, message, []), coid
+        assert [e.schema for e in got] == ["CommandResult"]
 
 
 def test_a_halted_close_is_rejected_by_the_gate() -> None:

@@ -12,8 +12,8 @@ from processors import topics
 from processors.risk import RiskConfig
 from processors.risk.config import AccountVenueConfig, GateConfig
 from processors.venue import FeeSchedule, InProcessPaper, PaperVenueConfig
-from tests.support.paper import ClosedLoop, Paper, approved, brief
-from tests.support.risk_events import MS, T0, S, submitted, tick
+from tests.support.paper import ClosedLoop, Paper, approved, brief, cancel_requested
+from tests.support.risk_events import MS, T0, S, command, submitted, tick
 
 D = Decimal
 COID = "o1"
@@ -174,10 +174,15 @@ def test_what_the_rekey_stage_forwards() -> None:
                                   "reason": "PRICE_BAND", "message": None})
     assert run.run_events([(topics.DECISIONS, *decision)]) == []
     assert run.run_events([(topics.TICKS, *tick(T0, 1.0, 2.0, backfill_id="bf-1"))]) == []
-    out = run.run_events([(topics.TICKS, *tick(T0, 1.0, 2.0)), (topics.DECISIONS, *approved(T0, "a", "BUY", "1"))])
+    out = run.run_events([(topics.TICKS, *tick(T0, 1.0, 2.0)), (topics.DECISIONS, *approved(T0, "a", "BUY", "1")),
+                          (topics.DECISIONS, *cancel_requested(T0, "a"))])
     assert [(e.topic, e.key, e.schema) for e in out] == [
         (topics.PAPER_INPUTS, "binance:BTC/USDT", "PriceTick"), (topics.PAPER_INPUTS, "binance:BTC/USDT",
-                                                                 "OrderApproved")]
+                                                                 "OrderApproved"),
+        (topics.PAPER_INPUTS, "binance:BTC/USDT", "OrderCancelRequested"), (topics.ORDERS, "binance:BTC/USDT",
+                                                                        "OrderCanceled")]
+    served = InProcessPaper(PaperVenueConfig(markets={"binance": ["BTC/USDT"]}), 1)
+    assert served.run_events([(topics.DECISIONS, *cancel_requested(T0, "a", venue="kraken"))]) == []
 
 
 def test_a_repeat_of_an_open_order_is_not_a_second_order() -> None:
@@ -189,6 +194,51 @@ def test_a_repeat_of_an_open_order_is_not_a_second_order() -> None:
     assert [x[0] for x in brief(paper.out)] == ["OrderAccepted", "OrderFilled"]
 
 
+def test_a_cancel_of_a_partly_filled_order_cancels_only_the_rest() -> None:
+    paper = Paper(PaperVenueConfig(latency_ms=10, max_fill_quantity=D(1)))
+    paper.order(T0, COID, "BUY", "3", "100")
+    paper.ticks(T0 + S, 99.0, 99.5)  # a taker fill of 1 at the ask
+    got = paper.cancel(T0 + 2 * S, COID)
+    assert brief(got) == [("OrderCanceled", T0 + 2 * S, COID, "USER")]
+    [canceled] = (e.record for e in got)
+    assert canceled == {
+        "event_id": "paper:o1:submitted:canceled", "event_time": T0 + 2 * S, "account": "mm-1", "venue": "binance",
+        "symbol": "BTC/USDT", "client_order_id": COID, "venue_order_id": "paper:o1:submitted", "reason": "USER",
+    }
+    assert got[0].key == "binance:BTC/USDT"
+    assert paper.ticks(T0 + 3 * S, 98.0, 98.5) == []  # the 2 left are gone: no more fills
+    assert brief(paper.out) == [
+        ("OrderAccepted", T0 + 10 * MS, COID),
+        ("OrderFilled", T0 + S, COID, "BUY", "99.500000000000", "1.000000000000", "0.049750000000", "TAKER"),
+        ("OrderCanceled", T0 + 2 * S, COID, "USER"),
+    ]
+    assert paper.cancel(T0 + 4 * S, COID, key="k2") == []  # a second cancel: nothing left to cancel
+
+
+def test_a_cancel_after_the_full_fill_or_of_an_unknown_order_does_nothing() -> None:
+    paper = Paper(PaperVenueConfig(latency_ms=0, time_in_force_s=5))
+    paper.order(T0, COID, "SELL", "1")
+    paper.ticks(T0 + MS, 99.0, 99.5)  # filled completely
+    paper.order(T0, "other", "BUY", "1", "90", account="mm-2")
+    assert paper.cancel(T0 + S, COID) == []  # filled: its final event is already written
+    assert paper.cancel(T0 + S, "nope") == []
+    assert paper.cancel(T0 + S, "other") == []  # another account's order of that id: not this one
+    assert paper.cancel(T0 + S, COID, venue="kraken") == []  # another venue: another key, no such order
+    # the other order is untouched and still expires on its time
+    assert brief(paper.advance(T0 + 10 * S)) == [("OrderCanceled", T0 + 5 * S, "other", "EXPIRED")]
+
+
+def test_a_cancel_before_arrival_cancels_the_order_before_it_is_accepted() -> None:
+    paper = Paper(PaperVenueConfig(latency_ms=100))
+    paper.order(T0, COID, "BUY", "1", "100")
+    assert brief(paper.cancel(T0 + 50 * MS, COID)) == [("OrderCanceled", T0 + 50 * MS, COID, "USER")]
+    assert paper.advance(T0 + S) == []  # never arrives: no OrderAccepted
+    # a cancel at the arrival time comes after the arrival (arrivals due by the request's time first)
+    paper.order(T0 + S, "o2", "BUY", "1", "100")
+    assert brief(paper.cancel(T0 + S + 100 * MS, "o2")) == [
+        ("OrderAccepted", T0 + S + 100 * MS, "o2"), ("OrderCanceled", T0 + S + 100 * MS, "o2", "USER")]
+
+
 SCRIPT = [
     (topics.DECISIONS, approved(T0, "a", "BUY", "3", "100")),
     (topics.DECISIONS, approved(T0 + MS, "b", "SELL", "2")),
@@ -198,6 +248,8 @@ SCRIPT = [
     (topics.TICKS, tick(T0 + 80 * MS, 99.0, 100.0, event_id="t4")),
     (topics.DECISIONS, approved(T0 + S, "c", "BUY", "1", "90")),
     (topics.TICKS, tick(T0 + 2 * S, 99.0, 100.0, event_id="t5")),
+    (topics.DECISIONS, cancel_requested(T0 + 3 * S, "c")),
+    (topics.DECISIONS, cancel_requested(T0 + 3 * S, "a", key="k2")),  # filled: nothing
 ]
 
 
@@ -227,7 +279,7 @@ def test_a_snapshot_midway_continues_exactly() -> None:
         ("OrderFilled", T0 + 80 * MS, "a", "BUY", "100.000000000000", "1.000000000000", "0.010000000000", "MAKER"),
         ("OrderAccepted", T0 + S + 50 * MS, "c"),
         ("OrderFilled", T0 + 2 * S, "a", "BUY", "100.000000000000", "1.000000000000", "0.010000000000", "MAKER"),
-        ("OrderCanceled", T0 + 31 * S + 50 * MS, "c", "EXPIRED"),
+        ("OrderCanceled", T0 + 3 * S, "c", "USER"),  # an operator's cancel before its expiry
     ]
 
 
@@ -276,3 +328,28 @@ def test_orders_go_through_the_gate_the_venue_fills_them_and_positions_follow() 
     assert f"{positions[-1]['fees']:f}" == "0.064006800000"
     assert loop.risk.processor("binance").funds["mm-1"].orders == {}  # the fills released every reservation
     assert not loop.records("BreakerTransition")
+
+
+def test_an_operators_cancel_goes_risk_to_venue_and_releases_what_was_unfilled() -> None:
+    loop = ClosedLoop(loop_config(), PaperVenueConfig(latency_ms=50, max_fill_quantity=D("0.5")))
+    loop.run([
+        tick(T0, 99.99, 100.01),
+        submitted(T0 + S, "buy-1", "BUY", "2", "100.02"),
+        tick(T0 + 2 * S, 99.99, 100.01),  # a taker fill of 0.5 at the ask
+        command(T0 + 3 * S, "CANCEL_ORDER", "k1", account="mm-1", client_order_id="buy-1"),
+        tick(T0 + 4 * S, 99.99, 100.01),  # canceled: no more fills
+        command(T0 + 5 * S, "CANCEL_ORDER", "k2", account="mm-1", client_order_id="buy-1"),  # final by now
+    ])
+    assert [(r["client_order_id"], f"{r['fill_quantity']:f}") for r in loop.records("OrderFilled")] == [
+        ("buy-1", "0.500000000000")]
+    [request] = loop.records("OrderCancelRequested")
+    assert (request["event_id"], request["event_time"], request["symbol"]) == (
+        "risk:cancel:cmd:k1", T0 + 3 * S, "BTC/USDT")
+    [canceled] = loop.records("OrderCanceled")
+    assert (canceled["event_time"], canceled["reason"], canceled["event_id"]) == (
+        T0 + 3 * S, "USER", f"paper:buy-1:submitted:{T0 + S}:canceled")
+    results = [(r["idempotency_key"], r["status"], r["reason"]) for r in loop.records("CommandResult")]
+    assert results == [("k1", "ACCEPTED", None), ("k2", "REJECTED", "order-not-open")]
+    funds = loop.risk.processor("binance").funds["mm-1"]
+    assert funds.orders == {} and funds.reserved["USDT"] == D(0)  # the 1.5 unfilled is released
+    assert funds.balances["BTC"] == D("10.5")

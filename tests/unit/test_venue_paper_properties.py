@@ -1,6 +1,7 @@
 """Properties of the paper venue over generated order flow and ticks (hypothesis): fills never exceed an
 order's quantity, never cross a limit the wrong way, never come before arrival; fees are never negative;
-every order ends at most once; the same input gives the same output; a snapshot anywhere changes nothing."""
+every order ends at most once (an operator's cancel included); the same input gives the same output; a snapshot
+anywhere changes nothing."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from processors import topics
 from processors.venue import PaperVenueConfig
-from tests.support.paper import Paper, approved
+from tests.support.paper import Paper, approved, cancel_requested
 from tests.support.risk_events import MS, T0, tick
 
 D = Decimal
@@ -30,7 +31,12 @@ def flows(draw: st.DrawFn) -> list[tuple[str, tuple]]:
     for i in range(draw(st.integers(1, 40))):
         t += draw(st.integers(-20, 200)) * MS  # times may go back (late ticks, late approvals)
         symbol = draw(st.sampled_from(SYMBOLS))
-        if draw(st.booleans()):
+        placed = [(r["client_order_id"], r["event_time"], r["symbol"]) for _, (schema, r) in events
+                  if schema == "OrderApproved"]
+        if placed and draw(st.integers(0, 4)) == 0:  # an operator's cancel of an earlier order, after its approval
+            coid, approved_at, on = draw(st.sampled_from(placed))
+            events.append((topics.DECISIONS, cancel_requested(max(t, approved_at), coid, symbol=on, key=f"c{i}")))
+        elif draw(st.booleans()):
             limit = draw(st.none() | prices.map(lambda p: f"{p:.2f}"))
             events.append((topics.DECISIONS, approved(t, f"o{i}", draw(st.sampled_from(("BUY", "SELL"))),
                                                       draw(quantities), limit, symbol=symbol)))
@@ -72,6 +78,10 @@ def run(config: PaperVenueConfig, events: list, cut: int | None = None) -> list:
 def test_fills_are_bounded_by_the_order_and_its_limit(config: PaperVenueConfig, events: list) -> None:
     out = run(config, events)
     orders = {r["client_order_id"]: r for topic, (schema, r) in events if schema == "OrderApproved"}
+    cancels: dict[str, set[int]] = defaultdict(set)
+    for _, (schema, r) in events:
+        if schema == "OrderCancelRequested":
+            cancels[r["client_order_id"]].add(r["event_time"])
     filled: dict[str, Decimal] = defaultdict(D)
     ended: dict[str, int] = defaultdict(int)
     accepted: set[str] = set()
@@ -99,6 +109,8 @@ def test_fills_are_bounded_by_the_order_and_its_limit(config: PaperVenueConfig, 
             assert e.schema in ("OrderCanceled", "OrderRejected")
             if e.schema == "OrderRejected":
                 assert r["reason"] == "UNKNOWN_SYMBOL" and config.markets and r["symbol"] != "BTC/USDT"
+            elif r["reason"] == "USER":
+                assert r["event_time"] in cancels[r["client_order_id"]]
             else:
                 assert r["event_time"] == arrival + config.time_in_force_us
     assert all(n <= 1 for n in ended.values())
