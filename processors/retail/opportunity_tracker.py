@@ -61,6 +61,7 @@ class OpportunityTracker(KeyedProcessor):
         self.config = config or RetailConfig()
         self.live = False
         self.asserted_at: int | None = None
+        self.last_opened: str | None = None  # the id the last opportunity would have had from its quotes
         self.match_score = 0.0
         # the latest quote of each side (attributes, not a dict: one container less per matched pair)
         self.quote_a: Record | None = None
@@ -153,6 +154,12 @@ class OpportunityTracker(KeyedProcessor):
         glitch_kinds = sorted(set(gk_buy) | set(gk_sell)) if gk_buy or gk_sell else []
         if self.open is None:
             oid = opportunity_id(self.key, q_buy["event_id"], q_sell["event_id"])
+            if oid == self.last_opened:
+                # reopened on the very quotes it last opened on (the match was retracted and asserted again
+                # with no newer quote): the event time makes the id new. Quote ids only move forward, so only
+                # the last opening can collide.
+                oid = opportunity_id(self.key, q_buy["event_id"], f"{q_sell['event_id']}\n{t}")
+            self.last_opened = opportunity_id(self.key, q_buy["event_id"], q_sell["event_id"])
             self.open = {"id": oid, "revision": 0, "buy": buy, "opened_at": t, "validations": 0}
         else:
             o = self.open
@@ -283,6 +290,7 @@ class OpportunityTracker(KeyedProcessor):
             "quotes": {side: q for side, q in (("a", self.quote_a), ("b", self.quote_b)) if q is not None},
             "history": {"a": [list(x) for x in self.history_a], "b": [list(x) for x in self.history_b]},
             "open": None if self.open is None else dict(self.open),
+            "last_opened": self.last_opened,
         }
 
     @classmethod
@@ -296,4 +304,5 @@ class OpportunityTracker(KeyedProcessor):
         proc.history_a = tuple((x[0], x[1]) for x in state["history"]["a"])
         proc.history_b = tuple((x[0], x[1]) for x in state["history"]["b"])
         proc.open = None if state["open"] is None else dict(state["open"])
+        proc.last_opened = state.get("last_opened")  # absent from snapshots written before it existed
         return proc

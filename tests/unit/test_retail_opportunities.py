@@ -280,3 +280,28 @@ def test_the_days_opportunities_encode(day: list[dict[str, Any]], tmp_path: Path
     for o in of(out, "ArbitrageOpportunity"):
         assert o["margin_clp"] == o["sell_price"] - o["buy_price"] >= 5_000
         assert o["margin_clp"] * 100 >= 5 * o["buy_price"]
+
+
+def test_an_opportunity_reopened_on_the_same_quotes_gets_a_new_id() -> None:
+    """A match retracted and asserted again with no newer quote (a retailer's duplicate listings can make a
+    match come and go) reopens its opportunity on the quotes it first opened on: the reopening must not repeat
+    the first opportunity's event ids (found by the scale-out test: 15 event ids twice over three days)."""
+    from processors.retail import OpportunityTracker
+
+    [match] = [e.record for e in run_retail(pair(10_000, 20_000)) if e.schema == "ProductMatch"]
+    tracker = OpportunityTracker(MID)
+    first = tracker.on_event("ProductMatch", match)
+    retracted = {"event_id": "pmr:1", "event_time": match["event_time"] + HOUR, "match_id": MID,
+                 "reason": "listing_withdrawn"}
+    closed = tracker.on_event("ProductMatchRetracted", retracted)
+    again = {**match, "event_id": "pm:again", "event_time": match["event_time"] + 2 * HOUR}
+    restored = OpportunityTracker.restore(MID, json.loads(json.dumps(tracker.snapshot())))
+    reopened = restored.on_event("ProductMatch", again)
+    [opened] = [e.record for e in first if e.schema == "ArbitrageOpportunity"]
+    [reopen] = [e.record for e in reopened if e.schema == "ArbitrageOpportunity"]
+    assert [e.schema for e in closed] == ["ArbitrageOpportunityClosed"]
+    assert opened["event_id"] == opportunity_id(MID, f"norm:falabella:1:{T0}", f"norm:ripley:2:{T0 + 1}")
+    assert reopen["event_id"] == opportunity_id(MID, f"norm:falabella:1:{T0}",
+                                                f"norm:ripley:2:{T0 + 1}\n{again['event_time']}")
+    ids = [e.record["event_id"] for e in (*first, *closed, *reopened)]
+    assert len(ids) == len(set(ids))
