@@ -52,7 +52,7 @@ from streams.execution.orders import (
 )
 from streams.feeds.ccxt_feed import ccxt_client, credentials
 from streams.feeds.core import Backoff, FeedEvent, venue_health
-from streams.feeds.writer import FeedWriter
+from streams.feeds.writer import FeedWriter, tail_messages
 
 log = structlog.get_logger("mercado.venue")
 
@@ -326,7 +326,7 @@ class ExecutionRunner:
 
     def recover(self, writer: FeedWriter) -> None:
         """Reads back the records this venue's adapter wrote (the last ``recover_tail`` of each partition)."""
-        from confluent_kafka import Consumer, TopicPartition
+        from confluent_kafka import Consumer
 
         from streams.kafka.clients import consumer_config
 
@@ -335,22 +335,11 @@ class ExecutionRunner:
         consumer = Consumer(consumer_config(self.settings, f"{self.group_id}-recover"))
         prefix = f"exec:{self.venue.venue}:"
         try:
-            for partition in sorted(consumer.list_topics(name, timeout=30).topics[name].partitions):
-                lo, hi = consumer.get_watermark_offsets(TopicPartition(name, partition), timeout=30)
-                if hi <= lo:
-                    continue
-                consumer.assign([TopicPartition(name, partition, max(lo, hi - self.recover_tail))])
-                done = False
-                while not done:
-                    for msg in consumer.consume(1000, 2.0) or [None]:
-                        if msg is None or (msg.error() and msg.error().code() == -191):  # _PARTITION_EOF
-                            done = True
-                            break
-                        if msg.error() or msg.value() is None:
-                            continue
-                        schema, record = serde.decode(msg.value())
-                        if record.get("event_id", "").startswith(prefix):
-                            self.venue.book.restore(schema.fullname.rpartition(".")[2], record)
+            partitions = sorted(consumer.list_topics(name, timeout=30).topics[name].partitions)
+            for msg in tail_messages(consumer, name, partitions, self.recover_tail):
+                schema, record = serde.decode(msg.value())
+                if record.get("event_id", "").startswith(prefix):
+                    self.venue.book.restore(schema.fullname.rpartition(".")[2], record)
         finally:
             consumer.close()
 

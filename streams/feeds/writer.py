@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -261,7 +261,7 @@ class FeedWriter:
         """The ``(trade id, event time)`` of the last ticks already written for each ``venue:symbol`` key, from
         the last ``tail`` committed messages of its partition: a restarted feed remembers them, so a REST
         page it fetches again is not written twice."""
-        from confluent_kafka import Consumer, TopicPartition
+        from confluent_kafka import Consumer
 
         from streams.kafka.clients import consumer_config
 
@@ -274,27 +274,15 @@ class FeedWriter:
             count = len(meta.partitions)
             wanted = {partition_of(k, count) for k in keys}
             serde = self.doors[topics.TICKS].serde
-            for partition in sorted(wanted):
-                lo, hi = consumer.get_watermark_offsets(TopicPartition(name, partition), timeout=10)
-                if hi <= lo:
-                    continue
-                consumer.assign([TopicPartition(name, partition, max(lo, hi - tail))])
-                done = False
-                while not done:
-                    for msg in consumer.consume(1000, 2.0) or [None]:
-                        if msg is None or (msg.error() and msg.error().code() == -191):  # _PARTITION_EOF
-                            done = True
-                            break
-                        if msg.error() or msg.value() is None:
-                            continue
-                        key = (msg.key() or b"").decode()
-                        if key in out:
-                            schema, record = serde.decode(msg.value())
-                            if schema.fullname.endswith("PriceTick"):
-                                prefix = f"{key}:"
-                                event_id = record["event_id"]
-                                if event_id.startswith(prefix):
-                                    out[key].append((event_id[len(prefix):], record["event_time"]))
+            for msg in tail_messages(consumer, name, sorted(wanted), tail):
+                key = (msg.key() or b"").decode()
+                if key in out:
+                    schema, record = serde.decode(msg.value())
+                    if schema.fullname.endswith("PriceTick"):
+                        prefix = f"{key}:"
+                        event_id = record["event_id"]
+                        if event_id.startswith(prefix):
+                            out[key].append((event_id[len(prefix):], record["event_time"]))
         finally:
             consumer.close()
         return out
@@ -303,3 +291,25 @@ class FeedWriter:
 def now_us() -> int:
     return time.time_ns() // 1000
 
+
+def tail_messages(consumer: Any, name: str, partitions: Iterable[int], tail: int) -> Iterator[Any]:
+    """The last ``tail`` messages of each of ``partitions`` of topic ``name`` with a value, partition by
+    partition: what a restarted door reads back of what it wrote (the feeds' recent trade ids, the venue
+    adapter's order records). Ends a partition at its end (``enable.partition.eof``) or after 2 s without
+    a message."""
+    from confluent_kafka import TopicPartition
+
+    for partition in partitions:
+        lo, hi = consumer.get_watermark_offsets(TopicPartition(name, partition), timeout=30)
+        if hi <= lo:
+            continue
+        consumer.assign([TopicPartition(name, partition, max(lo, hi - tail))])
+        done = False
+        while not done:
+            for msg in consumer.consume(1000, 2.0) or [None]:
+                if msg is None or (msg.error() and msg.error().code() == -191):  # _PARTITION_EOF
+                    done = True
+                    break
+                if msg.error() or msg.value() is None:
+                    continue
+                yield msg
