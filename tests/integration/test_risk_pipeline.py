@@ -93,7 +93,8 @@ def test_defaults_are_the_seeds_thresholds() -> None:
 def test_the_risk_schemas_load() -> None:
     schemas = load_directory(SCHEMA_DIR)
     names = {s.name for s in schemas if s.domain == "risk"}
-    assert names == {"BreakerTransition", "TradingState", "TradingStateChanged", "OrderApproved", "PositionUpdate"}
+    assert names == {"BreakerTransition", "TradingState", "TradingStateChanged", "OrderApproved", "PositionUpdate",
+                     "OrderCancelRequested"}
     assert all(schemas[n].fullname == f"mercado.risk.{n}" for n in names)
 
 

@@ -190,8 +190,8 @@ def test_the_risk_record_types_have_tables_and_the_order_lifecycle_rest_is_ignor
     }
     assert load_ignored(MAPPING_FILE, RISK_MAPPING_FILE) == Ignored(
         records=frozenset({"mercado.trading.OrderSubmitted", "mercado.trading.OrderAccepted",
-                           "mercado.trading.OrderCanceled"}),
-        topics=frozenset({"risk.inputs.v1"}),
+                           "mercado.trading.OrderCanceled", "mercado.risk.OrderCancelRequested"}),
+        topics=frozenset({"risk.inputs.v1", "paper.inputs.v1"}),
     )  # fmt: skip
     assert default_topics(load_mappings(MAPPING_FILE, RISK_MAPPING_FILE)) == [
         "md.bars.v1", "md.gaps.v1", "md.indicators.v1", "md.quality.v1", "md.late-ticks.v1", "md.alerts.v1",
