@@ -153,13 +153,13 @@ class OpportunityTracker(KeyedProcessor):
         gk_buy, gk_sell = q_buy["glitch_kinds"], q_sell["glitch_kinds"]
         glitch_kinds = sorted(set(gk_buy) | set(gk_sell)) if gk_buy or gk_sell else []
         if self.open is None:
-            oid = opportunity_id(self.key, q_buy["event_id"], q_sell["event_id"])
-            if oid == self.last_opened:
+            oid = from_quotes = opportunity_id(self.key, q_buy["event_id"], q_sell["event_id"])
+            if from_quotes == self.last_opened:
                 # reopened on the very quotes it last opened on (the match was retracted and asserted again
                 # with no newer quote): the event time makes the id new. Quote ids only move forward, so only
                 # the last opening can collide.
                 oid = opportunity_id(self.key, q_buy["event_id"], f"{q_sell['event_id']}\n{t}")
-            self.last_opened = opportunity_id(self.key, q_buy["event_id"], q_sell["event_id"])
+            self.last_opened = from_quotes
             self.open = {"id": oid, "revision": 0, "buy": buy, "opened_at": t, "validations": 0}
         else:
             o = self.open
