@@ -50,7 +50,6 @@ from streams.config import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "bench-read-key"
-TICKS_CHANNEL, BARS_CHANNEL = "ticks:sim:BENCH", "bars:sim:BENCH:1"
 
 
 # --------------------------------------------------------------------------- the raw baseline's process
@@ -68,16 +67,21 @@ def raw_server(port: int) -> None:
     names = [settings.topic(topics.TICKS), settings.topic(topics.BARS)]
     clients: set[Any] = set()
 
-    async def handler(ws: Any) -> None:
+    by_symbol: dict[str, set[Any]] = {}
+
+    async def handler(ws: Any) -> None:  # the path names the symbol the client follows (its ticks and bars)
+        listeners = by_symbol.setdefault(ws.request.path.strip("/"), set())
         clients.add(ws)
+        listeners.add(ws)
         try:
             await ws.wait_closed()
         finally:
             clients.discard(ws)
+            listeners.discard(ws)
 
-    def send(batch: list[str]) -> None:
-        for text in batch:
-            broadcast(clients, text)
+    def send(batch: list[tuple[str, str]]) -> None:
+        for symbol, text in batch:
+            broadcast(by_symbol.get(symbol, ()), text)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -93,12 +97,13 @@ def raw_server(port: int) -> None:
                 for msg in consumer.consume(2000, 0.05):
                     if msg.error() is None:
                         schema, record = serde.decode(msg.value())
-                        batch.append(orjson.dumps({"channel": schema.name, "data": record}, default=str).decode())
+                        text = orjson.dumps({"channel": schema.name, "data": record}, default=str).decode()
+                        batch.append((record["symbol"], text))
                 if batch:
                     loop.call_soon_threadsafe(send, batch)
             consumer.close()
 
-        async with serve(handler, "127.0.0.1", port, max_queue=None):
+        async with serve(handler, "127.0.0.1", port, max_queue=None, compression=None):  # as the gateway
             thread = threading.Thread(target=consume, daemon=True)
             thread.start()
             print("ready", flush=True)
@@ -110,20 +115,30 @@ def raw_server(port: int) -> None:
 
 
 # --------------------------------------------------------------------------- load
-def tick(i: int, now_us: int) -> dict[str, Any]:
-    return {"event_id": f"sim:BENCH:{i}", "event_time": now_us, "venue": "sim", "symbol": "BENCH", "bid": 100.0,
+def symbol_of(k: int, symbols: int) -> str:
+    """The symbol of tick / client ``k`` when the load is spread over ``symbols`` symbols."""
+    return "BENCH" if symbols == 1 else f"BENCH{k % symbols}"
+
+
+def channels_of(symbol: str) -> list[str]:
+    return [f"ticks:sim:{symbol}", f"bars:sim:{symbol}:1"]
+
+
+def tick(i: int, now_us: int, symbol: str = "BENCH") -> dict[str, Any]:
+    return {"event_id": f"sim:{symbol}:{i}", "event_time": now_us, "venue": "sim", "symbol": symbol, "bid": 100.0,
             "ask": 100.5, "last": 100.25, "volume": 1.0, "sequence": i, "backfill_id": None}  # fmt: skip
 
 
-def bar(i: int, now_us: int) -> dict[str, Any]:
-    return {"event_id": f"bar:sim:BENCH:1:{i}", "event_time": now_us, "venue": "sim", "symbol": "BENCH",
+def bar(i: int, now_us: int, symbol: str = "BENCH") -> dict[str, Any]:
+    return {"event_id": f"bar:sim:{symbol}:1:{i}", "event_time": now_us, "venue": "sim", "symbol": symbol,
             "interval_s": 1, "start": now_us - 1_000_000, "end": now_us, "open": 100.0, "high": 101.0, "low": 99.0,
             "close": 100.5, "volume": 10.0, "vwap": 100.2, "tick_count": 10, "price_source": "LAST",
             "session": "24x7", "revision": 0, "first_tick_id": "a", "last_tick_id": "b"}  # fmt: skip
 
 
-def produce(settings: Settings, rate: int, seconds: float, sent: dict[str, int]) -> float:
-    """Ticks at ``rate``/s and a Bar per second; ``sent[event_id]`` = produce time (ns). Returns the duration."""
+def produce(settings: Settings, rate: int, seconds: float, sent: dict[str, int], symbols: int = 1) -> float:
+    """Ticks at ``rate``/s (round robin over ``symbols`` symbols) and a Bar per symbol per second;
+    ``sent[event_id]`` = produce time (ns). Returns the duration."""
     from confluent_kafka import Producer
 
     from streams.codec.serde import AvroSerde
@@ -146,39 +161,42 @@ def produce(settings: Settings, rate: int, seconds: float, sent: dict[str, int])
         if delay > 0:
             time.sleep(delay)
         now = time.time_ns()
-        record = tick(i, now // 1000)
+        symbol = symbol_of(i, symbols)
+        record = tick(i, now // 1000, symbol)
         sent[record["event_id"]] = now
-        producer.produce(tick_topic, enc_tick(record), b"sim:BENCH")
+        producer.produce(tick_topic, enc_tick(record), f"sim:{symbol}".encode())
         if time.perf_counter() - started >= next_bar:
-            b = bar(int(next_bar), now // 1000)
-            sent[b["event_id"]] = time.time_ns()
-            producer.produce(bar_topic, enc_bar(b), b"sim:BENCH")
+            for j in range(symbols):
+                symbol = symbol_of(j, symbols)
+                b = bar(int(next_bar), now // 1000, symbol)
+                sent[b["event_id"]] = time.time_ns()
+                producer.produce(bar_topic, enc_bar(b), f"sim:{symbol}".encode())
             next_bar += 1
         producer.poll(0)
     producer.flush(30)
     return time.perf_counter() - started
 
 
-async def clients_run(url: str, n: int, gateway: bool, settings: Settings, rate: int, seconds: float,
-                      on_connected: Any = None) -> dict[str, Any]:  # fmt: skip
+async def _clients(url: str, ks: range, gateway: bool, symbols: int) -> list[list[tuple[str, int]]]:
+    """Clients ``ks`` (client k follows symbol ``symbol_of(k)``): connect, say "connected" on stdout, read until
+    a line on stdin, then return what each received: (event id, receive time ns)."""
     from websockets.asyncio.client import connect
 
-    received: list[list[tuple[str, int]]] = [[] for _ in range(n)]
+    received: list[list[tuple[str, int]]] = [[] for _ in ks]
     sockets = []
-    for _ in range(n):
-        ws = await connect(url, additional_headers={"Authorization": f"Bearer {KEY}"}, max_queue=None,
-                           open_timeout=60)  # fmt: skip
+    for k in ks:
+        symbol = symbol_of(k, symbols)
+        ws = await connect(url if gateway else f"{url}/{symbol}", max_queue=None, open_timeout=60,
+                           additional_headers={"Authorization": f"Bearer {KEY}"})  # fmt: skip
         if gateway:
             await ws.recv()  # welcome
-            await ws.send(orjson.dumps({"op": "subscribe", "channels": [TICKS_CHANNEL, BARS_CHANNEL]}).decode())
+            await ws.send(orjson.dumps({"op": "subscribe", "channels": channels_of(symbol)}).decode())
             await ws.recv()
             await ws.recv()  # two snapshots
         sockets.append(ws)
-    if on_connected:
-        on_connected()
+    print("connected", flush=True)
 
-    async def reader(k: int, ws: Any) -> None:
-        out = received[k]
+    async def reader(out: list[tuple[str, int]], ws: Any) -> None:
         try:
             async for text in ws:
                 m = orjson.loads(text)
@@ -188,13 +206,42 @@ async def clients_run(url: str, n: int, gateway: bool, settings: Settings, rate:
         except Exception:  # noqa: BLE001 — closed at the end
             return
 
-    tasks = [asyncio.create_task(reader(k, ws)) for k, ws in enumerate(sockets)]
-    sent: dict[str, int] = {}
-    duration = await asyncio.to_thread(produce, settings, rate, seconds, sent)
-    await asyncio.sleep(3)  # stragglers
+    tasks = [asyncio.create_task(reader(out, ws)) for out, ws in zip(received, sockets, strict=True)]
+    await asyncio.to_thread(sys.stdin.readline)
     for ws in sockets:
         await ws.close()
     await asyncio.gather(*tasks, return_exceptions=True)
+    return received
+
+
+def clients_child(url: str, first: int, n: int, gateway: bool, symbols: int) -> None:
+    received = asyncio.run(_clients(url, range(first, first + n), gateway, symbols))
+    sys.stdout.write(orjson.dumps(received).decode() + "\n")
+    sys.stdout.flush()
+
+
+def clients_run(url: str, n: int, gateway: bool, settings: Settings, rate: int, seconds: float, *, symbols: int = 1,
+                procs: int = 1, on_connected: Any = None) -> dict[str, Any]:  # fmt: skip
+    """``n`` clients in ``procs`` processes of their own (the clients' parsing is not this process's, nor one
+    core's, bottleneck); the load is produced from here once all are connected."""
+    children, first = [], 0
+    for p in range(procs):
+        count = n // procs + (p < n % procs)
+        argv = [sys.executable, "-m", "bench.gateway", "--clients-child", url, str(first), str(count),
+                str(int(gateway)), str(symbols)]  # fmt: skip
+        children.append(subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+        first += count
+    for child in children:
+        assert child.stdout is not None and child.stdout.readline().strip() == "connected", "a client process failed"
+    if on_connected:
+        on_connected()
+    sent: dict[str, int] = {}
+    duration = produce(settings, rate, seconds, sent, symbols)
+    time.sleep(3)  # stragglers
+    received: list[list[tuple[str, int]]] = []
+    for child in children:
+        out, _ = child.communicate("stop\n", timeout=120)
+        received.extend(orjson.loads(out.strip().splitlines()[-1]))
     ticks_ms, bars_ms, counts = [], [], []
     for per_client in received:
         got = 0
@@ -205,10 +252,12 @@ async def clients_run(url: str, n: int, gateway: bool, settings: Settings, rate:
             (bars_ms if event_id.startswith("bar:") else ticks_ms).append((at - t0) / 1e6)
             got += not event_id.startswith("bar:")
         counts.append(got)
-    expected = int(rate * seconds)
+    total = int(rate * seconds)
+    expected = [len(range(k % symbols, total, symbols)) for k in range(n)]  # the ticks of client k's symbol
     return {
         "ticks_ms": ticks_ms, "bars_ms": bars_ms, "duration": duration,
-        "messages": sum(len(r) for r in received), "starved": sum(c < 0.9 * expected for c in counts),
+        "messages": sum(len(r) for r in received),
+        "starved": sum(c < 0.9 * e for c, e in zip(counts, expected, strict=True)),
     }  # fmt: skip
 
 
@@ -274,7 +323,19 @@ def main() -> None:
     parser.add_argument("--http-rate", type=int, default=50)
     parser.add_argument("--http-seconds", type=float, default=5)
     parser.add_argument("--no-http", action="store_true")
+    parser.add_argument(
+        "--symbols",
+        type=int,
+        default=1,
+        help="ticks spread round robin over this many symbols; client k follows symbol k mod N",
+    )
+    parser.add_argument("--client-procs", type=int, default=2, help="processes the clients run in")
+    parser.add_argument("--clients-child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.clients_child:
+        url, first, n, gateway, symbols = args.clients_child
+        clients_child(url, int(first), int(n), gateway == "1", int(symbols))
+        return
     if args.raw:
         raw_server(args.port)
         return
@@ -291,14 +352,28 @@ def main() -> None:
            "MERCADO_KAFKA_BOOTSTRAP": settings.bootstrap()}  # fmt: skip
     database = None
     prefixes = [run]  # topics this run creates, deleted at the end
-    out: dict[str, Any] = {"bench": "gateway", "clients": args.clients, "ticks_per_s": args.rate}
+    out: dict[str, Any] = {
+        "bench": "gateway",
+        "clients": args.clients,
+        "ticks_per_s": args.rate,
+        "symbols": args.symbols,
+    }
     try:
         # baseline
         port = free_port()
         raw = subprocess.Popen([sys.executable, "-m", "bench.gateway", "--raw", "--port", str(port)], cwd=ROOT,
                                env=env, stdout=subprocess.PIPE, text=True)  # fmt: skip
         assert raw.stdout is not None and raw.stdout.readline().strip() == "ready"
-        r = asyncio.run(clients_run(f"ws://127.0.0.1:{port}", args.clients, False, settings, args.rate, args.seconds))
+        r = clients_run(
+            f"ws://127.0.0.1:{port}",
+            args.clients,
+            False,
+            settings,
+            args.rate,
+            args.seconds,
+            symbols=args.symbols,
+            procs=args.client_procs,
+        )
         raw.send_signal(signal.SIGTERM)
         raw.wait(30)
         # candidate (+ the database for the HTTP part)
@@ -318,8 +393,9 @@ def main() -> None:
             wait_http(f"http://127.0.0.1:{port}/api/v1/system/ping", api)
             time.sleep(2)  # the push consumer's assignment
             idle: list[float] = []
-            g = asyncio.run(clients_run(f"ws://127.0.0.1:{port}/api/v1/ws", args.clients, True, settings, args.rate,
-                                        args.seconds, on_connected=lambda: idle.append(rss_mb(api.pid))))  # fmt: skip
+            g = clients_run(f"ws://127.0.0.1:{port}/api/v1/ws", args.clients, True, settings, args.rate, args.seconds,
+                            symbols=args.symbols, procs=args.client_procs,
+                            on_connected=lambda: idle.append(rss_mb(api.pid)))  # fmt: skip
             out["rss_mb_idle"] = round(idle[0], 1)
             out["rss_mb"] = round(rss_mb(api.pid), 1)
             if not args.no_http:

@@ -44,8 +44,10 @@ def api(
     import uvicorn
 
     if workers > 1:
-        uvicorn.run("gateway.serve:app", host=g.host, port=g.port, workers=workers, log_level="info")
+        uvicorn.run("gateway.serve:app", host=g.host, port=g.port, workers=workers, log_level="info",
+                    ws_per_message_deflate=g.ws_compression)  # fmt: skip
     else:
         from gateway.app import create_app
 
-        uvicorn.run(create_app(settings), host=g.host, port=g.port, log_level="info")
+        uvicorn.run(create_app(settings), host=g.host, port=g.port, log_level="info",
+                    ws_per_message_deflate=g.ws_compression)  # fmt: skip

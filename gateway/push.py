@@ -145,6 +145,8 @@ class Client:
         self.channels: set[str] = set()
         self.conflations = 0
         self.sent = 0
+        self.clock = time.monotonic
+        self.last_sent = self.clock()
 
     def offer(self, channel: str, text: str, *, force: bool = False) -> None:
         if len(self.outbox) >= self.cap and not force:
@@ -161,19 +163,16 @@ class Client:
         self.wake.set()
 
     async def pump(self) -> None:
-        """Sends the outbox in order; a heartbeat after ``heartbeat_s`` of silence."""
+        """Sends the outbox in order (a silent client's heartbeat comes from ``PushHub.heartbeats``)."""
         send = self.websocket.send_text
         while True:
-            try:
-                await asyncio.wait_for(self.wake.wait(), self.heartbeat_s)
-            except TimeoutError:
-                await send(dumps({"type": "heartbeat", "time_us": time.time_ns() // 1000}))
-                continue
+            await self.wake.wait()
             self.wake.clear()
             while self.outbox:
                 _channel, text = self.outbox.popleft()
                 await send(text)
                 self.sent += 1
+            self.last_sent = self.clock()
 
 
 def route(topic: str, schema: str, record: dict[str, Any]) -> Iterable[tuple[str, str | None, dict[str, Any] | None]]:
@@ -211,6 +210,7 @@ class PushHub:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._beats: asyncio.Task[None] | None = None
         self.missing_topics: list[str] = []
         self.db: Any = None  # gateway.db.Database: snapshots of channels this process has not seen yet
         self.board: dict[bytes, dict[str, Any]] | None = None  # scanner.results.v1: key -> its last ScanResult
@@ -221,9 +221,12 @@ class PushHub:
         self._loop = asyncio.get_running_loop()
         self._thread = threading.Thread(target=self._consume, name="mercado-api-push", daemon=True)
         self._thread.start()
+        self._beats = asyncio.create_task(self.heartbeats())
 
     async def stop(self) -> None:
         self._stop.set()
+        if self._beats is not None:
+            self._beats.cancel()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 30)
 
@@ -277,6 +280,7 @@ class PushHub:
             while not self._stop.is_set() and consumer is not None:
                 batch = []
                 board: list[tuple[bytes, dict[str, Any] | None]] = []
+                kept = []
                 for msg in consumer.consume(2000, 0.05):
                     err = msg.error()
                     if err is not None:
@@ -285,14 +289,18 @@ class PushHub:
                         continue
                     if is_marker(msg.value(), msg.headers()):
                         continue
-                    if msg.value() is None:  # a tombstone: only the board's mean something
-                        if msg.topic() == results:
-                            board.append((msg.key(), None))
+                    if msg.value() is not None or msg.topic() == results:  # a tombstone means something there only
+                        kept.append(msg)
+                # a fetch's values decoded together (column-wise per schema: ~4x faster than one by one)
+                decoded = iter(serde.decode_many([m.value() for m in kept if m.value() is not None]))
+                for msg in kept:
+                    if msg.value() is None:  # the board's tombstone, in its place among the board's records
+                        board.append((msg.key(), None))
                         continue
-                    try:
-                        schema, record = serde.decode(msg.value())
-                    except DecodeError:  # the sink dead-letters it; push skips it
+                    one = next(decoded)
+                    if isinstance(one, DecodeError):  # the sink dead-letters it; push skips it
                         continue
+                    schema, record = one
                     if msg.topic() == results:
                         board.append((msg.key(), record))
                     else:
@@ -308,6 +316,22 @@ class PushHub:
                 consumer.close()
 
     # ------------------------------------------------------------------ on the event loop
+    async def heartbeats(self) -> None:
+        """Offers a heartbeat to each client silent for ``heartbeat_s`` (checked 4 times per period). One timer
+        for all: a wait with a timeout in every client's sender made a task per wake (~8 % of the CPU under
+        load)."""
+        while True:
+            await asyncio.sleep(self.settings.gateway.heartbeat_s / 4)
+            self.beat(time.monotonic())
+
+    def beat(self, now: float) -> None:
+        text = None
+        for client in self.clients:
+            if now - client.last_sent >= client.heartbeat_s and not client.outbox:
+                text = text or dumps({"type": "heartbeat", "time_us": time.time_ns() // 1000})
+                client.last_sent = now
+                client.offer("_heartbeat", text, force=True)
+
     def load_board(self, board: dict[bytes, dict[str, Any]]) -> None:
         self.board, self.board_error = board, None
 

@@ -17,7 +17,9 @@ from tests.support.sink import free_port
 def serving(app: FastAPI, timeout_s: float = 30.0) -> Iterator[str]:
     """Yields the base URL (``http://127.0.0.1:<port>``) while the app serves; stops it after."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio")
+    compression = app.state.settings.gateway.ws_compression  # as `mercado api` serves it
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio",
+                            ws_per_message_deflate=compression)  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="api-under-test", daemon=True)
     thread.start()

@@ -116,18 +116,37 @@ def test_a_slow_clients_outbox_conflates_to_the_latest_per_channel() -> None:
     assert latest == {"bars:binance:BTC/USDT:60": 50, "bars:binance:ETH/USDT:60": 50}
 
 
-def test_the_pump_sends_in_order_and_heartbeats_when_idle() -> None:
-    async def run() -> list[dict[str, Any]]:
-        c = Client(FakeSocket(), 100, heartbeat_s=0.05)  # type: ignore[arg-type]
-        task = asyncio.create_task(c.pump())
-        c.offer("x", '{"n": 1}')
-        c.offer("x", '{"n": 2}')
-        await asyncio.sleep(0.12)
-        task.cancel()
-        return c.websocket.sent  # type: ignore[attr-defined,no-any-return]
+def test_the_pump_sends_in_order_and_the_hub_heartbeats_a_silent_client_only() -> None:
+    now = [100.0]  # the clients' clock, moved by the test
 
-    sent = asyncio.run(run())
-    assert sent[:2] == [{"n": 1}, {"n": 2}] and sent[2]["type"] == "heartbeat"
+    async def settle() -> None:  # the pumps send what was offered
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+    async def run() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        h = hub()
+        quiet, busy = (Client(FakeSocket(), 100, heartbeat_s=1.0) for _ in range(2))  # type: ignore[arg-type]
+        for c in (quiet, busy):
+            c.clock = lambda: now[0]
+            c.last_sent = now[0]
+        h.clients.update({quiet, busy})
+        tasks = [asyncio.create_task(c.pump()) for c in (quiet, busy)]
+        quiet.offer("x", '{"n": 1}')
+        quiet.offer("x", '{"n": 2}')
+        await settle()
+        for n in range(5):  # every 0.5 s busy sends and the hub checks: quiet is silent at +1.0 and +2.0
+            now[0] += 0.5
+            busy.offer("y", orjson.dumps({"m": n}).decode())
+            await settle()
+            h.beat(now[0])
+            await settle()
+        for task in tasks:
+            task.cancel()
+        return quiet.websocket.sent, busy.websocket.sent  # type: ignore[attr-defined]
+
+    quiet, busy = asyncio.run(run())
+    assert quiet[:2] == [{"n": 1}, {"n": 2}] and [m["type"] for m in quiet[2:]] == ["heartbeat", "heartbeat"]
+    assert busy == [{"m": n} for n in range(5)]
 
 
 @pytest.mark.parametrize(
