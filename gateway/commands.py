@@ -43,7 +43,8 @@ from streams.kafka.headers import PRODUCED_AT_HEADER
 
 #: the owner of each command kind, and its command topic
 OWNER_TOPICS = {"risk": topics.RISK_COMMANDS, "recommendations": topics.RECO_COMMANDS,
-                "scanner": topics.SCAN_SNAPSHOTS}  # the scanner's commands share its snapshots' log
+                "scanner": topics.SCAN_SNAPSHOTS,  # the scanner's commands share its snapshots' log
+                "feeds": topics.FEED_COMMANDS}
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 COLUMNS = "idempotency_key, event_id, event_time, actor, kind, owner, target, params, body_sha256"
 
