@@ -77,8 +77,8 @@ class Api:
 class BackgroundSink:
     """``mercado sink``'s runner in a thread of its own until stopped."""
 
-    def __init__(self, settings: Settings):
-        self.runner = SinkRunner(settings, SINK_TOPICS)
+    def __init__(self, settings: Settings, sink_topics: list[str] = SINK_TOPICS):
+        self.runner = SinkRunner(settings, sink_topics)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self.runner.run(),), daemon=True)
         self.thread.start()
