@@ -16,7 +16,8 @@ the symbol's last live quote and its first new one are fetched from REST ``/time
 ``{"meta": …, "values": [{"datetime", "open", "high", "low", "close"}], "status": "ok"}``) and written as
 replacement ticks (``backfill_id``, one per bar at its close) followed by ``BackfillComplete`` — in one
 transaction, as ``mercado backfill`` does. A hole the REST API refuses (e.g. 429) stays pending and is
-tried again.
+tried again. An operator's backfill request (``REQUEST_BACKFILL``) is fetched the same way
+(streams/feeds/commands.py).
 """
 
 from __future__ import annotations
