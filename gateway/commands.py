@@ -48,7 +48,7 @@ from processors import topics
 from processors.partitioning import partition_of
 from sinks.database import CONNECT_TIMEOUT_S, search_path
 from streams.codec.coerce import RowError
-from streams.codec.serde import AvroSerde
+from streams.codec.serde import AvroSerde, DecodeError
 from streams.ingest.producer import DeliveryError, DeliveryTracker, FileProducer
 from streams.kafka.clients import consumer_config, producer_config
 from streams.kafka.headers import PRODUCED_AT_HEADER
@@ -101,6 +101,7 @@ class CommandWriter:
                       for owner, topic in OWNER_TOPICS.items()}
         self._lock = threading.Lock()
         self._consumer: Consumer | None = None  # reads a command partition back (a retry after a stop)
+        self._serde: AvroSerde | None = None
 
     def write(self, command: dict[str, Any]) -> None:
         door = self.doors[command["owner"]]
@@ -124,6 +125,13 @@ class CommandWriter:
             self._consumer = Consumer(consumer_config(self.settings, f"{self.settings.kafka.topic_prefix}mercado-api-"
                                                       "commands-reader", **{"enable.partition.eof": True}))
         return self._consumer
+
+    def _released_serde(self) -> AvroSerde:
+        if self._serde is None:
+            from streams.kafka.consumer import default_serde
+
+            self._serde = default_serde(self.settings)
+        return self._serde
 
     def log_position(self, owner: str, target: str) -> tuple[int, int]:
         """The partition a command of ``owner`` keyed ``target`` goes to, and its end offset now."""
@@ -154,8 +162,12 @@ class CommandWriter:
                                 return False
                             continue
                         if msg.value() is not None:
-                            schema, record = door.serde.decode(msg.value())
-                            if schema.fullname == "mercado.commands.Command" and record["idempotency_key"] == key:
+                            try:  # (events of any released version: the partition holds older commands)
+                                schema, record = self._released_serde().decode(msg.value())
+                            except DecodeError:
+                                schema = None  # not a command of this gateway's
+                            if (schema is not None and schema.fullname == "mercado.commands.Command"
+                                    and record["idempotency_key"] == key):
                                 return True
                         if msg.offset() + 1 >= end:
                             return False
