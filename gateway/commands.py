@@ -5,14 +5,24 @@ owner's command topic, written once per idempotency key.
   as every input (:class:`~streams.ingest.producer.FileProducer`: ``mercado produce``'s encoding and
   admission, on an idempotent producer), stamped ``mercado-produced-us``, and acknowledged by every
   in-sync replica before the request is answered.
-* **Once per key.** The ``commands`` row (migration 0010, the sink materializes the same rows from the
-  topic) is inserted in a PostgreSQL transaction that stays open while the event is written: a second
-  request with the same key waits for the first, then finds its row (same body: the first command and
-  its result are the answer, nothing is written; another body: 409). The event written and the row not
-  committed (the gateway killed in between) leaves the event without its row until the sink writes it;
-  a retry then writes the event again with the same ``event_id`` — the owners' effects are idempotent
-  for it (a mode set twice, an order id already open, a breaker already reset) and the result row is
-  kept once.
+* **Once per key.** The key is reserved before the event is written: under a PostgreSQL advisory lock on
+  the key (held on one connection for the whole request; released when the gateway's connection ends, so a
+  killed gateway never holds it), the ``commands`` row (migration 0010, the sink materializes the same rows
+  from the topic) is committed as ``PENDING`` with the end offset of the command's partition (migration
+  0011), then the event is written, then the row is marked ``WRITTEN``. A second request with the same key
+  waits for the lock, then finds the row: another body is 409; ``WRITTEN``: the first command and its result
+  are the answer, nothing is written; ``PENDING`` (a gateway stopped between the reservation and the mark):
+  the partition is read from the recorded offset and the event is written only if it is not there, and the
+  retry is answered as the first request would have been (202, the first command's time).
+
+  Why reading the log rather than a transactional producer whose ``transactional.id`` is derived from the
+  key: fencing aborts only a transaction still *open*; a gateway killed after the commit of its transaction
+  and before its PostgreSQL mark leaves the same question (is the event in the log?), which only reading the
+  log answers — so the log is read in any case, and a transactional producer per key (an
+  ``init_transactions`` round trip per command, a transactional id per key kept by the brokers) would add
+  cost and no soundness. The commands are written by an idempotent producer acknowledged by every in-sync
+  replica, so what a dead gateway wrote is below the partition's high watermark by the time a retry (which
+  waited for the dead connection's lock to be released) reads it.
 * **Event time.** ``event_time`` is the gateway's wall clock when the request arrived: the command's
   event time, which the owner's clock follows like any input's.
 """
@@ -22,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -29,29 +40,45 @@ from typing import Any
 
 import asyncpg
 import orjson
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from fastapi import HTTPException
 
 from gateway.settings import GatewaySettings
 from processors import topics
+from processors.partitioning import partition_of
 from sinks.database import CONNECT_TIMEOUT_S, search_path
 from streams.codec.coerce import RowError
-from streams.codec.serde import AvroSerde
+from streams.codec.serde import AvroSerde, DecodeError
 from streams.ingest.producer import DeliveryError, DeliveryTracker, FileProducer
-from streams.kafka.clients import producer_config
+from streams.kafka.clients import consumer_config, producer_config
 from streams.kafka.headers import PRODUCED_AT_HEADER
 
 #: the owner of each command kind, and its command topic
 OWNER_TOPICS = {"risk": topics.RISK_COMMANDS, "recommendations": topics.RECO_COMMANDS,
-                "scanner": topics.SCAN_SNAPSHOTS}  # the scanner's commands share its snapshots' log
+                "scanner": topics.SCAN_SNAPSHOTS,  # the scanner's commands share its snapshots' log
+                "feeds": topics.FEED_COMMANDS}
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 COLUMNS = "idempotency_key, event_id, event_time, actor, kind, owner, target, params, body_sha256"
+#: a test-only fault: ``exit-after-produce`` ends the gateway process (exit 137, like kill -9) once the
+#: command's event is acknowledged and before its row is marked written; ``exit-before-produce``, after the
+#: reservation and before the event (tests/integration/test_feed_commands.py)
+FAULT_ENV = "MERCADO_GATEWAY_TEST_FAULT"
 
 
 def body_sha256(kind: str, target: str, params: dict[str, str]) -> str:
     """The fingerprint of what a request asks (a repeated key must ask the same)."""
     body = orjson.dumps({"kind": kind, "target": target, "params": params}, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(body).hexdigest()
+
+
+def row_command(row: Any) -> dict[str, Any]:
+    """The Command event of a ``commands`` row (the reservation of a request that was stopped)."""
+    params = row["params"]
+    return {"event_id": row["event_id"], "event_time": (row["event_time"] - EPOCH) // dt.timedelta(microseconds=1),
+            "idempotency_key": row["idempotency_key"], "actor": row["actor"], "kind": row["kind"],
+            "owner": row["owner"], "target": row["target"],
+            "params": orjson.loads(params) if isinstance(params, str) else dict(params),
+            "body_sha256": row["body_sha256"]}
 
 
 @dataclass(frozen=True)
@@ -73,6 +100,8 @@ class CommandWriter:
         self.doors = {owner: FileProducer(settings, topic, serde=serde, producer=self.producer)
                       for owner, topic in OWNER_TOPICS.items()}
         self._lock = threading.Lock()
+        self._consumer: Consumer | None = None  # reads a command partition back (a retry after a stop)
+        self._serde: AvroSerde | None = None
 
     def write(self, command: dict[str, Any]) -> None:
         door = self.doors[command["owner"]]
@@ -91,8 +120,65 @@ class CommandWriter:
         if left or failed:
             raise DeliveryError(f"the command was not acknowledged by Kafka: {errors}")
 
+    def _reader(self) -> Consumer:
+        if self._consumer is None:
+            self._consumer = Consumer(consumer_config(self.settings, f"{self.settings.kafka.topic_prefix}mercado-api-"
+                                                      "commands-reader", **{"enable.partition.eof": True}))
+        return self._consumer
+
+    def _released_serde(self) -> AvroSerde:
+        if self._serde is None:
+            from streams.kafka.consumer import default_serde
+
+            self._serde = default_serde(self.settings)
+        return self._serde
+
+    def log_position(self, owner: str, target: str) -> tuple[int, int]:
+        """The partition a command of ``owner`` keyed ``target`` goes to, and its end offset now."""
+        name = self.doors[owner].topic_name
+        with self._lock:
+            reader = self._reader()
+            count = len(reader.list_topics(name, timeout=10).topics[name].partitions)
+            partition = partition_of(target, count)
+            return partition, reader.get_watermark_offsets(TopicPartition(name, partition), timeout=10)[1]
+
+    def in_log(self, owner: str, key: str, partition: int, offset: int) -> bool:
+        """Whether the command of ``key`` is in its partition at or after ``offset`` (read to the partition's
+        end as it is now)."""
+        door = self.doors[owner]
+        name = door.topic_name
+        with self._lock:
+            reader = self._reader()
+            end = reader.get_watermark_offsets(TopicPartition(name, partition), timeout=10)[1]
+            if end <= offset:
+                return False
+            reader.assign([TopicPartition(name, partition, offset)])
+            try:
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    for msg in reader.consume(500, 1.0):
+                        if msg.error():
+                            if msg.error().code() == -191:  # _PARTITION_EOF
+                                return False
+                            continue
+                        if msg.value() is not None:
+                            try:  # (events of any released version: the partition holds older commands)
+                                schema, record = self._released_serde().decode(msg.value())
+                            except DecodeError:
+                                schema = None  # not a command of this gateway's
+                            if (schema is not None and schema.fullname == "mercado.commands.Command"
+                                    and record["idempotency_key"] == key):
+                                return True
+                        if msg.offset() + 1 >= end:
+                            return False
+                raise DeliveryError(f"could not read {name}[{partition}] from {offset} to {end} in 30 s")
+            finally:
+                reader.unassign()
+
     def close(self) -> None:
         self.producer.flush(10)
+        if self._consumer is not None:
+            self._consumer.close()
 
 
 class Commands:
@@ -119,34 +205,59 @@ class Commands:
 
     async def issue(self, key: str, actor: str, kind: str, owner: str, target: str,
                     params: dict[str, str]) -> Issued:
-        """The command for ``key``: written now (``new``) or the first one with that key; 409 when the key
-        was used for another request."""
+        """The command for ``key``: written now (``new``; also when a previous request with the key was stopped
+        before it was written or marked) or the first one with that key; 409 when the key was used for another
+        request."""
         now_us = time.time_ns() // 1000
         digest = body_sha256(kind, target, params)
         command = {"event_id": f"cmd:{key}", "event_time": now_us, "idempotency_key": key, "actor": actor,
                    "kind": kind, "owner": owner, "target": target, "params": params, "body_sha256": digest}
         writer, pool = await self._open()
+        loop = asyncio.get_running_loop()
         try:
-            async with pool.acquire() as conn, conn.transaction():
-                inserted = await conn.fetchval(
-                    f"INSERT INTO commands ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, "
-                    "$7, $8::jsonb, $9) ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key",
-                    key, command["event_id"], EPOCH + dt.timedelta(microseconds=now_us), actor, kind, owner, target,
-                    orjson.dumps(params).decode(), digest,
-                )
-                if inserted is None:
-                    first = await conn.fetchrow(f"SELECT {COLUMNS} FROM commands WHERE idempotency_key = $1", key)
-                    assert first is not None
-                    if first["body_sha256"] != digest:
-                        raise HTTPException(409, f"Idempotency-Key {key!r} was already used for another request")
-                    return Issued(dict(first), False)
-                await asyncio.get_running_loop().run_in_executor(None, writer.write, command)
+            async with pool.acquire() as conn:
+                # one request per key at a time; a session lock, released by PostgreSQL if this process dies
+                await conn.execute("SELECT pg_advisory_lock(hashtextextended('mercado-command:' || $1, 0))", key)
+                try:
+                    first = await conn.fetchrow(
+                        f"SELECT {COLUMNS}, status, log_partition, log_offset FROM commands "
+                        "WHERE idempotency_key = $1", key)
+                    if first is None:
+                        partition, offset = await loop.run_in_executor(None, writer.log_position, owner, target)
+                        await conn.execute(
+                            f"INSERT INTO commands ({COLUMNS}, status, log_partition, log_offset) VALUES ($1, $2, "
+                            "$3, $4, $5, $6, $7, $8::jsonb, $9, 'PENDING', $10, $11)",
+                            key, command["event_id"], EPOCH + dt.timedelta(microseconds=now_us), actor, kind, owner,
+                            target, orjson.dumps(params).decode(), digest, partition, offset)
+                        present = False  # reserved just now: nobody wrote it
+                    else:
+                        if first["body_sha256"] != digest:
+                            raise HTTPException(409, f"Idempotency-Key {key!r} was already used for another request")
+                        if first["status"] == "WRITTEN":
+                            return Issued(dict(first), False)
+                        # reserved by a request that stopped before marking it: written or not?
+                        command = row_command(first)
+                        present = await loop.run_in_executor(None, writer.in_log, owner, key,
+                                                             first["log_partition"], first["log_offset"])
+                    fault = os.environ.get(FAULT_ENV)
+                    if fault == "exit-before-produce":
+                        os._exit(137)
+                    if not present:
+                        await loop.run_in_executor(None, writer.write, command)
+                    if fault == "exit-after-produce":
+                        os._exit(137)
+                    await conn.execute("UPDATE commands SET status = 'WRITTEN' WHERE idempotency_key = $1", key)
+                finally:
+                    await conn.execute("SELECT pg_advisory_unlock(hashtextextended('mercado-command:' || $1, 0))",
+                                       key)
         except asyncpg.UndefinedTableError:
             raise HTTPException(503, "the schema is not migrated yet (run `mercado db migrate`)") from None
+        except asyncpg.UndefinedColumnError:
+            raise HTTPException(503, "the schema is not migrated to 0011 yet (run `mercado db migrate`)") from None
         except (DeliveryError, KafkaException, BufferError) as exc:
-            raise HTTPException(503, f"Kafka did not take the command; nothing was written ({exc})") from None
+            raise HTTPException(503, f"Kafka did not take the command; retry with the same key ({exc})") from None
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
-            raise HTTPException(503, "PostgreSQL is unavailable; nothing was written, retry later") from None
+            raise HTTPException(503, "PostgreSQL is unavailable; retry later with the same key") from None
         return Issued(command, True)
 
     async def close(self) -> None:

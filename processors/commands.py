@@ -49,10 +49,25 @@ scanner's own input log, ``scanner.snapshots.v1``, keyed by scanner like its sna
 stage, so its commands must share its input's partition and log order (a second input topic would be
 merged by arrival, not by the log). The scanner emits the board's top N now (``scanner.top.v1``, trigger
 ``manual``, as ``mercado scanner persist`` does), as of the command's event time; rejected ``board-empty``.
+
+The quote feed's command (``feeds.commands.v1``, keyed by venue; owner ``feeds``, target the feed's venue,
+e.g. ``twelvedata``): ``REQUEST_BACKFILL`` {symbol, from, to} (ISO-8601 instants, UTC) asks the feed
+adapter (streams/feeds/twelvedata.py) to fetch the whole minutes of [from, to) — widened to whole
+minutes — over its REST source and write them as replacement ticks and their ``BackfillComplete``, the
+same events (same ids) as the backfill of a reconnect's hole. At most :data:`BACKFILL_MAX_MINUTES`
+minutes (one REST page). :func:`backfill_request` reads the parameters (the gateway refuses a bad range
+with a 400 before anything is written; the feed reads them again); :func:`backfill_decision` is the
+feed's decision before it asks the source: rejected ``invalid-parameter``, ``unknown-symbol`` (a symbol
+the feed does not serve), ``not-at-source`` (a range that ends after the command's time: the source
+cannot have it yet; also when the source answers it has no bar in the range), ``source-unavailable``
+(the source refused every try).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from processors.core import Record
@@ -62,6 +77,7 @@ from processors.risk.gate import ACTIVE, HALTED, REDUCING
 RISK = "risk"  # the owners
 RECOMMENDATIONS = "recommendations"
 SCANNER = "scanner"
+FEEDS = "feeds"
 
 SET_RISK_MODE = "SET_RISK_MODE"
 RESET_BREAKER = "RESET_BREAKER"
@@ -70,8 +86,9 @@ CLOSE_POSITION = "CLOSE_POSITION"
 RUN_DAILY_JOB = "RUN_DAILY_JOB"
 PERSIST_SCANNER_BOARD = "PERSIST_SCANNER_BOARD"
 CANCEL_ORDER = "CANCEL_ORDER"
+REQUEST_BACKFILL = "REQUEST_BACKFILL"
 KINDS = (SET_RISK_MODE, RESET_BREAKER, SUBMIT_ORDER, CLOSE_POSITION, RUN_DAILY_JOB, PERSIST_SCANNER_BOARD,
-         CANCEL_ORDER)
+         CANCEL_ORDER, REQUEST_BACKFILL)
 
 UNKNOWN_ACCOUNT = "unknown-account"
 UNKNOWN_VENUE = "unknown-venue"
@@ -86,6 +103,9 @@ NOT_A_TRADING_DAY = "not-a-trading-day"
 CUTOFF_NOT_REACHED = "cutoff-not-reached"
 BOARD_EMPTY = "board-empty"
 ORDER_NOT_OPEN = "order-not-open"
+UNKNOWN_SYMBOL = "unknown-symbol"
+NOT_AT_SOURCE = "not-at-source"
+SOURCE_UNAVAILABLE = "source-unavailable"
 #: the OrderCanceled reason of an order canceled on an operator's request (CANCEL_ORDER)
 USER_CANCELED = "USER"
 
@@ -93,6 +113,12 @@ MODES = (ACTIVE, REDUCING, HALTED)
 #: how restrictive a trading state is: the effective state is the highest of the breakers' and the overrides'
 SEVERITY = {ACTIVE: 0, REDUCING: 1, HALTED: 2}
 VENUE_WIDE = ""  # the key of a venue-wide override in the processor's overrides
+MINUTE_US = 60_000_000
+#: the longest backfill one command asks: TwelveData's ``/time_series`` answers at most 5,000 bars per
+#: request (``outputsize``), i.e. 5,000 one-minute bars (≈ 3.5 days); a longer range is several commands
+BACKFILL_MAX_MINUTES = 5_000
+#: a symbol as the feeds name it: BASE/QUOTE (USD/COP, BTC/USD) or a ticker (AAPL)
+BACKFILL_SYMBOL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}(/[A-Za-z0-9][A-Za-z0-9._-]{0,31})?")
 
 
 class BadParameter(ValueError):
@@ -119,6 +145,61 @@ def decimal(params: dict[str, str], name: str, *, required: bool = True) -> Deci
     if not value.is_finite() or not 0 < value < WIRE_LIMIT:
         raise BadParameter(f"{name} {raw!r} must be positive and below {WIRE_LIMIT}")
     return value
+
+
+def instant_us(params: dict[str, str], name: str) -> int:
+    """An ISO-8601 instant parameter (with an offset, or UTC when it has none) in µs since the epoch."""
+    raw = text(params, name)
+    try:
+        value = dt.datetime.fromisoformat(raw)  # type: ignore[arg-type]
+    except ValueError:
+        raise BadParameter(f"{name} {raw!r} is not an ISO-8601 date-time") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    delta = value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def backfill_request(params: dict[str, str]) -> tuple[str, int, int]:
+    """A REQUEST_BACKFILL's ``(symbol, start, end)``: [from, to) widened to whole minutes (µs). BadParameter
+    names what is wrong: the symbol's format, a date-time, ``from`` not before ``to``, a range before 1970 or
+    longer than :data:`BACKFILL_MAX_MINUTES`."""
+    symbol = text(params, "symbol")
+    if not BACKFILL_SYMBOL.fullmatch(symbol):  # type: ignore[arg-type]
+        raise BadParameter(f"symbol {symbol!r} is not a symbol (BASE/QUOTE, e.g. USD/COP, or a ticker)")
+    lo, hi = instant_us(params, "from"), instant_us(params, "to")
+    if lo >= hi:
+        raise BadParameter(f"from ({params['from']}) must be before to ({params['to']})")
+    if lo < 0:
+        raise BadParameter("from must not be before 1970-01-01")
+    start = lo // MINUTE_US * MINUTE_US
+    end = -(-hi // MINUTE_US) * MINUTE_US
+    if end - start > BACKFILL_MAX_MINUTES * MINUTE_US:
+        raise BadParameter(f"the range is {(end - start) // MINUTE_US} minutes; at most {BACKFILL_MAX_MINUTES} "
+                           "per request (one REST page): split it")
+    return symbol, start, end  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: str
+    message: str
+
+
+def backfill_decision(command: Record, served: frozenset[str] | set[str]) -> tuple[str, int, int] | Rejected:
+    """The feed's decision on a REQUEST_BACKFILL before it asks its source: ``(symbol, start, end)`` to fetch,
+    or why it is rejected (``served``: the symbols the feed serves)."""
+    try:
+        symbol, start, end = backfill_request(command["params"])
+    except BadParameter as exc:
+        return Rejected(INVALID_PARAMETER, str(exc))
+    if symbol not in served:
+        return Rejected(UNKNOWN_SYMBOL, f"{command['target']} does not serve {symbol} "
+                                        f"(it serves {', '.join(sorted(served))})")
+    if end > command["event_time"]:
+        return Rejected(NOT_AT_SOURCE, f"the range ends after the request ({end} > {command['event_time']} µs): "
+                                       "the source has no bars of minutes not yet over")
+    return symbol, start, end
 
 
 def order_of(command: Record, t: int) -> Record:

@@ -42,6 +42,7 @@ PAPER_INPUTS = "paper.inputs.v1"
 # commands (gateway/commands.py writes them; the owning pipeline acts on them)
 RISK_COMMANDS = "risk.commands.v1"
 RECO_COMMANDS = "reco.commands.v1"
+FEED_COMMANDS = "feeds.commands.v1"
 COMMAND_RESULTS = "mercado.command-results.v1"
 
 # stock scanner (processors/scanner)

@@ -34,7 +34,7 @@ IdempotencyKey = Annotated[str, Header(
     description="Names the command: a repeated request with the same key has no second effect.")]
 Commander = Annotated[Principal, Depends(requires(Role.command))]
 Kind = Literal["SET_RISK_MODE", "RESET_BREAKER", "SUBMIT_ORDER", "CLOSE_POSITION", "RUN_DAILY_JOB",
-               "PERSIST_SCANNER_BOARD", "CANCEL_ORDER"]
+               "PERSIST_SCANNER_BOARD", "CANCEL_ORDER", "REQUEST_BACKFILL"]
 
 
 class _Body(BaseModel):
@@ -82,6 +82,16 @@ class DailyJobRun(_Body):
 
 class ScannerPersist(_Body):
     scanner: str = Field(pattern=NAME, description="The scanner whose board to persist now.")
+
+
+class BackfillRequest(_Body):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    venue: str = Field(pattern=NAME, description="The feed's venue, e.g. twelvedata.")
+    symbol: str = Field(pattern=SYMBOL, description="A symbol the feed serves, e.g. USD/COP.")
+    start: dt.datetime = Field(alias="from", description="Start of the range (ISO-8601; UTC without an offset).")
+    end: dt.datetime = Field(alias="to", description=f"End of the range, excluded; the range is widened to whole "
+                             f"minutes, at most {cmd.BACKFILL_MAX_MINUTES} of them, and must be over.")
 
 
 class CommandStatus(BaseModel):
@@ -212,6 +222,22 @@ async def persist_scanner_board(body: ScannerPersist, request: Request, response
     trigger manual, as of the command's time; rejected when the board is empty."""
     return await _issue(request, response, key, who, cmd.PERSIST_SCANNER_BOARD, body.scanner, {},
                         owner=cmd.SCANNER)
+
+
+@router.post("/feeds/backfill", response_model=CommandStatus, status_code=202, responses=RESPONSES)
+async def request_backfill(body: BackfillRequest, request: Request, response: Response, key: IdempotencyKey,
+                           who: Commander) -> dict:
+    """Backfill a symbol's range from the feed's REST source (REQUEST_BACKFILL): the quote feed of the venue
+    fetches its one-minute bars and writes them as replacement ticks and a BackfillComplete (ticks already
+    written are not written again); rejected when the feed does not serve the symbol, or the source has no
+    bars for the range."""
+    utc = [(t if t.tzinfo else t.replace(tzinfo=dt.UTC)).astimezone(dt.UTC) for t in (body.start, body.end)]
+    params = {"symbol": body.symbol, "from": utc[0].isoformat(), "to": utc[1].isoformat()}
+    try:
+        cmd.backfill_request(params)
+    except cmd.BadParameter as exc:
+        raise HTTPException(400, str(exc)) from None
+    return await _issue(request, response, key, who, cmd.REQUEST_BACKFILL, body.venue, params, owner=cmd.FEEDS)
 
 
 reads = APIRouter(prefix="/commands", tags=["commands"])

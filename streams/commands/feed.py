@@ -15,7 +15,8 @@ feed_app = typer.Typer(
 )
 
 
-def _run(settings: Settings, adapter: object, feed_id: str, recover_keys: list[str] | None = None) -> None:
+def _run(settings: Settings, adapter: object, feed_id: str, recover_keys: list[str] | None = None,
+         commands: bool = False) -> None:
     from streams.feeds.runner import FeedRunner
     from streams.feeds.writer import FeedWriter
     from streams.observability.logs import configure_logging
@@ -23,11 +24,26 @@ def _run(settings: Settings, adapter: object, feed_id: str, recover_keys: list[s
 
     configure_logging()
     try_serve_metrics("feed", settings)
-    writer = FeedWriter(settings, feed_id)
+    feed_commands = None
+    if commands:  # the feed acts on its commands (feeds.commands.v1): their offsets go in its transactions
+        from streams.feeds.commands import TOPICS_WRITTEN, FeedCommands
+
+        feed_commands = FeedCommands(adapter, settings)  # type: ignore[arg-type]
+        consumer = feed_commands.open()
+        writer = FeedWriter(settings, feed_id, topics_written=TOPICS_WRITTEN,
+                            group_metadata=consumer.consumer_group_metadata())
+    else:
+        writer = FeedWriter(settings, feed_id)
     if recover_keys:  # a restart: what this feed already wrote is not written again
         recent = writer.recent_trades(recover_keys, tail=settings.feeds.dedup_window)
         adapter.remember(recent)  # type: ignore[attr-defined]
-    asyncio.run(FeedRunner(adapter, writer, settings).run())  # type: ignore[arg-type]
+    runner = FeedRunner(adapter, writer, settings)  # type: ignore[arg-type]
+    if feed_commands is None:
+        asyncio.run(runner.run())
+    else:
+        from streams.feeds.commands import run_with_commands
+
+        asyncio.run(run_with_commands(runner, feed_commands))
 
 
 @feed_app.command("ccxt")
@@ -61,7 +77,8 @@ def twelvedata_feed(
     ws_url: str | None = typer.Option(None, "--ws-url", help="WebSocket URL (default: TwelveData's)."),
     rest_url: str | None = typer.Option(None, "--rest-url", help="REST base URL of backfills (default: TwelveData's)."),
 ) -> None:
-    """Quotes from TwelveData's WebSocket during the symbols' market hours, holes backfilled over REST.
+    """Quotes from TwelveData's WebSocket during the symbols' market hours, holes backfilled over REST; acts on
+    its backfill requests (REQUEST_BACKFILL on feeds.commands.v1, POST /api/v1/commands/feeds/backfill).
     The API key: MERCADO_FEED_TWELVEDATA_API_KEY (or MERCADO_FEED_TWELVEDATA_API_KEY_FILE)."""
     from processors.marketdata.calendars import CalendarBook
     from streams.feeds import twelvedata
@@ -76,4 +93,4 @@ def twelvedata_feed(
         raise fail(str(exc)) from None
     if adapter.key is None and ws_url is None:
         raise fail("TwelveData needs an API key: set MERCADO_FEED_TWELVEDATA_API_KEY or …_API_KEY_FILE")
-    _run(settings, adapter, adapter.feed_id, [f"{adapter.venue}:{s}" for s in symbols])
+    _run(settings, adapter, adapter.feed_id, [f"{adapter.venue}:{s}" for s in symbols], commands=True)

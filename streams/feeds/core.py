@@ -87,6 +87,10 @@ class TradeDedup:
         self.duplicates = 0
         self.too_old = 0
 
+    def seen(self, symbol: str, trade_id: str) -> bool:
+        """Whether ``trade_id`` is among the ids remembered (without counting or recording anything)."""
+        return trade_id in self._ids.get(symbol, ())
+
     def accept(self, symbol: str, trade_id: str, time_us: int) -> bool:
         ids = self._ids.get(symbol)
         if ids is None:

@@ -352,6 +352,8 @@ class FakeTwelveData(_Server):
         if fault == "429":
             return web.json_response({"code": 429, "message": "You have run out of API credits for the current "
                                       "minute.", "status": "error"})
+        if fault == "stall":  # a slow answer (a feed killed while it waits)
+            await asyncio.sleep(self.stall_s)
         q = request.query
         symbol = q["symbol"]
         fmt = "%Y-%m-%d %H:%M:%S"

@@ -16,7 +16,8 @@ the symbol's last live quote and its first new one are fetched from REST ``/time
 ``{"meta": …, "values": [{"datetime", "open", "high", "low", "close"}], "status": "ok"}``) and written as
 replacement ticks (``backfill_id``, one per bar at its close) followed by ``BackfillComplete`` — in one
 transaction, as ``mercado backfill`` does. A hole the REST API refuses (e.g. 429) stays pending and is
-tried again.
+tried again. An operator's backfill request (``REQUEST_BACKFILL``) is fetched the same way
+(streams/feeds/commands.py).
 """
 
 from __future__ import annotations
@@ -295,12 +296,15 @@ class TwelveDataQuotes:
                 self.backfills.append((symbol, start, end, len(events) - 1))
                 holes.pop(0)
 
-    async def fetch_backfill(self, symbol: str, start_us: int, end_us: int) -> list[FeedEvent]:
-        assert self.session is not None
+    async def fetch_backfill(self, symbol: str, start_us: int, end_us: int,
+                             session: aiohttp.ClientSession | None = None) -> list[FeedEvent]:
+        """[start, end) over REST (on ``session``, default the connection's: a command's backfill has its own)."""
+        session = session or self.session
+        assert session is not None
         fmt = lambda us: datetime.fromtimestamp(us / 1e6, UTC).strftime(TIME_FORMAT).replace(" ", "%20")  # noqa: E731
         url = self._url(f"{self.rest_url}/time_series", symbol=symbol, interval="1min", timezone="UTC",
                         start_date=fmt(start_us), end_date=fmt(end_us - 1), order="asc", outputsize="5000")
-        async with self.session.get(url) as response:
+        async with session.get(url) as response:
             if response.status == 429:
                 raise BackfillRefused(f"429: {await response.text()}"[:300])
             body = await response.json(loads=orjson.loads, content_type=None)

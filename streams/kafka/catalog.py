@@ -120,6 +120,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(topics.RECO_COMMANDS, ("Command",), ("target",),
               "Commands to the recommendations pipeline (mercado api), keyed by job: the audit log.",
               retention_ms=-1),
+    TopicSpec(topics.FEED_COMMANDS, ("Command",), ("target",),
+              "Commands to the feed adapters (mercado api: REQUEST_BACKFILL), keyed by venue: the audit log.",
+              retention_ms=-1),
     TopicSpec(topics.COMMAND_RESULTS, ("CommandResult",), ("idempotency_key",),
               "Each command's owner's decision: accepted, or rejected with a reason.", retention_ms=-1),
     # Stock scanner (processors/scanner).

@@ -77,8 +77,8 @@ class Api:
 class BackgroundSink:
     """``mercado sink``'s runner in a thread of its own until stopped."""
 
-    def __init__(self, settings: Settings):
-        self.runner = SinkRunner(settings, SINK_TOPICS)
+    def __init__(self, settings: Settings, sink_topics: list[str] = SINK_TOPICS):
+        self.runner = SinkRunner(settings, sink_topics)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self.runner.run(),), daemon=True)
         self.thread.start()
@@ -275,7 +275,7 @@ def test_auth_no_key_read_role_and_expired_key_write_nothing(api: Api) -> None:
 def test_schemathesis_over_the_command_operations(api: Api) -> None:
     schema = schemathesis.openapi.from_url(api.base + "/openapi.json")
     operations = [r.ok() for r in schema.get_all_operations() if "/commands" in r.ok().path]
-    assert len(operations) == 9
+    assert len(operations) == 10
     calls = 0
     for operation in operations:
 

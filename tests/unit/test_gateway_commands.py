@@ -110,4 +110,4 @@ def test_bad_recommendation_and_scanner_commands_are_422(client: TestClient, pat
 def test_without_postgresql_a_command_is_503(client: TestClient) -> None:
     response = post(client, "/risk/mode", MODE)
     assert response.status_code == 503
-    assert response.json()["detail"] == "PostgreSQL is unavailable; nothing was written, retry later"
+    assert response.json()["detail"] == "PostgreSQL is unavailable; retry later with the same key"
