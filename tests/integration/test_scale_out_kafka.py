@@ -152,8 +152,11 @@ def _wait_until(workers: _Workers, done: Callable[[], bool], what: str, timeout_
         time.sleep(0.05)
 
 
-def _finished(workers: _Workers, settings: Settings, expected: dict, timeout_s: float = 240) -> dict[str, list]:
-    """The committed outputs once their counts reach the replay's."""
+def _finished(workers: _Workers, settings: Settings, expected: dict, timeout_s: float = 240,
+              compacted: tuple[str, ...] = ()) -> dict[str, list]:
+    """The committed outputs once their counts reach the replay's (``compacted``: topics the broker compacts,
+    fewer records live than in the replay; neither waited for nor read)."""
+    expected = {t: v for t, v in expected.items() if t not in compacted}
     deadline = time.monotonic() + timeout_s
     while True:
         workers.check()
@@ -289,7 +292,8 @@ def test_scaled_from_one_to_three_to_two_workers_while_input_flows_equals_the_re
 
 def _churned(settings: Settings, tmp_path: Path, pipeline: str, inputs: tuple[str, ...],
              parts: list[Path] | list[Callable[[], None]], *, live_edge: bool,
-             expected: dict[str, list] | None = None) -> tuple[tuple[str, ...], dict[str, list], dict[str, list]]:
+             expected: dict[str, list] | None = None, compacted: tuple[str, ...] = (),
+             story: dict[str, float] | None = None) -> tuple[tuple[str, ...], dict[str, list], dict[str, list]]:
     """The group changes while it works: one worker (a); two join (three workers: a gives partitions up,
     committing first, and b and c restore their state from the changelog); b is killed with ``kill -9``
     as soon as the three share the work; c stops cleanly once a and c own b's partitions (a finishes
@@ -297,7 +301,8 @@ def _churned(settings: Settings, tmp_path: Path, pipeline: str, inputs: tuple[st
     it is in the log before a starts (what a stage that merges several writers needs for the replay's
     order: README, "Running on several machines"). ``parts``: files of the one input, or functions that
     produce a part. The output topics, the replay's outputs of the whole input (or ``expected``), and the
-    live outputs."""
+    live outputs (``compacted`` topics left out: :func:`_finished`). ``story`` gets ``killed_at``, the share
+    of the input in the log that the group had committed when b was killed."""
     producer = FileProducer(settings, inputs[0]) if len(inputs) == 1 else None
     workers = _Workers(settings, tmp_path, pipeline)
     group = Consumer(committed_reader_config(settings, f"{settings.kafka.topic_prefix}mercado-{pipeline}"))
@@ -314,9 +319,10 @@ def _churned(settings: Settings, tmp_path: Path, pipeline: str, inputs: tuple[st
             if live_edge and not everything:
                 return
 
-    def committed() -> int:
+    def committed(share: bool = False) -> float:
         ends = end_offsets(settings, [settings.topic(name) for name in inputs])
-        return sum(max(tp.offset, 0) for tp in group.committed([TopicPartition(t, p) for t, p in ends], timeout=10))
+        done = sum(max(tp.offset, 0) for tp in group.committed([TopicPartition(t, p) for t, p in ends], timeout=10))
+        return done / sum(ends.values()) if share else done
 
     def last(worker_id: str) -> set[tuple[str, int]]:
         found = workers.assignments(worker_id)
@@ -331,6 +337,8 @@ def _churned(settings: Settings, tmp_path: Path, pipeline: str, inputs: tuple[st
         workers.start("b")
         workers.start("c")
         _wait_until(workers, lambda: all(last(w) for w in "bc") and last("a") < every, "three workers share them")
+        if story is not None:
+            story["killed_at"] = committed(share=True)
         workers.kill_9("b")
         arrive()
         _wait_until(workers, lambda: last("a") | last("c") == every, "a and c took b's partitions over")
@@ -340,7 +348,7 @@ def _churned(settings: Settings, tmp_path: Path, pipeline: str, inputs: tuple[st
             outputs, expected = _replayed(settings, pipeline)
         else:
             outputs = tuple(expected)
-        live = _finished(workers, settings, expected)
+        live = _finished(workers, settings, expected, compacted=compacted)
     finally:
         workers.close()
         group.close()
@@ -540,3 +548,48 @@ def test_recommendations_through_scaling_and_a_kill_9_equal_the_backtest(service
     _outputs, _expected, live = _churned(settings, tmp_path, "recommendations", RECO_INPUTS, [], live_edge=False,
                                          expected=expected)
     _check(live, expected, days, tickers=80)
+
+
+def _keys_on_every_partition(name: str, count: int = PARTITIONS) -> list[str]:
+    """One key per partition: the first of ``name-0``, ``name-1``, ... that lands on each."""
+    keys: dict[int, str] = {}
+    i = 0
+    while len(keys) < count:
+        keys.setdefault(partition_of(f"{name}-{i}", count), f"{name}-{i}")
+        i += 1
+    return sorted(keys.values())
+
+
+def test_scanner_through_scaling_and_a_kill_9_equals_the_replay(services: Settings, tmp_path: Path) -> None:
+    """The scanner is keyed by scanner (a snapshot is one scanner's whole board, its state one processor's):
+    it scales out across scanners. Forty minutes of the generated day's snapshots around the open (the
+    10:00 persistence point in them) as several scanners whose names cover the six partitions, arriving in
+    four parts while the group scales 1 -> 3 -> 2 with a ``kill -9``. Every derived topic equals the replay
+    per key; ``scanner.results.v1`` (compacted at once: the day is weeks old) has the replay's last value
+    per key, tombstones included."""
+    from processors.core import TOMBSTONE
+    from streams.generator import generate_day
+    from tests.integration.test_scanner_kafka import DAY as SCANNER_DAY
+    from tests.integration.test_scanner_kafka import INPUT, RESULTS, _latest, _local
+    from tests.integration.test_scanner_kafka import _read_outputs as _scanner_outputs
+
+    generate_day(tmp_path, 42, SCANNER_DAY, domains=("scanner",))
+    lines = [orjson.loads(x) for x in (tmp_path / f"{INPUT}.jsonl").read_bytes().splitlines()]
+    picked = [x for x in lines if "09:25:00" <= _local(x) < "10:05:00"]
+    scanners = _keys_on_every_partition("gappers")
+    day = tmp_path / "scanners.jsonl"  # every snapshot time: each scanner's, in turn
+    day.write_bytes(b"".join(orjson.dumps({**x, "scanner": name, "event_id": f"{name}:{x['event_id']}"}) + b"\n"
+                             for x in picked for name in scanners))
+    prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.scanner-churn."
+    settings = services.with_({"kafka__topic_prefix": prefix})
+    ensure_topics(settings, (dataclasses.replace(topic(INPUT), partitions=PARTITIONS),))
+    ensure_topics(settings)
+    parts = split_lines(day, tmp_path, 4)
+    outputs, expected, live = _churned(settings, tmp_path, "scanner", (INPUT,), parts, live_edge=True,
+                                       compacted=(RESULTS,))
+    expected = {t: [(k, s, {} if s == TOMBSTONE else r) for k, s, r in v] for t, v in expected.items()}
+    assert {k.split(":")[0] for k, _, _ in expected["scanner.boards.v1"]} == set(scanners)
+    assert len(expected["scanner.top.v1"]) > 100 and any(s == TOMBSTONE for _, s, _ in expected[RESULTS])
+    live[RESULTS] = _scanner_outputs(settings)[RESULTS]  # tombstones included
+    _assert_same_as_replay(live, expected, [t for t in outputs if t != RESULTS], f"logs {tmp_path}\n")
+    assert _latest(live[RESULTS]) == _latest(expected[RESULTS])
