@@ -9,6 +9,8 @@ releases in position order. Each test runs a generated day (six or twelve hours 
 another story — two workers apart, three with a ``kill -9`` and a restart, one joined by a second that
 then stops cleanly — and compares every derived topic with the replay: the same events, the same order
 per key, no event id twice. Retail (two repartitions) and market data (none) run on two workers too.
+The scanner (keyed by scanner) and the paper venue (rekey of the risk gate's decisions and the ticks, then
+the venue) go through the same scaling and ``kill -9`` at the live edge.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
@@ -152,8 +155,11 @@ def _wait_until(workers: _Workers, done: Callable[[], bool], what: str, timeout_
         time.sleep(0.05)
 
 
-def _finished(workers: _Workers, settings: Settings, expected: dict, timeout_s: float = 240) -> dict[str, list]:
-    """The committed outputs once their counts reach the replay's."""
+def _finished(workers: _Workers, settings: Settings, expected: dict, timeout_s: float = 240,
+              compacted: tuple[str, ...] = ()) -> dict[str, list]:
+    """The committed outputs once their counts reach the replay's (``compacted``: topics the broker compacts,
+    fewer records live than in the replay; neither waited for nor read)."""
+    expected = {t: v for t, v in expected.items() if t not in compacted}
     deadline = time.monotonic() + timeout_s
     while True:
         workers.check()
@@ -289,7 +295,8 @@ def test_scaled_from_one_to_three_to_two_workers_while_input_flows_equals_the_re
 
 def _churned(settings: Settings, tmp_path: Path, pipeline: str, inputs: tuple[str, ...],
              parts: list[Path] | list[Callable[[], None]], *, live_edge: bool,
-             expected: dict[str, list] | None = None) -> tuple[tuple[str, ...], dict[str, list], dict[str, list]]:
+             expected: dict[str, list] | None = None,
+             compacted: tuple[str, ...] = ()) -> tuple[tuple[str, ...], dict[str, list], dict[str, list]]:
     """The group changes while it works: one worker (a); two join (three workers: a gives partitions up,
     committing first, and b and c restore their state from the changelog); b is killed with ``kill -9``
     as soon as the three share the work; c stops cleanly once a and c own b's partitions (a finishes
@@ -297,7 +304,7 @@ def _churned(settings: Settings, tmp_path: Path, pipeline: str, inputs: tuple[st
     it is in the log before a starts (what a stage that merges several writers needs for the replay's
     order: README, "Running on several machines"). ``parts``: files of the one input, or functions that
     produce a part. The output topics, the replay's outputs of the whole input (or ``expected``), and the
-    live outputs."""
+    live outputs (``compacted`` topics left out: :func:`_finished`)."""
     producer = FileProducer(settings, inputs[0]) if len(inputs) == 1 else None
     workers = _Workers(settings, tmp_path, pipeline)
     group = Consumer(committed_reader_config(settings, f"{settings.kafka.topic_prefix}mercado-{pipeline}"))
@@ -340,7 +347,7 @@ def _churned(settings: Settings, tmp_path: Path, pipeline: str, inputs: tuple[st
             outputs, expected = _replayed(settings, pipeline)
         else:
             outputs = tuple(expected)
-        live = _finished(workers, settings, expected)
+        live = _finished(workers, settings, expected, compacted=compacted)
     finally:
         workers.close()
         group.close()
@@ -540,3 +547,152 @@ def test_recommendations_through_scaling_and_a_kill_9_equal_the_backtest(service
     _outputs, _expected, live = _churned(settings, tmp_path, "recommendations", RECO_INPUTS, [], live_edge=False,
                                          expected=expected)
     _check(live, expected, days, tickers=80)
+
+
+def _keys_on_every_partition(template: str, count: int = PARTITIONS) -> list[str]:
+    """One key per partition: the first of ``template.format(0)``, ``template.format(1)``, ... on each."""
+    keys: dict[int, str] = {}
+    i = 0
+    while len(keys) < count:
+        keys.setdefault(partition_of(template.format(i), count), template.format(i))
+        i += 1
+    return sorted(keys.values())
+
+
+def test_scanner_through_scaling_and_a_kill_9_equals_the_replay(services: Settings, tmp_path: Path) -> None:
+    """The scanner is keyed by scanner (a snapshot is one scanner's whole board, its state one processor's):
+    it scales out across scanners. Forty minutes of the generated day's snapshots around the open (the
+    10:00 persistence point in them) as several scanners whose names cover the six partitions, arriving in
+    four parts while the group scales 1 -> 3 -> 2 with a ``kill -9``. Every derived topic equals the replay
+    per key; ``scanner.results.v1`` (compacted at once: the day is weeks old) has the replay's last value
+    per key, tombstones included."""
+    from processors.core import TOMBSTONE
+    from streams.generator import generate_day
+    from tests.integration.test_scanner_kafka import DAY as SCANNER_DAY
+    from tests.integration.test_scanner_kafka import INPUT, RESULTS, _latest, _local
+    from tests.integration.test_scanner_kafka import _read_outputs as _scanner_outputs
+
+    generate_day(tmp_path, 42, SCANNER_DAY, domains=("scanner",))
+    lines = [orjson.loads(x) for x in (tmp_path / f"{INPUT}.jsonl").read_bytes().splitlines()]
+    picked = [x for x in lines if "09:25:00" <= _local(x) < "10:05:00"]
+    scanners = _keys_on_every_partition("gappers-{}")
+    day = tmp_path / "scanners.jsonl"  # every snapshot time: each scanner's, in turn
+    day.write_bytes(b"".join(orjson.dumps({**x, "scanner": name, "event_id": f"{name}:{x['event_id']}"}) + b"\n"
+                             for x in picked for name in scanners))
+    prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.scanner-churn."
+    settings = services.with_({"kafka__topic_prefix": prefix})
+    ensure_topics(settings, (dataclasses.replace(topic(INPUT), partitions=PARTITIONS),))
+    ensure_topics(settings)
+    parts = split_lines(day, tmp_path, 4)
+    outputs, expected, live = _churned(settings, tmp_path, "scanner", (INPUT,), parts, live_edge=True,
+                                       compacted=(RESULTS,))
+    expected = {t: [(k, s, {} if s == TOMBSTONE else r) for k, s, r in v] for t, v in expected.items()}
+    assert {k.split(":")[0] for k, _, _ in expected["scanner.boards.v1"]} == set(scanners)
+    assert len(expected["scanner.top.v1"]) > 100 and any(s == TOMBSTONE for _, s, _ in expected[RESULTS])
+    live[RESULTS] = _scanner_outputs(settings)[RESULTS]  # tombstones included
+    _assert_same_as_replay(live, expected, [t for t in outputs if t != RESULTS], f"logs {tmp_path}\n")
+    assert _latest(live[RESULTS]) == _latest(expected[RESULTS])
+
+
+def _paper_day(symbols: list[str], seconds: int) -> list[tuple[str, dict]]:
+    """Ticks of each symbol every 0.5 s (a mid around 100 swinging 1 % over two minutes, 1 bp spread) and an
+    order every 5 s per symbol in a cycle: market buy, limit buy 0.5 % under the mid (fills on the swing
+    down or expires), limit sell 0.5 % over, market sell."""
+    import math
+
+    from tests.support.risk_events import MS, T0, S, submitted, tick
+
+    events = []
+    for n, symbol in enumerate(symbols):
+        for i in range(seconds * 2):
+            t = T0 + i * 500 * MS + n * MS
+            mid = round(100 * (1 + 0.01 * math.sin(2 * math.pi * (i / 240 + n / len(symbols)))), 2)
+            events.append(tick(t, mid, round(mid + 0.01, 2), symbol=symbol, event_id=f"binance:{symbol}:{i}"))
+        for k in range(seconds // 5):
+            t = T0 + k * 5 * S + 100 * MS + n * 10 * MS
+            mid = 100 * (1 + 0.01 * math.sin(2 * math.pi * ((k * 10 + 0.2) / 240 + n / len(symbols))))
+            coid = f"{symbol}:{k}"
+            match k % 4:
+                case 0:
+                    events.append(submitted(t, coid, "BUY", "1", order_type="MARKET", symbol=symbol))
+                case 1:
+                    events.append(submitted(t, coid, "BUY", "1", f"{mid * 0.995:.2f}", symbol=symbol))
+                case 2:
+                    events.append(submitted(t, coid, "SELL", "1", f"{mid * 1.005:.2f}", symbol=symbol))
+                case _:
+                    events.append(submitted(t, coid, "SELL", "1", order_type="MARKET", symbol=symbol))
+    return sorted(events, key=lambda e: e[1]["event_time"])
+
+
+def _copied_by_event_time(settings: Settings, source: Settings, names: tuple[str, ...],
+                          n: int) -> list[Callable[[], None]]:
+    """``n`` functions, the i-th of which copies the i-th of ``n`` equal event-time spans of the topics
+    ``names`` from ``source``'s prefix to ``settings``' (same partition, key, value, headers), in ten slices,
+    every topic's slice in turn (as feeds that keep up with each other deliver them)."""
+    from confluent_kafka import Producer
+
+    from streams.kafka.clients import producer_config
+    from streams.kafka.compacted import read_topic_to_end
+
+    serde = default_serde(source)
+    messages = {name: [(serde.decode(m.value())[1]["event_time"], m.partition(), m.key(), m.value(), m.headers())
+                       for m in read_topic_to_end(source, [source.topic(name)])] for name in names}
+    start = min(m[0] for found in messages.values() for m in found)
+    span = (max(m[0] for found in messages.values() for m in found) - start) / (10 * n)
+    slices = {name: [[m for m in found if min(int((m[0] - start) / span), 10 * n - 1) == k] for k in range(10 * n)]
+              for name, found in messages.items()}
+    producer = Producer(producer_config(settings))
+
+    def part(i: int) -> Callable[[], None]:
+        def copy() -> None:
+            for k in range(10 * i, 10 * (i + 1)):
+                for name in names:
+                    for _, partition, key, value, headers in slices[name][k]:
+                        producer.produce(settings.topic(name), value, key, partition=partition, headers=headers)
+                    producer.flush(30)
+        return copy
+
+    return [part(i) for i in range(n)]
+
+
+def test_paper_venue_through_scaling_and_a_kill_9_equals_the_replay(services: Settings, tmp_path: Path) -> None:
+    """The paper venue's two stages (rekey of the risk gate's decisions and the ticks into
+    ``paper.inputs.v1``, then the venue per venue:symbol) on inputs of six partitions, six symbols whose keys
+    cover them. The risk worker decides twenty minutes of orders under a prefix of its own; its decisions
+    and the ticks then reach the paper group's inputs in four parts of five minutes (each in slices of 30 s,
+    decisions then ticks) while the group scales 1 -> 3 -> 2 with a ``kill -9``. The order lifecycle equals
+    the replay per key; ``paper.inputs.v1`` has the replay's events once each."""
+    from processors import topics
+    from processors.risk import RiskConfig
+    from processors.risk.config import AccountVenueConfig
+    from processors.venue import PaperVenueConfig
+    from tests.integration.test_paper_venue_kafka import assert_paper_as_replayed, produce
+
+    symbols = [key.removeprefix("binance:") for key in _keys_on_every_partition("binance:P{}/USDT")]
+    risk = RiskConfig(accounts={"mm-1": {"binance": AccountVenueConfig(
+        balances={"USDT": Decimal(10_000_000), **{s.split("/")[0]: Decimal(1_000_000) for s in symbols}})}},
+        mark_update_s=3600)
+    paper = PaperVenueConfig(latency_ms=50, max_fill_quantity=Decimal("0.4"), time_in_force_s=120)
+    prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.paper-churn."
+    gate = services.with_({"kafka__topic_prefix": f"{prefix}gate.", "risk": risk})
+    settings = services.with_({"kafka__topic_prefix": prefix, "paper": paper})
+    for s in (gate, settings):
+        ensure_topics(s, tuple(dataclasses.replace(topic(t), partitions=PARTITIONS)
+                               for t in (topics.TICKS, topics.ORDERS, topics.DECISIONS)))
+        ensure_topics(s)
+    events = _paper_day(symbols, 20 * 60)
+    produce(gate, events, tmp_path)
+    orders = sum(1 for schema, _ in events if schema == "OrderSubmitted")
+    risk_worker = _Workers(gate, tmp_path, "risk")
+    try:
+        risk_worker.start("gate")
+        _wait_until(risk_worker, lambda: len(_read_outputs(gate, (topics.DECISIONS,))[topics.DECISIONS]) >= orders,
+                    "the risk gate's decisions")
+    finally:
+        risk_worker.close()
+    parts = _copied_by_event_time(settings, gate, (topics.DECISIONS, topics.TICKS), 4)
+    outputs, expected, live = _churned(settings, tmp_path, "venue-paper", (topics.DECISIONS, topics.TICKS), parts,
+                                       live_edge=True)
+    assert sum(1 for _, s, _ in expected[topics.ORDERS] if s == "OrderFilled") > 1000
+    assert {k for k, _, _ in expected[topics.ORDERS]} == {f"binance:{s}" for s in symbols}
+    assert_paper_as_replayed(live, expected)
