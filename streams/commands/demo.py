@@ -196,15 +196,15 @@ def _run_day(settings: Settings, *, seed: int, day: dt.date, console: Console) -
         from streams.commands.demo_pipelines import run_recommendations
 
         code = run_recommendations(settings, console, day, seed)
-    if not code:
-        from streams.commands.demo_paper import run_paper_loop
-
-        code = run_paper_loop(settings, console, day, seed)
     # Steps of packages layered above streams (the sink) register as ``mercado.demo`` entry points.
     for step in sorted(entry_points(group="mercado.demo"), key=lambda e: e.name):
         if code:
             break
         code = step.load()(settings, console)
+    if not code:  # last: the market maker's loop closed by the paper venue, on topics of its own
+        from streams.commands.demo_paper import run_paper_loop
+
+        code = run_paper_loop(settings, console, day, seed)
     return code
 
 
