@@ -38,7 +38,7 @@ INPUTS = (topics.TICKS, topics.VENUE_HEALTH, topics.ORDERS)
 PAPER = PaperVenueConfig(latency_ms=50, time_in_force_s=60, max_fill_quantity=Decimal("0.25"))
 
 
-def run_paper_loop(settings: Settings, console: Console, day: dt.date, seed: int, timeout_s: float = 180) -> int:
+def run_paper_loop(settings: Settings, console: Console, day: dt.date, seed: int, timeout_s: float = 600) -> int:
     from streams.generator import generate_day
     from streams.generator.clock import iso
     from streams.generator.trading.risk_setup import day_config
