@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,47 @@ class _Loop:
         return sorted(self.reader.list_topics(topic_name, timeout=10).topics[topic_name].partitions)
 
 
+@dataclass(frozen=True)
+class LoopSummary:
+    """What the gate and the venue did with the submitted orders (orders by client order id)."""
+
+    approved: int
+    refused: dict[str, int]  # by the gate, per reason
+    fills: int  # OrderFilled events
+    filled: int  # orders filled whole (in one fill or several)
+    partially_filled: int  # orders with fills that did not reach their quantity (expired, canceled or open)
+    expired_unfilled: int  # canceled (time in force, an operator) before any fill
+    open: int  # approved, neither filled whole nor ended at the venue
+    venue_rejected: int
+
+
+def summarize(decisions: list[tuple[str, dict[str, Any]]], lifecycle: list[tuple[str, dict[str, Any]]]
+              ) -> LoopSummary:
+    """``decisions``: risk.order-decisions.v1 as (record type, record); ``lifecycle``: trading.orders.v1, of
+    which only the paper venue's events (ids ``paper:…``) count."""
+    quantity = {r["client_order_id"]: Decimal(str(r["quantity"])) for s, r in decisions if s == "OrderApproved"}
+    refused = Counter(r["reason"] for s, r in decisions if s == "OrderRejected")
+    filled: dict[str, Decimal] = defaultdict(Decimal)
+    ended: dict[str, str] = {}
+    fills = 0
+    for s, r in lifecycle:
+        if not r["event_id"].startswith("paper:"):
+            continue  # the submissions
+        if s == "OrderFilled":
+            fills += 1
+            filled[r["client_order_id"]] += Decimal(str(r["fill_quantity"]))
+        elif s in ("OrderCanceled", "OrderRejected"):
+            ended[r["client_order_id"]] = s
+    whole = {coid for coid, q in filled.items() if q == quantity.get(coid)}
+    return LoopSummary(
+        approved=len(quantity), refused=dict(refused), fills=fills, filled=len(whole),
+        partially_filled=len(filled) - len(whole),
+        expired_unfilled=sum(1 for coid, s in ended.items() if s == "OrderCanceled" and coid not in filled),
+        open=sum(1 for coid in quantity if coid not in ended and coid not in whole),
+        venue_rejected=sum(1 for s in ended.values() if s == "OrderRejected"),
+    )
+
+
 def _report(settings: Settings, console: Console, submitted: int, elapsed: float) -> int:
     from streams.kafka.consumer import EventConsumer
 
@@ -201,31 +243,15 @@ def _report(settings: Settings, console: Console, submitted: int, elapsed: float
     with EventConsumer(settings, list(physical)) as consumer:
         for ev in consumer.iterate(idle_timeout=5):
             got[physical[ev.topic]].append((ev.schema.name, ev.record))
-    decisions = Counter(s if s == "OrderApproved" else f"rejected {r['reason']}" for s, r in got[topics.DECISIONS])
-    approved = decisions.pop("OrderApproved", 0)
-    venue = [(s, r) for s, r in got[topics.ORDERS] if r["event_id"].startswith("paper:")]  # not the submissions
-    filled: dict[str, Decimal] = defaultdict(Decimal)
-    ended: dict[str, str] = {}
-    for s, r in venue:
-        if s == "OrderFilled":
-            filled[r["client_order_id"]] += Decimal(str(r["fill_quantity"]))
-        elif s in ("OrderCanceled", "OrderRejected"):
-            ended[r["client_order_id"]] = s
-    quantity = {r["client_order_id"]: Decimal(str(r["quantity"])) for s, r in got[topics.DECISIONS]
-                if s == "OrderApproved"}
-    full = sum(1 for coid, q in filled.items() if q == quantity.get(coid))
-    partial = sum(1 for coid, q in filled.items() if q != quantity.get(coid))
-    unfilled = sum(1 for coid in ended if coid not in filled and ended[coid] == "OrderCanceled")
-    fills = sum(1 for s, _ in venue if s == "OrderFilled")
+    summary = summarize(got[topics.DECISIONS], got[topics.ORDERS])
     table = Table("submitted", "approved", "rejected by the gate", "fills", "filled", "partially filled",
                   "expired unfilled", "open at the end", "rejected by the venue",
                   title=f"The paper venue's loop ({elapsed:.0f} s)")
     table.add_row(
-        f"{submitted:,}", f"{approved:,}",
-        ", ".join(f"{k.removeprefix('rejected ')} {v:,}" for k, v in sorted(decisions.items())) or "-",
-        f"{fills:,}", f"{full:,}", f"{partial:,}", f"{unfilled:,}",
-        f"{sum(1 for coid in quantity if coid not in ended and filled.get(coid) != quantity[coid]):,}",
-        f"{sum(1 for s in ended.values() if s == 'OrderRejected'):,}",
+        f"{submitted:,}", f"{summary.approved:,}",
+        ", ".join(f"{k} {v:,}" for k, v in sorted(summary.refused.items())) or "-",
+        f"{summary.fills:,}", f"{summary.filled:,}", f"{summary.partially_filled:,}",
+        f"{summary.expired_unfilled:,}", f"{summary.open:,}", f"{summary.venue_rejected:,}",
     )
     console.print(table)
     last: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -242,7 +268,7 @@ def _report(settings: Settings, console: Console, submitted: int, elapsed: float
     states = [f"{r['venue']} {r['from_state']}→{r['to_state']}" for _, r in got[topics.TRADING_STATE]]
     console.print(f"breakers opened: {', '.join(f'{v} {n}' for v, n in sorted(opened.items())) or 'none'}; "
                   f"trading state changes: {', '.join(states) or 'none'}", highlight=False)
-    ok = approved > 0 and fills > 0 and len(last) > 0
+    ok = summary.approved > 0 and summary.fills > 0 and len(last) > 0
     if not ok:
         console.print("[bold red]the paper venue's loop produced no fills or no positions[/]")
     return 0 if ok else 1
