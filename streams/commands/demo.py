@@ -201,6 +201,10 @@ def _run_day(settings: Settings, *, seed: int, day: dt.date, console: Console) -
         if code:
             break
         code = step.load()(settings, console)
+    if not code:  # last: the market maker's loop closed by the paper venue, on topics of its own
+        from streams.commands.demo_paper import run_paper_loop
+
+        code = run_paper_loop(settings, console, day, seed)
     return code
 
 

@@ -21,13 +21,19 @@ def generate(
     out_dir: Path = typer.Argument(..., help="Directory for one file per topic"),
     seed: int = typer.Option(42, "--seed", help="Same seed, same bytes."),
     day: str = typer.Option("2026-11-20", "--day", help="YYYY-MM-DD (UTC day)"),
+    order_flow: str = typer.Option("lifecycle", "--order-flow", help="lifecycle: every order's submission, "
+                                   "acceptance, fills and cancels; submissions: only OrderSubmitted, for a venue "
+                                   "that executes them (mercado venue paper)."),
 ) -> None:
     """Write a realistic, seeded sample market day for every domain."""
-    from streams.generator import generate_day
+    from streams.generator import ORDER_FLOWS, generate_day
 
+    if order_flow not in ORDER_FLOWS:
+        raise fail(f"--order-flow {order_flow!r}: choose from {', '.join(ORDER_FLOWS)}")
     the_day = _parse_day(day)
     with console.status(f"generating {the_day} (seed {seed})…") as st:
-        manifest = generate_day(out_dir, seed, the_day, progress=lambda what, n: st.update(f"{what}: {n:,}"))
+        manifest = generate_day(out_dir, seed, the_day, progress=lambda what, n: st.update(f"{what}: {n:,}"),
+                                order_flow=order_flow)
     table = Table("file", "events", title=f"{the_day} · seed {seed} → {out_dir}")
     for name, info in sorted(manifest_files(manifest).items()):
         table.add_row(name, f"{info['lines']:,}")

@@ -9,6 +9,14 @@ Domains and their days: crypto, orders and venue health cover the UTC day; USD/C
 Mon–Fri 08:00–12:55 America/Bogota except Colombian holidays; the scanner runs 04:00–20:00
 America/New_York on NYSE trading days (post-market ends 17:00 on early-close days); retail is
 crawled every day in the Chilean morning and again in the afternoon.
+
+``order_flow`` chooses what the orders domain writes: ``"lifecycle"`` (the default) every order's whole
+story as the market maker's venues told it (submission, acceptance or rejection, fills, cancels);
+``"submissions"`` only the ``OrderSubmitted`` events — nothing accepted, filled or canceled — for a venue
+that executes them (the paper venue: ``mercado venue paper``, risk gate → venue → fills → positions). The
+submissions are the same in both modes, byte for byte: the strategy still quotes on the fills it simulates
+(it cannot see the executing venue's), so a submissions-only day is its lifecycle day's ``OrderSubmitted``
+lines.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ from streams.generator.trading.scenario import draw_crypto_scenario
 from streams.generator.trading.venue_health import generate_venue_health
 from streams.generator.writer import FileEntry, write_jsonl, write_text
 
-__all__ = ["DOMAINS", "FILES", "MANIFEST_NAME", "TRUTH_FILE", "FileEntry", "Manifest", "generate_day"]
+__all__ = ["DOMAINS", "FILES", "ORDER_FLOWS", "MANIFEST_NAME", "TRUTH_FILE", "FileEntry", "Manifest", "generate_day"]
 
 TICKS = topics.TICKS
 LISTINGS = topics.LISTINGS
@@ -56,6 +64,8 @@ FILES: dict[str, tuple[str, ...]] = {
     VENUE_HEALTH: ("mercado.trading.VenueHealth",),
 }
 DOMAINS: tuple[str, ...] = ("fx", "crypto", "retail", "scanner", "orders")
+LIFECYCLE, SUBMISSIONS = "lifecycle", "submissions"
+ORDER_FLOWS: tuple[str, ...] = (LIFECYCLE, SUBMISSIONS)  # what the orders domain writes (module docstring)
 
 Progress = Callable[[str, int], None]
 
@@ -75,12 +85,16 @@ def generate_day(
     progress: Progress | None = None,
     *,
     domains: Collection[str] | None = None,
+    order_flow: str = LIFECYCLE,
 ) -> Manifest:
     """Write the sample day into ``out_dir`` and return its manifest (also written as ``manifest.json``).
 
     ``domains`` limits the output to some of :data:`DOMAINS` (the default is all); a domain's
-    events do not depend on which other domains are generated.
+    events do not depend on which other domains are generated. ``order_flow`` is one of
+    :data:`ORDER_FLOWS` (module docstring).
     """
+    if order_flow not in ORDER_FLOWS:
+        raise ValueError(f"unknown order flow {order_flow!r}; choose from {', '.join(ORDER_FLOWS)}")
     selected = set(DOMAINS if domains is None else domains)
     unknown = sorted(selected - set(DOMAINS))
     if unknown:
@@ -140,9 +154,14 @@ def generate_day(
 
     if "orders" in selected and crypto is not None:
         flow = generate_orders(domain_rng(seed, day, "orders"), crypto, scenario)
-        topic_file(ORDERS, flow.records())
+        records = flow.records()
+        if order_flow == SUBMISSIONS:
+            records = [r for r in records if r["type"] == "OrderSubmitted"]
+        topic_file(ORDERS, records)
         topic_file(VENUE_HEALTH, generate_venue_health(domain_rng(seed, day, "venue-health"), scenario))
         manifest.scenario["orders"] = flow.episode
+        if order_flow != LIFECYCLE:  # (a lifecycle day's manifest stays as it was)
+            manifest.scenario["orders"] = {**flow.episode, "order_flow": order_flow}
 
     manifest.write(out_dir)
     return manifest

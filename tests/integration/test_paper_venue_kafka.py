@@ -1,11 +1,13 @@
 """The paper venue through the real broker, in the closed loop: OrderSubmitted and ticks produced to the input
 topics; the risk worker decides (risk.order-decisions.v1); the paper-venue worker fills the approved orders
 against the ticks and writes the lifecycle to trading.orders.v1; the risk worker books those fills
-(risk.positions.v1). The paper worker's events equal the replay of its pipeline over the same topics, and the
-positions are the fills' exact sums."""
+(risk.positions.v1). The paper worker's events equal the replay of its pipeline over the same topics (on the
+native engine and on faust), the positions are the fills' exact sums, and the sink stores the paper venue's
+fills and rejections (trading_fills, trading_rejections)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import time
@@ -26,11 +28,19 @@ from streams.engines.live import group_id
 from streams.engines.replay import KafkaRangeReader, run_replay
 from streams.ingest.producer import TYPE_COLUMN, FileProducer
 from streams.kafka.clients import committed_reader_config
-from streams.kafka.consumer import default_serde, end_offsets
+from streams.kafka.consumer import data_end_offsets, default_serde, end_offsets
 from streams.runtime.pipelines import build_stages
-from tests.integration.test_marketdata_live import _assert_same_as_replay, _Collector, _isolated, _read_outputs, _stop
+from tests.integration.test_marketdata_live import (
+    ENGINES,
+    _assert_same_as_replay,
+    _Collector,
+    _isolated,
+    _read_outputs,
+    _stop,
+)
 from tests.integration.test_risk_kafka import _committed_fraction
 from tests.support.risk_events import MS, T0, Event, S, submitted, tick
+from tests.support.sink import create_database, drain, drop_database, isolated, migrated, query
 from tests.support.workers import start_worker
 
 pytestmark = [pytest.mark.kafka]
@@ -115,7 +125,16 @@ def assert_paper_as_replayed(live: dict[str, list], expected: dict[str, list]) -
     assert len(ids) == len(set(ids))
 
 
-def test_the_closed_loop_orders_risk_gate_paper_venue_fills_positions(services: Settings, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def database(services: Settings) -> Any:
+    settings = create_database(services, "paper_sink")
+    yield settings
+    drop_database(settings)
+
+
+@pytest.mark.postgres
+def test_the_closed_loop_orders_risk_gate_paper_venue_fills_positions(services: Settings, database: Settings,
+                                                                      tmp_path: Path) -> None:
     settings = _isolated(services, "paper-loop").with_({"risk": RISK, "paper": PAPER})
     produce(settings, scenario(), tmp_path)
     risk = start_worker(settings, "risk")
@@ -174,6 +193,54 @@ def test_the_closed_loop_orders_risk_gate_paper_venue_fills_positions(services: 
         _stop(risk)
         if paper is not None:
             _stop(paper)
+    assert_sunk(settings, database, live[topics.ORDERS])
+
+
+def assert_sunk(settings: Settings, database: Settings, lifecycle: list[tuple[str, str, dict]]) -> None:
+    """The sink (its default mapping) reads trading.orders.v1 as the paper worker wrote it: one trading_fills
+    row per paper fill, with its price, quantity, fee and liquidity; the venue's rejection in trading_rejections."""
+    sink = migrated(isolated(database, db__timescaledb="off", kafka__topic_prefix=settings.kafka.topic_prefix))
+    drain(sink, [topics.ORDERS], ends=data_end_offsets(sink, [sink.topic(topics.ORDERS)]))
+    fills = {r["event_id"]: r for _, s, r in lifecycle if s == "OrderFilled"}
+    rows = query(sink, "SELECT event_id, event_time, client_order_id, venue_order_id, trade_id, side, fill_price, "
+                       "fill_quantity, fee, fee_currency, liquidity FROM trading_fills WHERE event_id LIKE 'paper:%'")
+    assert len(rows) == len(fills) == 14
+    for row in rows:
+        want = fills[row["event_id"]]
+        assert row["event_time"] == dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(
+            microseconds=want["event_time"])
+        assert (row["client_order_id"], row["venue_order_id"], row["trade_id"], row["side"], row["fee_currency"],
+                row["liquidity"]) == (want["client_order_id"], want["venue_order_id"], want["trade_id"], want["side"],
+                                      "USDT", want["liquidity"])
+        assert (D(row["fill_price"]), D(row["fill_quantity"]), D(row["fee"])) == (
+            D(want["fill_price"]), D(want["fill_quantity"]), D(want["fee"]))
+    rejected = query(sink, "SELECT client_order_id, rejected_by, reason FROM trading_rejections "
+                           "WHERE event_id LIKE 'paper:%'")
+    assert [tuple(r) for r in rejected] == [("s1", "VENUE", "UNKNOWN_SYMBOL")]
+
+
+@pytest.mark.parametrize("engine", [e for e in ENGINES if getattr(e, "values", (e,))[0] == "faust"])
+def test_the_faust_worker_writes_the_replays_lifecycle(services: Settings, tmp_path: Path, engine: str) -> None:
+    """``mercado worker --engine faust --pipeline venue-paper``, one worker, over the risk gate's decisions
+    and the ticks already in the log: its lifecycle events and repartition topic equal the replay's."""
+    settings = _isolated(services, "paper-faust").with_({"risk": RISK, "paper": PAPER})
+    produce(settings, scenario(), tmp_path)
+    risk = start_worker(settings, "risk")
+    try:
+        wait_until("the decisions", lambda: len(_read_outputs(settings, (topics.DECISIONS,))[topics.DECISIONS]) >= 8,
+                   120, risk)
+    finally:
+        _stop(risk)
+    expected = replay_paper(settings)
+    paper = start_worker(settings, "venue-paper", engine)
+    try:
+        n, m = len(expected[topics.ORDERS]), len(expected[topics.PAPER_INPUTS])
+        live = wait_until(f"the paper venue's {n} lifecycle events", lambda: (p := paper_events(settings)) and len(
+            p[topics.ORDERS]) >= n and len(p[topics.PAPER_INPUTS]) >= m and p, 180, paper)
+    finally:
+        _stop(paper)
+    assert n == 22  # 6 accepted, 14 fills, an expiry, a venue rejection
+    assert_paper_as_replayed(live, expected)
 
 
 def test_kill_9_of_the_paper_worker_loses_and_duplicates_nothing(services: Settings, tmp_path: Path) -> None:
