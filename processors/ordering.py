@@ -60,10 +60,14 @@ def progress_bound(watermark: int | None, topic: str, partition: int, next_offse
 
 
 class SourceWatermarks:
-    """The watermark of each source partition (the highest merge timestamp so far), for the writing stage."""
+    """The watermark of each source partition (the highest merge timestamp so far), for the writing stage.
+    A producer's watermark marker with event time T is a message of merge timestamp T that writes nothing
+    (``advance(..., T)``, the replay's merge keys it by T alike); ``announced`` holds the source partitions
+    that ever carried one: their readers never pass them on a timer (strict)."""
 
     def __init__(self) -> None:
         self.of: dict[tuple[str, int], int] = {}
+        self.announced: set[tuple[str, int]] = set()
 
     def advance(self, topic: str, partition: int, merge_ts: int) -> int:
         tp = (topic, partition)

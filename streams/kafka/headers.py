@@ -17,12 +17,38 @@ PROCESSING_HEADER = "mercado-processing-us"
 # Progress markers of repartition topics (streams/runtime/ordered.py): records without a value
 PROGRESS_HEADER = "mercado-progress"
 BOUND_HEADER = "mercado-bound"
+# A producer's watermark marker on an input topic (docs/architecture.md, "Scale-out"): a record without key
+# or value whose header carries an event time T (integer milliseconds, ASCII digits, like a Kafka
+# timestamp; the marker's Kafka timestamp is T too): "treat this partition's watermark as at least T".
+WATERMARK_HEADER = "mercado-watermark"
+_MARKERS = (PROGRESS_HEADER, BOUND_HEADER, WATERMARK_HEADER)
 
 
 def is_marker(value: bytes | None, headers: Sequence[tuple[str, bytes]] | None) -> bool:
-    """A repartition topic's progress marker (no value, a progress or bound header): not an event; readers
-    other than the stage that merges the topic (the sink, ``mercado events``) skip it."""
-    return value is None and any(name in (PROGRESS_HEADER, BOUND_HEADER) for name, _ in headers or ())
+    """A marker (no value; a progress, bound or watermark header): not an event; readers other than the
+    runtime (the sink, ``mercado events``) skip it."""
+    return value is None and any(name in _MARKERS for name, _ in headers or ())
+
+
+def watermark_header(t_ms: int) -> tuple[str, bytes]:
+    return WATERMARK_HEADER, str(int(t_ms)).encode()
+
+
+def watermark_of(headers: Sequence[tuple[str, bytes]] | None) -> int | None:
+    """The event time T (ms) of a watermark marker's header; None when there is none (or it is not an
+    integer: then the message is not a watermark marker)."""
+    for name, value in headers or ():
+        if name == WATERMARK_HEADER:
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def read_watermark(value: bytes | None, headers: Sequence[tuple[str, bytes]] | None) -> int | None:
+    """T of a watermark marker (a message without a value and with the header), else None."""
+    return watermark_of(headers) if value is None and headers else None
 
 
 def produced_at(headers: Sequence[tuple[str, bytes]] | dict[str, bytes] | None) -> int | None:
