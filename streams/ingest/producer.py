@@ -367,19 +367,23 @@ class FileProducer:
             progress(total, total)
         return report
 
-    def announce_watermark(self, t_ms: int) -> None:
+    def announce_watermark(self, t_ms: int, strict: bool = False) -> None:
         """Writes a watermark marker (``streams/kafka/headers.py``: no key, no value, header and Kafka
-        timestamp ``t_ms``) to every partition of the topic: "this producer writes nothing more below
+        timestamp ``t_ms``) to every partition of the topic: "this producer writes nothing more at or before
         ``t_ms`` here" (docs/architecture.md, "Scale-out"). ``produce_file`` writes one at the end of each
         input, at the highest event time written to the topic so far; a producer that knows its input is
-        complete up to a later time (a live feed's clock) calls it with that. Delivered with the rows
-        (``flush``)."""
+        complete up to a later time calls it with that. ``strict``: the producer keeps announcing while idle
+        (a live feed: its readers then never pass the partition on a timer). Delivered with the rows
+        (``flush``; a transactional producer: in its open transaction). None on a compacted topic (it takes
+        no record without a key; and it is no stream input)."""
+        if "compact" in (self.spec.cleanup_policy or ""):
+            return
         if self._partitions is None:
             meta = self.producer.list_topics(self.topic_name, timeout=30).topics.get(self.topic_name)
             if meta is None or meta.error is not None or not meta.partitions:
                 raise DeliveryError(f"{self.topic_name}: no partitions to write a watermark marker to")
             self._partitions = len(meta.partitions)
-        headers = [watermark_header(t_ms)]
+        headers = [watermark_header(t_ms, strict)]
         for q in range(self._partitions):
             while True:
                 try:

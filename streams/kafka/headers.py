@@ -19,8 +19,11 @@ PROGRESS_HEADER = "mercado-progress"
 BOUND_HEADER = "mercado-bound"
 # A producer's watermark marker on an input topic (docs/architecture.md, "Scale-out"): a record without key
 # or value whose header carries an event time T (integer milliseconds, ASCII digits, like a Kafka
-# timestamp; the marker's Kafka timestamp is T too): "treat this partition's watermark as at least T".
+# timestamp; the marker's Kafka timestamp is T too): "this producer writes nothing more at or before T on
+# this partition" (a Flink watermark); ``T;strict`` when the producer also keeps announcing while idle
+# (a live feed), so that readers may hold the partition strictly, never passing it on a timer.
 WATERMARK_HEADER = "mercado-watermark"
+_STRICT = b";strict"
 _MARKERS = (PROGRESS_HEADER, BOUND_HEADER, WATERMARK_HEADER)
 
 
@@ -30,8 +33,8 @@ def is_marker(value: bytes | None, headers: Sequence[tuple[str, bytes]] | None) 
     return value is None and any(name in _MARKERS for name, _ in headers or ())
 
 
-def watermark_header(t_ms: int) -> tuple[str, bytes]:
-    return WATERMARK_HEADER, str(int(t_ms)).encode()
+def watermark_header(t_ms: int, strict: bool = False) -> tuple[str, bytes]:
+    return WATERMARK_HEADER, str(int(t_ms)).encode() + (_STRICT if strict else b"")
 
 
 def watermark_of(headers: Sequence[tuple[str, bytes]] | None) -> int | None:
@@ -40,10 +43,15 @@ def watermark_of(headers: Sequence[tuple[str, bytes]] | None) -> int | None:
     for name, value in headers or ():
         if name == WATERMARK_HEADER:
             try:
-                return int(value)
-            except (TypeError, ValueError):
+                return int(value.removesuffix(_STRICT))
+            except (AttributeError, TypeError, ValueError):
                 return None
     return None
+
+
+def watermark_strict(headers: Sequence[tuple[str, bytes]] | None) -> bool:
+    """Whether a watermark marker's producer keeps announcing (``T;strict``)."""
+    return any(name == WATERMARK_HEADER and value.endswith(_STRICT) for name, value in headers or ())
 
 
 def read_watermark(value: bytes | None, headers: Sequence[tuple[str, bytes]] | None) -> int | None:

@@ -88,14 +88,15 @@ def merge_keyer(admission: AdmissionConfig | None) -> Callable[[int, Iterable[tu
     when the runtime will refuse it by the floor or by its producer's stamp (``mercado-produced-us``; the
     same bounds as :func:`processors.admission.time_violation`). An unstamped message is judged by its
     partition's clock, which the merge does not keep: it keeps its timestamp. A producer's watermark
-    marker (``streams/kafka/headers.py``) is keyed by its T: every merge (the replay's, the aligner's, the
-    first stage's watermark) takes it as a message of event time T that writes nothing. Runs per message."""
+    marker (``streams/kafka/headers.py``: nothing more at or before T) is keyed T + 1: every merge (the
+    replay's, the aligner's, the first stage's watermark) takes it as a message of event time T + 1 that
+    writes nothing. Runs per message."""
     if admission is None:
         def plain(timestamp_ms: int, headers: Iterable[tuple[str, bytes]] | None) -> int:
             if headers:
                 marked = watermark_of(headers)  # type: ignore[arg-type]
                 if marked is not None:
-                    return marked
+                    return marked + 1
             return timestamp_ms
 
         return plain
@@ -104,8 +105,8 @@ def merge_keyer(admission: AdmissionConfig | None) -> Callable[[int, Iterable[tu
     def key(timestamp_ms: int, headers: Iterable[tuple[str, bytes]] | None) -> int:
         if headers:
             marked = watermark_of(headers)  # type: ignore[arg-type]
-            if marked is not None:  # a producer's watermark marker: its T, whatever the bounds
-                return marked
+            if marked is not None:  # a producer's watermark marker: T + 1, whatever the bounds
+                return marked + 1
         t = timestamp_ms * 1000
         if t < floor:
             return -1

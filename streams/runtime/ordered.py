@@ -93,16 +93,16 @@ def source_state_key(topic: str, partition: int) -> bytes:
     return f"{_SOURCE}{topic}:{partition}".encode()
 
 
-def source_state(watermark: int, partition: int, announced: bool = False) -> bytes:
-    """``announced``: the source partition carried a producer's watermark marker (it is strict for good)."""
-    if announced:
-        return orjson.dumps({"w": watermark, "partition": partition, "announced": True})
+def source_state(watermark: int, partition: int, strict: bool = False) -> bytes:
+    """``strict``: the source partition carried a watermark marker of a producer that keeps announcing."""
+    if strict:
+        return orjson.dumps({"w": watermark, "partition": partition, "strict": True})
     return orjson.dumps({"w": watermark, "partition": partition})
 
 
 def saved_sources(table: MutableMapping[bytes, bytes],
                   partitions: set[int]) -> dict[tuple[str, int], tuple[int, bool]]:
-    """(watermark, announced) of each source partition saved in a writing stage's table, of the given partitions."""
+    """(watermark, strict) of each source partition saved in a writing stage's table, of the given partitions."""
     out = {}
     for key, value in list(table.items()):
         text = key.decode()
@@ -110,7 +110,7 @@ def saved_sources(table: MutableMapping[bytes, bytes],
             topic, _, partition = text[len(_SOURCE):].rpartition(":")
             if int(partition) in partitions:
                 data = orjson.loads(value)
-                out[(topic, int(partition))] = (data["w"], bool(data.get("announced")))
+                out[(topic, int(partition))] = (data["w"], bool(data.get("strict")))
     return out
 
 

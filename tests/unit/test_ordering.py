@@ -237,8 +237,8 @@ def test_a_frontier_is_caught_up_only_with_every_stream_passable() -> None:
 
 # ---------------------------------------------------------------------- producers' watermark markers
 # A log with watermark markers: an item is a record's merge timestamp (an int, as above) or a producer's
-# marker ("w", T) — "this partition's watermark is at least T" (streams/kafka/headers.py). Every merge takes
-# a marker as a message of merge timestamp T that writes nothing (streams/runtime/align.py merge_keyer).
+# marker ("w", T) — "nothing more at or before T here" (streams/kafka/headers.py). Every merge takes a
+# marker as a message of merge timestamp T + 1 that writes nothing (streams/runtime/align.py merge_keyer).
 items = st.one_of(st.integers(0, 40), st.just(-1), st.tuples(st.just("w"), st.integers(0, 45)))
 marked_logs = st.dictionaries(st.tuples(st.sampled_from(TOPICS), st.integers(0, 3)), st.lists(items, max_size=12),
                               min_size=1, max_size=8)
@@ -246,11 +246,11 @@ END_T = 46  # above every timestamp and marker of marked_logs: a producer's end 
 
 
 def _key(item: int | tuple[str, int]) -> int:
-    return item[1] if isinstance(item, tuple) else item
+    return item[1] + 1 if isinstance(item, tuple) else item
 
 
 def replay_merge_marked(log: dict[tuple[str, int], list]) -> list[tuple[str, int, int]]:
-    """The replay's merge over a log with markers: they are merged by their T; only records come out."""
+    """The replay's merge over a log with markers: they are merged by T + 1; only records come out."""
     keyed = {tp: [_key(i) for i in its] for tp, its in log.items()}
     return [(t, p, o) for t, p, o in replay_merge(keyed) if not isinstance(log[(t, p)][o], tuple)]
 
@@ -268,9 +268,9 @@ def marked_positions(log: dict[tuple[str, int], list]) -> dict[tuple[str, int, i
 
 
 def _honest(its: list) -> list:
-    """Keeps only the markers no later item of the partition goes below (a refused message's -1 included)."""
+    """Keeps only the markers no later item of the partition goes at or below (a refused message's -1 included)."""
     return [i for n, i in enumerate(its)
-            if not isinstance(i, tuple) or all(_key(later) >= i[1] for later in its[n + 1:])]
+            if not isinstance(i, tuple) or all(_key(later) > i[1] for later in its[n + 1:])]
 
 
 @settings(max_examples=300, deadline=None)

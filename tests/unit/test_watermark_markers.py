@@ -25,6 +25,7 @@ from streams.kafka.headers import (
     read_watermark,
     watermark_header,
     watermark_of,
+    watermark_strict,
 )
 from streams.runtime.align import merge_keyer
 from streams.runtime.driver import PipelineDriver
@@ -52,8 +53,12 @@ def test_a_watermark_header_round_trips(t_ms: int) -> None:
     assert read_watermark(None, [header]) == t_ms
     assert watermark_of([(PRODUCED_AT_HEADER, b"1"), header]) == t_ms
     assert is_marker(None, [header])
+    assert not watermark_strict([header])
     assert read_watermark(b"event", [header]) is None  # with a value: an event, not a marker
     assert not is_marker(b"event", [header])
+    strict = watermark_header(t_ms, strict=True)
+    assert strict == (WATERMARK_HEADER, b"%d;strict" % t_ms)
+    assert read_watermark(None, [strict]) == t_ms and watermark_strict([strict]) and is_marker(None, [strict])
 
 
 def test_what_is_not_a_watermark_marker() -> None:
@@ -63,13 +68,14 @@ def test_what_is_not_a_watermark_marker() -> None:
     assert not is_marker(None, [(PRODUCED_AT_HEADER, b"5")])
 
 
-def test_every_merge_keys_a_marker_by_its_t_whatever_the_admission_bounds() -> None:
+def test_every_merge_keys_a_marker_just_after_its_t_whatever_the_admission_bounds() -> None:
+    """Nothing more at or before T: a marker is merged as a message of time T + 1 (ms) that writes nothing."""
     header = [watermark_header(1_000)]
-    strict_bounds = AdmissionConfig()  # floor 2000-01-01: a 1970 timestamp is below it
-    assert merge_keyer(None)(1_000, header) == 1_000
-    assert merge_keyer(None)(7, header) == 1_000  # the header decides, not the Kafka timestamp
-    assert merge_keyer(strict_bounds)(1_000, header) == 1_000  # below the floor, still its T
-    assert merge_keyer(strict_bounds)(1_000, None) == -1  # an event that old is refused: first
+    bounds = AdmissionConfig()  # floor 2000-01-01: a 1970 timestamp is below it
+    assert merge_keyer(None)(1_000, header) == 1_001
+    assert merge_keyer(None)(7, [watermark_header(1_000, strict=True)]) == 1_001  # the header decides
+    assert merge_keyer(bounds)(1_000, header) == 1_001  # below the floor, still T + 1
+    assert merge_keyer(bounds)(1_000, None) == -1  # an event that old is refused: first
 
 
 def test_the_driver_takes_a_marker_as_no_event() -> None:
@@ -175,42 +181,45 @@ class _Produced:
         self.sent.append((topic, value, key, kwargs))
 
 
-def _marker(topic: str, partition: int, offset: int, t_ms: int) -> _Message:
-    return _Message(topic, partition, offset, t_ms, None, [watermark_header(t_ms)])
+def _marker(topic: str, partition: int, offset: int, t_ms: int, strict: bool = False) -> _Message:
+    return _Message(topic, partition, offset, t_ms, None, [watermark_header(t_ms, strict)])
 
 
-def test_the_rekey_stage_advances_its_source_watermark_and_announces_the_source_strict() -> None:
+def test_the_rekey_stage_advances_its_source_watermark_past_t_and_a_live_producer_makes_it_strict() -> None:
     worker = NativeWorker(Settings(), "risk")
     rekey = worker.stages[0]
     health = worker.settings.topic("trading.venue-health.v1")
+    ticks = worker.settings.topic("md.ticks.v1")
     worker.producer = _Produced()
-    worker._run(rekey, [_marker(health, 2, 10, 5_000)])
-    assert rekey.watermarks.of == {(health, 2): 5_000}
-    assert rekey.watermarks.announced == {(health, 2)}
-    assert rekey.source_next == {(health, 2): 11}
-    worker._run(rekey, [_marker(health, 2, 11, 4_000)])  # never backwards: W = max(W, T)
-    assert rekey.watermarks.of == {(health, 2): 5_000} and rekey.source_next == {(health, 2): 12}
+    worker._run(rekey, [_marker(health, 2, 10, 5_000), _marker(ticks, 0, 3, 7_000, strict=True)])
+    assert rekey.watermarks.of == {(health, 2): 5_001, (ticks, 0): 7_001}  # nothing more at or before T
+    assert rekey.watermarks.strict == {(ticks, 0)}  # the door's end of input is not a promise to go on
+    assert rekey.source_next == {(health, 2): 11, (ticks, 0): 4}
+    worker._run(rekey, [_marker(health, 2, 11, 4_000)])  # never backwards: W = max(W, T + 1)
+    assert rekey.watermarks.of[(health, 2)] == 5_001 and rekey.source_next[(health, 2)] == 12
     assert worker.producer.sent == []  # a marker is no event: nothing to the repartition topic
     # W is state: in the changelog with the flag, and restored from it
-    writes = worker._watermark_writes(rekey)
-    assert writes == [(source_state_key(health, 2), source_state(5_000, 2, True), 2)]
-    assert saved_sources(rekey.table, {2}) == {(health, 2): (5_000, True)}
+    writes = sorted(worker._watermark_writes(rekey))
+    assert writes == sorted([(source_state_key(health, 2), source_state(5_001, 2), 2),
+                             (source_state_key(ticks, 0), source_state(7_001, 0, True), 0)])
+    assert saved_sources(rekey.table, {0, 2}) == {(health, 2): (5_001, False), (ticks, 0): (7_001, True)}
     assert saved_sources(rekey.table, {1}) == {}
-    # its progress marker says so, to every partition of the repartition topic
-    worker.assigned = {(health, 2)}
+    # its progress markers say so, to every partition of the repartition topic
+    worker.assigned = {(health, 2), (ticks, 0)}
     worker.marker_partitions = {t: 3 for t in rekey.ordered_outputs}
-    worker._end_offset = lambda topic, partition, position: 12  # type: ignore[method-assign]
+    worker._end_offset = lambda topic, partition, position: {health: 12, ticks: 4}[topic]  # type: ignore[method-assign]
     worker._write_markers(rekey)
     [out] = rekey.ordered_outputs
-    assert [(t, kw["partition"], read_progress(kw["headers"])) for t, _, _, kw in worker.producer.sent] == [
-        (out, q, (health, 2, 5_000, 12, True, True)) for q in range(3)]
+    assert sorted((t, kw["partition"], read_progress(kw["headers"])) for t, _, _, kw in worker.producer.sent) == sorted(
+        [(out, q, (health, 2, 5_001, 12, True, False)) for q in range(3)]
+        + [(out, q, (ticks, 0, 7_001, 4, True, True)) for q in range(3)])
 
 
 def test_a_source_that_never_carried_a_marker_is_not_strict() -> None:
     worker = NativeWorker(Settings(), "risk")
     rekey = worker.stages[0]
     worker._run(rekey, [])
-    assert rekey.watermarks.announced == set()
+    assert rekey.watermarks.strict == set()
     assert source_state(7, 1) == orjson.dumps({"w": 7, "partition": 1})  # the saved form of before
     assert read_progress([("mercado-progress", orjson.dumps(["t", 1, 7, 3, True]))]) == ("t", 1, 7, 3, True,
                                                                                          False)
