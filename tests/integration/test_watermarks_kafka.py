@@ -102,7 +102,7 @@ def test_retail_in_parts_on_two_strict_workers_finishes_on_the_doors_watermarks(
             produced += door.produce_file(part).produced
             highs.append(door.high_ms)
             before = committed()
-            _wait_until(workers, lambda: committed() > before, "the workers committed some of the part")
+            _wait_until(workers, lambda before=before: committed() > before, "the workers committed some of it")
         outputs, expected = _replayed(settings, "retail")
         assert len(expected["retail.opportunities.v1"]) > 1000
         live = _finished(workers, settings, expected, timeout_s=120)
