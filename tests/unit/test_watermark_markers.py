@@ -300,3 +300,46 @@ def test_a_record_goes_exactly_when_every_other_sources_watermark_is_past_it(
     assert released == ([b"v1"] if (w, source) < (t, other) else [])
     assert released == ([b"v1"] if position(w, "in", source, 0) < progress_bound(t, "in", other, next_offset)
                         else [])
+
+
+# ---------------------------------------------------------------------- a live feed
+class _TransactionalRecording(_Recording):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(3)
+        self.calls: list[str] = []
+
+    def init_transactions(self, timeout: float = 0) -> None:
+        pass
+
+    def begin_transaction(self) -> None:
+        self.calls.append("begin")
+
+    def commit_transaction(self, timeout: float = 0) -> None:
+        self.calls.append(f"commit {len(self.sent)}")
+
+
+def test_a_feed_announces_its_clock_strictly_in_a_transaction_when_it_moved(monkeypatch: Any) -> None:
+    from processors import topics
+    from streams.feeds import writer as feed_writer
+    from streams.feeds.core import trade_tick
+
+    monkeypatch.setattr(feed_writer, "Producer", _TransactionalRecording)
+    writer = feed_writer.FeedWriter(Settings(), "binance", serde=SERDE)
+    producer = writer.producer
+    writer.announce_watermarks()
+    assert producer.calls == [] and producer.sent == []  # nothing written yet: no clock
+    now = T0 + 60_000_000
+    ticks = [trade_tick("binance", "BTC/USDT", str(i), T0 + i * 1000, 100.0, 0.5, now) for i in (5, 9, 7)]
+    writer.write_batch(ticks)
+    assert writer.clock_ms == {topics.TICKS: (T0 + 9_000) // 1000}
+    producer.sent.clear()
+    producer.calls.clear()
+    writer.announce_watermarks()
+    t = (T0 + 9_000) // 1000 - 1  # a trade of that very ms may still come
+    assert producer.calls == ["begin", "commit 3"]
+    assert [(kw["partition"], kw["timestamp"], kw["headers"]) for _, value, _, kw in producer.sent] == [
+        (q, t, [watermark_header(t, strict=True)]) for q in range(3)]
+    assert all(value is None for _, value, _, _ in producer.sent)
+    producer.calls.clear()
+    writer.announce_watermarks()  # the clock did not move: nothing
+    assert producer.calls == []
