@@ -8,7 +8,7 @@ event's time against it, in the live worker and in the replay alike.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 PRODUCED_AT_HEADER = "mercado-produced-us"
 # The wall time (integer microseconds, ASCII digits) the live worker took to process the input an output
@@ -27,20 +27,25 @@ _STRICT = b";strict"
 _MARKERS = (PROGRESS_HEADER, BOUND_HEADER, WATERMARK_HEADER)
 
 
-def is_marker(value: bytes | None, headers: Sequence[tuple[str, bytes]] | None) -> bool:
+def is_marker(value: bytes | None, headers: Sequence[tuple[str, bytes]] | dict[str, bytes] | None) -> bool:
     """A marker (no value; a progress, bound or watermark header): not an event; readers other than the
     runtime (the sink, ``mercado events``) skip it."""
-    return value is None and any(name in _MARKERS for name, _ in headers or ())
+    return value is None and any(name in _MARKERS for name, _ in _pairs(headers))
 
 
 def watermark_header(t_ms: int, strict: bool = False) -> tuple[str, bytes]:
     return WATERMARK_HEADER, str(int(t_ms)).encode() + (_STRICT if strict else b"")
 
 
-def watermark_of(headers: Sequence[tuple[str, bytes]] | None) -> int | None:
+def _pairs(headers: Sequence[tuple[str, bytes]] | dict[str, bytes] | None) -> Iterable[tuple[str, bytes]]:
+    """(name, value) pairs of headers given as pairs (confluent-kafka, aiokafka) or as a dict (faust)."""
+    return headers.items() if isinstance(headers, dict) else headers or ()
+
+
+def watermark_of(headers: Sequence[tuple[str, bytes]] | dict[str, bytes] | None) -> int | None:
     """The event time T (ms) of a watermark marker's header; None when there is none (or it is not an
     integer: then the message is not a watermark marker)."""
-    for name, value in headers or ():
+    for name, value in _pairs(headers):
         if name == WATERMARK_HEADER:
             try:
                 return int(value.removesuffix(_STRICT))
@@ -49,12 +54,13 @@ def watermark_of(headers: Sequence[tuple[str, bytes]] | None) -> int | None:
     return None
 
 
-def watermark_strict(headers: Sequence[tuple[str, bytes]] | None) -> bool:
+def watermark_strict(headers: Sequence[tuple[str, bytes]] | dict[str, bytes] | None) -> bool:
     """Whether a watermark marker's producer keeps announcing (``T;strict``)."""
-    return any(name == WATERMARK_HEADER and value.endswith(_STRICT) for name, value in headers or ())
+    return any(name == WATERMARK_HEADER and value.endswith(_STRICT) for name, value in _pairs(headers))
 
 
-def read_watermark(value: bytes | None, headers: Sequence[tuple[str, bytes]] | None) -> int | None:
+def read_watermark(value: bytes | None,
+                   headers: Sequence[tuple[str, bytes]] | dict[str, bytes] | None) -> int | None:
     """T of a watermark marker (a message without a value and with the header), else None."""
     return watermark_of(headers) if value is None and headers else None
 

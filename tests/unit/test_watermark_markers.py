@@ -343,3 +343,12 @@ def test_a_feed_announces_its_clock_strictly_in_a_transaction_when_it_moved(monk
     producer.calls.clear()
     writer.announce_watermarks()  # the clock did not move: nothing
     assert producer.calls == []
+
+
+def test_headers_as_faust_gives_them_a_dict() -> None:
+    assert read_watermark(None, dict([watermark_header(42, strict=True)])) == 42
+    assert watermark_strict(dict([watermark_header(42, strict=True)]))
+    assert is_marker(None, dict([watermark_header(42)]))
+    assert not is_marker(None, {PRODUCED_AT_HEADER: b"1"})
+    driver = PipelineDriver(build_pipeline("marketdata", Settings()), SERDE)
+    assert driver.process("md.ticks.v1", 0, 0, None, dict([watermark_header(42)])) == []
