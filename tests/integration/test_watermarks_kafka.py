@@ -21,7 +21,7 @@ from streams.ingest.producer import FileProducer
 from streams.kafka.admin import ensure_topics
 from streams.kafka.catalog import topic
 from streams.kafka.clients import committed_reader_config, consumer_config
-from streams.kafka.consumer import end_offsets
+from streams.kafka.consumer import EventConsumer, end_offsets
 from streams.kafka.headers import is_marker, read_watermark
 from streams.runtime.pipelines import build_stages
 from tests.integration.test_risk_kafka import INPUTS, assert_same_as_replay
@@ -125,6 +125,9 @@ def test_retail_in_parts_on_two_strict_workers_finishes_on_the_doors_watermarks(
     markers = _markers(settings, name)
     assert sorted(markers) == sorted((p, high) for high in highs for p in range(PARTITIONS))
     assert sum(end_offsets(settings, [name]).values()) == produced + len(parts) * PARTITIONS
+    # what `mercado consume` reads of the topic: the events, no marker
+    with EventConsumer(settings, [name], from_beginning=True) as consumer:
+        assert sum(1 for _ in consumer.iterate(idle_timeout=10)) == produced
 
 
 def _parts_by_event_time(day: Path, out: Path, n: int) -> tuple[dict[str, list[Path]], int, list[int]]:
