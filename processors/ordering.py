@@ -60,10 +60,15 @@ def progress_bound(watermark: int | None, topic: str, partition: int, next_offse
 
 
 class SourceWatermarks:
-    """The watermark of each source partition (the highest merge timestamp so far), for the writing stage."""
+    """The watermark of each source partition (the highest merge timestamp so far), for the writing stage.
+    A producer's watermark marker "nothing more at or before T" is a message of merge timestamp T + 1 that
+    writes nothing (``advance(..., T + 1)``; the replay's merge keys it so alike). ``strict`` holds the
+    source partitions that ever carried one from a producer that keeps announcing (``T;strict``): their
+    readers never pass them on a timer."""
 
     def __init__(self) -> None:
         self.of: dict[tuple[str, int], int] = {}
+        self.strict: set[tuple[str, int]] = set()
 
     def advance(self, topic: str, partition: int, merge_ts: int) -> int:
         tp = (topic, partition)

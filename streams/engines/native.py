@@ -74,6 +74,7 @@ from streams.engines.live import (
 from streams.kafka.catalog import DEAD_LETTER_TOPIC, TopicSpec, topic
 from streams.kafka.clients import admin_config, committed_reader_config, consumer_config, producer_config
 from streams.kafka.consumer import default_serde
+from streams.kafka.headers import read_watermark, watermark_strict
 from streams.observability import metrics
 from streams.runtime.align import Held, merge_keyer
 from streams.runtime.driver import PipelineDriver
@@ -83,7 +84,7 @@ from streams.runtime.ordered import (
     bound_header,
     position_header,
     progress_header,
-    saved_watermarks,
+    saved_sources,
     source_state,
     source_state_key,
     writer_header,
@@ -153,6 +154,7 @@ class _Stage:
             self.bounds_marked.pop(q, None)
         for tp in [tp for tp in self.watermarks.of if tp[1] in partitions]:
             del self.watermarks.of[tp]
+        self.watermarks.strict = {tp for tp in self.watermarks.strict if tp[1] not in partitions}
 
 
 class NativeWorker:
@@ -453,7 +455,10 @@ class NativeWorker:
         if st.merge is not None:
             st.merge.assign(parts)
         if st.ordered_outputs:
-            st.watermarks.of.update(saved_watermarks(st.table, parts))
+            for tp, (w, strict) in saved_sources(st.table, parts).items():
+                st.watermarks.of[tp] = w
+                if strict:
+                    st.watermarks.strict.add(tp)
         log.info("state restored", stage=st.spec.name, partitions=sorted(parts), records=restored,
                  bytes=read_bytes, keys=len(st.table), seconds=round(time.monotonic() - started, 3))
 
@@ -539,6 +544,15 @@ class NativeWorker:
             advance, source_next, merge_key = st.watermarks.advance, st.source_next, self._merge_key
         for msg, item in zip(batch, decoded, strict=True):
             topic_name, partition, offset = msg.topic(), msg.partition(), msg.offset()
+            if msg.value() is None and read_watermark(None, msg.headers()) is not None:
+                # a producer's watermark marker: no event; the source watermark takes T + 1 (merge_key gives
+                # it, as the replay's merge does); a producer that keeps announcing makes the source strict
+                if ordered:
+                    advance(topic_name, partition, merge_key(msg.timestamp()[1], msg.headers()))
+                    source_next[(topic_name, partition)] = offset + 1
+                    if watermark_strict(msg.headers()):
+                        st.watermarks.strict.add((topic_name, partition))
+                continue
             if ordered:
                 w = advance(topic_name, partition, merge_key(msg.timestamp()[1], msg.headers()))
                 source_next[(topic_name, partition)] = offset + 1
@@ -688,8 +702,10 @@ class NativeWorker:
     # ------------------------------------------------------------------ ordering (streams/runtime/ordered.py)
     def _watermark_writes(self, st: _Stage) -> list[StateWrite]:
         writes = []
+        strict = st.watermarks.strict
         for (topic_name, partition), w in st.watermarks.of.items():
-            key, value = source_state_key(topic_name, partition), source_state(w, partition)
+            key = source_state_key(topic_name, partition)
+            value = source_state(w, partition, (topic_name, partition) in strict)
             if st.table.get(key) != value:
                 st.table[key] = value
                 writes.append((key, value, partition))
@@ -731,7 +747,7 @@ class NativeWorker:
                     # this source comes before it, and a reader checking that the source still ends where
                     # this marker says (LiveOrderedMerge's at_end) compares the end with the position
                     caught_up, next_offset = True, position
-            state = (st.watermarks.of.get(tp), next_offset, caught_up)
+            state = (st.watermarks.of.get(tp), next_offset, caught_up, tp in st.watermarks.strict)
             if st.marked.get(tp) == state:
                 continue
             st.marked[tp] = state

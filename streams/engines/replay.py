@@ -28,6 +28,7 @@ from streams.config import Settings
 from streams.kafka.catalog import TopicSpec, topic
 from streams.kafka.clients import consumer_config, producer_config
 from streams.kafka.consumer import watermarks, when_ready
+from streams.kafka.headers import read_watermark
 from streams.runtime.align import merge_keyer
 from streams.runtime.driver import Output, PipelineDriver, Rejected
 
@@ -156,7 +157,10 @@ class KafkaRangeReader:
             _, partition, topic_name = heapq.heappop(heap)
             tp = (topic_name, partition)
             buf = buffers[tp]
-            yield buf.popleft()
+            m = buf.popleft()
+            # a producer's watermark marker is merged as a message of event time T (its key) that writes nothing
+            if m.value is not None or read_watermark(None, m.headers) is None:
+                yield m
             if buf:
                 heapq.heappush(heap, (buf[0].order_ms, partition, topic_name))
             elif tp not in done:

@@ -36,6 +36,7 @@ log = structlog.get_logger("mercado.feed")
 
 FEED_TOPICS = (topics.TICKS, topics.VENUE_HEALTH)
 COLUMNAR_MIN_RUN = 32  # shorter runs of ticks are encoded row by row (building Arrow columns costs more)
+WATERMARK_EVERY_S = 0.25  # how often (wall clock) the feed announces its event-time clock: announce_watermarks
 
 
 class Unreadable:
@@ -79,6 +80,8 @@ class FeedWriter:
         self._dead = metrics.FEED_DEAD_LETTERS.labels(feed_id)
         self.last_commit_latencies_s: list[float] = []  # receive → committed, of the last batch (bench, tests)
         self._tick_schema: Any = None  # PriceTick's Arrow schema (wire form), once a run needs it
+        self.clock_ms: dict[str, int] = {}  # per topic: the latest event time (ms) committed
+        self.announced_ms: dict[str, int] = {}  # per topic: the last watermark announced
 
     def add(self, events: Iterable[FeedEvent | Unreadable]) -> None:
         self.pending.extend(events)
@@ -119,9 +122,34 @@ class FeedWriter:
             self._latency.observe(seconds)
         self.last_commit_latencies_s = latencies
         self.commits += 1
+        clock = self.clock_ms
         for item in batch:
             if isinstance(item, FeedEvent):
                 self.committed[item.schema] = self.committed.get(item.schema, 0) + 1
+                t = item.record.get("event_time")
+                if isinstance(t, int) and t // 1000 > clock.get(item.topic, -1):
+                    clock[item.topic] = t // 1000
+
+    def announce_watermarks(self) -> None:
+        """The feed's event-time clock, as a strict watermark marker on every partition of each topic it
+        writes (docs/architecture.md, "Watermarks in the log"), in a transaction of its own: nothing more at or
+        before the latest committed event time less 1 ms (a venue may send more trades of that very ms). Only
+        where the clock moved since the last one. Readers hold the partitions strictly from then on."""
+        due = {name: t - 1 for name, t in self.clock_ms.items()
+               if name in self.doors and t - 1 > self.announced_ms.get(name, -1)}
+        if not due:
+            return
+        self.producer.begin_transaction()
+        try:
+            for name, t in sorted(due.items()):
+                self.doors[name].announce_watermark(t, strict=True)
+            self._commit()
+        except KafkaException as exc:
+            if exc.args[0].txn_requires_abort():  # the next round announces it again
+                self.producer.abort_transaction(30)
+                return
+            raise
+        self.announced_ms.update(due)
 
     def _commit(self) -> None:
         """Commits the open transaction, again while the error is retriable (e.g. the broker briefly away)."""
@@ -231,7 +259,11 @@ class FeedWriter:
         """Writes what is pending every commit interval until ``stop``, then what is left."""
         interval = self.settings.feeds.commit_interval_ms / 1000
         loop = asyncio.get_running_loop()
+        announced_at = loop.time()
         while True:
+            if loop.time() - announced_at >= WATERMARK_EVERY_S:  # the wall clock only triggers it
+                announced_at = loop.time()
+                await loop.run_in_executor(None, self.announce_watermarks)
             stopping = stop.is_set()
             if self.pending or self.offsets:
                 batch, self.pending = self.pending, []

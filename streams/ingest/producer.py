@@ -34,7 +34,7 @@ from streams.config import Settings
 from streams.ingest.files import RejectsWriter, detect_format, is_unreadable, read_csv, read_jsonl, read_parquet
 from streams.kafka.catalog import TopicSpec, topic
 from streams.kafka.clients import producer_config
-from streams.kafka.headers import PRODUCED_AT_HEADER
+from streams.kafka.headers import PRODUCED_AT_HEADER, watermark_header
 from streams.observability import metrics
 
 TYPE_COLUMN = "type"
@@ -153,6 +153,8 @@ class FileProducer:
         self.admission = settings.admission
         # the wall clock rows are checked against: the produced-at stamp of the messages being produced
         self.now_us = time.time_ns() // 1000
+        self.high_ms: int | None = None  # the highest event time (ms) written to the topic so far
+        self._partitions: int | None = None
 
     # ------------------------------------------------------------------ one row
     def _record_type(self, row: dict[str, Any]) -> _RecordType:
@@ -291,6 +293,8 @@ class FileProducer:
             headers = [(PRODUCED_AT_HEADER, str(self.now_us).encode())]
             events_out = metrics.EVENTS_OUT.labels(topic_name, "produce")
             reported = 0
+            high_ms = self.high_ms
+            high_us = -1 if high_ms is None else high_ms * 1000
             try:
                 for line, raw, row in rows:
                     if type(row) is _EncodedBatch:
@@ -307,6 +311,10 @@ class FileProducer:
                             if n & 4095 == 0:
                                 poll(0)
                         counts[row.name] = counts.get(row.name, 0) + len(row.values)
+                        if row.timestamps_ms:
+                            top = max(row.timestamps_ms)
+                            if high_ms is None or top > high_ms:
+                                high_ms, high_us = top, top * 1000
                         produced_now = sum(counts.values())
                         events_out.inc(produced_now - reported)
                         reported = produced_now
@@ -332,6 +340,9 @@ class FileProducer:
                     except BufferError:  # librdkafka's queue is full: serve deliveries until there is room
                         self._produce_waiting(value, key, event_time // 1000, headers)
                     counts[name] = counts.get(name, 0) + 1
+                    if high_ms is None or event_time > high_us:
+                        high_us = event_time
+                        high_ms = event_time // 1000
                     if not parquet:
                         done_units += len(raw) if raw else 0
                     if n & 4095 == 0:
@@ -343,6 +354,9 @@ class FileProducer:
                             progress(line if parquet else done_units, total)
                 report.produced = sum(counts.values())
                 events_out.inc(report.produced - reported)
+                if high_ms is not None:  # the end of an input: its watermark, on every partition of the topic
+                    self.high_ms = high_ms
+                    self.announce_watermark(high_ms)
             finally:
                 if rejects_writer is not None:
                     rejects_writer.close()
@@ -352,6 +366,32 @@ class FileProducer:
         if progress is not None:
             progress(total, total)
         return report
+
+    def announce_watermark(self, t_ms: int, strict: bool = False) -> None:
+        """Writes a watermark marker (``streams/kafka/headers.py``: no key, no value, header and Kafka
+        timestamp ``t_ms``) to every partition of the topic: "this producer writes nothing more at or before
+        ``t_ms`` here" (docs/architecture.md, "Scale-out"). ``produce_file`` writes one at the end of each
+        input, at the highest event time written to the topic so far; a producer that knows its input is
+        complete up to a later time calls it with that. ``strict``: the producer keeps announcing while idle
+        (a live feed: its readers then never pass the partition on a timer). Delivered with the rows
+        (``flush``; a transactional producer: in its open transaction). None on a compacted topic (it takes
+        no record without a key; and it is no stream input)."""
+        if "compact" in (self.spec.cleanup_policy or ""):
+            return
+        if self._partitions is None:
+            meta = self.producer.list_topics(self.topic_name, timeout=30).topics.get(self.topic_name)
+            if meta is None or meta.error is not None or not meta.partitions:
+                raise DeliveryError(f"{self.topic_name}: no partitions to write a watermark marker to")
+            self._partitions = len(meta.partitions)
+        headers = [watermark_header(t_ms, strict)]
+        for q in range(self._partitions):
+            while True:
+                try:
+                    self.producer.produce(self.topic_name, None, None, partition=q, timestamp=int(t_ms),
+                                          headers=headers)
+                    break
+                except BufferError:
+                    self.producer.poll(0.05)
 
     def _check_columns(self, path: Path, columns: list[str]) -> None:
         allowed: set[str] = set()

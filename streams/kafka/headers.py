@@ -8,7 +8,7 @@ event's time against it, in the live worker and in the replay alike.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 PRODUCED_AT_HEADER = "mercado-produced-us"
 # The wall time (integer microseconds, ASCII digits) the live worker took to process the input an output
@@ -17,12 +17,52 @@ PROCESSING_HEADER = "mercado-processing-us"
 # Progress markers of repartition topics (streams/runtime/ordered.py): records without a value
 PROGRESS_HEADER = "mercado-progress"
 BOUND_HEADER = "mercado-bound"
+# A producer's watermark marker on an input topic (docs/architecture.md, "Scale-out"): a record without key
+# or value whose header carries an event time T (integer milliseconds, ASCII digits, like a Kafka
+# timestamp; the marker's Kafka timestamp is T too): "this producer writes nothing more at or before T on
+# this partition" (a Flink watermark); ``T;strict`` when the producer also keeps announcing while idle
+# (a live feed), so that readers may hold the partition strictly, never passing it on a timer.
+WATERMARK_HEADER = "mercado-watermark"
+_STRICT = b";strict"
+_MARKERS = (PROGRESS_HEADER, BOUND_HEADER, WATERMARK_HEADER)
 
 
-def is_marker(value: bytes | None, headers: Sequence[tuple[str, bytes]] | None) -> bool:
-    """A repartition topic's progress marker (no value, a progress or bound header): not an event; readers
-    other than the stage that merges the topic (the sink, ``mercado events``) skip it."""
-    return value is None and any(name in (PROGRESS_HEADER, BOUND_HEADER) for name, _ in headers or ())
+def is_marker(value: bytes | None, headers: Sequence[tuple[str, bytes]] | dict[str, bytes] | None) -> bool:
+    """A marker (no value; a progress, bound or watermark header): not an event; readers other than the
+    runtime (the sink, ``mercado events``) skip it."""
+    return value is None and any(name in _MARKERS for name, _ in _pairs(headers))
+
+
+def watermark_header(t_ms: int, strict: bool = False) -> tuple[str, bytes]:
+    return WATERMARK_HEADER, str(int(t_ms)).encode() + (_STRICT if strict else b"")
+
+
+def _pairs(headers: Sequence[tuple[str, bytes]] | dict[str, bytes] | None) -> Iterable[tuple[str, bytes]]:
+    """(name, value) pairs of headers given as pairs (confluent-kafka, aiokafka) or as a dict (faust)."""
+    return headers.items() if isinstance(headers, dict) else headers or ()
+
+
+def watermark_of(headers: Sequence[tuple[str, bytes]] | dict[str, bytes] | None) -> int | None:
+    """The event time T (ms) of a watermark marker's header; None when there is none (or it is not an
+    integer: then the message is not a watermark marker)."""
+    for name, value in _pairs(headers):
+        if name == WATERMARK_HEADER:
+            try:
+                return int(value.removesuffix(_STRICT))
+            except (AttributeError, TypeError, ValueError):
+                return None
+    return None
+
+
+def watermark_strict(headers: Sequence[tuple[str, bytes]] | dict[str, bytes] | None) -> bool:
+    """Whether a watermark marker's producer keeps announcing (``T;strict``)."""
+    return any(name == WATERMARK_HEADER and value.endswith(_STRICT) for name, value in _pairs(headers))
+
+
+def read_watermark(value: bytes | None,
+                   headers: Sequence[tuple[str, bytes]] | dict[str, bytes] | None) -> int | None:
+    """T of a watermark marker (a message without a value and with the header), else None."""
+    return watermark_of(headers) if value is None and headers else None
 
 
 def produced_at(headers: Sequence[tuple[str, bytes]] | dict[str, bytes] | None) -> int | None:

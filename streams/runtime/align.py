@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import orjson
 
 from processors.admission import AdmissionConfig, bounds_us
-from streams.kafka.headers import produced_at
+from streams.kafka.headers import produced_at, watermark_of
 
 HELD_PREFIX = "\x00held:"  # state-table keys of held messages (kept in the changelog until released)
 
@@ -87,12 +87,26 @@ def merge_keyer(admission: AdmissionConfig | None) -> Callable[[int, Iterable[tu
     """``key(timestamp_ms, headers)``: the timestamp a merge orders a message by — its own, or -1 (first)
     when the runtime will refuse it by the floor or by its producer's stamp (``mercado-produced-us``; the
     same bounds as :func:`processors.admission.time_violation`). An unstamped message is judged by its
-    partition's clock, which the merge does not keep: it keeps its timestamp. Runs per message."""
+    partition's clock, which the merge does not keep: it keeps its timestamp. A producer's watermark
+    marker (``streams/kafka/headers.py``: nothing more at or before T) is keyed T + 1: every merge (the
+    replay's, the aligner's, the first stage's watermark) takes it as a message of event time T + 1 that
+    writes nothing. Runs per message."""
     if admission is None:
-        return lambda timestamp_ms, headers: timestamp_ms
+        def plain(timestamp_ms: int, headers: Iterable[tuple[str, bytes]] | None) -> int:
+            if headers:
+                marked = watermark_of(headers)  # type: ignore[arg-type]
+                if marked is not None:
+                    return marked + 1
+            return timestamp_ms
+
+        return plain
     floor, ahead, _ = bounds_us(admission)
 
     def key(timestamp_ms: int, headers: Iterable[tuple[str, bytes]] | None) -> int:
+        if headers:
+            marked = watermark_of(headers)  # type: ignore[arg-type]
+            if marked is not None:  # a producer's watermark marker: T + 1, whatever the bounds
+                return marked + 1
         t = timestamp_ms * 1000
         if t < floor:
             return -1

@@ -44,8 +44,9 @@ def position_header(pos: Position) -> tuple[str, bytes]:
 
 
 def progress_header(topic: str, partition: int, watermark: int | None, next_offset: int,
-                    caught_up: bool) -> tuple[str, bytes]:
-    return PROGRESS_HEADER, orjson.dumps([topic, partition, watermark, next_offset, caught_up])
+                    caught_up: bool, strict: bool = False) -> tuple[str, bytes]:
+    """``strict``: the source carries its producer's watermark markers; its readers never pass it on a timer."""
+    return PROGRESS_HEADER, orjson.dumps([topic, partition, watermark, next_offset, caught_up, strict])
 
 
 def writer_header(topic: str, partition: int) -> tuple[str, bytes]:
@@ -77,12 +78,14 @@ def read_position(headers: Iterable[tuple[str, bytes]] | None) -> Position | Non
     return None if raw is None else _tuple(orjson.loads(raw))
 
 
-def read_progress(headers: Iterable[tuple[str, bytes]] | None) -> tuple[str, int, int | None, int, bool] | None:
+def read_progress(headers: Iterable[tuple[str, bytes]] | None) -> tuple[str, int, int | None, int, bool, bool] | None:
+    """(topic, partition, W, next offset, caught up, strict) of a progress marker (strict False in markers
+    written before it existed)."""
     raw = _header(headers, PROGRESS_HEADER)
     if raw is None:
         return None
-    topic, partition, watermark, next_offset, caught_up = orjson.loads(raw)
-    return topic, partition, watermark, next_offset, caught_up
+    topic, partition, watermark, next_offset, caught_up, *rest = orjson.loads(raw)
+    return topic, partition, watermark, next_offset, caught_up, bool(rest and rest[0])
 
 
 # ---------------------------------------------------------------------- the writing stage's state
@@ -90,19 +93,24 @@ def source_state_key(topic: str, partition: int) -> bytes:
     return f"{_SOURCE}{topic}:{partition}".encode()
 
 
-def source_state(watermark: int, partition: int) -> bytes:
+def source_state(watermark: int, partition: int, strict: bool = False) -> bytes:
+    """``strict``: the source partition carried a watermark marker of a producer that keeps announcing."""
+    if strict:
+        return orjson.dumps({"w": watermark, "partition": partition, "strict": True})
     return orjson.dumps({"w": watermark, "partition": partition})
 
 
-def saved_watermarks(table: MutableMapping[bytes, bytes], partitions: set[int]) -> dict[tuple[str, int], int]:
-    """The source watermarks saved in a writing stage's table, of the given partitions."""
+def saved_sources(table: MutableMapping[bytes, bytes],
+                  partitions: set[int]) -> dict[tuple[str, int], tuple[int, bool]]:
+    """(watermark, strict) of each source partition saved in a writing stage's table, of the given partitions."""
     out = {}
     for key, value in list(table.items()):
         text = key.decode()
         if text.startswith(_SOURCE):
             topic, _, partition = text[len(_SOURCE):].rpartition(":")
             if int(partition) in partitions:
-                out[(topic, int(partition))] = orjson.loads(value)["w"]
+                data = orjson.loads(value)
+                out[(topic, int(partition))] = (data["w"], bool(data.get("strict")))
     return out
 
 
@@ -164,6 +172,7 @@ class LiveOrderedMerge:
         self.sources = sorted(set(sources))
         self.idle_s = idle_s
         self.caught_at: dict[Stream, CaughtAt] = {}
+        self.strict: set[Stream] = set()  # streams whose source announces watermarks: never passed on a timer
         self.blocked_since: float | None = None  # when held records began waiting for a caught-up stream
         self.passed = 0  # releases that passed a caught-up stream
         self.waited_s = 0.0  # how long held records waited before those
@@ -186,6 +195,8 @@ class LiveOrderedMerge:
                     self.merge.set_state(stream, _tuple(data["low"]), data["caught_up"])
                     if data.get("at") is not None:
                         self.caught_at[stream] = _at(data["at"])
+                    if data.get("strict"):
+                        self.strict.add(stream)
             elif text.startswith(_HELD):
                 data = orjson.loads(value)
                 if data["partition"] in partitions:
@@ -203,6 +214,7 @@ class LiveOrderedMerge:
             del self.positions[qo]
         for stream in [st for st in self.caught_at if st[0] in partitions]:
             del self.caught_at[stream]
+        self.strict = {st for st in self.strict if st[0] not in partitions}
         self.added = {qo: item for qo, item in self.added.items() if qo[0] not in partitions}
         self.released = [qo for qo in self.released if qo[0] not in partitions]
 
@@ -219,9 +231,12 @@ class LiveOrderedMerge:
             return []
         progress = read_progress(headers)
         if progress is not None:
-            topic, source_partition, watermark, next_offset, caught_up = progress
+            topic, source_partition, watermark, next_offset, caught_up, strict = progress
             stream = (partition, topic, source_partition)
             self.merge.progress(stream, progress_bound(watermark, topic, source_partition, next_offset), caught_up)
+            if strict and stream not in self.strict:
+                self.strict.add(stream)
+                self.merge.changed.add(stream)
             self._caught(stream, ((topic, source_partition, next_offset),) if caught_up else None)
             return []
         item = Ordered(partition, offset, key, value, timestamp_ms)
@@ -252,6 +267,8 @@ class LiveOrderedMerge:
         ends there (``at_end(topic, partition, next offset)``, the reader's own look-up)."""
 
         def passable(stream: Stream) -> bool:
+            if stream in self.strict:  # its source announces watermarks: only they (in the log) release it
+                return False
             at = self.caught_at.get(stream)
             return at is not None and all(at_end(*source) for source in at)
 
@@ -320,7 +337,7 @@ class LiveOrderedMerge:
             key = f"{_STREAM}{q}:{topic}:{partition}".encode()
             value = orjson.dumps({"stream": stream, "low": self.merge.low[stream],
                                   "caught_up": stream in self.merge.caught_up, "partition": q,
-                                  "at": self.caught_at.get(stream)})
+                                  "at": self.caught_at.get(stream), "strict": stream in self.strict})
             self.table[key] = value
             writes.append((key, value, q))
         self.added = {}

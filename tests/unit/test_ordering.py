@@ -233,3 +233,143 @@ def test_a_frontier_is_caught_up_only_with_every_stream_passable() -> None:
     merge.progress((0, "b", 0), progress_bound(6, "b", 0, 1), caught_up=True)
     assert merge.frontier(0) == (progress_bound(5, "a", 0, 3), True)
     assert merge.frontier(0, lambda s: s[1] == "a") == (progress_bound(5, "a", 0, 3), False)
+
+
+# ---------------------------------------------------------------------- producers' watermark markers
+# A log with watermark markers: an item is a record's merge timestamp (an int, as above) or a producer's
+# marker ("w", T) — "nothing more at or before T here" (streams/kafka/headers.py). Every merge takes a
+# marker as a message of merge timestamp T + 1 that writes nothing (streams/runtime/align.py merge_keyer).
+items = st.one_of(st.integers(0, 40), st.just(-1), st.tuples(st.just("w"), st.integers(0, 45)))
+marked_logs = st.dictionaries(st.tuples(st.sampled_from(TOPICS), st.integers(0, 3)), st.lists(items, max_size=12),
+                              min_size=1, max_size=8)
+END_T = 46  # above every timestamp and marker of marked_logs: a producer's end of input
+
+
+def _key(item: int | tuple[str, int]) -> int:
+    return item[1] + 1 if isinstance(item, tuple) else item
+
+
+def replay_merge_marked(log: dict[tuple[str, int], list]) -> list[tuple[str, int, int]]:
+    """The replay's merge over a log with markers: they are merged by T + 1; only records come out."""
+    keyed = {tp: [_key(i) for i in its] for tp, its in log.items()}
+    return [(t, p, o) for t, p, o in replay_merge(keyed) if not isinstance(log[(t, p)][o], tuple)]
+
+
+def marked_positions(log: dict[tuple[str, int], list]) -> dict[tuple[str, int, int], tuple]:
+    """The first stage's positions: W advances on records and markers alike; markers write nothing."""
+    marks = SourceWatermarks()
+    out = {}
+    for (t, p), its in sorted(log.items()):
+        for o, item in enumerate(its):
+            w = marks.advance(t, p, _key(item))
+            if not isinstance(item, tuple):
+                out[(t, p, o)] = position(w, t, p, o)
+    return out
+
+
+def _honest(its: list) -> list:
+    """Keeps only the markers no later item of the partition goes at or below (a refused message's -1 included)."""
+    return [i for n, i in enumerate(its)
+            if not isinstance(i, tuple) or all(_key(later) > i[1] for later in its[n + 1:])]
+
+
+@settings(max_examples=300, deadline=None)
+@given(marked_logs)
+def test_with_watermark_markers_the_replays_merge_is_still_the_position_order(log: dict) -> None:
+    pos = marked_positions(log)
+    merged = replay_merge_marked(log)
+    assert sorted(merged) == sorted(pos)
+    assert merged == sorted(merged, key=pos.__getitem__)
+
+
+@settings(max_examples=300, deadline=None)
+@given(marked_logs)
+def test_honest_watermark_markers_change_no_order_and_no_position(log: dict) -> None:
+    """A marker no later record goes below changes neither the replay's order nor any record's W: the
+    records' positions are those of the same log without markers."""
+    honest = {tp: _honest(its) for tp, its in log.items()}
+    bare = {tp: [i for i in its if not isinstance(i, tuple)] for tp, its in honest.items()}
+    # offsets differ once markers are dropped: compare by (source, n-th record, W)
+    def by_record(logx: dict) -> list[tuple[str, int, int, int]]:
+        pos = marked_positions(logx)
+        n_of = {}
+        for (t, p), its in logx.items():
+            k = 0
+            for o, item in enumerate(its):
+                if not isinstance(item, tuple):
+                    n_of[(t, p, o)] = k
+                    k += 1
+        return [(t, p, n_of[(t, p, o)], pos[(t, p, o)][0]) for t, p, o in replay_merge_marked(logx)]
+
+    assert by_record(honest) == by_record(bare)
+
+
+@settings(max_examples=200, deadline=None)
+@given(marked_logs, st.integers(1, 3), st.integers(1, 3), st.randoms(use_true_random=False))
+def test_the_live_merge_releases_the_replays_order_on_watermarks_without_a_timer(
+    log: dict, destinations: int, writers: int, rnd: random.Random
+) -> None:
+    """Markers anywhere, sources split among writers, input arriving over time, writers announcing
+    progress (always after a marker: the rekey stage's markers at the next commit) and "caught up"; the
+    reader is :class:`LiveOrderedMerge` with every source strict and a clock far past ``idle_s``. It
+    releases the records in the replay's order (with markers), never waits on a stream whose announced
+    bound is past the smallest held record, and releases them all once each producer ends its input with
+    a watermark past everything — no caught-up stream is ever passed on the timer."""
+    from streams.runtime.ordered import LiveOrderedMerge, position_header, progress_header
+
+    log = {tp: [*its, ("w", END_T)] for tp, its in log.items()}
+    pos = marked_positions(log)
+    replay = [pos[r] for r in replay_merge_marked(log)]
+    sources = sorted(log)
+    owner = {s: rnd.randrange(writers) for s in sources}
+    arrived = dict.fromkeys(sources, 0)
+    cursor = dict.fromkeys(sources, 0)
+    marks = SourceWatermarks()
+    merge = LiveOrderedMerge({}, sources, idle_s=0.5)
+    merge.assign(set(range(destinations)))
+    released: list[tuple] = []
+    offset = 0
+    now = 0.0
+
+    def write_marker(source: tuple[str, int]) -> None:
+        nonlocal offset
+        t, p = source
+        for q in range(destinations):
+            offset += 1
+            merge.arrived(q, offset, None, None, 0, [progress_header(
+                t, p, marks.of.get(source), cursor[source], cursor[source] == arrived[source], True)])
+
+    def release() -> None:
+        nonlocal now
+        now += 10.0  # every release is long past idle_s
+        released.extend(p for p, _ in merge.release(now, lambda *at: True))
+        held = [q[0][0] for q in merge.merge.queues.values() if q]
+        if held:  # it waits only on a stream that can still deliver something before the smallest held one
+            smallest = min(held)
+            assert any(not q and merge.merge.low[s] <= smallest for s, q in merge.merge.queues.items())
+
+    while any(cursor[s] < len(log[s]) for s in sources):
+        source = rnd.choice(sources)
+        if arrived[source] < len(log[source]) and rnd.random() < 0.5:
+            arrived[source] += rnd.randint(1, len(log[source]) - arrived[source])
+        mine = [s for s in sources if owner[s] == rnd.randrange(writers) and cursor[s] < arrived[s]]
+        if mine:
+            source = rnd.choice(mine)
+            t, p = source
+            o = cursor[source]
+            item = log[source][o]
+            marks.advance(t, p, _key(item))
+            cursor[source] += 1
+            if isinstance(item, tuple):
+                write_marker(source)
+            else:
+                offset += 1
+                merge.arrived((o * 7 + p) % destinations, offset, b"k", b"v", 0, [position_header(pos[(t, p, o)])])
+        if rnd.random() < 0.5:
+            write_marker(rnd.choice(sources))
+        release()
+        assert released == replay[:len(released)]
+    release()
+    assert merge.passed == 0
+    assert released == replay
+    assert merge.merge.held == 0
