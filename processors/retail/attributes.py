@@ -28,6 +28,7 @@ from processors.retail.lexicon import (
     PLATFORM_VERSIONS,
     PLATFORM_WORDS,
     SOFT_QUALIFIERS,
+    SPELLINGS,
     STRONG_QUALIFIERS,
 )
 from processors.retail.text import fold
@@ -538,8 +539,18 @@ def _distinctive(line: list[str]) -> tuple[str, ...]:
 # "T120.407.11.051.00" and a unit "2.0mp" are kept)
 _ZERO_DECIMALS = re.compile(r"(?<![\w.])(\d+)\.0+(?![\w.])")
 _APOSTROPHE = re.compile(r"(?<=[a-z])'(?=[a-z])")
-# a version marker before its number: "v. 5.0", "v.11", "version 2", "v5.0" (not "v50", a model)
-_VERSION = re.compile(r"\b(?:version\s|ver\.\s?|v\.\s?|v(?=\d{1,2}\.\d))(?=\d)")
+# a version marker before its number: "v. 5.0", "v.11", "version 2", "v5.0", "v9" (not "v50", a model)
+_VERSION = re.compile(r"\b(?:version\s|ver\.\s?|v\.\s?|v(?=\d{1,2}\.\d)|v(?=\d\b))(?=\d)")
+# a word written two ways (data/lexicon.toml ``spellings``): one alternation, longest first
+_SPELLING = (
+    re.compile(r"\b(?:" + "|".join(re.escape(w) for w in sorted(SPELLINGS, key=lambda w: (-len(w), w))) + r")\b")
+    if SPELLINGS
+    else None
+)
+
+
+def _spelled(m: re.Match[str]) -> str:
+    return SPELLINGS[m.group(0)]
 
 
 def _target_at(raw_words: list[str]) -> int:
@@ -578,8 +589,10 @@ def parse_listing(
     for phrase in PACKAGING_PHRASES:
         if phrase in text:
             text = text.replace(phrase, " ")  # how it is packed, not what it is
-    if "v." in text or "ver" in text or ("v" in text and "." in text and _VERSION.search(text)):
-        text = _VERSION.sub("", text)  # "v. 5.0", "v.11" = "5.0", "11"
+    if _SPELLING is not None:
+        text = _SPELLING.sub(_spelled, text)  # "professional" = "pro"
+    if "v" in text and _VERSION.search(text):
+        text = _VERSION.sub("", text)  # "v. 5.0", "v.11", "v9" = "5.0", "11", "9"
     if ".0" in text:
         text = _ZERO_DECIMALS.sub(r"\1", text)  # "audition 2.0" = "audition 2"
     count, body_text = _count(text)

@@ -363,11 +363,40 @@ def test_packaging_is_not_an_accessory() -> None:
         ("Scrabble Mac OS X 10.4 or later", "scrabble mac os or later", ()),
         ("Juego Carreras Windows XP Vista", "juego carreras windows", ()),
         ("Photo Studio 3 para Windows", "photo studio 3 windows", ("3",)),  # before the platform: the product's
+        ("Painter v9 Win/Mac", "painter 9 win mac", ("9",)),  # a one-digit version: "v9" = "9"
+        ("Flight Sim X-Plane v8 (Mac)", "flight x plane 8 mac", ("8", "x")),
+        ("LG V50 ThinQ", "v50 thinq", ("v50",)),  # two digits after "v": a model, kept
+        ("Acme V8x Router", "acme v8x router", ("v8x",)),  # letters after the digit: a model
     ],
 )
 def test_versions_and_platforms(title: str, line: str, distinctive: tuple[str, ...]) -> None:
     a = parse_listing(title)
     assert (a.product_line, a.distinctive) == (line, distinctive)
+
+
+@pytest.mark.parametrize(
+    ("title", "line", "qualifiers"),
+    [
+        ("Microsoft Office Professional 2007", "office pro 2007", ("pro",)),
+        ("Suite Oficina Profesional 2007", "suite oficina pro 2007", ("pro",)),
+        ("Visual Studio Pro 2005 Upgrade", "visual studio pro 2005 upgrade", ("pro", "upgrade")),
+        ("Professionally Printed Cards", "professionally printed cards", ()),  # a whole word only
+    ],
+)
+def test_a_word_written_two_ways_is_read_one_way(title: str, line: str, qualifiers: tuple[str, ...]) -> None:
+    """data/lexicon.toml ``spellings``: "professional" / "profesional" are read as "pro", a variant word."""
+    a = parse_listing(title)
+    assert (a.product_line, a.qualifiers) == (line, qualifiers)
+
+
+def test_pro_and_professional_are_one_variant() -> None:
+    """Before ``spellings``, "Professional" on one side and "Pro" on the other vetoed (a variant word on
+    one side only); now the two titles name one variant."""
+    a = parse_listing("Microsoft Windows XP Professional SP2")
+    b = parse_listing("Microsoft Windows XP Pro SP2")
+    assert veto(a, b, CFG) is None
+    assert score(a, b, CFG).score == 1.0
+    assert veto(parse_listing("Microsoft Windows XP Home SP2"), b, CFG) == "variant"
 
 
 def test_a_platform_list_on_one_side_does_not_veto() -> None:
