@@ -493,15 +493,22 @@ def _brand_of_field(field: str) -> str | None:
 def _model_key(line: list[str]) -> str | None:
     """The word that names the model: the first one with a digit ("a54", "cu7000", "x8b"). A bare number
     takes the word before it ("iphone 15" → "iphone15", "slim 3" → "slim3"); a long number-led code
-    gives way to the word before it ("loq 15irh8" → "loq"); a line without digits gives its first word of
-    three letters or more ("no frost" → "frost")."""
+    gives way to the word before it ("loq 15irh8" → "loq"); a long bare number (five digits or more)
+    gives way to a later word with a digit — it is then a publisher's or retailer's catalogue number
+    before the product's name ("encore software 10282 sharks 2" → "sharks2"); a line without digits
+    gives its first word of three letters or more ("no frost" → "frost")."""
     prev: str | None = None
     first: str | None = None
+    catalogue: str | None = None  # the first long bare number, with the word before it
     for t in line:
         if t in SOFT_QUALIFIERS:
             continue
         if not t.isalpha():
             if t.isdigit():
+                if len(t) >= 5:
+                    if catalogue is None:
+                        catalogue = prev + t if prev is not None else t
+                    continue
                 return prev + t if prev is not None else t
             if t[0].isdigit() and len(t) >= 5 and prev is not None:
                 return prev
@@ -510,7 +517,7 @@ def _model_key(line: list[str]) -> str | None:
             prev = t
             if first is None and len(t) > 2 and t not in STRONG_QUALIFIERS:
                 first = t
-    return first
+    return catalogue if catalogue is not None else first
 
 
 def _without_repeated_tail(line: list[str]) -> list[str]:

@@ -399,6 +399,23 @@ def test_pro_and_professional_are_one_variant() -> None:
     assert veto(parse_listing("Microsoft Windows XP Home SP2"), b, CFG) == "variant"
 
 
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("Encore Software 10282 - Sharks 2.0 (Win 98 ME 2000 XP)", "sharks2"),  # the catalogue number skipped
+        ("Sharks 2.0 (PC & Mac)", "sharks2"),  # ... so both sides name the same model
+        ("Hoyle Board Games 10027", "games10027"),  # no later number: the long one, as before
+        ("Refrigerador Altus 011350 No Frost", "altus011350"),
+        ("Juego Carreras 2007", "carreras2007"),  # four digits (a year, a version) still name the model
+        ("Celular Apple iPhone 15 128GB", "iphone15"),
+    ],
+)
+def test_a_long_bare_number_gives_way_to_a_later_model_word(title: str, model: str) -> None:
+    """A bare number of five digits or more gives way to a later word with a digit: it is then a
+    retailer's or publisher's catalogue number before the product's name."""
+    assert parse_listing(title).model == model
+
+
 def test_a_platform_list_on_one_side_does_not_veto() -> None:
     a = parse_listing("Hoyle Solitaire")
     b = parse_listing("Encore Hoyle Solitaire (Win 98 ME 2000 XP)")
