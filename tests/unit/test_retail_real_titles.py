@@ -171,11 +171,31 @@ def test_a_code_inside_a_title_respects_word_boundaries(code: str, title: str, i
         ("CB337WN", "CB337WN140", False),  # a digit suffix: another model
         ("520BT", "03520BT", False),  # a digit prefix is not a vendor's
         ("SMA546E", "SMA546B", False),
+        ("OCZSSDPX1RVD0110", "OCZSSDPX1RVD110", True),  # a digit run's leading zeros
+        ("108R00602", "108R602", True),
+        ("108R00602", "108R00603", False),
+        ("CU7000", "UN55CU7000GXZS", False),  # inside another: a series code, not one model
+        ("MF8090AA004", "51MF8090AA004", False),  # a digit prefix is not a vendor's
+        ("X346AA", "HPX346AA", True),  # a letter prefix: the vendor's
     ],
 )
 def test_same_code(x: str, y: str, same: bool) -> None:
     assert same_code(x, y) is same
     assert same_code(y, x) is same
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    letters=st.text(alphabet="ABCDHKMXZ", min_size=1, max_size=4),
+    number=st.integers(1, 99_999),
+    zeros=st.integers(1, 3),
+    tail=st.text(alphabet="ABCDHKMXZ", max_size=3),
+)
+def test_leading_zeros_never_tell_codes_apart(letters: str, number: int, zeros: int, tail: str) -> None:
+    plain = f"{letters}{number}{tail}"
+    padded = f"{letters}{'0' * zeros}{number}{tail}"
+    assert same_code(plain, padded) and same_code(padded, plain)
+    assert not same_code(plain, f"{letters}{number + 1}{tail}")
 
 
 # --------------------------------------------------------------------------- each veto alone
