@@ -401,10 +401,13 @@ def test_versions_and_platforms(title: str, line: str, distinctive: tuple[str, .
         ("Suite Oficina Profesional 2007", "suite oficina pro 2007", ("pro",)),
         ("Visual Studio Pro 2005 Upgrade", "visual studio pro 2005 upgrade", ("pro", "upgrade")),
         ("Professionally Printed Cards", "professionally printed cards", ()),  # a whole word only
+        ("Home Lawyer Dlx 2006 Upg", "home lawyer deluxe 2006 upgrade", ("upgrade",)),  # abbreviations
+        ("Office Std 2007 Acad", "office standard 2007 academic", ("academic",)),
     ],
 )
 def test_a_word_written_two_ways_is_read_one_way(title: str, line: str, qualifiers: tuple[str, ...]) -> None:
-    """data/lexicon.toml ``spellings``: "professional" / "profesional" are read as "pro", a variant word."""
+    """data/lexicon.toml ``spellings``: "professional" / "profesional" are read as "pro", a variant word;
+    "dlx", "std", "upg", "acad" as the words they abbreviate (two of them licence words)."""
     a = parse_listing(title)
     assert (a.product_line, a.qualifiers) == (line, qualifiers)
 
