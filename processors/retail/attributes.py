@@ -28,6 +28,7 @@ from processors.retail.lexicon import (
     PLATFORM_VERSIONS,
     PLATFORM_WORDS,
     SOFT_QUALIFIERS,
+    SPELLINGS,
     STRONG_QUALIFIERS,
 )
 from processors.retail.text import fold
@@ -492,15 +493,22 @@ def _brand_of_field(field: str) -> str | None:
 def _model_key(line: list[str]) -> str | None:
     """The word that names the model: the first one with a digit ("a54", "cu7000", "x8b"). A bare number
     takes the word before it ("iphone 15" → "iphone15", "slim 3" → "slim3"); a long number-led code
-    gives way to the word before it ("loq 15irh8" → "loq"); a line without digits gives its first word of
-    three letters or more ("no frost" → "frost")."""
+    gives way to the word before it ("loq 15irh8" → "loq"); a long bare number (five digits or more)
+    gives way to a later word with a digit — it is then a publisher's or retailer's catalogue number
+    before the product's name ("encore software 10282 sharks 2" → "sharks2"); a line without digits
+    gives its first word of three letters or more ("no frost" → "frost")."""
     prev: str | None = None
     first: str | None = None
+    catalogue: str | None = None  # the first long bare number, with the word before it
     for t in line:
         if t in SOFT_QUALIFIERS:
             continue
         if not t.isalpha():
             if t.isdigit():
+                if len(t) >= 5:
+                    if catalogue is None:
+                        catalogue = prev + t if prev is not None else t
+                    continue
                 return prev + t if prev is not None else t
             if t[0].isdigit() and len(t) >= 5 and prev is not None:
                 return prev
@@ -509,7 +517,7 @@ def _model_key(line: list[str]) -> str | None:
             prev = t
             if first is None and len(t) > 2 and t not in STRONG_QUALIFIERS:
                 first = t
-    return first
+    return catalogue if catalogue is not None else first
 
 
 def _without_repeated_tail(line: list[str]) -> list[str]:
@@ -538,8 +546,18 @@ def _distinctive(line: list[str]) -> tuple[str, ...]:
 # "T120.407.11.051.00" and a unit "2.0mp" are kept)
 _ZERO_DECIMALS = re.compile(r"(?<![\w.])(\d+)\.0+(?![\w.])")
 _APOSTROPHE = re.compile(r"(?<=[a-z])'(?=[a-z])")
-# a version marker before its number: "v. 5.0", "v.11", "version 2", "v5.0" (not "v50", a model)
-_VERSION = re.compile(r"\b(?:version\s|ver\.\s?|v\.\s?|v(?=\d{1,2}\.\d))(?=\d)")
+# a version marker before its number: "v. 5.0", "v.11", "version 2", "v5.0", "v9" (not "v50", a model)
+_VERSION = re.compile(r"\b(?:version\s|ver\.\s?|v\.\s?|v(?=\d{1,2}\.\d)|v(?=\d\b))(?=\d)")
+# a word written two ways (data/lexicon.toml ``spellings``): one alternation, longest first
+_SPELLING = (
+    re.compile(r"\b(?:" + "|".join(re.escape(w) for w in sorted(SPELLINGS, key=lambda w: (-len(w), w))) + r")\b")
+    if SPELLINGS
+    else None
+)
+
+
+def _spelled(m: re.Match[str]) -> str:
+    return SPELLINGS[m.group(0)]
 
 
 def _target_at(raw_words: list[str]) -> int:
@@ -578,8 +596,10 @@ def parse_listing(
     for phrase in PACKAGING_PHRASES:
         if phrase in text:
             text = text.replace(phrase, " ")  # how it is packed, not what it is
-    if "v." in text or "ver" in text or ("v" in text and "." in text and _VERSION.search(text)):
-        text = _VERSION.sub("", text)  # "v. 5.0", "v.11" = "5.0", "11"
+    if _SPELLING is not None:
+        text = _SPELLING.sub(_spelled, text)  # "professional" = "pro"
+    if "v" in text and _VERSION.search(text):
+        text = _VERSION.sub("", text)  # "v. 5.0", "v.11", "v9" = "5.0", "11", "9"
     if ".0" in text:
         text = _ZERO_DECIMALS.sub(r"\1", text)  # "audition 2.0" = "audition 2"
     count, body_text = _count(text)

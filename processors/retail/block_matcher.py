@@ -229,41 +229,49 @@ class BlockMatcher(KeyedProcessor):
                     cur = top.get(k)
                     if cur is None or s > cur[0] or (s == cur[0] and b < cur[1]):
                         top[k] = (s, b)
-        dups: dict[str, bool] | None = {} if self.config.match.duplicate_threshold is not None else None
+        cfg = self.config.match
+        dups: dict[str, tuple[bool, bool]] | None = (
+            {} if cfg.duplicate_threshold is not None or cfg.tied_duplicates else None
+        )
         out: dict[str, tuple[str, str]] = {}
         for a in nodes:
             theirs = edges.get(a)
             if not theirs:
                 continue
             ra = members[a].retailer
-            for b in theirs:
+            for b, s in theirs.items():
                 if a < b:
-                    pa, pb = top[(a, members[b].retailer)][1], top[(b, ra)][1]
+                    sa, pa = top[(a, members[b].retailer)]
+                    sb, pb = top[(b, ra)]
                     if (pa == b and pb == a) or (
                         dups is not None
-                        and (pa == b or self._duplicates(pa, b, dups))
-                        and (pb == a or self._duplicates(pb, a, dups))
+                        and (pa == b or self._duplicates(pa, b, s == sa, dups))
+                        and (pb == a or self._duplicates(pb, a, s == sb, dups))
                     ):
                         out[f"{a}|{b}"] = (a, b)
         return out
 
-    def _duplicates(self, x: str, y: str, dups: dict[str, bool]) -> bool:
+    def _duplicates(self, x: str, y: str, tied: bool, dups: dict[str, tuple[bool, bool]]) -> bool:
         """Two listings of one retailer that are one product listed twice: the same model and variant
-        words ("A15" and "A15 5G" are two products), titles with the same words (rapidfuzz
-        ``token_sort_ratio`` at least ``duplicate_threshold``) and nothing vetoes the pair (memoized in
-        ``dups``)."""
+        words ("A15" and "A15 5G" are two products), qualifiers, and nothing vetoes the pair; and either
+        titles with the same words (rapidfuzz ``token_sort_ratio`` at least ``duplicate_threshold``) or,
+        with ``tied_duplicates``, the same score against the listing that has them both as candidates
+        (``tied``: nothing tells them apart). Memoized in ``dups`` per pair: (compatible, same words)."""
         pair = f"{x}|{y}" if x <= y else f"{y}|{x}"
         known = dups.get(pair)
         if known is None:
             cfg = self.config.match
             a, b = self.members[x].attrs, self.members[y].attrs
-            known = dups[pair] = (
-                a.distinctive == b.distinctive
-                and a.qualifiers == b.qualifiers
-                and token_sort_ratio(a.normalized_title, b.normalized_title) >= 100 * cfg.duplicate_threshold
-                and score(a, b, cfg).veto is None
+            compatible = (
+                a.distinctive == b.distinctive and a.qualifiers == b.qualifiers and score(a, b, cfg).veto is None
             )
-        return known
+            similar = (
+                compatible
+                and cfg.duplicate_threshold is not None
+                and token_sort_ratio(a.normalized_title, b.normalized_title) >= 100 * cfg.duplicate_threshold
+            )
+            known = dups[pair] = (compatible, similar)
+        return known[1] or (tied and known[0] and self.config.match.tied_duplicates)
 
     def _diff(
         self,

@@ -103,6 +103,12 @@ class MatchConfig(BaseModel):
     #: too (when it is a candidate of both). ``None``: none. Chosen on one real catalogue pair
     #: (0.95 of 0.85 / 0.9 / 0.95), reported unchanged on the others (BENCHMARKS.md).
     duplicate_threshold: float | None = Field(0.95, ge=0, le=1)
+    #: two listings of one retailer that score the same against a listing of another (a tie: nothing in
+    #: that listing tells them apart), with the same model and variant words and no veto between them,
+    #: are one product listed twice as well, whatever their other words (a publisher, a SKU, a platform
+    #: list): with ``one_to_one``, the listing is matched to both. Tied candidates that veto each other
+    #: (colour or size variants) are not: the tie stays broken by key.
+    tied_duplicates: bool = True
     #: weight of the fuzzy title similarity (the rest is attribute agreement)
     text_weight: float = Field(0.35, ge=0, le=1)
     #: when nothing names the model on both sides, one title's words all found in the other's (editions,

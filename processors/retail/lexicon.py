@@ -67,6 +67,8 @@ PLATFORM_VERSIONS: frozenset[str] = frozenset(_DATA["platform_versions"])
 LICENCE_WORDS: frozenset[str] = frozenset(_DATA["licence_words"])
 #: words that never name a product (function words, English and Spanish): never a word block
 STOP_WORDS: frozenset[str] = frozenset(_DATA["stop_words"])
+#: one word written two ways: a title word (key) is read as its value ("professional" -> "pro")
+SPELLINGS: dict[str, str] = dict(_DATA.get("spellings", {}))
 
 # --------------------------------------------------------------------------- categories (data/categories.toml)
 CATEGORIES: tuple[str, ...] = tuple(_DATA["categories"])

@@ -30,6 +30,7 @@ shares the brand and the product kind stays below the threshold), or ``subset_we
 
 from __future__ import annotations
 
+import re
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -72,16 +73,32 @@ def line_similarity(a: str | None, b: str | None) -> float:
     return token_set_ratio(a, b) / 100.0
 
 
-def same_code(x: str, y: str) -> bool:
-    """Two code keys of one model: equal, or one the other with a packaging, colour or region suffix
-    of two characters or more, not all digits ("DCB309" / "DCB309BLACK", "8489A001" / "8489A001AA";
-    "2312DRA50G" and "2312DRA50G5" stay two models) or a vendor prefix in letters ("97185" / "VER97185")."""
+def _same_code_spelled(x: str, y: str) -> bool:
     if x == y:
         return True
     short, long_ = (x, y) if len(x) < len(y) else (y, x)
     if len(short) >= 4 and len(long_) >= len(short) + 2 and long_.startswith(short):
         return not long_[len(short) :].isdigit()
     return len(short) >= 5 and long_.endswith(short) and long_[: len(long_) - len(short)].isalpha()
+
+
+# a digit run's leading zeros: "RVD0110" = "RVD110", "108R00602" = "108R602"
+_LEADING_ZEROS = re.compile(r"(?<![0-9])0+(?=[0-9])")
+
+
+def same_code(x: str, y: str) -> bool:
+    """Two code keys of one model: equal, or one the other with a packaging, colour or region suffix
+    of two characters or more, not all digits ("DCB309" / "DCB309BLACK", "8489A001" / "8489A001AA";
+    "2312DRA50G" and "2312DRA50G5" stay two models) or a vendor prefix in letters ("97185" / "VER97185");
+    or the same once the leading zeros of their digit runs are dropped ("OCZSSDPX1RVD0110" /
+    "OCZSSDPX1RVD110"). (A code inside another, "CU7000" in "UN55CU7000GXZS", is a series code: not one
+    model.)"""
+    if _same_code_spelled(x, y):
+        return True
+    if "0" in x or "0" in y:
+        x2, y2 = _LEADING_ZEROS.sub("", x), _LEADING_ZEROS.sub("", y)
+        return (x2 != x or y2 != y) and _same_code_spelled(x2, y2)
+    return False
 
 
 def agreeing_code(a: ProductAttributes, b: ProductAttributes) -> str | None:

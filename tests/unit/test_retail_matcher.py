@@ -259,14 +259,14 @@ def test_each_listing_matches_its_best_candidate_per_retailer() -> None:
 
 def test_a_listing_matches_both_duplicate_listings_of_another_retailer() -> None:
     """A retailer lists one product twice (two SKUs, the same words): the other retailer's listing is
-    matched to both; with ``duplicate_threshold`` None, to its best candidate only."""
+    matched to both; with ``duplicate_threshold`` None and no ``tied_duplicates``, to its best candidate only."""
     recs = [
         listing("falabella", "1", "Audifonos Sony WH-1000XM5 Negro", 299_990),
         listing("ripley", "2", "Audífonos Sony WH-1000XM5 Negro", 289_990, t=T0 + 1),
         listing("ripley", "3", "AUDIFONOS SONY WH-1000XM5 NEGRO", 279_990, t=T0 + 2),
     ]
     assert live_matches(run_retail(recs)) == {"falabella:1|ripley:2", "falabella:1|ripley:3"}
-    off = RetailConfig(match=MatchConfig(duplicate_threshold=None))
+    off = RetailConfig(match=MatchConfig(duplicate_threshold=None, tied_duplicates=False))
     assert live_matches(run_retail(recs, off)) == {"falabella:1|ripley:2"}
 
 
@@ -285,15 +285,51 @@ def test_two_variants_of_one_retailer_are_not_duplicates() -> None:
 
 def test_titles_below_the_duplicate_threshold_are_not_duplicates() -> None:
     """Two listings of one retailer whose titles differ by a word are not one product listed twice at the
-    default threshold: token_sort_ratio 91.18 < 95; at 0.9 they are."""
+    default threshold: token_sort_ratio 91.18 < 95; at 0.9 they are (ties left out: both score 1.0 against
+    falabella:1, so ``tied_duplicates`` alone makes them duplicates, test_tied_candidates_...)."""
     recs = [
         listing("falabella", "1", "Audifonos Sony WH-1000XM5 Negro", 299_990),
         listing("ripley", "2", "Audifonos Sony WH-1000XM5 Negro", 289_990, t=T0 + 1),
         listing("ripley", "3", "Audifonos Sony WH-1000XM5 Negro Nuevo", 279_990, t=T0 + 2),
     ]
-    assert live_matches(run_retail(recs)) == {"falabella:1|ripley:2"}
-    loose = RetailConfig(match=MatchConfig(duplicate_threshold=0.9))
+    strict = RetailConfig(match=MatchConfig(tied_duplicates=False))
+    assert live_matches(run_retail(recs, strict)) == {"falabella:1|ripley:2"}
+    loose = RetailConfig(match=MatchConfig(duplicate_threshold=0.9, tied_duplicates=False))
     assert live_matches(run_retail(recs, loose)) == {"falabella:1|ripley:2", "falabella:1|ripley:3"}
+
+
+def test_tied_candidates_that_could_be_one_product_are_both_matched() -> None:
+    """Two listings of one retailer that score the same against a listing of another (1.0 each: the code
+    agrees, nothing else differs) and do not veto each other are one product listed twice, though their
+    words differ (token_sort_ratio far below 95): the listing is matched to both; without
+    ``tied_duplicates``, to the tie's smaller key only."""
+    recs = [
+        listing("falabella", "1", "Audifonos Sony WH-1000XM5 Negro", 299_990),
+        listing("ripley", "2", "Sony WH-1000XM5 Negro Audífonos Inalámbricos Noise Cancelling", 289_990, t=T0 + 1),
+        listing("ripley", "3", "Audifonos Sony WH-1000XM5 Negro Nuevo", 279_990, t=T0 + 2),
+    ]
+    cfg = MatchConfig()
+    a, b, c = (parse_title(r["name"]) for r in recs)
+    assert score(a, b, cfg).score == score(a, c, cfg).score == 1.0
+    assert live_matches(run_retail(recs)) == {"falabella:1|ripley:2", "falabella:1|ripley:3"}
+    off = RetailConfig(match=MatchConfig(tied_duplicates=False))
+    assert live_matches(run_retail(recs, off)) == {"falabella:1|ripley:2"}
+
+
+def test_tied_candidates_that_veto_each_other_are_not_duplicates() -> None:
+    """A listing without a colour ties on two colour variants of another retailer (the colour is one-sided
+    against both): they veto each other (colour), so they are two products and only the tie's smaller
+    key is matched."""
+    recs = [
+        listing("falabella", "1", "Smart TV Samsung 55 Crystal UHD CU7000", 399_990),
+        listing("ripley", "2", "Smart TV Samsung 55 Crystal UHD CU7000 Negro", 389_990, t=T0 + 1),
+        listing("ripley", "3", "Smart TV Samsung 55 Crystal UHD CU7000 Gris", 379_990, t=T0 + 2),
+    ]
+    cfg = MatchConfig()
+    a, b, c = (parse_title(r["name"]) for r in recs)
+    assert score(a, b, cfg).score == score(a, c, cfg).score == 1.0
+    assert veto(b, c, cfg) == "color"
+    assert live_matches(run_retail(recs)) == {"falabella:1|ripley:2"}
 
 
 def test_a_duplicate_withdrawn_retracts_its_match_only() -> None:

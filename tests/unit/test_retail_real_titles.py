@@ -171,11 +171,31 @@ def test_a_code_inside_a_title_respects_word_boundaries(code: str, title: str, i
         ("CB337WN", "CB337WN140", False),  # a digit suffix: another model
         ("520BT", "03520BT", False),  # a digit prefix is not a vendor's
         ("SMA546E", "SMA546B", False),
+        ("OCZSSDPX1RVD0110", "OCZSSDPX1RVD110", True),  # a digit run's leading zeros
+        ("108R00602", "108R602", True),
+        ("108R00602", "108R00603", False),
+        ("CU7000", "UN55CU7000GXZS", False),  # inside another: a series code, not one model
+        ("MF8090AA004", "51MF8090AA004", False),  # a digit prefix is not a vendor's
+        ("X346AA", "HPX346AA", True),  # a letter prefix: the vendor's
     ],
 )
 def test_same_code(x: str, y: str, same: bool) -> None:
     assert same_code(x, y) is same
     assert same_code(y, x) is same
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    letters=st.text(alphabet="ABCDHKMXZ", min_size=1, max_size=4),
+    number=st.integers(1, 99_999),
+    zeros=st.integers(1, 3),
+    tail=st.text(alphabet="ABCDHKMXZ", max_size=3),
+)
+def test_leading_zeros_never_tell_codes_apart(letters: str, number: int, zeros: int, tail: str) -> None:
+    plain = f"{letters}{number}{tail}"
+    padded = f"{letters}{'0' * zeros}{number}{tail}"
+    assert same_code(plain, padded) and same_code(padded, plain)
+    assert not same_code(plain, f"{letters}{number + 1}{tail}")
 
 
 # --------------------------------------------------------------------------- each veto alone
@@ -363,11 +383,60 @@ def test_packaging_is_not_an_accessory() -> None:
         ("Scrabble Mac OS X 10.4 or later", "scrabble mac os or later", ()),
         ("Juego Carreras Windows XP Vista", "juego carreras windows", ()),
         ("Photo Studio 3 para Windows", "photo studio 3 windows", ("3",)),  # before the platform: the product's
+        ("Painter v9 Win/Mac", "painter 9 win mac", ("9",)),  # a one-digit version: "v9" = "9"
+        ("Flight Sim X-Plane v8 (Mac)", "flight x plane 8 mac", ("8", "x")),
+        ("LG V50 ThinQ", "v50 thinq", ("v50",)),  # two digits after "v": a model, kept
+        ("Acme V8x Router", "acme v8x router", ("v8x",)),  # letters after the digit: a model
     ],
 )
 def test_versions_and_platforms(title: str, line: str, distinctive: tuple[str, ...]) -> None:
     a = parse_listing(title)
     assert (a.product_line, a.distinctive) == (line, distinctive)
+
+
+@pytest.mark.parametrize(
+    ("title", "line", "qualifiers"),
+    [
+        ("Microsoft Office Professional 2007", "office pro 2007", ("pro",)),
+        ("Suite Oficina Profesional 2007", "suite oficina pro 2007", ("pro",)),
+        ("Visual Studio Pro 2005 Upgrade", "visual studio pro 2005 upgrade", ("pro", "upgrade")),
+        ("Professionally Printed Cards", "professionally printed cards", ()),  # a whole word only
+        ("Home Lawyer Dlx 2006 Upg", "home lawyer deluxe 2006 upgrade", ("upgrade",)),  # abbreviations
+        ("Office Std 2007 Acad", "office standard 2007 academic", ("academic",)),
+    ],
+)
+def test_a_word_written_two_ways_is_read_one_way(title: str, line: str, qualifiers: tuple[str, ...]) -> None:
+    """data/lexicon.toml ``spellings``: "professional" / "profesional" are read as "pro", a variant word;
+    "dlx", "std", "upg", "acad" as the words they abbreviate (two of them licence words)."""
+    a = parse_listing(title)
+    assert (a.product_line, a.qualifiers) == (line, qualifiers)
+
+
+def test_pro_and_professional_are_one_variant() -> None:
+    """Before ``spellings``, "Professional" on one side and "Pro" on the other vetoed (a variant word on
+    one side only); now the two titles name one variant."""
+    a = parse_listing("Microsoft Windows XP Professional SP2")
+    b = parse_listing("Microsoft Windows XP Pro SP2")
+    assert veto(a, b, CFG) is None
+    assert score(a, b, CFG).score == 1.0
+    assert veto(parse_listing("Microsoft Windows XP Home SP2"), b, CFG) == "variant"
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("Encore Software 10282 - Sharks 2.0 (Win 98 ME 2000 XP)", "sharks2"),  # the catalogue number skipped
+        ("Sharks 2.0 (PC & Mac)", "sharks2"),  # ... so both sides name the same model
+        ("Hoyle Board Games 10027", "games10027"),  # no later number: the long one, as before
+        ("Refrigerador Altus 011350 No Frost", "altus011350"),
+        ("Juego Carreras 2007", "carreras2007"),  # four digits (a year, a version) still name the model
+        ("Celular Apple iPhone 15 128GB", "iphone15"),
+    ],
+)
+def test_a_long_bare_number_gives_way_to_a_later_model_word(title: str, model: str) -> None:
+    """A bare number of five digits or more gives way to a later word with a digit: it is then a
+    retailer's or publisher's catalogue number before the product's name."""
+    assert parse_listing(title).model == model
 
 
 def test_a_platform_list_on_one_side_does_not_veto() -> None:
