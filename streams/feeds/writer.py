@@ -179,8 +179,11 @@ class FeedWriter:
             return
         topic = door.topic_name
         produce = self.producer.produce
+        stamp, headers = -1, []
         for item, value, key, timestamp in zip(run, encoded.values, encoded.keys, encoded.timestamps_ms, strict=True):
-            headers = [(PRODUCED_AT_HEADER, str(item.received_us).encode())]
+            if item.received_us != stamp:  # the ticks of one page share their receive time: one header list
+                stamp = item.received_us
+                headers = [(PRODUCED_AT_HEADER, str(stamp).encode())]
             while True:
                 try:
                     produce(topic, value, key, timestamp=timestamp, headers=headers)
