@@ -1,0 +1,71 @@
+"""The pure parts of the ccxt.pro WebSocket feed: top-of-book updates → ticks, the update log, the URL override."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams.feeds.ccxt_feed import ccxt_client
+from streams.feeds.ccxt_ws import UpdateLog, book_events
+from streams.feeds.core import FeedEvent, TradeDedup
+from streams.feeds.writer import Unreadable
+
+
+def bid_ask(u, bid=99.5, ask=100.5, symbol="BTC/USDT", timestamp=None):
+    """What ccxt.pro's binance parses a spot bookTicker payload into (the fields the feed reads)."""
+    return {"symbol": symbol, "timestamp": timestamp, "bid": bid, "ask": ask,
+            "info": {"u": u, "s": "BTCUSDT", "b": str(bid), "B": "1", "a": str(ask), "A": "1"}}
+
+
+def test_book_updates_become_bid_ask_ticks_once_by_update_id():
+    dedup = TradeDedup(100)
+    out = book_events("binance", [bid_ask(7), bid_ask(7), bid_ask(8, 99.6, 100.4, timestamp=1_700_000_000_123)],
+                      dedup, received_us=1_700_000_001_000_000)
+    assert [e.record for e in out] == [
+        {"event_id": "binance:BTC/USDT:b7", "event_time": 1_700_000_001_000_000, "venue": "binance",
+         "symbol": "BTC/USDT", "bid": 99.5, "ask": 100.5, "last": None, "volume": 0.0, "sequence": 7,
+         "backfill_id": None},
+        {"event_id": "binance:BTC/USDT:b8", "event_time": 1_700_000_000_123_000, "venue": "binance",
+         "symbol": "BTC/USDT", "bid": 99.6, "ask": 100.4, "last": None, "volume": 0.0, "sequence": 8,
+         "backfill_id": None}]
+    assert all(isinstance(e, FeedEvent) and e.key == "binance:BTC/USDT" for e in out)
+    assert dedup.duplicates == 1
+    # the same update after a reconnect: nothing
+    assert book_events("binance", [bid_ask(8)], dedup, received_us=1_700_000_002_000_000) == []
+
+
+def test_book_updates_without_an_id_or_a_price_are_dead_letters():
+    no_id = bid_ask(1)
+    no_id["info"] = {"s": "BTCUSDT"}
+    out = book_events("binance", [no_id, bid_ask(2, bid=None), bid_ask(3, ask=0.0), bid_ask(4)], TradeDedup(10), 5)
+    assert [(type(e).__name__, getattr(e, "error", None)) for e in out] == [
+        ("Unreadable", "no update id"), ("Unreadable", "no positive bid or ask"),
+        ("Unreadable", "no positive bid or ask"), ("FeedEvent", None)]
+    assert all(e.reason == "malformed-book" for e in out if isinstance(e, Unreadable))
+
+
+@given(st.lists(st.integers(1, 50), max_size=80))
+def test_every_book_update_is_written_once_whatever_repeats(ids):
+    dedup, written = TradeDedup(1000), []
+    for chunk in (ids[: len(ids) // 2], ids[len(ids) // 2:]):  # two reads (or two connections)
+        written += [e.record["sequence"] for e in book_events("binance", [bid_ask(u) for u in chunk], dedup, 1)]
+    assert sorted(written) == sorted(set(ids))
+
+
+def test_the_update_log_keeps_every_update_in_order_until_drained():
+    log = UpdateLog()
+    log["BTC/USDT"], log["ETH/USDT"], log["BTC/USDT"] = bid_ask(1), bid_ask(2, symbol="ETH/USDT"), bid_ask(3)
+    assert log["BTC/USDT"]["info"]["u"] == 3  # ccxt's view: the newest per symbol
+    assert [t["info"]["u"] for t in log.drain()] == [1, 2, 3]
+    assert log.drain() == []
+
+
+def test_a_pro_client_takes_the_rest_and_websocket_urls_apart():
+    client = ccxt_client("binance", api_url="http://127.0.0.1:9/api/v3", ws_url="ws://127.0.0.1:9/ws", timeout_s=1,
+                         pro=True)
+    api = client.urls["api"]
+    assert api["public"] == "http://127.0.0.1:9/api/v3"
+    assert api["ws"]["spot"] == "ws://127.0.0.1:9/ws" and api["ws"]["ws-api"]["spot"] == "ws://127.0.0.1:9/ws"
+    assert isinstance(client.bidsasks, dict)
+    rest = ccxt_client("binance", api_url="http://127.0.0.1:9/api/v3", timeout_s=1)
+    assert "ws" not in rest.urls["api"] and rest.urls["api"]["public"] == "http://127.0.0.1:9/api/v3"
