@@ -5,7 +5,10 @@ REST path's ``aggTrades`` pages carry, so the two transports write the same even
 ``PriceTick``s exactly as the REST path's do (:func:`~streams.feeds.ccxt_feed.tick_events`: ``event_id =
 venue:symbol:trade id``, the venue's trade time as event time, the time the answer was received as the
 produced-at stamp), and repeats — a venue sending a trade twice, the trades a reconnect or a restart brings again —
-are dropped by id. Out-of-order trades pass (inside the dedup window).
+are dropped by id. Out-of-order trades pass (inside the dedup window). A venue does not send again what it
+sent while the feed was away, so after a reconnect (or a restart, from the last trade written) the hole is
+filled over REST by the REST path's own page reader (:class:`~streams.feeds.ccxt_feed.CcxtTradesFeed`, on
+the same client and dedup store) while the stream runs.
 
 Top of book comes from ``watch_bids_asks`` (binance: ``bookTicker``) or, where an exchange has no such stream,
 ``watch_ticker``; each update becomes a ``PriceTick`` with ``bid``/``ask``, no ``last``, ``event_id =
@@ -29,7 +32,17 @@ from typing import Any
 import orjson
 
 from processors import topics
-from streams.feeds.ccxt_feed import ccxt_client, credentials, tick_events, unified_rows, unreadable
+from streams.feeds.ccxt_feed import (
+    PAGE_LIMIT,
+    RAW_PAGES,
+    CcxtTradesFeed,
+    Row,
+    ccxt_client,
+    credentials,
+    tick_events,
+    unified_rows,
+    unreadable,
+)
 from streams.feeds.core import FeedEvent, TradeDedup
 from streams.feeds.runner import Emit
 from streams.feeds.writer import Unreadable
@@ -122,6 +135,11 @@ class CcxtWsFeed:
         self.options = {"tradesLimit": TRADES_RING, **(options or {})}
         self.dedup = TradeDedup(dedup_window)
         self.book_dedup = TradeDedup(dedup_window)
+        self.since: dict[str, int | None] = dict.fromkeys(self.symbols)  # ms: newest trade time written
+        # the REST path, on this client and this dedup store: fills the hole of a reconnect or a restart
+        self.rest = CcxtTradesFeed(exchange, self.symbols, venue=self.venue, feed_id=self.feed_id)
+        self.rest.dedup = self.dedup
+        self.filled = 0  # trades the REST fill wrote
         self.client: Any = None
         self._emit: Emit | None = None
         self._seen: Callable[[], None] | None = None
@@ -133,7 +151,11 @@ class CcxtWsFeed:
         for key, ticks in recent.items():
             symbol = key.partition(":")[2]
             for tick_id, time_us in ticks:
-                (self.book_dedup if tick_id.startswith("b") else self.dedup).accept(symbol, tick_id, time_us)
+                if tick_id.startswith("b"):
+                    self.book_dedup.accept(symbol, tick_id, time_us)
+                else:
+                    self.dedup.accept(symbol, tick_id, time_us)
+                    self.since[symbol] = max(self.since.get(symbol) or 0, time_us // 1000)
         self.dedup.duplicates = self.book_dedup.duplicates = 0
 
     def _new_client(self) -> Any:
@@ -181,6 +203,9 @@ class CcxtWsFeed:
             raise ValueError(f"{self.exchange_id} lists no market {', '.join(missing)}")
         if not self.client.has.get("watchTrades"):
             raise ValueError(f"ccxt.pro's {self.exchange_id} has no WebSocket trades (use --transport rest)")
+        self.rest.client = self.client  # ccxt.pro's client also speaks the exchange's REST API
+        self.rest._raw_ids = {s: self.client.markets[s]["id"] for s in self.symbols
+                              if self.exchange_id in RAW_PAGES and self.client.markets[s].get("spot")}
 
     async def _trades(self, symbol: str, emit: Emit) -> None:
         name = TRADE_STREAM.get(self.exchange_id)
@@ -188,10 +213,30 @@ class CcxtWsFeed:
             trades = await self.client.watch_trades(symbol, params={"name": name} if name else {})
             received_us = time.time_ns() // 1000
             good, bad = unified_rows(trades)
-            before = self.dedup.duplicates
-            ticks, _ = tick_events(self.venue, symbol, good, self.dedup, received_us)
-            self._duplicates.inc(self.dedup.duplicates - before)
-            emit([*unreadable(self.venue, symbol, bad, received_us), *ticks] if bad else ticks)
+            self._write(symbol, good, bad, received_us, emit)
+
+    def _write(self, symbol: str, good: list[Row], bad: list[tuple[Any, str]], received_us: int, emit: Emit) -> int:
+        before = self.dedup.duplicates
+        ticks, newest = tick_events(self.venue, symbol, good, self.dedup, received_us)
+        self._duplicates.inc(self.dedup.duplicates - before)
+        if newest:
+            self.since[symbol] = max(self.since[symbol] or 0, newest)
+        emit([*unreadable(self.venue, symbol, bad, received_us), *ticks] if bad else ticks)
+        return len(ticks)
+
+    async def _fill(self, symbol: str, emit: Emit, seen: Callable[[], None]) -> None:
+        """The trades between the last one written and the stream's first, over REST (the venue does not send
+        again what it sent while the feed was away): pages from the last trade's time until one is not full;
+        what the stream also brings is dropped by id."""
+        since = self.since[symbol]
+        while since is not None:
+            good, bad, sent = await self.rest._page(symbol, since)
+            seen()
+            self.filled += self._write(symbol, good, bad, time.time_ns() // 1000, emit)
+            newest = self.since[symbol]
+            if sent < PAGE_LIMIT or newest is None or newest <= since:
+                return
+            since = newest
 
     async def _book(self, symbols: list[str], emit: Emit) -> None:
         """Top of book of ``symbols``: ``watch_bids_asks`` where the exchange has it, else ``watch_tickers`` (or
@@ -220,15 +265,19 @@ class CcxtWsFeed:
         """Runs the trade streams and the top-of-book stream until one fails (the runner reconnects)."""
         self._emit, self._seen = emit, seen
         tasks = [asyncio.create_task(self._trades(s, emit)) for s in self.symbols]
+        # after the streams subscribe (so nothing falls between the fill's last page and the stream's first trade)
+        tasks += [asyncio.create_task(self._fill(s, emit, seen)) for s in self.symbols if self.since[s] is not None]
         has = self.client.has
         if self.book and (has.get("watchBidsAsks") or has.get("watchTickers")):
             tasks.append(asyncio.create_task(self._book(self.symbols, emit)))
         elif self.book and has.get("watchTicker"):
             tasks.extend(asyncio.create_task(self._book([s], emit)) for s in self.symbols)
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            for task in done:
-                task.result()  # raises the first failure
+            while tasks:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+                for task in done:
+                    task.result()  # raises the first failure
+                tasks = [t for t in tasks if not t.done()]  # a fill finished: the streams go on
         finally:
             for task in tasks:
                 task.cancel()

@@ -56,11 +56,13 @@ async def test_ccxt_pro_trades_and_top_of_book_once_through_faults(services: Set
             await server.ws_book(u, 99.0 + u / 10, 101.0 - u / 10)
         await _until(lambda: have(trade_ids, [str(i) for i in range(1, 21)]) and have(book_ids, ["b4"])
                      or task.done(), 15, "the first trades")
-        # a disconnect mid-message; after the reconnect the venue sends 15-20 again, then new trades
+        # a disconnect mid-message; 21-25 happen while the feed is away (the venue's REST pages have them, its
+        # stream will not send them again); after the reconnect the stream sends 15-20 again, then 26-30
+        missed = server.add_trades(21, [t0 + i * 10 for i in range(21, 26)])
         connections = server.ws_connections
         server.ws_cut()
         await subscribed(connections + 2)
-        for i in range(15, 31):
+        for i in [*range(15, 21), *range(26, 31)]:
             await server.ws_trade(i, t0 + i * 10, price=100 + i)
         for u in [4, 5, 6]:
             await server.ws_book(u, 99.0 + u / 10, 101.0 - u / 10)
@@ -93,6 +95,9 @@ async def test_ccxt_pro_trades_and_top_of_book_once_through_faults(services: Set
     assert (trade["event_time"], trade["last"], trade["volume"], trade["sequence"]) == (
         (t0 + 90) * 1000, 109.0, 0.5, 9)
     assert trade["bid"] is None and trade["ask"] is None
+    filled = next(r for r in prices if r["event_id"] == "binance:BTC/USDT:22")  # through the REST fill
+    assert (filled["event_time"], filled["last"]) == (missed[1]["T"] * 1000, float(missed[1]["p"]))
+    assert feed.filled == 5
     book = next(r for r in prices if r["event_id"] == "binance:BTC/USDT:b2")
     assert (book["bid"], book["ask"], book["last"], book["volume"], book["sequence"]) == (99.2, 100.8, None, 0.0, 2)
     assert by_type["Heartbeat"] >= 1  # the quiet stall
@@ -102,3 +107,35 @@ async def test_ccxt_pro_trades_and_top_of_book_once_through_faults(services: Set
     assert any(h["probe"] == "ping" and h["ok"] and h["latency_ms"] > 0 for h in health)
     reasons = Counter(d["mercado.dlq.reason"] for d in read_dead_letters(settings))
     assert reasons == Counter({"malformed-frame": 1, "malformed-trade": 1}), reasons
+
+
+async def test_mercado_feed_ccxt_picks_the_websocket_transport_and_stops_cleanly(services: Settings) -> None:
+    import os
+    import signal
+    import sys
+
+    settings = _settings(services, "feed-ws-cli")
+    server = FakeBinance()
+    url = await server.start()
+    env = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix, "MERCADO_METRICS__PORT_FEED": "0"}
+    process = await asyncio.create_subprocess_exec(  # --transport auto: ws, since --ws-url is given
+        sys.executable, "-m", "streams.commands.cli", "feed", "ccxt", "binance", "-s", "BTC/USDT", "--no-book",
+        "--api-url", url + "/api/v3", "--ws-url", url.replace("http", "ws") + "/ws", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    t0 = int(time.time() * 1000) - 10_000
+    try:
+        await _until(lambda: any(TRADES in s for _, s in server.ws_sockets) or process.returncode is not None, 60,
+                     "the subscription")
+        for i in [1, 2, 2, 3]:
+            await server.ws_trade(i, t0 + i)
+        await asyncio.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), 20)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await server.stop()
+    assert code == 0, (await process.stderr.read()).decode()[-2000:]
+    assert not any("aggTrades" in r for r in server.requests)  # no REST polling
+    ids = [e.record["event_id"] for e in read_events(settings, topics.TICKS) if e.schema.fullname.endswith("PriceTick")]
+    assert sorted(ids) == ["binance:BTC/USDT:1", "binance:BTC/USDT:2", "binance:BTC/USDT:3"]

@@ -69,3 +69,16 @@ def test_a_pro_client_takes_the_rest_and_websocket_urls_apart():
     assert isinstance(client.bidsasks, dict)
     rest = ccxt_client("binance", api_url="http://127.0.0.1:9/api/v3", timeout_s=1)
     assert "ws" not in rest.urls["api"] and rest.urls["api"]["public"] == "http://127.0.0.1:9/api/v3"
+
+
+def test_a_restarted_websocket_feed_remembers_trades_and_book_updates_apart():
+    from streams.feeds.ccxt_ws import CcxtWsFeed
+
+    feed = CcxtWsFeed("binance", ["BTC/USDT"])
+    feed.remember({"binance:BTC/USDT": [("41", 1_700_000_000_100_000), ("b9", 1_700_000_000_900_000),
+                                        ("42", 1_700_000_000_200_000)]})
+    assert feed.since == {"BTC/USDT": 1_700_000_000_200}  # the REST fill starts from the last trade, not the book
+    assert feed.rest.dedup is feed.dedup
+    assert not feed.dedup.accept("BTC/USDT", "42", 1_700_000_000_200_000)
+    assert not feed.book_dedup.accept("BTC/USDT", "b9", 1_700_000_000_900_000)
+    assert feed.book_dedup.accept("BTC/USDT", "b10", 1)  # the book's times never move the trades' dedup floor
