@@ -1,18 +1,24 @@
 """``python -m bench.feeds``: trades/s one feed adapter sustains from a local server, and frame → visible p99.
 
-A local server speaking Binance's REST format (streams/feeds/loopback.py) holds ``--trades`` aggregate
-trades (1 ms apart, ending now). Candidate: the ``mercado feed ccxt binance`` adapter in this process
-(ccxt's async client polling ``fetch_trades`` pages of 1000 from the last trade's time, ccxt's parsing,
-dedup by trade id, the door's validation and Avro encoding, one Kafka transaction per commit interval),
-from the first request until every trade is committed. Baseline, same run, same server and broker: the
-same HTTP requests with aiohttp, ``orjson.loads`` of each page and one ``produce`` of each trade's JSON
-with an idempotent producer, then ``flush`` — what parses and produces the same frames with nothing else.
+A local server speaking Binance's REST format (streams/feeds/loopback.py; in a child process unless
+``--no-server-process``) holds ``--trades`` aggregate trades (1 ms apart, ending now). Candidate: the
+``mercado feed ccxt binance`` adapter in this process (ccxt's async client polling ``fetch_trades`` pages
+of 1000 from the last trade's time, ccxt's parsing, dedup by trade id, the door's validation and Avro
+encoding, one Kafka transaction per commit interval), from the first committed batch until every trade is
+committed. Baseline, same run, same server and broker: the same HTTP requests with aiohttp, ``orjson.loads``
+of each page and one ``produce`` of each trade's JSON with an idempotent producer, then ``flush`` — what
+parses and produces the same frames with nothing else.
 
-Latency: a read_committed consumer follows the feed's topic; for every tick, the time it became visible
-to the consumer minus its ``mercado-produced-us`` stamp (the time the frame carrying it was received).
-``p99_ms`` is measured in a last round at a sustainable rate (``--paced-rate`` trades/s arriving in real
-time while the feed polls every 20 ms); ``saturated_p99_ms``, over the throughput rounds, is mostly the
-backlog's queueing.
+``cpu_us_per_trade``: the adapter process's CPU time (every thread) over the measured window, per trade —
+steadier than the rate on a shared machine (``load_avg_1m`` is printed with it). ``ws_trades_per_s``: the
+same adapter over ccxt.pro's WebSocket client (``--transport ws``, Binance's ``aggTrade`` stream) against
+a bare aiohttp client.
+
+Latency: a read_committed consumer (in a child process) follows the feed's topic; for every tick, the time
+it became visible to the consumer minus its ``mercado-produced-us`` stamp (the time the frame carrying it
+was received). ``p99_ms`` is measured in a last round at a sustainable rate (``--paced-rate`` trades/s
+arriving in real time while the feed polls every 20 ms); ``saturated_p99_ms``, over the throughput rounds,
+is mostly the backlog's queueing.
 """
 
 from __future__ import annotations
