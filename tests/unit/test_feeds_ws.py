@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+import functools
+
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.feeds.ccxt_feed import ccxt_client
@@ -82,3 +84,30 @@ def test_a_restarted_websocket_feed_remembers_trades_and_book_updates_apart():
     assert not feed.dedup.accept("BTC/USDT", "42", 1_700_000_000_200_000)
     assert not feed.book_dedup.accept("BTC/USDT", "b9", 1_700_000_000_900_000)
     assert feed.book_dedup.accept("BTC/USDT", "b10", 1)  # the book's times never move the trades' dedup floor
+
+
+@functools.cache
+def pro_binance():
+    import ccxt.pro
+
+    exchange = ccxt.pro.binance()
+    exchange.set_markets([{"id": "BTCUSDT", "symbol": "BTC/USDT", "base": "BTC", "quote": "USDT", "baseId": "BTC",
+                           "quoteId": "USDT", "type": "spot", "spot": True, "option": False, "swap": False,
+                           "future": False, "contract": False, "linear": None, "inverse": None}])
+    return exchange
+
+
+@settings(deadline=None)
+@given(st.integers(0, 2**42), st.integers(1_500_000_000_000, 2_000_000_000_000),
+       st.decimals(min_value="0.00000001", max_value="1000000", places=8),
+       st.decimals(min_value="0", max_value="100000", places=8))
+def test_binance_agg_trade_payloads_read_as_ccxt_pro_reads_them(trade_id, time_ms, price, qty):
+    """The WebSocket feed's own reading of ``aggTrade`` payloads gives what ccxt.pro's parser gives."""
+    from streams.feeds.ccxt_feed import binance_agg_rows, unified_rows
+
+    client = pro_binance()
+    payload = {"e": "aggTrade", "E": time_ms + 1, "s": "BTCUSDT", "a": trade_id, "p": f"{price:f}", "q": f"{qty:f}",
+               "f": trade_id, "l": trade_id, "T": time_ms, "m": True, "M": True}
+    ours, _ = binance_agg_rows([payload])
+    theirs, _ = unified_rows([client.parse_ws_trade(payload, client.markets["BTC/USDT"])])
+    assert ours == theirs and len(ours) == 1
