@@ -265,6 +265,14 @@ class CcxtWsFeed:
         """The trades between the last one written and the stream's first, over REST (the venue does not send
         again what it sent while the feed was away): pages from the last trade's time until one is not full;
         what the stream also brings is dropped by id."""
+        await self._fill_pass(symbol, emit, seen)
+        # once the streams' connections are up (their subscriptions sent), once more: what traded between the
+        # first pass's last page and the subscription is in neither otherwise
+        connections = [ws.connected for ws in list(self.client.clients.values())]
+        await asyncio.gather(*connections)
+        await self._fill_pass(symbol, emit, seen)
+
+    async def _fill_pass(self, symbol: str, emit: Emit, seen: Callable[[], None]) -> None:
         since = self.since[symbol]
         while since is not None:
             good, bad, sent = await self.rest._page(symbol, since)
@@ -302,7 +310,6 @@ class CcxtWsFeed:
         """Runs the trade streams and the top-of-book stream until one fails (the runner reconnects)."""
         self._emit, self._seen = emit, seen
         tasks = [asyncio.create_task(self._trades(s, emit)) for s in self.symbols]
-        # after the streams subscribe (so nothing falls between the fill's last page and the stream's first trade)
         tasks += [asyncio.create_task(self._fill(s, emit, seen)) for s in self.symbols if self.since[s] is not None]
         has = self.client.has
         if self.book and (has.get("watchBidsAsks") or has.get("watchTickers")):
