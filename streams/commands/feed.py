@@ -51,21 +51,38 @@ def ccxt_feed(
     exchange: str = typer.Argument(..., help="ccxt's exchange id: binance, kraken, coinbaseexchange, …"),
     symbols: list[str] = typer.Option(..., "--symbol", "-s", help="Unified symbols (BTC/USDT); repeat for more."),
     venue: str | None = typer.Option(None, "--venue", help="Venue name in the events (default: the exchange id)."),
-    api_url: str | None = typer.Option(None, "--api-url", help="Base URL replacing every entry of the exchange's "
-                                       "urls['api'] (a proxy, a testnet, a local server)."),
+    api_url: str | None = typer.Option(None, "--api-url", help="Base URL replacing every REST entry of the "
+                                       "exchange's urls['api'] (a proxy, a testnet, a local server)."),
+    transport: str = typer.Option("auto", "--transport", help="ws: ccxt.pro's WebSocket trades and top of book; "
+                                  "rest: polling fetch_trades; auto: ws where ccxt.pro has the exchange, unless "
+                                  "--api-url is given without --ws-url."),
+    ws_url: str | None = typer.Option(None, "--ws-url", help="URL replacing every WebSocket entry of the "
+                                      "exchange's urls['api']['ws'] (ws transport)."),
+    book: bool = typer.Option(True, "--book/--no-book", help="ws transport: top-of-book ticks (bid/ask) too."),
 ) -> None:
-    """Trades of an exchange through ccxt (REST polling), as PriceTicks; heartbeats, health and latency probes.
-    Credentials: MERCADO_FEED_<EXCHANGE>_API_KEY / _SECRET (or *_FILE); public trades need none."""
+    """Trades (and, over WebSocket, top of book) of an exchange through ccxt, as PriceTicks; heartbeats, health
+    and latency probes. Credentials: MERCADO_FEED_<EXCHANGE>_API_KEY / _SECRET (or *_FILE); public data needs
+    none."""
     from streams.feeds.ccxt_feed import CcxtTradesFeed
+    from streams.feeds.ccxt_ws import CcxtWsFeed, ws_exchanges
 
     settings = get_settings()
     venue = venue or exchange
+    if transport not in ("auto", "ws", "rest"):
+        raise fail(f"--transport must be auto, ws or rest, not {transport!r}")
+    if transport == "auto":
+        transport = "ws" if exchange in ws_exchanges() and (ws_url or not api_url) else "rest"
     try:
         settings.marketdata.check_venues({venue: (f"mercado feed ccxt {exchange}", tuple(symbols))})
         feeds = settings.feeds
-        adapter = CcxtTradesFeed(exchange, symbols, api_url=api_url, venue=venue,
-                                 poll_interval_s=feeds.poll_interval_s, timeout_s=feeds.request_timeout_s,
-                                 dedup_window=feeds.dedup_window)
+        adapter: CcxtTradesFeed | CcxtWsFeed
+        if transport == "ws":
+            adapter = CcxtWsFeed(exchange, symbols, api_url=api_url, ws_url=ws_url, venue=venue, book=book,
+                                 timeout_s=feeds.request_timeout_s, dedup_window=feeds.dedup_window)
+        else:
+            adapter = CcxtTradesFeed(exchange, symbols, api_url=api_url, venue=venue,
+                                     poll_interval_s=feeds.poll_interval_s, timeout_s=feeds.request_timeout_s,
+                                     dedup_window=feeds.dedup_window)
     except ValueError as exc:
         raise fail(str(exc)) from None
     _run(settings, adapter, adapter.feed_id, [f"{venue}:{s}" for s in symbols])

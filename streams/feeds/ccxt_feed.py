@@ -75,11 +75,15 @@ def credentials(exchange: str, env: dict[str, str] | None = None, prefix: str = 
 
 
 def ccxt_client(exchange: str, *, api_url: str | None, timeout_s: float, options: dict[str, Any] | None = None,
-                creds: dict[str, str] | None = None) -> Any:
-    """ccxt's async client of ``exchange``: no client-side rate limiter (the adapters back off themselves), binance
-    on its spot markets only, and ``api_url`` (a proxy, a testnet, the local test servers) replacing every entry of
-    the exchange's ``urls['api']``."""
-    import ccxt.async_support as ccxt_async
+                creds: dict[str, str] | None = None, pro: bool = False, ws_url: str | None = None) -> Any:
+    """ccxt's async client of ``exchange`` (``pro``: its WebSocket client from ``ccxt.pro``, which also speaks
+    REST): no client-side rate limiter (the adapters back off themselves), binance on its spot markets only,
+    ``api_url`` (a proxy, a testnet, the local test servers) replacing every REST entry of the exchange's
+    ``urls['api']`` and ``ws_url`` every WebSocket entry (``urls['api']['ws']``)."""
+    if pro:
+        import ccxt.pro as ccxt_async
+    else:
+        import ccxt.async_support as ccxt_async
 
     # ccxt's decimal_to_precision sets the *current* decimal context's rounding to ROUND_HALF_UP (and traps
     # Underflow) on every call. Give the calling thread or asyncio task a context of its own first, so that
@@ -94,12 +98,18 @@ def ccxt_client(exchange: str, *, api_url: str | None, timeout_s: float, options
     if options:
         config.setdefault("options", {}).update(options)
     client = getattr(ccxt_async, exchange)(config)
+    api = client.urls["api"]
     if api_url:
-        api = client.urls["api"]
         for name in list(api) if isinstance(api, dict) else []:
-            api[name] = api_url
+            if name != "ws":
+                api[name] = api_url
         if not isinstance(api, dict):
-            client.urls["api"] = api_url
+            client.urls["api"] = api = api_url
+    if ws_url and isinstance(api, dict) and "ws" in api:
+        def replace(entry: Any) -> Any:
+            return {k: replace(v) for k, v in entry.items()} if isinstance(entry, dict) else ws_url
+
+        api["ws"] = replace(api["ws"])
     return client
 
 

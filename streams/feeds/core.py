@@ -12,17 +12,19 @@ import math
 import random
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from processors import topics
 
 Record = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class FeedEvent:
+class FeedEvent(NamedTuple):
     """One input event a feed writes: the catalog topic, its record type, the record, and the wall-clock
-    time the frame carrying it was received (the ``mercado-produced-us`` stamp: ingest latency)."""
+    time the frame carrying it was received (the ``mercado-produced-us`` stamp: ingest latency).
+
+    A named tuple, not a frozen dataclass: a feed builds one per trade, and a frozen dataclass's ``__init__``
+    (``object.__setattr__`` per field) cost 2.8 µs of the ≈ 20 µs a trade may take at 50k trades/s; this 1.3 µs."""
 
     topic: str
     schema: str

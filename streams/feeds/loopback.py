@@ -11,6 +11,9 @@ venue tests, ``python -m bench.feeds`` and the demo's feed step (``./dev demo``)
   ``origClientOrderId``; ``-2013 Order does not exist.``), ``DELETE …/order`` (``-2011 Unknown order sent.``),
   ``GET …/openOrders``, ``GET …/allOrders``, ``GET …/myTrades?symbol&orderId``. Orders rest until the test
   fills them (:meth:`FakeBinance.fill`) or a market order fills at ``market_price``.
+  Its WebSocket market streams (``/ws``, as ccxt.pro's binance client uses them): ``SUBSCRIBE`` to
+  ``<symbol>@aggTrade`` / ``<symbol>@bookTicker``; ``aggTrade`` payloads ``{e, E, s, a, p, q, f, l, T, m, M}``
+  and spot ``bookTicker`` payloads ``{u, s, b, B, a, A}``, pushed by the test, with raw text and cuts on demand.
 * :class:`FakeTwelveData` — TwelveData's WebSocket ``/v1/quotes/price`` (``{"action": "subscribe", "params":
   {"symbols": …}}`` → ``subscribe-status``; ``price`` events; ``{"action": "heartbeat"}`` → ``heartbeat``)
   and REST ``/time_series`` (``{"meta": …, "values": [{"datetime", "open", "high", "low", "close", …}],
@@ -88,6 +91,10 @@ class FakeBinance(_Server):
         self.quote_balance = 1_000_000.0  # USDT a BUY may spend
         self.trades_visible = True  # False: myTrades lags (answers [] while orders show their fills)
         self.market_price = 100.0
+        self.ws_sockets: list[tuple[web.WebSocketResponse, set[str]]] = []  # connection, its streams
+        self.ws_transports: list[Any] = []
+        self.ws_connections = 0
+        self.ws_subscribed = asyncio.Event()
 
     def add_trades(self, first_id: int, times_ms: list[int], price: float = 100.0) -> list[dict[str, Any]]:
         new = [{"a": first_id + i, "p": f"{price + i * 0.01:.2f}", "q": "0.50000000", "f": first_id + i,
@@ -121,6 +128,77 @@ class FakeBinance(_Server):
         app.router.add_get("/{base:.*}/openOrders", self.open_orders)
         app.router.add_get("/{base:.*}/allOrders", self.all_orders)
         app.router.add_get("/{base:.*}/myTrades", self.trades_of_order)
+        app.router.add_get("/ws", self.websocket)
+        app.router.add_get("/ws/{stream}", self.websocket)
+
+    # ------------------------------------------------------------------ WebSocket market streams
+    async def websocket(self, request: web.Request) -> web.WebSocketResponse:
+        """Binance's raw streams endpoint ``/ws``: ``{"method": "SUBSCRIBE", "params": ["btcusdt@aggTrade",
+        "btcusdt@bookTicker"], "id": n}`` → ``{"result": null, "id": n}``; then each subscribed stream's
+        payloads as they are pushed (:meth:`ws_trade`, :meth:`ws_book`, :meth:`ws_raw`)."""
+        self.requests.append(request.path_qs)
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.ws_connections += 1
+        streams: set[str] = set()
+        entry = (ws, streams)
+        self.ws_sockets.append(entry)
+        self.ws_transports.append(request.transport)
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                frame = json.loads(msg.data)
+                if frame.get("method") == "SUBSCRIBE":
+                    streams.update(frame.get("params", []))
+                    await ws.send_str(json.dumps({"result": None, "id": frame.get("id")}))
+                    self.ws_subscribed.set()
+                elif frame.get("method") == "UNSUBSCRIBE":
+                    streams.difference_update(frame.get("params", []))
+                    await ws.send_str(json.dumps({"result": None, "id": frame.get("id")}))
+        finally:
+            self.ws_sockets.remove(entry)
+        return ws
+
+    async def _ws_send(self, stream: str, text: str) -> int:
+        sent = 0
+        for ws, streams in list(self.ws_sockets):
+            if stream in streams and not ws.closed:
+                await ws.send_str(text)
+                sent += 1
+        return sent
+
+    async def ws_trade(self, trade_id: int, time_ms: int, price: float = 100.0, qty: float = 0.5) -> int:
+        """An ``aggTrade`` payload (the aggregate trade ``a``, as ``GET …/aggTrades`` lists it) to the subscribers
+        of ``btcusdt@aggTrade``; returns how many got it."""
+        return await self._ws_send(f"{self.SYMBOL.lower()}@aggTrade", json.dumps({
+            "e": "aggTrade", "E": time_ms + 1, "s": self.SYMBOL, "a": trade_id, "p": f"{price:.2f}",
+            "q": f"{qty:.8f}", "f": trade_id, "l": trade_id, "T": time_ms, "m": trade_id % 2 == 0, "M": True}))
+
+    async def ws_book(self, update_id: int, bid: float, ask: float, bid_qty: float = 1.0, ask_qty: float = 1.0) -> int:
+        """A spot ``bookTicker`` payload (``{u, s, b, B, a, A}``: no event type, no time) to the subscribers of
+        ``btcusdt@bookTicker``."""
+        return await self._ws_send(f"{self.SYMBOL.lower()}@bookTicker", json.dumps({
+            "u": update_id, "s": self.SYMBOL, "b": f"{bid:.2f}", "B": f"{bid_qty:.8f}", "a": f"{ask:.2f}",
+            "A": f"{ask_qty:.8f}"}))
+
+    async def ws_raw(self, text: str, stream: str | None = None) -> int:
+        """Any text (a malformed frame) to the subscribers of ``stream`` (default: every connection)."""
+        sent = 0
+        for ws, streams in list(self.ws_sockets):
+            if not ws.closed and (stream is None or stream in streams):
+                await ws.send_str(text)
+                sent += 1
+        return sent
+
+    def ws_cut(self) -> None:
+        """Every WebSocket connection: the start of a text frame announcing 256 bytes, a few of them, then the TCP
+        connection closes (a disconnect mid-message)."""
+        for transport in self.ws_transports:
+            if transport is not None and not transport.is_closing():
+                transport.write(b"\x81\x7e\x01\x00" + b'{"e": "aggTrade", "E": 1')
+                transport.close()
+        self.ws_transports.clear()
 
     # ------------------------------------------------------------------ trading
     @staticmethod

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -117,18 +118,21 @@ class FeedWriter:
         if self.tracker.failed:
             raise DeliveryError("; ".join(self.tracker.errors))
         done = time.time_ns() // 1000
-        latencies = [(done - item.received_us) / 1e6 for item in batch if isinstance(item, FeedEvent)]
-        for seconds in latencies:
-            self._latency.observe(seconds)
+        events = [item for item in batch if type(item) is FeedEvent]
+        latencies = [(done - item.received_us) / 1e6 for item in events]
+        # the histogram once per frame (the events of one frame or page share its receive time): observing
+        # each event took ≈ 9 % of the adapter's time at 50k trades/s
+        for received_us in {item.received_us for item in events}:
+            self._latency.observe((done - received_us) / 1e6)
         self.last_commit_latencies_s = latencies
         self.commits += 1
-        clock = self.clock_ms
-        for item in batch:
-            if isinstance(item, FeedEvent):
-                self.committed[item.schema] = self.committed.get(item.schema, 0) + 1
-                t = item.record.get("event_time")
-                if isinstance(t, int) and t // 1000 > clock.get(item.topic, -1):
-                    clock[item.topic] = t // 1000
+        for schema, count in Counter(item.schema for item in events).items():
+            self.committed[schema] = self.committed.get(schema, 0) + count
+        clock = self.clock_ms  # per topic: the latest committed event time (ms), for announce_watermarks
+        for item in events:
+            t = item.record.get("event_time")
+            if isinstance(t, int) and t // 1000 > clock.get(item.topic, -1):
+                clock[item.topic] = t // 1000
 
     def announce_watermarks(self) -> None:
         """The feed's event-time clock, as a strict watermark marker on every partition of each topic it
@@ -207,8 +211,11 @@ class FeedWriter:
             return
         topic = door.topic_name
         produce = self.producer.produce
+        stamp, headers = -1, []
         for item, value, key, timestamp in zip(run, encoded.values, encoded.keys, encoded.timestamps_ms, strict=True):
-            headers = [(PRODUCED_AT_HEADER, str(item.received_us).encode())]
+            if item.received_us != stamp:  # the ticks of one page share their receive time: one header list
+                stamp = item.received_us
+                headers = [(PRODUCED_AT_HEADER, str(stamp).encode())]
             while True:
                 try:
                     produce(topic, value, key, timestamp=timestamp, headers=headers)
