@@ -635,8 +635,12 @@ def _copied_by_event_time(settings: Settings, source: Settings, names: tuple[str
     from streams.kafka.compacted import read_topic_to_end
 
     serde = default_serde(source)
+    from streams.kafka.headers import is_marker
+
     messages = {name: [(serde.decode(m.value())[1]["event_time"], m.partition(), m.key(), m.value(), m.headers())
-                       for m in read_topic_to_end(source, [source.topic(name)])] for name in names}
+                       for m in read_topic_to_end(source, [source.topic(name)])
+                       if not is_marker(m.value(), m.headers())]  # the door's watermarks are not events
+                for name in names}  # fmt: skip
     start = min(m[0] for found in messages.values() for m in found)
     span = (max(m[0] for found in messages.values() for m in found) - start) / (10 * n)
     slices = {name: [[m for m in found if min(int((m[0] - start) / span), 10 * n - 1) == k] for k in range(10 * n)]
