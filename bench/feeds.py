@@ -53,6 +53,18 @@ PAGE = 1000
 CPU_US: list[float] = []  # the adapter process's CPU time (all its threads) per trade, of each throughput round
 
 
+
+async def _rate_when_written(runner: Any, task: asyncio.Task[Any], writer: Any, n: int, started: float) -> float:
+    """Ticks per second once the feed has committed ``n`` ticks (counted from ``started``); stops the feed."""
+    while writer.committed.get("PriceTick", 0) < n:
+        if task.done():
+            raise RuntimeError(f"the feed stopped: {task.exception()}")
+        await asyncio.sleep(0.005)
+    elapsed = time.perf_counter() - started
+    runner.stop.set()
+    await task
+    return n / elapsed
+
 def _serve(n: int, start_ms: int, urls: Any, stop: Any) -> None:
     """The child process of :func:`child_server`: a FakeBinance with ``n`` trades until ``stop`` is set."""
 
@@ -232,14 +244,7 @@ async def ws_round(settings: Settings, n: int, adapter: bool) -> float:
             started = time.perf_counter()
             for frame in frames:
                 await server.push("BTC/USD", 0, 0, raw=frame)
-            while writer.committed.get("PriceTick", 0) < n:
-                if task.done():
-                    raise RuntimeError(f"the feed stopped: {task.exception()}")
-                await asyncio.sleep(0.005)
-            elapsed = time.perf_counter() - started
-            runner.stop.set()
-            await task
-            return n / elapsed
+            return await _rate_when_written(runner, task, writer, n, started)
         producer = Producer(producer_config(settings))
         producer.list_topics(timeout=10)
         topic = settings.topic(topics.TICKS)
@@ -301,14 +306,7 @@ async def ws_trades_round(settings: Settings, n: int, adapter: bool) -> float:
                 await asyncio.sleep(0.01)
             started = time.perf_counter()
             await send()
-            while writer.committed.get("PriceTick", 0) < n:
-                if task.done():
-                    raise RuntimeError(f"the feed stopped: {task.exception()}")
-                await asyncio.sleep(0.005)
-            elapsed = time.perf_counter() - started
-            runner.stop.set()
-            await task
-            return n / elapsed
+            return await _rate_when_written(runner, task, writer, n, started)
         producer = Producer(producer_config(settings))
         producer.list_topics(timeout=10)
         topic = settings.topic(topics.TICKS)

@@ -160,7 +160,31 @@ def trade_events(venue: str, symbol: str, trades: list[dict[str, Any]], dedup: T
     return [*unreadable(venue, symbol, bad, received_us), *ticks], newest
 
 
-class CcxtTradesFeed:
+class CcxtVenue:
+    """What a ccxt feed (REST or WebSocket) does with its ``client`` besides reading: latency probes, the
+    venue's hours, closing."""
+
+    client: Any
+    symbols: list[str]
+
+    async def probe(self) -> float:
+        started = time.perf_counter()
+        if self.client.has.get("fetchTime"):
+            await self.client.fetch_time()
+        else:
+            await self.client.fetch_ticker(self.symbols[0])
+        return (time.perf_counter() - started) * 1000
+
+    async def wait_open(self, stop: asyncio.Event) -> bool:
+        return not stop.is_set()  # exchanges trade around the clock
+
+    async def close(self) -> None:
+        if self.client is not None:
+            client, self.client = self.client, None
+            await client.close()
+
+
+class CcxtTradesFeed(CcxtVenue):
     """One exchange, some symbols, through ccxt's async client."""
 
     def __init__(self, exchange: str, symbols: list[str], *, api_url: str | None = None, venue: str | None = None,
@@ -262,18 +286,3 @@ class CcxtTradesFeed:
             if not full:
                 await asyncio.sleep(self.poll_interval_s)
 
-    async def probe(self) -> float:
-        started = time.perf_counter()
-        if self.client.has.get("fetchTime"):
-            await self.client.fetch_time()
-        else:
-            await self.client.fetch_ticker(self.symbols[0])
-        return (time.perf_counter() - started) * 1000
-
-    async def wait_open(self, stop: asyncio.Event) -> bool:
-        return not stop.is_set()  # exchanges trade around the clock
-
-    async def close(self) -> None:
-        if self.client is not None:
-            client, self.client = self.client, None
-            await client.close()

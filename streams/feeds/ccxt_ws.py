@@ -36,6 +36,7 @@ from streams.feeds.ccxt_feed import (
     PAGE_LIMIT,
     RAW_PAGES,
     CcxtTradesFeed,
+    CcxtVenue,
     Row,
     binance_agg_rows,
     ccxt_client,
@@ -118,7 +119,7 @@ def book_events(venue: str, tickers: list[dict[str, Any]], dedup: TradeDedup, re
     return out
 
 
-class CcxtWsFeed:
+class CcxtWsFeed(CcxtVenue):
     """One exchange, some symbols, through ccxt.pro: a trade stream per symbol and one top-of-book stream."""
 
     def __init__(self, exchange: str, symbols: list[str], *, api_url: str | None = None, ws_url: str | None = None,
@@ -327,19 +328,3 @@ class CcxtWsFeed:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self._emit = self._seen = None
-
-    async def probe(self) -> float:
-        started = time.perf_counter()
-        if self.client.has.get("fetchTime"):
-            await self.client.fetch_time()
-        else:
-            await self.client.fetch_ticker(self.symbols[0])
-        return (time.perf_counter() - started) * 1000
-
-    async def wait_open(self, stop: asyncio.Event) -> bool:
-        return not stop.is_set()  # exchanges trade around the clock
-
-    async def close(self) -> None:
-        if self.client is not None:
-            client, self.client = self.client, None
-            await client.close()
