@@ -43,7 +43,7 @@ from streams.engines.live import (
     state_writes,
 )
 from streams.kafka.catalog import DEAD_LETTER_TOPIC
-from streams.kafka.headers import PROCESSING_HEADER
+from streams.kafka.headers import PROCESSING_HEADER, is_marker
 from streams.observability import metrics
 from streams.runtime.align import Held
 from streams.runtime.driver import PipelineDriver
@@ -336,7 +336,8 @@ def _add_stage(
                 else:
                     await handle(aligner.arrived(_held(msg) for msg in messages))
                     await write_state(aligner.save())
-                observe_batch(((m.topic, m.partition, m.offset, m.timestamp) for m in messages), events_in, lag,
+                observe_batch(((m.topic, m.partition, m.offset, m.timestamp, is_marker(m.value, m.headers))
+                               for m in messages), events_in, lag,
                               group, lambda t, p: app.consumer.highwater(TP(t, p)))
 
     if aligner is not None:

@@ -230,17 +230,20 @@ class LiveAligner:
 
 
 def observe_batch(
-    seen: Iterable[tuple[str, int, int, float]], events_in: dict[str, Any], lag: Any, group: str,
+    seen: Iterable[tuple[str, int, int, float, bool]], events_in: dict[str, Any], lag: Any, group: str,
     highwater: Callable[[str, int], int | None],
 ) -> None:
-    """Metrics of one batch of ``(topic, partition, offset, timestamp_s)``: events in per topic, lag of
-    its newest event, consumer lag per partition."""
+    """Metrics of one batch of ``(topic, partition, offset, timestamp_s, marker)``: events in per topic, lag
+    of its newest event, consumer lag per partition. A marker (``is_marker``: a watermark, progress or bound
+    record) is no event: it moves the consumer's position only."""
     counts: dict[str, int] = {}
     newest_s = 0.0
     last_offsets: dict[tuple[str, int], int] = {}
-    for topic, partition, offset, timestamp_s in seen:
-        counts[topic] = counts.get(topic, 0) + 1
+    for topic, partition, offset, timestamp_s, marker in seen:
         last_offsets[(topic, partition)] = offset
+        if marker:
+            continue
+        counts[topic] = counts.get(topic, 0) + 1
         if timestamp_s > newest_s:
             newest_s = timestamp_s
     for physical, n in counts.items():

@@ -74,7 +74,7 @@ from streams.engines.live import (
 from streams.kafka.catalog import DEAD_LETTER_TOPIC, TopicSpec, topic
 from streams.kafka.clients import admin_config, committed_reader_config, consumer_config, producer_config
 from streams.kafka.consumer import default_serde
-from streams.kafka.headers import read_watermark, watermark_strict
+from streams.kafka.headers import is_marker, read_watermark, watermark_strict
 from streams.observability import metrics
 from streams.runtime.align import Held, merge_keyer
 from streams.runtime.driver import PipelineDriver
@@ -507,7 +507,8 @@ class NativeWorker:
                 helds = [Held(m.topic(), m.partition(), m.offset(), m.timestamp()[1], m.key(), m.value(),
                               tuple(m.headers() or ())) for m in batch]
                 self._run_held(st, st.aligner.arrived(helds))
-            observe_batch(((m.topic(), m.partition(), m.offset(), m.timestamp()[1] / 1000) for m in batch),
+            observe_batch(((m.topic(), m.partition(), m.offset(), m.timestamp()[1] / 1000,
+                            is_marker(m.value(), m.headers())) for m in batch),
                           st.events_in, st.lag, self.group, self._highwater)
         self.producer.poll(0)
 

@@ -352,3 +352,20 @@ def test_headers_as_faust_gives_them_a_dict() -> None:
     assert not is_marker(None, {PRODUCED_AT_HEADER: b"1"})
     driver = PipelineDriver(build_pipeline("marketdata", Settings()), SERDE)
     assert driver.process("md.ticks.v1", 0, 0, None, dict([watermark_header(42)])) == []
+
+
+def test_a_marker_moves_the_consumer_lag_but_is_no_event_in() -> None:
+    from prometheus_client import REGISTRY
+
+    from streams.engines.live import observe_batch
+    from streams.observability import metrics
+
+    topic, group = "obs-test.market.ticks.v1", "obs-test-group"
+    counter = metrics.EVENTS_IN.labels(topic, "obs-test")
+    before = counter._value.get()
+    lag = metrics.PROCESSING_LAG.labels("obs-test")
+    batch = [(topic, 0, 10, 1_000.0, False), (topic, 0, 11, 1_000.5, False), (topic, 0, 12, 1_001.0, True)]
+    observe_batch(iter(batch), {"market.ticks.v1": counter}, lag, group, lambda t, p: 20)
+    assert counter._value.get() - before == 2  # the two events, not the marker
+    lag_now = REGISTRY.get_sample_value("mercado_consumer_lag_messages", {"group": group, "topic": topic, "partition": "0"})
+    assert lag_now == 20 - 12 - 1  # the marker's offset is the consumer's position
