@@ -1,10 +1,12 @@
 """``python -m bench.gateway``: WebSocket push latency and fan-out of ``mercado api``, next to a raw baseline,
 and HTTP read latency at a fixed request rate.
 
-**Push.** Fresh topics (``<prefix>bench.gateway.<run>.``). ``--clients`` WebSocket clients (this process,
-asyncio + the ``websockets`` library) connect on loopback and subscribe to ``ticks:sim:BENCH`` and
-``bars:sim:BENCH:1``; a producer thread (the project's producer settings) then writes ``--rate`` PriceTicks
-per second for ``--seconds`` seconds, and one Bar per second, each stamped with its wall-clock produce time.
+**Push.** Fresh topics (``<prefix>bench.gateway.<run>.``). ``--clients`` WebSocket clients (asyncio + the
+``websockets`` library, in ``--client-procs`` processes of their own) connect on loopback; client k subscribes
+to ``ticks:sim:<S>`` and ``bars:sim:<S>:1`` of symbol S = k mod ``--symbols`` (one symbol, ``BENCH``, by
+default: every client gets every tick); this process (the project's producer settings) then writes
+``--rate`` PriceTicks per second, round robin over the symbols, for ``--seconds`` seconds, and one Bar per
+symbol per second, each stamped with its wall-clock produce time.
 Latency = the time a client parsed the message minus that produce time (same machine, same clock), over
 every message of every client: ``p50/p99_tick_to_client_ms``; ``p99_bar_to_client_ms`` is the same for
 bars (from the Bar's produce: the worker's own tick -> bar latency, ``bench.marketdata_live``, comes on
@@ -14,8 +16,9 @@ top). ``messages_per_s`` = messages received by all clients / the produce durati
   channels, sequence numbers, per-client outboxes. Its RSS is read from /proc after the clients connect
   (``rss_mb_idle``) and at the end of the load (``rss_mb``).
 * Baseline (``raw_*``): ``python -m bench.gateway --raw``: a plain confluent-kafka loop (read_committed)
-  decoding with the project's serde and ``websockets.broadcast`` of the same JSON to every connected
-  socket — no auth, channels, sequences or buffers. Same clients, same load, run first.
+  decoding with the project's serde and ``websockets.broadcast`` of the same JSON to the sockets following
+  the event's symbol (the URL path names it) — no auth, channels, sequences or buffers, no compression (as
+  the gateway's default). Same clients, same load, run first.
 
 **HTTP.** A private database filled like the integration tests (tests/support/gateway.py: the generated
 day's 16:00-17:15 window through the pipelines and the sink), then ``--http-rate`` requests/s for
