@@ -19,13 +19,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import tempfile
-from io import BytesIO
 from pathlib import Path
 
 import orjson
-from fastavro import schemaless_reader
 
-from bench.common import cpu_interleaved, interleaved, result
+from bench.common import cpu_interleaved, decode_only, interleaved, result
 from processors import topics
 from processors.partitioning import partition_of
 from streams.codec.coerce import record_coercer
@@ -96,16 +94,8 @@ def main() -> None:
             serde.decode_many([value for _, value in events[start:start + FETCH]])
         return len(events)
 
-    wire = {s.fingerprint_bytes: s.wire for s in serde.schemas}
-
-    def decode_only() -> int:
-        for _, value in events:
-            buf = BytesIO(value)
-            buf.seek(10)
-            schemaless_reader(buf, wire[value[2:10]], None)
-        return len(events)
-
-    (cpu_value, value), (cpu_baseline, baseline) = cpu_interleaved(mercado, decode_only, args.repeats)
+    baseline_run = decode_only(serde, [value for _, value in events])
+    (cpu_value, value), (cpu_baseline, baseline) = cpu_interleaved(mercado, baseline_run, args.repeats)
     own_decode, per_message_rate = interleaved(decode_many_only, per_message, args.repeats)
     print(f"for reference: decode_many alone {own_decode:,.0f} ticks/s; per-message path (fastavro decode per "
           f"message, as the live worker) {per_message_rate:,.0f} ticks/s")

@@ -31,14 +31,12 @@ import argparse
 import tempfile
 import time
 from datetime import date
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import orjson
-from fastavro import schemaless_reader
 
-from bench.common import cpu_interleaved, result
+from bench.common import cpu_interleaved, decode_only, result
 from processors import topics
 from processors.risk import InProcessRisk
 from schemas.loader import load_schemas
@@ -97,14 +95,8 @@ def main() -> None:
     config = day_config()
     decode = serde.decode
     decode_many = serde.decode_many
-    wire = {s.fingerprint_bytes: s.wire for s in serde.schemas}
 
-    def baseline() -> int:
-        for blob in blobs:
-            buf = BytesIO(blob)
-            buf.seek(10)
-            schemaless_reader(buf, wire[blob[2:10]], None)
-        return len(blobs)
+    baseline = decode_only(serde, blobs)
 
     def candidate() -> int:
         feed = InProcessRisk(config).feed

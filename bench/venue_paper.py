@@ -30,13 +30,10 @@ import tempfile
 import time
 from collections import Counter
 from decimal import Decimal
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from fastavro import schemaless_reader
-
-from bench.common import cpu_interleaved, result
+from bench.common import cpu_interleaved, decode_only, result
 from bench.risk import DAY, SEED, day_records
 from processors import topics
 from processors.risk import InProcessRisk
@@ -80,14 +77,8 @@ def main() -> None:
     blobs = [encoders[schema](record) for _, schema, record in events]
     topic_of = {"PriceTick": topics.TICKS}  # the rest are the gate's decisions
     decode, decode_many = serde.decode, serde.decode_many
-    wire = {s.fingerprint_bytes: s.wire for s in serde.schemas}
 
-    def baseline() -> int:
-        for blob in blobs:
-            buf = BytesIO(blob)
-            buf.seek(10)
-            schemaless_reader(buf, wire[blob[2:10]], None)
-        return len(blobs)
+    baseline = decode_only(serde, blobs)
 
     def candidate() -> int:
         feed = InProcessPaper(CONFIG).feed_to
