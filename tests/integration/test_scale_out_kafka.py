@@ -81,12 +81,18 @@ def day_dir(full_day_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return _first_hours(full_day_dir, tmp_path_factory.mktemp("scale-out-day"), 6)
 
 
-def _day_on_six_partitions(services: Settings, day_dir: Path, name: str) -> tuple[Settings, tuple[str, ...], dict]:
-    """The day produced to input topics of six partitions under a prefix of its own, and the replay's outputs."""
+def _six_partitions(services: Settings, name: str) -> Settings:
+    """Settings under a prefix of their own whose risk input topics have six partitions (created)."""
     prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.{name}."
     settings = services.with_({"kafka__topic_prefix": prefix, "risk": day_config()})
     ensure_topics(settings, tuple(dataclasses.replace(topic(t), partitions=PARTITIONS) for t in INPUTS))
     ensure_topics(settings)
+    return settings
+
+
+def _day_on_six_partitions(services: Settings, day_dir: Path, name: str) -> tuple[Settings, tuple[str, ...], dict]:
+    """The day produced to input topics of six partitions under a prefix of its own, and the replay's outputs."""
+    settings = _six_partitions(services, name)
     outputs, expected = produce_and_replay(settings, day_dir)
     assert len(expected["risk.order-decisions.v1"]) > 500
     return settings, outputs, expected
@@ -228,13 +234,20 @@ def test_three_workers_one_killed_9_and_restarted_equal_the_replay(
     """b is killed with 30 % of the inputs committed; the others take over its partitions (its open
     transaction aborted by the survivor that fences it, or else by its timeout: fencing needs the
     survivor to have seen b in the group at an earlier rebalance); later b comes back with the same id."""
-    settings, outputs, expected = _day_on_six_partitions(services, day_dir, "three-kill9")
-    progress = _progress(settings)
+    # the replay's outputs from the same files under another prefix (same partitioner, same offsets); the
+    # workers' input is produced only once the three have joined, so the kill comes while they work on it
+    _, outputs, expected = _day_on_six_partitions(services, day_dir, "three-kill9-replay")
+    settings = _six_partitions(services, "three-kill9")
     workers = _Workers(settings, tmp_path)
     try:
         for worker_id in ("a", "b", "c"):
             workers.start(worker_id)
-        _wait_until(workers, lambda: len(workers.assignments("b")) > 0 and progress() >= 0.3, "30 % committed")
+        _wait_until(workers, lambda: all(workers.assignments(w)[-1:] != [] and workers.assignments(w)[-1]
+                                         for w in ("a", "b", "c")), "the three workers to own partitions")
+        for name in INPUTS:
+            FileProducer(settings, name).produce_file(day_dir / f"{name}.jsonl")
+        progress = _progress(settings)
+        _wait_until(workers, lambda: progress() >= 0.3, "30 % committed")
         workers.kill_9("b")
         killed_at = progress()
         # a and c take b's partitions once its session expires
