@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import decimal
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -167,6 +168,17 @@ class CcxtVenue:
     client: Any
     symbols: list[str]
 
+    exchange_id: str
+    _new_client: Callable[[], Any]  # each feed's own (REST or ccxt.pro) client
+
+    async def _load_markets(self) -> None:
+        """A new client with the exchange's markets; every symbol asked for must be one of them."""
+        self.client = self._new_client()
+        await self.client.load_markets()
+        missing = [s for s in self.symbols if s not in self.client.markets]
+        if missing:
+            raise ValueError(f"{self.exchange_id} lists no market {', '.join(missing)}")
+
     async def probe(self) -> float:
         started = time.perf_counter()
         if self.client.has.get("fetchTime"):
@@ -241,11 +253,7 @@ class CcxtTradesFeed(CcxtVenue):
         return client
 
     async def connect(self) -> None:
-        self.client = self._new_client()
-        await self.client.load_markets()
-        missing = [s for s in self.symbols if s not in self.client.markets]
-        if missing:
-            raise ValueError(f"{self.exchange_id} lists no market {', '.join(missing)}")
+        await self._load_markets()
         self._raw_ids = {s: self.client.markets[s]["id"] for s in self.symbols
                          if self.exchange_id in RAW_PAGES and self.client.markets[s].get("spot")}
 

@@ -200,11 +200,7 @@ class CcxtWsFeed(CcxtVenue):
                                    time.time_ns() // 1000)])
 
     async def connect(self) -> None:
-        self.client = self._new_client()
-        await self.client.load_markets()
-        missing = [s for s in self.symbols if s not in self.client.markets]
-        if missing:
-            raise ValueError(f"{self.exchange_id} lists no market {', '.join(missing)}")
+        await self._load_markets()
         if not self.client.has.get("watchTrades"):
             raise ValueError(f"ccxt.pro's {self.exchange_id} has no WebSocket trades (use --transport rest)")
         self.rest.client = self.client  # ccxt.pro's client also speaks the exchange's REST API
