@@ -14,6 +14,12 @@ owner's command topic, written once per idempotency key.
   are the answer, nothing is written; ``PENDING`` (a gateway stopped between the reservation and the mark):
   the partition is read from the recorded offset and the event is written only if it is not there, and the
   retry is answered as the first request would have been (202, the first command's time).
+* **A slow broker.** A request waits ``gateway.command_timeout_s`` for Kafka's acknowledgement, then answers
+  503. The event is still in the producer's queue then and may yet be written, so the key is not let go: the
+  lock and the ``PENDING`` row pass to a task that waits for the event's delivery report (librdkafka gives
+  one within ``message.timeout.ms``), marks the row ``WRITTEN`` when it was delivered, and only then unlocks.
+  A retry in the meantime waits for the lock at most ``command_timeout_s`` and is answered 503 ("still being
+  written") rather than reading a log that does not have the event *yet* and writing it a second time.
 
   Why reading the log rather than a transactional producer whose ``transactional.id`` is derived from the
   key: fencing aborts only a transaction still *open*; a gateway killed after the commit of its transaction
@@ -31,11 +37,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
+import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -49,7 +57,7 @@ from processors.partitioning import partition_of
 from sinks.database import CONNECT_TIMEOUT_S, search_path
 from streams.codec.coerce import RowError
 from streams.codec.serde import AvroSerde, DecodeError
-from streams.ingest.producer import DeliveryError, DeliveryTracker, FileProducer
+from streams.ingest.producer import DeliveryError, FileProducer
 from streams.kafka.clients import consumer_config, producer_config
 from streams.kafka.headers import PRODUCED_AT_HEADER
 
@@ -61,8 +69,11 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 COLUMNS = "idempotency_key, event_id, event_time, actor, kind, owner, target, params, body_sha256"
 #: a test-only fault: ``exit-after-produce`` ends the gateway process (exit 137, like kill -9) once the
 #: command's event is acknowledged and before its row is marked written; ``exit-before-produce``, after the
-#: reservation and before the event (tests/integration/test_feed_commands.py)
+#: reservation and before the event (tests/integration/test_feed_commands.py); ``delay-produce:S`` hands the
+#: event to the producer S seconds late, a broker slower than the request's timeout
+#: (tests/integration/test_gateway_commands.py)
 FAULT_ENV = "MERCADO_GATEWAY_TEST_FAULT"
+log = logging.getLogger("mercado.api")
 
 
 def body_sha256(kind: str, target: str, params: dict[str, str]) -> str:
@@ -81,6 +92,25 @@ def row_command(row: Any) -> dict[str, Any]:
             "body_sha256": row["body_sha256"]}
 
 
+@dataclass
+class Delivery:
+    """One command event handed to the producer: ``done`` once its delivery report came (``error`` if it
+    failed)."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    error: str | None = None
+
+    def __call__(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self.error = f"{msg.topic()}[{msg.partition()}]: {err.str()}"
+        self.done.set()
+
+
+def fault_delay_s() -> float:
+    fault = os.environ.get(FAULT_ENV, "")
+    return float(fault.partition(":")[2]) if fault.startswith("delay-produce:") else 0.0
+
+
 @dataclass(frozen=True)
 class Issued:
     command: dict[str, Any]  # the commands row (new or the first one's)
@@ -88,14 +118,12 @@ class Issued:
 
 
 class CommandWriter:
-    """Writes commands through the door (one per owner's topic) on one idempotent producer, one command at a
-    time, each flushed before the request is answered (blocking calls: run in a thread)."""
+    """Writes commands through the door (one per owner's topic) on one idempotent producer, each waited for
+    until Kafka acknowledged it (blocking calls: run in a thread)."""
 
     def __init__(self, settings: GatewaySettings):
         self.settings = settings
-        self.tracker = DeliveryTracker()
-        self.producer = Producer(producer_config(settings, **{"delivery.report.only.error": True,
-                                                              "on_delivery": self.tracker}))
+        self.producer = Producer(producer_config(settings))
         serde = AvroSerde(registry_url=settings.kafka.schema_registry_url)
         self.doors = {owner: FileProducer(settings, topic, serde=serde, producer=self.producer)
                       for owner, topic in OWNER_TOPICS.items()}
@@ -103,8 +131,10 @@ class CommandWriter:
         self._consumer: Consumer | None = None  # reads a command partition back (a retry after a stop)
         self._serde: AvroSerde | None = None
 
-    def write(self, command: dict[str, Any]) -> None:
+    def send(self, command: dict[str, Any]) -> Delivery:
+        """Hands the command's event to the producer; its :class:`Delivery` tells when Kafka decided."""
         door = self.doors[command["owner"]]
+        delivery = Delivery()
         with self._lock:
             door.now_us = command["event_time"]  # admission at the time it was received
             row = {"type": "Command", **command} if door.spec.multi_schema else command
@@ -113,12 +143,26 @@ class CommandWriter:
             except RowError as exc:
                 raise HTTPException(400, f"the command does not fit its contract: {exc}") from None
             headers = [(PRODUCED_AT_HEADER, str(time.time_ns() // 1000).encode())]
-            self.producer.produce(door.topic_name, value, key, timestamp=event_time // 1000, headers=headers)
-            left = self.producer.flush(30)
-            failed, errors = self.tracker.failed, self.tracker.errors[-1:]
-            self.tracker.failed = 0
-        if left or failed:
-            raise DeliveryError(f"the command was not acknowledged by Kafka: {errors}")
+            produce = functools.partial(self.producer.produce, door.topic_name, value, key,
+                                        timestamp=event_time // 1000, headers=headers, on_delivery=delivery)
+        if delay := fault_delay_s():
+            threading.Timer(delay, produce).start()
+        else:
+            produce()
+        return delivery
+
+    def wait(self, delivery: Delivery, timeout_s: float) -> bool:
+        """True once the event is acknowledged; False when Kafka has not decided within ``timeout_s`` (the
+        event may still be written); DeliveryError when it failed."""
+        deadline = time.monotonic() + timeout_s
+        while not delivery.done.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.producer.poll(min(left, 0.1))  # serves the delivery reports (thread-safe)
+        if delivery.error is not None:
+            raise DeliveryError(f"the command was not acknowledged by Kafka: {delivery.error}")
+        return True
 
     def _reader(self) -> Consumer:
         if self._consumer is None:
@@ -190,12 +234,13 @@ class Commands:
         self._writer: CommandWriter | None = None
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
+        self._settling: set[asyncio.Task[None]] = set()  # keys held until Kafka decides (a slow broker)
 
     async def _open(self) -> tuple[CommandWriter, asyncpg.Pool]:
         async with self._opening:
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(
-                    self.settings.dsn(), min_size=0, max_size=2, timeout=CONNECT_TIMEOUT_S,
+                    self.settings.dsn(), min_size=0, max_size=4, timeout=CONNECT_TIMEOUT_S,
                     server_settings={"search_path": search_path(self.settings), "TimeZone": "UTC",
                                      "application_name": "mercado-api-commands"},
                 )
@@ -214,10 +259,21 @@ class Commands:
                    "kind": kind, "owner": owner, "target": target, "params": params, "body_sha256": digest}
         writer, pool = await self._open()
         loop = asyncio.get_running_loop()
+        timeout_s = self.settings.gateway.command_timeout_s
+        lock_sql = "hashtextextended('mercado-command:' || $1, 0)"
         try:
-            async with pool.acquire() as conn:
-                # one request per key at a time; a session lock, released by PostgreSQL if this process dies
-                await conn.execute("SELECT pg_advisory_lock(hashtextextended('mercado-command:' || $1, 0))", key)
+            conn = await pool.acquire(timeout=timeout_s)
+            handed_over = False  # to the task that waits for a slow broker's decision
+            try:
+                # one request per key at a time; a session lock, released by PostgreSQL if this process dies.
+                # Polled (pg_try_advisory_lock) rather than waited for, so that a retry behind a slow broker is
+                # answered within the timeout, and no cancelled wait can leave the lock held on a pooled connection
+                deadline = time.monotonic() + timeout_s
+                while not await conn.fetchval(f"SELECT pg_try_advisory_lock({lock_sql})", key):
+                    if time.monotonic() > deadline:
+                        raise HTTPException(503, f"a request with Idempotency-Key {key!r} is still being written "
+                                            "(Kafka has not acknowledged it yet); retry later with the same key")
+                    await asyncio.sleep(0.05)
                 try:
                     first = await conn.fetchrow(
                         f"SELECT {COLUMNS}, status, log_partition, log_offset FROM commands "
@@ -243,13 +299,23 @@ class Commands:
                     if fault == "exit-before-produce":
                         os._exit(137)
                     if not present:
-                        await loop.run_in_executor(None, writer.write, command)
+                        delivery = await loop.run_in_executor(None, writer.send, command)
+                        if not await loop.run_in_executor(None, writer.wait, delivery, timeout_s):
+                            handed_over = True
+                            task = asyncio.create_task(self._settle(conn, key, delivery))
+                            self._settling.add(task)
+                            task.add_done_callback(self._settling.discard)
+                            raise HTTPException(503, f"Kafka has not acknowledged the command within {timeout_s:g} s;"
+                                                " it may yet be written: retry with the same key (never a new one)")
                     if fault == "exit-after-produce":
                         os._exit(137)
                     await conn.execute("UPDATE commands SET status = 'WRITTEN' WHERE idempotency_key = $1", key)
                 finally:
-                    await conn.execute("SELECT pg_advisory_unlock(hashtextextended('mercado-command:' || $1, 0))",
-                                       key)
+                    if not handed_over:
+                        await conn.execute(f"SELECT pg_advisory_unlock({lock_sql})", key)
+            finally:
+                if not handed_over:
+                    await pool.release(conn)
         except asyncpg.UndefinedTableError:
             raise HTTPException(503, "the schema is not migrated yet (run `mercado db migrate`)") from None
         except asyncpg.UndefinedColumnError:
@@ -260,7 +326,28 @@ class Commands:
             raise HTTPException(503, "PostgreSQL is unavailable; retry later with the same key") from None
         return Issued(command, True)
 
+    async def _settle(self, conn: asyncpg.Connection, key: str, delivery: Delivery) -> None:
+        """Holds ``key`` (its lock, on ``conn``) until Kafka decided on its event: marks the row WRITTEN when the
+        event was delivered; leaves it PENDING when it failed (a retry reads the log, finds it absent, writes it)."""
+        assert self._writer is not None and self._pool is not None
+        loop = asyncio.get_running_loop()
+        try:
+            while not await loop.run_in_executor(None, self._writer.wait, delivery, 10.0):
+                pass  # librdkafka reports every message within message.timeout.ms
+            await conn.execute("UPDATE commands SET status = 'WRITTEN' WHERE idempotency_key = $1", key)
+        except DeliveryError as exc:
+            log.warning("command %s was not written: %s", key, exc)
+        finally:
+            try:
+                await conn.execute("SELECT pg_advisory_unlock(hashtextextended('mercado-command:' || $1, 0))", key)
+            finally:
+                await self._pool.release(conn)
+
     async def close(self) -> None:
+        if self._settling:  # give a slow broker a moment to decide; a key still held is released by the pool
+            await asyncio.wait(self._settling, timeout=15)
+            for task in self._settling:
+                task.cancel()
         if self._writer is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._writer.close)
         if self._pool is not None:

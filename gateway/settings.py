@@ -35,6 +35,9 @@ class GatewaySection(BaseModel):
     max_range_days: int = Field(default=31, ge=1, description="The longest time range one request may ask for.")
     pool_max: int = Field(default=8, ge=1, description="PostgreSQL connections per process.")
     statement_timeout_ms: int = Field(default=5000, ge=100, description="A read that takes longer is cancelled.")
+    command_timeout_s: float = Field(
+        default=30.0, gt=0, description="How long a command request waits for Kafka's acknowledgement (and a retry "
+        "for the key's previous request) before it is answered 503.")
     # WebSocket push
     push_ring: int = Field(default=1000, ge=1, description="Changes kept per channel for reconnecting clients.")
     push_queue: int = Field(default=256, ge=1, description="Messages queued per client before it is conflated.")

@@ -24,6 +24,7 @@ from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import positive_data_acceptance
 
 from gateway.app import PREFIX, create_app
+from gateway.commands import FAULT_ENV
 from gateway.settings import GatewaySection, GatewaySettings
 from processors import topics
 from processors.risk import AccountVenueConfig, GateConfig, RiskConfig
@@ -52,6 +53,7 @@ class Api:
     settings: Settings
     client: httpx.Client
     base: str
+    gateway: GatewaySettings | None = None  # the settings the API under test serves with
 
     def post(self, path: str, body: dict[str, Any], idem: str, key: str | None = COMMAND) -> httpx.Response:
         headers = {"Idempotency-Key": idem}
@@ -131,7 +133,7 @@ def api(services: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         section = GatewaySection(read_keys=[READ], command_keys=[COMMAND], keys_file=keys)
         gateway = GatewaySettings.extend(settings).with_(gateway=section)
         with serving(create_app(gateway, push=False)) as base, httpx.Client(base_url=base, timeout=30) as client:
-            yield Api(settings, client, base)
+            yield Api(settings, client, base, gateway)
     finally:
         if sink is not None:
             sink.stop()
@@ -291,3 +293,28 @@ def test_schemathesis_over_the_command_operations(api: Api) -> None:
 
         run()
     assert calls >= len(operations) * 3
+
+
+def test_a_retry_behind_a_slow_broker_writes_the_command_once(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The broker acknowledges after the request's timeout (503): a fast retry with the same key must neither
+    find the log without the event and write it again, nor be answered before Kafka decided."""
+    assert api.gateway is not None
+    monkeypatch.setattr(api.gateway.gateway, "command_timeout_s", 1.0)
+    monkeypatch.setenv(FAULT_ENV, "delay-produce:3")  # the event reaches the producer 3 s late
+    body = {"venue": "binance", "account": "mm-1", "mode": "ACTIVE"}
+    started = time.monotonic()
+    slow = api.post("/risk/mode", body, "slow-1")
+    assert slow.status_code == 503 and "may yet be written" in slow.json()["detail"], slow.text
+    monkeypatch.delenv(FAULT_ENV)
+    retry = api.post("/risk/mode", body, "slow-1")  # at once: Kafka has not decided on the first yet
+    assert retry.status_code == 503 and "still being written" in retry.json()["detail"], retry.text
+    while retry.status_code == 503 and time.monotonic() < started + 30:
+        time.sleep(0.3)
+        retry = api.post("/risk/mode", body, "slow-1")
+    assert retry.status_code == 200, retry.text  # the first request's command is the answer: nothing written
+    time.sleep(max(0.0, started + 3.5 - time.monotonic()))  # (the delayed event is in the log by now in any case)
+    serde = default_serde(api.settings)
+    written = [serde.decode(m.value())[1] for m in read_topic(api.settings, api.settings.topic(topics.RISK_COMMANDS))]
+    assert [r["params"] for r in written if r["idempotency_key"] == "slow-1"] == [{"account": "mm-1", "mode": "ACTIVE"}]
+    rows = query(api.settings, "SELECT status FROM commands WHERE idempotency_key = 'slow-1'")
+    assert [r["status"] for r in rows] == ["WRITTEN"]
