@@ -43,6 +43,7 @@ import logging
 import os
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,38 +187,57 @@ class CommandWriter:
             partition = partition_of(target, count)
             return partition, reader.get_watermark_offsets(TopicPartition(name, partition), timeout=10)[1]
 
+    def _records(self, name: str, partition: int, offset: int) -> Any:
+        """``(key, schema, record)`` of each event of ``name[partition]`` from ``offset`` to the partition's end
+        as it is now (events of any released version; an undecodable one has schema None). Holds the lock."""
+        reader = self._reader()
+        end = reader.get_watermark_offsets(TopicPartition(name, partition), timeout=10)[1]
+        if end <= offset:
+            return
+        reader.assign([TopicPartition(name, partition, offset)])
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                for msg in reader.consume(500, 1.0):
+                    if msg.error():
+                        if msg.error().code() == -191:  # _PARTITION_EOF
+                            return
+                        continue
+                    if msg.value() is not None:
+                        try:
+                            schema, record = self._released_serde().decode(msg.value())
+                        except DecodeError:
+                            schema, record = None, {}
+                        yield msg.key(), schema, record
+                    if msg.offset() + 1 >= end:
+                        return
+            raise DeliveryError(f"could not read {name}[{partition}] from {offset} to {end} in 30 s")
+        finally:
+            reader.unassign()
+
     def in_log(self, owner: str, key: str, partition: int, offset: int) -> bool:
         """Whether the command of ``key`` is in its partition at or after ``offset`` (read to the partition's
         end as it is now)."""
-        door = self.doors[owner]
-        name = door.topic_name
+        with self._lock, closing(self._records(self.doors[owner].topic_name, partition, offset)) as records:
+            return any(schema is not None and schema.fullname == "mercado.commands.Command"
+                       and record["idempotency_key"] == key for _, schema, record in records)
+
+    def served(self, venue: str) -> list[str] | None:
+        """The symbols of the latest announcement of a feed that serves ``venue`` (feeds.served.v1,
+        streams/feeds/commands.py), or None when no feed ever announced it."""
+        name = self.settings.topic(topics.FEEDS_SERVED)
         with self._lock:
             reader = self._reader()
-            end = reader.get_watermark_offsets(TopicPartition(name, partition), timeout=10)[1]
-            if end <= offset:
-                return False
-            reader.assign([TopicPartition(name, partition, offset)])
-            try:
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline:
-                    for msg in reader.consume(500, 1.0):
-                        if msg.error():
-                            if msg.error().code() == -191:  # _PARTITION_EOF
-                                return False
-                            continue
-                        if msg.value() is not None:
-                            try:  # (events of any released version: the partition holds older commands)
-                                schema, record = self._released_serde().decode(msg.value())
-                            except DecodeError:
-                                schema = None  # not a command of this gateway's
-                            if (schema is not None and schema.fullname == "mercado.commands.Command"
-                                    and record["idempotency_key"] == key):
-                                return True
-                        if msg.offset() + 1 >= end:
-                            return False
-                raise DeliveryError(f"could not read {name}[{partition}] from {offset} to {end} in 30 s")
-            finally:
-                reader.unassign()
+            meta = reader.list_topics(name, timeout=10).topics.get(name)
+            if meta is None or meta.error is not None or not meta.partitions:
+                return None  # (the topic is made by `mercado topics create`: no feed ever announced)
+            partition = partition_of(venue, len(meta.partitions))
+            low = reader.get_watermark_offsets(TopicPartition(name, partition), timeout=10)[0]
+            symbols = None
+            for key, schema, record in self._records(name, partition, low):
+                if key == venue.encode() and schema is not None and schema.fullname == "mercado.commands.FeedServing":
+                    symbols = list(record["symbols"])
+            return symbols
 
     def close(self) -> None:
         self.producer.flush(10)
@@ -325,6 +345,14 @@ class Commands:
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
             raise HTTPException(503, "PostgreSQL is unavailable; retry later with the same key") from None
         return Issued(command, True)
+
+    async def served(self, venue: str) -> list[str] | None:
+        """The symbols a feed that acts on commands announced for ``venue``; None when none did."""
+        writer, _ = await self._open()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, writer.served, venue)
+        except (DeliveryError, KafkaException) as exc:
+            raise HTTPException(503, f"Kafka is unavailable; retry later ({exc})") from None
 
     async def _settle(self, conn: asyncpg.Connection, key: str, delivery: Delivery) -> None:
         """Holds ``key`` (its lock, on ``conn``) until Kafka decided on its event: marks the row WRITTEN when the

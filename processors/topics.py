@@ -43,6 +43,7 @@ PAPER_INPUTS = "paper.inputs.v1"
 RISK_COMMANDS = "risk.commands.v1"
 RECO_COMMANDS = "reco.commands.v1"
 FEED_COMMANDS = "feeds.commands.v1"
+FEEDS_SERVED = "feeds.served.v1"  # compacted: the venue and symbols each command-taking feed serves
 COMMAND_RESULTS = "mercado.command-results.v1"
 
 # stock scanner (processors/scanner)

@@ -224,19 +224,23 @@ async def persist_scanner_board(body: ScannerPersist, request: Request, response
                         owner=cmd.SCANNER)
 
 
-@router.post("/feeds/backfill", response_model=CommandStatus, status_code=202, responses=RESPONSES)
+@router.post("/feeds/backfill", response_model=CommandStatus, status_code=202, responses={
+    **RESPONSES, 409: {"description": "the Idempotency-Key was used for another request, or no feed serves the venue"}})
 async def request_backfill(body: BackfillRequest, request: Request, response: Response, key: IdempotencyKey,
                            who: Commander) -> dict:
     """Backfill a symbol's range from the feed's REST source (REQUEST_BACKFILL): the quote feed of the venue
     fetches its one-minute bars and writes them as replacement ticks and a BackfillComplete (ticks already
     written are not written again); rejected when the feed does not serve the symbol, or the source has no
-    bars for the range."""
+    bars for the range. 409 at once when no feed serves the venue (none announced it on feeds.served.v1)."""
     utc = [(t if t.tzinfo else t.replace(tzinfo=dt.UTC)).astimezone(dt.UTC) for t in (body.start, body.end)]
     params = {"symbol": body.symbol, "from": utc[0].isoformat(), "to": utc[1].isoformat()}
     try:
         cmd.backfill_request(params)
     except cmd.BadParameter as exc:
         raise HTTPException(400, str(exc)) from None
+    if await _service(request).served(body.venue) is None:  # no owner would ever decide: say so now
+        raise HTTPException(409, f"no feed serves venue {body.venue!r}: a feed that takes commands (`mercado feed "
+                            "twelvedata`) announces its venue on feeds.served.v1 when it starts; nothing was written")
     return await _issue(request, response, key, who, cmd.REQUEST_BACKFILL, body.venue, params, owner=cmd.FEEDS)
 
 

@@ -2,7 +2,9 @@
 feed process that serves the venue (``mercado feed twelvedata``).
 
 The feed consumes ``feeds.commands.v1`` (read_committed, one consumer group per feed, every partition; the
-commands of other venues are passed over). For each command of its venue it decides
+commands of other venues are passed over). When it starts it announces its venue and symbols on
+``feeds.served.v1`` (compacted), which the gateway reads to refuse at once a command that no feed would act
+on. For each command of its venue it decides
 (:func:`processors.commands.backfill_decision`: parameters, a symbol it serves, a range that is over), fetches
 the range over REST as the reconnect backfill does (:meth:`TwelveDataQuotes.fetch_backfill`: one-minute bars
 as replacement ticks, ids ``{venue}:{symbol}:bf{minute}`` from the venue's timestamps, and their
@@ -40,11 +42,20 @@ from streams.feeds.writer import FeedWriter, Unreadable
 log = structlog.get_logger("mercado.feed")
 
 #: what a feed that takes commands writes
-TOPICS_WRITTEN = (topics.TICKS, topics.VENUE_HEALTH, topics.COMMAND_RESULTS)
+TOPICS_WRITTEN = (topics.TICKS, topics.VENUE_HEALTH, topics.COMMAND_RESULTS, topics.FEEDS_SERVED)
 
 
 def now_us() -> int:
     return time.time_ns() // 1000
+
+
+def serving_event(venue: str, feed_id: str, symbols: list[str], t_us: int) -> FeedEvent:
+    """The feed's announcement of what it serves (feeds.served.v1, compacted by venue): the gateway refuses
+    at once a command to a venue that no feed announced, rather than leave it PENDING for an owner that is
+    not there (gateway/commands.py ``Commands.served``)."""
+    return FeedEvent(topics.FEEDS_SERVED, "FeedServing", {"event_id": f"serving:{venue}:{t_us}", "event_time": t_us,
+                                                          "venue": venue, "feed_id": feed_id,
+                                                          "symbols": list(symbols)}, t_us)
 
 
 def result_event(command: dict[str, Any], reason: str | None, message: str, caused: list[str]) -> FeedEvent:
@@ -88,6 +99,7 @@ class FeedCommands:
         loop = asyncio.get_running_loop()
         consumer = self.consumer or await loop.run_in_executor(None, self.open)
         serde = default_serde(self.settings)
+        writer.add([serving_event(self.adapter.venue, self.adapter.feed_id, self.adapter.symbols, now_us())])
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.adapter.timeout_s))
         try:
             while not stop.is_set():

@@ -123,6 +123,10 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(topics.FEED_COMMANDS, ("Command",), ("target",),
               "Commands to the feed adapters (mercado api: REQUEST_BACKFILL), keyed by venue: the audit log.",
               retention_ms=-1),
+    TopicSpec(topics.FEEDS_SERVED, ("FeedServing",), ("venue",),
+              "The venue and symbols each feed that acts on commands serves, announced when it starts (compacted: "
+              "the latest per venue); the gateway refuses a feed command to a venue nobody announced.",
+              partitions=1, cleanup_policy="compact", retention_ms=-1),
     TopicSpec(topics.COMMAND_RESULTS, ("CommandResult",), ("idempotency_key",),
               "Each command's owner's decision: accepted, or rejected with a reason.", retention_ms=-1),
     # Stock scanner (processors/scanner).

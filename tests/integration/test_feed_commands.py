@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from gateway.app import PREFIX, create_app
+from gateway.commands import CommandWriter
 from gateway.settings import GatewaySection, GatewaySettings
 from processors import topics
 from streams.config import Settings
@@ -80,6 +81,7 @@ class Env:
     client: httpx.Client
     server: ServerThread
     feed: subprocess.Popen | None = None
+    served: list[str] | None = None  # what the feed announced on feeds.served.v1
 
     def post(self, body: dict[str, Any], idem: str, client: httpx.Client | None = None) -> httpx.Response:
         return (client or self.client).post(PREFIX + "/commands/feeds/backfill", json=body, headers={
@@ -134,6 +136,7 @@ def env(services: Settings) -> Iterator[Env]:
         with serving(create_app(gateway, push=False)) as base, httpx.Client(base_url=base, timeout=30) as client:
             e = Env(settings, gateway, client, server)
             e.start_feed()
+            e.served = wait_served(gateway, "twelvedata")  # the feed's announcement: its commands are taken
             yield e
     finally:
         if e is not None and e.feed is not None and e.feed.poll() is None:
@@ -144,6 +147,19 @@ def env(services: Settings) -> Iterator[Env]:
         if server is not None:
             server.stop()
         drop_database(database)
+
+
+def wait_served(gateway: GatewaySettings, venue: str, timeout_s: float = 60.0) -> list[str]:
+    """The symbols the feed of ``venue`` announced, once it has (as the gateway reads them)."""
+    writer = CommandWriter(gateway)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while (symbols := writer.served(venue)) is None:
+            assert time.monotonic() < deadline, f"no feed announced {venue}"
+            time.sleep(0.2)
+        return symbols
+    finally:
+        writer.close()
 
 
 def committed(settings: Settings, name: str) -> list[tuple[str, dict[str, Any]]]:
@@ -259,3 +275,14 @@ def test_a_gateway_killed_between_the_event_and_its_row_writes_the_command_once(
     assert env.decided(key)["status"] == "ACCEPTED"
     assert env.post(body(40, 2), key).status_code == 200  # marked: answered from the row, nothing written
     assert len(commands_of(env.settings, key)) == 1
+
+
+def test_a_backfill_for_a_venue_that_no_feed_serves_is_refused_at_once(env: Env) -> None:
+    """The feed announced its venue and symbols when it started; a command to a venue nobody announced would
+    wait for an owner forever: 409 at once, nothing written (the key stays free)."""
+    assert env.served == [SYMBOL, "USD/COP"]
+    refused = env.post({**body(10, 3), "venue": "nofeed"}, "bf-nofeed")
+    assert refused.status_code == 409, refused.text
+    assert "no feed serves venue 'nofeed'" in refused.json()["detail"]
+    assert commands_of(env.settings, "bf-nofeed") == []
+    assert query(env.settings, "SELECT 1 FROM commands WHERE idempotency_key = 'bf-nofeed'") == []
