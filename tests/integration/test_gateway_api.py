@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -441,7 +442,7 @@ def _string_parameters(api: Api) -> list[tuple[str, str, str]]:
 
 
 VALID = {"venue": "binance", "symbol": "BTC/USDT", "retailer": "paris", "sku": "1", "opportunity_id": "opp:" + "0" * 20,
-         "ticker": "AAPL", "analysis_date": "2026-11-20"}
+         "ticker": "AAPL", "analysis_date": "2026-11-20", "idempotency_key": "no-such-key"}
 
 
 def test_a_hostile_value_in_every_string_parameter_is_4xx_and_changes_nothing(api: Api) -> None:
@@ -450,13 +451,14 @@ def test_a_hostile_value_in_every_string_parameter_is_4xx_and_changes_nothing(ap
             ("/api/v1/scanner/tickers/{ticker}", "ticker", "path"), ("/api/v1/scanner/board", "category", "query"),
             ("/api/v1/scanner/history", "session", "query"), ("/api/v1/recommendations/latest", "label", "query"),
             ("/api/v1/recommendations/tickers/{ticker}/{analysis_date}", "ticker", "path"),
-            ("/api/v1/recommendations/jobs", "status", "query")} <= set(parameters)  # fmt: skip
+            ("/api/v1/recommendations/jobs", "status", "query"), ("/api/v1/commands", "actor", "query"),
+            ("/api/v1/commands/{idempotency_key}", "idempotency_key", "path")} <= set(parameters)  # fmt: skip
     before = api.sql("SELECT count(*) FROM md_bars")[0][0]
     for path, name, where in parameters:
         for value in HOSTILE:
             params = {"venue": "binance", "symbol": "BTC/USDT"} if path.endswith(("/bars", "/indicators")) else {}
             url = path
-            for other in ("retailer", "sku", "opportunity_id", "ticker", "analysis_date"):
+            for other in re.findall(r"\{(\w+)\}", path):  # every path parameter: the hostile one, the rest valid
                 url = url.replace("{" + other + "}", httpx.URL("/", params={"v": value}).query.decode()[2:]
                                   if other == name else VALID[other])  # fmt: skip
             if where == "query":
