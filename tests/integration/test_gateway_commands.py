@@ -43,7 +43,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 READ, COMMAND, EXPIRED = "cmd-it-read", "cmd-it-command", "cmd-it-expired"
 D = Decimal
 SINK_TOPICS = [topics.TRADING_STATE, topics.DECISIONS, topics.BREAKERS, topics.RISK_COMMANDS, topics.RECO_COMMANDS,
-               topics.COMMAND_RESULTS, topics.SCAN_TOP, topics.JOB_RUNS]
+               topics.COMMAND_RESULTS, topics.SCAN_TOP, topics.JOB_RUNS, topics.POSITIONS]
 FRIDAY = dt.datetime(2026, 12, 4, 20, 0, tzinfo=dt.UTC)  # 15:00 New York: the regular session
 RUN_DATE = "2026-12-04"  # a BYMA trading day whose cutoff has passed
 
@@ -90,6 +90,17 @@ class BackgroundSink:
         self.thread.join(30)
 
 
+def tick(settings: Settings, sequence: int) -> None:
+    """A binance BTC/USDT tick now (99.99 / 100.01): the gate's reference price, and the paper venue's book."""
+    now_us = time.time_ns() // 1000
+    door = FileProducer(settings, topics.TICKS)
+    door.producer.produce(door.topic_name, door.encode_row({
+        "event_id": f"t{sequence}", "event_time": now_us, "venue": "binance", "symbol": "BTC/USDT", "bid": 99.99,
+        "ask": 100.01, "last": None, "sequence": sequence, "backfill_id": None})[3], "binance:BTC/USDT",
+        timestamp=now_us // 1000)
+    door.flush()
+
+
 def risk_config() -> RiskConfig:
     funds = AccountVenueConfig(balances={"USDT": D(10_000), "BTC": D(1)}, starting_equity=D(10_000))
     gate = GateConfig(min_notional=D(10), max_notional=D(5_000), quantity_steps={"BTC/USDT": D("0.001")},
@@ -107,14 +118,7 @@ def api(services: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         settings = migrated(isolated(database, db__timescaledb="off")).with_(
             risk=risk_config(), paper=PaperVenueConfig(latency_ms=0, time_in_force_s=None))
         ensure_topics(settings)
-        # the market the gate prices against: one binance tick, now
-        now_us = time.time_ns() // 1000
-        door = FileProducer(settings, topics.TICKS)
-        door.producer.produce(door.topic_name, door.encode_row({
-            "event_id": "t1", "event_time": now_us, "venue": "binance", "symbol": "BTC/USDT", "bid": 99.99,
-            "ask": 100.01, "last": None, "sequence": 1, "backfill_id": None})[3], "binance:BTC/USDT",
-            timestamp=now_us // 1000)
-        door.flush()
+        tick(settings, 1)  # the market the gate prices against
         # the scanner's board: one snapshot in Friday's regular session
         t = int(FRIDAY.timestamp() * 1_000_000)
         rows = [{"ticker": tk, "price": price, "prev_close": 10.0, "change_pct": 0.0, "gap_pct": 0.0,
@@ -318,3 +322,34 @@ def test_a_retry_behind_a_slow_broker_writes_the_command_once(api: Api, monkeypa
     assert [r["params"] for r in written if r["idempotency_key"] == "slow-1"] == [{"account": "mm-1", "mode": "ACTIVE"}]
     rows = query(api.settings, "SELECT status FROM commands WHERE idempotency_key = 'slow-1'")
     assert [r["status"] for r in rows] == ["WRITTEN"]
+
+
+def test_close_a_position_through_the_risk_gate(api: Api) -> None:
+    """A long position (a BUY above the ask: the paper venue fills it), then CLOSE_POSITION: a reduce-only
+    MARKET SELL of the whole quantity through the risk gate; the position is flat through the API."""
+
+    def position(side: str) -> dict[str, Any]:
+        deadline = time.monotonic() + 30
+        while True:
+            items = api.get("/risk/positions", account="mm-1", venue="binance", symbol="BTC/USDT").json()["items"]
+            if items and items[0]["side"] == side:
+                return items[0]
+            assert time.monotonic() < deadline, f"no {side} position: {items}"
+            time.sleep(0.2)
+
+    assert api.post("/risk/mode", {"venue": "binance", "mode": "ACTIVE"}, "e2e-close-active").status_code == 202
+    assert api.post("/risk/orders", {**ORDER, "quantity": "0.2", "price": "100.5"}, "e2e-long").status_code == 202
+    assert api.decided("e2e-long")["status"] == "ACCEPTED"
+    tick(api.settings, 2)  # the next tick crosses the BUY: filled at the ask
+    assert D(position("LONG")["quantity"]) == D("0.2")
+    response = api.post("/risk/close-position", {"venue": "binance", "account": "mm-1", "symbol": "BTC/USDT"},
+                        "e2e-close")
+    assert response.status_code == 202, response.text
+    assert response.json()["kind"] == "CLOSE_POSITION"
+    closed = api.decided("e2e-close")
+    assert (closed["status"], closed["reason"]) == ("ACCEPTED", None), closed
+    [decision] = [d for d in api.get("/risk/orders", account="mm-1").json()["items"]
+                  if d["client_order_id"] == "close-e2e-close"]
+    assert (decision["decision"], decision["side"], D(decision["quantity"])) == ("APPROVED", "SELL", D("0.2"))
+    tick(api.settings, 3)  # the MARKET SELL fills at the bid
+    assert D(position("FLAT")["quantity"]) == 0
