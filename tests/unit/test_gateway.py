@@ -255,3 +255,57 @@ def test_the_demo_starts_the_api_after_the_sink() -> None:
     demo = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["mercado.demo"]
     assert demo["web-api"] == "gateway.demo:run_api_step"
     assert sorted(demo).index("sink") < sorted(demo).index("web-api")  # the demo runs its steps in name order
+
+
+def test_the_demo_step_prints_the_api_address_and_never_the_key(monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    """``./dev demo``'s web-api step: the API's address, docs and WebSocket URL on the console; the key only in
+    its 0600 file (the process and its readiness probe stubbed: no services here)."""
+    import io
+    import stat
+
+    from rich.console import Console
+
+    import gateway.demo as demo
+    from streams.config import Settings
+
+    started: list[dict[str, str]] = []
+
+    class Process:
+        pid = 4242
+
+        def __init__(self, args: list[str], env: dict[str, str], **_: object) -> None:
+            started.append(env)
+
+        def poll(self) -> None:
+            return None
+
+    monkeypatch.setenv("MERCADO_GATEWAY__PORT", "18471")
+    monkeypatch.setattr(demo.subprocess, "Popen", Process)
+    monkeypatch.setattr(demo.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(b"pong"))
+    out = io.StringIO()
+    s = Settings().with_(local__state_dir=tmp_path)
+    assert demo.run_api_step(s, Console(file=out, width=400)) == 0
+    printed = out.getvalue()
+    assert "Mercado API on http://127.0.0.1:18471/api/v1" in printed
+    assert "ws://127.0.0.1:18471/api/v1/ws" in printed and "http://127.0.0.1:18471/docs" in printed
+    key = (tmp_path / "demo-api-key").read_text()
+    assert key and key not in printed and key not in str(started)
+    assert stat.S_IMODE((tmp_path / "demo-api-key").stat().st_mode) == 0o600
+    assert started[0]["MERCADO_GATEWAY__KEYS_FILE"] == str(tmp_path / "demo-api-keys.toml")
+
+
+def test_no_key_reaches_a_log_line(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    """Secrets never logged: every logger at DEBUG while keys are used, refused, expired and a read fails."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    client.get(PREFIX + "/marketdata/prices", headers=bearer(READ))  # the database is unreachable: 503
+    client.get(PREFIX + "/marketdata/prices", headers=bearer(COMMAND))  # wrong role
+    client.get(PREFIX + "/marketdata/prices", headers=bearer("made-up-secret-key"))
+    client.post(PREFIX + "/commands/risk/mode", json={"venue": "binance", "mode": "HALTED"},
+                headers={**bearer(COMMAND), "Idempotency-Key": "k1"})
+    text = "\n".join(f"{r.getMessage()} {r.args} {r.exc_text or ''}" for r in caplog.records)
+    assert caplog.records  # the 503s and the HTTP client's requests are logged
+    for secret in (READ, COMMAND, BOTH, "made-up-secret-key"):
+        assert secret not in text
