@@ -353,3 +353,24 @@ def test_close_a_position_through_the_risk_gate(api: Api) -> None:
     assert (decision["decision"], decision["side"], D(decision["quantity"])) == ("APPROVED", "SELL", D("0.2"))
     tick(api.settings, 3)  # the MARKET SELL fills at the bid
     assert D(position("FLAT")["quantity"]) == 0
+
+
+def test_concurrent_requests_with_one_key_write_one_command(api: Api) -> None:
+    """Four requests with one key at once: the key's lock lets one write (202); the others wait for it and
+    answer with its command (200); one event in the log."""
+    body = {"venue": "binance", "account": "mm-1", "mode": "ACTIVE"}
+    clients = [httpx.Client(base_url=api.base, timeout=30) for _ in range(4)]  # a connection each
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda c=c: results.append(
+        c.post(PREFIX + "/commands/risk/mode", json=body, headers={
+            "Idempotency-Key": "race-1", "Authorization": f"Bearer {COMMAND}"}).status_code)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for c in clients:
+        c.close()
+    assert sorted(results) == [200, 200, 200, 202]
+    serde = default_serde(api.settings)
+    written = [serde.decode(m.value())[1] for m in read_topic(api.settings, api.settings.topic(topics.RISK_COMMANDS))]
+    assert [r["idempotency_key"] for r in written].count("race-1") == 1
