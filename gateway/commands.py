@@ -19,7 +19,9 @@ owner's command topic, written once per idempotency key.
   lock and the ``PENDING`` row pass to a task that waits for the event's delivery report (librdkafka gives
   one within ``message.timeout.ms``), marks the row ``WRITTEN`` when it was delivered, and only then unlocks.
   A retry in the meantime waits for the lock at most ``command_timeout_s`` and is answered 503 ("still being
-  written") rather than reading a log that does not have the event *yet* and writing it a second time.
+  written") rather than reading a log that does not have the event *yet* and writing it a second time. A
+  gateway stopped before Kafka decided (its producer flushed first) leaves the row ``PENDING``, as a killed
+  one does: the retry reads the log.
 
   Why reading the log rather than a transactional producer whose ``transactional.id`` is derived from the
   key: fencing aborts only a transaction still *open*; a gateway killed after the commit of its transaction
@@ -372,11 +374,11 @@ class Commands:
                 await self._pool.release(conn)
 
     async def close(self) -> None:
-        if self._settling:  # give a slow broker a moment to decide; a key still held is released by the pool
-            await asyncio.wait(self._settling, timeout=15)
+        if self._writer is not None:  # flushed first: what is in flight is decided before a key is let go
+            await asyncio.get_running_loop().run_in_executor(None, self._writer.close)
+        if self._settling:  # a key whose event is still undecided is released with the pool's connections
+            await asyncio.wait(self._settling, timeout=5)
             for task in self._settling:
                 task.cancel()
-        if self._writer is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._writer.close)
         if self._pool is not None:
             await self._pool.close()
