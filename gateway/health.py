@@ -1,8 +1,9 @@
 """What ``/system/health`` reports: Kafka and PostgreSQL reachable, each pipeline's worker group and the
 sink behind their input topics, and every sink table's freshness (the ``pipeline_status`` view).
 
-Kafka does not keep when a group committed, so a worker's progress is its lag only; the sink stores its
-offsets in PostgreSQL with the time (``mercado_sink_offsets.updated_at``). The blocking Kafka calls run in
+Kafka does not keep when a group committed: a worker commits its offsets with the time as their metadata
+(``streams.engines.live.commit_metadata``), read back here as its last commit; the sink stores its offsets
+in PostgreSQL with the time (``mercado_sink_offsets.updated_at``). The blocking Kafka calls run in
 a thread, each bounded by a short timeout, so a broker that is down makes health slow by a few seconds,
 never hang.
 """
@@ -10,6 +11,7 @@ never hang.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from typing import Any
 
@@ -19,7 +21,7 @@ from confluent_kafka.admin import AdminClient
 from gateway.db import Database
 from gateway.settings import GatewaySettings
 from sinks.settings import SinkSettings
-from streams.engines.live import group_id
+from streams.engines.live import committed_at_ms, group_id
 from streams.kafka.clients import admin_config, committed_reader_config
 from streams.runtime.pipelines import PIPELINES, build_stages
 
@@ -47,8 +49,11 @@ def _group_lag(settings: GatewaySettings, group: str, topics: list[str], existin
         md = consumer.list_topics(timeout=KAFKA_TIMEOUT_S)
         tps = [TopicPartition(t, p) for t in present for p in md.topics[t].partitions]
         committed = consumer.committed(tps, timeout=KAFKA_TIMEOUT_S)
-        lag, started = 0, 0
+        lag, started, last_ms = 0, 0, None
         for tp in committed:
+            at = committed_at_ms(tp.metadata)
+            if at is not None:
+                last_ms = at if last_ms is None else max(last_ms, at)
             _low, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=KAFKA_TIMEOUT_S)
             if tp.offset >= 0:
                 started += 1
@@ -58,7 +63,8 @@ def _group_lag(settings: GatewaySettings, group: str, topics: list[str], existin
         detail = "no committed offsets yet" if not started else f"committed on {started}/{len(tps)} partitions"
         if missing:
             detail += f"; missing topics: {', '.join(missing)}"
-        return {"group": group, "lag": lag, "partitions": len(tps), "detail": detail}
+        last_commit = None if last_ms is None else dt.datetime.fromtimestamp(last_ms / 1000, dt.UTC)
+        return {"group": group, "lag": lag, "partitions": len(tps), "last_commit": last_commit, "detail": detail}
     except KafkaException as exc:
         return {"group": group, "lag": None, "partitions": 0, "detail": str(exc.args[0])}
     finally:

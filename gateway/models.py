@@ -496,7 +496,8 @@ class ConsumerLag(BaseModel):
     lag: int | None
     partitions: int
     last_commit: dt.datetime | None = Field(
-        None, description="When it last stored its offsets (the sink, in PostgreSQL); Kafka does not say for workers."
+        None, description="When it last committed its offsets (a worker: the latest time it stored in its offsets' "
+        "metadata; the sink: in PostgreSQL); null before its first commit."
     )
     detail: str = ""
 

@@ -34,6 +34,26 @@ def group_id(settings: Settings, pipeline: str) -> str:
     return f"{settings.kafka.topic_prefix}mercado-{pipeline}"
 
 
+COMMITTED_AT = "committed_at_ms="
+
+
+def commit_metadata(now_ms: int) -> str:
+    """The metadata a worker commits with its input offsets: when (wall clock: observability only, never an
+    input to a processor). Kafka keeps no commit time, so this is how ``/system/health`` tells a worker's
+    last commit."""
+    return f"{COMMITTED_AT}{now_ms}"
+
+
+def committed_at_ms(metadata: str | None) -> int | None:
+    """The time :func:`commit_metadata` wrote, or None (another client's metadata, or none)."""
+    if not metadata or not metadata.startswith(COMMITTED_AT):
+        return None
+    try:
+        return int(metadata[len(COMMITTED_AT):])
+    except ValueError:
+        return None
+
+
 def state_table_name(stage: str) -> str:
     return f"{stage}-state"
 

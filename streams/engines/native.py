@@ -66,6 +66,7 @@ from streams.engines.live import (
     Router,
     StateWrite,
     changelog_topic,
+    commit_metadata,
     group_id,
     observe_batch,
     saved_keys,
@@ -876,9 +877,10 @@ class _Commit:
     def _run(self, producer: Any, group_metadata: Any) -> None:
         try:
             if self.offsets:
+                metadata = commit_metadata(int(time.time() * 1000))
                 producer.send_offsets_to_transaction(
-                    [TopicPartition(t, p, o) for (t, p), o in self.offsets.items()], group_metadata, COMMIT_TIMEOUT_S
-                )
+                    [TopicPartition(t, p, o, metadata) for (t, p), o in self.offsets.items()], group_metadata,
+                    COMMIT_TIMEOUT_S)  # fmt: skip
             self.state_written.wait()
             if not self.cancelled:
                 producer.commit_transaction(COMMIT_TIMEOUT_S)

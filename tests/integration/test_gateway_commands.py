@@ -374,3 +374,21 @@ def test_concurrent_requests_with_one_key_write_one_command(api: Api) -> None:
     serde = default_serde(api.settings)
     written = [serde.decode(m.value())[1] for m in read_topic(api.settings, api.settings.topic(topics.RISK_COMMANDS))]
     assert [r["idempotency_key"] for r in written].count("race-1") == 1
+
+
+def test_health_reports_each_running_workers_last_commit(api: Api) -> None:
+    before = dt.datetime.now(dt.UTC)
+    tick(api.settings, 100)  # input the risk worker commits
+    deadline = time.monotonic() + 30
+    while True:
+        response = api.client.get(f"{PREFIX}/system/health", headers={"Authorization": f"Bearer {READ}"})
+        assert response.status_code == 200, response.text
+        workers = {w["group"]: w for w in response.json()["workers"]}
+        risk = workers[f"{api.settings.kafka.topic_prefix}mercado-risk"]
+        if risk["last_commit"] is not None and dt.datetime.fromisoformat(risk["last_commit"]) >= before:
+            break
+        assert time.monotonic() < deadline, risk
+        time.sleep(0.5)
+    assert risk["lag"] is not None and risk["partitions"] > 0
+    # a pipeline that has no worker here has committed nothing
+    assert workers[f"{api.settings.kafka.topic_prefix}mercado-marketdata"]["last_commit"] is None

@@ -207,3 +207,12 @@ def test_held_records_are_bounded_by_waiting_for_the_commit(monkeypatch: pytest.
     w._produce("mercado.deadletter.v1", b"x", b"2")  # the third waits for the commit, then all three go
     assert w.inflight is None and w.held == []
     assert calls.log[-4:] == ["begin", *["produce mercado.deadletter.v1"] * 3]
+
+
+def test_the_commit_time_round_trips_through_the_offsets_metadata() -> None:
+    from streams.engines.live import commit_metadata, committed_at_ms
+
+    assert committed_at_ms(commit_metadata(1_765_000_000_123)) == 1_765_000_000_123
+    # another client's metadata, none, or a damaged value: no time, never an error
+    for other in (None, "", "faust", "committed_at_ms=", "committed_at_ms=12x"):
+        assert committed_at_ms(other) is None
