@@ -9,6 +9,11 @@ agreement*: it overrules the weak vetoes (accessory, category, brand, model key,
 the strong ones (condition, storage, RAM, colour, capacity, processor, screen: a model's variants share
 its code).
 
+Codes are compared only within one kind (:func:`processors.retail.attributes.code_kind`): a retailer's
+catalogue number ("148210") neither conflicts nor agrees with a maker's model code ("UB-410"). A code both
+titles name that is neither listing's own primary code (a chip, a standard: "HD7750") does not overrule
+two brands when either listing states its own code.
+
 Vetoes (both listings state the attribute and they differ): condition (remanufactured, refurbished...
 on one side only), accessory (one is made for another product), category, brand (unless one brand is a
 word of the other's title: a distributor), model key (both with letters and digits, see
@@ -232,6 +237,11 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
             x = y = None  # two kinds of identifier: neither counts for or against (an agreeing code may)
     keyed = x is not None and y is not None  # both primary codes, of one kind, the same model
     code = x if x is not None and x == y else agreeing_code(a, b) if (a.codes or b.codes) else None
+    ka, kb = a.code_key, b.code_key
+    if code is not None and (ka is not None or kb is not None) and code != ka and code != kb and brands_differ(a, b):
+        # a listing states its own code, and the one both titles name is not it (a chip, a standard):
+        # two makers' products (with no own code on either side, a brand field may be a distributor's)
+        return _VETOED["brand"]
     # A code that is the model word itself ("EQ50", "G84") only lifts the weak vetoes: it is scored like
     # the model keys' agreement, a variant word on one side still vetoes ("S23" / "S23 FE"), and what one
     # title omits stays in doubt (the RAM variants of one model).

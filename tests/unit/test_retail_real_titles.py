@@ -560,3 +560,18 @@ def test_model_words_spaced_differently_do_not_veto() -> None:
     assert veto(a, b, CFG) is None
     # different numbers still do
     assert veto(parse_listing("printline platinum v 17.0"), parse_listing("printline platinum v18"), CFG) == "model"
+
+
+def test_a_code_named_in_both_titles_does_not_overrule_two_makers() -> None:
+    # a chip both cards carry, sold by two makers: the code agrees, the brands differ
+    a = parse_listing("Vistek Radeon HD7750 1GB GDDR5 Graphics Card", "Vistek", None, "900412")
+    b = parse_listing("ZFX Radeon HD7750 1 GB DDR5 PCI-Express Video Card HD775XZNLC", "ZFX", None, "HD775XZNLC")
+    assert agreeing_code(a, b) == "HD7750"
+    assert veto(a, b, CFG) == veto(b, a, CFG) == "brand"
+    # the same maker: the agreeing code counts
+    c = parse_listing("Vistek Radeon HD7750 1 GB DDR5 Video Card", "Vistek")
+    assert veto(a, c, CFG) is None
+    # a primary code both state still overrules a distributor's brand field
+    d = parse_listing("Stereo Equalizer EQ50", "Koss")
+    e = parse_listing("Stereo Equalizer EQ50 3-Band", "Electronics Expo")
+    assert veto(d, e, CFG) is None
