@@ -282,7 +282,7 @@ def _looks_like_code(tok: str) -> bool:
 # Words that are code-shaped but name a version, a resolution, a standard or a unit, never a model.
 _NOT_ANY_CODE = re.compile(
     r"""^(?:v\d.*|802\.?11.*|[xh]\.?26[45]|mp[34]
-      |(?:windows|win|office|ps|xbox|usb|hdmi|ddr|gddr|sata|pcie|pci|wifi|cat|ipx?|class|pc|lga|dx|uhs)-?\d.*
+      |(?:windows|win|office|ps|xbox|usb|hdmi|ddr|gddr|sata|pcie|pci|wifi|cat|ipx?|class|pc|lga|dx|uhs|atx|eps)-?\d.*
       |[a-z]\d{1,2}|\d{1,3}[a-z])$""",
     re.VERBOSE,
 )
@@ -388,6 +388,58 @@ def _count(text: str) -> tuple[str | None, str]:
     if m is not None:
         return f"{int(m.group(1))}u", text[: m.start()] + text[m.end() :]
     return None, text
+
+
+_PACKAGING_SUFFIX = re.compile(r"/[0-9]{3,}$")
+
+
+def _without_region(raw: str) -> str | None:
+    """The code key before a region or packaging option: after "#" ("VZ346AA#ABA" -> "VZ346AA") or a slash
+    and digits ("C6658AN/424" -> "C6658AN"), when that is still a code; else ``None``."""
+    at = raw.find("#")
+    if at < 0:
+        m = _PACKAGING_SUFFIX.search(raw)
+        if m is None:
+            return None
+        at = m.start()
+    key = code_key_of(raw[:at])
+    return key if key is not None and _is_code_key(key) else None
+
+
+def _field_code(model_number: str, brand_field: str | None) -> tuple[str | None, list[str]]:
+    """A retailer's model-number field as (its code as written, folded; further codes). The primary code
+    key is read from the first (:func:`code_key_of`), as a snapshot or a normalized record does. The brand
+    written before the code is not part of it ("HP CD994FN" -> "CD994FN"). A field with a word of three
+    letters or more besides the code is a description, not one code ("N8 GREEN", "ELPH 100 HS - BL",
+    "IPAD 9.7"): no key, only the code-shaped words in it. A key must look like a code: "MATTE WHITE",
+    "X-25", "7020" are not."""
+    words = [w for w in (w.strip("-") for w in fold(model_number).split()) if w]
+    if len(words) > 1 and brand_field:
+        brand = fold(brand_field).split()
+        if brand and words[0] == brand[0]:
+            words = words[1:]
+    if len(words) > 1 and any(len(w) >= 3 and w.isalpha() for w in words):
+        return None, codes_in(words)
+    field = " ".join(words)
+    key = code_key_of(field)
+    if key is None or not _is_code_key(key):
+        return None, []
+    return field, []
+
+
+_PREFIXED_NUMBER = re.compile(r"[A-Z]{1,4}[0-9]{5,}")
+
+
+def code_kind(key: str) -> str:
+    """What kind of identifier a code key is: ``"number"`` (digits only: a retailer's catalogue number or a
+    part number, "136902", "638-623"), ``"code"`` (letters and digits mixed: a manufacturer's model code,
+    "SM-A546E", "DCB-304") or ``"either"`` (a number after a short letter prefix, "AVE11406", "MHC-00019":
+    a distributor's prefix on a number, or a model code). Codes of different kinds are not compared
+    (:func:`processors.retail.similarity.codes_comparable`): a catalogue number says nothing against a
+    model code."""
+    if key.isdigit():
+        return "number"
+    return "either" if _PREFIXED_NUMBER.fullmatch(key) else "code"
 
 
 def code_in_title(code: str, normalized_title: str) -> bool:
@@ -607,11 +659,13 @@ def parse_listing(
     target_at = _target_at(raw_words)
     own_words = raw_words if target_at < 0 else raw_words[:target_at]
     codes = codes_in(own_words)
-    number = code_key_of(fold(model_number)) if model_number else None
-    if number is not None and not _is_code_key(number):
-        number = None  # "MATTE WHITE", "X-25", "7020": a retailer's field is not always a code
+    field, field_codes = _field_code(model_number, brand_field) if model_number else (None, [])
+    number = code_key_of(field)
     if number is not None:
         codes = [number, *(c for c in codes if c != number)]
+    for c in field_codes:
+        if c not in codes:
+            codes.append(c)
     code, code_at = _model_code(own_words)
     if code is not None:
         rest = raw_words[:code_at] + raw_words[code_at + 1 :]
@@ -696,8 +750,11 @@ def parse_listing(
     if category == "other" and units.ram is not None and storage is not None and screen is None:
         category = "phone"  # "Honor Magic6 Lite 8GB 256GB": RAM and storage, no screen size
     if number is not None:
-        model_code = fold(model_number).upper() if model_number else None
+        model_code = field.upper() if field is not None else None
         key = number
+        alias = _without_region(model_code) if model_code is not None else None
+        if alias is not None and alias not in codes:
+            codes.append(alias)
     else:
         model_code = code.upper() if code is not None else None
         key = code_key_of(code)

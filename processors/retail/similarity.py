@@ -9,6 +9,11 @@ agreement*: it overrules the weak vetoes (accessory, category, brand, model key,
 the strong ones (condition, storage, RAM, colour, capacity, processor, screen: a model's variants share
 its code).
 
+Codes are compared only within one kind (:func:`processors.retail.attributes.code_kind`): a retailer's
+catalogue number ("148210") neither conflicts nor agrees with a maker's model code ("UB-410"). A code both
+titles name that is neither listing's own primary code (a chip, a standard: "HD7750") does not overrule
+two brands when either listing states its own code.
+
 Vetoes (both listings state the attribute and they differ): condition (remanufactured, refurbished...
 on one side only), accessory (one is made for another product), category, brand (unless one brand is a
 word of the other's title: a distributor), model key (both with letters and digits, see
@@ -36,7 +41,7 @@ from typing import NamedTuple
 
 from rapidfuzz.fuzz import token_set_ratio, token_sort_ratio
 
-from processors.retail.attributes import ProductAttributes, code_in_title
+from processors.retail.attributes import ProductAttributes, code_in_title, code_kind
 from processors.retail.config import MatchConfig
 from processors.retail.lexicon import CONDITION_WORDS, LICENCE_WORDS, SOFT_QUALIFIERS, STRONG_QUALIFIERS
 
@@ -122,11 +127,26 @@ def agreeing_code(a: ProductAttributes, b: ProductAttributes) -> str | None:
     return None
 
 
+def codes_comparable(a: ProductAttributes, b: ProductAttributes) -> bool:
+    """Both listings state a primary code and the two are the same kind of identifier
+    (:func:`code_kind`): a retailer's catalogue number ("136902") and a maker's model code ("DCB-304")
+    neither agree nor conflict."""
+    x, y = a.code_key, b.code_key
+    if x is None or y is None:
+        return False
+    if x == y:
+        return True
+    kx, ky = code_kind(x), code_kind(y)
+    return kx == ky or kx == "either" or ky == "either"
+
+
 def codes_conflict(a: ProductAttributes, b: ProductAttributes) -> bool:
-    """Two different primary codes, neither stated by the other listing (a series code both share,
-    "CU7000", does not make "UN55CU7000GXZS" and "UN55CU7010GXZS" one product)."""
+    """Two different primary codes of one kind, neither stated by the other listing (a series code both
+    share, "CU7000", does not make "UN55CU7000GXZS" and "UN55CU7010GXZS" one product)."""
     x, y = a.code_key, b.code_key
     if x is None or y is None or x == y:
+        return False
+    if not codes_comparable(a, b):
         return False
     if same_code(x, y) or any(same_code(x, c) for c in b.codes) or any(same_code(y, c) for c in a.codes):
         return False
@@ -149,6 +169,18 @@ def _models_conflict(x: str, y: str, a: ProductAttributes, b: ProductAttributes)
     if x.rstrip("0123456789") == y.rstrip("0123456789"):
         return True
     return f" {x} " in f" {a.normalized_title} " and f" {y} " in f" {b.normalized_title} "
+
+
+def _spelled_in(words: set[str], others: set[str], normalized_title: str) -> bool:
+    """Every word is in the other title once its spaces are ignored, or inside one of the other's words
+    ("v17" in "v 17"; "17" in "v17")."""
+    return all(code_in_title(w, normalized_title) or any(w in o for o in others) for w in words)
+
+
+def model_words_differ(only_a: set[str], only_b: set[str], a: ProductAttributes, b: ProductAttributes) -> bool:
+    """Whether the model words each listing has and the other lacks (both non-empty) name different
+    models: not when they are the same words spaced differently ("v 17" / "v17")."""
+    return not (_spelled_in(only_a, only_b, b.normalized_title) and _spelled_in(only_b, only_a, a.normalized_title))
 
 
 def brands_differ(a: ProductAttributes, b: ProductAttributes) -> bool:
@@ -198,9 +230,18 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
         if _CONDITION.intersection(qa) != _CONDITION.intersection(qb):
             return _VETOED["condition"]
     x, y = a.code_key, b.code_key
-    if x is not None and y is not None and x != y and codes_conflict(a, b):
-        return _VETOED["model_code"]
+    if x is not None and y is not None and x != y:
+        if codes_conflict(a, b):
+            return _VETOED["model_code"]
+        if not codes_comparable(a, b):
+            x = y = None  # two kinds of identifier: neither counts for or against (an agreeing code may)
+    keyed = x is not None and y is not None  # both primary codes, of one kind, the same model
     code = x if x is not None and x == y else agreeing_code(a, b) if (a.codes or b.codes) else None
+    ka, kb = a.code_key, b.code_key
+    if code is not None and (ka is not None or kb is not None) and code != ka and code != kb and brands_differ(a, b):
+        # a listing states its own code, and the one both titles name is not it (a chip, a standard):
+        # two makers' products (with no own code on either side, a brand field may be a distributor's)
+        return _VETOED["brand"]
     # A code that is the model word itself ("EQ50", "G84") only lifts the weak vetoes: it is scored like
     # the model keys' agreement, a variant word on one side still vetoes ("S23" / "S23 FE"), and what one
     # title omits stays in doubt (the RAM variants of one model).
@@ -323,11 +364,11 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
     if differ and code is None:
         sa, sb = set(da), set(db)
         only_a, only_b = sa - sb, sb - sa
-        if only_a and only_b and not lifted:
+        if only_a and only_b and not lifted and model_words_differ(only_a, only_b, a, b):
             return _VETOED["model"]
         if not (only_a | only_b).isdisjoint(_STRONG):
             return _VETOED["variant"]
-    same_code = code is not None or (a.code_key is not None and b.code_key is not None)
+    same_code = code is not None or keyed
     if same_code:  # the manufacturer says it is the same model: what one title leaves out is not doubt
         missing = 0.0
     model = a.model
@@ -379,11 +420,12 @@ def _show(v: object) -> str | None:
 def evidence(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> list[dict[str, object]]:
     """The evidence of a match (a pair that passed the vetoes) as ``MatchEvidence`` records: per attribute
     stated by either listing, both values and ``agree`` (stated by both: the vetoes let only agreement
-    through) or ``one_side``, with the weight it counted for (one-sided attributes count for nothing when
+    through), ``one_side``, or ``not_compared`` (two primary codes of different kinds), with the weight
+    it counted for (one-sided attributes count for nothing when
     both model codes agree); then the product lines' ``similarity`` and
     the ``penalty`` of model words only one listing has."""
     out: list[dict[str, object]] = []
-    same_code = a.code_key is not None and b.code_key is not None
+    same_code = codes_comparable(a, b)
     for (name, w_both, w_one), x, y in zip(_EVIDENCE, _evidence_values(a), _evidence_values(b), strict=True):
         if x is None:
             if y is None:
@@ -391,6 +433,8 @@ def evidence(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> li
             outcome, weight = "one_side", 0.0 if same_code else w_one
         elif y is None:
             outcome, weight = "one_side", 0.0 if same_code else w_one
+        elif name == "model_code" and not same_code:
+            outcome, weight = "not_compared", 0.0  # two kinds of identifier (:func:`codes_comparable`)
         else:
             outcome, weight = "agree", w_both
         out.append(

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from processors.retail.attributes import code_in_title, codes_in, parse_listing
+from processors.retail.attributes import code_in_title, code_kind, codes_in, parse_listing
 from processors.retail.config import MatchConfig
 from processors.retail.lexicon import DATA_DIR, load_data
-from processors.retail.similarity import agreeing_code, evidence, same_code, score, veto
+from processors.retail.similarity import agreeing_code, codes_comparable, evidence, same_code, score, veto
 
 CFG = MatchConfig()
 
@@ -466,3 +466,112 @@ def test_a_code_agreement_ignores_the_licence_penalty() -> None:
     a = parse_listing("Acme Office Suite 2007 Upgrade", "Acme", None, "OFS-2207")
     b = parse_listing("Acme Office Suite 2007", "Acme", None, "OFS2207")
     assert score(a, b, CFG).score == score(a, b, CFG.model_copy(update={"licence_penalty": 0.0})).score == 1.0
+
+
+# --------------------------------------------------------------------------- kinds of identifier (session 16)
+@pytest.mark.parametrize(
+    ("key", "kind"),
+    [
+        ("148210", "number"),  # a retailer's catalogue number
+        ("520117", "number"),  # a part number in digit groups, "520-117"
+        ("AVE11890", "either"),  # a distributor's prefix on a number, or a model code
+        ("MHC00027", "either"),
+        ("DCB304", "code"),
+        ("SMA546E", "code"),
+        ("KFC1652S", "code"),
+    ],
+)
+def test_code_kind(key: str, kind: str) -> None:
+    assert code_kind(key) == kind
+
+
+@given(st.integers(min_value=10_000, max_value=10**12))
+def test_every_digit_run_is_a_number(n: int) -> None:
+    assert code_kind(str(n)) == "number"
+
+
+def test_a_catalogue_number_does_not_veto_a_model_code() -> None:
+    # one retailer's model-number field holds its own catalogue number, the other the maker's code
+    a = parse_listing("Targa Urban Shoulder Bag Large", "Targa", None, "148210")
+    b = parse_listing("Targa UB-410 Urban Large Camera Shoulder Bag Grey", "Targa", None, "UB-410")
+    assert (a.code_key, b.code_key) == ("148210", "UB410")
+    assert not codes_comparable(a, b)
+    assert veto(a, b, CFG) is None and veto(b, a, CFG) is None
+    assert score(a, b, CFG) == (0.85, None)  # the titles' own similarity: one inside the other
+    # neither counts as a code agreement: the evidence gives no code weight
+    assert [(e["outcome"], e["weight"]) for e in evidence(a, b, CFG) if e["attribute"] == "model_code"] == [
+        ("not_compared", 0.0)
+    ]
+
+
+def test_two_catalogue_numbers_still_veto() -> None:
+    a = parse_listing("Targa Urban Shoulder Bag Large", "Targa", None, "148210")
+    b = parse_listing("Targa Urban Shoulder Bag Large", "Targa", None, "148977")
+    assert codes_comparable(a, b)
+    assert veto(a, b, CFG) == "model_code"
+
+
+def test_a_prefixed_number_is_compared_with_a_number() -> None:
+    # "AVE11890": a distributor's prefix on the maker's number; "11830" is another item of the line
+    a = parse_listing("Avant Index Tab Dividers 8-Tab White", "Avant", None, "11830")
+    b = parse_listing("New-Avant 11890 - Index Tab Dividers 8-Tab White - AVE11890", "Avant", None, "AVE11890")
+    assert codes_comparable(a, b)
+    assert veto(a, b, CFG) == "model_code"
+    c = parse_listing("Avant Index Tab Dividers 8-Tab White", "Avant", None, "11890")
+    assert veto(c, b, CFG) is None
+
+
+def test_two_model_codes_still_veto() -> None:
+    a = parse_listing("Kenton 6.5 Coaxial Speakers", "Kenton", None, "KFC-1652")
+    b = parse_listing("Kenton 6.5 Coaxial Speakers", "Kenton", None, "KFC-1692")
+    assert veto(a, b, CFG) == "model_code"
+
+
+@pytest.mark.parametrize(
+    ("number", "brand", "model_code", "code_key", "codes"),
+    [
+        ("HP CB336WN", "HP", "CB336WN", "CB336WN", ("CB336WN",)),  # the brand before the code
+        ("CB336WN#140", "HP", "CB336WN#140", "CB336WN140", ("CB336WN140", "CB336WN")),  # "#" option
+        ("Q7551X/424", "HP", "Q7551X/424", "Q7551X424", ("Q7551X424", "Q7551X")),  # "/" and digits
+        ("MQ8N3LZ/A", "Apple", "MQ8N3LZ/A", "MQ8N3LZA", ("MQ8N3LZA",)),  # a region in letters stays
+        ("E8 SILVER", "Nokta", None, None, ()),  # a code and a colour: a description, not one code
+        ("ZOOM 2 PACK", None, None, None, ()),
+        ("DIGI -LP13CC400", "Dudley", None, None, ("LP13CC400",)),  # a word and a code: the code
+    ],
+)
+def test_the_model_number_field(
+    number: str, brand: str | None, model_code: str | None, code_key: str | None, codes: tuple[str, ...]
+) -> None:
+    a = parse_listing("Storage Box", brand, None, number)
+    assert (a.model_code, a.code_key, a.codes) == (model_code, code_key, codes)
+
+
+def test_a_packaging_option_agrees_with_the_bare_code() -> None:
+    a = parse_listing("HP 96 Black Inkjet Print Cartridge C8767WN", "HP", None, "HP C8767WN")
+    b = parse_listing("HP 96 Black Ink Cartridge in Retail Packaging", "HP", None, "C8767WN#140")
+    assert veto(a, b, CFG) is None
+    assert score(a, b, CFG).score >= CFG.threshold
+
+
+def test_model_words_spaced_differently_do_not_veto() -> None:
+    a = parse_listing("printline platinum v 17.0")
+    b = parse_listing("printline platinum v17")
+    assert (a.distinctive, b.distinctive) == (("17", "v"), ("v17",))
+    assert veto(a, b, CFG) is None
+    # different numbers still do
+    assert veto(parse_listing("printline platinum v 17.0"), parse_listing("printline platinum v18"), CFG) == "model"
+
+
+def test_a_code_named_in_both_titles_does_not_overrule_two_makers() -> None:
+    # a chip both cards carry, sold by two makers: the code agrees, the brands differ
+    a = parse_listing("Vistek Radeon HD7750 1GB GDDR5 Graphics Card", "Vistek", None, "900412")
+    b = parse_listing("ZFX Radeon HD7750 1 GB DDR5 PCI-Express Video Card HD775XZNLC", "ZFX", None, "HD775XZNLC")
+    assert agreeing_code(a, b) == "HD7750"
+    assert veto(a, b, CFG) == veto(b, a, CFG) == "brand"
+    # the same maker: the agreeing code counts
+    c = parse_listing("Vistek Radeon HD7750 1 GB DDR5 Video Card", "Vistek")
+    assert veto(a, c, CFG) is None
+    # a primary code both state still overrules a distributor's brand field
+    d = parse_listing("Stereo Equalizer EQ50", "Koss")
+    e = parse_listing("Stereo Equalizer EQ50 3-Band", "Electronics Expo")
+    assert veto(d, e, CFG) is None
