@@ -339,3 +339,11 @@ def test_frames_go_straight_to_a_writable_transport_and_queue_in_order_while_it_
     after = everything[2:-1]  # paused: 3 went to the pump, then the outbox (cap 3) conflated per channel
     assert after == sorted(after) and after[-1] == 10 and 9 in after and c.conflations > 0
     assert c.sent == len(everything)
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70_000])
+def test_a_text_frame_is_the_one_websockets_serializes(size: int) -> None:
+    from websockets.frames import Frame, Opcode
+
+    text = ("é" * size)[: size // 2] + "x" * (size - size // 2)
+    assert text_frame(text) == Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
