@@ -119,13 +119,12 @@ def raw_server(port: int) -> None:
 
 # --------------------------------------------------------------------------- load
 def run_loop(main: Any) -> Any:
-    """``main`` on uvloop when installed — the loop uvicorn gives the gateway — so the raw server and the clients
-    run on the same loop as the candidate."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    return uvloop.run(main)
+    """``main`` on the event loop uvicorn gives the gateway (uvloop when installed), so the raw server and the
+    clients run on the same loop as the candidate."""
+    from uvicorn.loops.auto import auto_loop_factory
+
+    with asyncio.Runner(loop_factory=auto_loop_factory()) as runner:
+        return runner.run(main)
 
 
 def symbol_of(k: int, symbols: int) -> str:
@@ -262,7 +261,11 @@ def clients_run(url: str, n: int, gateway: bool, settings: Settings, rate: int, 
     received: list[list[tuple[str, int]]] = []
     for child in children:
         out, _ = child.communicate("stop\n", timeout=120)
-        received.extend(orjson.loads(out.strip().splitlines()[-1]))
+        try:
+            received.extend(orjson.loads(out.strip().splitlines()[-1]))
+        except (orjson.JSONDecodeError, IndexError) as exc:
+            raise RuntimeError(f"client process {child.pid}: exit code {child.returncode}, {len(out)} characters "
+                               f"of output that do not parse") from exc
     ticks_ms, bars_ms, counts = [], [], []
     for per_client in received:
         got = 0

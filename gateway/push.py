@@ -42,7 +42,9 @@ Sequence numbers belong to one process (its ``epoch``): a client reconnecting to
 the load balancer gets a snapshot. Memory per client is bounded: a client's outbox holds at most
 ``push_queue`` messages; when a slow client's outbox is full it is conflated to the latest message of each
 of its channels (the client sees a jump in ``seq`` and may re-subscribe with ``since`` to fetch the missed
-changes from the ring). A client is never awaited by the consumer: each has its own sender task.
+changes from the ring). A client is never awaited by the consumer: a change is framed once and written
+straight to each subscriber's transport when that socket can take it now (uvicorn's sans-I/O protocol, not
+paused, nothing queued before it); otherwise it waits in the client's outbox for the client's own sender task.
 """
 
 from __future__ import annotations
