@@ -26,6 +26,9 @@ day's 16:00-17:15 window through the pipelines and the sink), then ``--http-rate
 on a fixed schedule (open loop: a late answer does not delay the next request) with httpx:
 ``http_latest_p99_ms``, ``http_bars_p99_ms``.
 
+``cpu_us_per_message`` / ``raw_cpu_us_per_message``: each server's CPU time (user + system, from /proc) over
+the load and its stragglers, per message delivered (a figure a shared machine's noise swamps less).
+
 The last line is one JSON object. No client starves: ``starved_clients`` counts clients that received
 less than 90 % of the ticks (conflation would show there).
 """
