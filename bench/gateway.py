@@ -26,6 +26,9 @@ day's 16:00-17:15 window through the pipelines and the sink), then ``--http-rate
 on a fixed schedule (open loop: a late answer does not delay the next request) with httpx:
 ``http_latest_p99_ms``, ``http_bars_p99_ms``.
 
+``cpu_us_per_message`` / ``raw_cpu_us_per_message``: each server's CPU time (user + system, from /proc) over
+the load and its stragglers, per message delivered (a figure a shared machine's noise swamps less).
+
 The last line is one JSON object. No client starves: ``starved_clients`` counts clients that received
 less than 90 % of the ticks (conflation would show there).
 """
@@ -64,7 +67,7 @@ def raw_server(port: int) -> None:
 
     from streams.codec.serde import AvroSerde
     from streams.kafka.clients import consumer_config
-    from streams.kafka.consumer import end_offsets
+    from streams.kafka.consumer import end_offsets, fetch_ready
 
     settings = get_settings()
     names = [settings.topic(topics.TICKS), settings.topic(topics.BARS)]
@@ -97,7 +100,7 @@ def raw_server(port: int) -> None:
         def consume() -> None:  # the same consumer settings as the gateway's push consumer
             while not stop.is_set():
                 batch = []
-                for msg in consumer.consume(2000, 0.05):
+                for msg in fetch_ready(consumer, 2000, 0.05):  # as the gateway
                     if msg.error() is None:
                         schema, record = serde.decode(msg.value())
                         text = orjson.dumps({"channel": schema.name, "data": record}, default=str).decode()
@@ -114,10 +117,19 @@ def raw_server(port: int) -> None:
         thread.join(10)
 
     assert websockets
-    asyncio.run(main())
+    run_loop(main())
 
 
 # --------------------------------------------------------------------------- load
+def run_loop(main: Any) -> Any:
+    """``main`` on the event loop uvicorn gives the gateway (uvloop when installed), so the raw server and the
+    clients run on the same loop as the candidate."""
+    from uvicorn.loops.auto import auto_loop_factory
+
+    with asyncio.Runner(loop_factory=auto_loop_factory()) as runner:
+        return runner.run(main)
+
+
 def symbol_of(k: int, symbols: int) -> str:
     """The symbol of tick / client ``k`` when the load is spread over ``symbols`` symbols."""
     return "BENCH" if symbols == 1 else f"BENCH{k % symbols}"
@@ -217,34 +229,47 @@ async def _clients(url: str, ks: range, gateway: bool, symbols: int) -> list[lis
     return received
 
 
-def clients_child(url: str, first: int, n: int, gateway: bool, symbols: int) -> None:
-    received = asyncio.run(_clients(url, range(first, first + n), gateway, symbols))
-    sys.stdout.write(orjson.dumps(received).decode() + "\n")
-    sys.stdout.flush()
+def clients_child(url: str, first: int, n: int, gateway: bool, symbols: int, out: str) -> None:
+    """The clients' receipts go to the file ``out`` (a pipe to the parent came back cut at 128 KiB twice under
+    load average 13-20, the child exiting 0)."""
+    received = run_loop(_clients(url, range(first, first + n), gateway, symbols))
+    Path(out).write_bytes(orjson.dumps(received))
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def clients_run(url: str, n: int, gateway: bool, settings: Settings, rate: int, seconds: float, *, symbols: int = 1,
-                procs: int = 1, on_connected: Any = None) -> dict[str, Any]:  # fmt: skip
+                procs: int = 1, on_connected: Any = None, server_pid: int | None = None) -> dict[str, Any]:  # fmt: skip
     """``n`` clients in ``procs`` processes of their own (the clients' parsing is not this process's, nor one
     core's, bottleneck); the load is produced from here once all are connected."""
-    children, first = [], 0
+    children, first, outs = [], 0, []
+    tmp = tempfile.TemporaryDirectory(prefix="bench-gateway-")
     for p in range(procs):
         count = n // procs + (p < n % procs)
+        outs.append(str(Path(tmp.name) / f"clients-{p}.json"))
         argv = [sys.executable, "-m", "bench.gateway", "--clients-child", url, str(first), str(count),
-                str(int(gateway)), str(symbols)]  # fmt: skip
+                str(int(gateway)), str(symbols), outs[-1]]  # fmt: skip
         children.append(subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
         first += count
     for child in children:
         assert child.stdout is not None and child.stdout.readline().strip() == "connected", "a client process failed"
     if on_connected:
         on_connected()
+    cpu0 = cpu_s(server_pid) if server_pid else 0.0
     sent: dict[str, int] = {}
     duration = produce(settings, rate, seconds, sent, symbols)
     time.sleep(3)  # stragglers
+    cpu = cpu_s(server_pid) - cpu0 if server_pid else float("nan")
     received: list[list[tuple[str, int]]] = []
-    for child in children:
-        out, _ = child.communicate("stop\n", timeout=120)
-        received.extend(orjson.loads(out.strip().splitlines()[-1]))
+    with tmp:
+        for child, out in zip(children, outs, strict=True):
+            child.communicate("stop\n", timeout=120)
+            assert child.returncode == 0, f"client process {child.pid} exited with {child.returncode}"
+            received.extend(orjson.loads(Path(out).read_bytes()))
     ticks_ms, bars_ms, counts = [], [], []
     for per_client in received:
         got = 0
@@ -258,7 +283,7 @@ def clients_run(url: str, n: int, gateway: bool, settings: Settings, rate: int, 
     total = int(rate * seconds)
     expected = [len(range(k % symbols, total, symbols)) for k in range(n)]  # the ticks of client k's symbol
     return {
-        "ticks_ms": ticks_ms, "bars_ms": bars_ms, "duration": duration,
+        "ticks_ms": ticks_ms, "bars_ms": bars_ms, "duration": duration, "server_cpu_s": cpu,
         "messages": sum(len(r) for r in received),
         "starved": sum(c < 0.9 * e for c, e in zip(counts, expected, strict=True)),
     }  # fmt: skip
@@ -333,11 +358,11 @@ def main() -> None:
         help="ticks spread round robin over this many symbols; client k follows symbol k mod N",
     )
     parser.add_argument("--client-procs", type=int, default=2, help="processes the clients run in")
-    parser.add_argument("--clients-child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--clients-child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.clients_child:
-        url, first, n, gateway, symbols = args.clients_child
-        clients_child(url, int(first), int(n), gateway == "1", int(symbols))
+        url, first, n, gateway, symbols, out = args.clients_child
+        clients_child(url, int(first), int(n), gateway == "1", int(symbols), out)
         return
     if args.raw:
         raw_server(args.port)
@@ -376,6 +401,7 @@ def main() -> None:
             args.seconds,
             symbols=args.symbols,
             procs=args.client_procs,
+            server_pid=raw.pid,
         )
         raw.send_signal(signal.SIGTERM)
         raw.wait(30)
@@ -397,7 +423,7 @@ def main() -> None:
             time.sleep(2)  # the push consumer's assignment
             idle: list[float] = []
             g = clients_run(f"ws://127.0.0.1:{port}/api/v1/ws", args.clients, True, settings, args.rate, args.seconds,
-                            symbols=args.symbols, procs=args.client_procs,
+                            symbols=args.symbols, procs=args.client_procs, server_pid=api.pid,
                             on_connected=lambda: idle.append(rss_mb(api.pid)))  # fmt: skip
             out["rss_mb_idle"] = round(idle[0], 1)
             out["rss_mb"] = round(rss_mb(api.pid), 1)
@@ -432,11 +458,16 @@ def main() -> None:
         "messages_per_s": round(g["messages"] / g["duration"]),
         "raw_messages_per_s": round(r["messages"] / r["duration"]),
         "starved_clients": g["starved"], "raw_starved_clients": r["starved"],
+        # the server's CPU time over the load (+3 s) per message delivered: robust to a shared machine's noise
+        "cpu_us_per_message": round(g["server_cpu_s"] / max(1, g["messages"]) * 1e6, 1),
+        "raw_cpu_us_per_message": round(r["server_cpu_s"] / max(1, r["messages"]) * 1e6, 1),
+        "loadavg": Path("/proc/loadavg").read_text().split()[0],
     })  # fmt: skip
     print(f"push, {args.clients} clients, {args.rate} ticks/s: tick->client p50 {out['p50_tick_to_client_ms']} ms, "
           f"p99 {out['p99_tick_to_client_ms']} ms (raw {out['raw_p99_tick_to_client_ms']} ms); bar->client p99 "
           f"{out['p99_bar_to_client_ms']} ms; {out['messages_per_s']:,} msg/s (raw {out['raw_messages_per_s']:,}); "
-          f"RSS {out['rss_mb']} MB", file=sys.stderr)  # fmt: skip
+          f"RSS {out['rss_mb']} MB; server CPU {out['cpu_us_per_message']} us/message (raw "
+          f"{out['raw_cpu_us_per_message']})", file=sys.stderr)  # fmt: skip
     print(json.dumps(out))
 
 

@@ -22,6 +22,17 @@ from streams.kafka.dead_letters import DeadLetter
 T = TypeVar("T")
 
 
+def fetch_ready(consumer: Consumer, n: int = 1000, wait_s: float = 0.05) -> list[Any]:
+    """What librdkafka has prefetched (up to ``n``), else the first message within ``wait_s`` and whatever came
+    with it. ``consume(n, timeout)`` returns only once it holds ``n`` messages or the whole timeout has passed
+    (librdkafka's batch call), which adds up to ``timeout`` to the latency of every message of a live stream."""
+    batch = consumer.consume(n, 0)
+    if batch:
+        return batch
+    first = consumer.poll(wait_s)
+    return [] if first is None else [first, *consumer.consume(n - 1, 0)]
+
+
 @dataclass(frozen=True)
 class ConsumedEvent:
     topic: str

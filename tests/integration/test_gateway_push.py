@@ -184,6 +184,8 @@ async def test_one_consumer_feeds_many_clients_every_change_in_order(push: Push)
     for ws, _, _ in sockets:
         snaps = {m["channel"]: m["seq"] for m in [await receive(ws), await receive(ws)]}
         starts.append(snaps)
+    # uvicorn's sans-I/O protocol is found under each socket: changes are framed once, written to the transports
+    assert push.hub.clients and all(c.direct is not None for c in push.hub.clients)
     ticks = [price_tick(10_000 + i) for i in range(40)]
     alerts = [alert(i) for i in range(5)]
     for t in ticks:

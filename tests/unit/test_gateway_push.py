@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.push import CHANNEL, Client, PushHub, _parse_subscribe
+from gateway.push import CHANNEL, Client, PushHub, _parse_subscribe, text_frame
 from gateway.settings import GatewaySection, GatewaySettings
 from processors import topics
 
@@ -268,3 +268,82 @@ def test_without_a_board_the_scanner_snapshot_is_empty_and_changes_wait() -> Non
     h.apply_board([scan_line("AAA", {"top_gainers": 1})])  # before the board is read: dropped, the read has it
     h.attach(c, ["scanner:REGULAR:top_gainers"], {}, None)
     assert messages(c)[0]["data"] == []
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.frames.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
+class FakeProtocol:  # what Client.offer reads of uvicorn's sans-I/O protocol
+    def __init__(self) -> None:
+        self.transport = FakeTransport()
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.close_sent = False
+
+
+def test_frames_go_straight_to_a_writable_transport_and_queue_in_order_while_it_is_paused() -> None:
+    from websockets.frames import Frame
+    from websockets.streams import StreamReader
+
+    def texts(frames: list[bytes]) -> list[int]:
+        reader = StreamReader()
+        reader.feed_data(b"".join(frames))
+        out = []
+        while reader.buffer:
+            parser = Frame.parse(reader.read_exact, mask=False)
+            try:
+                next(parser)
+            except StopIteration as done:
+                out.append(orjson.loads(done.value.data)["n"])
+        return out
+
+    async def run() -> tuple[list[int], list[int], Client]:
+        proto = FakeProtocol()
+        socket = FakeSocket()
+
+        async def send_text(text: str) -> None:  # ASGI: waits while the transport is paused, then writes
+            await proto.writable.wait()
+            proto.transport.write(text_frame(text))
+
+        socket.send_text = send_text  # type: ignore[method-assign]
+        c = Client(socket, 3, heartbeat_s=60, direct=proto)  # type: ignore[arg-type]
+        pump = asyncio.create_task(c.pump())
+        c.offer("a", '{"n": 1}')
+        c.offer("a", '{"n": 2}', frame=text_frame('{"n": 2}'))
+        direct = texts(proto.transport.frames)  # written at once: no task ran
+        proto.writable.clear()  # the socket's buffer is full
+        for n in range(3, 9):
+            c.offer("a", orjson.dumps({"n": n}).decode())
+            await asyncio.sleep(0)
+        c.offer("b", '{"n": 9}')
+        proto.writable.set()
+        c.offer("a", '{"n": 10}')  # queued behind what waits: never overtakes it
+        for _ in range(20):
+            await asyncio.sleep(0)
+        c.offer("a", '{"n": 11}')  # all sent: straight again
+        pump.cancel()
+        return direct, texts(proto.transport.frames), c
+
+    direct, everything, c = asyncio.run(run())
+    assert direct == [1, 2]
+    assert everything[:2] == [1, 2] and everything[-1] == 11
+    after = everything[2:-1]  # paused: 3 went to the pump, then the outbox (cap 3) conflated per channel
+    assert after == sorted(after) and after[-1] == 10 and 9 in after and c.conflations > 0
+    assert c.sent == len(everything)
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70_000])
+def test_a_text_frame_is_the_one_websockets_serializes(size: int) -> None:
+    from websockets.frames import Frame, Opcode
+
+    text = ("é" * size)[: size // 2] + "x" * (size - size // 2)
+    assert text_frame(text) == Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
