@@ -22,10 +22,15 @@ from rapidfuzz.fuzz import token_sort_ratio
 from processors import topics
 from processors.core import Emit, KeyedProcessor, Record
 from processors.retail.attributes import ProductAttributes, code_key_of
-from processors.retail.blocking import WORD_PREFIX, owner_block
+from processors.retail.blocking import RARE_WORD_PREFIX, WORD_PREFIX, owner_block
 from processors.retail.config import RetailConfig
 from processors.retail.records import attributes_of, quote_of
 from processors.retail.similarity import Verdict, evidence, score
+
+
+def _shares_another(a: tuple[str, ...], b: tuple[str, ...], block: str) -> bool:
+    """Whether two listings' (sorted, short) block keys share a key other than ``block``."""
+    return any(k != block and k in b for k in a)
 
 
 class Member:
@@ -92,6 +97,7 @@ class BlockMatcher(KeyedProcessor):
         self.matched_of: dict[str, tuple[str, ...]] = {}
         self.comparisons = 0  # pairs scored since this instance was built (a metric, not state)
         self.word_block = key.startswith(WORD_PREFIX)
+        self.crowdable = self.word_block and not key.startswith(RARE_WORD_PREFIX)
 
     # ------------------------------------------------------------------ events
     def on_event(self, schema: str, record: Record) -> list[Emit]:
@@ -132,6 +138,14 @@ class BlockMatcher(KeyedProcessor):
         the stream: derived from the members, which are state)."""
         return self.word_block and len(self.members) > self.config.match.word_block_cap
 
+    @property
+    def crowded(self) -> bool:
+        """A word block of a word without a digit holding more listings than ``word_block_crowd``: a
+        word that frequent (its document frequency, learned from the stream: the block's size) is weak
+        evidence alone, so the block compares a pair only when the two listings share another block
+        too (weighted pruning by common blocks, as meta-blocking does; derived from the members)."""
+        return self.crowdable and len(self.members) > self.config.match.word_block_crowd
+
     def _unindex(self, member: Member) -> None:
         pool = self.by_color[member.attrs.color]
         del pool[member.key]
@@ -164,12 +178,15 @@ class BlockMatcher(KeyedProcessor):
         else:
             pools = [p for p in (self.by_color.get(color), self.by_color.get(None)) if p]
         compared = 0
+        crowded = self.crowded
         for pool in pools:
             for y in pool.values():
                 if y.retailer == xretailer:  # (x itself included)
                     continue
                 ykey = y.key
                 if not single and len(y.blocks) > 1 and owner_block(xblocks, y.blocks) != mine:
+                    continue
+                if crowded and ykey not in partners and not _shares_another(xblocks, y.blocks, mine):
                     continue
                 compared += 1
                 v = score(xattrs, y.attrs, cfg)

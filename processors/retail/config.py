@@ -127,6 +127,11 @@ class MatchConfig(BaseModel):
     #: a word block (``t|...``, blocking.py) compares newcomers only while it holds at most this many
     #: listings: a word more frequent than that is no evidence of identity
     word_block_cap: int = Field(60, ge=2)
+    #: a word block (of a word without a digit) holding more than this many listings compares a pair
+    #: only when the two listings share another block too: a word that frequent is weak evidence
+    #: alone. Chosen on the real catalogue pairs (20 of 10 / 20 / 30 / 40, with five word blocks per
+    #: listing), BENCHMARKS.md "Session 16"
+    word_block_crowd: int = Field(20, ge=1)
 
 
 class RetailConfig(BaseModel):
