@@ -28,11 +28,6 @@ from processors.retail.records import attributes_of, quote_of
 from processors.retail.similarity import Verdict, evidence, score
 
 
-def _shares_another(a: tuple[str, ...], b: tuple[str, ...], block: str) -> bool:
-    """Whether two listings' (sorted, short) block keys share a key other than ``block``."""
-    return any(k != block and k in b for k in a)
-
-
 class Member:
     """One listing of the block: what is compared, where else it is blocked, and its current prices."""
 
@@ -98,6 +93,9 @@ class BlockMatcher(KeyedProcessor):
         self.comparisons = 0  # pairs scored since this instance was built (a metric, not state)
         self.word_block = key.startswith(WORD_PREFIX)
         self.crowdable = self.word_block and not key.startswith(RARE_WORD_PREFIX)
+        # a word block's members by their other block keys (derived from members): the listings that
+        # share other blocks with a newcomer, when the block is too crowded to compare them all
+        self.others: dict[str, set[str]] = {}
 
     # ------------------------------------------------------------------ events
     def on_event(self, schema: str, record: Record) -> list[Emit]:
@@ -114,7 +112,7 @@ class BlockMatcher(KeyedProcessor):
                 key, normalized["retailer"], attributes_of(normalized), tuple(record["blocks"]), quote_of(normalized)
             )
             self.members[key] = member
-            self.by_color.setdefault(member.attrs.color, {})[key] = member
+            self._index(member)
             if old is not None and old.blocks == member.blocks and old.attrs == member.attrs:
                 # Re-observed with the same attributes and blocks (a price update): every score of this
                 # listing is what it was, and its edges are current (each other member's rescore keeps
@@ -133,24 +131,53 @@ class BlockMatcher(KeyedProcessor):
         return self._diff(record, key, touched, verdicts, gone, title_changed)
 
     @property
-    def purged(self) -> bool:
-        """A word block holding more listings than the cap (the word's document frequency, learned from
-        the stream: derived from the members, which are state)."""
-        return self.word_block and len(self.members) > self.config.match.word_block_cap
+    def needed(self) -> int:
+        """How many blocks besides this one a pair must share to be compared here. Only word blocks ask
+        for any, by the word's document frequency — learned from the stream: the block's size, derived
+        from its members, which are state — as meta-blocking weighs a pair by its common blocks: none up
+        to ``word_block_crowd`` listings (``word_block_cap`` for a word with a digit), one more up to
+        ``word_block_cap``, two beyond it (a word that frequent is no evidence alone)."""
+        if not self.word_block:
+            return 0
+        n, cfg = len(self.members), self.config.match
+        if n > cfg.word_block_cap:
+            return 2
+        return 1 if self.crowdable and n > cfg.word_block_crowd else 0
 
-    @property
-    def crowded(self) -> bool:
-        """A word block of a word without a digit holding more listings than ``word_block_crowd``: a
-        word that frequent (its document frequency, learned from the stream: the block's size) is weak
-        evidence alone, so the block compares a pair only when the two listings share another block
-        too (weighted pruning by common blocks, as meta-blocking does; derived from the members)."""
-        return self.crowdable and len(self.members) > self.config.match.word_block_crowd
+    def _index(self, member: Member) -> None:
+        self.by_color.setdefault(member.attrs.color, {})[member.key] = member
+        if self.word_block:
+            for k in member.blocks:
+                if k != self.key:
+                    self.others.setdefault(k, set()).add(member.key)
 
     def _unindex(self, member: Member) -> None:
         pool = self.by_color[member.attrs.color]
         del pool[member.key]
         if not pool:
             del self.by_color[member.attrs.color]
+        if self.word_block:
+            for k in member.blocks:
+                keys = self.others.get(k)
+                if keys is not None:
+                    keys.discard(member.key)
+                    if not keys:
+                        del self.others[k]
+
+    def _sharing(self, x: Member, need: int, partners: set[str]) -> dict[str, Member]:
+        """The members sharing at least ``need`` blocks besides this one with ``x`` (whose colour could
+        be its own), and ``x``'s matched partners, in key order."""
+        counts: dict[str, int] = {}
+        for k in x.blocks:
+            if k != self.key:
+                for y in self.others.get(k, ()):
+                    counts[y] = counts.get(y, 0) + 1
+        members, color = self.members, x.attrs.color
+        chosen = {
+            y for y, n in counts.items() if n >= need and (color is None or members[y].attrs.color in (color, None))
+        }
+        chosen.update(k for k in partners if k in members)
+        return {k: members[k] for k in sorted(chosen)}
 
     def _drop_edges(self, key: str) -> set[str]:
         old = self.edges.pop(key, {})
@@ -171,22 +198,20 @@ class BlockMatcher(KeyedProcessor):
         all_edges = self.edges
         xattrs, xretailer, xblocks = x.attrs, x.retailer, x.blocks
         color = xattrs.color
-        if self.purged:  # a frequent word: only the pairs already matched are scored again
-            pools: list[dict[str, Member]] = [{k: self.members[k] for k in partners if k in self.members}]
+        need = self.needed
+        if need:  # a frequent word: the pairs sharing other blocks too, and the pairs already matched
+            pools: list[dict[str, Member]] = [self._sharing(x, need, partners)]
         elif color is None:
             pools = [self.members]
         else:
             pools = [p for p in (self.by_color.get(color), self.by_color.get(None)) if p]
         compared = 0
-        crowded = self.crowded
         for pool in pools:
             for y in pool.values():
                 if y.retailer == xretailer:  # (x itself included)
                     continue
                 ykey = y.key
                 if not single and len(y.blocks) > 1 and owner_block(xblocks, y.blocks) != mine:
-                    continue
-                if crowded and ykey not in partners and not _shares_another(xblocks, y.blocks, mine):
                     continue
                 compared += 1
                 v = score(xattrs, y.attrs, cfg)
@@ -411,8 +436,8 @@ class BlockMatcher(KeyedProcessor):
     def restore(cls, key: str, state: dict[str, Any], **config: Any) -> Self:
         proc = cls(key, config.get("config"))
         proc.members = {k: Member.restore(k, v) for k, v in state["members"].items()}
-        for k, m in proc.members.items():
-            proc.by_color.setdefault(m.attrs.color, {})[k] = m
+        for m in proc.members.values():
+            proc._index(m)
         proc.edges = {k: dict(v) for k, v in state["edges"].items()}
         proc.matched = {k: (v[0], v[1], v[2]) for k, v in state["matched"].items()}
         for mid, (a, b, _) in proc.matched.items():

@@ -16,13 +16,13 @@
 
 Only listings of a block are compared, so the work grows with the true candidates, not with all pairs.
 A pair of listings is owned by the smallest block key they share (:func:`owner_block`), so it is
-scored and emitted once however many blocks it shares. A word block stops comparing newcomers once it
-holds more than ``MatchConfig.word_block_cap`` listings: its size is the word's document frequency,
-learned from the stream and kept in the block's state, and a frequent word is no evidence (block
-purging, as token-blocking toolkits do). Below that cap, a word block of a word without a digit that
-holds more than ``MatchConfig.word_block_crowd`` listings compares only the pairs that share another
-block too (the word is weak evidence alone: edge pruning by common blocks, as meta-blocking does), so
-five word blocks per listing find more true pairs than three at fewer comparisons.
+scored and emitted once however many blocks it shares. A word block's size is the word's document
+frequency, learned from the stream and kept in the block's state (its members), and a frequent word is
+weak evidence alone: a block of a word without a digit that holds more than
+``MatchConfig.word_block_crowd`` listings compares only the pairs that share another block too, and
+any word block holding more than ``MatchConfig.word_block_cap`` only the pairs that share two other
+blocks (pruning by common blocks, as meta-blocking does; ``BlockMatcher.needed``), so five word blocks
+per listing find more true pairs than three did at fewer comparisons.
 """
 
 from __future__ import annotations

@@ -106,3 +106,20 @@ def test_crowded_blocks_do_not_depend_on_the_partition_count(spec: list[tuple[st
     assert live_matches(RetailReplay(cfg, partitions=1).run(records)) == live_matches(
         RetailReplay(cfg, partitions=3).run(records)
     )
+
+
+def test_beyond_the_cap_a_word_block_compares_pairs_sharing_two_other_blocks() -> None:
+    # word_block_cap 2: t|05|quantum holds three listings when c arrives; c and b share "quantum",
+    # "widget" and "nova" (two other blocks), c and a share "quantum" and "supreme" (one other block)
+    cfg = RetailConfig(match=MatchConfig(word_block_cap=2, word_block_crowd=1))
+    records = [
+        listing("r1", "a", "Frobnic Quantum Supreme Gadget", 10_000),
+        listing("r1", "d", "Frobnic Quantum Widget Nova", 10_000, t=T0 + HOUR),
+        listing("r2", "b", "Zorblax Quantum Widget Nova", 10_000, t=T0 + 2 * HOUR),
+        listing("r3", "c", "Glimmer Quantum Widget Nova Supreme", 10_000, t=T0 + 3 * HOUR),
+    ]
+    replay = RetailReplay(cfg, partitions=1)
+    replay.run(records)
+    # b (3 members: needs 1 other): b-d share widget, nova -> compared, b-a share none -> not;
+    # c (4 members: needs 2 others): c-b (widget, nova) and c-d (widget, nova) compared, c-a (supreme) not
+    assert replay.comparisons() == 3
