@@ -5,19 +5,20 @@ could be its own (the same colour, or none stated) only (the work grows with the
 with the catalogue), for the pairs this block owns (the smallest block
 key both listings share). Scored pairs at or above the threshold are candidate edges; with
 ``one_to_one`` a pair is a match when each listing is the other's best candidate among that
-retailer's listings in the block (ties: the smaller listing key), or a duplicate listing of that best
-candidate (the same retailer listing the product twice, ``duplicate_threshold``). A change is decided
-over the connected components (by candidate edges) of the listings it touched. The diff against the
-matches the block had gives, per pair (sorted by match id): ProductMatch for a new match (or a changed title),
-MatchRepriced when a listing of a live match was observed again, ProductMatchRetracted when a match no
-longer holds. All keyed by match id for the opportunity stage.
+retailer's listings in the block (ties: the closer title, then the smaller listing key), or a
+duplicate listing of that best candidate (the same retailer listing the product twice,
+``duplicate_threshold``). A change is decided over the connected components (by candidate edges) of the
+listings it touched. The diff against the matches the block had gives, per pair (sorted by match id):
+ProductMatch for a new match (or a changed title), MatchRepriced when a listing of a live match was
+observed again, ProductMatchRetracted when a match no longer holds. All keyed by match id for the
+opportunity stage.
 """
 
 from __future__ import annotations
 
 from typing import Any, Self
 
-from rapidfuzz.fuzz import token_sort_ratio
+from rapidfuzz.fuzz import ratio, token_sort_ratio
 
 from processors import topics
 from processors.core import Emit, KeyedProcessor, Record
@@ -257,8 +258,8 @@ class BlockMatcher(KeyedProcessor):
     def _assign(self, nodes: set[str]) -> dict[str, tuple[str, str]]:
         """The matches among ``nodes`` (a union of components), match id -> (a, b): every candidate edge
         without ``one_to_one``; with it, an edge whose two listings are each the other's best candidate
-        of that retailer (highest score, then smaller key), or a *duplicate* of it — a listing of the
-        same retailer that is that best candidate listed twice (:meth:`_duplicates`)."""
+        of that retailer (highest score, then closer title, then smaller key), or a *duplicate* of it — a
+        listing of the same retailer that is that best candidate listed twice (:meth:`_duplicates`)."""
         edges, members = self.edges, self.members
         if not self.config.match.one_to_one:
             return {f"{a}|{b}": (a, b) for a in nodes if a in edges for b in edges[a] if a < b}
@@ -269,7 +270,7 @@ class BlockMatcher(KeyedProcessor):
                 for b, s in theirs.items():
                     k = (a, members[b].retailer)
                     cur = top.get(k)
-                    if cur is None or s > cur[0] or (s == cur[0] and b < cur[1]):
+                    if cur is None or s > cur[0] or (s == cur[0] and self._closer(a, b, cur[1])):
                         top[k] = (s, b)
         cfg = self.config.match
         dups: dict[str, tuple[bool, bool]] | None = (
@@ -292,6 +293,16 @@ class BlockMatcher(KeyedProcessor):
                     ):
                         out[f"{a}|{b}"] = (a, b)
         return out
+
+    def _closer(self, a: str, b: str, c: str) -> bool:
+        """Whether ``b`` beats ``c``, tied on score, as ``a``'s candidate: the title closer to ``a``'s
+        character by character (rapidfuzz ``ratio``: the score's word measures saturate, this does not
+        — "sims 2" is closer to "the sims 2" than "sims 2 pets" is), then the smaller key. A total
+        order, so the best candidate does not depend on the order the edges were added in."""
+        t = self.members[a].attrs.normalized_title
+        rb = ratio(t, self.members[b].attrs.normalized_title)
+        rc = ratio(t, self.members[c].attrs.normalized_title)
+        return rb > rc or (rb == rc and b < c)
 
     def _duplicates(self, x: str, y: str, tied: bool, dups: dict[str, tuple[bool, bool]]) -> bool:
         """Two listings of one retailer that are one product listed twice: the same model and variant

@@ -123,3 +123,16 @@ def test_beyond_the_cap_a_word_block_compares_pairs_sharing_two_other_blocks() -
     # b (3 members: needs 1 other): b-d share widget, nova -> compared, b-a share none -> not;
     # c (4 members: needs 2 others): c-b (widget, nova) and c-d (widget, nova) compared, c-a (supreme) not
     assert replay.comparisons() == 3
+
+
+def test_a_tie_between_variants_goes_to_the_closer_title_then_the_smaller_key() -> None:
+    a = listing("r1", "a", "Frobnic Widget Nova 128GB", 10_000)
+    far = listing("r2", "1", "Frobnic Widget Nova 128GB Titanio Natural", 10_000, t=T0 + HOUR)
+    near = listing("r2", "2", "Frobnic Widget Nova 128GB Azul Marino", 10_000, t=T0 + 2 * HOUR)
+    # both score 0.85 against a and veto each other (colours): not duplicates, so one wins the tie —
+    # the title closer to a's (shorter here), though its key is the larger
+    assert live_matches(RetailReplay(partitions=1).run([a, far, near])) == {"r1:a|r2:2"}
+    assert live_matches(RetailReplay(partitions=1).run([near, far, a])) == {"r1:a|r2:2"}
+    # equally close titles: the smaller key
+    same = listing("r2", "3", "Frobnic Widget Nova 128GB Azul Marinx", 10_000, t=T0 + 3 * HOUR)
+    assert live_matches(RetailReplay(partitions=1).run([a, same, near])) == {"r1:a|r2:2"}
