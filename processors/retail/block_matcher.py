@@ -5,24 +5,25 @@ could be its own (the same colour, or none stated) only (the work grows with the
 with the catalogue), for the pairs this block owns (the smallest block
 key both listings share). Scored pairs at or above the threshold are candidate edges; with
 ``one_to_one`` a pair is a match when each listing is the other's best candidate among that
-retailer's listings in the block (ties: the smaller listing key), or a duplicate listing of that best
-candidate (the same retailer listing the product twice, ``duplicate_threshold``). A change is decided
-over the connected components (by candidate edges) of the listings it touched. The diff against the
-matches the block had gives, per pair (sorted by match id): ProductMatch for a new match (or a changed title),
-MatchRepriced when a listing of a live match was observed again, ProductMatchRetracted when a match no
-longer holds. All keyed by match id for the opportunity stage.
+retailer's listings in the block (ties: the closer title, then the smaller listing key), or a
+duplicate listing of that best candidate (the same retailer listing the product twice,
+``duplicate_threshold``). A change is decided over the connected components (by candidate edges) of the
+listings it touched. The diff against the matches the block had gives, per pair (sorted by match id):
+ProductMatch for a new match (or a changed title), MatchRepriced when a listing of a live match was
+observed again, ProductMatchRetracted when a match no longer holds. All keyed by match id for the
+opportunity stage.
 """
 
 from __future__ import annotations
 
 from typing import Any, Self
 
-from rapidfuzz.fuzz import token_sort_ratio
+from rapidfuzz.fuzz import ratio, token_sort_ratio
 
 from processors import topics
 from processors.core import Emit, KeyedProcessor, Record
 from processors.retail.attributes import ProductAttributes, code_key_of
-from processors.retail.blocking import WORD_PREFIX, owner_block
+from processors.retail.blocking import RARE_WORD_PREFIX, WORD_PREFIX, owner_block
 from processors.retail.config import RetailConfig
 from processors.retail.records import attributes_of, quote_of
 from processors.retail.similarity import Verdict, evidence, score
@@ -92,6 +93,10 @@ class BlockMatcher(KeyedProcessor):
         self.matched_of: dict[str, tuple[str, ...]] = {}
         self.comparisons = 0  # pairs scored since this instance was built (a metric, not state)
         self.word_block = key.startswith(WORD_PREFIX)
+        self.crowdable = self.word_block and not key.startswith(RARE_WORD_PREFIX)
+        # a word block's members by their other block keys (derived from members): the listings that
+        # share other blocks with a newcomer, when the block is too crowded to compare them all
+        self.others: dict[str, set[str]] = {}
 
     # ------------------------------------------------------------------ events
     def on_event(self, schema: str, record: Record) -> list[Emit]:
@@ -108,7 +113,7 @@ class BlockMatcher(KeyedProcessor):
                 key, normalized["retailer"], attributes_of(normalized), tuple(record["blocks"]), quote_of(normalized)
             )
             self.members[key] = member
-            self.by_color.setdefault(member.attrs.color, {})[key] = member
+            self._index(member)
             if old is not None and old.blocks == member.blocks and old.attrs == member.attrs:
                 # Re-observed with the same attributes and blocks (a price update): every score of this
                 # listing is what it was, and its edges are current (each other member's rescore keeps
@@ -127,16 +132,53 @@ class BlockMatcher(KeyedProcessor):
         return self._diff(record, key, touched, verdicts, gone, title_changed)
 
     @property
-    def purged(self) -> bool:
-        """A word block holding more listings than the cap (the word's document frequency, learned from
-        the stream: derived from the members, which are state)."""
-        return self.word_block and len(self.members) > self.config.match.word_block_cap
+    def needed(self) -> int:
+        """How many blocks besides this one a pair must share to be compared here. Only word blocks ask
+        for any, by the word's document frequency — learned from the stream: the block's size, derived
+        from its members, which are state — as meta-blocking weighs a pair by its common blocks: none up
+        to ``word_block_crowd`` listings (``word_block_cap`` for a word with a digit), one more up to
+        ``word_block_cap``, two beyond it (a word that frequent is no evidence alone)."""
+        if not self.word_block:
+            return 0
+        n, cfg = len(self.members), self.config.match
+        if n > cfg.word_block_cap:
+            return 2
+        return 1 if self.crowdable and n > cfg.word_block_crowd else 0
+
+    def _index(self, member: Member) -> None:
+        self.by_color.setdefault(member.attrs.color, {})[member.key] = member
+        if self.word_block:
+            for k in member.blocks:
+                if k != self.key:
+                    self.others.setdefault(k, set()).add(member.key)
 
     def _unindex(self, member: Member) -> None:
         pool = self.by_color[member.attrs.color]
         del pool[member.key]
         if not pool:
             del self.by_color[member.attrs.color]
+        if self.word_block:
+            for k in member.blocks:
+                keys = self.others.get(k)
+                if keys is not None:
+                    keys.discard(member.key)
+                    if not keys:
+                        del self.others[k]
+
+    def _sharing(self, x: Member, need: int, partners: set[str]) -> dict[str, Member]:
+        """The members sharing at least ``need`` blocks besides this one with ``x`` (whose colour could
+        be its own), and ``x``'s matched partners, in key order."""
+        counts: dict[str, int] = {}
+        for k in x.blocks:
+            if k != self.key:
+                for y in self.others.get(k, ()):
+                    counts[y] = counts.get(y, 0) + 1
+        members, color = self.members, x.attrs.color
+        chosen = {
+            y for y, n in counts.items() if n >= need and (color is None or members[y].attrs.color in (color, None))
+        }
+        chosen.update(k for k in partners if k in members)
+        return {k: members[k] for k in sorted(chosen)}
 
     def _drop_edges(self, key: str) -> set[str]:
         old = self.edges.pop(key, {})
@@ -157,8 +199,9 @@ class BlockMatcher(KeyedProcessor):
         all_edges = self.edges
         xattrs, xretailer, xblocks = x.attrs, x.retailer, x.blocks
         color = xattrs.color
-        if self.purged:  # a frequent word: only the pairs already matched are scored again
-            pools: list[dict[str, Member]] = [{k: self.members[k] for k in partners if k in self.members}]
+        need = self.needed
+        if need:  # a frequent word: the pairs sharing other blocks too, and the pairs already matched
+            pools: list[dict[str, Member]] = [self._sharing(x, need, partners)]
         elif color is None:
             pools = [self.members]
         else:
@@ -215,8 +258,8 @@ class BlockMatcher(KeyedProcessor):
     def _assign(self, nodes: set[str]) -> dict[str, tuple[str, str]]:
         """The matches among ``nodes`` (a union of components), match id -> (a, b): every candidate edge
         without ``one_to_one``; with it, an edge whose two listings are each the other's best candidate
-        of that retailer (highest score, then smaller key), or a *duplicate* of it — a listing of the
-        same retailer that is that best candidate listed twice (:meth:`_duplicates`)."""
+        of that retailer (highest score, then closer title, then smaller key), or a *duplicate* of it — a
+        listing of the same retailer that is that best candidate listed twice (:meth:`_duplicates`)."""
         edges, members = self.edges, self.members
         if not self.config.match.one_to_one:
             return {f"{a}|{b}": (a, b) for a in nodes if a in edges for b in edges[a] if a < b}
@@ -227,7 +270,7 @@ class BlockMatcher(KeyedProcessor):
                 for b, s in theirs.items():
                     k = (a, members[b].retailer)
                     cur = top.get(k)
-                    if cur is None or s > cur[0] or (s == cur[0] and b < cur[1]):
+                    if cur is None or s > cur[0] or (s == cur[0] and self._closer(a, b, cur[1])):
                         top[k] = (s, b)
         cfg = self.config.match
         dups: dict[str, tuple[bool, bool]] | None = (
@@ -250,6 +293,16 @@ class BlockMatcher(KeyedProcessor):
                     ):
                         out[f"{a}|{b}"] = (a, b)
         return out
+
+    def _closer(self, a: str, b: str, c: str) -> bool:
+        """Whether ``b`` beats ``c``, tied on score, as ``a``'s candidate: the title closer to ``a``'s
+        character by character (rapidfuzz ``ratio``: the score's word measures saturate, this does not
+        — "sims 2" is closer to "the sims 2" than "sims 2 pets" is), then the smaller key. A total
+        order, so the best candidate does not depend on the order the edges were added in."""
+        t = self.members[a].attrs.normalized_title
+        rb = ratio(t, self.members[b].attrs.normalized_title)
+        rc = ratio(t, self.members[c].attrs.normalized_title)
+        return rb > rc or (rb == rc and b < c)
 
     def _duplicates(self, x: str, y: str, tied: bool, dups: dict[str, tuple[bool, bool]]) -> bool:
         """Two listings of one retailer that are one product listed twice: the same model and variant
@@ -394,8 +447,8 @@ class BlockMatcher(KeyedProcessor):
     def restore(cls, key: str, state: dict[str, Any], **config: Any) -> Self:
         proc = cls(key, config.get("config"))
         proc.members = {k: Member.restore(k, v) for k, v in state["members"].items()}
-        for k, m in proc.members.items():
-            proc.by_color.setdefault(m.attrs.color, {})[k] = m
+        for m in proc.members.values():
+            proc._index(m)
         proc.edges = {k: dict(v) for k, v in state["edges"].items()}
         proc.matched = {k: (v[0], v[1], v[2]) for k, v in state["matched"].items()}
         for mid, (a, b, _) in proc.matched.items():

@@ -10,16 +10,19 @@
   appliances and watches);
 * ``t|<rank>|<word>``: for a listing the lexicon does not recognize (a brand it does not know, or no
   category but "other" or "accessory"),
-  its three rarest-looking product-line words (the title without its brand, primary code, units and a
+  its five rarest-looking product-line words (the title without its brand, primary code, units and a
   platform's versions: "win 98 me 2000 xp"): words with a digit first, then the longest. The rank (two
   digits, rarer first) makes a pair sharing several such words owned by the rarest-looking one.
 
 Only listings of a block are compared, so the work grows with the true candidates, not with all pairs.
 A pair of listings is owned by the smallest block key they share (:func:`owner_block`), so it is
-scored and emitted once however many blocks it shares. A word block stops comparing newcomers once it
-holds more than ``MatchConfig.word_block_cap`` listings: its size is the word's document frequency,
-learned from the stream and kept in the block's state, and a frequent word is no evidence (block
-purging, as token-blocking toolkits do).
+scored and emitted once however many blocks it shares. A word block's size is the word's document
+frequency, learned from the stream and kept in the block's state (its members), and a frequent word is
+weak evidence alone: a block of a word without a digit that holds more than
+``MatchConfig.word_block_crowd`` listings compares only the pairs that share another block too, and
+any word block holding more than ``MatchConfig.word_block_cap`` only the pairs that share two other
+blocks (pruning by common blocks, as meta-blocking does; ``BlockMatcher.needed``), so five word blocks
+per listing find more true pairs than three did at fewer comparisons.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from processors.retail.lexicon import BRAND_ALIASES, BRANDS, STOP_WORDS
 
 _STORAGE_SIZED = frozenset({"phone", "tablet", "notebook", "console"})
 WORD_PREFIX = "t|"
-WORD_KEYS = 3  # word blocks per listing
+WORD_KEYS = 5  # word blocks per listing
+RARE_WORD_PREFIX = "t|00|"  # the word blocks of words with a digit (never crowded: see block_matcher.py)
 CODE_PREFIX = 6  # a code block holds the codes that start alike: "DCB309" and "DCB309BLACK", "F8Z414TTP"
 _KNOWN_BRANDS = frozenset(BRAND_ALIASES.get(b, b) for b in BRANDS)
 _OPEN_CATEGORIES = frozenset({"other", "accessory"})

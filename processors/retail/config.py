@@ -124,9 +124,15 @@ class MatchConfig(BaseModel):
     licence_penalty: float = Field(0.12, ge=0, le=1)
     #: screens closer than this (inches) are the same size
     screen_tolerance: float = Field(0.15, ge=0)
-    #: a word block (``t|...``, blocking.py) compares newcomers only while it holds at most this many
-    #: listings: a word more frequent than that is no evidence of identity
+    #: a word block (``t|...``, blocking.py) holding more than this many listings compares a pair
+    #: only when the two listings share two other blocks too: a word more frequent than that is no
+    #: evidence of identity alone
     word_block_cap: int = Field(60, ge=2)
+    #: a word block (of a word without a digit) holding more than this many listings (and at most
+    #: ``word_block_cap``) compares a pair only when the two listings share another block too: a word
+    #: that frequent is weak evidence alone. Chosen on the real catalogue pairs (20 of 10 / 20 / 30 /
+    #: 40, with five word blocks per listing), BENCHMARKS.md "Session 16"
+    word_block_crowd: int = Field(20, ge=1)
 
 
 class RetailConfig(BaseModel):

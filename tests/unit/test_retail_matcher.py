@@ -302,7 +302,7 @@ def test_tied_candidates_that_could_be_one_product_are_both_matched() -> None:
     """Two listings of one retailer that score the same against a listing of another (1.0 each: the code
     agrees, nothing else differs) and do not veto each other are one product listed twice, though their
     words differ (token_sort_ratio far below 95): the listing is matched to both; without
-    ``tied_duplicates``, to the tie's smaller key only."""
+    ``tied_duplicates``, to the tie's closer title only (rapidfuzz ``ratio``: the shorter)."""
     recs = [
         listing("falabella", "1", "Audifonos Sony WH-1000XM5 Negro", 299_990),
         listing("ripley", "2", "Sony WH-1000XM5 Negro Audífonos Inalámbricos Noise Cancelling", 289_990, t=T0 + 1),
@@ -313,13 +313,13 @@ def test_tied_candidates_that_could_be_one_product_are_both_matched() -> None:
     assert score(a, b, cfg).score == score(a, c, cfg).score == 1.0
     assert live_matches(run_retail(recs)) == {"falabella:1|ripley:2", "falabella:1|ripley:3"}
     off = RetailConfig(match=MatchConfig(tied_duplicates=False))
-    assert live_matches(run_retail(recs, off)) == {"falabella:1|ripley:2"}
+    assert live_matches(run_retail(recs, off)) == {"falabella:1|ripley:3"}
 
 
 def test_tied_candidates_that_veto_each_other_are_not_duplicates() -> None:
     """A listing without a colour ties on two colour variants of another retailer (the colour is one-sided
-    against both): they veto each other (colour), so they are two products and only the tie's smaller
-    key is matched."""
+    against both): they veto each other (colour), so they are two products and only the tie's closer
+    title ("Gris", one letter shorter than "Negro") is matched."""
     recs = [
         listing("falabella", "1", "Smart TV Samsung 55 Crystal UHD CU7000", 399_990),
         listing("ripley", "2", "Smart TV Samsung 55 Crystal UHD CU7000 Negro", 389_990, t=T0 + 1),
@@ -329,7 +329,7 @@ def test_tied_candidates_that_veto_each_other_are_not_duplicates() -> None:
     a, b, c = (parse_title(r["name"]) for r in recs)
     assert score(a, b, cfg).score == score(a, c, cfg).score == 1.0
     assert veto(b, c, cfg) == "color"
-    assert live_matches(run_retail(recs)) == {"falabella:1|ripley:2"}
+    assert live_matches(run_retail(recs)) == {"falabella:1|ripley:3"}
 
 
 def test_a_duplicate_withdrawn_retracts_its_match_only() -> None:
