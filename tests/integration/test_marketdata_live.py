@@ -49,12 +49,8 @@ ENGINES = (
 
 
 @pytest.fixture(scope="module")
-def day_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from streams.generator import generate_day
-
-    out = tmp_path_factory.mktemp("md-day")
-    generate_day(out, 42, DAY)
-    return out
+def day_dir(generated_days) -> Path:  # tests/conftest.py: made once per session
+    return generated_days(42, DAY)[0]
 
 
 def _isolated(services: Settings, name: str) -> Settings:

@@ -43,12 +43,8 @@ INPUTS = ("trading.orders.v1", "trading.venue-health.v1", "md.ticks.v1")
 
 
 @pytest.fixture(scope="module")
-def day_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from streams.generator import generate_day
-
-    out = tmp_path_factory.mktemp("risk-kafka-day")
-    generate_day(out, 42, DAY, domains=("crypto", "orders"))
-    return out
+def day_dir(generated_days) -> Path:  # tests/conftest.py: made once per session
+    return generated_days(42, DAY, ("crypto", "orders"))[0]
 
 
 def _start_risk_worker(settings: Settings, engine: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
