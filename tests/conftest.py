@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -83,3 +85,25 @@ def delete_topics_under(settings: Settings, prefix: str) -> list[str]:
 @pytest.fixture(scope="session")
 def kafka(services: Settings) -> Settings:
     return services
+
+
+@pytest.fixture(scope="session")
+def generated_days(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., tuple[Path, Any]]:
+    """``generate_day(out, seed, day, domains=...)`` made once per session for each (seed, day, domains):
+    returns the folder and the manifest. A full day takes ~10 s to generate and several modules (unit and
+    integration) read the same one; only for tests that read the files (write yours elsewhere)."""
+    from streams.generator import generate_day
+
+    made: dict[tuple[int, date, tuple[str, ...] | None], tuple[Path, Any]] = {}
+
+    def get(seed: int, day: date, domains: Collection[str] | None = None) -> tuple[Path, Any]:
+        from streams.generator import DOMAINS
+
+        every = domains is None or set(domains) == set(DOMAINS)  # the same files as the default
+        key = (seed, day, None if every else tuple(sorted(domains)))
+        if key not in made:
+            out = tmp_path_factory.mktemp(f"day-{seed}-{day.isoformat()}")
+            made[key] = (out, generate_day(out, seed, day, domains=domains))
+        return made[key]
+
+    return get

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from streams.config import Settings
-from streams.generator import FILES, generate_day
+from streams.generator import FILES
 from streams.ingest.backfill import run_backfill
 from streams.ingest.producer import BadRowError, FileProducer
 from streams.kafka.admin import ensure_topics
@@ -75,10 +75,8 @@ def _ten_ticks_csv(path: Path, bad_at: int, bad: dict[str, Any]) -> list[str]:
 
 # ------------------------------------------------------------------------------ generated data passes
 @pytest.fixture(scope="module")
-def generated_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("doors-day")
-    generate_day(out, 42, date(2026, 11, 20))
-    return out
+def generated_day(generated_days) -> Path:  # tests/conftest.py: made once per session
+    return generated_days(42, date(2026, 11, 20))[0]
 
 
 class _NoProducer:

@@ -31,7 +31,7 @@ from streams.codec.serde import AvroSerde
 from streams.config import Settings
 from streams.runtime.pipelines import PIPELINES
 from tests.support.api_server import serving
-from tests.support.gateway import RECO_PROCESSING_US, WINDOW_END, WINDOW_START, fill
+from tests.support.gateway import DAY, RECO_PROCESSING_US, SEED, WINDOW_END, WINDOW_START, fill
 from tests.support.sink import create_database, drop_database, isolated, migrated, query, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -63,11 +63,11 @@ class Api:
 
 
 @pytest.fixture(scope="module")
-def api(services: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+def api(services: Settings, tmp_path_factory: pytest.TempPathFactory, generated_days) -> Iterator[Api]:
     database = create_database(services, "gateway_api")
     try:
         settings = migrated(isolated(database))
-        fill(settings, tmp_path_factory.mktemp("day"))
+        fill(settings, generated_days(SEED, DAY)[0])  # tests/conftest.py: made once per session
         keys = tmp_path_factory.mktemp("keys") / "keys.toml"
         keys.write_text(
             f'[[key]]\nname = "old"\nsha256 = "{hashlib.sha256(EXPIRED.encode()).hexdigest()}"\n'

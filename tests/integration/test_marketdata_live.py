@@ -49,12 +49,8 @@ ENGINES = (
 
 
 @pytest.fixture(scope="module")
-def day_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from streams.generator import generate_day
-
-    out = tmp_path_factory.mktemp("md-day")
-    generate_day(out, 42, DAY)
-    return out
+def day_dir(generated_days) -> Path:  # tests/conftest.py: made once per session
+    return generated_days(42, DAY)[0]
 
 
 def _isolated(services: Settings, name: str) -> Settings:
@@ -148,7 +144,7 @@ def _wait_for(
         got = _read_outputs(settings, tuple(expected))
         if all(len(got[t]) >= len(expected[t]) for t in expected):
             return got
-        time.sleep(3)
+        time.sleep(1)
     return got
 
 
@@ -180,20 +176,20 @@ def test_live_worker_matches_replay_and_expected_bars(services: Settings, day_di
     settings = _isolated(services, f"parity-{engine}")
     FileProducer(settings, "md.ticks.v1").produce_file(day_dir / "md.ticks.v1.jsonl")
     spec = build_pipeline("marketdata", settings)
-    expected = _replay(settings, spec.outputs)
-    assert len(expected["md.bars.v1"]) > 1000
-
-    # Independent check of the replay's bars: every interval with ticks, per symbol and size.
-    bars = defaultdict(set)
-    for key, _, rec in expected["md.bars.v1"]:
-        bars[(key, rec["interval_s"])].add(rec["start"])
-    for interval in settings.marketdata.intervals_s:
-        want = _expected_bar_starts(day_dir / "md.ticks.v1.jsonl", interval, settings.marketdata.grace_us)
-        for key, starts in want.items():
-            assert bars[(key, interval)] == starts, (key, interval)
-
-    worker = _start_worker(settings, engine)
+    worker = _start_worker(settings, engine)  # works through the day while this process computes the replay
     try:
+        expected = _replay(settings, spec.outputs)
+        assert len(expected["md.bars.v1"]) > 1000
+
+        # Independent check of the replay's bars: every interval with ticks, per symbol and size.
+        bars = defaultdict(set)
+        for key, _, rec in expected["md.bars.v1"]:
+            bars[(key, rec["interval_s"])].add(rec["start"])
+        for interval in settings.marketdata.intervals_s:
+            want = _expected_bar_starts(day_dir / "md.ticks.v1.jsonl", interval, settings.marketdata.grace_us)
+            for key, starts in want.items():
+                assert bars[(key, interval)] == starts, (key, interval)
+
         live = _wait_for(settings, expected, timeout_s=300, worker=worker)
     finally:
         _stop(worker)
@@ -297,7 +293,7 @@ def test_native_worker_across_a_broker_restart(services: Settings, day_dir: Path
             live = _read_outputs(settings, tuple(expected))
             if all(len(live[t]) >= len(expected[t]) for t in expected) or time.monotonic() > deadline:
                 break
-            time.sleep(3)
+            time.sleep(1)
     finally:
         _stop(worker)
         broker.ensure_started()

@@ -242,15 +242,6 @@ def live(services: Settings, day_file: Path, tmp_path_factory: pytest.TempPathFa
         ])  # fmt: skip
         prometheus = PrometheusAPI(ports["prometheus"])
 
-        def ready() -> bool:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{ports['prometheus']}/-/ready", timeout=2) as r:
-                    return r.status == 200
-            except OSError:
-                return False
-
-        wait_until(ready, 30, "Prometheus to be ready", lambda: processes.check_alive("prometheus"))
-
         env = {
             **os.environ,
             "MERCADO_KAFKA_BOOTSTRAP": settings.bootstrap(),
@@ -261,7 +252,16 @@ def live(services: Settings, day_file: Path, tmp_path_factory: pytest.TempPathFa
         }
         cli = [sys.executable, "-m", "streams.commands.cli"]
         processes.start("worker", [*cli, "worker", "--pipeline", "marketdata"], env)
-        processes.start("sink", [*cli, "sink"], env)
+        processes.start("sink", [*cli, "sink"], env)  # they start up while Prometheus does
+
+        def ready() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{ports['prometheus']}/-/ready", timeout=2) as r:
+                    return r.status == 200
+            except OSError:
+                return False
+
+        wait_until(ready, 30, "Prometheus to be ready", lambda: processes.check_alive("prometheus"))
 
         def alive() -> None:
             processes.check_alive("prometheus", "worker", "sink")

@@ -144,7 +144,7 @@ def _wait_until(what: str, check: Callable[[], bool], worker: subprocess.Popen, 
     while not check():
         assert worker.poll() is None, f"the worker exited with {worker.returncode}; see .mercado/worker-test.log"
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(1)
+        time.sleep(0.2)
 
 
 class _WireCollector(_Collector):
@@ -433,10 +433,10 @@ def _run_pipeline_over_poison(
 ) -> dict[str, Any]:
     stages = build_stages(pipeline, poisoned)
     outputs = tuple(dict.fromkeys(t for st in stages for t in st.outputs))
-    with_bad, report = _replay(poisoned, stages, inputs, outputs)
-    without_bad, ref_report = _replay(reference, build_stages(pipeline, reference), inputs, outputs)
-    worker = _start(poisoned, pipeline)
+    worker = _start(poisoned, pipeline)  # works while this process runs the two replays
     try:
+        with_bad, report = _replay(poisoned, stages, inputs, outputs)
+        without_bad, ref_report = _replay(reference, build_stages(pipeline, reference), inputs, outputs)
         live = _wait_for_outputs(poisoned, with_bad, worker)
         _wait_until("the dead letter", lambda: len(_dead_letters(poisoned)) >= 1, worker)
         dead_letters = _dead_letters(poisoned)

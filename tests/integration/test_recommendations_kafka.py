@@ -67,16 +67,26 @@ def long_history_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _produce(services: Settings, history_dir: Path, name: str,
              last: dt.date = LAST) -> tuple[Settings, dict[str, list], list[dt.date]]:
     """The history and a job request per trading day in topics of their own; what the backtest gives."""
+    settings, days = _produce_inputs(services, history_dir, name, last)
+    return settings, _backtest(settings, last), days
+
+
+def _produce_inputs(services: Settings, history_dir: Path, name: str,
+                    last: dt.date = LAST) -> tuple[Settings, list[dt.date]]:
     settings = _isolated(services, name).with_(recommendations__shards=4)
     for topic_name in INPUTS[:-1]:
         FileProducer(settings, topic_name).produce_file(history_dir / f"{topic_name}.jsonl")
     days = TradingCalendar(settings.recommendations).trading_days(FIRST, last)
     produce_job_requests(settings, [job_request(settings, d, "backtest") for d in days])
+    return settings, days
+
+
+def _backtest(settings: Settings, last: dt.date = LAST) -> dict[str, list]:
     sink, _report, _days = run_backtest(settings, FIRST, last)
     expected: dict[str, list] = {t: [] for t in OUTPUTS}
     for e in sink.emits:
         expected[e.topic].append((e.key, e.schema, _plain(e.record)))
-    return settings, expected, days
+    return expected
 
 
 def _start(settings: Settings, extra_env: dict[str, str] | None = None, engine: str = "native") -> subprocess.Popen:
@@ -91,8 +101,23 @@ def _wait(settings: Settings, expected: dict[str, list], worker: subprocess.Pope
         got = _read_outputs(settings, OUTPUTS)
         if all(len(got[t]) >= len(expected[t]) for t in OUTPUTS):
             return got
-        time.sleep(2)
+        time.sleep(0.5)
     return got
+
+
+def _wait_until_read(settings: Settings, worker: subprocess.Popen, timeout_s: float = 120) -> None:
+    """Until the worker's group has committed every input to its current end (in the transaction of any
+    output they caused: exactly-once), instead of a fixed pause that a loaded machine can outlast."""
+    ends = end_offsets(settings, [settings.topic(t) for t in INPUTS])
+    group = Consumer(committed_reader_config(settings, f"{settings.kafka.topic_prefix}mercado-recommendations"))
+    deadline = time.monotonic() + timeout_s
+    try:
+        while (done := _committed_fraction(settings, group, ends)) < 1:
+            assert worker.poll() is None, f"the worker exited with {worker.returncode}"
+            assert time.monotonic() < deadline, f"the worker committed only {done:.0%} of the inputs"
+            time.sleep(0.05)
+    finally:
+        group.close()
 
 
 def _check(live: dict[str, list], expected: dict[str, list], days: list[dt.date], tickers: int = 12) -> None:
@@ -107,9 +132,10 @@ def _check(live: dict[str, list], expected: dict[str, list], days: list[dt.date]
 @pytest.mark.parametrize("engine", ENGINES)
 def test_worker_equals_backtest_and_a_rerun_adds_nothing(services: Settings, history_dir: Path,
                                                           tmp_path: Path, engine: str) -> None:
-    settings, expected, days = _produce(services, history_dir, f"reco-parity-{engine}")
-    worker = _start(settings, engine=engine)
+    settings, days = _produce_inputs(services, history_dir, f"reco-parity-{engine}")
+    worker = _start(settings, engine=engine)  # works through the inputs while this process runs the backtest
     try:
+        expected = _backtest(settings)
         live = _wait(settings, expected, worker)
         _check(live, expected, days)
         # every JobRun carries its shard's processing time in a header (the payload's duration_ms is null,
@@ -120,7 +146,7 @@ def test_worker_equals_backtest_and_a_rerun_adds_nothing(services: Settings, his
         assert all(r["duration_ms"] is None for _, _, r in live[topics.JOB_RUNS])
         # the same date requested again (a manual re-run): the same event id, nothing new
         produce_job_requests(settings, [job_request(settings, days[-1], "backtest")])
-        time.sleep(3)
+        _wait_until_read(settings, worker)  # anything it produced is committed with its offset
         again = _read_outputs(settings, OUTPUTS)
         assert {t: len(v) for t, v in again.items()} == {t: len(v) for t, v in live.items()}
         _assert_same_as_replay(again, expected, OUTPUTS)

@@ -43,12 +43,8 @@ INPUTS = ("trading.orders.v1", "trading.venue-health.v1", "md.ticks.v1")
 
 
 @pytest.fixture(scope="module")
-def day_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from streams.generator import generate_day
-
-    out = tmp_path_factory.mktemp("risk-kafka-day")
-    generate_day(out, 42, DAY, domains=("crypto", "orders"))
-    return out
+def day_dir(generated_days) -> Path:  # tests/conftest.py: made once per session
+    return generated_days(42, DAY, ("crypto", "orders"))[0]
 
 
 def _start_risk_worker(settings: Settings, engine: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -65,8 +61,17 @@ def _day_and_its_replay(services: Settings, day_dir: Path, name: str) -> tuple[S
 def produce_and_replay(settings: Settings, day_dir: Path) -> tuple[tuple[str, ...], dict]:
     """The day's files produced to the input topics of ``settings``; the risk outputs (repartition topic
     first) and what the replay of those topics gives on each."""
+    produce_day(settings, day_dir)
+    return replay_day(settings)
+
+
+def produce_day(settings: Settings, day_dir: Path) -> None:
     for topic_name in INPUTS:
         FileProducer(settings, topic_name).produce_file(day_dir / f"{topic_name}.jsonl")
+
+
+def replay_day(settings: Settings) -> tuple[tuple[str, ...], dict]:
+    """The risk outputs (repartition topic first) and what the replay of the input topics gives on each."""
     stages = build_stages("risk", settings)
     outputs = ("risk.inputs.v1", *stages[1].outputs)
     serde = default_serde(settings)
@@ -81,11 +86,12 @@ def produce_and_replay(settings: Settings, day_dir: Path) -> tuple[tuple[str, ..
 def test_live_risk_worker_on_a_day_already_in_the_log_matches_replay(
     services: Settings, day_dir: Path, engine: str
 ) -> None:
-    settings, outputs, expected = _day_and_its_replay(services, day_dir, f"risk-{engine}")
-    assert len(expected["risk.breakers.v1"]) > 10
-
-    worker = _start_risk_worker(settings, engine)
+    settings = _isolated(services, f"risk-{engine}").with_({"risk": day_config()})
+    produce_day(settings, day_dir)
+    worker = _start_risk_worker(settings, engine)  # works through the day while this process replays it
     try:
+        outputs, expected = replay_day(settings)
+        assert len(expected["risk.breakers.v1"]) > 10
         live = _wait_for(settings, expected, timeout_s=600, worker=worker)
     finally:
         _stop(worker)

@@ -79,6 +79,10 @@ def _slice(lines: list[dict], windows: Iterable[tuple[str, str]], path: Path) ->
 
 def _produce_and_replay(settings: Settings, path: Path) -> dict[str, list]:
     FileProducer(settings, INPUT).produce_file(path)
+    return _replay(settings)
+
+
+def _replay(settings: Settings) -> dict[str, list]:
     stages = build_stages("scanner", settings)
     serde = default_serde(settings)
     reader = KafkaRangeReader(settings, [settings.topic(INPUT)], None, None, serde)
@@ -115,7 +119,7 @@ def _wait_for(settings: Settings, expected: dict[str, list], worker: subprocess.
         if all(len(got[t]) >= len(expected[t]) for t in expected if t != RESULTS) and (
                 _latest(got[RESULTS]) == _latest(expected[RESULTS])):
             return got
-        time.sleep(1)
+        time.sleep(0.5)
     return got
 
 
@@ -135,13 +139,13 @@ def test_live_scanner_equals_replay_and_the_compacted_topic_rebuilds_the_board(
     settings = _isolated(services, f"scanner-{engine}")
     path = _slice(day_lines, [("09:20:00", "10:05:00"), ("15:55:00", "16:05:00"), ("19:55:00", "20:00:00")],
                   tmp_path / "slice.jsonl")
-    expected = _produce_and_replay(settings, path)
-    assert len(expected["scanner.top.v1"]) > 100 and len(expected["scanner.rejected.v1"]) == 1
-    assert {r["trigger"] for _, _, r in expected["scanner.top.v1"]} == {"interval", "close"}
-    assert any(s == TOMBSTONE for _, s, _ in expected[RESULTS])
-
-    worker = _start_worker(settings, {"MERCADO_WORKER__ENGINE": engine})
+    FileProducer(settings, INPUT).produce_file(path)
+    worker = _start_worker(settings, {"MERCADO_WORKER__ENGINE": engine})  # runs while this process replays
     try:
+        expected = _replay(settings)
+        assert len(expected["scanner.top.v1"]) > 100 and len(expected["scanner.rejected.v1"]) == 1
+        assert {r["trigger"] for _, _, r in expected["scanner.top.v1"]} == {"interval", "close"}
+        assert any(s == TOMBSTONE for _, s, _ in expected[RESULTS])
         live = _wait_for(settings, expected, worker)
     finally:
         _stop(worker)

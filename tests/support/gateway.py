@@ -64,9 +64,16 @@ def _us(t: dt.datetime) -> int:
     return int(t.timestamp() * 1_000_000)
 
 
+def generate(out_dir: Path) -> Path:
+    """The day the gateway tests serve (every domain) in ``out_dir``: tests take tests/conftest.py's
+    ``generated_days(SEED, DAY)``, made once per session."""
+    generate_day(out_dir, SEED, DAY)
+    return out_dir
+
+
 def day_events(out_dir: Path) -> list[tuple[str, str, dict[str, Any]]]:
-    """(topic, record type, wire record) of the window, in event-time order (retail: the whole day)."""
-    generate_day(out_dir, SEED, DAY, domains=("fx", "crypto", "retail", "scanner", "orders"))
+    """(topic, record type, wire record) of the window of the day generated in ``out_dir`` (:func:`generate`),
+    in event-time order (retail: the whole day)."""
     schemas = {s.name: s for s in load_schemas()}
     coercers: dict[str, Any] = {}
     start, end = _us(WINDOW_START), _us(WINDOW_END)
@@ -85,7 +92,8 @@ def day_events(out_dir: Path) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def fill(settings: Settings, out_dir: Path) -> dict[str, int]:
-    """Runs the window through every pipeline and the sink; returns rows produced per topic."""
+    """Runs the window of the day generated in ``out_dir`` through every pipeline and the sink; returns rows
+    produced per topic."""
     from streams.generator.trading.risk_setup import day_config
 
     events = day_events(out_dir)
@@ -139,7 +147,7 @@ if __name__ == "__main__":  # timing of the fill, by hand
         s = migrated(isolated(base))
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
-            print(fill(s, Path(tmp)), f"{time.perf_counter() - t0:.1f} s")
+            print(fill(s, generate(Path(tmp))), f"{time.perf_counter() - t0:.1f} s")
         from bench.common import delete_run_topics
 
         delete_run_topics(s, [s.kafka.topic_prefix], [])

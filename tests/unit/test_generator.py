@@ -54,21 +54,21 @@ def _spawn(out: Path, seed: int, day: date) -> subprocess.Popen[bytes]:
 
 
 @pytest.fixture(scope="module")
-def days(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def days(tmp_path_factory: pytest.TempPathFactory, generated_days) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("generated")
     # Two more copies of the weekday run alongside, in fresh interpreters with other hash seeds.
     spawned = {
         "again": _spawn(root / "again", SEED, WEEKDAY),
         "other_seed": _spawn(root / "other_seed", SEED + 1, WEEKDAY),
     }
-    generate_day(root / "weekday", SEED, WEEKDAY)
+    weekday = generated_days(SEED, WEEKDAY)[0]  # tests/conftest.py: made once per session, shared
     generate_day(root / "saturday", SEED, SATURDAY)
     generate_day(root / "co_holiday", SEED, CO_HOLIDAY, domains=("fx",))
     generate_day(root / "early_close", SEED, EARLY_CLOSE, domains=("scanner",))
     generate_day(root / "thanksgiving", SEED, THANKSGIVING, domains=("fx", "scanner"))
     for name, proc in spawned.items():
         assert proc.wait(timeout=300) == 0, f"generating {name} failed"
-    return {p.name: p for p in root.iterdir()}
+    return {"weekday": weekday, **{p.name: p for p in root.iterdir()}}
 
 
 @cache

@@ -25,7 +25,7 @@ DOMAINS = ("crypto", "orders")
 
 
 @pytest.fixture(scope="module")
-def days(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def days(tmp_path_factory: pytest.TempPathFactory, generated_days) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("order-flow")
     code = (
         "import sys, datetime, pathlib\n"
@@ -36,9 +36,9 @@ def days(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "1234"}
     spawned = subprocess.Popen([sys.executable, "-c", code, str(root / "again")], env=env, cwd=ROOT)
     generate_day(root / "submissions", SEED, DAY, domains=DOMAINS, order_flow="submissions")
-    generate_day(root / "lifecycle", SEED, DAY, domains=DOMAINS)
+    lifecycle = generated_days(SEED, DAY, DOMAINS)[0]  # tests/conftest.py: made once per session, shared
     assert spawned.wait(120) == 0
-    return {name: root / name for name in ("submissions", "again", "lifecycle")}
+    return {"submissions": root / "submissions", "again": root / "again", "lifecycle": lifecycle}
 
 
 def lines(path: Path) -> list[bytes]:

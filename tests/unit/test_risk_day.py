@@ -23,7 +23,6 @@ from processors.partitioning import partition_of
 from processors.risk import BreakerConfig, InProcessRisk, risk_pipelines
 from streams.codec.coerce import timestamp_micros
 from streams.codec.serde import AvroSerde
-from streams.generator import generate_day
 from streams.runtime.driver import PipelineDriver
 from tests.support.risk_events import encode_all
 
@@ -41,9 +40,8 @@ class Day:
 
 
 @pytest.fixture(scope="module")
-def day(tmp_path_factory: pytest.TempPathFactory) -> Day:
-    out = tmp_path_factory.mktemp("risk-day")
-    manifest = generate_day(Path(out), SEED, DAY, domains=("crypto", "orders"))
+def day(generated_days) -> Day:  # tests/conftest.py: made once per session
+    out, manifest = generated_days(SEED, DAY, ("crypto", "orders"))
     crash = manifest.scenario["crypto"]["crash"]
     result = Day(day_records(Path(out)), (timestamp_micros(crash["start"]), timestamp_micros(crash["end"])),
                  manifest.scenario["crypto"])
