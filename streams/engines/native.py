@@ -73,7 +73,7 @@ from streams.engines.live import (
 )
 from streams.kafka.catalog import DEAD_LETTER_TOPIC, TopicSpec, topic
 from streams.kafka.clients import admin_config, committed_reader_config, consumer_config, producer_config
-from streams.kafka.consumer import default_serde
+from streams.kafka.consumer import default_serde, watermarks
 from streams.kafka.headers import (
     is_marker,
     read_watermark,
@@ -129,6 +129,7 @@ class _Stage:
         # topic: streams/runtime/pipelines.py ANNOUNCED), and the last T announced per input partition
         self.announces: list[str] = []
         self.announced: dict[int, int] = {}
+        self.strict_inputs: set[str] = set()  # announced topics it reads: strict from the start
         self.source_next: dict[tuple[str, int], int] = {}  # next offset to process, per source partition
         self.marked: dict[tuple[str, int], tuple[int | None, int, bool]] = {}  # last marker written per source
         self.bounds_marked: dict[int, tuple[Any, bool, Any]] = {}  # a later stage's: last marker per input
@@ -207,6 +208,9 @@ class NativeWorker:
         self.merging = [st for st, m in zip(self.stages, merging, strict=True) if m]
         for st in self.merging:
             st.announces = sorted(settings.topic(t) for t in st.spec.outputs if t in ANNOUNCED)
+        # a first stage reading an announced topic holds it strictly from its first record on (its writers'
+        # markers follow their records: before the first one, a caught-up partition must not be passed)
+        self.stages[0].strict_inputs = {settings.topic(t) for t in stages[0].inputs if t in ANNOUNCED}
         self._lookup: Any = None  # a consumer for offset lookups (never subscribed)
         self._ends: dict[tuple[str, int], tuple[int, float]] = {}
         self._fresh_ends: dict[tuple[str, int], tuple[int, float]] = {}  # for _at_end
@@ -442,7 +446,8 @@ class NativeWorker:
             # an empty changelog partition has nothing to wait for (a new stage, or a stateless one)
             remaining = set()
             for p in parts:
-                low, high = reader.get_watermark_offsets(TopicPartition(st.changelog, p), timeout=10)
+                # (a changelog another worker has just created may not be known here yet: waited out)
+                low, high = watermarks(reader, TopicPartition(st.changelog, p), timeout=10)
                 if high > low:
                     remaining.add(p)
             reader.assign([TopicPartition(st.changelog, p, OFFSET_BEGINNING) for p in sorted(remaining)])
@@ -797,7 +802,8 @@ class NativeWorker:
                     # this source comes before it, and a reader checking that the source still ends where
                     # this marker says (LiveOrderedMerge's at_end) compares the end with the position
                     caught_up, next_offset = True, position
-            state = (st.watermarks.of.get(tp), next_offset, caught_up, tp in st.watermarks.strict)
+            state = (st.watermarks.of.get(tp), next_offset, caught_up,
+                     tp in st.watermarks.strict or tp[0] in st.strict_inputs)
             if st.marked.get(tp) == state:
                 continue
             st.marked[tp] = state
