@@ -106,3 +106,36 @@ def test_the_paper_venue_on_the_live_risk_gates_decisions_equals_its_replay(serv
     fills = sum(1 for _, s, _ in expected[topics.ORDERS] if s == "OrderFilled")
     assert fills > 100, fills
     assert_paper_as_replayed(live, expected)
+
+
+def test_the_demos_paper_loop_gives_the_replays_fills(services: Settings, tmp_path: Path) -> None:
+    """``mercado demo``'s paper loop (streams/commands/demo_paper.py ``close_the_loop``: a risk worker and a
+    paper-venue worker, the input in event-time slices each produced once the loop settled on the one before
+    and announced complete by a strict watermark) on four minutes of three symbols: the fills, and every
+    lifecycle event, are the replay's."""
+    from rich.console import Console
+
+    from streams.commands.demo_paper import close_the_loop
+    from streams.generator.clock import iso
+
+    symbols = [key.removeprefix("binance:") for key in _keys_on_every_partition("binance:D{}/USDT", 3)]
+    risk = RiskConfig(accounts={"mm-1": {"binance": AccountVenueConfig(
+        balances={"USDT": Decimal(10_000_000), **{s.split("/")[0]: Decimal(1_000_000) for s in symbols}})}},
+        mark_update_s=3600)
+    paper = PaperVenueConfig(latency_ms=50, max_fill_quantity=Decimal("0.4"), time_in_force_s=120)
+    prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.demo-loop."
+    settings = services.with_({"kafka__topic_prefix": prefix, "risk": risk, "paper": paper})
+    ensure_topics(settings)
+    events = _paper_day(symbols, 4 * 60)
+    rows: dict[str, list[bytes]] = {topics.TICKS: [], topics.ORDERS: [], topics.VENUE_HEALTH: []}
+    for schema, record in events:  # as the generator writes them: event_time as UTC text
+        rows[topics.TICKS if schema == "PriceTick" else topics.ORDERS].append(orjson.dumps(
+            {TYPE_COLUMN: schema, **record, "event_time": iso(record["event_time"])}, default=str) + b"\n")
+    start, end = events[0][1]["event_time"], events[-1][1]["event_time"] + 1
+    assert close_the_loop(settings, Console(quiet=True), tmp_path, rows, start, end, risk.model_dump_json(), paper,
+                          tmp_path, timeout_s=100, slice_us=60_000_000)
+    expected = replay_paper(settings)
+    live = paper_events(settings)
+    fills = sum(1 for _, s, _ in expected[topics.ORDERS] if s == "OrderFilled")
+    assert fills > 50, fills
+    assert_paper_as_replayed(live, expected)
