@@ -78,6 +78,49 @@ class SourceWatermarks:
         return w
 
 
+class WriterWatermarks:
+    """What the writing tasks of another pipeline announced on each partition of a topic it writes and this
+    stage reads (docs/architecture.md, "Watermarks in the log"). Every task of the writing stage (one per
+    input partition of it: ``writers``) writes, at its commits, a marker "I write nothing more at or before
+    T here" to every partition of the topic; several tasks write each partition, so the partition's
+    watermark is the min of every writer's latest T, known once each has announced once. It is computed
+    from the partition's log alone (each marker in log order), so the replay's merge and the live first
+    stage get the same one; the live stage keeps it as state (:meth:`snapshot`, :meth:`restore`)."""
+
+    def __init__(self) -> None:
+        # (topic, partition) -> writer topic -> (writers, {writer partition: latest T})
+        self.of: dict[tuple[str, int], dict[str, tuple[int, dict[int, int]]]] = {}
+
+    def combine(self, topic: str, partition: int, writer_topic: str, writer_partition: int, writers: int,
+                t_ms: int) -> int | None:
+        """Takes one marker in; the partition's watermark (the min over every writer), None while a writer
+        has not announced yet."""
+        by_topic = self.of.setdefault((topic, partition), {})
+        count, latest = by_topic.get(writer_topic, (writers, {}))
+        if writers != count:  # the writing stage has another task count now: its new tasks start over
+            latest = {}
+        if 0 <= writer_partition < writers and t_ms > latest.get(writer_partition, t_ms - 1):
+            latest[writer_partition] = t_ms
+        by_topic[writer_topic] = (writers, latest)
+        if any(len(found) < n for n, found in by_topic.values()):
+            return None
+        return min(t for _, found in by_topic.values() for t in found.values())
+
+    def snapshot(self, topic: str, partition: int) -> dict[str, Any] | None:
+        by_topic = self.of.get((topic, partition))
+        if not by_topic:
+            return None
+        return {w: [n, {str(p): t for p, t in sorted(found.items())}] for w, (n, found) in sorted(by_topic.items())}
+
+    def restore(self, topic: str, partition: int, saved: dict[str, Any] | None) -> None:
+        if saved:
+            self.of[(topic, partition)] = {w: (n, {int(p): t for p, t in found.items()})
+                                           for w, (n, found) in saved.items()}
+
+    def forget(self, keep: Callable[[tuple[str, int]], bool]) -> None:
+        self.of = {tp: v for tp, v in self.of.items() if keep(tp)}
+
+
 class OrderedMerge:
     """Records of several streams, each in position order, released in position order.
 
@@ -161,6 +204,30 @@ class OrderedMerge:
             if bound is None or here < bound:
                 bound = here
         return (BEFORE_ALL if bound is None else bound), caught
+
+    def watermark(self, destination: int, passable: Callable[[Stream], bool] | None = None) -> int | None:
+        """The event time (ms) at or before which the task of one destination partition releases nothing
+        more, as far as it can tell (its marker for the readers of the topics it writes, when another
+        pipeline reads them): W of the smallest held head or bound of a stream that can still deliver, less
+        1 — an empty caught-up stream that ``passable`` lets pass is left out (like the live release; a record
+        its source gets later below that comes late, and its readers order it so, live and in the replay
+        alike); when every stream is such, the highest W known. None while a stream's bound is unknown."""
+        lowest: Position | None = None
+        highest: int | None = None
+        for s, queue in self.queues.items():
+            if s[0] != destination:
+                continue
+            here = queue[0][0] if queue else self.low[s]
+            if here and (highest is None or here[0] > highest):
+                highest = here[0]
+            if not queue and s in self.caught_up and (passable is None or passable(s)):
+                continue
+            if not here:
+                return None
+            if lowest is None or here < lowest:
+                lowest = here
+        w = lowest[0] if lowest is not None else highest
+        return None if w is None or not isinstance(w, int) else w - 1
 
     def release(self, passable: Callable[[Stream], bool] | None = None) -> list[tuple[Stream, Any]]:
         """The held records that no stream can still precede, in position order. An empty stream blocks at

@@ -60,29 +60,45 @@ def run_paper_loop(settings: Settings, console: Console, day: dt.date, seed: int
         f"mercado venue paper → fills → positions → breakers (topics {paper_settings.kafka.topic_prefix}*)",
         highlight=False)
 
-    env = {"MERCADO_METRICS__PORT_WORKER": "0", "MERCADO_WORKER__COMMIT_INTERVAL_S": "0.05"}
-    logs = settings.local.state_dir / "logs"
-    risk = start_worker(paper_settings, "risk", logs / "demo-paper-risk.log",
-                        {**env, "MERCADO_RISK": day_config().model_dump_json()})
-    venue = start_worker(paper_settings, "venue-paper", logs / "demo-paper-venue.log",
-                         {**env, "MERCADO_PAPER": PAPER.model_dump_json()})
     started = time.perf_counter()
-    loop = _Loop(paper_settings)
+    if not close_the_loop(paper_settings, console, data_dir, rows, start, end, day_config().model_dump_json(),
+                          PAPER, settings.local.state_dir / "logs", timeout_s):
+        return 1
+    elapsed = time.perf_counter() - started
+    return _report(paper_settings, console, len(rows[topics.ORDERS]), elapsed)
+
+
+def close_the_loop(settings: Settings, console: Console, data_dir: Path, rows: dict[str, list[bytes]], start: int,
+                   end: int, risk_json: str, paper: PaperVenueConfig, logs: Path, timeout_s: float,
+                   slice_us: int = SLICE_US) -> bool:
+    """A risk worker and a paper-venue worker while ``rows`` (per input, JSON lines whose ``event_time`` is the
+    generator's UTC text) from ``start`` to ``end`` (µs) arrive in slices of ``slice_us``, each once the loop
+    settled on the one before, each announced complete by a strict watermark. False: it did not settle."""
+    from streams.generator.clock import iso
+
+    env = {"MERCADO_METRICS__PORT_WORKER": "0", "MERCADO_WORKER__COMMIT_INTERVAL_S": "0.05"}
+    risk = start_worker(settings, "risk", logs / "demo-paper-risk.log", {**env, "MERCADO_RISK": risk_json})
+    venue = start_worker(settings, "venue-paper", logs / "demo-paper-venue.log",
+                         {**env, "MERCADO_PAPER": paper.model_dump_json()})
+    started = time.perf_counter()
+    loop = _Loop(settings)
     try:
-        slices = range(start, end, SLICE_US)
+        _announce(settings, start)  # complete to the start: every input is strict from its first record
+        slices = range(start, end, slice_us)
         with console.status("paper venue: the loop…") as st:
             for n, at in enumerate(slices, 1):
                 st.update(f"paper venue: slice {n}/{len(slices)} ({iso(at)[11:16]} UTC)")
-                _produce_slice(paper_settings, data_dir, rows, iso(at), iso(min(at + SLICE_US, end)))
+                _produce_slice(settings, data_dir, rows, iso(at), iso(min(at + slice_us, end)))
+                # the slice is complete, as a live feed announces its clock (the last one: past every event)
+                _announce(settings, min(at + slice_us, end) + (AFTER_CUT_US if at + slice_us >= end else 0))
                 if not loop.settle((risk, venue), started + timeout_s):
                     console.print(f"[bold red]the paper venue's loop did not settle[/] (logs: {logs}/demo-paper-*.log)")
-                    return 1
+                    return False
     finally:
         loop.close()
         stop_process(risk)
         stop_process(venue)
-    elapsed = time.perf_counter() - started
-    return _report(paper_settings, console, len(rows[topics.ORDERS]), elapsed)
+    return True
 
 
 def _us(text: str) -> int:
@@ -105,6 +121,18 @@ def _produce_slice(settings: Settings, data_dir: Path, rows: dict[str, list[byte
             path = data_dir / f"slice.{topic_name}.jsonl"
             path.write_bytes(b"".join(lines))
             FileProducer(settings, topic_name).produce_file(path)
+
+
+def _announce(settings: Settings, until_us: int) -> None:
+    """Strict watermarks (docs/architecture.md, "Watermarks in the log"): every input is complete before
+    ``until_us``. With them (and the risk tasks' own on the decisions) neither worker passes an input on a
+    timer, so the loop's results are the replay's whatever the timing."""
+    from streams.ingest.producer import FileProducer
+
+    for topic_name in INPUTS:
+        producer = FileProducer(settings, topic_name)
+        producer.announce_watermark(until_us // 1000 - 1, strict=True)
+        producer.flush()
 
 
 class _Loop:

@@ -331,10 +331,12 @@ def _add_stage(
         async for events in stream.take_events(batch_max, within=batch_within_s):
             async with gate.batch():
                 messages = [event.message for event in events]
+                # another pipeline's tasks' watermarks (native engine): no event, and this engine does not use them
+                data = [m for m in messages if m.value is not None or not _writer_marker(m.headers)]
                 if aligner is None:
-                    await handle(messages)
+                    await handle(data)
                 else:
-                    await handle(aligner.arrived(_held(msg) for msg in messages))
+                    await handle(aligner.arrived(_held(msg) for msg in data))
                     await write_state(aligner.save())
                 observe_batch(((m.topic, m.partition, m.offset, m.timestamp, is_marker(m.value, m.headers))
                                for m in messages), events_in, lag,
@@ -369,6 +371,13 @@ def _add_stage(
         await write_state(state_writes(driver, state.data))
 
     return driver
+
+
+def _writer_marker(headers: Any) -> bool:
+    from streams.kafka.headers import WRITER_WATERMARK_HEADER
+
+    pairs = headers.items() if isinstance(headers, dict) else headers or ()
+    return any(name == WRITER_WATERMARK_HEADER for name, _ in pairs)
 
 
 def _held(msg: Any) -> Held:

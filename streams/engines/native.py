@@ -58,7 +58,7 @@ import orjson
 import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from processors.ordering import SourceWatermarks
+from processors.ordering import SourceWatermarks, WriterWatermarks
 from streams.config import Settings
 from streams.engines.live import (
     LiveAligner,
@@ -74,8 +74,14 @@ from streams.engines.live import (
 )
 from streams.kafka.catalog import DEAD_LETTER_TOPIC, TopicSpec, topic
 from streams.kafka.clients import admin_config, committed_reader_config, consumer_config, producer_config
-from streams.kafka.consumer import default_serde
-from streams.kafka.headers import is_marker, read_watermark, watermark_strict
+from streams.kafka.consumer import default_serde, watermarks
+from streams.kafka.headers import (
+    is_marker,
+    read_watermark,
+    read_writer_watermark,
+    watermark_strict,
+    writer_watermark_header,
+)
 from streams.observability import metrics
 from streams.runtime.align import Held, merge_keyer
 from streams.runtime.driver import PipelineDriver
@@ -86,11 +92,12 @@ from streams.runtime.ordered import (
     position_header,
     progress_header,
     saved_sources,
+    saved_writers,
     source_state,
     source_state_key,
     writer_header,
 )
-from streams.runtime.pipelines import build_stages
+from streams.runtime.pipelines import ANNOUNCED, build_stages
 
 log = structlog.get_logger("mercado.worker")
 
@@ -118,6 +125,12 @@ class _Stage:
         self.partitions = topic(spec.inputs[0]).partitions  # the changelog is co-partitioned with the input
         self.ordered_outputs = ordered_outputs  # physical repartition topics this stage writes with positions
         self.watermarks = SourceWatermarks()
+        self.writers = WriterWatermarks()  # what another pipeline's tasks announced on the sources they write
+        # topics it writes that another pipeline reads with its tasks' watermarks (a stage reading an ordered
+        # topic: streams/runtime/pipelines.py ANNOUNCED), and the last T announced per input partition
+        self.announces: list[str] = []
+        self.announced: dict[int, int] = {}
+        self.strict_inputs: set[str] = set()  # announced topics it reads: strict from the start
         self.source_next: dict[tuple[str, int], int] = {}  # next offset to process, per source partition
         self.marked: dict[tuple[str, int], tuple[int | None, int, bool]] = {}  # last marker written per source
         self.bounds_marked: dict[int, tuple[Any, bool, Any]] = {}  # a later stage's: last marker per input
@@ -156,6 +169,9 @@ class _Stage:
         for tp in [tp for tp in self.watermarks.of if tp[1] in partitions]:
             del self.watermarks.of[tp]
         self.watermarks.strict = {tp for tp in self.watermarks.strict if tp[1] not in partitions}
+        self.writers.forget(lambda tp: tp[1] not in partitions)
+        for q in partitions:
+            self.announced.pop(q, None)
 
 
 class NativeWorker:
@@ -191,6 +207,11 @@ class NativeWorker:
             for i, spec in enumerate(stages)
         ]
         self.merging = [st for st, m in zip(self.stages, merging, strict=True) if m]
+        for st in self.merging:
+            st.announces = sorted(settings.topic(t) for t in st.spec.outputs if t in ANNOUNCED)
+        # a first stage reading an announced topic holds it strictly from its first record on (its writers'
+        # markers follow their records: before the first one, a caught-up partition must not be passed)
+        self.stages[0].strict_inputs = {settings.topic(t) for t in stages[0].inputs if t in ANNOUNCED}
         self._lookup: Any = None  # a consumer for offset lookups (never subscribed)
         self._ends: dict[tuple[str, int], tuple[int, float]] = {}
         self._fresh_ends: dict[tuple[str, int], tuple[int, float]] = {}  # for _at_end
@@ -233,7 +254,7 @@ class NativeWorker:
             for st in self.stages
         )
         ensure_topics(s, changelogs)
-        self.marker_partitions = {t: counts[t] for st in self.stages for t in st.ordered_outputs}
+        self.marker_partitions = {t: counts[t] for st in self.stages for t in (*st.ordered_outputs, *st.announces)}
         for st in self.merging:  # the tasks that write its input: the writing stage's input partitions
             writer = self.stages[self.writer_of[st.spec.inputs[0]]]
             st.merge = LiveOrderedMerge(st.table, [(t, p) for t in sorted(writer.inputs) for p in range(counts[t])],
@@ -426,7 +447,8 @@ class NativeWorker:
             # an empty changelog partition has nothing to wait for (a new stage, or a stateless one)
             remaining = set()
             for p in parts:
-                low, high = reader.get_watermark_offsets(TopicPartition(st.changelog, p), timeout=10)
+                # (a changelog another worker has just created may not be known here yet: waited out)
+                low, high = watermarks(reader, TopicPartition(st.changelog, p), timeout=10)
                 if high > low:
                     remaining.add(p)
             reader.assign([TopicPartition(st.changelog, p, OFFSET_BEGINNING) for p in sorted(remaining)])
@@ -460,6 +482,8 @@ class NativeWorker:
                 st.watermarks.of[tp] = w
                 if strict:
                     st.watermarks.strict.add(tp)
+            for tp, writers in saved_writers(st.table, parts).items():
+                st.writers.restore(*tp, writers)
         log.info("state restored", stage=st.spec.name, partitions=sorted(parts), records=restored,
                  bytes=read_bytes, keys=len(st.table), seconds=round(time.monotonic() - started, 3))
 
@@ -554,6 +578,16 @@ class NativeWorker:
                     source_next[(topic_name, partition)] = offset + 1
                     if watermark_strict(msg.headers()):
                         st.watermarks.strict.add((topic_name, partition))
+                continue
+            if msg.value() is None and (announced := read_writer_watermark(None, msg.headers())) is not None:
+                # another pipeline's task announced its watermark: the source's is the min over its writers
+                # (as the replay's merge computes it), and the source is strict (they keep announcing)
+                if ordered:
+                    t = st.writers.combine(topic_name, partition, *announced)
+                    if t is not None:
+                        advance(topic_name, partition, t + 1)
+                    source_next[(topic_name, partition)] = offset + 1
+                    st.watermarks.strict.add((topic_name, partition))
                 continue
             if ordered:
                 w = advance(topic_name, partition, merge_key(msg.timestamp()[1], msg.headers()))
@@ -681,6 +715,8 @@ class NativeWorker:
                 if st.ordered_outputs:
                     self._write_markers(st)
                     self._write_state(st, self._watermark_writes(st))
+                if st.announces:
+                    self._announce(st)
                 if st.aligner is not None:
                     self._write_state(st, st.aligner.save())
                 if st.merge is not None:
@@ -707,11 +743,29 @@ class NativeWorker:
         strict = st.watermarks.strict
         for (topic_name, partition), w in st.watermarks.of.items():
             key = source_state_key(topic_name, partition)
-            value = source_state(w, partition, (topic_name, partition) in strict)
+            value = source_state(w, partition, (topic_name, partition) in strict,
+                                 st.writers.snapshot(topic_name, partition))
             if st.table.get(key) != value:
                 st.table[key] = value
                 writes.append((key, value, partition))
         return writes
+
+    def _announce(self, st: _Stage) -> None:
+        """Each task's watermark (:meth:`~processors.ordering.OrderedMerge.watermark`), when it moved, to every
+        partition of the topics it writes that another pipeline reads (docs/architecture.md, "Watermarks in
+        the log"), in the transaction of the outputs it follows. The writer is the task (its input
+        partition) of the stage's task count: the reader takes the min over all of them."""
+        assert st.merge is not None
+        passable = st.merge.passable(self._at_end) if st.merge.idle_s >= 0 else (lambda s: False)
+        for topic_name, q in sorted(tp for tp in self.assigned if tp[0] in st.inputs):
+            t = st.merge.merge.watermark(q, passable)
+            if t is None or t <= st.announced.get(q, t - 1):
+                continue
+            st.announced[q] = t
+            header = [writer_watermark_header(topic_name, q, st.partitions, t)]
+            for out in st.announces:
+                for p in range(self.marker_partitions[out]):
+                    self._produce(out, None, None, partition=p, timestamp=max(t, 0), headers=header)
 
     def _write_bounds(self, st: _Stage) -> None:
         """A later stage's progress markers: per input partition it owns, the bound of what it can still
@@ -749,7 +803,8 @@ class NativeWorker:
                     # this source comes before it, and a reader checking that the source still ends where
                     # this marker says (LiveOrderedMerge's at_end) compares the end with the position
                     caught_up, next_offset = True, position
-            state = (st.watermarks.of.get(tp), next_offset, caught_up, tp in st.watermarks.strict)
+            state = (st.watermarks.of.get(tp), next_offset, caught_up,
+                     tp in st.watermarks.strict or tp[0] in st.strict_inputs)
             if st.marked.get(tp) == state:
                 continue
             st.marked[tp] = state

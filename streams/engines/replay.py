@@ -22,13 +22,14 @@ from typing import Any, Protocol
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from processors.core import TOMBSTONE, PipelineSpec
+from processors.ordering import WriterWatermarks
 from processors.stages import StageRoutes
 from streams.codec.serde import AvroSerde
 from streams.config import Settings
 from streams.kafka.catalog import TopicSpec, topic
 from streams.kafka.clients import consumer_config, producer_config
 from streams.kafka.consumer import watermarks, when_ready
-from streams.kafka.headers import read_watermark
+from streams.kafka.headers import read_watermark, read_writer_watermark
 from streams.runtime.align import merge_keyer
 from streams.runtime.driver import Output, PipelineDriver, Rejected
 
@@ -106,6 +107,7 @@ class KafkaRangeReader:
             return
         c = self._consumer
         merge_key = merge_keyer(self.admission)
+        writers = WriterWatermarks()  # another pipeline's tasks' markers: min over the writers, per partition
         by_tp = {(r.topic, r.partition): r for r in self.ranges}
         buffers: dict[tuple[str, int], deque[InputMessage]] = {tp: deque() for tp in by_tp}
         starving = set(by_tp)  # unfinished partitions with nothing buffered: must fetch before merging
@@ -143,7 +145,12 @@ class KafkaRangeReader:
                             self.end_ms is not None and ts >= self.end_ms):
                         continue
                     headers = msg.headers()
-                    key = merge_key(ts, headers)
+                    announced = read_writer_watermark(msg.value(), headers)
+                    if announced is None:
+                        key = merge_key(ts, headers)
+                    else:  # merged as a message of event time (min over the writers) + 1 that writes nothing
+                        t = writers.combine(*tp, *announced)
+                        key = -1 if t is None else t + 1
                     if not buf:
                         heapq.heappush(heap, (key, tp[1], tp[0]))
                         starving.discard(tp)
@@ -159,7 +166,8 @@ class KafkaRangeReader:
             buf = buffers[tp]
             m = buf.popleft()
             # a producer's watermark marker is merged as a message of event time T (its key) that writes nothing
-            if m.value is not None or read_watermark(None, m.headers) is None:
+            if m.value is not None or (read_watermark(None, m.headers) is None
+                                       and read_writer_watermark(None, m.headers) is None):
                 yield m
             if buf:
                 heapq.heappush(heap, (buf[0].order_ms, partition, topic_name))

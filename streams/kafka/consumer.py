@@ -189,7 +189,8 @@ class EventConsumer:
 # "loading" for a group's offsets; both go away within seconds.
 _NOT_READY = (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
               KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.NOT_COORDINATOR,
-              KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE)
+              KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE,
+              KafkaError._UNKNOWN_PARTITION)  # (local: a topic just created elsewhere, not in its metadata yet)
 
 
 def when_ready(call: Callable[[], T], timeout: float = 30.0) -> T:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import orjson
+
 PRODUCED_AT_HEADER = "mercado-produced-us"
 # The wall time (integer microseconds, ASCII digits) the live worker took to process the input an output
 # came from, on the outputs a pipeline names (PipelineSpec.timed_outputs; e.g. a scanner's board summary)
@@ -24,7 +26,13 @@ BOUND_HEADER = "mercado-bound"
 # (a live feed), so that readers may hold the partition strictly, never passing it on a timer.
 WATERMARK_HEADER = "mercado-watermark"
 _STRICT = b";strict"
-_MARKERS = (PROGRESS_HEADER, BOUND_HEADER, WATERMARK_HEADER)
+# A pipeline task's watermark marker on a topic that another pipeline reads (docs/architecture.md,
+# "Watermarks in the log"): JSON ``[writer topic, writer partition, writers, T]`` — the task (its input
+# partition of ``writers``, the writing stage's task count) writes nothing more at or before T on this
+# partition. Several tasks write each partition: a reader takes the min of the latest T of every writer
+# (:class:`processors.ordering.WriterWatermarks`), and holds the partition strictly (they keep announcing).
+WRITER_WATERMARK_HEADER = "mercado-writer-watermark"
+_MARKERS = (PROGRESS_HEADER, BOUND_HEADER, WATERMARK_HEADER, WRITER_WATERMARK_HEADER)
 
 
 def is_marker(value: bytes | None, headers: Sequence[tuple[str, bytes]] | dict[str, bytes] | None) -> bool:
@@ -63,6 +71,25 @@ def read_watermark(value: bytes | None,
                    headers: Sequence[tuple[str, bytes]] | dict[str, bytes] | None) -> int | None:
     """T of a watermark marker (a message without a value and with the header), else None."""
     return watermark_of(headers) if value is None and headers else None
+
+
+def writer_watermark_header(writer_topic: str, writer_partition: int, writers: int, t_ms: int) -> tuple[str, bytes]:
+    return WRITER_WATERMARK_HEADER, b'["%s",%d,%d,%d]' % (writer_topic.encode(), writer_partition, writers, t_ms)
+
+
+def read_writer_watermark(value: bytes | None, headers: Sequence[tuple[str, bytes]] | dict[str, bytes] | None
+                          ) -> tuple[str, int, int, int] | None:
+    """(writer topic, writer partition, writers, T) of a pipeline task's watermark marker, else None."""
+    if value is not None or not headers:
+        return None
+    for name, raw in _pairs(headers):
+        if name == WRITER_WATERMARK_HEADER:
+            try:
+                topic, partition, writers, t = orjson.loads(raw)
+                return str(topic), int(partition), int(writers), int(t)
+            except (TypeError, ValueError):
+                return None
+    return None
 
 
 def produced_at(headers: Sequence[tuple[str, bytes]] | dict[str, bytes] | None) -> int | None:

@@ -19,7 +19,7 @@ from processors.core import TOMBSTONE, Emit, PipelineSpec
 from processors.runtime import PartitionRuntime
 from schemas.loader import AvroSchema
 from streams.codec.serde import AvroSerde, DecodeError
-from streams.kafka.headers import produced_at, read_watermark
+from streams.kafka.headers import produced_at, read_watermark, read_writer_watermark
 
 
 class Output(NamedTuple):
@@ -119,7 +119,8 @@ class PipelineDriver:
         """One input message; returns its encoded outputs, or a :class:`Rejected` for bad bytes or an
         event refused by the pipeline's event-time bounds. A producer's watermark marker (no value) is not
         an event: no outputs (the runtime's merges take its T, ``streams/runtime/align.py`` ``merge_keyer``)."""
-        if value is None and read_watermark(value, headers) is not None:
+        if value is None and (read_watermark(value, headers) is not None
+                              or read_writer_watermark(value, headers) is not None):
             return []
         try:
             decoded = self.serde.decode(value)

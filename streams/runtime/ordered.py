@@ -93,11 +93,28 @@ def source_state_key(topic: str, partition: int) -> bytes:
     return f"{_SOURCE}{topic}:{partition}".encode()
 
 
-def source_state(watermark: int, partition: int, strict: bool = False) -> bytes:
-    """``strict``: the source partition carried a watermark marker of a producer that keeps announcing."""
+def source_state(watermark: int, partition: int, strict: bool = False, writers: dict[str, Any] | None = None) -> bytes:
+    """``strict``: the source partition carried a watermark marker of a producer that keeps announcing;
+    ``writers``: what another pipeline's tasks announced on it (``WriterWatermarks.snapshot``)."""
+    if writers:
+        return orjson.dumps({"w": watermark, "partition": partition, "strict": True, "writers": writers})
     if strict:
         return orjson.dumps({"w": watermark, "partition": partition, "strict": True})
     return orjson.dumps({"w": watermark, "partition": partition})
+
+
+def saved_writers(table: MutableMapping[bytes, bytes], partitions: set[int]) -> dict[tuple[str, int], dict[str, Any]]:
+    """What other pipelines' tasks announced on each source partition saved in a writing stage's table."""
+    out = {}
+    for key, value in list(table.items()):
+        text = key.decode()
+        if text.startswith(_SOURCE):
+            topic, _, partition = text[len(_SOURCE):].rpartition(":")
+            if int(partition) in partitions:
+                writers = orjson.loads(value).get("writers")
+                if writers:
+                    out[(topic, int(partition))] = writers
+    return out
 
 
 def saved_sources(table: MutableMapping[bytes, bytes],

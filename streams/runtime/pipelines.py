@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from processors import topics
 from processors.core import PipelineSpec
 from streams.config import Settings
 
@@ -75,6 +76,15 @@ PIPELINES: dict[str, Callable[[Settings], list[PipelineSpec]]] = {
     "recommendations": _recommendations,
     "venue-paper": _venue_paper,
 }
+
+
+# Topics a pipeline writes and another pipeline reads in order (docs/architecture.md, "Watermarks in the log"):
+# each task of the stage writing one announces its watermark on every partition at its commits, so that the
+# reading pipeline's first stage holds the partition strictly and live equals replay whatever the timing.
+# The risk gate's decisions, read by the paper venue. Not trading.orders.v1 (the paper venue's lifecycle,
+# read by the risk pipeline): the loop orders -> gate -> venue -> fills -> gate would wait on itself
+# (each side's watermark the other's), so that topic keeps its producers' markers and the timer.
+ANNOUNCED: frozenset[str] = frozenset({topics.DECISIONS})
 
 
 class UnknownPipeline(KeyError):

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -640,7 +641,7 @@ def _paper_day(symbols: list[str], seconds: int) -> list[tuple[str, dict]]:
 def _copied_by_event_time(settings: Settings, source: Settings, names: tuple[str, ...],
                           n: int) -> list[Callable[[], None]]:
     """``n`` functions, the i-th of which copies the i-th of ``n`` equal event-time spans of the topics
-    ``names`` from ``source``'s prefix to ``settings``' (same partition, key, value, headers), in ten slices,
+    ``names`` from ``source``'s prefix to ``settings``' (same partition, key, value, headers, timestamp), in ten slices,
     every topic's slice in turn (as feeds that keep up with each other deliver them)."""
     from confluent_kafka import Producer
 
@@ -648,11 +649,17 @@ def _copied_by_event_time(settings: Settings, source: Settings, names: tuple[str
     from streams.kafka.compacted import read_topic_to_end
 
     serde = default_serde(source)
-    from streams.kafka.headers import is_marker
+    from streams.kafka.headers import is_marker, read_writer_watermark
 
-    messages = {name: [(serde.decode(m.value())[1]["event_time"], m.partition(), m.key(), m.value(), m.headers())
+    def event_time(m: Any) -> int:
+        if read_writer_watermark(m.value(), m.headers()) is not None:
+            return m.timestamp()[1] * 1000  # a risk task's watermark (T is its timestamp): copied with the decisions
+        return serde.decode(m.value())[1]["event_time"]
+
+    messages = {name: [(event_time(m), m.partition(), m.key(), m.value(), m.headers(), m.timestamp()[1])
                        for m in read_topic_to_end(source, [source.topic(name)])
-                       if not is_marker(m.value(), m.headers())]  # the door's watermarks are not events
+                       if not is_marker(m.value(), m.headers())  # the door's watermarks are not events
+                       or read_writer_watermark(m.value(), m.headers()) is not None]
                 for name in names}  # fmt: skip
     start = min(m[0] for found in messages.values() for m in found)
     span = (max(m[0] for found in messages.values() for m in found) - start) / (10 * n)
@@ -664,19 +671,39 @@ def _copied_by_event_time(settings: Settings, source: Settings, names: tuple[str
         def copy() -> None:
             for k in range(10 * i, 10 * (i + 1)):
                 for name in names:
-                    for _, partition, key, value, headers in slices[name][k]:
-                        producer.produce(settings.topic(name), value, key, partition=partition, headers=headers)
+                    for _, partition, key, value, headers, ts in slices[name][k]:
+                        producer.produce(settings.topic(name), value, key, partition=partition, headers=headers,
+                                         timestamp=ts)
                     producer.flush(30)
         return copy
 
     return [part(i) for i in range(n)]
 
 
+def _announced_through(settings: Settings, name: str) -> int:
+    """The lowest watermark, over the topic's partitions, that its writing tasks announced (the min over the
+    writers of each partition, as its readers take it); -1 while a partition has no complete set."""
+    from processors.ordering import WriterWatermarks
+    from streams.kafka.compacted import read_topic_to_end
+    from streams.kafka.headers import read_writer_watermark
+
+    writers, known = WriterWatermarks(), {}
+    partitions = set()
+    for m in read_topic_to_end(settings, [settings.topic(name)]):
+        partitions.add(m.partition())
+        announced = read_writer_watermark(m.value(), m.headers())
+        if announced is not None:
+            t = writers.combine(name, m.partition(), *announced)
+            if t is not None:
+                known[m.partition()] = t
+    return min((known.get(p, -1) for p in partitions), default=-1)
+
+
 def test_paper_venue_through_scaling_and_a_kill_9_equals_the_replay(services: Settings, tmp_path: Path) -> None:
     """The paper venue's two stages (rekey of the risk gate's decisions and the ticks into
     ``paper.inputs.v1``, then the venue per venue:symbol) on inputs of six partitions, six symbols whose keys
-    cover them. The risk worker decides twenty minutes of orders under a prefix of its own; its decisions
-    and the ticks then reach the paper group's inputs in four parts of five minutes (each in slices of 30 s,
+    cover them. The risk worker decides twenty minutes of orders under a prefix of its own; its decisions (with its
+    tasks' watermarks) and the ticks then reach the paper group's inputs in four parts of five minutes (slices of 30 s,
     decisions then ticks) while the group scales 1 -> 3 -> 2 with a ``kill -9``. The order lifecycle equals
     the replay per key; ``paper.inputs.v1`` has the replay's events once each."""
     from processors import topics
@@ -701,10 +728,15 @@ def test_paper_venue_through_scaling_and_a_kill_9_equals_the_replay(services: Se
     produce(gate, events, tmp_path)
     orders = sum(1 for schema, _ in events if schema == "OrderSubmitted")
     risk_worker = _Workers(gate, tmp_path, "risk")
+    last_ms = max(r["event_time"] for _, r in events) // 1000
     try:
         risk_worker.start("gate")
         _wait_until(risk_worker, lambda: len(_read_outputs(gate, (topics.DECISIONS,))[topics.DECISIONS]) >= orders,
                     "the risk gate's decisions")
+        # and until its tasks announced every partition of the decisions complete through the last event (the
+        # paper venue holds the decisions strictly: what lies past their watermark waits for the gate's next one)
+        _wait_until(risk_worker, lambda: _announced_through(gate, topics.DECISIONS) >= last_ms,
+                    "the risk gate's watermark on its decisions")
     finally:
         risk_worker.close()
     parts = _copied_by_event_time(settings, gate, (topics.DECISIONS, topics.TICKS), 4)

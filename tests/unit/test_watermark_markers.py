@@ -367,5 +367,6 @@ def test_a_marker_moves_the_consumer_lag_but_is_no_event_in() -> None:
     batch = [(topic, 0, 10, 1_000.0, False), (topic, 0, 11, 1_000.5, False), (topic, 0, 12, 1_001.0, True)]
     observe_batch(iter(batch), {"market.ticks.v1": counter}, lag, group, lambda t, p: 20)
     assert counter._value.get() - before == 2  # the two events, not the marker
-    lag_now = REGISTRY.get_sample_value("mercado_consumer_lag_messages", {"group": group, "topic": topic, "partition": "0"})
+    lag_now = REGISTRY.get_sample_value("mercado_consumer_lag_messages",
+                                        {"group": group, "topic": topic, "partition": "0"})
     assert lag_now == 20 - 12 - 1  # the marker's offset is the consumer's position
