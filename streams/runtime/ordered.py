@@ -18,7 +18,7 @@ written in the batch's transaction like the aligner's held messages.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,32 +103,25 @@ def source_state(watermark: int, partition: int, strict: bool = False, writers: 
     return orjson.dumps({"w": watermark, "partition": partition})
 
 
-def saved_writers(table: MutableMapping[bytes, bytes], partitions: set[int]) -> dict[tuple[str, int], dict[str, Any]]:
-    """What other pipelines' tasks announced on each source partition saved in a writing stage's table."""
-    out = {}
+def _saved(table: MutableMapping[bytes, bytes], partitions: set[int]) -> Iterator[tuple[tuple[str, int], Any]]:
+    """Each source partition's saved record in a writing stage's table, of the given partitions."""
     for key, value in list(table.items()):
         text = key.decode()
         if text.startswith(_SOURCE):
             topic, _, partition = text[len(_SOURCE):].rpartition(":")
             if int(partition) in partitions:
-                writers = orjson.loads(value).get("writers")
-                if writers:
-                    out[(topic, int(partition))] = writers
-    return out
+                yield (topic, int(partition)), orjson.loads(value)
+
+
+def saved_writers(table: MutableMapping[bytes, bytes], partitions: set[int]) -> dict[tuple[str, int], dict[str, Any]]:
+    """What other pipelines' tasks announced on each source partition saved in a writing stage's table."""
+    return {source: data["writers"] for source, data in _saved(table, partitions) if data.get("writers")}
 
 
 def saved_sources(table: MutableMapping[bytes, bytes],
                   partitions: set[int]) -> dict[tuple[str, int], tuple[int, bool]]:
     """(watermark, strict) of each source partition saved in a writing stage's table, of the given partitions."""
-    out = {}
-    for key, value in list(table.items()):
-        text = key.decode()
-        if text.startswith(_SOURCE):
-            topic, _, partition = text[len(_SOURCE):].rpartition(":")
-            if int(partition) in partitions:
-                data = orjson.loads(value)
-                out[(topic, int(partition))] = (data["w"], bool(data.get("strict")))
-    return out
+    return {source: (data["w"], bool(data.get("strict"))) for source, data in _saved(table, partitions)}
 
 
 # ---------------------------------------------------------------------- the reading stage
