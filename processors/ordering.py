@@ -78,6 +78,14 @@ class SourceWatermarks:
         return w
 
 
+IDLE_WRITER = -(2**62)
+"""What a writing task announces while it has seen nothing at all and every stream it merges is one the
+live release may pass (:meth:`OrderedMerge.watermark`): it bounds nothing, so the readers' min leaves it out.
+Without it, a task that never gets input (a key-less input partition) would never announce, and its
+readers would hold every partition it writes for good. A record it writes later below what the readers
+released meanwhile is a late record, ordered so live and in the replay alike (the min is taken from the log)."""
+
+
 class WriterWatermarks:
     """What the writing tasks of another pipeline announced on each partition of a topic it writes and this
     stage reads (docs/architecture.md, "Watermarks in the log"). Every task of the writing stage (one per
@@ -104,7 +112,7 @@ class WriterWatermarks:
         by_topic[writer_topic] = (writers, latest)
         if any(len(found) < n for n, found in by_topic.values()):
             return None
-        return min(t for _, found in by_topic.values() for t in found.values())
+        return min((t for _, found in by_topic.values() for t in found.values() if t != IDLE_WRITER), default=None)
 
     def snapshot(self, topic: str, partition: int) -> dict[str, Any] | None:
         by_topic = self.of.get((topic, partition))
@@ -211,7 +219,8 @@ class OrderedMerge:
         pipeline reads them): W of the smallest held head or bound of a stream that can still deliver, less
         1 — an empty caught-up stream that ``passable`` lets pass is left out (like the live release; a record
         its source gets later below that comes late, and its readers order it so, live and in the replay
-        alike); when every stream is such, the highest W known. None while a stream's bound is unknown."""
+        alike); when every stream is such, the highest W known (not less 1), or ``IDLE_WRITER`` when none is
+        known. None while a stream's bound is unknown."""
         lowest: Position | None = None
         highest: int | None = None
         for s, queue in self.queues.items():
@@ -226,8 +235,14 @@ class OrderedMerge:
                 return None
             if lowest is None or here < lowest:
                 lowest = here
-        w = lowest[0] if lowest is not None else highest
-        return None if w is None or not isinstance(w, int) else w - 1
+        if lowest is not None:
+            return lowest[0] - 1 if isinstance(lowest[0], int) else None
+        if highest is None:  # every stream empty, passable and with nothing known: it bounds nothing
+            return IDLE_WRITER if any(s[0] == destination for s in self.queues) else None
+        # Every stream passed: the task has released all it knows of, up to and with W = highest (not less 1:
+        # the readers would otherwise hold its last record until its input moved on, i.e. for good when idle;
+        # a record of that very ms its passed source gets later is late, as any record after a pass is).
+        return highest if isinstance(highest, int) else None
 
     def release(self, passable: Callable[[Stream], bool] | None = None) -> list[tuple[Stream, Any]]:
         """The held records that no stream can still precede, in position order. An empty stream blocks at

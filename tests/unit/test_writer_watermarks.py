@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from processors import topics
-from processors.ordering import OrderedMerge, SourceWatermarks, WriterWatermarks, position
+from processors.ordering import IDLE_WRITER, OrderedMerge, SourceWatermarks, WriterWatermarks, position
 from streams.config import Settings
 from streams.engines.native import NativeWorker
 from streams.kafka.headers import (
@@ -80,8 +80,21 @@ def test_a_tasks_watermark_is_w_less_1_of_what_it_can_still_release() -> None:
     m.progress((1, "t", 0), (), caught_up=True)
     assert [item for _, item in m.release()] == ["x"]
     m.progress(a, (160, 0, "t", 6, 0), caught_up=True)
-    assert m.watermark(0) == 299  # every stream passed: the highest W known
-    assert m.watermark(1) is None
+    assert m.watermark(0) == 300  # every stream passed: the highest W known (its last record is released)
+    # a task that never got input, its one source at its end: it bounds nothing (its readers leave it out)
+    assert m.watermark(1) == IDLE_WRITER
+    assert m.watermark(1, lambda s: False) is None  # not passable (strict): its bound is unknown
+    assert m.watermark(2) is None  # no stream of that task at all
+
+
+def test_an_idle_writer_is_left_out_of_the_min_and_all_idle_bounds_nothing() -> None:
+    w = WriterWatermarks()
+    assert w.combine("d", 0, "ri", 0, 3, IDLE_WRITER) is None
+    assert w.combine("d", 0, "ri", 1, 3, IDLE_WRITER) is None
+    assert w.combine("d", 0, "ri", 2, 3, IDLE_WRITER) is None  # all announced, all idle: nothing known
+    assert w.combine("d", 0, "ri", 1, 3, 700) == 700  # the one that wrote bounds the partition alone
+    assert w.combine("d", 0, "ri", 0, 3, 400) == 400  # an idle writer that got input joins the min
+    assert w.combine("d", 0, "ri", 0, 3, IDLE_WRITER) == 400  # a T never goes back
 
 
 # ---------------------------------------------------------------------- the native worker
@@ -135,8 +148,9 @@ def test_the_writing_stages_tasks_announce_on_every_partition_of_the_topic_when_
     worker._announce(risk)
     assert worker.producer.sent == []  # unchanged: not again
     risk.merge.arrived(0, 2, None, None, 0, [progress_header("s", 0, 3_000, 9, True)])
-    worker._announce(risk)  # both caught up: the highest W known
-    assert {read_writer_watermark(None, kw["headers"])[3] for _, _, _, kw in worker.producer.sent} == {2_999}
+    worker._announce(risk)  # both caught up and passable: the highest W known, not less 1 (else its last
+    # record would wait at its readers until its input moved on)
+    assert {read_writer_watermark(None, kw["headers"])[3] for _, _, _, kw in worker.producer.sent} == {3_000}
 
 
 # ---------------------------------------------------------------------- the replay's order
