@@ -62,6 +62,7 @@ from streams.codec.coerce import RowError
 from streams.codec.serde import AvroSerde, DecodeError
 from streams.ingest.producer import DeliveryError, FileProducer
 from streams.kafka.clients import consumer_config, producer_config
+from streams.kafka.consumer import watermarks
 from streams.kafka.headers import PRODUCED_AT_HEADER
 
 #: the owner of each command kind, and its command topic
@@ -187,13 +188,13 @@ class CommandWriter:
             reader = self._reader()
             count = len(reader.list_topics(name, timeout=10).topics[name].partitions)
             partition = partition_of(target, count)
-            return partition, reader.get_watermark_offsets(TopicPartition(name, partition), timeout=10)[1]
+            return partition, watermarks(reader, TopicPartition(name, partition), timeout=10)[1]
 
     def _records(self, name: str, partition: int, offset: int) -> Any:
         """``(key, schema, record)`` of each event of ``name[partition]`` from ``offset`` to the partition's end
         as it is now (events of any released version; an undecodable one has schema None). Holds the lock."""
         reader = self._reader()
-        end = reader.get_watermark_offsets(TopicPartition(name, partition), timeout=10)[1]
+        end = watermarks(reader, TopicPartition(name, partition), timeout=10)[1]
         if end <= offset:
             return
         reader.assign([TopicPartition(name, partition, offset)])
@@ -234,7 +235,7 @@ class CommandWriter:
             if meta is None or meta.error is not None or not meta.partitions:
                 return None  # (the topic is made by `mercado topics create`: no feed ever announced)
             partition = partition_of(venue, len(meta.partitions))
-            low = reader.get_watermark_offsets(TopicPartition(name, partition), timeout=10)[0]
+            low = watermarks(reader, TopicPartition(name, partition), timeout=10)[0]
             symbols = None
             for key, schema, record in self._records(name, partition, low):
                 if key == venue.encode() and schema is not None and schema.fullname == "mercado.commands.FeedServing":
