@@ -54,15 +54,22 @@ def _count(settings: Settings, name: str, keep: object) -> int:
     return sum(1 for m in read_topic_to_end(settings, [settings.topic(name)]) if keep(m))  # type: ignore[operator]
 
 
-def test_the_paper_venue_on_the_live_risk_gates_decisions_equals_its_replay(services: Settings, tmp_path: Path) -> None:
-    symbols = [key.removeprefix("binance:") for key in _keys_on_every_partition("binance:P{}/USDT", 3)]
+def _loop_settings(services: Settings, pattern: str, name: str) -> tuple[Settings, list[str]]:
+    """Settings under a prefix of their own (topics created) for a risk gate and paper venue trading three
+    symbols whose keys cover the three partitions, and the symbols."""
+    symbols = [key.removeprefix("binance:") for key in _keys_on_every_partition(pattern, 3)]
     risk = RiskConfig(accounts={"mm-1": {"binance": AccountVenueConfig(
         balances={"USDT": Decimal(10_000_000), **{s.split("/")[0]: Decimal(1_000_000) for s in symbols}})}},
         mark_update_s=3600)
     paper = PaperVenueConfig(latency_ms=50, max_fill_quantity=Decimal("0.4"), time_in_force_s=120)
-    prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.announced."
+    prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.{name}."
     settings = services.with_({"kafka__topic_prefix": prefix, "risk": risk, "paper": paper})
     ensure_topics(settings)
+    return settings, symbols
+
+
+def test_the_paper_venue_on_the_live_risk_gates_decisions_equals_its_replay(services: Settings, tmp_path: Path) -> None:
+    settings, symbols = _loop_settings(services, "binance:P{}/USDT", "announced")
     events = _paper_day(symbols, MINUTES * 60)
     orders = sum(1 for schema, _ in events if schema == "OrderSubmitted")
     start = events[0][1]["event_time"]
@@ -118,22 +125,15 @@ def test_the_demos_paper_loop_gives_the_replays_fills(services: Settings, tmp_pa
     from streams.commands.demo_paper import close_the_loop
     from streams.generator.clock import iso
 
-    symbols = [key.removeprefix("binance:") for key in _keys_on_every_partition("binance:D{}/USDT", 3)]
-    risk = RiskConfig(accounts={"mm-1": {"binance": AccountVenueConfig(
-        balances={"USDT": Decimal(10_000_000), **{s.split("/")[0]: Decimal(1_000_000) for s in symbols}})}},
-        mark_update_s=3600)
-    paper = PaperVenueConfig(latency_ms=50, max_fill_quantity=Decimal("0.4"), time_in_force_s=120)
-    prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.demo-loop."
-    settings = services.with_({"kafka__topic_prefix": prefix, "risk": risk, "paper": paper})
-    ensure_topics(settings)
+    settings, symbols = _loop_settings(services, "binance:D{}/USDT", "demo-loop")
     events = _paper_day(symbols, 4 * 60)
     rows: dict[str, list[bytes]] = {topics.TICKS: [], topics.ORDERS: [], topics.VENUE_HEALTH: []}
     for schema, record in events:  # as the generator writes them: event_time as UTC text
         rows[topics.TICKS if schema == "PriceTick" else topics.ORDERS].append(orjson.dumps(
             {TYPE_COLUMN: schema, **record, "event_time": iso(record["event_time"])}, default=str) + b"\n")
     start, end = events[0][1]["event_time"], events[-1][1]["event_time"] + 1
-    assert close_the_loop(settings, Console(quiet=True), tmp_path, rows, start, end, risk.model_dump_json(), paper,
-                          tmp_path, timeout_s=100, slice_us=60_000_000)
+    assert close_the_loop(settings, Console(quiet=True), tmp_path, rows, start, end, settings.risk.model_dump_json(),
+                          settings.paper, tmp_path, timeout_s=100, slice_us=60_000_000)
     expected = replay_paper(settings)
     live = paper_events(settings)
     fills = sum(1 for _, s, _ in expected[topics.ORDERS] if s == "OrderFilled")
