@@ -410,10 +410,10 @@ def main() -> None:
             database = create_database(base_settings, "bench_gateway")
             filled = migrated(isolated(database))
             prefixes.append(filled.kafka.topic_prefix)
-            from tests.support.gateway import fill
+            from tests.support.gateway import fill, generate
 
             with tempfile.TemporaryDirectory() as tmp:
-                fill(filled, Path(tmp))
+                fill(filled, generate(Path(tmp)))
             env.update({"MERCADO_DATABASE_URL": filled.dsn(), "MERCADO_DB__SCHEMA_NAME": filled.db.schema_name})
         port = free_port()
         api = subprocess.Popen([sys.executable, "-m", "gateway", "--port", str(port)], cwd=ROOT, env=env,
