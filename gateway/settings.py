@@ -43,6 +43,12 @@ class GatewaySection(BaseModel):
     push_queue: int = Field(default=256, ge=1, description="Messages queued per client before it is conflated.")
     heartbeat_s: float = Field(default=15.0, gt=0, description="Seconds between heartbeats on an idle socket.")
     auth_timeout_s: float = Field(default=5.0, gt=0, description="A socket that does not authenticate is closed.")
+    gc_freeze: bool = Field(
+        default=True,
+        description="After startup, move every object the process holds to the garbage collector's permanent "
+        "generation (gc.freeze): a full collection then scans only what came later; in bench.gateway, full "
+        "collections over the startup heap (FastAPI, pydantic, librdkafka and Avro state) paused push 0.1-1.4 s.",
+    )
     ws_compression: bool = Field(
         default=False,
         description="permessage-deflate on WebSocket push: off by default (a tick is ~250 bytes; compressing it for "

@@ -347,3 +347,32 @@ def test_a_text_frame_is_the_one_websockets_serializes(size: int) -> None:
 
     text = ("é" * size)[: size // 2] + "x" * (size - size // 2)
     assert text_frame(text) == Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
+
+
+def test_refreeze_freezes_as_clients_grow_by_a_quarter_and_thaws_when_they_halve() -> None:
+    h, calls = hub(), []
+
+    def step(clients: int) -> str | None:
+        return h.refreeze(clients, freeze=lambda: calls.append("freeze"), thaw=lambda: calls.append("thaw"))
+
+    assert [step(n) for n in (0, 15)] == [None, None]  # fewer than 16 clients: nothing worth freezing
+    assert step(16) == "froze" and h.frozen_clients == 16
+    assert [step(n) for n in (20, 8)] == [None, None]  # 20 = 16 * 5/4: not more than a quarter; 8 = half: kept
+    assert step(21) == "froze" and h.frozen_clients == 21
+    assert step(1000) == "froze" and step(1250) is None and step(1251) == "froze"
+    assert step(625) is None and step(624) == "thawed" and h.frozen_clients == 624
+    assert step(700) is None and step(781) == "froze"
+    assert calls == ["freeze"] * 4 + ["thaw", "freeze"]
+
+
+def test_the_real_refreeze_moves_live_objects_to_the_permanent_generation() -> None:
+    import gc
+
+    h, before = hub(), gc.get_freeze_count()
+    try:
+        keep = [[i] for i in range(1000)]  # tracked objects alive now
+        assert h.refreeze(16) == "froze"
+        assert gc.get_freeze_count() >= before + len(keep)
+        assert h.refreeze(0) == "thawed" and gc.get_freeze_count() > 0  # collected, then frozen again
+    finally:
+        gc.unfreeze()
