@@ -159,6 +159,35 @@ def same_code_outside_truth(left: list[Listing], right: list[Listing], truth: se
     return sum(by_code.get(c, 0) for x in left if x.id not in in_left and len(c := _code(x.model_number)) >= 4)
 
 
+def fn_causes(false_negatives: list[dict[str, object]], truth: set[tuple[str, str]]) -> dict[str, int]:
+    """The missed true pairs by cause (``evaluate``'s ``cause``), a pair lost in the one-to-one choice by what
+    it lost to: ``lost_to_duplicate`` (a listing is matched to another of its own true partners: the truth
+    lists one product several times), ``lost_to_other_true_pair`` (to a true partner of another listing: a
+    scoring error), ``lost_to_pair_outside_truth`` (to a listing with no partner in the truth), or
+    ``lost_no_decision`` (neither listing is matched: no mutual choice)."""
+    left_of: dict[str, set[str]] = defaultdict(set)
+    right_of: dict[str, set[str]] = defaultdict(set)
+    for a, b in truth:
+        left_of[a].add(b)
+        right_of[b].add(a)
+    out: dict[str, int] = defaultdict(int)
+    for f in false_negatives:
+        cause = str(f["cause"])
+        if cause == "lost_one_to_one":
+            a, b = str(f["left_id"]), str(f["right_id"])
+            won_a, won_b = list(f["left_matched_to"]), list(f["right_matched_to"])  # type: ignore[call-overload]
+            if any(w in left_of[a] for w in won_a) or any(w in right_of[b] for w in won_b):
+                cause = "lost_to_duplicate"
+            elif any(w in right_of for w in won_a) or any(w in left_of for w in won_b):
+                cause = "lost_to_other_true_pair"
+            elif won_a or won_b:
+                cause = "lost_to_pair_outside_truth"
+            else:
+                cause = "lost_no_decision"
+        out[cause] += 1
+    return dict(sorted(out.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=None, help="Default: the product_matching_data setting.")
@@ -194,12 +223,14 @@ def main() -> None:
         fps = [(f["left_id"], f["right_id"]) for f in ev.false_positives]
         outside, same = truth_gaps(fps, truth, {x.id: x for x in left}, {x.id: x for x in right})
         codes = same_code_outside_truth(left, right, truth)
+        causes = fn_causes(ev.false_negatives, truth)
         print(
             f"{name} truth audit: largest one-to-one subset of the truth = recall cap {cap:.3f}; of "
             f"{len(fps):,} false positives, {outside:,} pair two listings with no partner in the truth, "
             f"{same:,} of them with equal model-number fields or equal titles; {codes:,} cross pairs outside "
             "the truth have equal model-number fields"
         )
+        print(f"{name} false negatives ({len(ev.false_negatives):,}) by cause: {causes}")
         figures.update(
             {
                 f"{name}_recall_cap_one_to_one": round(cap, 4),
@@ -207,6 +238,7 @@ def main() -> None:
                 f"{name}_fp_outside_truth": outside,
                 f"{name}_fp_outside_truth_same": same,
                 f"{name}_same_model_number_outside_truth": codes,
+                f"{name}_false_negatives_by_cause": causes,
             }
         )
         fractions.append(ev.comparisons_fraction)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bench.matching_real import recall_cap_one_to_one, same_code_outside_truth, truth_gaps
-from streams.commands.retail_evaluate import Listing
+from bench.matching_real import fn_causes, recall_cap_one_to_one, same_code_outside_truth, truth_gaps
+from streams.commands.retail_evaluate import Listing, evaluate
 
 
 def test_recall_cap_is_the_largest_one_to_one_subset():
@@ -53,3 +53,61 @@ def test_same_code_outside_truth_counts_cross_pairs():
     ]
     # left 4 has a partner in the truth, so ZZ99 does not count; "abc" is too short
     assert same_code_outside_truth(left, right, {("4", "4")}) == 2
+
+
+def test_fn_causes_names_what_a_lost_pair_lost_to():
+    truth = {("a", "x"), ("a", "x2"), ("b", "y"), ("c", "z"), ("d", "w"), ("e", "v"), ("f", "u")}
+
+    def fn(left, right, cause, won_left=(), won_right=()):
+        return {
+            "left_id": left,
+            "right_id": right,
+            "cause": cause,
+            "left_matched_to": list(won_left),
+            "right_matched_to": list(won_right),
+        }
+
+    fns = [
+        fn("a", "x", "lost_one_to_one", won_left=["x2"]),  # a is matched to its other true partner
+        fn("b", "y", "lost_one_to_one", won_right=["c"]),  # y is matched to c, a true partner of z
+        fn("d", "w", "lost_one_to_one", won_left=["q"]),  # d is matched to q, nobody's partner
+        fn("e", "v", "lost_one_to_one"),  # neither is matched
+        fn("f", "u", "no_block"),
+        fn("c", "z", "vetoed"),
+    ]
+    assert fn_causes(fns, truth) == {
+        "lost_no_decision": 1,
+        "lost_to_duplicate": 1,
+        "lost_to_other_true_pair": 1,
+        "lost_to_pair_outside_truth": 1,
+        "no_block": 1,
+        "vetoed": 1,
+    }
+
+
+def test_evaluate_names_each_missed_pairs_cause():
+    left = [
+        Listing("1", "Sony WH-1000XM5 Wireless Headphones Black"),
+        Listing("2", "Samsung Galaxy A15 128GB Black"),
+        Listing("3", "Logitech MX Master 3S Mouse"),
+    ]
+    right = [
+        Listing("a", "Sony WH-1000XM5 Wireless Headphones, Black"),
+        Listing("b", "Samsung Galaxy A15 128GB Blue"),
+        Listing("c", "Garden hose 20m green"),
+        Listing("d", "Sony WH-1000XM5 Wireless Headphones Black"),
+        Listing("e", "Sony WH-1000XM4 Wireless Headphones Black"),
+    ]
+    truth = {("1", "a"), ("1", "d"), ("2", "b"), ("3", "c"), ("1", "e")}
+    ev = evaluate(left, right, truth)
+    assert (ev.true_positives, ev.declared) == (2, 2)  # "1" matches "a" and "d": one product listed twice
+    got = [
+        (f["left_id"], f["right_id"], f["cause"], f["left_matched_to"], f["right_matched_to"], f["veto"])
+        for f in ev.false_negatives
+    ]
+    assert got == [
+        ("1", "e", "vetoed", ["a", "d"], [], "model"),
+        ("2", "b", "vetoed", [], [], "color"),
+        ("3", "c", "no_block", [], [], "model"),
+    ]
+    assert fn_causes(ev.false_negatives, truth) == {"no_block": 1, "vetoed": 2}
