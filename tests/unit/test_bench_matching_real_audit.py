@@ -102,12 +102,15 @@ def test_evaluate_names_each_missed_pairs_cause():
     ev = evaluate(left, right, truth)
     assert (ev.true_positives, ev.declared) == (2, 2)  # "1" matches "a" and "d": one product listed twice
     got = [
-        (f["left_id"], f["right_id"], f["cause"], f["left_matched_to"], f["right_matched_to"], f["veto"])
+        (f["left_id"], f["right_id"], f["cause"], f["left_matched_to"], f["right_matched_to"])
         for f in ev.false_negatives
     ]
     assert got == [
-        ("1", "e", "vetoed", ["a", "d"], [], "model"),
-        ("2", "b", "vetoed", [], [], "color"),
-        ("3", "c", "no_block", [], [], "model"),
+        ("1", "e", "vetoed", ["a", "d"], []),  # XM4 against XM5; "1" is matched to "a" and "d" instead
+        ("2", "b", "vetoed", [], []),
+        ("3", "c", "no_block", [], []),
     ]
+    # which veto names the XM4 / XM5 conflict (model words or code) is the parser's business
+    assert ev.false_negatives[0]["veto"] in ("model", "model_code")
+    assert ev.false_negatives[1]["veto"] == "color"
     assert fn_causes(ev.false_negatives, truth) == {"no_block": 1, "vetoed": 2}
