@@ -16,6 +16,12 @@ from the project root; ``MERCADO_PRODUCT_MATCHING_DATA`` overrides it). See its 
   (``token_set_ratio`` ≥ 80) per left listing against the right listings of its block — so ``ratio``
   (Mercado / baseline, listings per CPU second) is Mercado's cost, and ``baseline_*_f1`` what plain
   fuzzy matching gets.
+* Truth audit (figures, not adjustments: F1 stays against the truth as given): the largest one-to-one
+  subset of each truth (``*_recall_cap_one_to_one``: the recall a strictly one-to-one decision can reach
+  when a retailer lists one product several times), and the declared false positives that look like
+  gaps in the truth (``*_fp_outside_truth``: neither listing has any partner in the truth;
+  ``*_fp_outside_truth_same``: of those, the two model-number fields are equal — when the retailer gives
+  that field — or the folded titles are).
 
 Nothing here is tuned per data set: one ``RetailConfig()`` for all. The last line is one JSON object.
 """
@@ -28,6 +34,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import networkx as nx
 from rapidfuzz import fuzz, process
 
 from bench.common import result
@@ -101,6 +108,86 @@ def baseline(left: list[Listing], right: list[Listing], truth: set[tuple[str, st
     return {"f1": 2 * p * r / (p + r) if p + r else 0.0, "cpu_rate": (len(left) + len(right)) / cpu if cpu else 0.0}
 
 
+def recall_cap_one_to_one(truth: set[tuple[str, str]]) -> float:
+    """The recall of the largest one-to-one subset of ``truth`` (a maximum bipartite matching: networkx's
+    Hopcroft-Karp), the most a decision that gives each listing at most one partner can reach."""
+    if not truth:
+        return 0.0
+    g = nx.Graph()
+    lefts = {("l", a) for a, _ in truth}
+    g.add_edges_from((("l", a), ("r", b)) for a, b in truth)
+    pairs = nx.bipartite.hopcroft_karp_matching(g, top_nodes=lefts)
+    return sum(1 for n in pairs if n in lefts) / len(truth)
+
+
+def _code(text: str | None) -> str:
+    """A model-number field compared as written, ignoring case, spaces and punctuation."""
+    return "".join(c for c in fold(text or "") if c.isalnum())
+
+
+def truth_gaps(
+    false_positives: list[tuple[str, str]],
+    truth: set[tuple[str, str]],
+    left: dict[str, Listing],
+    right: dict[str, Listing],
+) -> tuple[int, int]:
+    """(declared false positives whose two listings both have no partner in the truth, those of them whose
+    model-number fields are equal — both given, at least four characters once folded — or whose folded
+    titles are equal): pairs the truth may be missing, counted, never credited."""
+    in_left, in_right = {a for a, _ in truth}, {b for _, b in truth}  # (the two sides' ids may overlap)
+    outside = same = 0
+    for a, b in false_positives:
+        if a in in_left or b in in_right:
+            continue
+        outside += 1
+        x, y = left[a], right[b]
+        cx, cy = _code(x.model_number), _code(y.model_number)
+        if (len(cx) >= 4 and cx == cy) or fold(x.title) == fold(y.title):
+            same += 1
+    return outside, same
+
+
+def same_code_outside_truth(left: list[Listing], right: list[Listing], truth: set[tuple[str, str]]) -> int:
+    """Cross pairs whose model-number fields are equal (at least four characters once folded) and neither
+    of whose listings has a partner in the truth: the candidates the truth says nothing about."""
+    in_left, in_right = {a for a, _ in truth}, {b for _, b in truth}
+    by_code: dict[str, int] = defaultdict(int)
+    for y in right:
+        c = _code(y.model_number)
+        if len(c) >= 4 and y.id not in in_right:
+            by_code[c] += 1
+    return sum(by_code.get(c, 0) for x in left if x.id not in in_left and len(c := _code(x.model_number)) >= 4)
+
+
+def fn_causes(false_negatives: list[dict[str, object]], truth: set[tuple[str, str]]) -> dict[str, int]:
+    """The missed true pairs by cause (``evaluate``'s ``cause``), a pair lost in the one-to-one choice by what
+    it lost to: ``lost_to_duplicate`` (a listing is matched to another of its own true partners: the truth
+    lists one product several times), ``lost_to_other_true_pair`` (to a true partner of another listing: a
+    scoring error), ``lost_to_pair_outside_truth`` (to a listing with no partner in the truth), or
+    ``lost_no_decision`` (neither listing is matched: no mutual choice)."""
+    left_of: dict[str, set[str]] = defaultdict(set)
+    right_of: dict[str, set[str]] = defaultdict(set)
+    for a, b in truth:
+        left_of[a].add(b)
+        right_of[b].add(a)
+    out: dict[str, int] = defaultdict(int)
+    for f in false_negatives:
+        cause = str(f["cause"])
+        if cause == "lost_one_to_one":
+            a, b = str(f["left_id"]), str(f["right_id"])
+            won_a, won_b = list(f["left_matched_to"]), list(f["right_matched_to"])  # type: ignore[call-overload]
+            if any(w in left_of[a] for w in won_a) or any(w in right_of[b] for w in won_b):
+                cause = "lost_to_duplicate"
+            elif any(w in right_of for w in won_a) or any(w in left_of for w in won_b):
+                cause = "lost_to_other_true_pair"
+            elif won_a or won_b:
+                cause = "lost_to_pair_outside_truth"
+            else:
+                cause = "lost_no_decision"
+        out[cause] += 1
+    return dict(sorted(out.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=None, help="Default: the product_matching_data setting.")
@@ -130,6 +217,28 @@ def main() -> None:
                 f"{name}_recall": round(ev.recall, 4),
                 f"{name}_comparisons_fraction": round(ev.comparisons_fraction, 6),
                 f"baseline_{name}_f1": round(b["f1"], 4),
+            }
+        )
+        cap = recall_cap_one_to_one(truth)
+        fps = [(f["left_id"], f["right_id"]) for f in ev.false_positives]
+        outside, same = truth_gaps(fps, truth, {x.id: x for x in left}, {x.id: x for x in right})
+        codes = same_code_outside_truth(left, right, truth)
+        causes = fn_causes(ev.false_negatives, truth)
+        print(
+            f"{name} truth audit: largest one-to-one subset of the truth = recall cap {cap:.3f}; of "
+            f"{len(fps):,} false positives, {outside:,} pair two listings with no partner in the truth, "
+            f"{same:,} of them with equal model-number fields or equal titles; {codes:,} cross pairs outside "
+            "the truth have equal model-number fields"
+        )
+        print(f"{name} false negatives ({len(ev.false_negatives):,}) by cause: {causes}")
+        figures.update(
+            {
+                f"{name}_recall_cap_one_to_one": round(cap, 4),
+                f"{name}_false_positives": len(fps),
+                f"{name}_fp_outside_truth": outside,
+                f"{name}_fp_outside_truth_same": same,
+                f"{name}_same_model_number_outside_truth": codes,
+                f"{name}_false_negatives_by_cause": causes,
             }
         )
         fractions.append(ev.comparisons_fraction)

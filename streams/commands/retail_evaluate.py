@@ -240,6 +240,14 @@ def evaluate(
                 "evidence": rec["evidence"],
             }
         )
+    from processors.retail.block_matcher import BlockMatcher
+    from processors.retail.blocking import owner_block
+
+    blocks = {p.key: p for rt in replay.runtimes[1] for p in rt.processors.values() if isinstance(p, BlockMatcher)}
+    instead: dict[str, list[str]] = {}  # listing key -> the listings it is matched to
+    for a_id, b_id in declared:
+        instead.setdefault(f"{LEFT}:{a_id}", []).append(b_id)
+        instead.setdefault(f"{RIGHT}:{b_id}", []).append(a_id)
     fns = []
     for pair in sorted(truth - declared.keys()):
         x, y = by_id[LEFT].get(pair[0]), by_id[RIGHT].get(pair[1])
@@ -247,7 +255,20 @@ def evaluate(
             continue
         a, b = parsed(x), parsed(y)
         v = score(a, b, cfg.match)
-        shared = sorted(set(block_keys(a)) & set(block_keys(b)))
+        ka, kb = block_keys(a), block_keys(b)
+        shared = sorted(set(ka) & set(kb))
+        owner = owner_block(ka, kb)
+        lk, rk = f"{LEFT}:{pair[0]}", f"{RIGHT}:{pair[1]}"
+        if owner is None:
+            cause = "no_block"
+        elif v.veto is not None:
+            cause = "vetoed"
+        elif v.score < cfg.match.threshold:
+            cause = "below_threshold"
+        elif owner not in blocks or rk not in blocks[owner].edges.get(lk, {}):
+            cause = "not_compared"  # a crowded word block compares only pairs sharing other blocks too
+        else:
+            cause = "lost_one_to_one"
         fns.append(
             {
                 "left_id": pair[0],
@@ -255,6 +276,9 @@ def evaluate(
                 "left_title": x.title,
                 "right_title": y.title,
                 "shared_blocks": shared,
+                "cause": cause,
+                "left_matched_to": sorted(instead.get(lk, ())),
+                "right_matched_to": sorted(instead.get(rk, ())),
                 "veto": v.veto,
                 "score": v.score,
                 "evidence": evidence(a, b, cfg.match) if v.veto is None else None,
