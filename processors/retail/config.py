@@ -122,6 +122,10 @@ class MatchConfig(BaseModel):
     #: score taken off per licence or edition word one listing has and the other lacks ("upgrade",
     #: "academic", "oem": data/lexicon.toml ``licence_words``), unless a code agrees
     licence_penalty: float = Field(0.12, ge=0, le=1)
+    #: score taken off when, no code agreeing, the titles put different words at one place, words the
+    #: other title lacks ("San Diego Padres" / "San Antonio Spurs" iPhone 4 Case): a design, team or
+    #: edition name (:func:`processors.retail.similarity.name_swap`). 0: off
+    name_swap_penalty: float = Field(0.15, ge=0, le=1)
     #: screens closer than this (inches) are the same size
     screen_tolerance: float = Field(0.15, ge=0)
     #: a word block (``t|...``, blocking.py) holding more than this many listings compares a pair

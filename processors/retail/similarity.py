@@ -14,6 +14,11 @@ catalogue number ("148210") neither conflicts nor agrees with a maker's model co
 titles name that is neither listing's own primary code (a chip, a standard: "HD7750") does not overrule
 two brands when either listing states its own code.
 
+A code agreement the retailers' model-number fields alone state (neither title names it), between two
+brands neither title names, vetoes (``brand``: a mistyped or reused field). Two codes of one series with
+different numbers ("IDR355MD" / "IDR300D"), with no code agreeing, veto (``model_code``) wherever the
+titles carry them.
+
 Vetoes (both listings state the attribute and they differ): condition (remanufactured, refurbished...
 on one side only), accessory (one is made for another product), category, brand (unless one brand is a
 word of the other's title: a distributor), model key (both with letters and digits, see
@@ -30,7 +35,9 @@ agrees on it, not a different product. Otherwise nothing names the model on both
 the titles' own similarity: rapidfuzz ``token_sort_ratio`` (every word counts, so a title that only
 shares the brand and the product kind stays below the threshold), or ``subset_weight`` x
 ``token_set_ratio`` when higher (one title's words inside the other's: "american sign language" /
-"instant immersion american sign language win/mac").
+"instant immersion american sign language win/mac"). Unless a code agrees, ``name_swap_penalty`` comes
+off when the titles put different names at one place (:func:`name_swap`: "San Diego Padres" / "San
+Antonio Spurs" iPhone 4 Case).
 """
 
 from __future__ import annotations
@@ -39,11 +46,21 @@ import re
 from operator import attrgetter
 from typing import NamedTuple
 
-from rapidfuzz.fuzz import token_set_ratio, token_sort_ratio
+from rapidfuzz.distance import Indel
+from rapidfuzz.fuzz import ratio, token_set_ratio, token_sort_ratio
 
 from processors.retail.attributes import ProductAttributes, code_in_title, code_kind
 from processors.retail.config import MatchConfig
-from processors.retail.lexicon import CONDITION_WORDS, LICENCE_WORDS, SOFT_QUALIFIERS, STRONG_QUALIFIERS
+from processors.retail.lexicon import (
+    COLORS,
+    CONDITION_WORDS,
+    LICENCE_WORDS,
+    NOISE_WORDS,
+    PLATFORM_WORDS,
+    SOFT_QUALIFIERS,
+    STOP_WORDS,
+    STRONG_QUALIFIERS,
+)
 
 #: (attribute, weight when both state it, weight when only one does)
 WEIGHTS: dict[str, tuple[float, float]] = {
@@ -62,6 +79,11 @@ _STRONG = STRONG_QUALIFIERS
 _SOFT = SOFT_QUALIFIERS
 _CONDITION = CONDITION_WORDS
 _LICENCE = LICENCE_WORDS
+_NOISE = NOISE_WORDS
+_PLATFORM = PLATFORM_WORDS
+#: colour words: a colour on one side is stated by the colour attribute, never a name
+_COLOR_WORDS = frozenset(w for names in COLORS.values() for name in names for w in name.split())
+_STOP_WORDS = STOP_WORDS
 
 
 class Verdict(NamedTuple):  # immutable; a NamedTuple is built faster than a frozen dataclass
@@ -194,6 +216,94 @@ def brands_differ(a: ProductAttributes, b: ProductAttributes) -> bool:
     return f" {x} " not in f" {b.normalized_title} " and f" {y} " not in f" {a.normalized_title} "
 
 
+def field_code_only(code: str, a: ProductAttributes, b: ProductAttributes) -> bool:
+    """Whether an agreeing code is stated by the retailers' model-number fields only: neither title names
+    it (a field can be mistyped or hold a number the retailer reuses: "14021" for a power supply and a
+    dash mount)."""
+    return not code_in_title(code, a.normalized_title) and not code_in_title(code, b.normalized_title)
+
+
+def brand_word_shared(a: ProductAttributes, b: ProductAttributes) -> bool:
+    """Whether the first word of one listing's brand is a word of the other's title ("Griffin Technology"
+    and a title "Griffin iPod Touch 4G FormFit Case" under a distributor's brand field)."""
+    for brand, title in ((a.brand, b.normalized_title), (b.brand, a.normalized_title)):
+        if brand is not None:
+            first = brand.split(" ", 1)[0]
+            if len(first) >= 3 and f" {first} " in f" {title} ":
+                return True
+    return False
+
+
+def _series_split(x: str, y: str) -> bool:
+    """Two codes of one series with different numbers: a common start of three characters or more with a
+    letter in it, and a digit on both sides where they part ("IDR355MD" / "IDR300D", "01SSC5310" /
+    "01SSC2574"; not "DSCH70" / "DSCH70B", a suffix)."""
+    n = min(len(x), len(y))
+    k = 0
+    while k < n and x[k] == y[k]:
+        k += 1
+    if k < 3 or k == n or not x[k].isdigit() or not y[k].isdigit():
+        return False
+    return not x[:k].isdigit()
+
+
+def series_conflict(a: ProductAttributes, b: ProductAttributes) -> bool:
+    """Both listings state codes (in a title or a model-number field), none agrees (:func:`agreeing_code`),
+    and one of each names another number of the same series (:func:`_series_split`): two models of one
+    line even when one code is not where the primary code is read ("Scosche IDR300d ... Earphones" /
+    "... Earphones IDR355MD")."""
+    return any(_series_split(c, d) for c in a.codes for d in b.codes)
+
+
+def _other_word(w: str, title: set[str]) -> bool:
+    return (
+        len(w) >= 3
+        and w.isalpha()
+        and w not in _NOISE
+        and w not in _STOP_WORDS
+        and w not in _PLATFORM
+        and w not in _COLOR_WORDS
+        and w not in title
+    )
+
+
+def _alike(x: str, y: str) -> bool:
+    """One word spelled two ways or cut short: "maintenance" / "maintanence", "speaker" / "speakerphone"."""
+    return x.startswith(y) or y.startswith(x) or ratio(x, y) >= 75.0
+
+
+def name_swap(a: ProductAttributes, b: ProductAttributes) -> bool:
+    """Whether the titles, aligned word by word on their longest common word sequence (rapidfuzz's
+    ``Indel.opcodes``), have a place where each puts its own words — words of three letters or more the
+    other title lacks, not spelled alike, no platform, colour or function word: a design, team or edition
+    name in titles otherwise the same ("San Diego Padres iPhone 4 Case" / "San Antonio Spurs iPhone 4
+    Case", "Hoyle Card Games 2011" / "Hoyle Puzzle Board Games 2011"). Only in titles that share, in
+    order, at least half the words of the longer one: two shops' wordings of one product differ in many
+    places (chosen so that the F1 on labelled offer pairs does not fall, BENCHMARKS.md). Words one title adds
+    alone (a publisher, a size) are detail, not a swap."""
+    if a.normalized_title == b.normalized_title:
+        return False
+    ta, tb = a.normalized_title.split(), b.normalized_title.split()
+    sa, sb = set(ta), set(tb)
+    ops = Indel.opcodes(ta, tb)
+    shared = sum(op.src_end - op.src_start for op in ops if op.tag == "equal")
+    if 2 * shared < max(len(ta), len(tb)):
+        return False  # titles that share less than half their words in order: two wordings, not a swap
+    wa: list[str] = []
+    wb: list[str] = []
+    for op in (*ops, None):  # (None: the end, closing the last place)
+        if op is not None and op.tag != "equal":
+            wa.extend(ta[op.src_start : op.src_end])
+            wb.extend(tb[op.dest_start : op.dest_end])
+            continue
+        xa = [w for w in wa if _other_word(w, sb)]
+        xb = [w for w in wb if _other_word(w, sa)]
+        if xa and xb and not any(_alike(x, y) for x in xa for y in xb):
+            return True
+        wa, wb = [], []
+    return False
+
+
 def veto(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> str | None:
     """The attribute that makes two listings different products, or ``None`` (:func:`score`'s veto)."""
     return score(a, b, cfg).veto
@@ -242,6 +352,11 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
         # a listing states its own code, and the one both titles name is not it (a chip, a standard):
         # two makers' products (with no own code on either side, a brand field may be a distributor's)
         return _VETOED["brand"]
+    if code is not None and field_code_only(code, a, b) and brands_differ(a, b) and not brand_word_shared(a, b):
+        # only the model-number fields agree, and the makers differ: a mistyped or reused field
+        return _VETOED["brand"]
+    if code is None and (a.codes and b.codes) and series_conflict(a, b):
+        return _VETOED["model_code"]
     # A code that is the model word itself ("EQ50", "G84") only lifts the weak vetoes: it is scored like
     # the model keys' agreement, a variant word on one side still vetoes ("S23" / "S23 FE"), and what one
     # title omits stays in doubt (the RAM variants of one model).
@@ -391,6 +506,8 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
         s -= soft * cfg.soft_token_penalty
     if qa != qb and not same_code:  # a licence or edition on one side only ("upgrade", "academic")
         s -= len(_LICENCE.intersection(qa).symmetric_difference(_LICENCE.intersection(qb))) * cfg.licence_penalty
+    if not same_code and s >= cfg.threshold and cfg.name_swap_penalty and name_swap(a, b):
+        s -= cfg.name_swap_penalty  # a design, team or edition name where the other title has its own
     return Verdict(round(min(1.0, max(0.0, s)), 6), None)
 
 
@@ -419,8 +536,10 @@ def _show(v: object) -> str | None:
 
 def evidence(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> list[dict[str, object]]:
     """The evidence of a match (a pair that passed the vetoes) as ``MatchEvidence`` records: per attribute
-    stated by either listing, both values and ``agree`` (stated by both: the vetoes let only agreement
-    through), ``one_side``, or ``not_compared`` (two primary codes of different kinds), with the weight
+    stated by either listing, both values and ``agree`` (stated by both, the same or, for codes, one
+    model's: the other vetoes let only agreement through), ``differ`` (two brands or model keys that did
+    not veto: a distributor's brand field, overruled by a code, or model keys naming no model: weight 0),
+    ``one_side``, or ``not_compared`` (two primary codes of different kinds), with the weight
     it counted for (one-sided attributes count for nothing when
     both model codes agree); then the product lines' ``similarity`` and
     the ``penalty`` of model words only one listing has."""
@@ -435,6 +554,10 @@ def evidence(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> li
             outcome, weight = "one_side", 0.0 if same_code else w_one
         elif name == "model_code" and not same_code:
             outcome, weight = "not_compared", 0.0  # two kinds of identifier (:func:`codes_comparable`)
+        elif x != y and (name == "brand" or name == "model"):
+            # two brands or model keys that did not veto (a distributor's brand field, a code agreement
+            # overruling them, model keys that name no model): they count for nothing
+            outcome, weight = "differ", 0.0
         else:
             outcome, weight = "agree", w_both
         out.append(

@@ -16,7 +16,17 @@ from hypothesis import strategies as st
 from processors.retail.attributes import code_in_title, code_kind, codes_in, parse_listing
 from processors.retail.config import MatchConfig
 from processors.retail.lexicon import DATA_DIR, load_data
-from processors.retail.similarity import agreeing_code, codes_comparable, evidence, same_code, score, veto
+from processors.retail.similarity import (
+    _series_split,
+    agreeing_code,
+    codes_comparable,
+    evidence,
+    name_swap,
+    same_code,
+    score,
+    series_conflict,
+    veto,
+)
 
 CFG = MatchConfig()
 
@@ -112,6 +122,18 @@ TITLES: list[tuple[str, str | None, str | None, tuple[str, str | None, tuple[str
     ("Da-Lite Model B Manual Screen", None, "MATTE WHITE", ("other", None, (), False)),
     ("Canon imageCLASS Toner", None, "X-25", ("other", None, (), False)),
     ("Pioneer 10 in. Champion Series Subwoofer", "Pioneer", "TS-W2502D2", ("other", "pioneer", ("TSW2502D2",), False)),
+    # session 17: a code ending in a lower-case letter away from the end, a field code beside a title
+    # code, a number-led code in parentheses, a team name on a case
+    ("Tonica TDR300d Chameleon Earphones with Mic", "Tonica", None, ("headphones", "tonica", ("TDR300D",), False)),
+    (
+        "Voltix VX-450B 450W Silent Fan ATX Power Supply",
+        "Voltix",
+        "14021",
+        ("other", "voltix", ("14021", "VX450B"), False),
+    ),
+    ("Roadmate Universal Dash Mount", "Roadmate", "14021", ("accessory", "roadmate", ("14021",), True)),
+    ("sonicguard global vpn client - license ( 01-ssc-5310 )", None, None, ("other", None, ("01SSC5310",), False)),
+    ("Kovo Riverside Hawks iPhone 4 Silicone Case", None, None, ("accessory", None, (), True)),
 ]
 
 
@@ -575,3 +597,108 @@ def test_a_code_named_in_both_titles_does_not_overrule_two_makers() -> None:
     d = parse_listing("Stereo Equalizer EQ50", "Koss")
     e = parse_listing("Stereo Equalizer EQ50 3-Band", "Electronics Expo")
     assert veto(d, e, CFG) is None
+
+
+# --------------------------------------------------------------------------- session 17: precision
+def test_a_code_only_the_model_number_fields_state_does_not_overrule_two_makers() -> None:
+    # both retailers' model-number fields say "14021", neither title names it, the brands differ
+    a = parse_listing("Voltix VX-450B 450W Silent Fan ATX Power Supply", "Voltix", None, "14021")
+    b = parse_listing("Roadmate Universal Dash Mount", "Roadmate", None, "14021")
+    assert (a.code_key, b.code_key) == ("14021", "14021")
+    assert veto(a, b, CFG) == veto(b, a, CFG) == "brand"
+    # the same fields under one brand still agree
+    c = parse_listing("Voltix 450W Silent ATX Power Supply Black", "Voltix", None, "14021")
+    assert veto(a, c, CFG) is None
+    # a distributor's brand field, the maker's name in the other title: not two makers
+    d = parse_listing("Fenwick iPod Touch 4G SnapFit Case Pink", "Arlo Distribution", None, "FW01959")
+    e = parse_listing("Fenwick Labs SnapFit for iPod touch 4G Pink", "Fenwick Labs", None, "FW01959")
+    assert score(d, e, CFG) == (0.965, None)
+    # a code a title names still overrules a brand field (test_a_code_agreement_overrules_the_brand_veto)
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "split"),
+    [
+        ("IDR355MD", "IDR300D", True),  # one series, two numbers
+        ("01SSC5310", "01SSC2574", True),  # a number-led series
+        ("DSCH70", "DSCH70B", False),  # a suffix: one model (same_code)
+        ("TDR355", "TDR355", False),
+        ("213076B26", "231319B26", False),  # parting after digits only: no series
+        ("AB1234", "AB5678", False),  # a common start of two characters: too short
+        ("KDR320", "KDX320", False),  # parting at letters
+    ],
+)
+def test_series_split(x: str, y: str, split: bool) -> None:
+    assert _series_split(x, y) is split
+    assert _series_split(y, x) is split
+
+
+def test_a_series_code_anywhere_in_the_title_vetoes() -> None:
+    # the primary code is read from the last word; the other title's code is elsewhere (not primary)
+    a = parse_listing("Tonica Chameleon Earphones TDR355MD", "Tonica")
+    b = parse_listing("Tonica TDR300d Chameleon Earphones with Mic", "Tonica")
+    assert (a.code_key, b.code_key, b.codes) == ("TDR355MD", None, ("TDR300D",))
+    assert series_conflict(a, b)
+    assert veto(a, b, CFG) == veto(b, a, CFG) == "model_code"
+    # the same series number with a suffix agrees
+    c = parse_listing("Tonica TDR355 Chameleon Earphones", "Tonica")
+    assert veto(a, c, CFG) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "swap", "before", "after"),
+    [
+        # a team or design name where the other title has its own
+        (
+            "Kovo Riverside Hawks iPhone 4 Silicone Case",
+            "Kovo Lakeview Tigers iPhone 4 Silicone Case",
+            True,
+            0.934884,
+            0.784884,
+        ),
+        ("Kovo Trivia Card Games 2011", "Kovo Trivia Puzzle Board Games 2011", True, 0.964286, 0.814286),
+        # a word spelled two ways or cut short: no swap
+        (
+            "Extended Capacity Maintenance Kit for Phaser 8550",
+            "Extended Capacity Maintanence Kit for Phaser 8550",
+            False,
+            0.985714,
+            0.985714,
+        ),
+        ("Tonica Roadster Visor Speaker", "Tonica Roadster Visor Speakerphone", False, 0.920635, 0.920635),
+        # a platform, a colour, words one title adds alone: no swap
+        ("chessmaster 9000 (mac)", "chessmaster 9000 feral interactive", False, 0.961111, 0.961111),
+        ("Kovo Hawks iPhone 4 Silicone Case", "Kovo Hawks iPhone 4 Silicone Case by Fanwear", False, 1.0, 1.0),
+    ],
+)
+def test_a_name_swap_costs_the_penalty(a: str, b: str, swap: bool, before: float, after: float) -> None:
+    pa, pb = parse_listing(a), parse_listing(b)
+    assert name_swap(pa, pb) is swap
+    assert name_swap(pb, pa) is swap
+    assert score(pa, pb, MatchConfig(name_swap_penalty=0)) == (before, None)
+    assert score(pa, pb, CFG) == score(pb, pa, CFG) == (after, None)
+    assert round(before - after, 6) == (CFG.name_swap_penalty if swap else 0.0)
+
+
+def test_a_name_swap_needs_titles_that_share_half_their_words() -> None:
+    # two shops' wordings: a swap in the middle, but fewer than half the words shared in order
+    a = parse_listing("Kovo Hawks Silicone Case")
+    b = parse_listing("Kovo Tigers Silicone Case for iPhone 4 with Stand and Strap")
+    assert not name_swap(a, b)
+
+
+def test_a_code_agreement_ignores_a_name_swap() -> None:
+    a = parse_listing("Kovo Riverside Hawks iPhone 4 Silicone Case KV4410")
+    b = parse_listing("Kovo Lakeview Tigers iPhone 4 Silicone Case KV4410")
+    assert name_swap(a, b)
+    assert score(a, b, CFG) == score(a, b, MatchConfig(name_swap_penalty=0))
+
+
+def test_the_evidence_says_differ_for_two_brands_that_did_not_veto() -> None:
+    # a distributor's brand field, overruled by the code both titles state: the brands count for nothing
+    a = parse_listing("Stereo Equalizer EQ50", "Koss")
+    b = parse_listing("Stereo Equalizer EQ50 3-Band", "Electronics Expo")
+    assert veto(a, b, CFG) is None
+    rows = {e["attribute"]: (e["value_a"], e["value_b"], e["outcome"], e["weight"]) for e in evidence(a, b, CFG)}
+    assert rows["brand"] == ("koss", "electronics expo", "differ", 0.0)
+    assert rows["model"] == ("eq50", "eq50", "agree", 2.0)
