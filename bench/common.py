@@ -89,3 +89,55 @@ def delete_run_topics(settings: Any, prefixes: list[str], groups: list[str]) -> 
         except KafkaException:
             pass
     return len(names)
+
+
+class Run:
+    """A bench run's phases (fresh topic prefixes ``<prefix>bench.<name>.<stamp>.<phase>.``) and the processes
+    it starts, undone by :meth:`cleanup` (processes stopped, topics and the consumer groups ``groups`` deleted)."""
+
+    def __init__(self, settings: Any, name: str, groups: tuple[str, ...] = ()) -> None:
+        self.settings, self.name, self.groups = settings, name, groups
+        self.stamp = time.strftime("%Y%m%d%H%M%S")
+        self.prefixes: list[str] = []
+        self.procs: list[Any] = []
+        self.logs = settings.local.state_dir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+
+    def phase(self, name: str, topics: tuple[Any, ...] = (), **overrides: Any) -> Any:
+        """The phase's settings (its own topic prefix, ``overrides``), with ``topics`` and every catalogue
+        topic created."""
+        from streams.kafka.admin import ensure_topics
+
+        prefix = f"{self.settings.kafka.topic_prefix}bench.{self.name}.{self.stamp}.{name}."
+        self.prefixes.append(prefix)
+        s = self.settings.with_({"kafka__topic_prefix": prefix, **overrides})
+        ensure_topics(s, topics)
+        ensure_topics(s)
+        return s
+
+    def log_path(self, name: str) -> Any:
+        return self.logs / f"bench-{self.name}-{self.stamp}-{name}.log"
+
+    def start(self, s: Any, module_args: list[str], env: dict[str, str], name: str) -> Any:
+        """``python -m <module_args>`` with the phase's topic prefix (native engine, no metrics port unless
+        ``env`` says otherwise), in its own session; its stderr goes to :meth:`log_path`."""
+        import os
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        full = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": s.kafka.topic_prefix, "MERCADO_METRICS__PORT_WORKER": "0",
+                "MERCADO_WORKER__ENGINE": "native", **env}
+        with self.log_path(name).open("ab") as fh:
+            proc = subprocess.Popen([sys.executable, "-m", *module_args], cwd=Path(__file__).resolve().parents[1],
+                                    env=full, stdout=subprocess.DEVNULL, stderr=fh, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def cleanup(self) -> None:
+        from infra.processes import stop_group
+
+        for proc in self.procs:
+            if proc.poll() is None:
+                stop_group(proc, 20)
+        delete_run_topics(self.settings, self.prefixes, [f"{p}{g}" for p in self.prefixes for g in self.groups])

@@ -49,19 +49,17 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from bench.common import delete_run_topics
+from bench.common import Run
 from infra.processes import stop_group
 from processors import topics
 from processors.partitioning import partition_of
 from streams.config import Settings, get_settings
 from streams.engines.live import changelog_topic
-from streams.kafka.admin import ensure_topics
 from streams.kafka.catalog import topic
 from streams.kafka.clients import committed_reader_config, consumer_config
 from streams.kafka.consumer import end_offsets
 from tests.support.sink import EventProducer
 
-ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 6
 GRACE_S = 2.0
 
@@ -70,39 +68,16 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-class Run:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.stamp = time.strftime("%Y%m%d%H%M%S")
-        self.prefixes: list[str] = []
-        self.procs: list[subprocess.Popen] = []
-        self.logs = settings.local.state_dir / "logs"
-        self.logs.mkdir(parents=True, exist_ok=True)
+def six_ticks() -> tuple:
+    """The phase's ticks topic: six partitions, so two workers share it."""
+    return (dataclasses.replace(topic(topics.TICKS), partitions=PARTITIONS),)
 
-    def phase(self, name: str) -> Settings:
-        prefix = f"{self.settings.kafka.topic_prefix}bench.recovery.{self.stamp}.{name}."
-        self.prefixes.append(prefix)
-        s = self.settings.with_({"kafka__topic_prefix": prefix})
-        ensure_topics(s, (dataclasses.replace(topic(topics.TICKS), partitions=PARTITIONS),))
-        ensure_topics(s)
-        return s
 
-    def worker(self, s: Settings, worker_id: str, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
-        path = self.logs / f"bench-recovery-{self.stamp}-{worker_id}.log"
-        full = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": s.kafka.topic_prefix, "MERCADO_METRICS__PORT_WORKER": "0",
-                "MERCADO_WORKER__ENGINE": "native", "MERCADO_WORKER__ID": worker_id, **env}
-        with path.open("ab") as fh:
-            cmd = [sys.executable, "-m", "streams.commands.cli", "worker", "--pipeline", "marketdata"]
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=full, stdout=subprocess.DEVNULL, stderr=fh,
-                                    start_new_session=True)
-        self.procs.append(proc)
-        return proc, path
-
-    def cleanup(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                stop_group(proc, 20)
-        delete_run_topics(self.settings, self.prefixes, [f"{p}mercado-marketdata" for p in self.prefixes])
+def worker(run: Run, s: Settings, worker_id: str, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
+    """A native market-data worker with id ``worker_id``, and its log."""
+    proc = run.start(s, ["streams.commands.cli", "worker", "--pipeline", "marketdata"],
+                     {"MERCADO_WORKER__ID": worker_id, **env}, worker_id)
+    return proc, run.log_path(worker_id)
 
 
 def assigned(path: Path, prefix: str) -> set[int]:
@@ -164,15 +139,15 @@ class BarReader(threading.Thread):
 
 
 def takeover(run: Run, keys: int, rate: int, env: dict[str, str], name: str) -> dict[str, float]:
-    s = run.phase(name)
+    s = run.phase(name, six_ticks())
     names = [f"binance:T{i:03d}/USDT" for i in range(keys)]
     reader = BarReader(s)
     reader.start()
     feed = Feed(s, names, rate)
     feed.start()
     env = {"MERCADO_MARKETDATA__INTERVALS_S": "[1]", **env}
-    a, a_log = run.worker(s, "a", env)
-    b, b_log = run.worker(s, "b", env)
+    a, a_log = worker(run, s, "a", env)
+    b, b_log = worker(run, s, "b", env)
     prefix = s.kafka.topic_prefix
     try:
         deadline = time.monotonic() + 120
@@ -263,13 +238,13 @@ def raw_read(s: Settings, name: str) -> tuple[int, int, float, int]:
 
 
 def restore(run: Run, symbols: int, every_s: int) -> dict[str, float]:
-    s = run.phase("restore")
+    s = run.phase("restore", six_ticks())
     started = time.perf_counter()
     n = produce_state_day(s, symbols, every_s)
     log(f"restore: produced a day of {n:,} ticks for {symbols} symbols in {time.perf_counter() - started:.1f} s")
     ends = end_offsets(s, [s.topic(topics.TICKS)])
     group = Consumer(committed_reader_config(s, f"{s.kafka.topic_prefix}mercado-marketdata"))
-    first, first_log = run.worker(s, "first", {})
+    first, first_log = worker(run, s, "first", {})
     deadline = time.monotonic() + 240
     while sum(max(tp.offset, 0) for tp in group.committed([TopicPartition(t, p) for t, p in ends], timeout=10)) < n:
         if time.monotonic() > deadline or first.poll() is not None:
@@ -278,7 +253,7 @@ def restore(run: Run, symbols: int, every_s: int) -> dict[str, float]:
     group.close()
     stop_group(first, 20)
     log(f"restore: the first worker processed the day in {time.perf_counter() - started:.1f} s (with the produce)")
-    second, second_log = run.worker(s, "second", {})
+    second, second_log = worker(run, s, "second", {})
     deadline = time.monotonic() + 120
     while not (found := RESTORED.findall(second_log.read_text(errors="replace"))):
         if time.monotonic() > deadline or second.poll() is not None:
@@ -309,7 +284,7 @@ def history(run: Run, days: int, symbols: int, every_s: int, segment_ms: int, cl
     every ``segment_ms`` (the default is an hour; a bench of minutes needs seconds) so the broker's
     cleaner compacts closed segments between the days. Each round reports the records the restore read
     next to every record the changelog was ever written (what a restore reads without compaction)."""
-    s = run.phase("history")
+    s = run.phase("history", six_ticks())
     # commits every 20 ms: a day's backlog then writes each key's state many times, as a live day does
     env = {"MERCADO_KAFKA__CHANGELOG_SEGMENT_MS": str(segment_ms), "MERCADO_WORKER__COMMIT_INTERVAL_S": "0.02"}
     changelog = changelog_topic(s, "marketdata", "marketdata")
@@ -319,7 +294,7 @@ def history(run: Run, days: int, symbols: int, every_s: int, segment_ms: int, cl
     for day in range(days + 1):  # the last round only restores
         if day < days:
             produced += produce_state_day(s, symbols, every_s, day)
-        proc, path = run.worker(s, f"history-{day}", env)
+        proc, path = worker(run, s, f"history-{day}", env)
         deadline = time.monotonic() + 120
         while not (found := RESTORED.findall(path.read_text(errors="replace"))):
             if time.monotonic() > deadline or proc.poll() is not None:
@@ -367,7 +342,7 @@ def main() -> None:
     parser.add_argument("--only", choices=("takeover", "restore", "history"), help="run one phase only")
     args = parser.parse_args()
     settings = get_settings()
-    run = Run(settings)
+    run = Run(settings, "recovery", ("mercado-marketdata",))
     out: dict[str, Any] = {"bench": "recovery"}
     try:
         if args.only in (None, "takeover"):

@@ -34,17 +34,15 @@ import argparse
 import dataclasses
 import itertools
 import os
-import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, ConsumerGroupState, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from bench.common import delete_run_topics, result
+from bench.common import Run, result
 from bench.marketdata_live import RAW_OUT, percentile
 from bench.raw_echo import fetch
 from infra.processes import stop_group
@@ -53,12 +51,10 @@ from streams.codec.serde import AvroSerde
 from streams.config import Settings, get_settings
 from streams.engines.live import group_id
 from streams.generator.trading.risk_setup import VENUES, day_config
-from streams.kafka.admin import ensure_topics
 from streams.kafka.catalog import topic
 from streams.kafka.clients import admin_config, consumer_config, producer_config
 from tests.support.risk_events import wire
 
-ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 6
 SYMBOLS = {"BTC/USDT": (50_000.0, "0.001"), "ETH/USDT": (3_000.0, "0.01")}  # price, order quantity
 INPUTS = (topics.TICKS, topics.ORDERS, topics.VENUE_HEALTH)
@@ -66,43 +62,6 @@ INPUTS = (topics.TICKS, topics.ORDERS, topics.VENUE_HEALTH)
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-class Run:
-    """The run's phases (topic prefixes) and processes, undone by :meth:`cleanup`."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.stamp = time.strftime("%Y%m%d%H%M%S")
-        self.prefixes: list[str] = []
-        self.procs: list[subprocess.Popen] = []
-        self.logs = settings.local.state_dir / "logs"
-        self.logs.mkdir(parents=True, exist_ok=True)
-
-    def phase(self, name: str) -> Settings:
-        prefix = f"{self.settings.kafka.topic_prefix}bench.risklive.{self.stamp}.{name}."
-        self.prefixes.append(prefix)
-        s = self.settings.with_({"kafka__topic_prefix": prefix, "risk": day_config()})
-        ensure_topics(s, tuple(dataclasses.replace(topic(t), partitions=PARTITIONS) for t in INPUTS) + (RAW_OUT,))
-        ensure_topics(s)
-        return s
-
-    def start(self, s: Settings, cmd: list[str], env: dict[str, str], name: str) -> subprocess.Popen:
-        path = self.logs / f"bench-risklive-{self.stamp}-{name}.log"
-        full = {**os.environ, "MERCADO_KAFKA__TOPIC_PREFIX": s.kafka.topic_prefix, "MERCADO_METRICS__PORT_WORKER": "0",
-                "MERCADO_WORKER__ENGINE": "native", "MERCADO_RISK": s.risk.model_dump_json(), **env}
-        with path.open("ab") as fh:
-            proc = subprocess.Popen([sys.executable, "-m", *cmd], cwd=ROOT, env=full, stdout=subprocess.DEVNULL,
-                                    stderr=fh, start_new_session=True)
-        self.procs.append(proc)
-        return proc
-
-    def cleanup(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                stop_group(proc, 20)
-        groups = [f"{p}{g}" for p in self.prefixes for g in ("mercado-risk", "bench-raw-echo", "bench-reader")]
-        delete_run_topics(self.settings, self.prefixes, groups)
 
 
 class Reader(threading.Thread):
@@ -214,15 +173,17 @@ def group_members(s: Settings) -> int:
 
 
 def phase(run: Run, name: str, workers: int, rate: int, orders: int, seconds: float, drain_s: float) -> dict[str, Any]:
-    s = run.phase(name)
+    s = run.phase(name, tuple(dataclasses.replace(topic(t), partitions=PARTITIONS) for t in INPUTS) + (RAW_OUT,),
+                  risk=day_config())
+    risk = {"MERCADO_RISK": s.risk.model_dump_json()}  # the generated day's limits, in every process
     if workers:
         out_topic = topics.DECISIONS
         procs = [run.start(s, ["streams.commands.cli", "worker", "--pipeline", "risk"],
-                           {"MERCADO_WORKER__ID": f"w{i}"}, f"{name}-w{i}") for i in range(workers)]
+                           {**risk, "MERCADO_WORKER__ID": f"w{i}"}, f"{name}-w{i}") for i in range(workers)]
     else:  # the raw echo of the orders topic
         out_topic = RAW_OUT.name
         procs = [run.start(s, ["bench.raw_echo", "--source", s.topic(topics.ORDERS), "--out", s.topic(RAW_OUT.name),
-                               "--group", f"{s.kafka.topic_prefix}bench-raw-echo"], {}, name)]
+                               "--group", f"{s.kafka.topic_prefix}bench-raw-echo"], risk, name)]
     reader = Reader(s, out_topic)
     reader.start()
     feed = Feed(s, rate, orders)
@@ -278,7 +239,7 @@ def main() -> None:
     parser.add_argument("--keep-topics", action="store_true")
     args = parser.parse_args()
     counts = [int(x) for x in args.workers.split(",")]
-    run = Run(get_settings())
+    run = Run(get_settings(), "risklive", ("mercado-risk", "bench-raw-echo", "bench-reader"))
     try:
         baseline = phase(run, "raw-echo", 0, args.rate, args.orders, args.seconds, args.drain_s)
         phases = [phase(run, f"workers-{n}", n, args.rate, args.orders, args.seconds, args.drain_s) for n in counts]

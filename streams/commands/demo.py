@@ -92,11 +92,21 @@ def _start_feed(settings: Settings, seconds: float, console: Console) -> Loopbac
     # topics of its own: the feed's ticks carry today's time, the generated day another date
     feed_settings = settings.with_(kafka__topic_prefix=f"{settings.kafka.topic_prefix}feed.")
     ensure_topics(feed_settings, tuple(topic(t) for t in (topics.TICKS, topics.VENUE_HEALTH, topics.DEAD_LETTERS)))
-    feed = LoopbackFeed(feed_settings, seconds)
+    feed = LoopbackFeed(feed_settings, seconds, quiet=True)
     feed.start()
     console.print(f"live feed: mercado feed ccxt binance against a local server in Binance's format, for {seconds:g} s "
                   f"beside the day (topics {feed_settings.kafka.topic_prefix}*)", highlight=False)
+    console.print(f"  the local server injects faults on purpose ({_fault_names(LoopbackFeed.FAULTS)}): the feed "
+                  "must reconnect and still write every trade once; its warnings are counted in the feed's report "
+                  "below instead of printed", highlight=False)
     return feed
+
+
+_FAULT_NAMES = {"dup": "a repeated page", "429": "a 429 rate limit", "cut": "a body cut half-way"}
+
+
+def _fault_names(faults: tuple[str, ...] | list[str]) -> str:
+    return ", ".join(_FAULT_NAMES.get(f, f) for f in faults)
 
 
 def _print_feed(feed: LoopbackFeed, console: Console) -> int:
@@ -115,6 +125,11 @@ def _print_feed(feed: LoopbackFeed, console: Console) -> int:
             at = dt.datetime.fromtimestamp(tick["event_time"] / 1e6, dt.UTC).strftime("%H:%M:%S.%f")[:-3]
             console.print(f"  {label} tick: {tick['event_id']} at {at} UTC, last {tick['last']:,.2f}, "
                           f"volume {tick['volume']:g}", highlight=False)
+    if report.injected:
+        console.print(f"  injected on purpose: {_fault_names(report.injected)}", highlight=False)
+    if report.logged:
+        console.print("  the feed's log lines, counted: " + ", ".join(
+            f"{event} ×{n}" for event, n in sorted(report.logged.items())), highlight=False)
     for error in report.failures[:3]:
         console.print(f"  failed request: {error[:110]}", highlight=False)
     ok = report.ticks == report.distinct and report.missing == 0 and report.ticks > 0

@@ -34,7 +34,7 @@ import json
 import random
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -447,6 +447,18 @@ class FakeTwelveData(_Server):
 
 
 # ---------------------------------------------------------------------- a feed against a local server (the demo)
+class _CountingLog:
+    """Stands in for the feed runner's logger (same calls as structlog's): counts each line by its event."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def _line(self, event: str, **_: Any) -> None:
+        self.counts[event] += 1
+
+    debug = info = warning = error = exception = _line
+
+
 @dataclass
 class LoopbackFeedReport:
     """What :class:`LoopbackFeed` served and what the feed wrote (read back from its topics)."""
@@ -463,6 +475,8 @@ class LoopbackFeedReport:
     failures: list[str]  # VenueHealth errors (the faults)
     reconnects: dict[str, int]
     refused: int  # events the door refused (dead letters)
+    injected: list[str]  # the faults the server was told to serve, in order (on purpose)
+    logged: dict[str, int]  # the feed's log lines by event, when the feed ran quiet (else empty: they were printed)
     first: dict[str, Any] | None  # a tick, as written
     last: dict[str, Any] | None
 
@@ -472,9 +486,13 @@ class LoopbackFeed:
     server receives trades in Binance's aggregate-trade format (a seeded random walk, ``rate`` a second) and
     serves a repeated page, a rate-limit error and a cut body on the way; the feed writes to the topics of
     ``settings`` (the demo gives it a topic prefix of its own, so its wall-clock ticks never meet the generated
-    day's event time)."""
+    day's event time). ``quiet``: the feed's log lines (its warnings about the injected faults, its reconnects)
+    are counted into the report's ``logged`` instead of printed (the demo, whose reader would take them for
+    errors; anywhere else a feed logs them)."""
 
-    def __init__(self, settings: Any, seconds: float, *, rate: float = 25.0, seed: int = 42):
+    FAULTS = ("dup", "429", "cut")  # a repeated page, a rate-limit error, a body cut half-way
+
+    def __init__(self, settings: Any, seconds: float, *, rate: float = 25.0, seed: int = 42, quiet: bool = False):
         self.settings = settings.with_({"feeds__poll_interval_s": 0.5, "feeds__heartbeat_after_s": 2.0,
                                         "feeds__probe_interval_s": 5.0, "feeds__stale_after_s": 10.0,
                                         "feeds__backoff_initial_s": 0.2, "feeds__backoff_max_s": 2.0,
@@ -488,6 +506,8 @@ class LoopbackFeed:
         self._thread: threading.Thread | None = None
         self._runner: Any = None
         self._error: BaseException | None = None
+        self._log = _CountingLog() if quiet else None
+        self._injected: list[str] = []
 
     def start(self) -> None:
         def main() -> None:
@@ -528,7 +548,7 @@ class LoopbackFeed:
         writer = FeedWriter(self.settings, "demo-loopback")
         feed = CcxtTradesFeed("binance", ["BTC/USDT"], api_url=self.url + "/api/v3", poll_interval_s=0.5,
                               timeout_s=2.0, feed_id="demo-loopback")
-        runner = self._runner = FeedRunner(feed, writer, self.settings)
+        runner = self._runner = FeedRunner(feed, writer, self.settings, logger=self._log)
         task = asyncio.create_task(runner.run())
         started = time.monotonic()
         faults_at = started + min(5.0, self.seconds / 3)
@@ -541,7 +561,8 @@ class LoopbackFeed:
                     add(int(owed), int(time.time() * 1000))
                     owed -= int(owed)
                 if faults_at and time.monotonic() >= faults_at:
-                    server.faults.extend(["dup", "429", "cut"])
+                    server.faults.extend(self.FAULTS)
+                    self._injected.extend(self.FAULTS)
                     faults_at = 0.0
             await asyncio.sleep(1.5)  # the last trades are polled
         finally:
@@ -577,4 +598,5 @@ class LoopbackFeed:
             missing=len(self._trade_ids - ids), duplicates_dropped=self.duplicates, heartbeats=heartbeats,
             pings_ok=sum(1 for h in health if h["ok"]), failures=[h["error"] or "" for h in health if not h["ok"]],
             reconnects=dict(self._runner.reconnects), refused=self._runner.writer.refused,
+            injected=list(self._injected), logged=dict(self._log.counts) if self._log is not None else {},
             first=ticks[0] if ticks else None, last=ticks[-1] if ticks else None)

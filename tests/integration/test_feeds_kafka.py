@@ -242,15 +242,22 @@ async def test_mercado_feed_process_stops_cleanly_on_sigterm(services: Settings)
     assert sorted(ids) == sorted(f"binance:BTC/USDT:{t['a']}" for t in trades)
 
 
-def test_the_demo_feed_writes_every_trade_its_local_server_served_once(services: Settings) -> None:
+def test_the_demo_feed_writes_every_trade_its_local_server_served_once(
+        services: Settings, capfd: pytest.CaptureFixture[str]) -> None:
     """The demo's live-feed step (streams/feeds/loopback.py LoopbackFeed): a ccxt feed in a thread of its own
-    against the loopback Binance, trades arriving while it runs, a repeated page, a 429 and a cut body."""
+    against the loopback Binance, trades arriving while it runs, a repeated page, a 429 and a cut body. Quiet, as
+    the demo runs it: the feed's warnings about the injected faults are counted, not printed."""
     from streams.feeds.loopback import LoopbackFeed
 
     settings = _settings(services, "feed-demo")
-    feed = LoopbackFeed(settings, 6.0, rate=40.0)
+    feed = LoopbackFeed(settings, 6.0, rate=40.0, quiet=True)
     feed.start()
     report = feed.join()
+    printed = capfd.readouterr()
+    assert "feed stream failed" not in printed.out + printed.err
+    assert report.injected == ["dup", "429", "cut"]
+    assert report.logged["feed stream failed"] == report.reconnects["error"]
+    assert report.logged["feed reconnecting"] == sum(report.reconnects.values())
     assert report.served > 6 * 40  # the recorded five seconds and what arrived while it ran
     assert report.ticks == report.distinct == report.served and report.missing == 0
     assert report.duplicates_dropped > 0  # the repeated page (and the inclusive `since` of each poll)

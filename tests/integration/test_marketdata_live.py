@@ -29,7 +29,7 @@ from streams.kafka.admin import ensure_topics
 from streams.kafka.consumer import EventConsumer, default_serde
 from streams.runtime.pipelines import build_pipeline
 from tests.support.files import split_lines
-from tests.support.workers import start_worker
+from tests.support.workers import CommittedCounter, start_worker
 
 pytestmark = pytest.mark.kafka
 
@@ -136,16 +136,22 @@ def _start_worker(settings: Settings, engine: str, extra_env: dict[str, str] | N
 def _wait_for(
     settings: Settings, expected: dict[str, list], timeout_s: float, worker: subprocess.Popen
 ) -> dict[str, list]:
-    """Reads the worker's committed outputs until their counts reach the replay's (or time runs out)."""
+    """Reads the worker's committed outputs once their counts reach the replay's (or time runs out); until
+    then it only counts them (:class:`CommittedCounter`)."""
     deadline = time.monotonic() + timeout_s
-    got: dict[str, list] = {}
-    while time.monotonic() < deadline:
-        assert worker.poll() is None, f"the worker exited with {worker.returncode}; see .mercado/worker-test.log"
-        got = _read_outputs(settings, tuple(expected))
-        if all(len(got[t]) >= len(expected[t]) for t in expected):
-            return got
-        time.sleep(1)
-    return got
+    counter = CommittedCounter(settings, list(expected))
+    try:
+        while time.monotonic() < deadline:
+            assert worker.poll() is None, f"the worker exited with {worker.returncode}; see .mercado/worker-test.log"
+            counts = counter.read()
+            if all(counts[t] >= len(expected[t]) for t in expected):
+                got = _read_outputs(settings, tuple(expected))
+                if all(len(got[t]) >= len(expected[t]) for t in expected):
+                    return got
+            time.sleep(0.5)
+    finally:
+        counter.close()
+    return _read_outputs(settings, tuple(expected))  # what there is, for the comparison's message
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -225,15 +231,16 @@ def test_kill_9_mid_day_resumes_exactly(services: Settings, day_dir: Path, tmp_p
     producer = FileProducer(settings, "md.ticks.v1")
     env = {"MERCADO_WORKER__COMMIT_INTERVAL_S": "0.05"}
     worker = _start_worker(settings, engine, env)
+    bars = CommittedCounter(settings, ["md.bars.v1"])
     try:
         sent = 0
         for kill_after in (2, 4, 7):
-            bars_before = len(_read_outputs(settings, ("md.bars.v1",))["md.bars.v1"])
+            bars_before = len(_read_outputs(settings, ("md.bars.v1",))["md.bars.v1"])  # exact; the counter may lag
             for chunk in chunks[sent:kill_after]:
                 producer.produce_file(chunk)
             sent = kill_after
             deadline = time.monotonic() + 120
-            while len(_read_outputs(settings, ("md.bars.v1",))["md.bars.v1"]) <= bars_before:  # it is busy
+            while bars.read()["md.bars.v1"] <= bars_before:  # it is busy
                 assert time.monotonic() < deadline, "the worker produced nothing"
                 time.sleep(0.2)
             os.killpg(worker.pid, signal.SIGKILL)
@@ -248,6 +255,7 @@ def test_kill_9_mid_day_resumes_exactly(services: Settings, day_dir: Path, tmp_p
         live = _wait_for(settings, expected, timeout_s=300, worker=worker)
     finally:
         _stop(worker)
+        bars.close()
     _assert_same_as_replay(live, expected, spec.outputs)
 
 

@@ -216,12 +216,10 @@ def _read_outputs(settings: Settings) -> dict[str, list[dict[str, Any]]]:
 
 
 @pytest.fixture(scope="module")
-def day_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from streams.generator import generate_day
-
-    out = tmp_path_factory.mktemp("obs-day")
-    generate_day(out, 42, DAY, domains=["fx", "crypto"])
-    return out / f"{INPUT}.jsonl"
+def day_file(generated_days) -> Path:
+    """The generated day's ticks (fx and crypto feeds, which no other domain changes): tests/conftest.py makes
+    the day once per session, shared with the other modules."""
+    return generated_days(42, DAY)[0] / f"{INPUT}.jsonl"
 
 
 @pytest.fixture(scope="module")

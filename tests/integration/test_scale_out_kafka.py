@@ -46,9 +46,15 @@ from streams.kafka.clients import admin_config, committed_reader_config
 from streams.kafka.consumer import default_serde, end_offsets
 from streams.runtime.pipelines import build_stages
 from tests.integration.test_marketdata_live import _assert_same_as_replay, _Collector, _read_outputs
-from tests.integration.test_risk_kafka import INPUTS, _committed_fraction, assert_same_as_replay, produce_and_replay
+from tests.integration.test_risk_kafka import (
+    INPUTS,
+    _committed_fraction,
+    assert_same_as_replay,
+    produce_day,
+    replay_day,
+)
 from tests.support.files import split_lines
-from tests.support.workers import start_worker
+from tests.support.workers import CommittedCounter, start_worker
 
 pytestmark = pytest.mark.kafka
 
@@ -58,14 +64,17 @@ PARTITIONS = 6
 
 
 @pytest.fixture(scope="module")
-def full_day_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def full_day_dir(generated_days) -> Path:
     """The generated risk day (seed 42): ~277,000 input events, a run that lasts through joins and a leave
-    (cut below for the other tests)."""
-    from streams.generator import generate_day
+    (cut below for the other tests). tests/conftest.py: made once per session (test_risk_kafka reads it too)."""
+    return generated_days(42, DAY, ("crypto", "orders"))[0]
 
-    full = tmp_path_factory.mktemp("scale-out-full")
-    generate_day(full, 42, DAY, domains=("crypto", "orders"))
-    return full
+
+@pytest.fixture(scope="module")
+def ticks_day_dir(generated_days) -> Path:
+    """The generated day of every domain (seed 42), made once per session (test_marketdata_live reads it too):
+    its md.ticks.v1 holds the fx and crypto feeds, which no other domain changes."""
+    return generated_days(42, DAY)[0]
 
 
 def _first_hours(full: Path, out: Path, hours: int) -> Path:
@@ -91,10 +100,21 @@ def _six_partitions(services: Settings, name: str) -> Settings:
     return settings
 
 
+_REPLAYED: dict[Path, tuple[tuple[str, ...], dict]] = {}  # day folder -> the replay of its inputs on six partitions
+
+
 def _day_on_six_partitions(services: Settings, day_dir: Path, name: str) -> tuple[Settings, tuple[str, ...], dict]:
-    """The day produced to input topics of six partitions under a prefix of its own, and the replay's outputs."""
+    """The day produced to input topics of six partitions under a prefix of its own, and the replay's outputs.
+
+    The replay of a day is computed once per module: the same files on the same six partitions are the same
+    log (keys decide the partition, the producer keeps the file's order), and the replay of a log is
+    deterministic; a test whose log differed would fail its comparison, never pass it wrongly. (A full day's
+    replay took ~60 s of the module under load.)"""
     settings = _six_partitions(services, name)
-    outputs, expected = produce_and_replay(settings, day_dir)
+    produce_day(settings, day_dir)
+    if day_dir not in _REPLAYED:
+        _REPLAYED[day_dir] = replay_day(settings)
+    outputs, expected = _REPLAYED[day_dir]
     assert len(expected["risk.order-decisions.v1"]) > 500
     return settings, outputs, expected
 
@@ -168,12 +188,18 @@ def _finished(workers: _Workers, settings: Settings, expected: dict, timeout_s: 
     fewer records live than in the replay; neither waited for nor read)."""
     expected = {t: v for t, v in expected.items() if t not in compacted}
     deadline = time.monotonic() + timeout_s
-    while True:
-        workers.check()
-        live = _read_outputs(settings, tuple(expected))
-        if all(len(live[t]) >= len(expected[t]) for t in expected) or time.monotonic() > deadline:
-            return live
-        time.sleep(2)
+    counter = CommittedCounter(settings, list(expected))  # counted while they run, read and decoded once
+    try:
+        while True:
+            workers.check()
+            counts = counter.read()
+            if all(counts[t] >= len(expected[t]) for t in expected) or time.monotonic() > deadline:
+                live = _read_outputs(settings, tuple(expected))
+                if all(len(live[t]) >= len(expected[t]) for t in expected) or time.monotonic() > deadline:
+                    return live
+            time.sleep(0.5)
+    finally:
+        counter.close()
 
 
 def _venue_apart(settings: Settings, expected: dict, mine: set[tuple[str, int]],
@@ -482,14 +508,9 @@ def test_risk_at_the_live_edge_through_scaling_and_a_kill_9_equals_the_replay(
     assert_same_as_replay(live, expected, outputs, f"logs {tmp_path}\n")
 
 
-def _six_hours_of_ticks(services: Settings, tmp_path: Path, name: str) -> tuple[Settings, Path]:
-    """The first six hours of the generated day's ticks (fx and crypto feeds) in a file, and settings with
-    a prefix of their own whose md.ticks.v1 has six partitions."""
-    from streams.generator import generate_day
-
-    full = tmp_path / "day"
-    full.mkdir()
-    generate_day(full, 42, DAY, domains=("fx", "crypto"))
+def _six_hours_of_ticks(services: Settings, full: Path, tmp_path: Path, name: str) -> tuple[Settings, Path]:
+    """The first six hours of the generated day's ticks (fx and crypto feeds, from ``full``) in a file, and
+    settings with a prefix of their own whose md.ticks.v1 has six partitions."""
     cutoff = f"{DAY.isoformat()}T06:00:00"
     ticks = tmp_path / "md.ticks.v1.jsonl"
     lines = (full / "md.ticks.v1.jsonl").read_bytes().splitlines(keepends=True)
@@ -501,11 +522,12 @@ def _six_hours_of_ticks(services: Settings, tmp_path: Path, name: str) -> tuple[
     return settings, ticks
 
 
-def test_marketdata_on_two_workers_equals_the_replay(services: Settings, tmp_path: Path) -> None:
+def test_marketdata_on_two_workers_equals_the_replay(services: Settings, ticks_day_dir: Path,
+                                                     tmp_path: Path) -> None:
     """Market data has one input topic keyed per symbol and no repartition: two workers split its six
     partitions, each partition's clock (bars of quiet keys close on it) is one worker's, and every derived
     topic equals the replay per key. The first six hours of the generated day (fx and crypto feeds)."""
-    settings, ticks = _six_hours_of_ticks(services, tmp_path, "md-two")
+    settings, ticks = _six_hours_of_ticks(services, ticks_day_dir, tmp_path, "md-two")
     FileProducer(settings, "md.ticks.v1").produce_file(ticks)
     outputs, expected = _replayed(settings, "marketdata")
     assert len(expected["md.bars.v1"]) > 500
@@ -514,10 +536,11 @@ def test_marketdata_on_two_workers_equals_the_replay(services: Settings, tmp_pat
     _assert_same_as_replay(live, expected, outputs)
 
 
-def test_marketdata_through_scaling_and_a_kill_9_equals_the_replay(services: Settings, tmp_path: Path) -> None:
+def test_marketdata_through_scaling_and_a_kill_9_equals_the_replay(services: Settings, ticks_day_dir: Path,
+                                                                  tmp_path: Path) -> None:
     """Market data (per-partition clocks: quiet keys' bars close on them) while workers join, one is
     killed and one leaves. The first six hours of the generated day, arriving in four parts."""
-    settings, ticks = _six_hours_of_ticks(services, tmp_path, "md-churn")
+    settings, ticks = _six_hours_of_ticks(services, ticks_day_dir, tmp_path, "md-churn")
     parts = split_lines(ticks, tmp_path, 4)
     outputs, expected, live = _churned(settings, tmp_path, "marketdata", ("md.ticks.v1",), parts, live_edge=True)
     assert len(expected["md.bars.v1"]) > 500

@@ -151,7 +151,7 @@ def _parts_by_event_time(day: Path, out: Path, n: int) -> tuple[dict[str, list[P
 
 
 def test_risk_sources_announced_strict_are_never_passed_on_the_timer_and_equal_the_replay(
-    services: Settings, tmp_path: Path
+    services: Settings, generated_days, tmp_path: Path
 ) -> None:
     """Risk's three inputs in three parts of one event-time span, on two workers with the default timer
     (500 ms). After each part its producers announce, strictly, that their input is complete through the
@@ -159,13 +159,9 @@ def test_risk_sources_announced_strict_are_never_passed_on_the_timer_and_equal_t
     source is then strict, so the risk stage never passes a caught-up writer on the timer, and what it
     releases is decided by the watermarks in the log alone. The run finishes (the last announcement is past
     every event) and equals the replay."""
-    from streams.generator import generate_day
-
     day = tmp_path / "day"
     day.mkdir()
-    full = tmp_path / "full"
-    full.mkdir()
-    generate_day(full, 42, DAY, domains=("crypto", "orders"))
+    full = generated_days(42, DAY, ("crypto", "orders"))[0]  # tests/conftest.py: made once per session, shared
     _first_hours(full, day, 3)
     prefix = f"{services.kafka.topic_prefix}t{time.time_ns() % 10**12}.wm-risk."
     settings = services.with_({"kafka__topic_prefix": prefix, "risk": day_config()})
