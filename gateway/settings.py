@@ -44,10 +44,11 @@ class GatewaySection(BaseModel):
     heartbeat_s: float = Field(default=15.0, gt=0, description="Seconds between heartbeats on an idle socket.")
     auth_timeout_s: float = Field(default=5.0, gt=0, description="A socket that does not authenticate is closed.")
     gc_freeze: bool = Field(
-        default=True,
-        description="After startup, move every object the process holds to the garbage collector's permanent "
-        "generation (gc.freeze): a full collection then scans only what came later; in bench.gateway, full "
-        "collections over the startup heap (FastAPI, pydantic, librdkafka and Avro state) paused push 0.1-1.4 s.",
+        default=False,
+        description="Move every object the process holds to the garbage collector's permanent generation after "
+        "startup and as clients grow (gc.freeze), so full collections skip them. Off by default: on an idle "
+        "machine bench.gateway's tick p99 was 135-139 ms without it in 2 of 3 runs and 180-969 ms with it "
+        "(BENCHMARKS.md, gateway, session 17); under heavy load it cut one 281 ms full pass to 3 ms.",
     )
     ws_compression: bool = Field(
         default=False,
