@@ -35,8 +35,11 @@ class WorkerSettings(BaseModel):
     # The dead worker's open transaction is aborted by the broker once it is older than this (checked every
     # transaction.abort.timed.out.transaction.cleanup.interval.ms, 10 s by default; infra/kafka sets 1 s):
     # until then the new owner cannot read the group's offsets of its partitions and read_committed readers
-    # of the outputs see nothing after it. A transaction lives one commit interval, so a few seconds suffice.
-    transaction_timeout_ms: int = Field(default=5000, ge=1000)
+    # of the outputs see nothing after it. A transaction lives one commit interval plus its commit; 10 s is
+    # Kafka Streams' choice under exactly-once. 5 s was too tight: under a loaded CI machine a risk worker
+    # restarted after kill -9 (47 MB of state restored, a backlog to process) had its transaction aborted by
+    # the coordinator and exited fenced (tests/integration/test_risk_kafka.py, once in three runs).
+    transaction_timeout_ms: int = Field(default=10000, ge=1000)
     # Native engine, a stage merging a repartition topic's writers at the live edge (docs/architecture.md,
     # "Scale-out"): held records wait this long for a writer that announced its source caught up (and whose
     # source the reader finds still ending there) before they pass it; input reaching that source within
