@@ -129,7 +129,7 @@ def raw_server(port: int) -> None:
         async with serve(handler, "127.0.0.1", port, max_queue=None, compression=None):  # as the gateway
             thread = threading.Thread(target=consume, daemon=True)
             thread.start()
-            gc.collect()  # as the gateway does after startup (gateway.app.freeze_heap)
+            gc.collect()  # as the gateway does after startup (streams.runtime.heap.freeze_heap)
             gc.freeze()
             print("ready", flush=True)
             await stop.wait()

@@ -7,7 +7,6 @@ exception is logged and answered 500 without its text (so no secret or SQL ever 
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +22,7 @@ from gateway.models import Problem
 from gateway.routes import commands as command_routes
 from gateway.routes import marketdata, retail, risk, scanner, system
 from gateway.settings import GatewaySettings
+from streams.runtime.heap import freeze_heap
 
 PREFIX = "/api/v1"
 log = logging.getLogger("mercado.api")
@@ -33,14 +33,6 @@ ERRORS = {
     403: {"model": Problem, "description": "the API key lacks the role"},
     503: {"model": Problem, "description": "PostgreSQL is unavailable or not migrated"},
 }
-
-
-def freeze_heap() -> None:
-    """Collect once, then leave everything alive now (modules, app, settings, pools) out of later collections:
-    Python's full (generation 2) collection walks every tracked object, and the startup heap made each one a
-    pause of the event loop (and of every client's push) of 0.1-1.4 s under load (bench.gateway)."""
-    gc.collect()
-    gc.freeze()
 
 
 def create_app(settings: GatewaySettings, *, push: bool = True) -> FastAPI:
@@ -59,6 +51,8 @@ def create_app(settings: GatewaySettings, *, push: bool = True) -> FastAPI:
             hub.db = app.state.db
             await hub.start()
         if settings.gateway.gc_freeze:
+            # the startup heap (modules, app, settings, pools) out of full collections, whose pauses stopped
+            # every client's push for 0.1-1.4 s under load (bench.gateway); off by default (see the setting)
             freeze_heap()
         try:
             yield

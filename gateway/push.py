@@ -69,6 +69,7 @@ from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 from gateway.auth import Role, bearer_token
 from gateway.settings import GatewaySettings
 from processors import topics
+from streams.runtime.heap import freeze_heap
 
 log = logging.getLogger("mercado.api.push")
 router = APIRouter(tags=["push"])
@@ -413,8 +414,7 @@ class PushHub:
         elif clients < self.frozen_clients // 2:
             if thaw is None:
                 gc.unfreeze()
-                gc.collect()
-                gc.freeze()
+                freeze_heap()
             else:
                 thaw()
         else:

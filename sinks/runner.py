@@ -23,7 +23,6 @@ their database work to the event loop, which is free while it waits for that thr
 from __future__ import annotations
 
 import asyncio
-import gc
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -49,6 +48,7 @@ from streams.kafka.consumer import default_serde
 from streams.kafka.dead_letters import DeadLetter
 from streams.kafka.headers import is_marker
 from streams.observability import metrics
+from streams.runtime.heap import freeze_heap
 
 log = structlog.get_logger("mercado.sink")
 
@@ -82,8 +82,7 @@ def tune_garbage_collection() -> None:
     """Process-wide: fewer cyclic garbage-collection passes. Decoding allocates a dict per message and
     batches keep thousands of rows alive, so CPython's default thresholds (700 allocations) spend about
     a sixth of a sink's CPU re-scanning them; what exists at start (schemas, modules) is frozen out."""
-    gc.freeze()
-    gc.set_threshold(GC_GENERATION0_THRESHOLD, 20, 20)
+    freeze_heap(collect=False, young_threshold=GC_GENERATION0_THRESHOLD, older=(20, 20))
 
 
 def default_topics(mappings: Iterable[TableMapping], ignored: Ignored | None = None) -> list[str]:

@@ -46,7 +46,6 @@ hand-written; it is small because the driver and the aligner carry the logic.
 from __future__ import annotations
 
 import contextlib
-import gc
 import signal
 import sys
 import threading
@@ -85,6 +84,7 @@ from streams.kafka.headers import (
 from streams.observability import metrics
 from streams.runtime.align import Held, merge_keyer
 from streams.runtime.driver import PipelineDriver
+from streams.runtime.heap import freeze_heap
 from streams.runtime.ordered import (
     LiveOrderedMerge,
     Ordered,
@@ -275,7 +275,7 @@ class NativeWorker:
         # Everything loaded so far (modules, calendars, schemas: ~10^5 objects) lives as long as the process;
         # frozen, it is no longer traversed by the cyclic GC, whose full collections otherwise stop the worker
         # for ~30 ms (seen as a latency spike in bench.marketdata_live).
-        gc.freeze()
+        freeze_heap(collect=False)
 
     def _partition_counts(self, topics: set[str]) -> dict[str, int]:
         md = self._lookup_consumer().list_topics(timeout=30)

@@ -18,7 +18,6 @@ events (it calls ``emit``) and how to probe its latency. The runner around it:
 from __future__ import annotations
 
 import asyncio
-import gc
 import signal
 import time
 from collections.abc import Callable, Iterable
@@ -30,6 +29,7 @@ from streams.config import Settings
 from streams.feeds.core import Backoff, FeedEvent, QuietClock, StaleDetector, heartbeat, venue_health
 from streams.feeds.writer import FeedWriter, Unreadable
 from streams.observability import metrics
+from streams.runtime.heap import freeze_heap
 
 log = structlog.get_logger("mercado.feed")
 
@@ -68,7 +68,7 @@ GC_YOUNG_THRESHOLD = 50_000
 def freeze_loaded() -> None:
     """Once per process, after the first connection: what is loaded by then (ccxt's ≈ 100 exchange modules and
     their markets, the schemas: ≈ 2.7·10^5 objects) lives as long as the process, so it is collected once and
-    frozen out of the cyclic GC (as the worker does, streams/engines/native.py), and the youngest generation is
+    frozen out of the cyclic GC (streams/runtime/heap.py), and the youngest generation is
     collected every 50,000 allocations instead of 700. A feed allocates a few acyclic containers per trade
     (the tick, its row, its dedup entry) that live until their batch is committed (≤ one commit interval):
     with the defaults they survived into the older generations and triggered full collections, and each full
@@ -78,10 +78,7 @@ def freeze_loaded() -> None:
     global _frozen
     if not _frozen:
         _frozen = True
-        gc.collect()
-        gc.freeze()
-        _, older, oldest = gc.get_threshold()
-        gc.set_threshold(max(GC_YOUNG_THRESHOLD, gc.get_threshold()[0]), older, oldest)
+        freeze_heap(young_threshold=GC_YOUNG_THRESHOLD)
 
 
 class FeedRunner:
