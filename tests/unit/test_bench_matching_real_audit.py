@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from bench.matching_real import fn_causes, recall_cap_one_to_one, same_code_outside_truth, truth_gaps
+import pytest
+
+from bench.matching_real import (
+    f1_on_labelled_listings,
+    fn_causes,
+    recall_cap_one_to_one,
+    same_code_outside_truth,
+    truth_gaps,
+)
 from streams.commands.retail_evaluate import Listing, evaluate
 
 
@@ -114,3 +122,11 @@ def test_evaluate_names_each_missed_pairs_cause():
     assert ev.false_negatives[0]["veto"] in ("model", "model_code")
     assert ev.false_negatives[1]["veto"] == "color"
     assert fn_causes(ev.false_negatives, truth) == {"no_block": 1, "vetoed": 2}
+
+
+def test_f1_on_labelled_listings_leaves_out_only_the_pairs_outside_the_truth():
+    # 8 right of 10 true pairs, 4 wrong of which 2 pair unlabelled listings: P 8/10, R 8/10
+    assert f1_on_labelled_listings(8, 4, 2, 10) == pytest.approx(0.8, abs=1e-12)
+    # nothing outside the truth: the plain F1 (P 8/12, R 8/10)
+    assert abs(f1_on_labelled_listings(8, 4, 0, 10) - 2 * (8 / 12) * 0.8 / (8 / 12 + 0.8)) < 1e-12
+    assert f1_on_labelled_listings(0, 3, 3, 10) == 0.0
