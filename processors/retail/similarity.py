@@ -193,16 +193,40 @@ def _models_conflict(x: str, y: str, a: ProductAttributes, b: ProductAttributes)
     return f" {x} " in f" {a.normalized_title} " and f" {y} " in f" {b.normalized_title} "
 
 
+def _inside(w: str, o: str) -> bool:
+    """Whether word ``w`` is ``o`` with letters before or after it ("17" in "v17", "17r"; not "6" in "68")."""
+    if len(o) <= len(w):
+        return False
+    if o.startswith(w):
+        return o[len(w) :].isalpha()
+    return o.endswith(w) and o[: len(o) - len(w)].isalpha()
+
+
 def _spelled_in(words: set[str], others: set[str], normalized_title: str) -> bool:
     """Every word is in the other title once its spaces are ignored, or inside one of the other's words
     ("v17" in "v 17"; "17" in "v17")."""
     return all(code_in_title(w, normalized_title) or any(w in o for o in others) for w in words)
 
 
+def _unstated(words: set[str], others: set[str], normalized_title: str) -> bool:
+    """Whether one of the words is neither a word of the other title (a number alone does not count: "25"
+    in "9-pin ... set of 25") nor inside one of the other's model words (:func:`_inside`)."""
+    return any(
+        not any(_inside(w, o) for o in others) and (w.isdigit() or not code_in_title(w, normalized_title))
+        for w in words
+    )
+
+
 def model_words_differ(only_a: set[str], only_b: set[str], a: ProductAttributes, b: ProductAttributes) -> bool:
     """Whether the model words each listing has and the other lacks (both non-empty) name different
-    models: not when they are the same words spaced differently ("v 17" / "v17")."""
-    return not (_spelled_in(only_a, only_b, b.normalized_title) and _spelled_in(only_b, only_a, a.normalized_title))
+    models: each listing has one the other's title does not state (:func:`_unstated`: "m2" / "m3"), and
+    they are not the same words spaced differently ("v 17" / "v17"). A word the other title has outside
+    its model words does not count ("h&r block taxcut 2006" / "h&r block taxcut premium", where one side
+    reads "h r" as the brand)."""
+    ta, tb = a.normalized_title, b.normalized_title
+    if _spelled_in(only_a, only_b, tb) and _spelled_in(only_b, only_a, ta):
+        return False
+    return _unstated(only_a, only_b, tb) and _unstated(only_b, only_a, ta)
 
 
 def brands_differ(a: ProductAttributes, b: ProductAttributes) -> bool:

@@ -584,6 +584,27 @@ def test_model_words_spaced_differently_do_not_veto() -> None:
     assert veto(parse_listing("printline platinum v 17.0"), parse_listing("printline platinum v18"), CFG) == "model"
 
 
+def test_a_model_word_the_other_title_states_is_not_lacking() -> None:
+    # one side reads "t q ledger" as the brand (its field), the other keeps "t q" as model words
+    a = parse_listing("T&Q Ledger TaxPilot 2006 Premium Federal", "T&Q Ledger")
+    b = parse_listing("T&Q Ledger TaxPilot Premium Federal Software for Windows")
+    assert (a.brand, a.distinctive, b.brand, b.distinctive) == ("t q ledger", ("2006",), None, ("q", "t"))
+    assert veto(a, b, CFG) is None and veto(b, a, CFG) is None
+    # a number with a letter on one side only: "17r" / "17" (a screen size read as a model word)
+    c = parse_listing("Dellor Switch Lid Fire Red 17R")
+    d = parse_listing("Switch Lid by Dellor Fire Red 17-Inch")
+    assert (c.distinctive, d.distinctive) == (("17r",), ("17",))
+    assert veto(c, d, CFG) is None and veto(d, c, CFG) is None
+    # a number alone elsewhere in the other title does not count ("25" in "set of 25")
+    e = parse_listing("Connecta 25-Pin Male Connector with Hood Set of 25")
+    f = parse_listing("Connecta 9-Pin Male Connector with Hood Set of 25")
+    assert veto(e, f, CFG) == veto(f, e, CFG) == "model"
+    # nor a number inside another number ("6" in "68")
+    g = parse_listing("Sabrix 6-in-1 USB 2.0 Card Reader")
+    h = parse_listing("Sabrix 68-in-1 USB 2.0 Card Reader")
+    assert veto(g, h, CFG) == veto(h, g, CFG) == "model"
+
+
 def test_a_code_named_in_both_titles_does_not_overrule_two_makers() -> None:
     # a chip both cards carry, sold by two makers: the code agrees, the brands differ
     a = parse_listing("Vistek Radeon HD7750 1GB GDDR5 Graphics Card", "Vistek", None, "900412")
