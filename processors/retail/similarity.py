@@ -190,6 +190,8 @@ def _models_conflict(x: str, y: str, a: ProductAttributes, b: ProductAttributes)
         return False
     if x.rstrip("0123456789") == y.rstrip("0123456789"):
         return True
+    if x.upper() in a.codes or y.upper() in b.codes:
+        return False  # a key that is its listing's code is judged by the code rules ("a0454jch" / "3rd")
     return f" {x} " in f" {a.normalized_title} " and f" {y} " in f" {b.normalized_title} "
 
 
@@ -326,6 +328,23 @@ def name_swap(a: ProductAttributes, b: ProductAttributes) -> bool:
             return True
         wa, wb = [], []
     return False
+
+
+def _names_variant(word: str, a: ProductAttributes) -> bool:
+    """Whether a variant word names a variant where the title puts it: last, or before a number, a
+    function word, a colour, a platform or another variant word ("PlayStation 5 Slim Digital", "iPhone 15
+    Pro Max", "iPad Mini 6", "Timbuktu Pro for Mac"); not before a plain word, where it describes the
+    product ("Digital SLR Camera", "professional editing software", "Mini USB Car Charger")."""
+    words = a.normalized_title.split()
+    for i, w in enumerate(words):
+        if w != word:
+            continue
+        if i + 1 == len(words):
+            return True
+        n = words[i + 1]
+        if not n.isalpha() or len(n) < 3 or n in _STOP_WORDS or n in _COLOR_WORDS or n in _PLATFORM or n in _STRONG:
+            return True
+    return not any(w == word for w in words)  # (a word read from a spelling the title does not show: keep)
 
 
 def veto(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> str | None:
@@ -505,7 +524,8 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
         only_a, only_b = sa - sb, sb - sa
         if only_a and only_b and not lifted and model_words_differ(only_a, only_b, a, b):
             return _VETOED["model"]
-        if not (only_a | only_b).isdisjoint(_STRONG):
+        strong = (only_a | only_b) & _STRONG
+        if strong and any(_names_variant(w, a if w in only_a else b) for w in strong):
             return _VETOED["variant"]
     same_code = code is not None or keyed
     if same_code:  # the manufacturer says it is the same model: what one title leaves out is not doubt

@@ -723,3 +723,30 @@ def test_the_evidence_says_differ_for_two_brands_that_did_not_veto() -> None:
     rows = {e["attribute"]: (e["value_a"], e["value_b"], e["outcome"], e["weight"]) for e in evidence(a, b, CFG)}
     assert rows["brand"] == ("koss", "electronics expo", "differ", 0.0)
     assert rows["model"] == ("eq50", "eq50", "agree", 2.0)
+
+
+def test_a_model_key_that_is_a_code_is_judged_by_the_code_rules() -> None:
+    # one model key is the listing's catalogue code, the other an ordinal: the code rules judge the code
+    a = parse_listing("Brightkid Smart Steps 3rd Grade")
+    b = parse_listing("Brightkid B0454JCH - Smart Steps 3rd Grade - Win 95")
+    assert (a.model, b.model, b.codes) == ("3rd", "b0454jch", ("B0454JCH",))
+    assert score(a, b, CFG) == score(b, a, CFG) == (0.85, None)
+    # two model words, neither a code, still veto ("m2" / "m3": test_each_veto_alone)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "verdict"),
+    [
+        # where a variant word names a variant: last, before a number, before a function word
+        ("Corvia Vireo 5 Slim Digital", "Corvia Vireo 5 Slim", (0.0, "variant")),
+        ("Nordel Pad Mini 6 64GB", "Nordel Pad 6 64GB", (0.0, "variant")),
+        ("Kestra Photo Studio Pro for Mac", "Kestra Photo Studio for Mac", (0.0, "variant")),
+        # before a plain word it describes the product
+        ("Corvia Vireo Digital SLR Camera Bag", "Corvia Vireo SLR Camera Bag", (0.870968, None)),
+        ("Nordel Mini USB Car Charger 5V", "Nordel USB Car Charger 5V", (1.0, None)),
+        ("Kestra Photo Studio Professional Editing Software", "Kestra Photo Studio", (0.85, None)),
+    ],
+)
+def test_a_variant_word_before_a_plain_word_describes(a: str, b: str, verdict: tuple[float, str | None]) -> None:
+    pa, pb = parse_listing(a), parse_listing(b)
+    assert score(pa, pb, CFG) == score(pb, pa, CFG) == verdict
