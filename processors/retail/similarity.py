@@ -52,6 +52,8 @@ from rapidfuzz.fuzz import ratio, token_set_ratio, token_sort_ratio
 from processors.retail.attributes import ProductAttributes, code_in_title, code_kind
 from processors.retail.config import MatchConfig
 from processors.retail.lexicon import (
+    ACCESSORY_WORDS,
+    CATEGORY_WORDS,
     COLORS,
     CONDITION_WORDS,
     LICENCE_WORDS,
@@ -84,6 +86,8 @@ _PLATFORM = PLATFORM_WORDS
 #: colour words: a colour on one side is stated by the colour attribute, never a name
 _COLOR_WORDS = frozenset(w for names in COLORS.values() for name in names for w in name.split())
 _STOP_WORDS = STOP_WORDS
+#: words a brand may start with that say nothing of the maker in another title ("Case Logic" / "... case")
+_PLAIN_WORDS = ACCESSORY_WORDS | frozenset(w for w, _ in CATEGORY_WORDS) | STOP_WORDS
 
 
 class Verdict(NamedTuple):  # immutable; a NamedTuple is built faster than a frozen dataclass
@@ -239,7 +243,9 @@ def brands_differ(a: ProductAttributes, b: ProductAttributes) -> bool:
         return False
     if x.split(" ", 1)[0] == y.split(" ", 1)[0]:
         return False
-    return f" {x} " not in f" {b.normalized_title} " and f" {y} " not in f" {a.normalized_title} "
+    if f" {x} " in f" {b.normalized_title} " or f" {y} " in f" {a.normalized_title} ":
+        return False
+    return not brand_word_shared(a, b, plain_too=False)
 
 
 def field_code_only(code: str, a: ProductAttributes, b: ProductAttributes) -> bool:
@@ -249,13 +255,13 @@ def field_code_only(code: str, a: ProductAttributes, b: ProductAttributes) -> bo
     return not code_in_title(code, a.normalized_title) and not code_in_title(code, b.normalized_title)
 
 
-def brand_word_shared(a: ProductAttributes, b: ProductAttributes) -> bool:
+def brand_word_shared(a: ProductAttributes, b: ProductAttributes, plain_too: bool = True) -> bool:
     """Whether the first word of one listing's brand is a word of the other's title ("Griffin Technology"
     and a title "Griffin iPod Touch 4G FormFit Case" under a distributor's brand field)."""
     for brand, title in ((a.brand, b.normalized_title), (b.brand, a.normalized_title)):
         if brand is not None:
             first = brand.split(" ", 1)[0]
-            if len(first) >= 3 and f" {first} " in f" {title} ":
+            if len(first) >= 3 and f" {first} " in f" {title} " and (plain_too or first not in _PLAIN_WORDS):
                 return True
     return False
 

@@ -750,3 +750,15 @@ def test_a_model_key_that_is_a_code_is_judged_by_the_code_rules() -> None:
 def test_a_variant_word_before_a_plain_word_describes(a: str, b: str, verdict: tuple[float, str | None]) -> None:
     pa, pb = parse_listing(a), parse_listing(b)
     assert score(pa, pb, CFG) == score(pb, pa, CFG) == verdict
+
+
+def test_a_maker_named_by_the_first_word_of_its_brand_is_no_brand_conflict() -> None:
+    # a distributor's brand field on one side; the other side's maker ("ledgerly") is a word of its title
+    a = parse_listing("Ledgerly MultiBooks", "Ledgerly Software")
+    b = parse_listing("Northway Distribution Co MLW6.0 Ledgerly MultiBooks for PC/Mac", "Northway Distribution Co")
+    assert (a.brand, b.brand) == ("ledgerly software", "northway distribution co")
+    assert score(a, b, CFG) == score(b, a, CFG) == (0.85, None)
+    # a brand starting with a product word ("case") is not named by that word in another title
+    c = parse_listing("Case Logic 17 Laptop Briefcase", "Case Logic")
+    d = parse_listing("Union Flag Laptop Carry Case Briefcase", "Union Flagco")
+    assert veto(c, d, CFG) == veto(d, c, CFG) == "brand"
