@@ -132,10 +132,24 @@ def same_code(x: str, y: str) -> bool:
     return False
 
 
+def _in_order(a: ProductAttributes, b: ProductAttributes) -> tuple[ProductAttributes, ProductAttributes]:
+    """The two listings in a fixed order (by title, then codes, then brand), for the rules that look at
+    one listing first: their answers must not depend on which listing arrived first."""
+    if a.normalized_title < b.normalized_title:
+        return a, b
+    if a.normalized_title > b.normalized_title:
+        return b, a
+    if (a.codes, a.brand or "") <= (b.codes, b.brand or ""):
+        return a, b
+    return b, a
+
+
 def agreeing_code(a: ProductAttributes, b: ProductAttributes) -> str | None:
     """A code of one listing that the other states too: among its codes (:func:`same_code`), or inside its
     title once punctuation and spaces are ignored ("SM-A546E" in "... sm a546e", "WH1000XM5" in
-    "wh 1000xm5")."""
+    "wh 1000xm5"). The same whichever listing comes first: the two are taken in a fixed order
+    (:func:`_in_order`)."""
+    a, b = _in_order(a, b)
     ca, cb = a.codes, b.codes
     for c in ca:
         if c in cb:
@@ -315,6 +329,7 @@ def name_swap(a: ProductAttributes, b: ProductAttributes) -> bool:
     alone (a publisher, a size) are detail, not a swap."""
     if a.normalized_title == b.normalized_title:
         return False
+    a, b = _in_order(a, b)  # (the word alignment depends on the order)
     ta, tb = a.normalized_title.split(), b.normalized_title.split()
     sa, sb = set(ta), set(tb)
     ops = Indel.opcodes(ta, tb)
@@ -351,6 +366,16 @@ def _names_variant(word: str, a: ProductAttributes) -> bool:
         if not n.isalpha() or len(n) < 3 or n in _STOP_WORDS or n in _COLOR_WORDS or n in _PLATFORM or n in _STRONG:
             return True
     return not any(w == word for w in words)  # (a word read from a spelling the title does not show: keep)
+
+
+def _only_model_word(code: str, a: ProductAttributes, b: ProductAttributes) -> bool:
+    """Whether an agreeing code is only a model word ("EQ50", "G84"): a listing's model word, and neither
+    listing states a longer code of it ("TDR355" / "TDR355MD" is a code agreement, whichever listing comes
+    first)."""
+    ma, mb = a.model, b.model
+    if not ((ma is not None and code == ma.upper()) or (mb is not None and code == mb.upper())):
+        return False
+    return not any(c != code and same_code(c, code) for c in (*a.codes, *b.codes))
 
 
 def veto(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> str | None:
@@ -410,11 +435,7 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
     # the model keys' agreement, a variant word on one side still vetoes ("S23" / "S23 FE"), and what one
     # title omits stays in doubt (the RAM variants of one model).
     lifted = False
-    ma, mb = a.model, b.model
-    if code is not None and (
-        (ma is not None and len(ma) == len(code) and code == ma.upper())
-        or (mb is not None and len(mb) == len(code) and code == mb.upper())
-    ):
+    if code is not None and _only_model_word(code, a, b):
         code, lifted = None, True
     agree = missing = 0.0  # sums of halves and units: exact in any order
     if code is None:

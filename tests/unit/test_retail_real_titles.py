@@ -762,3 +762,42 @@ def test_a_maker_named_by_the_first_word_of_its_brand_is_no_brand_conflict() -> 
     c = parse_listing("Case Logic 17 Laptop Briefcase", "Case Logic")
     d = parse_listing("Union Flag Laptop Carry Case Briefcase", "Union Flagco")
     assert veto(c, d, CFG) == veto(d, c, CFG) == "brand"
+
+
+def test_a_code_stated_longer_on_one_side_agrees_whichever_listing_comes_first() -> None:
+    # "TDR355" is one title's model word and its code; the other states "TDR355MD": a code agreement
+    a = parse_listing("Tonica Chameleon Earphones TDR355MD", "Tonica")
+    b = parse_listing("Tonica TDR355 Chameleon Earphones with Mic", "Tonica")
+    assert (a.model, a.codes, b.model, b.codes) == ("chameleon", ("TDR355MD",), "tdr355", ("TDR355",))
+    assert score(a, b, CFG) == score(b, a, CFG) == (1.0, None)
+    # (the bare model word on both sides only lifts the weak vetoes: test_a_code_that_is_the_model_word_...)
+
+
+def test_the_rules_that_look_at_one_listing_first_do_not_depend_on_the_order() -> None:
+    # the word alignment of the name-swap rule
+    a, b = parse_listing("Bedding Sets Twin Harlow Quilt Set"), parse_listing("Harlow - Multi - Twin Quilt Set")
+    assert name_swap(a, b) is name_swap(b, a) is True
+    assert score(a, b, CFG) == score(b, a, CFG) == (0.59375, None)
+    # which agreeing code is found first (one listing's "Socket-AM4" in the other title, the other's "X570")
+    c = parse_listing("Arvo Prime X570-P, Socket-AM4")
+    d = parse_listing("Arvo Strix X570-F Gaming Socket AM4 ATX X570")
+    assert agreeing_code(c, d) == agreeing_code(d, c) == "SOCKETAM4"
+    assert score(c, d, CFG) == score(d, c, CFG) == (0.892308, None)
+
+
+_ALL_TITLES = [(t, brand, number) for t, brand, number, _ in TITLES]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(_ALL_TITLES), st.sampled_from(_ALL_TITLES))
+def test_score_is_symmetric(x: tuple[str, str | None, str | None], y: tuple[str, str | None, str | None]) -> None:
+    a, b = parse_listing(x[0], x[1], None, x[2]), parse_listing(y[0], y[1], None, y[2])
+    assert score(a, b, CFG) == score(b, a, CFG)
+
+
+def test_score_is_symmetric_on_every_pair_of_the_table() -> None:
+    parsed = [parse_listing(t, brand, None, number) for t, brand, number in _ALL_TITLES]
+    asymmetric = [
+        (i, j) for i, a in enumerate(parsed) for j, b in enumerate(parsed[:i]) if score(a, b, CFG) != score(b, a, CFG)
+    ]
+    assert asymmetric == []
