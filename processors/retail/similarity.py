@@ -147,24 +147,28 @@ def _in_order(a: ProductAttributes, b: ProductAttributes) -> tuple[ProductAttrib
 def agreeing_code(a: ProductAttributes, b: ProductAttributes) -> str | None:
     """A code of one listing that the other states too: among its codes (:func:`same_code`), or inside its
     title once punctuation and spaces are ignored ("SM-A546E" in "... sm a546e", "WH1000XM5" in
-    "wh 1000xm5"). The same whichever listing comes first: the two are taken in a fixed order
-    (:func:`_in_order`)."""
-    a, b = _in_order(a, b)
+    "wh 1000xm5"). Of several, the longest (then the last alphabetically): the most specific, whichever
+    listing comes first ("HD0000A" rather than the "0000A" of "HD 0000A")."""
     ca, cb = a.codes, b.codes
+    found: list[str] = []
     for c in ca:
         if c in cb:
-            return c
-    for c in ca:
+            found.append(c)
+            continue
         for d in cb:
             if same_code(c, d):
-                return c
-        if not b.accessory and code_in_title(c, b.normalized_title):
-            return c
+                found.append(c if len(c) >= len(d) else d)
+                break
+        else:
+            if not b.accessory and code_in_title(c, b.normalized_title):
+                found.append(c)
     if not a.accessory:  # (an accessory's title names the code of the product it is made for)
         for c in cb:
-            if code_in_title(c, a.normalized_title):
-                return c
-    return None
+            if c not in found and code_in_title(c, a.normalized_title):
+                found.append(c)
+    if not found:
+        return None
+    return max(found, key=lambda c: (len(c), c))
 
 
 def codes_comparable(a: ProductAttributes, b: ProductAttributes) -> bool:
@@ -289,8 +293,22 @@ def _series_split(x: str, y: str) -> bool:
     while k < n and x[k] == y[k]:
         k += 1
     if k < 3 or k == n or not x[k].isdigit() or not y[k].isdigit():
+        return _number_split(x, y)
+    return not x[:k].isdigit() or _number_split(x, y)
+
+
+def _number_split(x: str, y: str) -> bool:
+    """Two part numbers with one option suffix: different numbers of three digits or more before a common
+    end of three characters or more with a letter in it ("213076B26" / "231319B26")."""
+    n = min(len(x), len(y))
+    k = 0
+    while k < n and x[-1 - k] == y[-1 - k]:
+        k += 1
+    if k < 3 or k == n:
         return False
-    return not x[:k].isdigit()
+    end = x[len(x) - k :]
+    px, py = x[: len(x) - k], y[: len(y) - k]
+    return not end.isdigit() and len(px) >= 3 and len(py) >= 3 and px.isdigit() and py.isdigit()
 
 
 def series_conflict(a: ProductAttributes, b: ProductAttributes) -> bool:

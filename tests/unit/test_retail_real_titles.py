@@ -644,7 +644,10 @@ def test_a_code_only_the_model_number_fields_state_does_not_overrule_two_makers(
         ("01SSC5310", "01SSC2574", True),  # a number-led series
         ("DSCH70", "DSCH70B", False),  # a suffix: one model (same_code)
         ("TDR355", "TDR355", False),
-        ("213076B26", "231319B26", False),  # parting after digits only: no series
+        ("213076B26", "231319B26", True),  # two part numbers with one option suffix
+        ("21B26", "23B26", False),  # numbers shorter than three digits
+        ("213076B", "231319B", False),  # a common end shorter than three characters
+        ("213076026", "231319026", False),  # a common end of digits only
         ("AB1234", "AB5678", False),  # a common start of two characters: too short
         ("KDR320", "KDX320", False),  # parting at letters
     ],
@@ -801,3 +804,12 @@ def test_score_is_symmetric_on_every_pair_of_the_table() -> None:
         (i, j) for i, a in enumerate(parsed) for j, b in enumerate(parsed[:i]) if score(a, b, CFG) != score(b, a, CFG)
     ]
     assert asymmetric == []
+
+
+def test_two_part_numbers_with_one_option_suffix_veto() -> None:
+    # one code where the primary code is read (last word), the other elsewhere: the series rule
+    a = parse_listing("Hewlo 213076-B26 36GB 15K Hot-Plug Hard Drive", "Hewlo")
+    b = parse_listing("Hewlo 36GB 15K Hot-Plug Hard Drive 231319-B26", "Hewlo")
+    assert (a.code_key, a.codes, b.code_key, b.codes) == (None, ("213076B26",), "231319B26", ("231319B26",))
+    assert series_conflict(a, b) and series_conflict(b, a)
+    assert veto(a, b, CFG) == veto(b, a, CFG) == "model_code"
