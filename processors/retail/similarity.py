@@ -7,7 +7,10 @@ key, one with a suffix or prefix of the other ("DCB309" / "DCB309BLACK"), or one
 other's title once punctuation and spaces are ignored ("WH1000XM5" in "wh 1000xm5") — is a *code
 agreement*: it overrules the weak vetoes (accessory, category, brand, model key, model words), never
 the strong ones (condition, storage, RAM, colour, capacity, processor, screen: a model's variants share
-its code).
+its code). Of several agreeing codes the longest counts. A code that is only a listing's model word
+("EQ50"), with no longer code of it on either side, only lifts the weak vetoes ("TDR355" / "TDR355MD" is
+an agreement). ``score(a, b) == score(b, a)``: the rules that look at one listing first take the two in
+a fixed order (:func:`_in_order`).
 
 Codes are compared only within one kind (:func:`processors.retail.attributes.code_kind`): a retailer's
 catalogue number ("148210") neither conflicts nor agrees with a maker's model code ("UB-410"). A code both
@@ -16,15 +19,17 @@ two brands when either listing states its own code.
 
 A code agreement the retailers' model-number fields alone state (neither title names it), between two
 brands neither title names, vetoes (``brand``: a mistyped or reused field). Two codes of one series with
-different numbers ("IDR355MD" / "IDR300D"), with no code agreeing, veto (``model_code``) wherever the
-titles carry them.
+different numbers ("IDR355MD" / "IDR300D"; part numbers before one option suffix, "213076B26" /
+"231319B26"), with no code agreeing, veto (``model_code``) wherever the titles carry them.
 
 Vetoes (both listings state the attribute and they differ): condition (remanufactured, refurbished...
-on one side only), accessory (one is made for another product), category, brand (unless one brand is a
-word of the other's title: a distributor), model key (both with letters and digits, see
-:func:`_models_conflict`), storage, RAM, colour, capacity (litres, kilos, millimetres, pack count,
-users), processor, screen size (beyond a tolerance); a model word on each side that the other lacks
-("m2" vs "m3", "series s" vs "series x"); a variant word on one side only ("pro", "plus", "fe"...).
+on one side only), accessory (one is made for another product), category, brand (unless one brand, or
+its first word, is a word of the other's title: a distributor, :func:`brands_differ`), model key (both
+with letters and digits and neither its listing's code, see :func:`_models_conflict`), storage, RAM,
+colour, capacity (litres, kilos, millimetres, pack count, users), processor, screen size (beyond a
+tolerance); a model word on each side that the other title does not state ("m2" vs "m3", "series s" vs
+"series x", :func:`model_words_differ`); a variant word on one side only ("pro", "plus", "fe"...) where
+it names a variant, not before a plain word it describes (:func:`_names_variant`).
 
 Score, when a code agrees, both primary codes are equal, or the model keys agree: ``text_weight`` x fuzzy
 similarity of the product lines (rapidfuzz ``token_set_ratio``) + (1 - ``text_weight``) x attribute
