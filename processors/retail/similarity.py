@@ -7,7 +7,10 @@ key, one with a suffix or prefix of the other ("DCB309" / "DCB309BLACK"), or one
 other's title once punctuation and spaces are ignored ("WH1000XM5" in "wh 1000xm5") — is a *code
 agreement*: it overrules the weak vetoes (accessory, category, brand, model key, model words), never
 the strong ones (condition, storage, RAM, colour, capacity, processor, screen: a model's variants share
-its code).
+its code). Of several agreeing codes the longest counts. A code that is only a listing's model word
+("EQ50"), with no longer code of it on either side, only lifts the weak vetoes ("TDR355" / "TDR355MD" is
+an agreement). ``score(a, b) == score(b, a)``: the rules that look at one listing first take the two in
+a fixed order (:func:`_in_order`).
 
 Codes are compared only within one kind (:func:`processors.retail.attributes.code_kind`): a retailer's
 catalogue number ("148210") neither conflicts nor agrees with a maker's model code ("UB-410"). A code both
@@ -16,15 +19,17 @@ two brands when either listing states its own code.
 
 A code agreement the retailers' model-number fields alone state (neither title names it), between two
 brands neither title names, vetoes (``brand``: a mistyped or reused field). Two codes of one series with
-different numbers ("IDR355MD" / "IDR300D"), with no code agreeing, veto (``model_code``) wherever the
-titles carry them.
+different numbers ("IDR355MD" / "IDR300D"; part numbers before one option suffix, "213076B26" /
+"231319B26"), with no code agreeing, veto (``model_code``) wherever the titles carry them.
 
 Vetoes (both listings state the attribute and they differ): condition (remanufactured, refurbished...
-on one side only), accessory (one is made for another product), category, brand (unless one brand is a
-word of the other's title: a distributor), model key (both with letters and digits, see
-:func:`_models_conflict`), storage, RAM, colour, capacity (litres, kilos, millimetres, pack count,
-users), processor, screen size (beyond a tolerance); a model word on each side that the other lacks
-("m2" vs "m3", "series s" vs "series x"); a variant word on one side only ("pro", "plus", "fe"...).
+on one side only), accessory (one is made for another product), category, brand (unless one brand, or
+its first word, is a word of the other's title: a distributor, :func:`brands_differ`), model key (both
+with letters and digits and neither its listing's code, see :func:`_models_conflict`), storage, RAM,
+colour, capacity (litres, kilos, millimetres, pack count, users), processor, screen size (beyond a
+tolerance); a model word on each side that the other title does not state ("m2" vs "m3", "series s" vs
+"series x", :func:`model_words_differ`); a variant word on one side only ("pro", "plus", "fe"...) where
+it names a variant, not before a plain word it describes (:func:`_names_variant`).
 
 Score, when a code agrees, both primary codes are equal, or the model keys agree: ``text_weight`` x fuzzy
 similarity of the product lines (rapidfuzz ``token_set_ratio``) + (1 - ``text_weight``) x attribute
@@ -52,6 +57,8 @@ from rapidfuzz.fuzz import ratio, token_set_ratio, token_sort_ratio
 from processors.retail.attributes import ProductAttributes, code_in_title, code_kind
 from processors.retail.config import MatchConfig
 from processors.retail.lexicon import (
+    ACCESSORY_WORDS,
+    CATEGORY_WORDS,
     COLORS,
     CONDITION_WORDS,
     LICENCE_WORDS,
@@ -84,6 +91,8 @@ _PLATFORM = PLATFORM_WORDS
 #: colour words: a colour on one side is stated by the colour attribute, never a name
 _COLOR_WORDS = frozenset(w for names in COLORS.values() for name in names for w in name.split())
 _STOP_WORDS = STOP_WORDS
+#: words a brand may start with that say nothing of the maker in another title ("Case Logic" / "... case")
+_PLAIN_WORDS = ACCESSORY_WORDS | frozenset(w for w, _ in CATEGORY_WORDS) | STOP_WORDS
 
 
 class Verdict(NamedTuple):  # immutable; a NamedTuple is built faster than a frozen dataclass
@@ -128,25 +137,43 @@ def same_code(x: str, y: str) -> bool:
     return False
 
 
+def _in_order(a: ProductAttributes, b: ProductAttributes) -> tuple[ProductAttributes, ProductAttributes]:
+    """The two listings in a fixed order (by title, then codes, then brand), for the rules that look at
+    one listing first: their answers must not depend on which listing arrived first."""
+    if a.normalized_title < b.normalized_title:
+        return a, b
+    if a.normalized_title > b.normalized_title:
+        return b, a
+    if (a.codes, a.brand or "") <= (b.codes, b.brand or ""):
+        return a, b
+    return b, a
+
+
 def agreeing_code(a: ProductAttributes, b: ProductAttributes) -> str | None:
     """A code of one listing that the other states too: among its codes (:func:`same_code`), or inside its
     title once punctuation and spaces are ignored ("SM-A546E" in "... sm a546e", "WH1000XM5" in
-    "wh 1000xm5")."""
+    "wh 1000xm5"). Of several, the longest (then the last alphabetically): the most specific, whichever
+    listing comes first ("HD0000A" rather than the "0000A" of "HD 0000A")."""
     ca, cb = a.codes, b.codes
+    found: list[str] = []
     for c in ca:
         if c in cb:
-            return c
-    for c in ca:
+            found.append(c)
+            continue
         for d in cb:
             if same_code(c, d):
-                return c
-        if not b.accessory and code_in_title(c, b.normalized_title):
-            return c
+                found.append(c if len(c) >= len(d) else d)
+                break
+        else:
+            if not b.accessory and code_in_title(c, b.normalized_title):
+                found.append(c)
     if not a.accessory:  # (an accessory's title names the code of the product it is made for)
         for c in cb:
-            if code_in_title(c, a.normalized_title):
-                return c
-    return None
+            if c not in found and code_in_title(c, a.normalized_title):
+                found.append(c)
+    if not found:
+        return None
+    return max(found, key=lambda c: (len(c), c))
 
 
 def codes_comparable(a: ProductAttributes, b: ProductAttributes) -> bool:
@@ -190,7 +217,18 @@ def _models_conflict(x: str, y: str, a: ProductAttributes, b: ProductAttributes)
         return False
     if x.rstrip("0123456789") == y.rstrip("0123456789"):
         return True
+    if x.upper() in a.codes or y.upper() in b.codes:
+        return False  # a key that is its listing's code is judged by the code rules ("a0454jch" / "3rd")
     return f" {x} " in f" {a.normalized_title} " and f" {y} " in f" {b.normalized_title} "
+
+
+def _inside(w: str, o: str) -> bool:
+    """Whether word ``w`` is ``o`` with letters before or after it ("17" in "v17", "17r"; not "6" in "68")."""
+    if len(o) <= len(w):
+        return False
+    if o.startswith(w):
+        return o[len(w) :].isalpha()
+    return o.endswith(w) and o[: len(o) - len(w)].isalpha()
 
 
 def _spelled_in(words: set[str], others: set[str], normalized_title: str) -> bool:
@@ -199,10 +237,25 @@ def _spelled_in(words: set[str], others: set[str], normalized_title: str) -> boo
     return all(code_in_title(w, normalized_title) or any(w in o for o in others) for w in words)
 
 
+def _unstated(words: set[str], others: set[str], normalized_title: str) -> bool:
+    """Whether one of the words is neither a word of the other title (a number alone does not count: "25"
+    in "9-pin ... set of 25") nor inside one of the other's model words (:func:`_inside`)."""
+    return any(
+        not any(_inside(w, o) for o in others) and (w.isdigit() or not code_in_title(w, normalized_title))
+        for w in words
+    )
+
+
 def model_words_differ(only_a: set[str], only_b: set[str], a: ProductAttributes, b: ProductAttributes) -> bool:
     """Whether the model words each listing has and the other lacks (both non-empty) name different
-    models: not when they are the same words spaced differently ("v 17" / "v17")."""
-    return not (_spelled_in(only_a, only_b, b.normalized_title) and _spelled_in(only_b, only_a, a.normalized_title))
+    models: each listing has one the other's title does not state (:func:`_unstated`: "m2" / "m3"), and
+    they are not the same words spaced differently ("v 17" / "v17"). A word the other title has outside
+    its model words does not count ("h&r block taxcut 2006" / "h&r block taxcut premium", where one side
+    reads "h r" as the brand)."""
+    ta, tb = a.normalized_title, b.normalized_title
+    if _spelled_in(only_a, only_b, tb) and _spelled_in(only_b, only_a, ta):
+        return False
+    return _unstated(only_a, only_b, tb) and _unstated(only_b, only_a, ta)
 
 
 def brands_differ(a: ProductAttributes, b: ProductAttributes) -> bool:
@@ -213,7 +266,9 @@ def brands_differ(a: ProductAttributes, b: ProductAttributes) -> bool:
         return False
     if x.split(" ", 1)[0] == y.split(" ", 1)[0]:
         return False
-    return f" {x} " not in f" {b.normalized_title} " and f" {y} " not in f" {a.normalized_title} "
+    if f" {x} " in f" {b.normalized_title} " or f" {y} " in f" {a.normalized_title} ":
+        return False
+    return not brand_word_shared(a, b, plain_too=False)
 
 
 def field_code_only(code: str, a: ProductAttributes, b: ProductAttributes) -> bool:
@@ -223,13 +278,13 @@ def field_code_only(code: str, a: ProductAttributes, b: ProductAttributes) -> bo
     return not code_in_title(code, a.normalized_title) and not code_in_title(code, b.normalized_title)
 
 
-def brand_word_shared(a: ProductAttributes, b: ProductAttributes) -> bool:
+def brand_word_shared(a: ProductAttributes, b: ProductAttributes, plain_too: bool = True) -> bool:
     """Whether the first word of one listing's brand is a word of the other's title ("Griffin Technology"
     and a title "Griffin iPod Touch 4G FormFit Case" under a distributor's brand field)."""
     for brand, title in ((a.brand, b.normalized_title), (b.brand, a.normalized_title)):
         if brand is not None:
             first = brand.split(" ", 1)[0]
-            if len(first) >= 3 and f" {first} " in f" {title} ":
+            if len(first) >= 3 and f" {first} " in f" {title} " and (plain_too or first not in _PLAIN_WORDS):
                 return True
     return False
 
@@ -243,8 +298,22 @@ def _series_split(x: str, y: str) -> bool:
     while k < n and x[k] == y[k]:
         k += 1
     if k < 3 or k == n or not x[k].isdigit() or not y[k].isdigit():
+        return _number_split(x, y)
+    return not x[:k].isdigit() or _number_split(x, y)
+
+
+def _number_split(x: str, y: str) -> bool:
+    """Two part numbers with one option suffix: different numbers of three digits or more before a common
+    end of three characters or more with a letter in it ("213076B26" / "231319B26")."""
+    n = min(len(x), len(y))
+    k = 0
+    while k < n and x[-1 - k] == y[-1 - k]:
+        k += 1
+    if k < 3 or k == n:
         return False
-    return not x[:k].isdigit()
+    end = x[len(x) - k :]
+    px, py = x[: len(x) - k], y[: len(y) - k]
+    return not end.isdigit() and len(px) >= 3 and len(py) >= 3 and px.isdigit() and py.isdigit()
 
 
 def series_conflict(a: ProductAttributes, b: ProductAttributes) -> bool:
@@ -283,6 +352,7 @@ def name_swap(a: ProductAttributes, b: ProductAttributes) -> bool:
     alone (a publisher, a size) are detail, not a swap."""
     if a.normalized_title == b.normalized_title:
         return False
+    a, b = _in_order(a, b)  # (the word alignment depends on the order)
     ta, tb = a.normalized_title.split(), b.normalized_title.split()
     sa, sb = set(ta), set(tb)
     ops = Indel.opcodes(ta, tb)
@@ -302,6 +372,33 @@ def name_swap(a: ProductAttributes, b: ProductAttributes) -> bool:
             return True
         wa, wb = [], []
     return False
+
+
+def _names_variant(word: str, a: ProductAttributes) -> bool:
+    """Whether a variant word names a variant where the title puts it: last, or before a number, a
+    function word, a colour, a platform or another variant word ("PlayStation 5 Slim Digital", "iPhone 15
+    Pro Max", "iPad Mini 6", "Timbuktu Pro for Mac"); not before a plain word, where it describes the
+    product ("Digital SLR Camera", "professional editing software", "Mini USB Car Charger")."""
+    words = a.normalized_title.split()
+    for i, w in enumerate(words):
+        if w != word:
+            continue
+        if i + 1 == len(words):
+            return True
+        n = words[i + 1]
+        if not n.isalpha() or len(n) < 3 or n in _STOP_WORDS or n in _COLOR_WORDS or n in _PLATFORM or n in _STRONG:
+            return True
+    return not any(w == word for w in words)  # (a word read from a spelling the title does not show: keep)
+
+
+def _only_model_word(code: str, a: ProductAttributes, b: ProductAttributes) -> bool:
+    """Whether an agreeing code is only a model word ("EQ50", "G84"): a listing's model word, and neither
+    listing states a longer code of it ("TDR355" / "TDR355MD" is a code agreement, whichever listing comes
+    first)."""
+    ma, mb = a.model, b.model
+    if not ((ma is not None and code == ma.upper()) or (mb is not None and code == mb.upper())):
+        return False
+    return not any(c != code and same_code(c, code) for c in (*a.codes, *b.codes))
 
 
 def veto(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> str | None:
@@ -361,11 +458,7 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
     # the model keys' agreement, a variant word on one side still vetoes ("S23" / "S23 FE"), and what one
     # title omits stays in doubt (the RAM variants of one model).
     lifted = False
-    ma, mb = a.model, b.model
-    if code is not None and (
-        (ma is not None and len(ma) == len(code) and code == ma.upper())
-        or (mb is not None and len(mb) == len(code) and code == mb.upper())
-    ):
+    if code is not None and _only_model_word(code, a, b):
         code, lifted = None, True
     agree = missing = 0.0  # sums of halves and units: exact in any order
     if code is None:
@@ -481,7 +574,8 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
         only_a, only_b = sa - sb, sb - sa
         if only_a and only_b and not lifted and model_words_differ(only_a, only_b, a, b):
             return _VETOED["model"]
-        if not (only_a | only_b).isdisjoint(_STRONG):
+        strong = (only_a | only_b) & _STRONG
+        if strong and any(_names_variant(w, a if w in only_a else b) for w in strong):
             return _VETOED["variant"]
     same_code = code is not None or keyed
     if same_code:  # the manufacturer says it is the same model: what one title leaves out is not doubt

@@ -584,6 +584,27 @@ def test_model_words_spaced_differently_do_not_veto() -> None:
     assert veto(parse_listing("printline platinum v 17.0"), parse_listing("printline platinum v18"), CFG) == "model"
 
 
+def test_a_model_word_the_other_title_states_is_not_lacking() -> None:
+    # one side reads "t q ledger" as the brand (its field), the other keeps "t q" as model words
+    a = parse_listing("T&Q Ledger TaxPilot 2006 Premium Federal", "T&Q Ledger")
+    b = parse_listing("T&Q Ledger TaxPilot Premium Federal Software for Windows")
+    assert (a.brand, a.distinctive, b.brand, b.distinctive) == ("t q ledger", ("2006",), None, ("q", "t"))
+    assert veto(a, b, CFG) is None and veto(b, a, CFG) is None
+    # a number with a letter on one side only: "17r" / "17" (a screen size read as a model word)
+    c = parse_listing("Dellor Switch Lid Fire Red 17R")
+    d = parse_listing("Switch Lid by Dellor Fire Red 17-Inch")
+    assert (c.distinctive, d.distinctive) == (("17r",), ("17",))
+    assert veto(c, d, CFG) is None and veto(d, c, CFG) is None
+    # a number alone elsewhere in the other title does not count ("25" in "set of 25")
+    e = parse_listing("Connecta 25-Pin Male Connector with Hood Set of 25")
+    f = parse_listing("Connecta 9-Pin Male Connector with Hood Set of 25")
+    assert veto(e, f, CFG) == veto(f, e, CFG) == "model"
+    # nor a number inside another number ("6" in "68")
+    g = parse_listing("Sabrix 6-in-1 USB 2.0 Card Reader")
+    h = parse_listing("Sabrix 68-in-1 USB 2.0 Card Reader")
+    assert veto(g, h, CFG) == veto(h, g, CFG) == "model"
+
+
 def test_a_code_named_in_both_titles_does_not_overrule_two_makers() -> None:
     # a chip both cards carry, sold by two makers: the code agrees, the brands differ
     a = parse_listing("Vistek Radeon HD7750 1GB GDDR5 Graphics Card", "Vistek", None, "900412")
@@ -623,7 +644,10 @@ def test_a_code_only_the_model_number_fields_state_does_not_overrule_two_makers(
         ("01SSC5310", "01SSC2574", True),  # a number-led series
         ("DSCH70", "DSCH70B", False),  # a suffix: one model (same_code)
         ("TDR355", "TDR355", False),
-        ("213076B26", "231319B26", False),  # parting after digits only: no series
+        ("213076B26", "231319B26", True),  # two part numbers with one option suffix
+        ("21B26", "23B26", False),  # numbers shorter than three digits
+        ("213076B", "231319B", False),  # a common end shorter than three characters
+        ("213076026", "231319026", False),  # a common end of digits only
         ("AB1234", "AB5678", False),  # a common start of two characters: too short
         ("KDR320", "KDX320", False),  # parting at letters
     ],
@@ -702,3 +726,90 @@ def test_the_evidence_says_differ_for_two_brands_that_did_not_veto() -> None:
     rows = {e["attribute"]: (e["value_a"], e["value_b"], e["outcome"], e["weight"]) for e in evidence(a, b, CFG)}
     assert rows["brand"] == ("koss", "electronics expo", "differ", 0.0)
     assert rows["model"] == ("eq50", "eq50", "agree", 2.0)
+
+
+def test_a_model_key_that_is_a_code_is_judged_by_the_code_rules() -> None:
+    # one model key is the listing's catalogue code, the other an ordinal: the code rules judge the code
+    a = parse_listing("Brightkid Smart Steps 3rd Grade")
+    b = parse_listing("Brightkid B0454JCH - Smart Steps 3rd Grade - Win 95")
+    assert (a.model, b.model, b.codes) == ("3rd", "b0454jch", ("B0454JCH",))
+    assert score(a, b, CFG) == score(b, a, CFG) == (0.85, None)
+    # two model words, neither a code, still veto ("m2" / "m3": test_each_veto_alone)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "verdict"),
+    [
+        # where a variant word names a variant: last, before a number, before a function word
+        ("Corvia Vireo 5 Slim Digital", "Corvia Vireo 5 Slim", (0.0, "variant")),
+        ("Nordel Pad Mini 6 64GB", "Nordel Pad 6 64GB", (0.0, "variant")),
+        ("Kestra Photo Studio Pro for Mac", "Kestra Photo Studio for Mac", (0.0, "variant")),
+        # before a plain word it describes the product
+        ("Corvia Vireo Digital SLR Camera Bag", "Corvia Vireo SLR Camera Bag", (0.870968, None)),
+        ("Nordel Mini USB Car Charger 5V", "Nordel USB Car Charger 5V", (1.0, None)),
+        ("Kestra Photo Studio Professional Editing Software", "Kestra Photo Studio", (0.85, None)),
+    ],
+)
+def test_a_variant_word_before_a_plain_word_describes(a: str, b: str, verdict: tuple[float, str | None]) -> None:
+    pa, pb = parse_listing(a), parse_listing(b)
+    assert score(pa, pb, CFG) == score(pb, pa, CFG) == verdict
+
+
+def test_a_maker_named_by_the_first_word_of_its_brand_is_no_brand_conflict() -> None:
+    # a distributor's brand field on one side; the other side's maker ("ledgerly") is a word of its title
+    a = parse_listing("Ledgerly MultiBooks", "Ledgerly Software")
+    b = parse_listing("Northway Distribution Co MLW6.0 Ledgerly MultiBooks for PC/Mac", "Northway Distribution Co")
+    assert (a.brand, b.brand) == ("ledgerly software", "northway distribution co")
+    assert score(a, b, CFG) == score(b, a, CFG) == (0.85, None)
+    # a brand starting with a product word ("case") is not named by that word in another title
+    c = parse_listing("Case Logic 17 Laptop Briefcase", "Case Logic")
+    d = parse_listing("Union Flag Laptop Carry Case Briefcase", "Union Flagco")
+    assert veto(c, d, CFG) == veto(d, c, CFG) == "brand"
+
+
+def test_a_code_stated_longer_on_one_side_agrees_whichever_listing_comes_first() -> None:
+    # "TDR355" is one title's model word and its code; the other states "TDR355MD": a code agreement
+    a = parse_listing("Tonica Chameleon Earphones TDR355MD", "Tonica")
+    b = parse_listing("Tonica TDR355 Chameleon Earphones with Mic", "Tonica")
+    assert (a.model, a.codes, b.model, b.codes) == ("chameleon", ("TDR355MD",), "tdr355", ("TDR355",))
+    assert score(a, b, CFG) == score(b, a, CFG) == (1.0, None)
+    # (the bare model word on both sides only lifts the weak vetoes: test_a_code_that_is_the_model_word_...)
+
+
+def test_the_rules_that_look_at_one_listing_first_do_not_depend_on_the_order() -> None:
+    # the word alignment of the name-swap rule
+    a, b = parse_listing("Bedding Sets Twin Harlow Quilt Set"), parse_listing("Harlow - Multi - Twin Quilt Set")
+    assert name_swap(a, b) is name_swap(b, a) is True
+    assert score(a, b, CFG) == score(b, a, CFG) == (0.59375, None)
+    # which agreeing code is found first (one listing's "Socket-AM4" in the other title, the other's "X570")
+    c = parse_listing("Arvo Prime X570-P, Socket-AM4")
+    d = parse_listing("Arvo Strix X570-F Gaming Socket AM4 ATX X570")
+    assert agreeing_code(c, d) == agreeing_code(d, c) == "SOCKETAM4"
+    assert score(c, d, CFG) == score(d, c, CFG) == (0.892308, None)
+
+
+_ALL_TITLES = [(t, brand, number) for t, brand, number, _ in TITLES]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(_ALL_TITLES), st.sampled_from(_ALL_TITLES))
+def test_score_is_symmetric(x: tuple[str, str | None, str | None], y: tuple[str, str | None, str | None]) -> None:
+    a, b = parse_listing(x[0], x[1], None, x[2]), parse_listing(y[0], y[1], None, y[2])
+    assert score(a, b, CFG) == score(b, a, CFG)
+
+
+def test_score_is_symmetric_on_every_pair_of_the_table() -> None:
+    parsed = [parse_listing(t, brand, None, number) for t, brand, number in _ALL_TITLES]
+    asymmetric = [
+        (i, j) for i, a in enumerate(parsed) for j, b in enumerate(parsed[:i]) if score(a, b, CFG) != score(b, a, CFG)
+    ]
+    assert asymmetric == []
+
+
+def test_two_part_numbers_with_one_option_suffix_veto() -> None:
+    # one code where the primary code is read (last word), the other elsewhere: the series rule
+    a = parse_listing("Hewlo 213076-B26 36GB 15K Hot-Plug Hard Drive", "Hewlo")
+    b = parse_listing("Hewlo 36GB 15K Hot-Plug Hard Drive 231319-B26", "Hewlo")
+    assert (a.code_key, a.codes, b.code_key, b.codes) == (None, ("213076B26",), "231319B26", ("231319B26",))
+    assert series_conflict(a, b) and series_conflict(b, a)
+    assert veto(a, b, CFG) == veto(b, a, CFG) == "model_code"
