@@ -73,4 +73,4 @@ def test_training_is_deterministic():
     first = fit(root, CFG, VARIANTS["weak_weighed"])
     assert fit(root, CFG, VARIANTS["weak_weighed"]) == first
     # the figures of BENCHMARKS.md #20 (rejected: learned scorer)
-    assert (first["C"], first["probability_threshold"], first["valid_f1"]) == (10.0, 0.27, 0.6175)
+    assert (first["C"], first["probability_threshold"], first["valid_f1"]) == (10.0, 0.18, 0.6259)
