@@ -80,6 +80,17 @@ def test_a_known_brand_or_a_model_without_letters_and_digits_gets_no_model_word(
     )
 
 
+def test_a_brand_led_by_a_known_brand_blocks_as_that_brand() -> None:
+    # "sony media" (a division in the brand field) and "sony" (the title's) share the m| block
+    division = parse_title("acid music studio 7", "sony media")
+    title = parse_title("sony media software acid music studio 7 software music production software")
+    assert (division.brand, title.brand) == ("sony media", "sony")
+    assert block_keys(division) == ("m|sony|studio7|-", "t|01|studio7", "t|06|studio", "t|07|music", "t|08|acid")
+    assert block_keys(title)[0] == "m|sony|studio7|-"
+    # a brand the lexicon does not know, led by none it knows, is kept whole
+    assert block_keys(parse_title("frobnic 6 deluxe", "zorblax software"))[0] == "m|zorblax software|frobnic6|-"
+
+
 def _three() -> list[dict]:
     # a and b share one word ("quantum") only; b and c share two ("quantum", "widget"), both owned by
     # the smallest, t|05|quantum
