@@ -7,12 +7,18 @@
   "advance 136300": blocked by ``m|`` already);
 * ``m|<brand>|<model>|<size>``: brand, model key and the size that tells variants apart (storage for
   phones, tablets, notebooks and consoles, screen inches for TVs, litres / kilos / millimetres for
-  appliances and watches);
+  appliances and watches); a brand the lexicon does not know whose first word is one it knows blocks
+  as that one ("sony media" / "sony", :func:`block_brand`);
 * ``t|<rank>|<word>``: for a listing the lexicon does not recognize (a brand it does not know, or no
   category but "other" or "accessory"),
   its five rarest-looking product-line words (the title without its brand, primary code, units and a
   platform's versions: "win 98 me 2000 xp"): words with a digit first, then the longest. The rank (two
-  digits, rarer first) makes a pair sharing several such words owned by the rarest-looking one.
+  digits, rarer first) makes a pair sharing several such words owned by the rarest-looking one. When
+  the brand is not one the lexicon knows (or none was found), its model key too, when it mixes letters
+  and digits: ``t|01|sonar6`` ("cakewalk sonar 6" / "cakewalk sonar 6 studio edition software", one
+  listing with the brand field, one without: their ``m|`` keys differ by the brand alone, and the words
+  the longer title ranks rarest are not the shorter's). A word block, so a crowded model word ("pro7")
+  is pruned by common blocks as any word is.
 
 Only listings of a block are compared, so the work grows with the true candidates, not with all pairs.
 A pair of listings is owned by the smallest block key they share (:func:`owner_block`), so it is
@@ -36,6 +42,7 @@ _STORAGE_SIZED = frozenset({"phone", "tablet", "notebook", "console"})
 WORD_PREFIX = "t|"
 WORD_KEYS = 5  # word blocks per listing
 RARE_WORD_PREFIX = "t|00|"  # the word blocks of words with a digit (never crowded: see block_matcher.py)
+MODEL_WORD_PREFIX = "t|01|"  # the model key as a word: a word block like the others (crowdable)
 CODE_PREFIX = 6  # a code block holds the codes that start alike: "DCB309" and "DCB309BLACK", "F8Z414TTP"
 _KNOWN_BRANDS = frozenset(BRAND_ALIASES.get(b, b) for b in BRANDS)
 _OPEN_CATEGORIES = frozenset({"other", "accessory"})
@@ -69,12 +76,25 @@ def word_keys(a: ProductAttributes) -> list[str]:
     for w in sorted(words, key=_rarity)[:WORD_KEYS]:
         rank = 0 if not w.isalpha() else max(1, 12 - len(w))
         out.append(f"{WORD_PREFIX}{rank:02d}|{w}")
+    model = a.model
+    if a.brand not in _KNOWN_BRANDS and model and not model.isalpha() and not model.isdigit():
+        out.append(f"{MODEL_WORD_PREFIX}{model}")
     return out
+
+
+def block_brand(brand: str | None) -> str | None:
+    """The brand of the ``m|`` key: a brand the lexicon does not know whose first word is one it knows
+    blocks as that one ("sony media" as "sony": a division or a company suffix in the brand field)."""
+    if brand and brand not in _KNOWN_BRANDS:
+        head = brand.split()[0]
+        if head in _KNOWN_BRANDS:
+            return head
+    return brand
 
 
 def block_keys(a: ProductAttributes) -> tuple[str, ...]:
     """The sorted block keys of a listing."""
-    keys = [f"m|{a.brand or '?'}|{a.model or '-'}|{size_key(a)}"]
+    keys = [f"m|{block_brand(a.brand) or '?'}|{a.model or '-'}|{size_key(a)}"]
     code = a.code_key
     unknown = a.brand not in _KNOWN_BRANDS or a.category in _OPEN_CATEGORIES
     if code:

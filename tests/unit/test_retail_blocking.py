@@ -28,10 +28,67 @@ def test_an_unrecognized_listing_gets_its_five_rarest_looking_words() -> None:
         "m|?|software17100|-",
         "t|00|17100",
         "t|01|architectural",
+        "t|01|software17100",  # the model key (a brand the lexicon does not know: none here)
         "t|04|software",
         "t|07|punch",
         "t|07|suite",
     )
+
+
+def test_an_unknown_brand_blocks_its_model_key_as_a_word() -> None:
+    # one retailer fills the brand field, the other writes the brand into a long title: the m| keys
+    # differ by the brand alone and the rarest-looking words differ, but the model key is one block
+    short = parse_title("frobnic 6 deluxe", "zorblax software")
+    long = parse_title("zorblax software 24100 - frobnic v.6.0 - complete product - architectural - standard english")
+    assert block_keys(short) == ("m|zorblax software|frobnic6|-", "t|01|frobnic6", "t|05|frobnic", "t|06|deluxe")
+    assert block_keys(long) == (
+        "m|?|frobnic6|-",
+        "t|00|24100",
+        "t|01|architectural",
+        "t|01|frobnic6",
+        "t|04|complete",
+        "t|04|software",
+        "t|04|standard",
+    )
+    replay = RetailReplay(partitions=1)
+    outputs = replay.run(
+        [
+            listing("r1", "a", "frobnic 6 deluxe", 10_000, brand="zorblax software"),
+            listing(
+                "r2",
+                "b",
+                "zorblax software 24100 - frobnic v.6.0 - complete product - architectural - standard english",
+                10_000,
+                t=T0 + HOUR,
+            ),
+        ]
+    )
+    assert replay.comparisons() == 1
+    assert live_matches(outputs) == {"r1:a|r2:b"}
+
+
+def test_a_known_brand_or_a_model_without_letters_and_digits_gets_no_model_word() -> None:
+    # a brand the lexicon knows: its m| key holds it already (and an accessory's words are its blocks)
+    assert block_keys(parse_title("Samsung Cable Adapter Kit 7")) == ("m|samsung|kit7|-", "t|05|adapter", "t|07|cable")
+    # a model key without a digit is the first line word, a word block already
+    assert block_keys(parse_title("Frobnic Quantum Gadget Supreme")) == (
+        "m|?|frobnic|-",
+        "t|05|frobnic",
+        "t|05|quantum",
+        "t|05|supreme",
+        "t|06|gadget",
+    )
+
+
+def test_a_brand_led_by_a_known_brand_blocks_as_that_brand() -> None:
+    # "sony media" (a division in the brand field) and "sony" (the title's) share the m| block
+    division = parse_title("acid music studio 7", "sony media")
+    title = parse_title("sony media software acid music studio 7 software music production software")
+    assert (division.brand, title.brand) == ("sony media", "sony")
+    assert block_keys(division) == ("m|sony|studio7|-", "t|01|studio7", "t|06|studio", "t|07|music", "t|08|acid")
+    assert block_keys(title)[0] == "m|sony|studio7|-"
+    # a brand the lexicon does not know, led by none it knows, is kept whole
+    assert block_keys(parse_title("frobnic 6 deluxe", "zorblax software"))[0] == "m|zorblax software|frobnic6|-"
 
 
 def _three() -> list[dict]:
