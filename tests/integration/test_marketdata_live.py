@@ -206,12 +206,19 @@ def test_live_worker_matches_replay_and_expected_bars(services: Settings, day_di
 # A known defect of the faust engine (not of the native one): now and then, under load, a kill -9 loses one
 # tick's effect on a bar (seen in CI simulation on 2026-12-06: coinbase:ETH/USDT bar #428 with 18 ticks
 # live, 19 in the replay; once before, in session 11). Not found yet; the native engine is the default.
+# As an expected failure it could not fail the suite, and it took 2.5-5 min of it (the slowest test): it runs
+# when MERCADO_TEST_KNOWN_DEFECTS=1, for whoever works on the defect (README, Known limits).
 KILL_9_ENGINES = (
     "native",
     pytest.param(
         "faust",
         marks=[
             *ENGINES[1].marks,
+            pytest.mark.skipif(
+                os.environ.get("MERCADO_TEST_KNOWN_DEFECTS") != "1",
+                reason="known defect of the faust engine on kill -9 (README, Known limits); "
+                "MERCADO_TEST_KNOWN_DEFECTS=1 runs it",
+            ),
             pytest.mark.xfail(strict=False, reason="known defect: the faust engine may lose a tick on kill -9"),
         ],
     ),
