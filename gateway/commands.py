@@ -61,8 +61,8 @@ from sinks.database import CONNECT_TIMEOUT_S, search_path
 from streams.codec.coerce import RowError
 from streams.codec.serde import AvroSerde, DecodeError
 from streams.ingest.producer import DeliveryError, FileProducer
-from streams.kafka.clients import consumer_config, producer_config
-from streams.kafka.consumer import watermarks
+from streams.kafka.clients import end_reader_config, producer_config
+from streams.kafka.consumer import fetch_ready, watermarks
 from streams.kafka.headers import PRODUCED_AT_HEADER
 
 #: the owner of each command kind, and its command topic
@@ -170,8 +170,8 @@ class CommandWriter:
 
     def _reader(self) -> Consumer:
         if self._consumer is None:
-            self._consumer = Consumer(consumer_config(self.settings, f"{self.settings.kafka.topic_prefix}mercado-api-"
-                                                      "commands-reader", **{"enable.partition.eof": True}))
+            self._consumer = Consumer(end_reader_config(self.settings, f"{self.settings.kafka.topic_prefix}"
+                                                        "mercado-api-commands-reader"))
         return self._consumer
 
     def _released_serde(self) -> AvroSerde:
@@ -201,7 +201,7 @@ class CommandWriter:
         try:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
-                for msg in reader.consume(500, 1.0):
+                for msg in fetch_ready(reader, 500, 1.0):
                     if msg.error():
                         if msg.error().code() == -191:  # _PARTITION_EOF
                             return

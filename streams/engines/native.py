@@ -72,8 +72,14 @@ from streams.engines.live import (
     state_writes,
 )
 from streams.kafka.catalog import DEAD_LETTER_TOPIC, TopicSpec, topic
-from streams.kafka.clients import admin_config, committed_reader_config, consumer_config, producer_config
-from streams.kafka.consumer import default_serde, watermarks
+from streams.kafka.clients import (
+    admin_config,
+    committed_reader_config,
+    consumer_config,
+    end_reader_config,
+    producer_config,
+)
+from streams.kafka.consumer import default_serde, fetch_ready, watermarks
 from streams.kafka.headers import (
     is_marker,
     read_watermark,
@@ -439,9 +445,7 @@ class NativeWorker:
 
     def _restore(self, st: _Stage, parts: set[int]) -> None:
         """Reads the stage's changelog partitions to their end (committed records only) into its table."""
-        # fetch.wait.max.ms 10: the end of a partition (EOF) is known after one short fetch, not librdkafka's 500 ms
-        reader = Consumer(consumer_config(self.settings, f"{self.group}.restore",
-                                          **{"enable.partition.eof": True, "fetch.wait.max.ms": 10}))
+        reader = Consumer(end_reader_config(self.settings, f"{self.group}.restore"))  # the end known at once
         started = time.monotonic()
         try:
             # an empty changelog partition has nothing to wait for (a new stage, or a stateless one)
@@ -457,7 +461,7 @@ class NativeWorker:
             while remaining:
                 if time.monotonic() > deadline:
                     raise WorkerFailed(f"restoring {st.changelog} {sorted(remaining)} took over {RESTORE_TIMEOUT_S} s")
-                for msg in reader.consume(1000, 0.5):
+                for msg in fetch_ready(reader, 1000, 0.5):
                     err = msg.error()
                     if err is not None:
                         if err.code() == _EOF:

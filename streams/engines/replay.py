@@ -27,8 +27,8 @@ from processors.stages import StageRoutes
 from streams.codec.serde import AvroSerde
 from streams.config import Settings
 from streams.kafka.catalog import TopicSpec, topic
-from streams.kafka.clients import consumer_config, producer_config
-from streams.kafka.consumer import watermarks, when_ready
+from streams.kafka.clients import end_reader_config, producer_config
+from streams.kafka.consumer import fetch_ready, watermarks, when_ready
 from streams.kafka.headers import read_watermark, read_writer_watermark
 from streams.runtime.align import merge_keyer
 from streams.runtime.driver import Output, PipelineDriver, Rejected
@@ -93,9 +93,7 @@ class KafkaRangeReader:
         """Raises ``KeyError`` for a topic that does not exist. With ``serde``, each fetched batch is
         decoded at once (``InputMessage.decoded``)."""
         self.serde = serde
-        self._consumer = Consumer(
-            consumer_config(settings, f"mercado-replay-{time.time_ns()}", **{"enable.partition.eof": True})
-        )
+        self._consumer = Consumer(end_reader_config(settings, f"mercado-replay-{time.time_ns()}"))
         ranges = partition_ranges(self._consumer, topics, start_ms, end_ms)
         self.start_ms, self.end_ms = start_ms, end_ms  # messages outside [start_ms, end_ms) are skipped
         self.admission = settings.admission  # what the runtime will refuse is merged first (streams/runtime/align.py)
@@ -117,7 +115,7 @@ class KafkaRangeReader:
         c.assign([TopicPartition(r.topic, r.partition, r.start) for r in self.ranges])
         while True:
             while starving:
-                fetched = c.consume(2000, 1.0)
+                fetched = fetch_ready(c, 2000, 1.0)
                 # decoded together, column-wise, before the merge takes them one by one
                 decoded = self.serde.decode_many([m.value() for m in fetched]) if self.serde is not None else None
                 for n, msg in enumerate(fetched):

@@ -328,11 +328,11 @@ class ExecutionRunner:
         """Reads back the records this venue's adapter wrote (the last ``recover_tail`` of each partition)."""
         from confluent_kafka import Consumer
 
-        from streams.kafka.clients import consumer_config
+        from streams.kafka.clients import end_reader_config
 
         name = self.settings.topic(topics.ORDERS)
         serde = writer.doors[topics.ORDERS].serde
-        consumer = Consumer(consumer_config(self.settings, f"{self.group_id}-recover"))
+        consumer = Consumer(end_reader_config(self.settings, f"{self.group_id}-recover"))
         prefix = f"exec:{self.venue.venue}:"
         try:
             partitions = sorted(consumer.list_topics(name, timeout=30).topics[name].partitions)

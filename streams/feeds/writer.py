@@ -29,6 +29,7 @@ from streams.config import Settings
 from streams.feeds.core import FeedEvent
 from streams.ingest.producer import DeliveryError, DeliveryTracker, FileProducer
 from streams.kafka.clients import producer_config
+from streams.kafka.consumer import fetch_ready
 from streams.kafka.dead_letters import DeadLetter
 from streams.kafka.headers import PRODUCED_AT_HEADER
 from streams.observability import metrics
@@ -302,11 +303,10 @@ class FeedWriter:
         page it fetches again is not written twice."""
         from confluent_kafka import Consumer
 
-        from streams.kafka.clients import consumer_config
+        from streams.kafka.clients import end_reader_config
 
         name = self.settings.topic(topics.TICKS)
-        consumer = Consumer(consumer_config(self.settings, f"mercado-feed-recover-{self.feed_id}",
-                                            **{"enable.partition.eof": True}))
+        consumer = Consumer(end_reader_config(self.settings, f"mercado-feed-recover-{self.feed_id}"))
         out: dict[str, list[tuple[str, int]]] = {k: [] for k in keys}
         try:
             meta = consumer.list_topics(name, timeout=10).topics[name]
@@ -345,7 +345,7 @@ def tail_messages(consumer: Any, name: str, partitions: Iterable[int], tail: int
         consumer.assign([TopicPartition(name, partition, max(lo, hi - tail))])
         done = False
         while not done:
-            for msg in consumer.consume(1000, 2.0) or [None]:
+            for msg in fetch_ready(consumer, 1000, 2.0) or [None]:
                 if msg is None or (msg.error() and msg.error().code() == -191):  # _PARTITION_EOF
                     done = True
                     break

@@ -43,6 +43,20 @@ def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict
     return cfg
 
 
+# A reader of partitions to their end (enable.partition.eof): a fetch at a partition's end is answered after
+# this long, so the end is known at once rather than after librdkafka's default 500 ms (fetch.wait.max.ms),
+# which every read to the end waited once. Its price is a fetch request every 10 ms while there is nothing new.
+END_FETCH_WAIT_MS = 10
+
+
+def end_reader_config(settings: Settings, group_id: str, **overrides: Any) -> dict[str, Any]:
+    """A consumer that reads partitions to their end: end-of-partition events, and the end known at once.
+    Loops on it take what is ready (:func:`streams.kafka.consumer.fetch_ready`), not ``consume(n, timeout)``,
+    which waits the whole timeout whenever fewer than ``n`` messages are left."""
+    return consumer_config(settings, group_id, **{"enable.partition.eof": True,
+                                                  "fetch.wait.max.ms": END_FETCH_WAIT_MS, **overrides})
+
+
 def committed_reader_config(settings: Settings, group_id: str, **overrides: Any) -> dict[str, Any]:
     """A consumer that only reads a group's committed offsets (progress, lag), never subscribes.
 

@@ -16,8 +16,8 @@ from processors import topics
 from processors.core import Record
 from processors.scanner.records import rebuild_board
 from streams.config import Settings
-from streams.kafka.clients import consumer_config
-from streams.kafka.consumer import default_serde
+from streams.kafka.clients import end_reader_config
+from streams.kafka.consumer import default_serde, fetch_ready
 
 
 class TopicMissing(LookupError):
@@ -27,7 +27,7 @@ class TopicMissing(LookupError):
 def read_topic_to_end(settings: Settings, names: list[str], timeout_s: float = 60.0) -> Iterator[Message]:
     """Every committed message of ``names`` (tombstones included), from the beginning to where each
     partition ends now (its end-of-partition event, read_committed)."""
-    consumer = Consumer(consumer_config(settings, f"mercado-read-{time.time_ns()}"))
+    consumer = Consumer(end_reader_config(settings, f"mercado-read-{time.time_ns()}"))
     try:
         md = consumer.list_topics(timeout=30)
         missing = [n for n in names if n not in md.topics or md.topics[n].error is not None]
@@ -40,7 +40,7 @@ def read_topic_to_end(settings: Settings, names: list[str], timeout_s: float = 6
         while pending:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"did not reach the end of {sorted(pending)} in {timeout_s:.0f} s")
-            for msg in consumer.consume(1000, 0.2):
+            for msg in fetch_ready(consumer, 1000, 0.2):
                 error = msg.error()
                 if error is None:
                     yield msg

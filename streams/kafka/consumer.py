@@ -16,7 +16,7 @@ from schemas.loader import AvroSchema
 from streams.codec.serde import AvroSerde, DecodeError
 from streams.config import Settings
 from streams.kafka.catalog import DEAD_LETTER_TOPIC
-from streams.kafka.clients import consumer_config, producer_config
+from streams.kafka.clients import consumer_config, end_reader_config, producer_config
 from streams.kafka.dead_letters import DeadLetter
 
 T = TypeVar("T")
@@ -92,7 +92,8 @@ class EventConsumer:
         self.dead_letters = dead_letters
         self.rejected: list[DeadLetter] = []
         self._eof: set[tuple[str, int]] = set()
-        cfg = consumer_config(
+        # without a group it inspects, reading to the end of its partitions: the end known at once
+        cfg = (consumer_config if group_id else end_reader_config)(
             settings,
             group_id or f"mercado-inspect-{time.time_ns()}",
             **({} if from_beginning else {"auto.offset.reset": "latest"}),
@@ -117,8 +118,10 @@ class EventConsumer:
         return bool(self.partitions) and len(self._eof) == len(self.partitions)
 
     def poll(self, max_messages: int = 1000, timeout: float = 1.0) -> list[ConsumedEvent]:
+        """The decoded events of what is ready (:func:`fetch_ready`: up to ``max_messages``, waiting at most
+        ``timeout`` for the first): reading a topic to its end costs no full ``timeout`` per batch."""
         out: list[ConsumedEvent] = []
-        for msg in self.consumer.consume(max_messages, timeout):
+        for msg in fetch_ready(self.consumer, max_messages, timeout):
             err = msg.error()
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:

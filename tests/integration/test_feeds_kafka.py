@@ -23,8 +23,8 @@ from streams.feeds.loopback import FakeBinance
 from streams.feeds.runner import FeedRunner
 from streams.feeds.writer import FeedWriter
 from streams.kafka.admin import ensure_topics
-from streams.kafka.clients import consumer_config
-from streams.kafka.consumer import EventConsumer
+from streams.kafka.clients import end_reader_config
+from streams.kafka.consumer import EventConsumer, fetch_ready
 
 pytestmark = pytest.mark.kafka
 
@@ -47,12 +47,12 @@ def read_events(settings: Settings, name: str) -> list[Any]:
 
 def read_dead_letters(settings: Settings) -> list[dict[str, str]]:
     name = settings.topic(topics.DEAD_LETTERS)
-    consumer = Consumer(consumer_config(settings, f"t-dlq-{time.time_ns()}"))
+    consumer = Consumer(end_reader_config(settings, f"t-dlq-{time.time_ns()}"))
     md = consumer.list_topics(name, timeout=10).topics[name]
     consumer.assign([TopicPartition(name, p, 0) for p in md.partitions])
     out, eof, idle = [], set(), time.monotonic()
     while len(eof) < len(md.partitions) and time.monotonic() - idle < 5:
-        for msg in consumer.consume(100, 0.5):
+        for msg in fetch_ready(consumer, 100, 0.5):
             if msg.error():
                 eof.add(msg.partition())
                 continue

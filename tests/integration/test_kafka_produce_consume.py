@@ -21,7 +21,7 @@ from streams.ingest.producer import BadRowError, FileProducer
 from streams.kafka.admin import ensure_topics
 from streams.kafka.catalog import TopicSpec
 from streams.kafka.clients import producer_config
-from streams.kafka.consumer import DeadLetterQueue, EventConsumer, end_offsets
+from streams.kafka.consumer import DeadLetterQueue, EventConsumer, end_offsets, fetch_ready
 from streams.kafka.dead_letters import DLQ_PREFIX
 
 pytestmark = pytest.mark.kafka
@@ -225,7 +225,7 @@ def test_undecodable_messages_go_to_the_dead_letter_topic(kafka: Settings) -> No
     c.assign([TopicPartition(dead_letters, p, before[(dead_letters, p)]) for p in range(3)])
     got = []
     while True:
-        msgs = c.consume(100, 5)
+        msgs = fetch_ready(c, 100, 5)
         got += [m for m in msgs if m.error() is None]
         if len(got) >= 3 or not msgs:
             break

@@ -28,7 +28,7 @@ from streams.engines.replay import KafkaRangeReader, ReplayReport, run_replay
 from streams.ingest.producer import FileProducer
 from streams.kafka.catalog import DEAD_LETTER_TOPIC, topic
 from streams.kafka.clients import consumer_config, producer_config
-from streams.kafka.consumer import data_end_offsets, default_serde
+from streams.kafka.consumer import data_end_offsets, default_serde, fetch_ready
 from streams.kafka.headers import PRODUCED_AT_HEADER
 from streams.runtime.pipelines import build_pipeline, build_stages
 from tests.integration.test_marketdata_live import (
@@ -123,7 +123,7 @@ def _dead_letters(settings: Settings) -> list[dict[str, Any]]:
     try:
         while any(seen[p] < want[p] for p in want):
             assert time.monotonic() < deadline, f"could not read {physical} to its end: {seen} of {want}"
-            for msg in consumer.consume(100, 0.5):
+            for msg in fetch_ready(consumer, 100, 0.5):
                 if msg.error() is not None:
                     continue
                 seen[msg.partition()] = msg.offset() + 1

@@ -20,8 +20,8 @@ from streams.config import Settings
 from streams.ingest.producer import FileProducer
 from streams.kafka.admin import ensure_topics
 from streams.kafka.catalog import topic
-from streams.kafka.clients import committed_reader_config, consumer_config
-from streams.kafka.consumer import EventConsumer, end_offsets
+from streams.kafka.clients import committed_reader_config, end_reader_config
+from streams.kafka.consumer import EventConsumer, end_offsets, fetch_ready
 from streams.kafka.headers import is_marker, read_watermark
 from streams.runtime.pipelines import build_stages
 from tests.integration.test_risk_kafka import INPUTS, assert_same_as_replay
@@ -55,8 +55,7 @@ class _StrictWorkers(_Workers):
 
 def _markers(settings: Settings, name: str) -> list[tuple[int, int]]:
     """(partition, T) of every watermark marker on a topic, in log order per partition."""
-    consumer = Consumer(consumer_config(settings, f"mercado-markers-{time.time_ns()}",
-                                        **{"enable.partition.eof": True, "auto.offset.reset": "earliest"}))
+    consumer = Consumer(end_reader_config(settings, f"mercado-markers-{time.time_ns()}"))
     ends = end_offsets(settings, [name])
     consumer.assign([TopicPartition(t, p, 0) for t, p in ends])
     left = {tp for tp, end in ends.items() if end > 0}
@@ -64,7 +63,7 @@ def _markers(settings: Settings, name: str) -> list[tuple[int, int]]:
     deadline = time.monotonic() + 30
     try:
         while left and time.monotonic() < deadline:
-            for msg in consumer.consume(1000, 1.0):
+            for msg in fetch_ready(consumer, 1000, 1.0):
                 if msg.error():
                     left.discard((msg.topic(), msg.partition()))
                     continue

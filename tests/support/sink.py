@@ -35,8 +35,8 @@ from streams.codec.serde import AvroSerde
 from streams.config import Settings
 from streams.kafka.admin import ensure_topics
 from streams.kafka.catalog import DEAD_LETTER_TOPIC, TopicSpec, topic
-from streams.kafka.clients import consumer_config, producer_config
-from streams.kafka.consumer import end_offsets
+from streams.kafka.clients import end_reader_config, producer_config
+from streams.kafka.consumer import end_offsets, fetch_ready
 
 T0_US = 1_763_650_800_000_000  # 2025-11-20 15:00:00 UTC (10:00 in Bogotá)
 MINUTE_US = 60_000_000
@@ -162,14 +162,14 @@ class EventProducer:
 def read_topic(settings: Settings, physical_topic: str) -> list[Any]:
     """Every message of a topic, from the beginning to its current end."""
     ends = end_offsets(settings, [physical_topic])
-    consumer = Consumer(consumer_config(settings, f"sinktest-reader-{uuid.uuid4().hex}"))
+    consumer = Consumer(end_reader_config(settings, f"sinktest-reader-{uuid.uuid4().hex}"))
     consumer.assign([TopicPartition(physical_topic, p, OFFSET_BEGINNING) for (_t, p) in ends])
     out: list[Any] = []
     deadline = time.monotonic() + 60
     seen = {key: 0 for key in ends}
     try:
         while any(seen[k] < ends[k] for k in ends) and time.monotonic() < deadline:
-            for msg in consumer.consume(1000, 0.5):
+            for msg in fetch_ready(consumer, 1000, 0.5):
                 if msg.error() is None:
                     out.append(msg)
                     seen[(msg.topic(), msg.partition())] = msg.offset() + 1
