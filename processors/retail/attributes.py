@@ -542,7 +542,25 @@ def _brand_of_field(field: str) -> str | None:
     return " ".join(toks)
 
 
-def _model_key(line: list[str]) -> str | None:
+def _brand_spelled_at(toks: list[str], i: int, brand: str, field_toks: tuple[str, ...]) -> int:
+    """How many tokens from ``toks[i]`` spell the listing's ``brand`` (its field's words, the brand's own
+    words, or the brand written together: "blue lounge" = "bluelounge"); 0 if they do not."""
+    for words in (field_toks, tuple(brand.split())):
+        k = len(words)
+        if k and tuple(toks[i : i + k]) == words:
+            return k
+    joined = brand.replace(" ", "")
+    acc = ""
+    for j in range(i, min(i + 4, len(toks))):
+        acc += toks[j]
+        if acc == joined:
+            return j - i + 1
+        if not joined.startswith(acc):
+            break
+    return 0
+
+
+def _model_key(line: list[str], brandless: bool = False) -> str | None:
     """The word that names the model: the first one with a digit ("a54", "cu7000", "x8b"). A bare number
     takes the word before it ("iphone 15" → "iphone15", "slim 3" → "slim3"); a long number-led code
     gives way to the word before it ("loq 15irh8" → "loq"); a long bare number (five digits or more)
@@ -569,7 +587,9 @@ def _model_key(line: list[str]) -> str | None:
             prev = t
             if first is None and len(t) > 2 and t not in STRONG_QUALIFIERS:
                 first = t
-    return catalogue if catalogue is not None else first
+    if catalogue is not None and (brandless is False or first is None):
+        return catalogue
+    return first
 
 
 def _without_repeated_tail(line: list[str]) -> list[str]:
@@ -692,6 +712,9 @@ def parse_listing(
     brand = _brand_of(brand_field)
     brand_toks: tuple[str, ...] = tuple(tokens_of(brand)) if brand else ()
     brand_first = brand_toks[0] if brand_toks else None
+    # the brand as the title may spell it: the field's own words ("blue lounge" when the lexicon says
+    # "bluelounge"); a colour word among them is the brand's, not the product's colour
+    field_toks: tuple[str, ...] = tuple(tokens_of(fold(brand_field))) if brand_field else ()
     color: str | None = None
     line: list[str] = []
     qualifiers: list[str] = []
@@ -710,6 +733,11 @@ def parse_listing(
                     i += k
                     continue
             k, value = _match_phrase(toks, i, _COLOR_INDEX)
+            if k and brand is not None:
+                b = _brand_spelled_at(toks, i, brand, field_toks)
+                if b:  # "blue lounge design ..." with brand "bluelounge", "black & decker": the brand
+                    i += b
+                    continue
             if k:
                 if color is None:
                     color = value
@@ -765,7 +793,7 @@ def parse_listing(
         category=category,
         brand=brand,
         product_line=" ".join(line) or None,
-        model=_model_key(line),
+        model=_model_key(line, brand is None),
         model_code=model_code,
         code_key=key,
         storage_gb=storage,
