@@ -537,7 +537,9 @@ def _brand_of_field(field: str) -> str | None:
     if not toks:
         return None
     k, value = _match_phrase(toks, 0, _BRAND_INDEX)
-    if k == len(toks):
+    # a known brand and more words ("microsoft licenses", "hewlett packard consumables", "apple software"):
+    # the maker's name with a division's or a company form's — unless another brand follows (a joint name)
+    if k == len(toks) or (k and not _match_phrase(toks, k, _BRAND_INDEX)[0]):
         return value
     return " ".join(toks)
 
