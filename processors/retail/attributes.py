@@ -567,12 +567,15 @@ def _model_key(line: list[str], brandless: bool = False) -> str | None:
     takes the word before it ("iphone 15" → "iphone15", "slim 3" → "slim3"); a long number-led code
     gives way to the word before it ("loq 15irh8" → "loq"); a long bare number (five digits or more)
     gives way to a later word with a digit — it is then a publisher's or retailer's catalogue number
-    before the product's name ("encore software 10282 sharks 2" → "sharks2"); a line without digits
+    before the product's name ("encore software 10282 sharks 2" → "sharks2"), and in a title with no
+    brand, after two words or more (a publisher's name), gives way to the first name word too ("punch
+    software 17100 punch super home suite" → "punch", not "software17100"); a line without digits
     gives its first word of three letters or more ("no frost" → "frost")."""
     prev: str | None = None
     first: str | None = None
     catalogue: str | None = None  # the first long bare number, with the word before it
-    for t in line:
+    publisher = False  # the catalogue number comes after two words or more (a publisher's name)
+    for j, t in enumerate(line):
         if t in SOFT_QUALIFIERS:
             continue
         if not t.isalpha():
@@ -580,6 +583,7 @@ def _model_key(line: list[str], brandless: bool = False) -> str | None:
                 if len(t) >= 5:
                     if catalogue is None:
                         catalogue = prev + t if prev is not None else t
+                        publisher = j >= 2
                     continue
                 return prev + t if prev is not None else t
             if t[0].isdigit() and len(t) >= 5 and prev is not None:
@@ -589,7 +593,7 @@ def _model_key(line: list[str], brandless: bool = False) -> str | None:
             prev = t
             if first is None and len(t) > 2 and t not in STRONG_QUALIFIERS:
                 first = t
-    if catalogue is not None and (brandless is False or first is None):
+    if catalogue is not None and (not (brandless and publisher) or first is None):
         return catalogue
     return first
 

@@ -25,10 +25,9 @@ def test_an_unrecognized_listing_gets_its_five_rarest_looking_words() -> None:
     )
     # words with a digit first, then the longest (ties: alphabetical); the sixth word has no block
     assert block_keys(parse_title("punch software 17100 - punch! super home suite - architectural - pc")) == (
-        "m|?|software17100|-",
+        "m|?|punch|-",  # no brand: the catalogue number after the publisher's words is no model key
         "t|00|17100",
         "t|01|architectural",
-        "t|01|software17100",  # the model key (a brand the lexicon does not know: none here)
         "t|04|software",
         "t|07|punch",
         "t|07|suite",
@@ -81,11 +80,13 @@ def test_a_known_brand_or_a_model_without_letters_and_digits_gets_no_model_word(
 
 
 def test_a_brand_led_by_a_known_brand_blocks_as_that_brand() -> None:
-    # "sony media" (a division in the brand field) and "sony" (the title's) share the m| block
+    # "sony media" (a division in the brand field) and "sony" (the title's) share the m| block: the
+    # field led by a known brand names that brand
     division = parse_title("acid music studio 7", "sony media")
     title = parse_title("sony media software acid music studio 7 software music production software")
-    assert (division.brand, title.brand) == ("sony media", "sony")
-    assert block_keys(division) == ("m|sony|studio7|-", "t|01|studio7", "t|06|studio", "t|07|music", "t|08|acid")
+    assert (division.brand, title.brand) == ("sony", "sony")
+    # (a brand the lexicon knows: the model key is no word block of its own)
+    assert block_keys(division) == ("m|sony|studio7|-", "t|06|studio", "t|07|music", "t|08|acid")
     assert block_keys(title)[0] == "m|sony|studio7|-"
     # a brand the lexicon does not know, led by none it knows, is kept whole
     assert block_keys(parse_title("frobnic 6 deluxe", "zorblax software"))[0] == "m|zorblax software|frobnic6|-"

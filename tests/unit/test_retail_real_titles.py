@@ -449,8 +449,8 @@ def test_pro_and_professional_are_one_variant() -> None:
     [
         ("Encore Software 10282 - Sharks 2.0 (Win 98 ME 2000 XP)", "sharks2"),  # the catalogue number skipped
         ("Sharks 2.0 (PC & Mac)", "sharks2"),  # ... so both sides name the same model
-        ("Hoyle Board Games 10027", "games10027"),  # no later number: the long one, as before
-        ("Refrigerador Altus 011350 No Frost", "altus011350"),
+        ("Hoyle Board Games 10027", "hoyle"),  # no brand, after a publisher's words: the first name word
+        ("Refrigerador Altus 011350 No Frost", "altus011350"),  # after one word: the model's number
         ("Juego Carreras 2007", "carreras2007"),  # four digits (a year, a version) still name the model
         ("Celular Apple iPhone 15 128GB", "iphone15"),
     ],
