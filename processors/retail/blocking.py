@@ -7,8 +7,8 @@
   "advance 136300": blocked by ``m|`` already);
 * ``m|<brand>|<model>|<size>``: brand, model key and the size that tells variants apart (storage for
   phones, tablets, notebooks and consoles, screen inches for TVs, litres / kilos / millimetres for
-  appliances and watches); a brand the lexicon does not know whose first word is one it knows blocks
-  as that one ("sony media" / "sony", :func:`block_brand`);
+  appliances and watches; a brand field led by a brand the lexicon knows is that brand already, see
+  attributes.py: "sony media" / "sony");
 * ``t|<rank>|<word>``: for a listing the lexicon does not recognize (a brand it does not know, or no
   category but "other" or "accessory"),
   its five rarest-looking product-line words (the title without its brand, primary code, units and a
@@ -82,19 +82,9 @@ def word_keys(a: ProductAttributes) -> list[str]:
     return out
 
 
-def block_brand(brand: str | None) -> str | None:
-    """The brand of the ``m|`` key: a brand the lexicon does not know whose first word is one it knows
-    blocks as that one ("sony media" as "sony": a division or a company suffix in the brand field)."""
-    if brand and brand not in _KNOWN_BRANDS:
-        head = brand.split()[0]
-        if head in _KNOWN_BRANDS:
-            return head
-    return brand
-
-
 def block_keys(a: ProductAttributes) -> tuple[str, ...]:
     """The sorted block keys of a listing."""
-    keys = [f"m|{block_brand(a.brand) or '?'}|{a.model or '-'}|{size_key(a)}"]
+    keys = [f"m|{a.brand or '?'}|{a.model or '-'}|{size_key(a)}"]
     code = a.code_key
     unknown = a.brand not in _KNOWN_BRANDS or a.category in _OPEN_CATEGORIES
     if code:
