@@ -388,7 +388,7 @@ def _names_variant(word: str, a: ProductAttributes) -> bool:
         n = words[i + 1]
         if not n.isalpha() or len(n) < 3 or n in _STOP_WORDS or n in _COLOR_WORDS or n in _PLATFORM or n in _STRONG:
             return True
-    return not any(w == word for w in words)  # (a word read from a spelling the title does not show: keep)
+    return word not in words  # (a word read from a spelling the title does not show: keep)
 
 
 def _only_model_word(code: str, a: ProductAttributes, b: ProductAttributes) -> bool:
