@@ -128,8 +128,10 @@ async def exchange(monkeypatch: pytest.MonkeyPatch) -> Any:
     url = await server.start()
     adapters: list[CcxtExecution] = []
 
-    async def adapter() -> CcxtExecution:
-        venue = CcxtExecution("binance", api_url=url + "/api/v3", timeout_s=0.5, backoff=Backoff(0.01, 0.05))
+    async def adapter(timeout_s: float = 5.0) -> CcxtExecution:
+        # a generous request timeout: a loaded machine must not turn a slow answer into "venue unreachable"
+        # (seen once: an extra VenueHealth event); the test of a timeout asks for a short one
+        venue = CcxtExecution("binance", api_url=url + "/api/v3", timeout_s=timeout_s, backoff=Backoff(0.01, 0.05))
         await venue.connect()
         adapters.append(venue)
         return venue
@@ -198,7 +200,7 @@ async def test_a_rate_limit_is_retried_and_reported_as_a_failed_request(exchange
 
 async def test_a_timeout_after_the_exchange_took_the_order_never_places_it_twice(exchange: Any) -> None:
     server, make = exchange
-    venue = await make()
+    venue = await make(timeout_s=0.5)
     server.order_faults.append("stall")
     server.stall_s = 1.0  # longer than the client's 0.5 s timeout
     assert await venue.submit(approval("o4"), maybe_placed=False)
