@@ -171,6 +171,17 @@ def listing_record(retailer: str, x: Listing, t: int) -> dict[str, Any]:
     }
 
 
+def interleaved_records(left: list[Listing], right: list[Listing]) -> list[dict[str, Any]]:
+    """Both catalogues as RetailListings of the retailers ``left`` and ``right``, interleaved in proportion
+    as two retailers' crawls would arrive, a second apart."""
+    order = sorted(
+        [((i + 0.5) / len(left), 0, LEFT, x) for i, x in enumerate(left)]
+        + [((i + 0.5) / len(right), 1, RIGHT, x) for i, x in enumerate(right)],
+        key=lambda e: (e[0], e[1]),
+    )
+    return [listing_record(side, x, T0 + i * STEP_US) for i, (_, _, side, x) in enumerate(order)]
+
+
 def _live_matches(outputs: list[Any]) -> dict[str, dict[str, Any]]:
     live: dict[str, dict[str, Any]] = {}
     for e in outputs:
@@ -200,13 +211,7 @@ def evaluate(
     from processors.retail.similarity import evidence, score
 
     cfg = config or RetailConfig()
-    # the two catalogues interleaved in proportion, as two retailers' crawls would arrive
-    order = sorted(
-        [((i + 0.5) / len(left), 0, LEFT, x) for i, x in enumerate(left)]
-        + [((i + 0.5) / len(right), 1, RIGHT, x) for i, x in enumerate(right)],
-        key=lambda e: (e[0], e[1]),
-    )
-    records = [listing_record(side, x, T0 + i * STEP_US) for i, (_, _, side, x) in enumerate(order)]
+    records = interleaved_records(left, right)
     replay = RetailReplay(cfg, partitions)
     cpu, wall = time.process_time(), time.perf_counter()
     outputs = replay.run(records)

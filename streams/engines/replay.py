@@ -278,18 +278,23 @@ def run_replay(
     *,
     total: int = 0,
     progress: Progress | None = None,
+    drivers: list[PipelineDriver] | None = None,
 ) -> ReplayReport:
     """Feeds messages (already merged in event-time order) through the pipeline's stages into ``sink``.
 
     A stage's outputs that are a later stage's inputs go to that stage at once, on the partition Kafka
     would put them in (:class:`processors.stages.StageRoutes`, the routing of every multi-stage runner),
     so each later stage sees its input partitions in the order they are appended live. Every output
-    (intermediate topics too) is written to ``sink``.
+    (intermediate topics too) is written to ``sink``. ``drivers`` (one per stage, in order; built here
+    when not given) lets the caller read the stages' state afterwards.
     """
     from streams.kafka.catalog import topic as catalog_topic
 
     specs = stages if isinstance(stages, list) else [stages]
-    drivers = [PipelineDriver(spec, serde) for spec in specs]
+    if drivers is None:
+        drivers = [PipelineDriver(spec, serde) for spec in specs]
+    elif len(drivers) != len(specs) or any(d.spec is not spec for d, spec in zip(drivers, specs, strict=True)):
+        raise ValueError("one driver per stage, of the stages given")
     routes = StageRoutes(specs, lambda t: catalog_topic(t).partitions)
     later, place = routes.later, routes.partition
     report = ReplayReport()
