@@ -40,9 +40,10 @@ agrees on it, not a different product. Otherwise nothing names the model on both
 the titles' own similarity: rapidfuzz ``token_sort_ratio`` (every word counts, so a title that only
 shares the brand and the product kind stays below the threshold), or ``subset_weight`` x
 ``token_set_ratio`` when higher (one title's words inside the other's: "american sign language" /
-"instant immersion american sign language win/mac"). Unless a code agrees, ``name_swap_penalty`` comes
-off when the titles put different names at one place (:func:`name_swap`: "San Diego Padres" / "San
-Antonio Spurs" iPhone 4 Case).
+"instant immersion american sign language win/mac"); the brand one listing gives only in its brand field
+is taken out of the other's title first, when that listing names no brand (:func:`titles_compared`).
+Unless a code agrees, ``name_swap_penalty`` comes off when the titles put different names at one place
+(:func:`name_swap`: "San Diego Padres" / "San Antonio Spurs" iPhone 4 Case).
 """
 
 from __future__ import annotations
@@ -374,6 +375,33 @@ def name_swap(a: ProductAttributes, b: ProductAttributes) -> bool:
     return False
 
 
+def _without_words(title: str, words: str) -> str:
+    """``title`` without the first run of ``words`` (both normalized, words apart)."""
+    padded = f" {title} ".replace(f" {words} ", " ", 1)
+    return padded.strip()
+
+
+def titles_compared(a: ProductAttributes, b: ProductAttributes) -> tuple[str, str]:
+    """The two titles as their words are compared when nothing names the model on both sides. The brand
+    one listing states (its brand field) and its title does not spell is taken out of the other title when
+    that title spells it and the other listing names no brand of its own (no brand field, none the lexicon
+    knows): one retailer writes the maker into its titles, the other into its brand field, and that is no
+    difference between the two titles ("garden planner deluxe", brand "fernhill software" / "fernhill
+    software garden planner"). Where both listings state the brand, both retailers keep it in a field and
+    the titles are compared as written (taking it out there too paired other products of one maker)."""
+    ta, tb = a.normalized_title, b.normalized_title
+    for x, y in ((a, b), (b, a)):
+        brand = x.brand
+        if brand is None or y.brand is not None:
+            continue
+        if f" {brand} " in f" {y.normalized_title} " and f" {brand} " not in f" {x.normalized_title} ":
+            if y is b:
+                tb = _without_words(tb, brand) or tb
+            else:
+                ta = _without_words(ta, brand) or ta
+    return ta, tb
+
+
 def _names_variant(word: str, a: ProductAttributes) -> bool:
     """Whether a variant word names a variant where the title puts it: last, or before a number, a
     function word, a colour, a platform or another variant word ("PlayStation 5 Slim Digital", "iPhone 15
@@ -593,7 +621,7 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
         attrs = agree / (agree + missing) if agree else 0.0
         s = cfg.text_weight * line_similarity(a.product_line, b.product_line) + (1.0 - cfg.text_weight) * attrs
     else:  # nothing names the model on both sides: the titles themselves must agree
-        ta, tb = a.normalized_title, b.normalized_title
+        ta, tb = titles_compared(a, b)
         s = max(token_sort_ratio(ta, tb), cfg.subset_weight * token_set_ratio(ta, tb)) / 100.0
     if differ and not same_code:
         soft = len(set(da).symmetric_difference(db) & _SOFT)

@@ -25,6 +25,7 @@ from processors.retail.similarity import (
     same_code,
     score,
     series_conflict,
+    titles_compared,
     veto,
 )
 
@@ -813,3 +814,53 @@ def test_two_part_numbers_with_one_option_suffix_veto() -> None:
     assert (a.code_key, a.codes, b.code_key, b.codes) == (None, ("213076B26",), "231319B26", ("231319B26",))
     assert series_conflict(a, b) and series_conflict(b, a)
     assert veto(a, b, CFG) == veto(b, a, CFG) == "model_code"
+
+
+@pytest.mark.parametrize(
+    ("a", "brand_a", "b", "brand_b", "compared", "expected"),
+    [
+        # one retailer keeps the maker in its brand field, the other writes it into a title with no brand
+        (
+            "Garden Planner Deluxe",
+            "Fernhill Software",
+            "Fernhill Software Garden Planner",
+            None,
+            ("garden planner deluxe", "garden planner"),
+            0.85,  # was 0.68: "fernhill software" counted as two words the first title lacks
+        ),
+        (
+            "Lantern Kit Deluxe",
+            "Mossgrove Crafts",
+            "Mossgrove Crafts Lantern Kit",
+            None,
+            ("lantern kit deluxe", "lantern kit"),
+            0.85,
+        ),
+        # both listings state the brand: the titles are compared as written
+        (
+            "Garden Planner Deluxe",
+            "Fernhill Software",
+            "Fernhill Software Garden Planner",
+            "Mossgrove",
+            ("garden planner deluxe", "fernhill software garden planner"),
+            0.68,
+        ),
+        # both titles spell it: nothing to take out
+        (
+            "Fernhill Software Garden Planner Deluxe",
+            "Fernhill Software",
+            "Fernhill Software Garden Planner",
+            None,
+            ("fernhill software garden planner deluxe", "fernhill software garden planner"),
+            None,
+        ),
+    ],
+)
+def test_a_brand_only_one_title_spells_is_no_title_difference(
+    a: str, brand_a: str | None, b: str, brand_b: str | None, compared: tuple[str, str], expected: float | None
+) -> None:
+    x, y = parse_listing(a, brand_a), parse_listing(b, brand_b)
+    assert titles_compared(x, y) == compared
+    assert titles_compared(y, x) == compared[::-1]
+    if expected is not None:
+        assert score(x, y, CFG).score == score(y, x, CFG).score == expected
