@@ -41,7 +41,8 @@ the titles' own similarity: rapidfuzz ``token_sort_ratio`` (every word counts, s
 shares the brand and the product kind stays below the threshold), or ``subset_weight`` x
 ``token_set_ratio`` when higher (one title's words inside the other's: "american sign language" /
 "instant immersion american sign language win/mac"); the brand one listing gives only in its brand field
-is taken out of the other's title first, when that listing names no brand (:func:`titles_compared`).
+is taken out of the other's title first, when that listing names no brand, and two words one title
+writes apart are joined where the other writes them as one (:func:`titles_compared`).
 Unless a code agrees, ``name_swap_penalty`` comes off when the titles put different names at one place
 (:func:`name_swap`: "San Diego Padres" / "San Antonio Spurs" iPhone 4 Case).
 """
@@ -388,7 +389,9 @@ def titles_compared(a: ProductAttributes, b: ProductAttributes) -> tuple[str, st
     knows): one retailer writes the maker into its titles, the other into its brand field, and that is no
     difference between the two titles ("garden planner deluxe", brand "fernhill software" / "fernhill
     software garden planner"). Where both listings state the brand, both retailers keep it in a field and
-    the titles are compared as written (taking it out there too paired other products of one maker)."""
+    the titles are compared as written (taking it out there too paired other products of one maker). Two
+    neighbouring words one title writes apart are written together where the other title writes them as
+    one word (:func:`_joined`: "web page designer" / "webpage designer")."""
     ta, tb = a.normalized_title, b.normalized_title
     for x, y in ((a, b), (b, a)):
         brand = x.brand
@@ -399,7 +402,30 @@ def titles_compared(a: ProductAttributes, b: ProductAttributes) -> tuple[str, st
                 tb = _without_words(tb, brand) or tb
             else:
                 ta = _without_words(ta, brand) or ta
-    return ta, tb
+    return _joined(ta, tb), _joined(tb, ta)
+
+
+def _joined(title: str, other: str) -> str:
+    """``title`` with two neighbouring words written together where ``other`` writes them as one word
+    ("web page designer" / "webpage designer", "zone alarm" / "zonealarm")."""
+    words = title.split()
+    if len(words) < 2:
+        return title
+    theirs = set(other.split())
+    out: list[str] = []
+    i, n = 0, len(words)
+    changed = False
+    while i < n:
+        if i + 1 < n:
+            w = words[i] + words[i + 1]
+            if w in theirs and words[i] not in theirs:
+                out.append(w)
+                i += 2
+                changed = True
+                continue
+        out.append(words[i])
+        i += 1
+    return " ".join(out) if changed else title
 
 
 def _names_variant(word: str, a: ProductAttributes) -> bool:

@@ -864,3 +864,45 @@ def test_a_brand_only_one_title_spells_is_no_title_difference(
     assert titles_compared(y, x) == compared[::-1]
     if expected is not None:
         assert score(x, y, CFG).score == score(y, x, CFG).score == expected
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "compared", "before", "after"),
+    [
+        # (before: the score without the joining, measured on the tree before the rule)
+        (
+            "Bright Path Web Page Designer Gold",
+            "Webpage Designer Gold",
+            ("bright path webpage designer gold", "webpage designer gold"),
+            0.654545,
+            0.85,
+        ),
+        (
+            "Hilltop Story Book Builder",
+            "Hilltop Storybook Builder Deluxe for Kids",
+            ("hilltop storybook builder", "hilltop storybook builder deluxe for kids"),
+            0.626866,
+            0.85,
+        ),
+        (
+            "Quill Note Taker Pro",
+            "QuillNote Taker Pro Edition",
+            ("quillnote taker pro", "quillnote taker pro edition"),
+            0.723404,
+            0.85,
+        ),
+    ],
+)
+def test_words_written_apart_are_joined_where_the_other_title_writes_one_word(
+    a: str, b: str, compared: tuple[str, str], before: float, after: float
+) -> None:
+    x, y = parse_listing(a), parse_listing(b)
+    assert titles_compared(x, y) == compared
+    assert titles_compared(y, x) == compared[::-1]
+    assert score(x, y, CFG).score == score(y, x, CFG).score == after
+    assert after > before
+
+
+def test_words_are_joined_only_into_a_word_of_the_other_title() -> None:
+    x, y = parse_listing("Web Page Designer Gold"), parse_listing("Web Page Designer Platinum")
+    assert titles_compared(x, y) == ("web page designer gold", "web page designer platinum")
