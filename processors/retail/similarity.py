@@ -36,7 +36,8 @@ similarity of the product lines (rapidfuzz ``token_set_ratio``) + (1 - ``text_we
 agreement − ``soft_token_penalty`` per soft word on one side only ("5g"). Attribute agreement is the
 weight of the attributes both listings state (and agree on) over that weight plus half the weight of
 those only one listing states, so a listing that leaves its RAM out is a weaker match than one that
-agrees on it, not a different product. Otherwise nothing names the model on both sides, and the score is
+agrees on it, not a different product (a brand one listing states and the other's title names — all its
+words, or its first word, :func:`_brand_named` — is stated by both). Otherwise nothing names the model on both sides, and the score is
 the titles' own similarity: rapidfuzz ``token_sort_ratio`` (every word counts, so a title that only
 shares the brand and the product kind stays below the threshold), or ``subset_weight`` x
 ``token_set_ratio`` when higher (one title's words inside the other's: "american sign language" /
@@ -271,6 +272,15 @@ def brands_differ(a: ProductAttributes, b: ProductAttributes) -> bool:
     if f" {x} " in f" {b.normalized_title} " or f" {y} " in f" {a.normalized_title} ":
         return False
     return not brand_word_shared(a, b, plain_too=False)
+
+
+def _brand_named(brand: str, title: str) -> bool:
+    """Whether a title names a brand: all its words, or its first word (three letters or more, not a plain
+    word: "aspyr the sims 2" names "aspyr media")."""
+    if f" {brand} " in f" {title} ":
+        return True
+    first = brand.split(" ", 1)[0]
+    return len(first) >= 3 and first not in _PLAIN_WORDS and f" {first} " in f" {title} "
 
 
 def field_code_only(code: str, a: ProductAttributes, b: ProductAttributes) -> bool:
@@ -535,12 +545,12 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
                     agree += _BRAND_BOTH
                 elif not lifted and brands_differ(a, b):
                     return _VETOED["brand"]
-            elif f" {x} " in f" {b.normalized_title} ":  # the other title names it: "punch software 17100 ..."
+            elif _brand_named(x, b.normalized_title):  # the other title names it: "punch software 17100 ..."
                 agree += _BRAND_BOTH
             else:
                 missing += _BRAND_ONE
         elif y is not None:
-            if f" {y} " in f" {a.normalized_title} ":
+            if _brand_named(y, a.normalized_title):
                 agree += _BRAND_BOTH
             else:
                 missing += _BRAND_ONE

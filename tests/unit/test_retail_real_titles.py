@@ -17,6 +17,7 @@ from processors.retail.attributes import code_in_title, code_kind, codes_in, par
 from processors.retail.config import MatchConfig
 from processors.retail.lexicon import DATA_DIR, load_data
 from processors.retail.similarity import (
+    _brand_named,
     _series_split,
     agreeing_code,
     codes_comparable,
@@ -906,3 +907,25 @@ def test_words_written_apart_are_joined_where_the_other_title_writes_one_word(
 def test_words_are_joined_only_into_a_word_of_the_other_title() -> None:
     x, y = parse_listing("Web Page Designer Gold"), parse_listing("Web Page Designer Platinum")
     assert titles_compared(x, y) == ("web page designer gold", "web page designer platinum")
+
+
+@pytest.mark.parametrize(
+    ("brand", "title", "named"),
+    [
+        ("fernhill media", "fernhill media garden quest 2", True),
+        ("fernhill media", "fernhill garden quest 2", True),  # its first word
+        ("fernhill media", "garden quest 2 media", False),
+        ("case logic", "garden quest 2 case", False),  # a plain word says nothing of the maker
+        ("ab media", "ab garden quest 2", False),  # too short to name a maker alone
+    ],
+)
+def test_a_title_names_a_brand_by_its_words_or_its_first_word(brand: str, title: str, named: bool) -> None:
+    assert _brand_named(brand, title) is named
+
+
+def test_a_title_naming_the_brand_by_its_first_word_agrees_on_the_brand() -> None:
+    a = parse_listing("Garden Quest 2 (Mac)", "Fernhill Media")
+    # before: 0.82625, below the 0.87 of a title naming no maker at all ("Garden Quest 2")
+    assert score(a, parse_listing("Fernhill Garden Quest 2"), CFG).score == 0.95625
+    assert score(a, parse_listing("Fernhill Media Garden Quest 2"), CFG).score == 0.95625
+    assert score(a, parse_listing("Garden Quest 2"), CFG).score == 0.87
