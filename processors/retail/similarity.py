@@ -34,18 +34,18 @@ it names a variant, not before a plain word it describes (:func:`_names_variant`
 Score, when a code agrees, both primary codes are equal, or the model keys agree: ``text_weight`` x fuzzy
 similarity of the product lines (rapidfuzz ``token_set_ratio``) + (1 - ``text_weight``) x attribute
 agreement − ``soft_token_penalty`` per soft word on one side only ("5g"). Attribute agreement is the
-weight of the attributes both listings state (and agree on) over that weight plus half the weight of
-those only one listing states, so a listing that leaves its RAM out is a weaker match than one that
-agrees on it, not a different product (a brand one listing states and the other's title names — all its
-words, or its first word, :func:`_brand_named` — is stated by both). Otherwise nothing names the model on both sides, and the score is
-the titles' own similarity: rapidfuzz ``token_sort_ratio`` (every word counts, so a title that only
-shares the brand and the product kind stays below the threshold), or ``subset_weight`` x
-``token_set_ratio`` when higher (one title's words inside the other's: "american sign language" /
-"instant immersion american sign language win/mac"); the brand one listing gives only in its brand field
-is taken out of the other's title first, when that listing names no brand, and two words one title
-writes apart are joined where the other writes them as one (:func:`titles_compared`).
-Unless a code agrees, ``name_swap_penalty`` comes off when the titles put different names at one place
-(:func:`name_swap`: "San Diego Padres" / "San Antonio Spurs" iPhone 4 Case).
+weight of the attributes both listings state (and agree on) over that weight plus half the weight of those
+only one listing states, so a listing that leaves its RAM out is a weaker match than one that agrees on
+it, not a different product (a brand one listing states and the other's title names — all its words, or
+its first word, :func:`_brand_named` — is stated by both). Otherwise nothing names the model on both
+sides, and the score is the titles' own similarity: rapidfuzz ``token_sort_ratio`` (every word counts, so
+a title that only shares the brand and the product kind stays below the threshold), or ``subset_weight`` x
+``token_set_ratio`` when higher (one title's words inside the other's: "american sign language" / "instant
+immersion american sign language win/mac"); the brand one listing gives only in its brand field is taken
+out of the other's title first, when that listing names no brand, and two words one title writes apart are
+joined where the other writes them as one (:func:`titles_compared`). Unless a code agrees,
+``name_swap_penalty`` comes off when the titles put different names at one place (:func:`name_swap`: "San
+Diego Padres" / "San Antonio Spurs" iPhone 4 Case).
 """
 
 from __future__ import annotations
