@@ -20,7 +20,10 @@ two brands when either listing states its own code.
 A code agreement the retailers' model-number fields alone state (neither title names it), between two
 brands neither title names, vetoes (``brand``: a mistyped or reused field). Two codes of one series with
 different numbers ("IDR355MD" / "IDR300D"; part numbers before one option suffix, "213076B26" /
-"231319B26"), with no code agreeing, veto (``model_code``) wherever the titles carry them.
+"231319B26"), with no code agreeing, veto (``model_code``) wherever the titles carry them; so does a
+number of four digits or more one listing states as a code (a retailer's item number, "31004") against a
+different number as long in the other title that the first does not state ("... 31096 ...",
+:func:`numbers_conflict`).
 
 Vetoes (both listings state the attribute and they differ): condition (remanufactured, refurbished...
 on one side only), accessory (one is made for another product), category, brand (unless one brand, or
@@ -336,6 +339,28 @@ def series_conflict(a: ProductAttributes, b: ProductAttributes) -> bool:
     return any(_series_split(c, d) for c in a.codes for d in b.codes)
 
 
+def _number_unstated(c: str, a: ProductAttributes, b: ProductAttributes) -> bool:
+    """Whether ``b``'s title has a bare number as long as ``a``'s number code ``c`` and different from it,
+    that ``a``'s title does not state either, while ``b`` does not state ``c``."""
+    if c in b.codes or code_in_title(c, b.normalized_title):
+        return False
+    own = a.normalized_title.split()
+    n = len(c)
+    return any(w.isdigit() and len(w) == n and w != c and w not in own for w in b.normalized_title.split())
+
+
+def numbers_conflict(a: ProductAttributes, b: ProductAttributes) -> bool:
+    """One listing states a number of four digits or more as a code (a retailer's item number: "7532",
+    "31004"), the other's title a different number as long that the first does not state ("TOPS 7533 ...",
+    "Pilot 31096 ..."): two items of one maker's numbered range (office supplies, cables, screens), where
+    the words alone rarely tell the items apart."""
+    for x, y in ((a, b), (b, a)):
+        for c in x.codes:
+            if len(c) >= 4 and c.isdigit() and _number_unstated(c, x, y):
+                return True
+    return False
+
+
 def _other_word(w: str, title: set[str]) -> bool:
     return (
         len(w) >= 3
@@ -517,6 +542,8 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
         # only the model-number fields agree, and the makers differ: a mistyped or reused field
         return _VETOED["brand"]
     if code is None and (a.codes and b.codes) and series_conflict(a, b):
+        return _VETOED["model_code"]
+    if code is None and (a.codes or b.codes) and numbers_conflict(a, b):
         return _VETOED["model_code"]
     # A code that is the model word itself ("EQ50", "G84") only lifts the weak vetoes: it is scored like
     # the model keys' agreement, a variant word on one side still vetoes ("S23" / "S23 FE"), and what one

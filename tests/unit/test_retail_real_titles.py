@@ -23,6 +23,7 @@ from processors.retail.similarity import (
     codes_comparable,
     evidence,
     name_swap,
+    numbers_conflict,
     same_code,
     score,
     series_conflict,
@@ -929,3 +930,33 @@ def test_a_title_naming_the_brand_by_its_first_word_agrees_on_the_brand() -> Non
     assert score(a, parse_listing("Fernhill Garden Quest 2"), CFG).score == 0.95625
     assert score(a, parse_listing("Fernhill Media Garden Quest 2"), CFG).score == 0.95625
     assert score(a, parse_listing("Garden Quest 2"), CFG).score == 0.87
+
+
+PEN = ("Brightline Gel Pen Retractable Fine Black Dozen", "Brightline", None, "31004")
+
+
+@pytest.mark.parametrize(
+    ("other", "conflict", "verdict"),
+    [
+        # another item number of the maker's range, as long as the listing's own
+        ("Brightline 31096 - Gel Pen Retractable Fine Black", True, (0.0, "model_code")),  # before: 0.87234
+        # the listing's own number: no conflict
+        ("Brightline 31004 - Gel Pen Retractable Fine Black", False, (0.868254, None)),
+        # a count is no item number: shorter than the listing's
+        ("Brightline Gel Pen Retractable Fine Black 12 Pack", False, (0.891667, None)),
+    ],
+)
+def test_another_item_number_of_the_same_length_vetoes(
+    other: str, conflict: bool, verdict: tuple[float, str | None]
+) -> None:
+    a, b = parse_listing(*PEN), parse_listing(other, "Brightline")
+    assert a.codes == ("31004",)
+    assert numbers_conflict(a, b) is conflict
+    assert numbers_conflict(b, a) is conflict
+    assert tuple(score(a, b, CFG)) == tuple(score(b, a, CFG)) == verdict
+
+
+def test_a_number_both_titles_state_is_no_item_number_conflict() -> None:
+    a = parse_listing("Brightline Gel Pen 31096 Refill Fine Black", "Brightline", None, "31004")
+    b = parse_listing("Brightline 31096 - Gel Pen Retractable Fine Black", "Brightline")
+    assert not numbers_conflict(a, b)
