@@ -412,7 +412,9 @@ def _field_code(model_number: str, brand_field: str | None) -> tuple[str | None,
     written before the code is not part of it ("HP CD994FN" -> "CD994FN"). A field with a word of three
     letters or more besides the code is a description, not one code ("N8 GREEN", "ELPH 100 HS - BL",
     "IPAD 9.7"): no key, only the code-shaped words in it. A key must look like a code: "MATTE WHITE",
-    "X-25", "7020" are not."""
+    "X-25", "7020" are not; four digits alone ("7532") are a retailer's item number, a further code (it
+    agrees with the same number in another title and conflicts with another as long,
+    :func:`processors.retail.similarity.numbers_conflict`), never the primary code."""
     words = [w for w in (w.strip("-") for w in fold(model_number).split()) if w]
     if len(words) > 1 and brand_field:
         brand = fold(brand_field).split()
@@ -423,7 +425,7 @@ def _field_code(model_number: str, brand_field: str | None) -> tuple[str | None,
     field = " ".join(words)
     key = code_key_of(field)
     if key is None or not _is_code_key(key):
-        return None, []
+        return None, [key] if key is not None and key.isdigit() and len(key) == 4 else []
     return field, []
 
 

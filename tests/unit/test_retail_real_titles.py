@@ -562,6 +562,9 @@ def test_two_model_codes_still_veto() -> None:
         ("E8 SILVER", "Nokta", None, None, ()),  # a code and a colour: a description, not one code
         ("ZOOM 2 PACK", None, None, None, ()),
         ("DIGI -LP13CC400", "Dudley", None, None, ("LP13CC400",)),  # a word and a code: the code
+        ("7532", "Tops", None, None, ("7532",)),  # four digits: an item number, a code but not the primary
+        ("X-25", None, None, None, ()),
+        ("753", None, None, None, ()),
     ],
 )
 def test_the_model_number_field(
@@ -960,3 +963,15 @@ def test_a_number_both_titles_state_is_no_item_number_conflict() -> None:
     a = parse_listing("Brightline Gel Pen 31096 Refill Fine Black", "Brightline", None, "31004")
     b = parse_listing("Brightline 31096 - Gel Pen Retractable Fine Black", "Brightline")
     assert not numbers_conflict(a, b)
+
+
+def test_a_four_digit_item_number_in_the_model_number_field() -> None:
+    pads = parse_listing("Brightline Legal Pads 50 Sheet Pads Dozen", "Brightline", None, "4521")
+    assert pads.codes == ("4521",) and pads.code_key is None
+    # another item of the range (before: 0.772727, no veto)
+    assert veto(pads, parse_listing("Brightline 4522 - Legal Pads Letter Size 50 Sheet", "Brightline"), CFG) == (
+        "model_code"
+    )
+    # its own number in the other title agrees (before: 0.772727)
+    same = parse_listing("Brightline Legal Pads Letter Size 50 Sheet 4521", "Brightline")
+    assert tuple(score(pads, same, CFG)) == tuple(score(same, pads, CFG)) == (0.952273, None)
