@@ -1,15 +1,15 @@
 """Whether two listings are the same product: hard vetoes, then a score in [0, 1].
 
-Codes first. Two different primary codes (a retailer's model number, a code-shaped last word, a
-well-known code shape) that neither listing states elsewhere veto (``model_code``); so do two listings
-that both state codes, one of them a primary code, without one in common. A code both state — the same
-key, one with a suffix or prefix of the other ("DCB309" / "DCB309BLACK"), or one's code inside the
-other's title once punctuation and spaces are ignored ("WH1000XM5" in "wh 1000xm5") — is a *code
-agreement*: it overrules the weak vetoes (accessory, category, brand, model key, model words), never
-the strong ones (condition, storage, RAM, colour, capacity, processor, screen: a model's variants share
-its code). Of several agreeing codes the longest counts. A code that is only a listing's model word
-("EQ50"), with no longer code of it on either side, only lifts the weak vetoes ("TDR355" / "TDR355MD" is
-an agreement). ``score(a, b) == score(b, a)``: the rules that look at one listing first take the two in
+Codes first. Two different primary codes (a retailer's model number, a code-shaped last word, a well-known
+code shape) that neither listing states elsewhere veto (``model_code``); so do two listings that both
+state codes, one of them a primary code, without one in common. A code both state — the same key, one with
+a suffix or prefix of the other ("DCB309" / "DCB309BLACK"), or one's code inside the other's title once
+punctuation and spaces are ignored ("WH1000XM5" in "wh 1000xm5") — is a *code agreement*: it overrules the
+weak vetoes (accessory, category, brand, model key, model words), never the strong ones (condition,
+storage, RAM, colour, capacity, processor, screen: a model's variants share its code). Of several agreeing
+codes the longest counts. A code that is only a listing's model word ("EQ50"), with no longer code of it
+on either side, only lifts the weak vetoes and counts as the model's agreement ("TDR355" / "TDR355MD" is a
+code agreement). ``score(a, b) == score(b, a)``: the rules that look at one listing first take the two in
 a fixed order (:func:`_in_order`).
 
 Codes are compared only within one kind (:func:`processors.retail.attributes.code_kind`): a retailer's
@@ -545,9 +545,10 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
         return _VETOED["model_code"]
     if code is None and (a.codes or b.codes) and numbers_conflict(a, b):
         return _VETOED["model_code"]
-    # A code that is the model word itself ("EQ50", "G84") only lifts the weak vetoes: it is scored like
-    # the model keys' agreement, a variant word on one side still vetoes ("S23" / "S23 FE"), and what one
-    # title omits stays in doubt (the RAM variants of one model).
+    # A code that is the model word itself ("EQ50", "G84") only lifts the weak vetoes: it is scored as the
+    # model's agreement (whatever model keys the titles read: "archer q2u ac600" / "ac600 ... archer q2u"),
+    # a variant word on one side still vetoes ("S23" / "S23 FE"), and what one title omits stays in doubt
+    # (the RAM variants of one model).
     lifted = False
     if code is not None and _only_model_word(code, a, b):
         code, lifted = None, True
@@ -582,11 +583,13 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
             else:
                 missing += _BRAND_ONE
         x, y = a.model, b.model
-        if x is not None:
+        if lifted:  # the code both state is a model word: the model agrees, whatever the keys read
+            agree += _MODEL_BOTH
+        elif x is not None:
             if y is not None:
                 if x == y:
                     agree += _MODEL_BOTH
-                elif not lifted and _models_conflict(x, y, a, b):
+                elif _models_conflict(x, y, a, b):
                     return _VETOED["model"]
             else:
                 missing += _MODEL_ONE

@@ -944,7 +944,8 @@ PEN = ("Brightline Gel Pen Retractable Fine Black Dozen", "Brightline", None, "3
         # another item number of the maker's range, as long as the listing's own
         ("Brightline 31096 - Gel Pen Retractable Fine Black", True, (0.0, "model_code")),  # before: 0.87234
         # the listing's own number: no conflict
-        ("Brightline 31004 - Gel Pen Retractable Fine Black", False, (0.868254, None)),
+        ("Brightline 31004 - Gel Pen Retractable Fine Black", False, (0.90202, None)),  # (0.868254 before the
+        # model word code counted as the model's agreement)
         # a count is no item number: shorter than the listing's
         ("Brightline Gel Pen Retractable Fine Black 12 Pack", False, (0.891667, None)),
     ],
@@ -975,3 +976,26 @@ def test_a_four_digit_item_number_in_the_model_number_field() -> None:
     # its own number in the other title agrees (before: 0.772727)
     same = parse_listing("Brightline Legal Pads Letter Size 50 Sheet 4521", "Brightline")
     assert tuple(score(pads, same, CFG)) == tuple(score(same, pads, CFG)) == (0.952273, None)
+
+
+@pytest.mark.parametrize(
+    ("a", "brand", "b", "before", "after"),
+    [
+        # the model keys read other words ("q2u" / "ac600"): the agreeing model word is the model's agreement
+        (
+            "Wireless USB Adapter Archer Q2U AC600 Norvik",
+            None,
+            "Wireless AC600 Dual Band Norvik Archer Q2U Nano USB",
+            0.315,
+            0.965,
+        ),
+        # a title that is its code alone (no model key): it scored 0
+        ("Zentrix9", "Lumen Soft", "Zentrix9 Data Privacy Suite", 0.0, 0.433333),
+    ],
+)
+def test_a_model_word_code_both_state_is_the_models_agreement(
+    a: str, brand: str | None, b: str, before: float, after: float
+) -> None:
+    x, y = parse_listing(a, brand), parse_listing(b)
+    assert tuple(score(x, y, CFG)) == tuple(score(y, x, CFG)) == (after, None)
+    assert after > before
