@@ -999,3 +999,10 @@ def test_a_model_word_code_both_state_is_the_models_agreement(
     x, y = parse_listing(a, brand), parse_listing(b)
     assert tuple(score(x, y, CFG)) == tuple(score(y, x, CFG)) == (after, None)
     assert after > before
+
+
+def test_cyan_is_a_colour() -> None:
+    cyan = parse_listing("Inkwell CL-310 Cyan Ink Tank")
+    assert cyan.color == "cian"  # (before: no colour, and the same code agreed with the magenta tank)
+    assert veto(cyan, parse_listing("Inkwell CL310 Magenta Ink Tank"), CFG) == "color"
+    assert tuple(score(cyan, parse_listing("Inkwell CL-310 Ink Tank Cyan"), CFG)) == (1.0, None)
