@@ -565,6 +565,10 @@ def test_two_model_codes_still_veto() -> None:
         ("7532", "Tops", None, None, ("7532",)),  # four digits: an item number, a code but not the primary
         ("X-25", None, None, None, ()),
         ("753", None, None, None, ()),
+        # letters in hyphenated groups: a code ("NT-WGHU"), not a word ("CD-BL" is too short to tell)
+        ("NT-WGHU", "Sabrent", "NT-WGHU", "NTWGHU", ("NTWGHU",)),
+        ("LD-MSD-USB", None, "LD-MSD-USB", "LDMSDUSB", ("LDMSDUSB",)),
+        ("CD-BL", None, None, None, ()),
     ],
 )
 def test_the_model_number_field(
@@ -1006,3 +1010,12 @@ def test_cyan_is_a_colour() -> None:
     assert cyan.color == "cian"  # (before: no colour, and the same code agreed with the magenta tank)
     assert veto(cyan, parse_listing("Inkwell CL310 Magenta Ink Tank"), CFG) == "color"
     assert tuple(score(cyan, parse_listing("Inkwell CL-310 Ink Tank Cyan"), CFG)) == (1.0, None)
+
+
+def test_a_letter_code_in_both_model_number_fields_agrees() -> None:
+    a = parse_listing("Quillon USB 2.0 Wireless 802.11g Adapter", "Quillon", None, "QN-WGHU")
+    b = parse_listing("Quillon QN-WGHU High-Power Wireless USB 802.11g Adapter", "Quillon", None, "QN-WGHU")
+    assert agreeing_code(a, b) == "QNWGHU"  # (before: no code, and the model words vetoed)
+    assert veto(a, b, CFG) is None
+    c = parse_listing("Quillon USB-AVCPT USB 2.0 Audio Video Capture", "Quillon", None, "USB-AVCPT")
+    assert veto(a, c, CFG) == "model_code"
