@@ -412,7 +412,11 @@ def _field_code(model_number: str, brand_field: str | None) -> tuple[str | None,
     written before the code is not part of it ("HP CD994FN" -> "CD994FN"). A field with a word of three
     letters or more besides the code is a description, not one code ("N8 GREEN", "ELPH 100 HS - BL",
     "IPAD 9.7"): no key, only the code-shaped words in it. A key must look like a code: "MATTE WHITE",
-    "X-25", "7020" are not."""
+    "X-25", "7020" are not; four digits alone ("7532") are a retailer's item number, a further code (it
+    agrees with the same number in another title and conflicts with another as long,
+    :func:`processors.retail.similarity.numbers_conflict`), never the primary code. Letters alone in
+    hyphenated groups of two or more, six characters or more ("NT-WGHU", "CRW-EXT", "LD-MSD-USB") are a
+    code: a field holds no hyphenated word."""
     words = [w for w in (w.strip("-") for w in fold(model_number).split()) if w]
     if len(words) > 1 and brand_field:
         brand = fold(brand_field).split()
@@ -422,11 +426,15 @@ def _field_code(model_number: str, brand_field: str | None) -> tuple[str | None,
         return None, codes_in(words)
     field = " ".join(words)
     key = code_key_of(field)
+    if key is not None and _LETTER_CODE.fullmatch(field) is not None:
+        return field, []
     if key is None or not _is_code_key(key):
-        return None, []
+        return None, [key] if key is not None and key.isdigit() and len(key) == 4 else []
     return field, []
 
 
+# a model-number field of letters in hyphenated groups ("nt-wghu", "ld-msd-usb"; not "cd-bl": too short)
+_LETTER_CODE = re.compile(r"(?=[a-z-]{6,}$)[a-z]{2,}(?:-[a-z]{2,})+")
 _PREFIXED_NUMBER = re.compile(r"[A-Z]{1,4}[0-9]{5,}")
 
 

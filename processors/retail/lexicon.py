@@ -160,6 +160,7 @@ COLORS: dict[str, tuple[str, ...]] = {
     "bronce": ("bronce", "bronze"),
     "cobre": ("cobre", "copper"),
     "magenta": ("magenta", "viva magenta"),
+    "cian": ("cian", "cyan"),
     "turquesa": ("turquesa", "turquoise"),
     "coral": ("coral",),
     "atardecer": ("atardecer", "ocean sunset", "sunset"),

@@ -1,15 +1,15 @@
 """Whether two listings are the same product: hard vetoes, then a score in [0, 1].
 
-Codes first. Two different primary codes (a retailer's model number, a code-shaped last word, a
-well-known code shape) that neither listing states elsewhere veto (``model_code``); so do two listings
-that both state codes, one of them a primary code, without one in common. A code both state — the same
-key, one with a suffix or prefix of the other ("DCB309" / "DCB309BLACK"), or one's code inside the
-other's title once punctuation and spaces are ignored ("WH1000XM5" in "wh 1000xm5") — is a *code
-agreement*: it overrules the weak vetoes (accessory, category, brand, model key, model words), never
-the strong ones (condition, storage, RAM, colour, capacity, processor, screen: a model's variants share
-its code). Of several agreeing codes the longest counts. A code that is only a listing's model word
-("EQ50"), with no longer code of it on either side, only lifts the weak vetoes ("TDR355" / "TDR355MD" is
-an agreement). ``score(a, b) == score(b, a)``: the rules that look at one listing first take the two in
+Codes first. Two different primary codes (a retailer's model number, a code-shaped last word, a well-known
+code shape) that neither listing states elsewhere veto (``model_code``); so do two listings that both
+state codes, one of them a primary code, without one in common. A code both state — the same key, one with
+a suffix or prefix of the other ("DCB309" / "DCB309BLACK"), or one's code inside the other's title once
+punctuation and spaces are ignored ("WH1000XM5" in "wh 1000xm5") — is a *code agreement*: it overrules the
+weak vetoes (accessory, category, brand, model key, model words), never the strong ones (condition,
+storage, RAM, colour, capacity, processor, screen: a model's variants share its code). Of several agreeing
+codes the longest counts. A code that is only a listing's model word ("EQ50"), with no longer code of it
+on either side, only lifts the weak vetoes and counts as the model's agreement ("TDR355" / "TDR355MD" is a
+code agreement). ``score(a, b) == score(b, a)``: the rules that look at one listing first take the two in
 a fixed order (:func:`_in_order`).
 
 Codes are compared only within one kind (:func:`processors.retail.attributes.code_kind`): a retailer's
@@ -20,7 +20,10 @@ two brands when either listing states its own code.
 A code agreement the retailers' model-number fields alone state (neither title names it), between two
 brands neither title names, vetoes (``brand``: a mistyped or reused field). Two codes of one series with
 different numbers ("IDR355MD" / "IDR300D"; part numbers before one option suffix, "213076B26" /
-"231319B26"), with no code agreeing, veto (``model_code``) wherever the titles carry them.
+"231319B26"), with no code agreeing, veto (``model_code``) wherever the titles carry them; so does a
+number of four digits or more one listing states as a code (a retailer's item number, "31004") against a
+different number as long in the other title that the first does not state ("... 31096 ...",
+:func:`numbers_conflict`).
 
 Vetoes (both listings state the attribute and they differ): condition (remanufactured, refurbished...
 on one side only), accessory (one is made for another product), category, brand (unless one brand, or
@@ -34,15 +37,18 @@ it names a variant, not before a plain word it describes (:func:`_names_variant`
 Score, when a code agrees, both primary codes are equal, or the model keys agree: ``text_weight`` x fuzzy
 similarity of the product lines (rapidfuzz ``token_set_ratio``) + (1 - ``text_weight``) x attribute
 agreement − ``soft_token_penalty`` per soft word on one side only ("5g"). Attribute agreement is the
-weight of the attributes both listings state (and agree on) over that weight plus half the weight of
-those only one listing states, so a listing that leaves its RAM out is a weaker match than one that
-agrees on it, not a different product. Otherwise nothing names the model on both sides, and the score is
-the titles' own similarity: rapidfuzz ``token_sort_ratio`` (every word counts, so a title that only
-shares the brand and the product kind stays below the threshold), or ``subset_weight`` x
-``token_set_ratio`` when higher (one title's words inside the other's: "american sign language" /
-"instant immersion american sign language win/mac"). Unless a code agrees, ``name_swap_penalty`` comes
-off when the titles put different names at one place (:func:`name_swap`: "San Diego Padres" / "San
-Antonio Spurs" iPhone 4 Case).
+weight of the attributes both listings state (and agree on) over that weight plus half the weight of those
+only one listing states, so a listing that leaves its RAM out is a weaker match than one that agrees on
+it, not a different product (a brand one listing states and the other's title names — all its words, or
+its first word, :func:`_brand_named` — is stated by both). Otherwise nothing names the model on both
+sides, and the score is the titles' own similarity: rapidfuzz ``token_sort_ratio`` (every word counts, so
+a title that only shares the brand and the product kind stays below the threshold), or ``subset_weight`` x
+``token_set_ratio`` when higher (one title's words inside the other's: "american sign language" / "instant
+immersion american sign language win/mac"); the brand one listing gives only in its brand field is taken
+out of the other's title first, when that listing names no brand, and two words one title writes apart are
+joined where the other writes them as one (:func:`titles_compared`). Unless a code agrees,
+``name_swap_penalty`` comes off when the titles put different names at one place (:func:`name_swap`: "San
+Diego Padres" / "San Antonio Spurs" iPhone 4 Case).
 """
 
 from __future__ import annotations
@@ -271,6 +277,15 @@ def brands_differ(a: ProductAttributes, b: ProductAttributes) -> bool:
     return not brand_word_shared(a, b, plain_too=False)
 
 
+def _brand_named(brand: str, title: str) -> bool:
+    """Whether a title names a brand: all its words, or its first word (three letters or more, not a plain
+    word: "aspyr the sims 2" names "aspyr media")."""
+    if f" {brand} " in f" {title} ":
+        return True
+    first = brand.split(" ", 1)[0]
+    return len(first) >= 3 and first not in _PLAIN_WORDS and f" {first} " in f" {title} "
+
+
 def field_code_only(code: str, a: ProductAttributes, b: ProductAttributes) -> bool:
     """Whether an agreeing code is stated by the retailers' model-number fields only: neither title names
     it (a field can be mistyped or hold a number the retailer reuses: "14021" for a power supply and a
@@ -324,6 +339,28 @@ def series_conflict(a: ProductAttributes, b: ProductAttributes) -> bool:
     return any(_series_split(c, d) for c in a.codes for d in b.codes)
 
 
+def _number_unstated(c: str, a: ProductAttributes, b: ProductAttributes) -> bool:
+    """Whether ``b``'s title has a bare number as long as ``a``'s number code ``c`` and different from it,
+    that ``a``'s title does not state either, while ``b`` does not state ``c``."""
+    if c in b.codes or code_in_title(c, b.normalized_title):
+        return False
+    own = a.normalized_title.split()
+    n = len(c)
+    return any(w.isdigit() and len(w) == n and w != c and w not in own for w in b.normalized_title.split())
+
+
+def numbers_conflict(a: ProductAttributes, b: ProductAttributes) -> bool:
+    """One listing states a number of four digits or more as a code (a retailer's item number: "7532",
+    "31004"), the other's title a different number as long that the first does not state ("TOPS 7533 ...",
+    "Pilot 31096 ..."): two items of one maker's numbered range (office supplies, cables, screens), where
+    the words alone rarely tell the items apart."""
+    for x, y in ((a, b), (b, a)):
+        for c in x.codes:
+            if len(c) >= 4 and c.isdigit() and _number_unstated(c, x, y):
+                return True
+    return False
+
+
 def _other_word(w: str, title: set[str]) -> bool:
     return (
         len(w) >= 3
@@ -372,6 +409,58 @@ def name_swap(a: ProductAttributes, b: ProductAttributes) -> bool:
             return True
         wa, wb = [], []
     return False
+
+
+def _without_words(title: str, words: str) -> str:
+    """``title`` without the first run of ``words`` (both normalized, words apart)."""
+    padded = f" {title} ".replace(f" {words} ", " ", 1)
+    return padded.strip()
+
+
+def titles_compared(a: ProductAttributes, b: ProductAttributes) -> tuple[str, str]:
+    """The two titles as their words are compared when nothing names the model on both sides. The brand
+    one listing states (its brand field) and its title does not spell is taken out of the other title when
+    that title spells it and the other listing names no brand of its own (no brand field, none the lexicon
+    knows): one retailer writes the maker into its titles, the other into its brand field, and that is no
+    difference between the two titles ("garden planner deluxe", brand "fernhill software" / "fernhill
+    software garden planner"). Where both listings state the brand, both retailers keep it in a field and
+    the titles are compared as written (taking it out there too paired other products of one maker). Two
+    neighbouring words one title writes apart are written together where the other title writes them as
+    one word (:func:`_joined`: "web page designer" / "webpage designer")."""
+    ta, tb = a.normalized_title, b.normalized_title
+    for x, y in ((a, b), (b, a)):
+        brand = x.brand
+        if brand is None or y.brand is not None:
+            continue
+        if f" {brand} " in f" {y.normalized_title} " and f" {brand} " not in f" {x.normalized_title} ":
+            if y is b:
+                tb = _without_words(tb, brand) or tb
+            else:
+                ta = _without_words(ta, brand) or ta
+    return _joined(ta, tb), _joined(tb, ta)
+
+
+def _joined(title: str, other: str) -> str:
+    """``title`` with two neighbouring words written together where ``other`` writes them as one word
+    ("web page designer" / "webpage designer", "zone alarm" / "zonealarm")."""
+    words = title.split()
+    if len(words) < 2:
+        return title
+    theirs = set(other.split())
+    out: list[str] = []
+    i, n = 0, len(words)
+    changed = False
+    while i < n:
+        if i + 1 < n:
+            w = words[i] + words[i + 1]
+            if w in theirs and words[i] not in theirs:
+                out.append(w)
+                i += 2
+                changed = True
+                continue
+        out.append(words[i])
+        i += 1
+    return " ".join(out) if changed else title
 
 
 def _names_variant(word: str, a: ProductAttributes) -> bool:
@@ -454,9 +543,12 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
         return _VETOED["brand"]
     if code is None and (a.codes and b.codes) and series_conflict(a, b):
         return _VETOED["model_code"]
-    # A code that is the model word itself ("EQ50", "G84") only lifts the weak vetoes: it is scored like
-    # the model keys' agreement, a variant word on one side still vetoes ("S23" / "S23 FE"), and what one
-    # title omits stays in doubt (the RAM variants of one model).
+    if code is None and (a.codes or b.codes) and numbers_conflict(a, b):
+        return _VETOED["model_code"]
+    # A code that is the model word itself ("EQ50", "G84") only lifts the weak vetoes: it is scored as the
+    # model's agreement (whatever model keys the titles read: "archer q2u ac600" / "ac600 ... archer q2u"),
+    # a variant word on one side still vetoes ("S23" / "S23 FE"), and what one title omits stays in doubt
+    # (the RAM variants of one model).
     lifted = False
     if code is not None and _only_model_word(code, a, b):
         code, lifted = None, True
@@ -481,21 +573,23 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
                     agree += _BRAND_BOTH
                 elif not lifted and brands_differ(a, b):
                     return _VETOED["brand"]
-            elif f" {x} " in f" {b.normalized_title} ":  # the other title names it: "punch software 17100 ..."
+            elif _brand_named(x, b.normalized_title):  # the other title names it: "punch software 17100 ..."
                 agree += _BRAND_BOTH
             else:
                 missing += _BRAND_ONE
         elif y is not None:
-            if f" {y} " in f" {a.normalized_title} ":
+            if _brand_named(y, a.normalized_title):
                 agree += _BRAND_BOTH
             else:
                 missing += _BRAND_ONE
         x, y = a.model, b.model
-        if x is not None:
+        if lifted:  # the code both state is a model word: the model agrees, whatever the keys read
+            agree += _MODEL_BOTH
+        elif x is not None:
             if y is not None:
                 if x == y:
                     agree += _MODEL_BOTH
-                elif not lifted and _models_conflict(x, y, a, b):
+                elif _models_conflict(x, y, a, b):
                     return _VETOED["model"]
             else:
                 missing += _MODEL_ONE
@@ -593,7 +687,7 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
         attrs = agree / (agree + missing) if agree else 0.0
         s = cfg.text_weight * line_similarity(a.product_line, b.product_line) + (1.0 - cfg.text_weight) * attrs
     else:  # nothing names the model on both sides: the titles themselves must agree
-        ta, tb = a.normalized_title, b.normalized_title
+        ta, tb = titles_compared(a, b)
         s = max(token_sort_ratio(ta, tb), cfg.subset_weight * token_set_ratio(ta, tb)) / 100.0
     if differ and not same_code:
         soft = len(set(da).symmetric_difference(db) & _SOFT)

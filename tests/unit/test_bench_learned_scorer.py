@@ -73,4 +73,5 @@ def test_training_is_deterministic():
     first = fit(root, CFG, VARIANTS["weak_weighed"])
     assert fit(root, CFG, VARIANTS["weak_weighed"]) == first
     # the figures of BENCHMARKS.md #20 (rejected: learned scorer)
-    assert (first["C"], first["probability_threshold"], first["valid_f1"]) == (10.0, 0.18, 0.6259)
+    # (rerun after session 19's title and code rules; before them: 10.0, 0.18, 0.6259)
+    assert (first["C"], first["probability_threshold"], first["valid_f1"]) == (1.0, 0.23, 0.6271)

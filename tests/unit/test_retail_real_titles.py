@@ -17,14 +17,17 @@ from processors.retail.attributes import code_in_title, code_kind, codes_in, par
 from processors.retail.config import MatchConfig
 from processors.retail.lexicon import DATA_DIR, load_data
 from processors.retail.similarity import (
+    _brand_named,
     _series_split,
     agreeing_code,
     codes_comparable,
     evidence,
     name_swap,
+    numbers_conflict,
     same_code,
     score,
     series_conflict,
+    titles_compared,
     veto,
 )
 
@@ -559,6 +562,13 @@ def test_two_model_codes_still_veto() -> None:
         ("E8 SILVER", "Nokta", None, None, ()),  # a code and a colour: a description, not one code
         ("ZOOM 2 PACK", None, None, None, ()),
         ("DIGI -LP13CC400", "Dudley", None, None, ("LP13CC400",)),  # a word and a code: the code
+        ("7532", "Tops", None, None, ("7532",)),  # four digits: an item number, a code but not the primary
+        ("X-25", None, None, None, ()),
+        ("753", None, None, None, ()),
+        # letters in hyphenated groups: a code ("NT-WGHU"), not a word ("CD-BL" is too short to tell)
+        ("NT-WGHU", "Sabrent", "NT-WGHU", "NTWGHU", ("NTWGHU",)),
+        ("LD-MSD-USB", None, "LD-MSD-USB", "LDMSDUSB", ("LDMSDUSB",)),
+        ("CD-BL", None, None, None, ()),
     ],
 )
 def test_the_model_number_field(
@@ -813,3 +823,199 @@ def test_two_part_numbers_with_one_option_suffix_veto() -> None:
     assert (a.code_key, a.codes, b.code_key, b.codes) == (None, ("213076B26",), "231319B26", ("231319B26",))
     assert series_conflict(a, b) and series_conflict(b, a)
     assert veto(a, b, CFG) == veto(b, a, CFG) == "model_code"
+
+
+@pytest.mark.parametrize(
+    ("a", "brand_a", "b", "brand_b", "compared", "expected"),
+    [
+        # one retailer keeps the maker in its brand field, the other writes it into a title with no brand
+        (
+            "Garden Planner Deluxe",
+            "Fernhill Software",
+            "Fernhill Software Garden Planner",
+            None,
+            ("garden planner deluxe", "garden planner"),
+            0.85,  # was 0.68: "fernhill software" counted as two words the first title lacks
+        ),
+        (
+            "Lantern Kit Deluxe",
+            "Mossgrove Crafts",
+            "Mossgrove Crafts Lantern Kit",
+            None,
+            ("lantern kit deluxe", "lantern kit"),
+            0.85,
+        ),
+        # both listings state the brand: the titles are compared as written
+        (
+            "Garden Planner Deluxe",
+            "Fernhill Software",
+            "Fernhill Software Garden Planner",
+            "Mossgrove",
+            ("garden planner deluxe", "fernhill software garden planner"),
+            0.68,
+        ),
+        # both titles spell it: nothing to take out
+        (
+            "Fernhill Software Garden Planner Deluxe",
+            "Fernhill Software",
+            "Fernhill Software Garden Planner",
+            None,
+            ("fernhill software garden planner deluxe", "fernhill software garden planner"),
+            None,
+        ),
+    ],
+)
+def test_a_brand_only_one_title_spells_is_no_title_difference(
+    a: str, brand_a: str | None, b: str, brand_b: str | None, compared: tuple[str, str], expected: float | None
+) -> None:
+    x, y = parse_listing(a, brand_a), parse_listing(b, brand_b)
+    assert titles_compared(x, y) == compared
+    assert titles_compared(y, x) == compared[::-1]
+    if expected is not None:
+        assert score(x, y, CFG).score == score(y, x, CFG).score == expected
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "compared", "before", "after"),
+    [
+        # (before: the score without the joining, measured on the tree before the rule)
+        (
+            "Bright Path Web Page Designer Gold",
+            "Webpage Designer Gold",
+            ("bright path webpage designer gold", "webpage designer gold"),
+            0.654545,
+            0.85,
+        ),
+        (
+            "Hilltop Story Book Builder",
+            "Hilltop Storybook Builder Deluxe for Kids",
+            ("hilltop storybook builder", "hilltop storybook builder deluxe for kids"),
+            0.626866,
+            0.85,
+        ),
+        (
+            "Quill Note Taker Pro",
+            "QuillNote Taker Pro Edition",
+            ("quillnote taker pro", "quillnote taker pro edition"),
+            0.723404,
+            0.85,
+        ),
+    ],
+)
+def test_words_written_apart_are_joined_where_the_other_title_writes_one_word(
+    a: str, b: str, compared: tuple[str, str], before: float, after: float
+) -> None:
+    x, y = parse_listing(a), parse_listing(b)
+    assert titles_compared(x, y) == compared
+    assert titles_compared(y, x) == compared[::-1]
+    assert score(x, y, CFG).score == score(y, x, CFG).score == after
+    assert after > before
+
+
+def test_words_are_joined_only_into_a_word_of_the_other_title() -> None:
+    x, y = parse_listing("Web Page Designer Gold"), parse_listing("Web Page Designer Platinum")
+    assert titles_compared(x, y) == ("web page designer gold", "web page designer platinum")
+
+
+@pytest.mark.parametrize(
+    ("brand", "title", "named"),
+    [
+        ("fernhill media", "fernhill media garden quest 2", True),
+        ("fernhill media", "fernhill garden quest 2", True),  # its first word
+        ("fernhill media", "garden quest 2 media", False),
+        ("case logic", "garden quest 2 case", False),  # a plain word says nothing of the maker
+        ("ab media", "ab garden quest 2", False),  # too short to name a maker alone
+    ],
+)
+def test_a_title_names_a_brand_by_its_words_or_its_first_word(brand: str, title: str, named: bool) -> None:
+    assert _brand_named(brand, title) is named
+
+
+def test_a_title_naming_the_brand_by_its_first_word_agrees_on_the_brand() -> None:
+    a = parse_listing("Garden Quest 2 (Mac)", "Fernhill Media")
+    # before: 0.82625, below the 0.87 of a title naming no maker at all ("Garden Quest 2")
+    assert score(a, parse_listing("Fernhill Garden Quest 2"), CFG).score == 0.95625
+    assert score(a, parse_listing("Fernhill Media Garden Quest 2"), CFG).score == 0.95625
+    assert score(a, parse_listing("Garden Quest 2"), CFG).score == 0.87
+
+
+PEN = ("Brightline Gel Pen Retractable Fine Black Dozen", "Brightline", None, "31004")
+
+
+@pytest.mark.parametrize(
+    ("other", "conflict", "verdict"),
+    [
+        # another item number of the maker's range, as long as the listing's own
+        ("Brightline 31096 - Gel Pen Retractable Fine Black", True, (0.0, "model_code")),  # before: 0.87234
+        # the listing's own number: no conflict
+        ("Brightline 31004 - Gel Pen Retractable Fine Black", False, (0.90202, None)),  # (0.868254 before the
+        # model word code counted as the model's agreement)
+        # a count is no item number: shorter than the listing's
+        ("Brightline Gel Pen Retractable Fine Black 12 Pack", False, (0.891667, None)),
+    ],
+)
+def test_another_item_number_of_the_same_length_vetoes(
+    other: str, conflict: bool, verdict: tuple[float, str | None]
+) -> None:
+    a, b = parse_listing(*PEN), parse_listing(other, "Brightline")
+    assert a.codes == ("31004",)
+    assert numbers_conflict(a, b) is conflict
+    assert numbers_conflict(b, a) is conflict
+    assert tuple(score(a, b, CFG)) == tuple(score(b, a, CFG)) == verdict
+
+
+def test_a_number_both_titles_state_is_no_item_number_conflict() -> None:
+    a = parse_listing("Brightline Gel Pen 31096 Refill Fine Black", "Brightline", None, "31004")
+    b = parse_listing("Brightline 31096 - Gel Pen Retractable Fine Black", "Brightline")
+    assert not numbers_conflict(a, b)
+
+
+def test_a_four_digit_item_number_in_the_model_number_field() -> None:
+    pads = parse_listing("Brightline Legal Pads 50 Sheet Pads Dozen", "Brightline", None, "4521")
+    assert pads.codes == ("4521",) and pads.code_key is None
+    # another item of the range (before: 0.772727, no veto)
+    assert veto(pads, parse_listing("Brightline 4522 - Legal Pads Letter Size 50 Sheet", "Brightline"), CFG) == (
+        "model_code"
+    )
+    # its own number in the other title agrees (before: 0.772727)
+    same = parse_listing("Brightline Legal Pads Letter Size 50 Sheet 4521", "Brightline")
+    assert tuple(score(pads, same, CFG)) == tuple(score(same, pads, CFG)) == (0.952273, None)
+
+
+@pytest.mark.parametrize(
+    ("a", "brand", "b", "before", "after"),
+    [
+        # the model keys read other words ("q2u" / "ac600"): the agreeing model word is the model's agreement
+        (
+            "Wireless USB Adapter Archer Q2U AC600 Norvik",
+            None,
+            "Wireless AC600 Dual Band Norvik Archer Q2U Nano USB",
+            0.315,
+            0.965,
+        ),
+        # a title that is its code alone (no model key): it scored 0
+        ("Zentrix9", "Lumen Soft", "Zentrix9 Data Privacy Suite", 0.0, 0.433333),
+    ],
+)
+def test_a_model_word_code_both_state_is_the_models_agreement(
+    a: str, brand: str | None, b: str, before: float, after: float
+) -> None:
+    x, y = parse_listing(a, brand), parse_listing(b)
+    assert tuple(score(x, y, CFG)) == tuple(score(y, x, CFG)) == (after, None)
+    assert after > before
+
+
+def test_cyan_is_a_colour() -> None:
+    cyan = parse_listing("Inkwell CL-310 Cyan Ink Tank")
+    assert cyan.color == "cian"  # (before: no colour, and the same code agreed with the magenta tank)
+    assert veto(cyan, parse_listing("Inkwell CL310 Magenta Ink Tank"), CFG) == "color"
+    assert tuple(score(cyan, parse_listing("Inkwell CL-310 Ink Tank Cyan"), CFG)) == (1.0, None)
+
+
+def test_a_letter_code_in_both_model_number_fields_agrees() -> None:
+    a = parse_listing("Quillon USB 2.0 Wireless 802.11g Adapter", "Quillon", None, "QN-WGHU")
+    b = parse_listing("Quillon QN-WGHU High-Power Wireless USB 802.11g Adapter", "Quillon", None, "QN-WGHU")
+    assert agreeing_code(a, b) == "QNWGHU"  # (before: no code, and the model words vetoed)
+    assert veto(a, b, CFG) is None
+    c = parse_listing("Quillon USB-AVCPT USB 2.0 Audio Video Capture", "Quillon", None, "USB-AVCPT")
+    assert veto(a, c, CFG) == "model_code"
