@@ -34,7 +34,7 @@ app = faust.App(
     f"{prefix}mercado-marketdata", broker="kafka://" + os.environ["BENCH_BOOTSTRAP"], store="memory://",
     processing_guarantee="exactly_once", topic_replication_factor=1, topic_partitions=3,
     table_standby_replicas=0, web_enabled=False, consumer_auto_offset_reset="earliest",
-    broker_commit_interval=0.1, stream_wait_empty=False, datadir=os.environ["BENCH_DATADIR"],
+    broker_commit_interval=0.1, stream_wait_empty=True, datadir=os.environ["BENCH_DATADIR"],
     key_serializer="raw", value_serializer="raw",
 )
 raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}

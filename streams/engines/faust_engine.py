@@ -14,6 +14,9 @@
   of every partition commit together, so a worker killed at any instant resumes from a state and an
   offset that match, and consumers reading ``read_committed`` never see an output twice.
   :class:`CommitGate` keeps faust's commits between batches.
+* A rebalance revokes partitions only once the agent has processed and acknowledged every event it
+  took (``stream_wait_empty=True``: faust's revocation waits for them, committing): the agent's
+  in-memory state of a revoked partition is dropped (``forget_revoked``) only between batches.
 * A stage that reads several topics, or whose outputs feed a later stage, merges its input partitions
   in the replay's event-time order (:class:`StageAligner`, ``streams/runtime/align.py``) — the partitions
   this worker owns. Limit: that is the replay's order with one worker per pipeline only. The faust engine
@@ -255,7 +258,12 @@ def create_app(settings: Settings, pipeline: str, *, batch_max: int = 2000, batc
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=settings.worker.commit_interval_s,
-        stream_wait_empty=False,
+        # A revocation first waits until every event the agent took is acknowledged (committing as it
+        # goes), and only then do the partitions' runtimes go (forget_revoked). With False, faust did
+        # not wait: a rebalance that came while the agent was suspended inside a batch (in a send)
+        # dropped the runtimes under it; the rest of the batch ran on state reloaded from the table,
+        # the effects of its first events were lost, and its offsets were committed anyway.
+        stream_wait_empty=True,
         datadir=str(settings.local.state_dir / "faust"),
         key_serializer="raw",
         value_serializer="raw",
@@ -305,9 +313,12 @@ def _add_stage(
 
     @app.on_partitions_revoked.connect
     async def forget_revoked(sender: Any, revoked: Any, **_: Any) -> None:
-        for tp in revoked:
-            if tp.topic in physical_inputs:
-                driver.forget_partition(tp.partition)
+        # sent after faust's revocation waited for the agent's events (stream_wait_empty): between batches
+        mine = sorted(tp.partition for tp in revoked if tp.topic in physical_inputs)
+        if mine:  # a warning: the worker logs warnings only, and a rebalance is worth a line in its log
+            app.log.warning("stage %s: partitions %s revoked (a rebalance)", spec.name, mine)
+        for partition in mine:
+            driver.forget_partition(partition)
 
     group = group_id(settings, pipeline)
     events_in = {t: metrics.EVENTS_IN.labels(settings.topic(t), spec.name) for t in spec.inputs}
