@@ -148,4 +148,5 @@ async def test_mercado_feed_ccxt_picks_the_websocket_transport_and_stops_cleanly
 
 
 def _tick_ids(settings: Settings) -> list[str]:
-    return [e.record["event_id"] for e in read_events(settings, topics.TICKS) if e.schema.fullname.endswith("PriceTick")]
+    ticks = read_events(settings, topics.TICKS)
+    return [e.record["event_id"] for e in ticks if e.schema.fullname.endswith("PriceTick")]
