@@ -128,7 +128,12 @@ async def test_mercado_feed_ccxt_picks_the_websocket_transport_and_stops_cleanly
                      "the subscription")
         for i in [1, 2, 2, 3]:
             await server.ws_trade(i, t0 + i)
-        await asyncio.sleep(0.5)
+        # the trades written before the stop (a fixed 0.5 s can be too short for the process to read them on a
+        # loaded machine); what was written, exactly, is checked once the process is gone, below
+        sent = {f"binance:BTC/USDT:{i}" for i in (1, 2, 3)}
+        await _until(lambda: sent <= set(_tick_ids(settings)) or process.returncode is not None, 60,
+                     "the trades in the topic")
+        assert process.returncode is None, "the feed exited before writing the trades"
         process.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(process.wait(), 20)
     finally:
@@ -137,5 +142,9 @@ async def test_mercado_feed_ccxt_picks_the_websocket_transport_and_stops_cleanly
         await server.stop()
     assert code == 0, (await process.stderr.read()).decode()[-2000:]
     assert not any("aggTrades" in r for r in server.requests)  # no REST polling
-    ids = [e.record["event_id"] for e in read_events(settings, topics.TICKS) if e.schema.fullname.endswith("PriceTick")]
-    assert sorted(ids) == ["binance:BTC/USDT:1", "binance:BTC/USDT:2", "binance:BTC/USDT:3"]
+    assert sorted(_tick_ids(settings)) == ["binance:BTC/USDT:1", "binance:BTC/USDT:2", "binance:BTC/USDT:3"]
+
+
+def _tick_ids(settings: Settings) -> list[str]:
+    ticks = read_events(settings, topics.TICKS)
+    return [e.record["event_id"] for e in ticks if e.schema.fullname.endswith("PriceTick")]

@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -36,7 +36,7 @@ from streams.kafka.admin import ensure_topics
 from streams.kafka.consumer import default_serde
 from tests.integration.test_marketdata_live import _stop
 from tests.support.api_server import serving
-from tests.support.sink import create_database, drop_database, isolated, migrated, query, read_topic
+from tests.support.sink import create_database, drop_database, isolated, migrated, query, read_topic, wait_until
 from tests.support.workers import start_worker
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -74,6 +74,21 @@ class Api:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{idem} still PENDING after {timeout_s:.0f} s")
             time.sleep(0.1)
+
+    def items_once(self, path: str, done: Callable[[list[dict[str, Any]]], bool], what: str,
+                   timeout_s: float = 30.0, **params: Any) -> list[dict[str, Any]]:
+        """The items of ``GET path`` once ``done(items)``. A command's result and the events it caused are
+        on different topics, which the sink writes in batches of their own: the result (what
+        :meth:`decided` waits for) can reach the database before the state it changed."""
+        items: list[dict[str, Any]] = []
+
+        def ready() -> bool:
+            nonlocal items
+            items = self.get(path, **params).json()["items"]
+            return done(items)
+
+        wait_until(ready, timeout_s, what)
+        return items
 
 
 class BackgroundSink:
@@ -160,14 +175,17 @@ def test_halt_then_an_order_is_rejected_and_the_state_shows_halted(api: Api) -> 
     assert (done["status"], done["reason"], done["message"]) == (
         "ACCEPTED", None, "risk mode HALTED set for every account on binance")
     assert done["caused"] == ["trading-state:mm-1@binance:ACTIVE>HALTED:cmd:e2e-halt"]
-    [state] = api.get("/risk/trading-states", venue="binance").json()["items"]
+    [state] = api.items_once("/risk/trading-states", lambda items: any(s["changes"] >= 1 for s in items),
+                             "the first trading-state change in the database", venue="binance")
     assert (state["account"], state["state"]) == ("mm-1", "HALTED")
 
     assert api.post("/risk/orders", ORDER, "e2e-order-1").status_code == 202
     rejected = api.decided("e2e-order-1")
     assert (rejected["status"], rejected["reason"], rejected["caused"]) == (
         "REJECTED", "TRADING_HALTED", ["risk:cmd:e2e-order-1"])
-    decisions = api.get("/risk/orders", account="mm-1").json()["items"]
+    decisions = api.items_once("/risk/orders", lambda items: any(d["client_order_id"] == "cmd-e2e-order-1"
+                                                                 for d in items),
+                               "the decision on cmd-e2e-order-1 in the database", account="mm-1")
     assert [(d["client_order_id"], d["decision"], d["reason"]) for d in decisions] == [
         ("cmd-e2e-order-1", "REJECTED", "TRADING_HALTED")]
 
@@ -176,7 +194,8 @@ def test_halt_then_an_order_is_rejected_and_the_state_shows_halted(api: Api) -> 
     assert api.post("/risk/orders", ORDER, "e2e-order-2").status_code == 202
     approved = api.decided("e2e-order-2")
     assert (approved["status"], approved["message"]) == ("ACCEPTED", "order cmd-e2e-order-2 approved by the risk gate")
-    [state] = api.get("/risk/trading-states", venue="binance").json()["items"]
+    [state] = api.items_once("/risk/trading-states", lambda items: any(s["changes"] >= 2 for s in items),
+                             "the second trading-state change in the database", venue="binance")
     assert state["state"] == "ACTIVE"
     # a rejection by the owner says why
     assert api.post("/risk/breaker-reset", {"venue": "binance", "breaker": "LATENCY:binance"}, "e2e-reset")\
@@ -348,8 +367,10 @@ def test_close_a_position_through_the_risk_gate(api: Api) -> None:
     assert response.json()["kind"] == "CLOSE_POSITION"
     closed = api.decided("e2e-close")
     assert (closed["status"], closed["reason"]) == ("ACCEPTED", None), closed
-    [decision] = [d for d in api.get("/risk/orders", account="mm-1").json()["items"]
-                  if d["client_order_id"] == "close-e2e-close"]
+    decisions = api.items_once("/risk/orders", lambda items: any(d["client_order_id"] == "close-e2e-close"
+                                                                 for d in items),
+                               "the decision on close-e2e-close in the database", account="mm-1")
+    [decision] = [d for d in decisions if d["client_order_id"] == "close-e2e-close"]
     assert (decision["decision"], decision["side"], D(decision["quantity"])) == ("APPROVED", "SELL", D("0.2"))
     tick(api.settings, 3)  # the MARKET SELL fills at the bid
     assert D(position("FLAT")["quantity"]) == 0

@@ -149,9 +149,12 @@ def test_the_closed_loop_orders_risk_gate_paper_venue_fills_positions(services: 
         # the decisions are in the log: the paper venue's replay is what its live worker must write
         expected = replay_paper(settings)
         paper = start_worker(settings, "venue-paper")
-        n = len(expected[topics.ORDERS])
-        live = wait_until(f"the paper venue's {n} lifecycle events",
-                          lambda: (p := paper_events(settings)) and len(p[topics.ORDERS]) >= n and p, 120, risk, paper)
+        # both outputs, as the other tests here: the inputs forwarded after the last lifecycle event's (ticks
+        # past the expiry) can be committed after it
+        n, m = len(expected[topics.ORDERS]), len(expected[topics.PAPER_INPUTS])
+        live = wait_until(f"the paper venue's {n} lifecycle events and {m} inputs", lambda: (
+            p := paper_events(settings)) and len(p[topics.ORDERS]) >= n and len(p[topics.PAPER_INPUTS]) >= m and p,
+            120, risk, paper)
         assert_paper_as_replayed(live, expected)
 
         lifecycle = [(s, r["client_order_id"], r.get("reason"), r.get("fill_quantity"), r.get("fill_price"),

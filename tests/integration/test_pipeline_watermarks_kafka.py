@@ -101,12 +101,20 @@ def test_the_paper_venue_on_the_live_risk_gates_decisions_equals_its_replay(serv
         assert {w for _, w in writers} == {(settings.topic(topics.RISK_INPUTS), q) for q in range(3)}
         assert {p for p, _ in writers} == {0, 1, 2}
         expected = replay_paper(settings)  # the decisions and the ticks are all in the log now
-        n = len(expected[topics.ORDERS])
-        _wait_until(venue, lambda: _count(settings, topics.ORDERS, lambda m: not is_marker(m.value(), m.headers()))
-                    >= orders + n, f"the paper venue's {n} lifecycle events", 120)
+        n, m = len(expected[topics.ORDERS]), len(expected[topics.PAPER_INPUTS])
+        # both outputs: the rekey stage forwards the ticks after the last one that causes a lifecycle event
+        # (on other partitions, maybe on the other worker) after that event can be written
+        def venue_done() -> bool:
+            lifecycle = _count(settings, topics.ORDERS, lambda msg: not is_marker(msg.value(), msg.headers())) - orders
+            return lifecycle >= n and _count(settings, topics.PAPER_INPUTS, lambda msg: msg.value() is not None) >= m
+
+        _wait_until(venue, venue_done, f"the paper venue's {n} lifecycle events and {m} inputs", 120)
         live = paper_events(settings)
-        assert gate.assignments("risk-a") and gate.assignments("risk-b")
-        assert venue.assignments("venue-paper-a") and venue.assignments("venue-paper-b")
+        # a worker's first assignment can be logged after the other finished the (small) input: wait for it
+        _wait_until(gate, lambda: bool(gate.assignments("risk-a") and gate.assignments("risk-b")),
+                    "both risk workers assigned")
+        _wait_until(venue, lambda: bool(venue.assignments("venue-paper-a") and venue.assignments("venue-paper-b")),
+                    "both paper venue workers assigned")
     finally:
         gate.close()
         venue.close()

@@ -184,6 +184,10 @@ def test_database_restart_mid_stream_loses_nothing_and_counts_retries(
         second_half.finish()
         ends = written_end_offsets(settings, "bars")
         wait_until(lambda: stored_offsets(settings) == ends, 120, "the sink to catch up")
+        # the gauges move after the last batch's transaction (the offsets above) commits, and the
+        # partitions resume once the sink saw the write through: wait for them, then read them together
+        wait_until(lambda: (m := sink.metrics())["mercado_sink_paused"] == 0.0
+                   and m["mercado_sink_unwritten_messages"] == 0.0, 30, "the sink to resume, nothing unwritten")
         samples = sink.metrics()
         assert sink.terminate() == 0, sink.log()
     finally:
@@ -230,8 +234,10 @@ def test_rebalances_between_two_sinks_keep_every_row_exactly_once(sink_database:
         wait_until(lambda: assigned(first) == assigned(second) == 3, 120, "the partitions to be shared")
         ends = produce(sent[40_000:80_000])
         wait_until(lambda: stored_offsets(settings) == ends, 120, "both sinks to write the next 40000")
-        assert first.metrics()['mercado_sink_rows_total{table="md_bars"}'] > 0
-        assert second.metrics()['mercado_sink_rows_total{table="md_bars"}'] > 0
+        # each sink counts its rows after its batch's transaction commits (the offsets above): both wrote some
+        rows = 'mercado_sink_rows_total{table="md_bars"}'
+        wait_until(lambda: first.metrics().get(rows, 0.0) > 0 and second.metrics().get(rows, 0.0) > 0, 30,
+                   "both sinks to count rows written")
 
         assert first.terminate() == 0, first.log()  # leaves the group: the second sink takes every partition
         wait_until(lambda: assigned(second) == 6, 120, "the second sink to own every partition")

@@ -245,7 +245,8 @@ def free_port() -> int:
 
 def scrape(port: int) -> dict[str, float]:
     """The samples of a /metrics page: ``name{labels}`` -> value."""
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    # a process busy with its work can be slow to answer: a generous timeout, which costs nothing when it is not
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
     samples = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import orjson
 import pytest
@@ -287,12 +288,17 @@ async def test_the_runner_reconnects_reports_health_and_stops_cleanly():
     writer = _ListWriter()
     runner = FeedRunner(adapter, writer, settings, backoff=Backoff(0.01, 0.02, rng=random.Random(1)))
     task = asyncio.create_task(runner.run())
-    for _ in range(300):
+
+    def through_every_script() -> bool:
+        return adapter.connections >= 5 and sum(e.schema == "PriceTick" for e in writer.events) >= 5
+
+    # a deadline, not 300 turns of 10 ms: about 1 s of work when idle, slower on a loaded machine
+    deadline = time.monotonic() + 30
+    while not through_every_script() and not task.done():
+        assert time.monotonic() < deadline, f"after 30 s: {adapter.connections} connection(s), {writer.events}"
         await asyncio.sleep(0.01)
-        if adapter.connections >= 5 and sum(e.schema == "PriceTick" for e in writer.events) >= 5:
-            break
     runner.stop.set()
-    await asyncio.wait_for(task, 5)
+    await asyncio.wait_for(task, 30)
     assert runner.reconnects == {"connect-failed": 1, "stale": 1, "closed": 1, "error": 1}
     assert writer.closed and adapter.closes == 5  # every connection closed, the last one by the stop
     health = [(e.record["probe"], e.record["ok"], e.record["error"]) for e in writer.events
