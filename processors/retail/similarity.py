@@ -449,7 +449,7 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
         # a listing states its own code, and the one both titles name is not it (a chip, a standard):
         # two makers' products (with no own code on either side, a brand field may be a distributor's)
         return _VETOED["brand"]
-    if code is not None and field_code_only(code, a, b) and brands_differ(a, b) and not brand_word_shared(a, b):
+    if code is not None and brands_differ(a, b) and field_code_only(code, a, b) and not brand_word_shared(a, b):
         # only the model-number fields agree, and the makers differ: a mistyped or reused field
         return _VETOED["brand"]
     if code is None and (a.codes and b.codes) and series_conflict(a, b):
