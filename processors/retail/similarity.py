@@ -134,6 +134,11 @@ def same_code(x: str, y: str) -> bool:
     if _same_code_spelled(x, y):
         return True
     if "0" in x or "0" in y:
+        # without any zero, one is still the other, or starts or ends it, if they are one code without
+        # leading zeros: a cheap test before the regular expression (most pairs of codes are two models)
+        p, q = x.replace("0", ""), y.replace("0", "")
+        if not (p.startswith(q) or q.startswith(p) or p.endswith(q) or q.endswith(p)):
+            return False
         x2, y2 = _LEADING_ZEROS.sub("", x), _LEADING_ZEROS.sub("", y)
         return (x2 != x or y2 != y) and _same_code_spelled(x2, y2)
     return False
