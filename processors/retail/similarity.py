@@ -97,6 +97,8 @@ _PLATFORM = PLATFORM_WORDS
 #: colour words: a colour on one side is stated by the colour attribute, never a name
 _COLOR_WORDS = frozenset(w for names in COLORS.values() for name in names for w in name.split())
 _STOP_WORDS = STOP_WORDS
+#: words that are never a design, team or edition name (:func:`name_swap`)
+_NOT_NAMES = _NOISE | _STOP_WORDS | _PLATFORM | _COLOR_WORDS
 #: words a brand may start with that say nothing of the maker in another title ("Case Logic" / "... case")
 _PLAIN_WORDS = ACCESSORY_WORDS | frozenset(w for w, _ in CATEGORY_WORDS) | STOP_WORDS
 
@@ -138,6 +140,11 @@ def same_code(x: str, y: str) -> bool:
     if _same_code_spelled(x, y):
         return True
     if "0" in x or "0" in y:
+        # without any zero, one is still the other, or starts or ends it, if they are one code without
+        # leading zeros: a cheap test before the regular expression (most pairs of codes are two models)
+        p, q = x.replace("0", ""), y.replace("0", "")
+        if not (p.startswith(q) or q.startswith(p) or p.endswith(q) or q.endswith(p)):
+            return False
         x2, y2 = _LEADING_ZEROS.sub("", x), _LEADING_ZEROS.sub("", y)
         return (x2 != x or y2 != y) and _same_code_spelled(x2, y2)
     return False
@@ -361,16 +368,10 @@ def numbers_conflict(a: ProductAttributes, b: ProductAttributes) -> bool:
     return False
 
 
-def _other_word(w: str, title: set[str]) -> bool:
-    return (
-        len(w) >= 3
-        and w.isalpha()
-        and w not in _NOISE
-        and w not in _STOP_WORDS
-        and w not in _PLATFORM
-        and w not in _COLOR_WORDS
-        and w not in title
-    )
+def _names(words: set[str], other: set[str]) -> set[str]:
+    """The words that could be a name in a title against the other title's words: three letters or more,
+    only letters, not in the other title, no platform, colour or function word."""
+    return {w for w in words - other - _NOT_NAMES if len(w) >= 3 and w.isalpha()}
 
 
 def _alike(x: str, y: str) -> bool:
@@ -392,6 +393,10 @@ def name_swap(a: ProductAttributes, b: ProductAttributes) -> bool:
     a, b = _in_order(a, b)  # (the word alignment depends on the order)
     ta, tb = a.normalized_title.split(), b.normalized_title.split()
     sa, sb = set(ta), set(tb)
+    na = _names(sa, sb)
+    nb = _names(sb, sa) if na else na
+    if not nb:
+        return False  # (a place needs a name on each side: no alignment is needed to know there is none)
     ops = Indel.opcodes(ta, tb)
     shared = sum(op.src_end - op.src_start for op in ops if op.tag == "equal")
     if 2 * shared < max(len(ta), len(tb)):
@@ -403,8 +408,8 @@ def name_swap(a: ProductAttributes, b: ProductAttributes) -> bool:
             wa.extend(ta[op.src_start : op.src_end])
             wb.extend(tb[op.dest_start : op.dest_end])
             continue
-        xa = [w for w in wa if _other_word(w, sb)]
-        xb = [w for w in wb if _other_word(w, sa)]
+        xa = [w for w in wa if w in na]
+        xb = [w for w in wb if w in nb]
         if xa and xb and not any(_alike(x, y) for x in xa for y in xb):
             return True
         wa, wb = [], []
@@ -538,7 +543,7 @@ def score(a: ProductAttributes, b: ProductAttributes, cfg: MatchConfig) -> Verdi
         # a listing states its own code, and the one both titles name is not it (a chip, a standard):
         # two makers' products (with no own code on either side, a brand field may be a distributor's)
         return _VETOED["brand"]
-    if code is not None and field_code_only(code, a, b) and brands_differ(a, b) and not brand_word_shared(a, b):
+    if code is not None and brands_differ(a, b) and field_code_only(code, a, b) and not brand_word_shared(a, b):
         # only the model-number fields agree, and the makers differ: a mistyped or reused field
         return _VETOED["brand"]
     if code is None and (a.codes and b.codes) and series_conflict(a, b):
