@@ -279,18 +279,20 @@ def brands_differ(a: ProductAttributes, b: ProductAttributes) -> bool:
         return False
     if x.split(" ", 1)[0] == y.split(" ", 1)[0]:
         return False
-    if f" {x} " in f" {b.normalized_title} " or f" {y} " in f" {a.normalized_title} ":
-        return False
-    return not brand_word_shared(a, b, plain_too=False)
+    return not (_brand_named(x, b.normalized_title) or _brand_named(y, a.normalized_title))
 
 
 def _brand_named(brand: str, title: str) -> bool:
     """Whether a title names a brand: all its words, or its first word (three letters or more, not a plain
     word: "aspyr the sims 2" names "aspyr media")."""
-    if f" {brand} " in f" {title} ":
-        return True
+    return f" {brand} " in f" {title} " or _first_word_named(brand, title)
+
+
+def _first_word_named(brand: str, title: str, plain_too: bool = False) -> bool:
+    """Whether a title has the brand's first word (three letters or more; a plain word only if
+    ``plain_too``)."""
     first = brand.split(" ", 1)[0]
-    return len(first) >= 3 and first not in _PLAIN_WORDS and f" {first} " in f" {title} "
+    return len(first) >= 3 and (plain_too or first not in _PLAIN_WORDS) and f" {first} " in f" {title} "
 
 
 def field_code_only(code: str, a: ProductAttributes, b: ProductAttributes) -> bool:
@@ -303,12 +305,8 @@ def field_code_only(code: str, a: ProductAttributes, b: ProductAttributes) -> bo
 def brand_word_shared(a: ProductAttributes, b: ProductAttributes, plain_too: bool = True) -> bool:
     """Whether the first word of one listing's brand is a word of the other's title ("Griffin Technology"
     and a title "Griffin iPod Touch 4G FormFit Case" under a distributor's brand field)."""
-    for brand, title in ((a.brand, b.normalized_title), (b.brand, a.normalized_title)):
-        if brand is not None:
-            first = brand.split(" ", 1)[0]
-            if len(first) >= 3 and f" {first} " in f" {title} " and (plain_too or first not in _PLAIN_WORDS):
-                return True
-    return False
+    return any(brand is not None and _first_word_named(brand, title, plain_too)
+               for brand, title in ((a.brand, b.normalized_title), (b.brand, a.normalized_title)))
 
 
 def _series_split(x: str, y: str) -> bool:
